@@ -1,0 +1,28 @@
+"""Writes that either happen whole or not at all."""
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write(path, data, mode=0o644):
+    """Write `data` (str or bytes) to `path` through a temporary file and a rename,
+    so a reader or a crash never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,142 @@
+"""Site configuration: the traitlets behind `c.Cygnet.*`.
+
+The server extension reads these from the Jupyter server's configuration; the `cygnet` command
+reads the same files (jupyter_server_config.py/.json and jupyter_server_config.d/ on Jupyter's
+config path) plus `--Cygnet.x=y` flags. Cores never see this class: they take plain values.
+"""
+
+import os
+from pathlib import Path
+
+from traitlets import Bool, Float, List, Unicode, default
+from traitlets.config import Configurable
+
+CVMFS_VIEWS = "/cvmfs/sft.cern.ch/lcg/views"
+
+
+def default_data_dir():
+    """$CYGNET_DATA_DIR, else $XDG_DATA_HOME/cygnet, else ~/.local/share/cygnet."""
+    if os.environ.get("CYGNET_DATA_DIR"):
+        return os.environ["CYGNET_DATA_DIR"]
+    xdg = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(xdg, "cygnet")
+
+
+class Cygnet(Configurable):
+    """Site settings of a Cygnet service."""
+
+    data_dir = Unicode(
+        help="Where Cygnet keeps its state: caches, locally built views, logs. "
+        "Default: $CYGNET_DATA_DIR, else $XDG_DATA_HOME/cygnet, else ~/.local/share/cygnet.",
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self):
+        return default_data_dir()
+
+    # --- software views ---------------------------------------------------------------
+    views_roots = List(
+        Unicode(),
+        help="Folders holding views laid out as <root>/<release>/<platform>/setup.sh. "
+        f"Default: {CVMFS_VIEWS} when it exists, then local_views_root. "
+        "$CYGNET_VIEWS_PATH (colon-separated) adds roots in front of these.",
+    ).tag(config=True)
+
+    @default("views_roots")
+    def _default_views_roots(self):
+        roots = [CVMFS_VIEWS] if os.path.isdir(CVMFS_VIEWS) else []
+        return roots + [self.local_views_root]
+
+    local_views_root = Unicode(
+        help="Where `cygnet views build` creates views. Default: <data_dir>/views.",
+    ).tag(config=True)
+
+    @default("local_views_root")
+    def _default_local_views_root(self):
+        return os.path.join(self.data_dir, "views")
+
+    view_setup_timeout = Float(
+        300.0,
+        help="Seconds a view's setup.sh may take to source (a cold CVMFS can be slow) "
+        "before the view is reported unusable.",
+    ).tag(config=True)
+
+    default_view = Unicode(
+        "",
+        help="The view (<release>/<platform>) whose kernel is the default for new notebooks "
+        "and stands in for notebooks asking for 'python3'. Default: the newest usable view, "
+        "preferring one named 'default'.",
+    ).tag(config=True)
+
+    build_default_view = Bool(
+        True,
+        help="Let `cygnet up` build a view named 'default' from the server's Python when no "
+        "usable view exists, so kernels work with no configuration.",
+    ).tag(config=True)
+
+    # --- kernels ----------------------------------------------------------------------
+    keep_native_kernels = Bool(
+        False,
+        help="Also offer kernel specs found on Jupyter's path (such as the server's own "
+        "'python3'). Off by default: those run outside any view, with the service's packages.",
+    ).tag(config=True)
+
+    kernel_env_passthrough = List(
+        Unicode(),
+        [
+            "HOME", "USER", "LOGNAME", "LANG", "LC_*", "TZ", "TERM", "SHELL", "TMPDIR",
+            "JPY_*", "KRB5CCNAME", "CYGNET_*",
+        ],
+        help="Names (shell-style patterns) of the server's environment variables a kernel "
+        "inherits; everything else a kernel sees comes from its view.",
+    ).tag(config=True)
+
+    kernel_packages = List(
+        Unicode(),
+        ["cygnet.kernels"],
+        help="Cygnet sub-packages put on every kernel's path (kernel-side code). Nothing "
+        "else of the service is importable in a kernel.",
+    ).tag(config=True)
+
+    kernel_extensions = List(
+        Unicode(),
+        [],
+        help="IPython extensions every Cygnet kernel loads at start, after Cygnet's own. "
+        "A failing one is reported in the kernel's log and skipped.",
+    ).tag(config=True)
+
+    # --- derived paths ----------------------------------------------------------------
+    def effective_views_roots(self):
+        """$CYGNET_VIEWS_PATH's roots, then the configured ones, without duplicates."""
+        extra = [p for p in os.environ.get("CYGNET_VIEWS_PATH", "").split(":") if p]
+        seen, roots = set(), []
+        for root in extra + list(self.views_roots):
+            key = os.path.abspath(os.path.expanduser(root))
+            if key not in seen:
+                seen.add(key)
+                roots.append(Path(key))
+        return roots
+
+    @property
+    def cache_dir(self):
+        return Path(self.data_dir) / "cache"
+
+
+def load_config(argv=()):
+    """A Cygnet configured as the Jupyter server would be: config files, then `--Cygnet.*` flags."""
+    from jupyter_core.application import JupyterApp
+
+    class _ServerConfig(JupyterApp):
+        # Reading jupyter_server_config.* keeps one configuration for the server and the CLI.
+        name = "jupyter-server"
+        config_file_name = "jupyter_server_config"
+        classes = [Cygnet]
+
+        def _log_level_default(self):
+            return "ERROR"
+
+    app = _ServerConfig()
+    app.parse_command_line(list(argv))
+    app.load_config_file()
+    app.update_config(app.cli_config)  # flags win over files
+    return Cygnet(config=app.config)

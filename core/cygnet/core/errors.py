@@ -1,0 +1,42 @@
+"""The one exception family of Cygnet, and how each face reports it.
+
+Cores raise these with a message written for the user; the REST layer turns them into HTTP
+statuses, the CLI into exit codes, the kernel side into a short error display.
+"""
+
+
+class CygnetError(Exception):
+    """A failure whose message is meant for the user; the base of the family."""
+
+    http_status = 500
+    exit_code = 1
+
+
+class BadInput(CygnetError):
+    """The request itself is wrong: a malformed name, option or path."""
+
+    http_status = 400
+    exit_code = 2
+
+
+class NotFound(CygnetError):
+    """The thing asked for does not exist."""
+
+    http_status = 404
+    exit_code = 3
+
+
+class Unavailable(CygnetError):
+    """The thing exists but cannot be used now: a broken view, a server that is down."""
+
+    http_status = 503
+    exit_code = 4
+
+
+def as_http_error(exc):
+    """The tornado HTTPError that reports `exc` to a REST client: jupyter_server's API handlers
+    send an HTTPError's message to the client, and hide any other exception as 'Unhandled error'."""
+    from tornado.web import HTTPError  # server side only; kernel-side code never calls this
+
+    status = exc.http_status if isinstance(exc, CygnetError) else 500
+    return HTTPError(status, str(exc))

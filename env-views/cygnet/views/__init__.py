@@ -1,0 +1,15 @@
+"""Software views: discovery, environment resolution (cached) and local builds.
+
+A view is a read-only software stack at <root>/<release>/<platform>/ entered by sourcing its
+setup.sh, like the LCG views on CVMFS.
+"""
+
+from .build import build_view, default_platform
+from .discovery import discover, find_view, split_name
+from .environment import EnvironmentCache, ViewEnvironment, clean_base_env, env_diff
+from .model import View
+
+__all__ = [
+    "EnvironmentCache", "View", "ViewEnvironment", "build_view", "clean_base_env",
+    "default_platform", "discover", "env_diff", "find_view", "split_name",
+]

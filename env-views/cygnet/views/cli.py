@@ -1,0 +1,89 @@
+"""`cygnet views list|show|build`."""
+
+import json
+import sys
+
+from cygnet.core.config import load_config
+
+from .build import build_view
+from .discovery import discover, find_view
+from .environment import EnvironmentCache
+
+
+def register(subparsers):
+    views = subparsers.add_parser("views", help="list, inspect and build software views")
+    sub = views.add_subparsers(dest="views_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser("list", help="list the views found under the views roots")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=list_command)
+
+    p = sub.add_parser("show", help="describe a view and what its setup.sh changes")
+    p.add_argument("name", help="<release>/<platform>")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--refresh", action="store_true", help="source setup.sh again instead of using the cache")
+    p.set_defaults(func=show_command)
+
+    p = sub.add_parser("build", help="build a view (a virtual environment with the LCG layout)")
+    p.add_argument("name", help="<release> (this machine's platform is added) or <release>/<platform>")
+    p.add_argument("--python", help="interpreter to build from (default: the server's)")
+    p.add_argument("--packages", nargs="*", default=[], metavar="PKG", help="pip requirements to install")
+    p.add_argument("--system-site-packages", action="store_true",
+                   help="let the view see its interpreter's own packages")
+    p.add_argument("--root", help="views root to build in (default: Cygnet.local_views_root)")
+    p.add_argument("--force", action="store_true", help="replace an existing view of that name")
+    p.set_defaults(func=build_command)
+
+
+def list_command(args, config_argv):
+    config = load_config(config_argv)
+    views = discover(config.effective_views_roots())
+    if args.json:
+        print(json.dumps([v.to_dict() for v in views], indent=2))
+        return
+    if not views:
+        roots = ", ".join(map(str, config.effective_views_roots()))
+        print(f"no views under {roots}; create one with `cygnet views build NAME`")
+        return
+    width = max(len(v.name) for v in views)
+    for v in views:
+        state = f"python {v.python_version or '?'}" if v.usable else f"UNUSABLE: {v.reason}"
+        print(f"{v.name:<{width}}  {state}  ({v.path})")
+
+
+def show_command(args, config_argv):
+    config = load_config(config_argv)
+    view = find_view(config.effective_views_roots(), args.name)
+    info = view.to_dict()
+    if view.usable:
+        cache = EnvironmentCache(config.cache_dir, config.view_setup_timeout)
+        if args.refresh:
+            cache.clear(view)
+        resolved = cache.get(view)
+        info["kernel_problem"] = resolved.kernel_problem
+        info["environment"] = resolved.diff()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return
+    for key in ("name", "path", "python", "python_version", "usable", "reason", "kernel_problem"):
+        if info.get(key) not in (None, ""):
+            print(f"{key}: {info[key]}")
+    diff = info.get("environment")
+    if diff:
+        print("environment set by setup.sh:")
+        for k, v in diff["added"].items():
+            print(f"  + {k}={v}")
+        for k, (old, new) in diff["changed"].items():
+            print(f"  ~ {k}={new}  (was {old})")
+        for k in diff["removed"]:
+            print(f"  - {k}")
+
+
+def build_command(args, config_argv):
+    config = load_config(config_argv)
+    view = build_view(
+        args.root or config.local_views_root, args.name, python=args.python, packages=args.packages,
+        system_site_packages=args.system_site_packages, force=args.force,
+        progress=lambda message: print(f"cygnet: {message}", file=sys.stderr, flush=True),
+    )
+    print(view.name)

@@ -1,0 +1,94 @@
+"""Finding views under views roots, cheaply: nothing is sourced or run here, so listing a
+CVMFS root costs a few stat calls per view."""
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from cygnet.core.errors import BadInput, NotFound
+
+from .model import View
+
+BUILDING_MARKER = ".cygnet-building"
+_PYTHON_LIB = re.compile(r"^python(\d+\.\d+)$")
+
+
+def discover(roots, problems=None):
+    """Every view under `roots` (earlier roots win on a name clash), sorted by name.
+    What is not a view is ignored; a broken view is listed as unusable with the reason.
+    `problems` maps view names to problems already seen when using them (a failing setup.sh)."""
+    problems = problems or {}
+    views = {}
+    for root in roots:
+        for view in _scan_root(Path(root)):
+            if view.usable and view.name in problems:
+                view = replace(view, usable=False, reason=problems[view.name])
+            views.setdefault(view.name, view)
+    return sorted(views.values(), key=lambda v: v.name)
+
+
+def find_view(roots, name):
+    """The view called `name` (<release>/<platform>), or NotFound naming the ones there are."""
+    release, platform = split_name(name)
+    for view in discover(roots):
+        if (view.release, view.platform) == (release, platform):
+            return view
+    known = ", ".join(v.name for v in discover(roots)) or "none"
+    raise NotFound(f"no view named {name!r} (views found: {known})")
+
+
+def split_name(name):
+    parts = str(name).strip("/").split("/")
+    if len(parts) != 2 or not all(parts) or any(p in (".", "..") or p.startswith(".") for p in parts):
+        raise BadInput(f"a view name is <release>/<platform>, not {name!r}")
+    return parts[0], parts[1]
+
+
+def _scan_root(root):
+    try:
+        releases = sorted(p for p in root.iterdir() if _is_candidate(p))
+    except OSError:
+        return  # a root that is absent or unreadable holds no views
+    for release in releases:
+        try:
+            platforms = sorted(p for p in release.iterdir() if _is_candidate(p))
+        except OSError:
+            continue
+        for platform in platforms:
+            if _looks_like_view(platform):
+                yield inspect_view(release.name, platform.name, platform)
+
+
+def _is_candidate(path):
+    return not path.name.startswith(".") and path.is_dir()
+
+
+def _looks_like_view(path):
+    return any((path / name).exists() for name in ("setup.sh", "bin", "lib", BUILDING_MARKER))
+
+
+def inspect_view(release, platform, path):
+    """Describe the view at `path`, saying why it cannot be used when it cannot."""
+    python = next((p for p in (path / "bin" / "python3", path / "bin" / "python") if p.exists()), None)
+    version = _python_version(path)
+
+    def view(usable, reason=""):
+        return View(release, platform, path, python, version, usable, reason)
+
+    if (path / BUILDING_MARKER).exists():
+        return view(False, "its build did not finish; run `cygnet views build` again to complete it")
+    if not (path / "setup.sh").is_file():
+        return view(False, f"no setup.sh in {path}")
+    if python is None:
+        return view(False, f"no Python interpreter (bin/python3 or bin/python) in {path}")
+    return view(True)
+
+
+def _python_version(path):
+    # LCG views and virtual environments both have lib/pythonX.Y; the interpreter itself may
+    # not run before setup.sh has set its library path, so it is not asked.
+    try:
+        found = [m.group(1) for p in (path / "lib").iterdir() if (m := _PYTHON_LIB.match(p.name))]
+    except OSError:
+        return None
+    return max(found, key=lambda v: tuple(map(int, v.split(".")))) if found else None

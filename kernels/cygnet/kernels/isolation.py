@@ -1,0 +1,57 @@
+"""What a kernel inherits: its view's environment, a short allow-list from the server, and the
+kernel-side Cygnet packages, but none of the service's own site-packages (as SWAN's
+swankernelenv does)."""
+
+import fnmatch
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+
+from cygnet.core.errors import BadInput
+
+
+def kernel_environment(view, view_env, server_env, passthrough, kernel_path=None, extensions=()):
+    """The environment of a kernel of `view`: the server's variables named by `passthrough`
+    (shell-style patterns), overridden by everything the view's environment sets."""
+    env = {k: v for k, v in server_env.items() if any(fnmatch.fnmatchcase(k, p) for p in passthrough)}
+    env.update(view_env)
+    if kernel_path:
+        # Appended, so the view's own packages win over anything of Cygnet's.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [view_env.get("PYTHONPATH"), str(kernel_path)]))
+    env["CYGNET_VIEW"] = view.name
+    env["CYGNET_VIEW_PATH"] = str(view.path)
+    env["CYGNET_KERNEL_EXTENSIONS"] = ",".join(extensions)
+    return env
+
+
+def kernel_side_path(packages, data_dir):
+    """A folder that makes exactly `packages` (such as 'cygnet.kernels') importable: links to
+    their installed locations, under a `cygnet/` namespace with no __init__.py. Shared by all
+    kernels; rebuilt under a new name whenever the set or the locations change."""
+    links = {}
+    for name in packages:
+        parts = name.split(".")
+        if len(parts) != 2 or parts[0] != "cygnet" or not parts[1].isidentifier():
+            raise BadInput(f"kernel packages are Cygnet sub-packages such as 'cygnet.spark', not {name!r}")
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise BadInput(f"kernel package {name!r} is not an installed package")
+        links[parts[1]] = os.path.realpath(list(spec.submodule_search_locations)[0])
+
+    digest = hashlib.sha256(repr(sorted(links.items())).encode()).hexdigest()[:16]
+    target = Path(data_dir) / "kernel-path" / digest
+    if target.is_dir():
+        return target
+    staging = target.with_name(f".{digest}.{os.getpid()}")
+    (staging / "cygnet").mkdir(parents=True, exist_ok=True)
+    for sub, location in links.items():
+        link = staging / "cygnet" / sub
+        if not link.is_symlink():
+            link.symlink_to(location, target_is_directory=True)
+    try:
+        staging.rename(target)
+    except OSError:  # another process made it first
+        if not target.is_dir():
+            raise
+    return target

@@ -1,0 +1,42 @@
+"""The `cygnet-view` kernel provisioner: launches a view's kernel in the view's environment."""
+
+import asyncio
+import os
+
+from jupyter_client.provisioning import LocalProvisioner
+from traitlets import Unicode
+
+from cygnet.core.errors import CygnetError, Unavailable, as_http_error
+from cygnet.views import find_view
+
+from .isolation import kernel_environment
+
+
+class ViewProvisioner(LocalProvisioner):
+    view = Unicode(help="The view (<release>/<platform>) whose kernel this is.").tag(config=True)
+
+    async def pre_launch(self, **kwargs):
+        try:
+            env = await asyncio.to_thread(self._kernel_env, kwargs.get("env") or os.environ)
+        except CygnetError as e:
+            self.log.warning("cygnet: kernel for view %s not started: %s", self.view, e)
+            raise as_http_error(e) from e
+        kwargs["env"] = env
+        return await super().pre_launch(**kwargs)
+
+    def _kernel_env(self, server_env):
+        manager = getattr(self.parent, "kernel_spec_manager", None)
+        if not hasattr(manager, "env_cache"):
+            raise Unavailable("the cygnet-view provisioner needs Cygnet's kernel spec manager: "
+                              "enable the cygnet.server extension")
+        config = manager.cygnet
+        view = find_view(config.effective_views_roots(), self.view)
+        if not view.usable:
+            raise Unavailable(f"view {view.name} cannot run kernels: {view.reason}")
+        resolved = manager.env_cache.get(view)  # sources setup.sh only on a cold cache
+        if resolved.kernel_problem:
+            raise Unavailable(resolved.kernel_problem)
+        return kernel_environment(
+            view, resolved.env, server_env, config.kernel_env_passthrough,
+            kernel_path=manager.kernel_path(), extensions=config.kernel_extensions,
+        )

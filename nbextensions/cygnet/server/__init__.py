@@ -1,0 +1,28 @@
+"""The Jupyter server extension `cygnet.server`: Cygnet's REST API under /cygnet/api/ and the
+wiring that makes every kernel run in a software view."""
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "cygnet.server"}]
+
+
+def _link_jupyter_server_extension(serverapp):
+    # Linking runs before the server builds its configurables, so the kernel spec manager
+    # class can still be chosen here. The trait itself is not read: its default needs parts of
+    # the server that do not exist yet. A site that configured its own class keeps it.
+    chosen = serverapp.config.ServerApp.get("kernel_spec_manager_class")
+    if chosen is None:
+        from cygnet.kernels.specs import CygnetKernelSpecManager
+
+        serverapp.kernel_spec_manager_class = CygnetKernelSpecManager
+    else:
+        serverapp.log.warning(
+            "cygnet: ServerApp.kernel_spec_manager_class is configured (%s); kernels run in "
+            "software views only if it is Cygnet's or a subclass of it", chosen,
+        )
+
+
+def _load_jupyter_server_extension(serverapp):
+    from .app import setup
+
+    setup(serverapp)

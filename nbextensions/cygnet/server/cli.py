@@ -1,0 +1,58 @@
+"""`cygnet up`: the embedded default service, a real Jupyter server with JupyterLab."""
+
+import os
+import sys
+
+from cygnet.core.config import load_config
+from cygnet.core.errors import BadInput
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "up", help="start the Cygnet service (JupyterLab with Cygnet)",
+        description="Start JupyterLab with Cygnet. Any other Jupyter option (--ServerApp.*, "
+        "--IdentityProvider.token, ...) and --Cygnet.* option is passed on; JUPYTER_TOKEN works too.",
+    )
+    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default: Jupyter's, 8888 or the next free one)")
+    p.add_argument("--root", help="the folder users see in the file browser (default: the current folder)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    p.set_defaults(func=up_command, forwards_unknown_args=True)
+
+
+def up_command(args, extra):
+    config = load_config([a for a in extra if a.startswith("--Cygnet.")])
+    if config.build_default_view:
+        ensure_a_view(config)
+    from jupyterlab.labapp import LabApp
+
+    LabApp.launch_instance(argv=jupyter_argv(args, extra))
+
+
+def jupyter_argv(args, extra):
+    argv = [f"--ServerApp.ip={args.ip}"]
+    if args.port is not None:
+        if not 0 < args.port < 65536:
+            raise BadInput(f"--port must be between 1 and 65535, not {args.port}")
+        argv.append(f"--ServerApp.port={args.port}")
+    if args.root:
+        if not os.path.isdir(args.root):
+            raise BadInput(f"--root {args.root!r} is not a folder")
+        argv.append(f"--ServerApp.root_dir={os.path.abspath(args.root)}")
+    if args.no_browser:
+        argv.append("--no-browser")
+    if os.geteuid() == 0:
+        argv.append("--allow-root")  # jupyter_server refuses root otherwise; containers run as root
+    return argv + list(extra)
+
+
+def ensure_a_view(config):
+    """With no usable view anywhere, build 'default' from this Python so kernels work."""
+    from cygnet.views import build_view, discover
+
+    if any(v.usable for v in discover(config.effective_views_roots())):
+        return
+    print(f"cygnet: no usable software view under {', '.join(map(str, config.effective_views_roots()))}; "
+          "building 'default' from this Python (first start only)", file=sys.stderr, flush=True)
+    build_view(config.local_views_root, "default", python=sys.executable,
+               progress=lambda m: print(f"cygnet: {m}", file=sys.stderr, flush=True))

@@ -1,0 +1,76 @@
+"""Shared fixtures: real views and a real Cygnet server, started once per test session."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.jupyter import VENV_BIN, JupyterServer  # noqa: E402
+from tests.support.views import lcg_view  # noqa: E402
+
+PLATFORM = "x86_64-test"
+
+
+def cygnet(*args, env=None, timeout=600):
+    """Run the real `cygnet` command; returns the CompletedProcess (text)."""
+    return subprocess.run([str(VENV_BIN / "cygnet"), *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="session")
+def built_view(tmp_path_factory):
+    """A view made by `cygnet views build`, after a build of it was interrupted (the marker
+    of an unfinished build left behind): the build must clear that and complete."""
+    root = tmp_path_factory.mktemp("built-views")
+    interrupted = root / "built" / PLATFORM
+    interrupted.mkdir(parents=True)
+    (interrupted / ".cygnet-building").write_text("")
+    (interrupted / "half-written-file").write_text("")
+    listed = cygnet("views", "list", "--json", env={"CYGNET_VIEWS_PATH": str(root)})
+    result = cygnet("views", "build", f"built/{PLATFORM}", "--root", str(root))
+    assert result.returncode == 0, result.stderr
+    return {"root": root, "path": interrupted, "listed_while_interrupted": listed.stdout}
+
+
+@pytest.fixture(scope="session")
+def kernel_site(built_view):
+    return next((built_view["path"] / "lib").glob("python3.*")) / "site-packages"
+
+
+@pytest.fixture(scope="session")
+def lcg_root(tmp_path_factory, kernel_site):
+    """A CVMFS-like views root with good and broken views, and some clutter."""
+    root = tmp_path_factory.mktemp("lcg-views")
+    views = {
+        "marker": lcg_view(root, "LCG_marker", PLATFORM, kernel_site=kernel_site),
+        "second": lcg_view(root, "LCG_second", PLATFORM, kernel_site=kernel_site),
+        "failing": lcg_view(root, "LCG_failing", PLATFORM, kernel_site=kernel_site, setup_lines=[
+            "echo 'cannot find compiler gcc13 on /cvmfs' >&2", "return 3"]),
+        "noipykernel": lcg_view(root, "LCG_noipykernel", PLATFORM),
+        "nopython": lcg_view(root, "LCG_nopython", PLATFORM, python=False),
+        "nosetup": lcg_view(root, "LCG_nosetup", PLATFORM, setup=False),
+    }
+    (root / "README.txt").write_text("not a view")
+    (root / "LCG_empty" / "some-platform").mkdir(parents=True)
+    (root / ".hidden" / PLATFORM / "bin").mkdir(parents=True)
+    return root, views
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, lcg_root, built_view):
+    """One real Cygnet server for the session, over the test views."""
+    root, _ = lcg_root
+    workspace = tmp_path_factory.mktemp("workspace")
+    env = {
+        "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "CYGNET_VIEWS_PATH": f"{root}:{built_view['root']}",
+        "SERVER_ONLY_SENTINEL": "must-not-reach-kernels",
+    }
+    srv = JupyterServer(env=env, root=workspace, args=[f"--Cygnet.default_view=LCG_marker/{PLATFORM}"])
+    srv.start()
+    yield srv
+    srv.stop()

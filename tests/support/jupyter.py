@@ -1,0 +1,151 @@
+"""A real Jupyter server in a subprocess, and a small REST + websocket client for it.
+
+Used by the tests and by bench/, so both drive the service exactly as JupyterLab does.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+import websocket
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterServer:
+    """`cygnet up` (or any command line) on a free loopback port, with a known token."""
+
+    def __init__(self, env=None, args=(), root=None, command=None, log_path=None):
+        self.port = free_port()
+        self.token = uuid.uuid4().hex
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(log_path or f"/tmp/cygnet-test-server-{self.port}.log")
+        base = command or [str(VENV_BIN / "cygnet"), "up", "--no-browser"]
+        self.cmd = [*base, "--ip=127.0.0.1", f"--port={self.port}", *args]
+        if root:
+            self.cmd.append(f"--ServerApp.root_dir={root}")
+        self.env = {**os.environ, **(env or {}), "JUPYTER_TOKEN": self.token}
+        self.proc = None
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"token {self.token}"
+
+    def start(self, timeout=120):
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if self.http.get(f"{self.url}/api/status", timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log()}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+        if self.proc:
+            self._log.close()
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- REST -------------------------------------------------------------------------
+    def get(self, path, **kw):
+        return self.http.get(self.url + path, timeout=60, **kw)
+
+    def post(self, path, **kw):
+        return self.http.post(self.url + path, timeout=300, **kw)
+
+    def delete(self, path, **kw):
+        return self.http.delete(self.url + path, timeout=60, **kw)
+
+    def start_kernel(self, name):
+        """POST /api/kernels; returns the response (201 with the model, or the error)."""
+        return self.post("/api/kernels", json={"name": name})
+
+    def kernel(self, name):
+        """A started kernel's client; raises with the server's message if it cannot start."""
+        r = self.start_kernel(name)
+        if r.status_code != 201:
+            raise RuntimeError(f"kernel {name} did not start: {r.status_code} {r.text}")
+        return KernelClient(self, r.json()["id"])
+
+
+class KernelClient:
+    """Executes code in a kernel over the server's websocket, as JupyterLab does."""
+
+    def __init__(self, server, kernel_id):
+        self.server, self.id = server, kernel_id
+        self.session = uuid.uuid4().hex
+        self.ws = websocket.create_connection(
+            f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels?session_id={self.session}",
+            header=[f"Authorization: token {server.token}"], timeout=120,
+        )
+
+    def execute(self, code, timeout=120):
+        """Run `code`; returns (status, stdout text, error text or '')."""
+        msg_id = uuid.uuid4().hex
+        self.ws.send(json.dumps({
+            "header": {"msg_id": msg_id, "username": "test", "session": self.session,
+                       "msg_type": "execute_request", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+        }))
+        out, err, status = [], "", None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = json.loads(self.ws.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                out.append(content["text"])
+            elif kind == "error":
+                err = f"{content['ename']}: {content['evalue']}"
+            elif kind == "execute_result":
+                out.append(content["data"].get("text/plain", ""))
+            elif kind == "execute_reply":
+                status = content["status"]
+                return status, "".join(out), err
+        raise TimeoutError(f"no execute_reply within {timeout} s")
+
+    def run(self, code, timeout=120):
+        """Run `code` and return its stdout; fail with the kernel's error if it raised."""
+        status, out, err = self.execute(code, timeout)
+        if status != "ok":
+            raise AssertionError(f"kernel error: {err}\n{out}")
+        return out
+
+    def shutdown(self):
+        self.ws.close()
+        self.server.delete(f"/api/kernels/{self.id}")

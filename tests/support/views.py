@@ -1,0 +1,44 @@
+"""Real views for tests, laid out as on CVMFS: <root>/<release>/<platform>/setup.sh.
+
+Like an LCG view, an `lcg_view` has its own interpreter (a virtual environment without pip)
+and a setup.sh that puts its packages on PYTHONPATH; ipykernel comes from `kernel_site`, the
+site-packages of a view built by `cygnet views build`.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
+
+
+def lcg_view(root, release, platform, *, kernel_site=None, setup_lines=(), python=True, setup=True):
+    """Create a view; every sourcing of its setup.sh appends a line to <view>/sourced.log."""
+    path = Path(root) / release / platform
+    path.mkdir(parents=True)
+    if python:
+        subprocess.run([BASE_PYTHON, "-m", "venv", "--without-pip", str(path)], check=True)
+    extra = path / "extra"
+    extra.mkdir()
+    (extra / "viewonly_mod.py").write_text(f"WHERE = {release!r}\n")
+    if setup:
+        pythonpath = ":".join(filter(None, [str(extra), str(kernel_site or "")]))
+        lines = [
+            f'echo sourced >> "{path}/sourced.log"',
+            "echo 'setup.sh talks on stdout, as LCG scripts do'",
+            f'export PATH="{path}/bin:$PATH"',
+            f'export PYTHONPATH="{pythonpath}${{PYTHONPATH:+:$PYTHONPATH}}"',
+            f"export CYGNET_TEST_MARKER=marker-{release}",
+            *setup_lines,
+        ]
+        (path / "setup.sh").write_text("\n".join(lines) + "\n")
+    return path
+
+
+def times_sourced(view_path):
+    log = Path(view_path) / "sourced.log"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def kernel_name(release, platform):
+    return f"{release}__{platform}".lower()
