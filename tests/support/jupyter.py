@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,7 +32,10 @@ class JupyterServer:
         self.port = free_port()
         self.token = uuid.uuid4().hex
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = Path(log_path or f"/tmp/cygnet-test-server-{self.port}.log")
+        if log_path is None:
+            fd, log_path = tempfile.mkstemp(prefix=f"cygnet-server-{self.port}-", suffix=".log")
+            os.close(fd)
+        self.log_path = Path(log_path)
         base = command or [str(VENV_BIN / "cygnet"), "up", "--no-browser"]
         self.cmd = [*base, "--ip=127.0.0.1", f"--port={self.port}", *args]
         if root:
@@ -48,7 +52,7 @@ class JupyterServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log(6000)}")
             try:
                 if self.http.get(f"{self.url}/api/status", timeout=2).status_code == 200:
                     return self
@@ -56,7 +60,7 @@ class JupyterServer:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log()}")
+        raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log(6000)}")
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -69,11 +73,12 @@ class JupyterServer:
         if self.proc:
             self._log.close()
 
-    def log(self):
-        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+    def log(self, last=None):
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return text[-last:] if last else text
 
     def __enter__(self):
-        return self.start()
+        return self if self.proc else self.start()
 
     def __exit__(self, *exc):
         self.stop()
@@ -121,9 +126,11 @@ class KernelClient:
             "content": {"code": code, "silent": False, "store_history": False,
                         "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
         }))
-        out, err, status = [], "", None
+        out, err, status, idle = [], "", None, False
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        # The reply (shell) can overtake the output (iopub): done when both the reply and the
+        # kernel's return to idle for this request have arrived.
+        while time.monotonic() < deadline and not (status and idle):
             msg = json.loads(self.ws.recv())
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
@@ -136,8 +143,11 @@ class KernelClient:
                 out.append(content["data"].get("text/plain", ""))
             elif kind == "execute_reply":
                 status = content["status"]
-                return status, "".join(out), err
-        raise TimeoutError(f"no execute_reply within {timeout} s")
+            elif kind == "status" and content["execution_state"] == "idle":
+                idle = True
+        if not (status and idle):
+            raise TimeoutError(f"no complete answer within {timeout} s")
+        return status, "".join(out), err
 
     def run(self, code, timeout=120):
         """Run `code` and return its stdout; fail with the kernel's error if it raised."""
