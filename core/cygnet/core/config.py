@@ -26,7 +26,7 @@ class Cygnet(Configurable):
     """Site settings of a Cygnet service."""
 
     data_dir = Unicode(
-        help="Where Cygnet keeps its state: caches, locally built views, logs. "
+        help="Where Cygnet keeps its state: caches, locally built views, the kernel-side package links. "
         "Default: $CYGNET_DATA_DIR, else $XDG_DATA_HOME/cygnet, else ~/.local/share/cygnet.",
     ).tag(config=True)
 

@@ -6,7 +6,6 @@ in $CYGNET_KERNEL_EXTENSIONS, one by one so a broken one cannot stop the kernel.
 """
 
 import os
-import platform
 import sys
 
 
@@ -15,7 +14,7 @@ def view_info():
         "view": os.environ.get("CYGNET_VIEW"),
         "path": os.environ.get("CYGNET_VIEW_PATH"),
         "python": sys.executable,
-        "python_version": platform.python_version(),
+        "python_version": "%d.%d.%d" % sys.version_info[:3],
     }
 
 

@@ -1,0 +1,49 @@
+# Cygnet's two commands:  `make up` (install and start the service)  and  `make test`.
+# Both install into .venv/ from the pinned lock files, and check or install (apt, as root)
+# the system packages Cygnet needs.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UP_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: up test install install-test sysdeps lock clean
+
+up: install
+	$(BIN)/cygnet up $(UP_ARGS)
+
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: sysdeps $(VENV)/.installed
+install-test: sysdeps $(VENV)/.installed-test
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+	  { echo "cygnet: Python 3.11 or newer is needed; run with PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || { echo "cygnet: '$(PYTHON) -m venv' failed; install Debian's python3-venv" >&2; exit 1; }
+
+$(VENV)/.installed: $(VENV)/bin/python requirements.lock pyproject.toml
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.lock
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-test.lock
+	@touch $@
+
+# System packages: present, installed with apt when root, or a clear message naming them.
+sysdeps:
+	@bash -c 'source docker/sysdeps.sh && need_java'
+
+# Re-pin every dependency (run after changing pyproject.toml's dependencies).
+lock: $(VENV)/bin/python
+	$(BIN)/pip install -q pip-tools
+	$(BIN)/pip-compile -q --strip-extras --no-header --allow-unsafe --no-emit-index-url --no-emit-find-links \
+	  -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile -q --strip-extras --no-header --allow-unsafe --no-emit-index-url --no-emit-find-links \
+	  --extra test -c requirements.lock -o requirements-test.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV)

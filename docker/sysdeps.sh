@@ -1,0 +1,25 @@
+# System packages Cygnet needs, shared by the Makefile and the session image.
+# Each need_* checks a package, installs it with apt when running as root, and otherwise stops
+# with a message naming what to install.
+
+_apt_install() {  # package...
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "cygnet: please install the system package(s): $* (apt-get install $*), then run this again" >&2
+    return 1
+  fi
+  echo "cygnet: installing system package(s) $* with apt-get" >&2
+  if [ -z "${_cygnet_apt_updated:-}" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || return 1
+    _cygnet_apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+# Java 17+ runs Spark's driver and clusters.
+need_java() {
+  local major
+  major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
+  if [ -n "$major" ] && [ "$major" -ge 17 ]; then return 0; fi
+  _apt_install openjdk-17-jre-headless || return 1
+  java -version >/dev/null 2>&1 || { echo "cygnet: Java 17+ is still missing after installing it" >&2; return 1; }
+}
