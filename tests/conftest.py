@@ -48,6 +48,7 @@ def lcg_root(tmp_path_factory, kernel_site):
     views = {
         "marker": lcg_view(root, "LCG_marker", PLATFORM, kernel_site=kernel_site),
         "second": lcg_view(root, "LCG_second", PLATFORM, kernel_site=kernel_site),
+        "parallel": lcg_view(root, "LCG_parallel", PLATFORM, kernel_site=kernel_site, setup_lines=["sleep 1"]),
         "failing": lcg_view(root, "LCG_failing", PLATFORM, kernel_site=kernel_site, setup_lines=[
             "echo 'cannot find compiler gcc13 on /cvmfs' >&2", "return 3"]),
         "noipykernel": lcg_view(root, "LCG_noipykernel", PLATFORM),

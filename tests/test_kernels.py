@@ -2,6 +2,7 @@
 over its websocket, as JupyterLab does."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -93,6 +94,15 @@ def test_second_kernel_start_does_not_source_setup_again(server, lcg_root, kerne
     assert after_first >= 1
     kernels(kernel_name("LCG_second", PLATFORM)).run("1")
     assert times_sourced(views["second"]) == after_first
+
+
+def test_kernels_started_together_on_a_cold_view_source_setup_once(server, lcg_root, kernels):
+    _, views = lcg_root
+    with ThreadPoolExecutor(3) as pool:
+        started = list(pool.map(lambda _: kernels(kernel_name("LCG_parallel", PLATFORM)), range(3)))
+    for kernel in started:
+        assert kernel.run("print('up')").strip() == "up"
+    assert times_sourced(views["parallel"]) == 1
 
 
 def test_python3_notebooks_open_on_the_default_view(server, kernels):
