@@ -35,7 +35,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
 
 # System packages: present, installed with apt when root, or a clear message naming them.
 sysdeps:
-	@bash -c 'source docker/sysdeps.sh && need_java'
+	@bash -c 'source docker/sysdeps.sh && need_java && need_git'
 
 # Re-pin every dependency (run after changing pyproject.toml's dependencies).
 lock: $(VENV)/bin/python

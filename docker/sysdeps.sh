@@ -23,3 +23,9 @@ need_java() {
   _apt_install openjdk-17-jre-headless || return 1
   java -version >/dev/null 2>&1 || { echo "cygnet: Java 17+ is still missing after installing it" >&2; return 1; }
 }
+
+# git clones and updates repositories opened by link.
+need_git() {
+  command -v git >/dev/null 2>&1 && return 0
+  _apt_install git || return 1
+}

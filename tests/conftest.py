@@ -75,3 +75,12 @@ def server(tmp_path_factory, lcg_root, built_view):
     srv.start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def git_daemon(tmp_path_factory):
+    from tests.support.gitserve import GitDaemon
+
+    daemon = GitDaemon(tmp_path_factory.mktemp("git-served")).start()
+    yield daemon
+    daemon.stop()

@@ -38,6 +38,7 @@ class JupyterServer:
         self.log_path = Path(log_path)
         base = command or [str(VENV_BIN / "cygnet"), "up", "--no-browser"]
         self.cmd = [*base, "--ip=127.0.0.1", f"--port={self.port}", *args]
+        self.root = Path(root) if root else None
         if root:
             self.cmd.append(f"--ServerApp.root_dir={root}")
         self.env = {**os.environ, **(env or {}), "JUPYTER_TOKEN": self.token}
@@ -92,6 +93,22 @@ class JupyterServer:
 
     def delete(self, path, **kw):
         return self.http.delete(self.url + path, timeout=60, **kw)
+
+    def events(self, path, params, timeout=300):
+        """GET a server-sent event stream to its end: a list of (event, data) pairs."""
+        events, event, data = [], "message", []
+        with self.http.get(self.url + path, params=params, stream=True, timeout=timeout) as r:
+            if r.status_code != 200:
+                raise RuntimeError(f"{path}: {r.status_code} {r.text}")
+            for line in r.iter_lines(decode_unicode=True):
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].strip())
+                elif not line and data:
+                    events.append((event, json.loads("\n".join(data))))
+                    event, data = "message", []
+        return events
 
     def start_kernel(self, name):
         """POST /api/kernels; returns the response (201 with the model, or the error)."""

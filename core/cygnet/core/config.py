@@ -8,7 +8,7 @@ config path) plus `--Cygnet.x=y` flags. Cores never see this class: they take pl
 import os
 from pathlib import Path
 
-from traitlets import Bool, Float, List, Unicode, default
+from traitlets import Bool, Float, Integer, List, Unicode, default
 from traitlets.config import Configurable
 
 CVMFS_VIEWS = "/cvmfs/sft.cern.ch/lcg/views"
@@ -103,6 +103,47 @@ class Cygnet(Configurable):
         [],
         help="IPython extensions every Cygnet kernel loads at start, after Cygnet's own. "
         "A failing one is reported in the kernel's log and skipped.",
+    ).tag(config=True)
+
+    # --- opening repositories and notebooks by link -----------------------------------
+    open_projects_dir = Unicode(
+        "",
+        help="Folder of the workspace (relative to its root) where links clone repositories "
+        "and download notebooks when they name no target. Default: the workspace root.",
+    ).tag(config=True)
+
+    open_allowed_schemes = List(
+        Unicode(),
+        ["https", "http", "git"],
+        help="URL schemes a link may clone from; add 'ssh' or 'file' to enable those. Downloads "
+        "(url=) are always http or https.",
+    ).tag(config=True)
+
+    open_allowed_hosts = List(
+        Unicode(),
+        [],
+        help="Hosts ('host' or 'host:port') links may clone or download from. Empty: any host.",
+    ).tag(config=True)
+
+    open_timeout = Float(
+        300.0,
+        help="Seconds a clone, update or download from a link may take before it is stopped.",
+    ).tag(config=True)
+
+    open_max_bytes = Integer(
+        1 << 30,
+        help="Largest clone (working tree and history), download or unpacked archive, in bytes.",
+    ).tag(config=True)
+
+    open_clone_depth = Integer(
+        1,
+        help="History depth of clones made by links (0: full history).",
+    ).tag(config=True)
+
+    link_base_url = Unicode(
+        "",
+        help="The service's public address for shareable links, e.g. "
+        "'https://hub.example.org/hub/user-redirect/'. Default: the address of the request.",
     ).tag(config=True)
 
     # --- derived paths ----------------------------------------------------------------

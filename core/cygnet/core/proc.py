@@ -49,3 +49,59 @@ def tail(data, lines=5):
     if isinstance(data, bytes):
         data = data.decode("utf-8", "replace")
     return "\n".join(data.strip().splitlines()[-lines:])
+
+
+def stream_bounded(cmd, *, timeout, what, on_line, watch=None, **popen_kwargs):
+    """Run `cmd`, passing each line of its merged output to `on_line` as it comes (git's
+    progress lines end in \\r, so both \\r and \\n end a line). Stopped, with Unavailable, when
+    it runs past `timeout`; `watch()` is called about twice a second and may raise to stop it
+    (a size limit). Returns the exit code."""
+    import queue
+    import threading
+    import time
+
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True, **popen_kwargs)
+    except OSError as e:
+        raise Unavailable(f"{what}: cannot run {cmd[0]}: {e.strerror or e}") from e
+    lines = queue.Queue()
+
+    def read():
+        buf = b""
+        for chunk in iter(lambda: proc.stdout.read1(65536), b""):
+            buf += chunk
+            *complete, buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+            for line in complete:
+                if line.strip():
+                    lines.put(line.decode("utf-8", "replace"))
+        if buf.strip():
+            lines.put(buf.decode("utf-8", "replace"))
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    next_watch = 0.0
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=0.5)
+            except queue.Empty:
+                line = ""
+            if line is None:
+                if watch:
+                    watch()  # a quick run can finish between two checks
+                break
+            if line:
+                on_line(line)
+            if time.monotonic() > deadline:
+                raise Unavailable(f"{what}: not done within {timeout:g} s, stopped")
+            if watch and time.monotonic() >= next_watch:
+                watch()
+                next_watch = time.monotonic() + 0.5
+        return proc.wait()
+    except BaseException:
+        _kill_group(proc)
+        proc.wait()
+        raise

@@ -22,6 +22,14 @@ def _link_jupyter_server_extension(serverapp):
         )
 
 
+    # nbgitpuller is used as a library; its own /git-pull handler would bypass Cygnet's URL
+    # checks and limits, so Cygnet serves /git-pull itself. (Linking goes in name order, so
+    # this runs before nbgitpuller would be linked.)
+    nbgitpuller = serverapp.extension_manager.extensions.get("nbgitpuller")
+    if nbgitpuller is not None:
+        nbgitpuller.enabled = False
+
+
 def _load_jupyter_server_extension(serverapp):
     from .app import setup
 

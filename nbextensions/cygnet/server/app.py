@@ -7,7 +7,8 @@ from jupyter_server.utils import url_path_join
 from cygnet.core.config import Cygnet
 from cygnet.views import EnvironmentCache, discover
 
-from . import handlers
+from . import handlers, opener
+from .opener import handlers as opener_handlers
 
 KERNEL_MANAGER_SECTIONS = ("MappingKernelManager", "MultiKernelManager", "AsyncMultiKernelManager")
 
@@ -22,13 +23,22 @@ def setup(serverapp):
         cache = EnvironmentCache(config.cache_dir, config.view_setup_timeout)
         list_views = partial(_discover, config, cache)
 
-    serverapp.web_app.settings["cygnet_list_views"] = list_views
-    base = url_path_join(serverapp.web_app.settings["base_url"], "cygnet", "api")
+    config = Cygnet(parent=serverapp)
+    settings = serverapp.web_app.settings
+    settings["cygnet_list_views"] = list_views
+    settings["cygnet_open_settings"] = opener.settings_from(config)
+    settings["cygnet_link_base_url"] = config.link_base_url
+    base = url_path_join(settings["base_url"], "cygnet")
     serverapp.web_app.add_handlers(".*$", [
-        (url_path_join(base, "views"), handlers.ViewsHandler),
+        (url_path_join(base, "api", "views"), handlers.ViewsHandler),
+        (url_path_join(base, "api", "open"), opener_handlers.OpenEventsHandler),
+        (url_path_join(base, "open"), opener_handlers.OpenPageHandler),
+        (url_path_join(base, "link"), opener_handlers.LinkHandler),
+        (url_path_join(base, "badge.svg"), opener_handlers.BadgeHandler),
+        (url_path_join(settings["base_url"], "git-pull"), opener_handlers.GitPullHandler),
     ])
     serverapp.log.info("cygnet: extension loaded; views roots: %s",
-                       ", ".join(map(str, Cygnet(parent=serverapp).effective_views_roots())))
+                       ", ".join(map(str, config.effective_views_roots())))
 
 
 def _discover(config, cache):

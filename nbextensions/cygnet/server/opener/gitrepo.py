@@ -1,0 +1,121 @@
+"""Putting a Git repository into the workspace: a shallow clone the first time, nbgitpuller's
+merge (user's edits win) afterwards, a backup and a fresh clone when histories diverged."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cygnet.core.errors import BadInput, CygnetError
+from cygnet.core.proc import stream_bounded
+
+from .policy import free_name
+from .puller import DIVERGED
+
+GIT_PROTOCOLS = {"https": "https", "http": "http", "git": "git", "ssh": "ssh", "file": "file"}
+
+
+def git_env(settings):
+    env = dict(os.environ)
+    for name in [k for k in env if k.startswith("GIT_")]:
+        del env[name]  # nothing of the server's git set-up steers a stranger's clone
+    env.update({
+        "LANG": "C",
+        "GIT_TERMINAL_PROMPT": "0",  # never wait for a password nobody will type
+        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+        # Also binds submodules and redirects to the allowed protocols.
+        "GIT_ALLOW_PROTOCOL": ":".join(GIT_PROTOCOLS[s] for s in settings.policy.schemes if s in GIT_PROTOCOLS),
+    })
+    return env
+
+
+def open_repo(url, branch, folder, settings, progress):
+    """Clone `url` into `folder`, or bring new commits into the clone already there.
+    Returns the folder it ended up in (a new one if `folder` holds something else)."""
+    folder = Path(folder)
+    if folder.exists() or folder.is_symlink():
+        if _origin(folder) == url:
+            return _update(url, branch, folder, settings, progress)
+        other = folder.with_name(free_name(folder.parent, folder.name, is_folder=True))
+        progress(f"{folder.name} already holds something else; cloning into {other.name}")
+        folder = other
+    _clone(url, branch, folder, settings, progress)
+    return folder
+
+
+def _origin(folder):
+    if not (folder / ".git").is_dir():
+        return None
+    result = subprocess.run(["git", "-C", str(folder), "config", "--get", "remote.origin.url"],
+                            capture_output=True, text=True)
+    return result.stdout.strip() or None
+
+
+def _clone(url, branch, folder, settings, progress):
+    # Cloned under a hidden name and renamed when complete: never half a clone under its name.
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.with_name(f".{folder.name}.cloning-{os.getpid()}-{time.monotonic_ns()}")
+    cmd = ["git", "clone", "--progress"]
+    if settings.depth > 0:
+        cmd += ["--depth", str(settings.depth)]
+    if branch:
+        cmd += ["--branch", branch]
+    cmd += ["--", url, str(staging)]
+    try:
+        _run(cmd, settings, progress, f"cloning {url}", watch_dir=staging)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _update(url, branch, folder, settings, progress):
+    progress(f"{folder.name} is already here: bringing in new commits, keeping your changes")
+    cmd = [sys.executable, "-m", "cygnet.server.opener.puller", url, str(folder), "--depth", str(settings.depth)]
+    if branch:
+        cmd += ["--branch", branch]
+    try:
+        _run(cmd, settings, progress, f"updating {folder.name} from {url}", watch_dir=folder)
+    except _Diverged:
+        backup = folder.with_name(free_name(folder.parent, f"{folder.name}-backup-{time.strftime('%Y%m%d-%H%M%S')}",
+                                            is_folder=True))
+        progress(f"your copy and {url} have histories that cannot be merged: "
+                 f"moving your copy to {backup.name} and cloning afresh")
+        folder.rename(backup)
+        _clone(url, branch, folder, settings, progress)
+    return folder
+
+
+class _Diverged(Exception):
+    pass
+
+
+def _run(cmd, settings, progress, what, watch_dir):
+    tail = []
+
+    def on_line(line):
+        tail[:] = (tail + [line])[-5:]
+        progress(line)
+
+    def watch():
+        if _size(watch_dir) > settings.max_bytes:
+            raise BadInput(f"{what}: larger than this site's limit of {settings.max_bytes // 2**20} MiB, stopped")
+
+    code = stream_bounded(cmd, timeout=settings.timeout, what=what, on_line=on_line, watch=watch,
+                          env=git_env(settings))
+    if code == DIVERGED and cmd[1] == "-m":
+        raise _Diverged()
+    if code != 0:
+        raise CygnetError(f"{what} failed: {'; '.join(tail[-2:]) or f'exit {code}'}")
+
+
+def _size(folder):
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total

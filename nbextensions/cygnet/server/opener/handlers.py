@@ -1,0 +1,163 @@
+"""HTTP faces of the opener: the progress page a link lands on, the event stream that does
+the work, link building, nbgitpuller-compatible links, and the README badge."""
+
+import asyncio
+import html
+import json
+import re
+from urllib.parse import urlencode
+
+from jupyter_server.auth.decorator import allow_unauthenticated, authorized
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.utils import url_escape, url_path_join
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from cygnet.core.errors import CygnetError, as_http_error
+
+from ..handlers import CygnetHandler
+from . import PARAMETERS, open_link
+from .links import BADGE_SVG, build_link
+
+IGNORED = {"token"}  # Jupyter's login token may ride along in a link's query
+
+
+def link_params(handler):
+    return {k: handler.get_argument(k) for k in handler.request.arguments if k not in IGNORED}
+
+
+class OpenPageHandler(JupyterHandler):
+    """GET /cygnet/open?...: a page that shows the work's progress, then opens the result.
+    Not logged in: Jupyter's login, then back to this same link."""
+
+    auth_resource = "cygnet"
+
+    @web.authenticated
+    @authorized
+    def get(self):
+        api = url_path_join(self.base_url, "cygnet", "api", "open")
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(OPEN_PAGE.replace("{{api}}", html.escape(api, quote=True))
+                    .replace("{{lab}}", html.escape(url_path_join(self.base_url, "lab"), quote=True)))
+
+
+class OpenEventsHandler(CygnetHandler):
+    """GET /cygnet/api/open?...: does the work, streaming server-sent events: `progress`
+    ({line}) as it goes, then `done` ({path, url}) or `failed` ({message})."""
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        params = link_params(self)
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")  # let proxies pass events as they come
+        loop = asyncio.get_running_loop()
+        events = asyncio.Queue()
+
+        def send(event, data):
+            loop.call_soon_threadsafe(events.put_nowait, (event, data))
+
+        def work():
+            try:
+                path = open_link(params, self.settings["server_root_dir"], self.settings["cygnet_open_settings"],
+                                 lambda line: send("progress", {"line": line}))
+                send("done", {"path": path, "url": url_path_join(self.base_url, "lab", "tree", url_escape(path))})
+            except CygnetError as e:
+                send("failed", {"message": str(e)})
+            except Exception:  # noqa: BLE001 - the stream must still end with an answer
+                self.log.exception("cygnet: opening %s failed", params)
+                send("failed", {"message": "an internal error stopped the open; the server log has the details"})
+
+        loop.run_in_executor(None, work)
+        while True:
+            event, data = await events.get()
+            self.write(f"event: {event}\ndata: {json.dumps(data)}\n\n")
+            try:
+                await self.flush()
+            except StreamClosedError:
+                return  # the viewer left; the work finishes on its own, within its limits
+            if event != "progress":
+                break
+        self.finish()
+
+
+class LinkHandler(CygnetHandler):
+    """GET /cygnet/link?repo=...&branch=...&path=...: the shareable URL and a Markdown badge."""
+
+    @web.authenticated
+    @authorized
+    def get(self):
+        params = link_params(self)
+        unknown = set(params) - set(PARAMETERS)
+        if unknown:
+            raise web.HTTPError(400, f"unknown link parameter(s): {', '.join(sorted(unknown))}")
+        base = self.settings["cygnet_link_base_url"] or f"{self.request.protocol}://{self.request.host}{self.base_url}"
+        try:
+            self.finish_json(build_link(base, params))
+        except CygnetError as e:
+            raise as_http_error(e) from e
+
+
+class GitPullHandler(JupyterHandler):
+    """GET /git-pull?repo=...&branch=...&urlpath=...: nbgitpuller's links, opened by Cygnet
+    (with its URL checks and limits) instead of nbgitpuller's own handler."""
+
+    @web.authenticated
+    def get(self):
+        params = {"repo": self.get_argument("repo", ""), "branch": self.get_argument("branch", ""),
+                  "target": self.get_argument("targetpath", "")}
+        match = re.match(r"^/?(?:lab/|notebooks/)?tree/[^/]+/(.+)$", self.get_argument("urlpath", ""))
+        if match:
+            params["path"] = match.group(1)
+        query = urlencode({k: v for k, v in params.items() if v})
+        self.redirect(url_path_join(self.base_url, "cygnet", "open") + "?" + query)
+
+
+class BadgeHandler(JupyterHandler):
+    """GET /cygnet/badge.svg: the 'open in Cygnet' badge READMEs show; public on purpose."""
+
+    @allow_unauthenticated
+    def get(self):
+        self.set_header("Content-Type", "image/svg+xml")
+        self.set_header("Cache-Control", "public, max-age=86400")
+        self.finish(BADGE_SVG)
+
+
+OPEN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Opening in Cygnet</title>
+<style>
+ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
+ h1 { font-size: 1.3rem; } #state.failed { color: #b00020; } #state.done { color: #1f6f2a; }
+ pre { background: #f4f4f4; padding: 1rem; max-height: 60vh; overflow: auto; white-space: pre-wrap; }
+</style></head>
+<body data-api="{{api}}" data-lab="{{lab}}">
+<h1>Cygnet</h1>
+<p id="state">Starting&hellip;</p>
+<pre id="log"></pre>
+<script>
+(function () {
+  var api = document.body.dataset.api, lab = document.body.dataset.lab;
+  var state = document.getElementById('state'), log = document.getElementById('log'), finished = false;
+  function show(text, kind) { state.textContent = text; state.className = kind || ''; }
+  function append(line) { log.textContent += line + '\\n'; log.scrollTop = log.scrollHeight; }
+  var source = new EventSource(api + window.location.search);
+  show('Working\\u2026');
+  source.addEventListener('progress', function (e) { append(JSON.parse(e.data).line); });
+  source.addEventListener('done', function (e) {
+    finished = true; source.close();
+    var data = JSON.parse(e.data);
+    show('Opening ' + data.path + '\\u2026', 'done');
+    if (data.url.indexOf(lab) === 0) { window.location.replace(data.url); }
+  });
+  source.addEventListener('failed', function (e) {
+    finished = true; source.close();
+    show('Could not open this link: ' + JSON.parse(e.data).message, 'failed');
+  });
+  source.onerror = function () {
+    if (!finished) { source.close(); show('The connection to the server was lost.', 'failed'); }
+  };
+})();
+</script>
+</body></html>
+"""

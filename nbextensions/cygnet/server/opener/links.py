@@ -1,0 +1,26 @@
+"""Shareable 'open in Cygnet' links and their README badge."""
+
+from urllib.parse import urlencode
+
+from cygnet.core.errors import BadInput
+
+BADGE_PATH = "cygnet/badge.svg"
+
+
+def build_link(base_url, params):
+    """The /cygnet/open URL on `base_url` (the service's public address) for these parameters."""
+    if not base_url.startswith(("https://", "http://")):
+        raise BadInput(f"the service's base URL must be an http(s) URL, not {base_url!r}")
+    if not (params.get("repo") or params.get("url")):
+        raise BadInput("a link needs repo= or url=")
+    base = base_url.rstrip("/") + "/"
+    query = urlencode({k: v for k, v in params.items() if v})
+    link = f"{base}cygnet/open?{query}"
+    return {"url": link, "markdown": f"[![Open in Cygnet]({base}{BADGE_PATH})]({link})"}
+
+
+BADGE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="118" height="20" role="img" aria-label="Open in Cygnet">
+<rect width="118" height="20" rx="3" fill="#1f4e79"/><rect x="0" width="40" height="20" rx="3" fill="#555"/>
+<g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">
+<text x="7" y="14">open</text><text x="47" y="14">in Cygnet</text></g></svg>
+"""

@@ -1,0 +1,111 @@
+"""What a link from a stranger may make the service do: which remotes and downloads are
+allowed, and where in the workspace things may land."""
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from cygnet.core.errors import BadInput
+
+# scp-like ssh remotes: user@host:path
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):(?!//)")
+_DEFAULT_PORTS = {"http": 80, "https": 443, "git": 9418, "ssh": 22}
+
+
+@dataclass(frozen=True)
+class OpenPolicy:
+    schemes: tuple = ("https", "http", "git")  # of remotes; downloads allow http(s) only
+    hosts: tuple = ()  # allowed hosts ("host" or "host:port"); empty: any host
+
+    def check_remote(self, url):
+        """`url` if a clone from it is allowed, else BadInput saying why."""
+        url = _check_text(url, "repository URL")
+        scp = _SCP_LIKE.match(url)
+        if scp:
+            return self._check(url, "ssh", scp.group(1), None)
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "file":
+            if "file" not in self.schemes:
+                raise BadInput("file:// repositories are not enabled on this site")
+            if not parts.path.startswith("/"):
+                raise BadInput(f"a file:// URL needs an absolute path: {url!r}")
+            return url
+        return self._check(url, scheme, parts.hostname, _port(parts))
+
+    def check_download(self, url):
+        """`url` if downloading it is allowed (http and https only)."""
+        url = _check_text(url, "download URL")
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https"):
+            raise BadInput(f"only http:// and https:// downloads are allowed, not {url!r}")
+        return self._check(url, parts.scheme.lower(), parts.hostname, _port(parts), schemes=("http", "https"))
+
+    def _check(self, url, scheme, host, port, schemes=None):
+        allowed = schemes or self.schemes
+        if scheme not in allowed:
+            raise BadInput(f"{scheme or 'this kind of'} URL not allowed: {url!r} "
+                           f"(allowed: {', '.join(s + '://' for s in allowed)})")
+        if not host:
+            raise BadInput(f"no host in {url!r}")
+        host = host.lower()
+        if self.hosts and host not in self.hosts and f"{host}:{port}" not in self.hosts:
+            raise BadInput(f"host {host} is not on this site's list of allowed hosts")
+        return url
+
+
+def _port(parts):
+    try:
+        return parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError as e:
+        raise BadInput(f"bad port in {parts.geturl()!r}") from e
+
+
+def _check_text(value, what):
+    if not value or not isinstance(value, str):
+        raise BadInput(f"a {what} is required")
+    value = value.strip()
+    # A leading '-' could be read as an option by git or curl; control characters and spaces
+    # have no place in a URL we pass on.
+    if value.startswith("-") or any(c.isspace() or ord(c) < 32 for c in value):
+        raise BadInput(f"not a valid {what}: {value!r}")
+    return value
+
+
+def confine(workspace, relative):
+    """The absolute path of `relative` inside `workspace`; BadInput if it would leave it
+    (absolute paths, '..', or symlinks pointing outside)."""
+    relative = (relative or "").strip()
+    pure = PurePosixPath(relative)
+    if pure.is_absolute() or ".." in pure.parts or "\0" in relative:
+        raise BadInput(f"path {relative!r} must stay inside the workspace")
+    root = Path(workspace).resolve()
+    target = (root / pure).resolve()
+    if target != root and root not in target.parents:
+        raise BadInput(f"path {relative!r} leads outside the workspace")
+    return target
+
+
+def repo_folder_name(url):
+    """The folder a repository is cloned into by default: the last part of its URL, less .git."""
+    path = _SCP_LIKE.sub("", url) if _SCP_LIKE.match(url) else urlsplit(url).path
+    name = PurePosixPath(path.rstrip("/")).name
+    name = name[:-4] if name.endswith(".git") else name
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
+    if not name:
+        raise BadInput(f"cannot name a folder after {url!r}; give a target")
+    return name
+
+
+def free_name(folder, name, is_folder=False):
+    """`name` in `folder`, or name-1, name-2, ... (before a file's suffix) if taken: never
+    overwrite anything."""
+    folder = Path(folder)
+    stem, suffix = (name, "") if is_folder else os.path.splitext(name)
+    candidate, n = name, 0
+    while (folder / candidate).exists() or (folder / candidate).is_symlink():
+        n += 1
+        candidate = f"{stem}-{n}{suffix}"
+    return candidate
