@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from cygnet.core.errors import BadInput, Unavailable
-from cygnet.server.opener import OpenSettings, open_link
+from cygnet.server.opener.core import OpenSettings, open_link
 from cygnet.server.opener.policy import OpenPolicy
 from tests.conftest import cygnet
 from tests.support.gitserve import SilentServer, StaticServer, Upstream
@@ -257,6 +257,8 @@ def test_link_gives_a_shareable_url_and_badge(server, upstream):
     assert link["url"].startswith(f"{server.url}/cygnet/open?")
     assert query == {"repo": [upstream.url], "path": ["intro.ipynb"]}
     assert link["markdown"] == f"[![Open in Cygnet]({server.url}/cygnet/badge.svg)]({link['url']})"
+    bad = server.get("/cygnet/link", params={"repo": upstream.url, "bogus": "1"})
+    assert bad.status_code == 400 and "unknown link parameter(s): bogus" in bad.json()["message"]
     badge = requests.get(f"{server.url}/cygnet/badge.svg", timeout=10)  # public, for READMEs
     assert badge.status_code == 200 and badge.headers["Content-Type"] == "image/svg+xml"
 

@@ -7,26 +7,26 @@ from jupyter_server.utils import url_path_join
 from cygnet.core.config import Cygnet
 from cygnet.views import EnvironmentCache, discover
 
-from . import handlers, opener
+from . import handlers
 from .opener import handlers as opener_handlers
+from .opener.core import settings_from
 
 KERNEL_MANAGER_SECTIONS = ("MappingKernelManager", "MultiKernelManager", "AsyncMultiKernelManager")
 
 
 def setup(serverapp):
+    config = Cygnet(parent=serverapp)
     ksm = serverapp.kernel_spec_manager
     if hasattr(ksm, "views"):
         list_views = ksm.views
         _choose_default_kernel(serverapp, ksm)
     else:  # a site-chosen spec manager: views can still be listed
-        config = Cygnet(parent=serverapp)
         cache = EnvironmentCache(config.cache_dir, config.view_setup_timeout)
         list_views = partial(_discover, config, cache)
 
-    config = Cygnet(parent=serverapp)
     settings = serverapp.web_app.settings
     settings["cygnet_list_views"] = list_views
-    settings["cygnet_open_settings"] = opener.settings_from(config)
+    settings["cygnet_open_settings"] = settings_from(config)
     settings["cygnet_link_base_url"] = config.link_base_url
     base = url_path_join(settings["base_url"], "cygnet")
     serverapp.web_app.add_handlers(".*$", [

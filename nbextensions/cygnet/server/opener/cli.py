@@ -5,7 +5,7 @@ import sys
 
 from cygnet.core.config import load_config
 
-from . import open_link, settings_from
+from .core import open_link, settings_from
 from .links import build_link
 
 

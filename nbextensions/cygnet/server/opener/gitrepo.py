@@ -64,7 +64,7 @@ def _clone(url, branch, folder, settings, progress):
         cmd += ["--branch", branch]
     cmd += ["--", url, str(staging)]
     try:
-        _run(cmd, settings, progress, f"cloning {url}", watch_dir=staging)
+        _check(_run(cmd, settings, progress, f"cloning {url}", watch_dir=staging), f"cloning {url}")
         staging.rename(folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -75,27 +75,27 @@ def _update(url, branch, folder, settings, progress):
     cmd = [sys.executable, "-m", "cygnet.server.opener.puller", url, str(folder), "--depth", str(settings.depth)]
     if branch:
         cmd += ["--branch", branch]
-    try:
-        _run(cmd, settings, progress, f"updating {folder.name} from {url}", watch_dir=folder)
-    except _Diverged:
+    what = f"updating {folder.name} from {url}"
+    result = _run(cmd, settings, progress, what, watch_dir=folder)
+    if result[0] == DIVERGED:
         backup = folder.with_name(free_name(folder.parent, f"{folder.name}-backup-{time.strftime('%Y%m%d-%H%M%S')}",
                                             is_folder=True))
         progress(f"your copy and {url} have histories that cannot be merged: "
                  f"moving your copy to {backup.name} and cloning afresh")
         folder.rename(backup)
         _clone(url, branch, folder, settings, progress)
+    else:
+        _check(result, what)
     return folder
 
 
-class _Diverged(Exception):
-    pass
-
-
 def _run(cmd, settings, progress, what, watch_dir):
-    tail = []
+    """Run git (or the puller), streaming its lines; returns (exit code, its last lines).
+    Stopped past the time limit, or when `watch_dir` grows past the size limit."""
+    last = []
 
     def on_line(line):
-        tail[:] = (tail + [line])[-5:]
+        last[:] = (last + [line])[-2:]
         progress(line)
 
     def watch():
@@ -104,10 +104,13 @@ def _run(cmd, settings, progress, what, watch_dir):
 
     code = stream_bounded(cmd, timeout=settings.timeout, what=what, on_line=on_line, watch=watch,
                           env=git_env(settings))
-    if code == DIVERGED and cmd[1] == "-m":
-        raise _Diverged()
+    return code, last
+
+
+def _check(result, what):
+    code, last = result
     if code != 0:
-        raise CygnetError(f"{what} failed: {'; '.join(tail[-2:]) or f'exit {code}'}")
+        raise CygnetError(f"{what} failed: {'; '.join(last) or f'exit {code}'}")
 
 
 def _size(folder):

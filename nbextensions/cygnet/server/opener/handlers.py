@@ -16,7 +16,7 @@ from tornado.iostream import StreamClosedError
 from cygnet.core.errors import CygnetError, as_http_error
 
 from ..handlers import CygnetHandler
-from . import PARAMETERS, open_link
+from .core import open_link
 from .links import BADGE_SVG, build_link
 
 IGNORED = {"token"}  # Jupyter's login token may ride along in a link's query
@@ -89,9 +89,6 @@ class LinkHandler(CygnetHandler):
     @authorized
     def get(self):
         params = link_params(self)
-        unknown = set(params) - set(PARAMETERS)
-        if unknown:
-            raise web.HTTPError(400, f"unknown link parameter(s): {', '.join(sorted(unknown))}")
         base = self.settings["cygnet_link_base_url"] or f"{self.request.protocol}://{self.request.host}{self.base_url}"
         try:
             self.finish_json(build_link(base, params))

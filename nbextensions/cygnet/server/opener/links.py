@@ -5,12 +5,16 @@ from urllib.parse import urlencode
 from cygnet.core.errors import BadInput
 
 BADGE_PATH = "cygnet/badge.svg"
+LINK_PARAMETERS = ("repo", "branch", "path", "target", "url")
 
 
 def build_link(base_url, params):
     """The /cygnet/open URL on `base_url` (the service's public address) for these parameters."""
     if not base_url.startswith(("https://", "http://")):
         raise BadInput(f"the service's base URL must be an http(s) URL, not {base_url!r}")
+    unknown = set(params) - set(LINK_PARAMETERS)
+    if unknown:
+        raise BadInput(f"unknown link parameter(s): {', '.join(sorted(unknown))}")
     if not (params.get("repo") or params.get("url")):
         raise BadInput("a link needs repo= or url=")
     base = base_url.rstrip("/") + "/"

@@ -13,6 +13,8 @@ import sys
 
 from nbgitpuller.pull import GitPuller, execute_cmd
 
+from .policy import free_name
+
 DIVERGED = 3
 
 
@@ -40,7 +42,7 @@ class CygnetPuller(GitPuller):
             path = os.path.join(self.repo_dir, name)
             folder, base = os.path.split(path)
             stem, suffix = os.path.splitext(base)
-            remote = _free(folder, f"{stem}-remote{suffix}")
+            remote = free_name(folder, f"{stem}-remote{suffix}")
             os.replace(path, os.path.join(folder, remote))
             os.replace(aside, path)
             yield f"saved the upstream version of {name} as {remote}\n"
@@ -54,15 +56,6 @@ class CygnetPuller(GitPuller):
         except subprocess.CalledProcessError as e:
             subprocess.run(["git", "merge", "--abort"], cwd=self.repo_dir, capture_output=True)
             raise Diverged() from e
-
-
-def _free(folder, name):
-    stem, suffix = os.path.splitext(name)
-    candidate, n = name, 0
-    while os.path.lexists(os.path.join(folder, candidate)):
-        n += 1
-        candidate = f"{stem}-{n}{suffix}"
-    return candidate
 
 
 def main(argv=None):

@@ -1,0 +1,69 @@
+"""The opener's core: `open_link` takes a link's parameters and reports progress lines through
+a callback; a lock per target keeps two opens of the same folder from interleaving."""
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cygnet.core.errors import BadInput
+
+from .download import download_into
+from .gitrepo import open_repo
+from .links import LINK_PARAMETERS as PARAMETERS
+from .policy import OpenPolicy, confine, repo_folder_name
+
+_locks = {}
+_locks_guard = threading.Lock()
+
+
+@dataclass(frozen=True)
+class OpenSettings:
+    policy: OpenPolicy = OpenPolicy()
+    projects_dir: str = ""  # relative to the workspace
+    timeout: float = 300.0
+    max_bytes: int = 1 << 30
+    depth: int = 1
+
+
+def settings_from(config):
+    """OpenSettings from the site's c.Cygnet options."""
+    return OpenSettings(
+        policy=OpenPolicy(schemes=tuple(s.lower() for s in config.open_allowed_schemes),
+                          hosts=tuple(h.lower() for h in config.open_allowed_hosts)),
+        projects_dir=config.open_projects_dir, timeout=config.open_timeout,
+        max_bytes=config.open_max_bytes, depth=config.open_clone_depth,
+    )
+
+
+def open_link(params, workspace, settings, progress=lambda line: None):
+    """Do what a link asks; returns the path to open, relative to the workspace."""
+    unknown = set(params) - set(PARAMETERS)
+    if unknown:
+        raise BadInput(f"unknown link parameter(s): {', '.join(sorted(unknown))}")
+    repo, url = params.get("repo"), params.get("url")
+    if bool(repo) == bool(url):
+        raise BadInput("a link needs either repo= (a Git repository) or url= (a notebook or zip)")
+    workspace = Path(workspace).resolve()
+    if repo:
+        repo = settings.policy.check_remote(repo)
+        target = params.get("target") or str(Path(settings.projects_dir) / repo_folder_name(repo))
+        folder = confine(workspace, target)
+        with _lock(folder):
+            opened = open_repo(repo, params.get("branch") or None, folder, settings, progress)
+        source = f"the repository {repo}"
+    else:
+        url = settings.policy.check_download(url)
+        folder = confine(workspace, params.get("target") or settings.projects_dir)
+        with _lock(folder):
+            opened = download_into(url, folder, settings, progress)
+        source = f"the archive {url}"
+    if params.get("path"):
+        opened = confine(opened, params["path"])
+        if not opened.exists():
+            raise BadInput(f"{params['path']} is not in {source}")
+    return opened.relative_to(workspace).as_posix()
+
+
+def _lock(folder):
+    with _locks_guard:
+        return _locks.setdefault(str(folder), threading.Lock())
