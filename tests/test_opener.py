@@ -198,6 +198,21 @@ def test_open_needs_login(server, upstream):
     assert back.path == "/cygnet/open" and parse_qs(back.query) == {"repo": [upstream.url]}
 
 
+def test_other_sites_pages_cannot_start_an_open(server, upstream):
+    r = server.get("/cygnet/api/open", params={"repo": upstream.url}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403 and "not from other sites' pages" in r.json()["message"]
+    kind, _, _ = open_via_api(server, repo=upstream.url, target=unique("same"))
+    assert kind == "done"
+
+
+def test_rerun_after_a_crashed_clone_completes_and_sweeps_its_leftovers(tmp_path, upstream):
+    stale = tmp_path / ".course.cloning-99999-1"
+    (stale / ".git").mkdir(parents=True)
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    assert open_link({"repo": upstream.url, "target": "course"}, tmp_path, OpenSettings(timeout=60)) == "course"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["course"]
+
+
 def test_open_page_feeds_from_the_event_stream(server, upstream):
     page = server.get("/cygnet/open", params={"repo": upstream.url})
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]

@@ -56,6 +56,7 @@ def _origin(folder):
 def _clone(url, branch, folder, settings, progress):
     # Cloned under a hidden name and renamed when complete: never half a clone under its name.
     folder.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_stale(folder.parent.glob(f".{folder.name}.cloning-*"), settings.timeout)
     staging = folder.with_name(f".{folder.name}.cloning-{os.getpid()}-{time.monotonic_ns()}")
     cmd = ["git", "clone", "--progress"]
     if settings.depth > 0:
@@ -111,6 +112,16 @@ def _check(result, what):
     code, last = result
     if code != 0:
         raise CygnetError(f"{what} failed: {'; '.join(last) or f'exit {code}'}")
+
+
+def _sweep_stale(paths, timeout):
+    """Remove what a crashed clone left behind: older than the time limit, it is not running."""
+    for path in paths:
+        try:
+            if time.time() - path.stat().st_mtime > timeout:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _size(folder):

@@ -48,6 +48,11 @@ class OpenEventsHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def get(self):
+        # Browsers label every request with where it comes from. The progress page's own stream
+        # is same-origin; a cross-site page must not start clones in the background (an <img>
+        # pointing here). Scripts send no such header and are unaffected.
+        if self.request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+            raise web.HTTPError(403, "links open through /cygnet/open, not from other sites' pages")
         params = link_params(self)
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
