@@ -237,6 +237,14 @@ def files(tmp_path_factory):
     served.stop()
 
 
+def test_rerun_after_a_crashed_download_sweeps_its_partial_file(tmp_path, files):
+    partial = tmp_path / ".lesson.ipynb.abc123.download"
+    partial.write_text('{"cells": [')
+    os.utime(partial, (time.time() - 3600, time.time() - 3600))
+    assert open_link({"url": f"{files}/lesson.ipynb"}, tmp_path, OpenSettings(timeout=60)) == "lesson.ipynb"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lesson.ipynb"]
+
+
 def test_notebook_downloads_never_overwrite(server, files):
     target = unique("dl")
     first = opened(server, url=f"{files}/lesson.ipynb", target=target)

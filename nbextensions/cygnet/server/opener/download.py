@@ -15,7 +15,7 @@ import requests
 
 from cygnet.core.errors import BadInput, CygnetError, Unavailable
 
-from .policy import free_name
+from .policy import free_name, sweep_stale
 
 MAX_REDIRECTS = 5
 MAX_ZIP_ENTRIES = 20000
@@ -26,6 +26,7 @@ def download_into(url, folder, settings, progress):
     name = _file_name(url)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    sweep_stale([*folder.glob(f".{name}.*.download"), *folder.glob(f".{name[:-4]}.*.unpacking")], settings.timeout)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".download")
     try:
         with os.fdopen(fd, "wb") as out:

@@ -11,7 +11,7 @@ from pathlib import Path
 from cygnet.core.errors import BadInput, CygnetError
 from cygnet.core.proc import stream_bounded
 
-from .policy import free_name
+from .policy import free_name, sweep_stale
 from .puller import DIVERGED
 
 GIT_PROTOCOLS = {"https": "https", "http": "http", "git": "git", "ssh": "ssh", "file": "file"}
@@ -56,7 +56,7 @@ def _origin(folder):
 def _clone(url, branch, folder, settings, progress):
     # Cloned under a hidden name and renamed when complete: never half a clone under its name.
     folder.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_stale(folder.parent.glob(f".{folder.name}.cloning-*"), settings.timeout)
+    sweep_stale(folder.parent.glob(f".{folder.name}.cloning-*"), settings.timeout)
     staging = folder.with_name(f".{folder.name}.cloning-{os.getpid()}-{time.monotonic_ns()}")
     cmd = ["git", "clone", "--progress"]
     if settings.depth > 0:
@@ -112,16 +112,6 @@ def _check(result, what):
     code, last = result
     if code != 0:
         raise CygnetError(f"{what} failed: {'; '.join(last) or f'exit {code}'}")
-
-
-def _sweep_stale(paths, timeout):
-    """Remove what a crashed clone left behind: older than the time limit, it is not running."""
-    for path in paths:
-        try:
-            if time.time() - path.stat().st_mtime > timeout:
-                shutil.rmtree(path, ignore_errors=True)
-        except OSError:
-            pass
 
 
 def _size(folder):

@@ -3,6 +3,8 @@ allowed, and where in the workspace things may land."""
 
 import os
 import re
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -109,3 +111,18 @@ def free_name(folder, name, is_folder=False):
         n += 1
         candidate = f"{stem}-{n}{suffix}"
     return candidate
+
+
+def sweep_stale(paths, timeout):
+    """Remove what a crashed clone or download left behind (staging folders, partial files):
+    older than the time limit, it cannot still be running."""
+    for path in paths:
+        try:
+            if time.time() - path.lstat().st_mtime <= timeout:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove
