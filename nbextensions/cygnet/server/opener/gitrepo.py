@@ -14,7 +14,7 @@ from cygnet.core.proc import stream_bounded
 from .policy import free_name, sweep_stale
 from .puller import DIVERGED
 
-GIT_PROTOCOLS = {"https": "https", "http": "http", "git": "git", "ssh": "ssh", "file": "file"}
+GIT_PROTOCOLS = {"https", "http", "git", "ssh", "file"}  # the schemes that are also git protocol names
 
 
 def git_env(settings):
@@ -26,7 +26,7 @@ def git_env(settings):
         "GIT_TERMINAL_PROMPT": "0",  # never wait for a password nobody will type
         "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
         # Also binds submodules and redirects to the allowed protocols.
-        "GIT_ALLOW_PROTOCOL": ":".join(GIT_PROTOCOLS[s] for s in settings.policy.schemes if s in GIT_PROTOCOLS),
+        "GIT_ALLOW_PROTOCOL": ":".join(s for s in settings.policy.schemes if s in GIT_PROTOCOLS),
     })
     return env
 
