@@ -146,6 +146,17 @@ class Cygnet(Configurable):
         "'https://hub.example.org/hub/user-redirect/'. Default: the address of the request.",
     ).tag(config=True)
 
+    # --- the box -----------------------------------------------------------------------
+    box_url = Unicode(
+        help="The box `cygnet sync` mirrors to when no destination is given: a folder, or "
+        "webdav(s)://host/path (credentials in $CYGNET_BOX_USER and $CYGNET_BOX_PASSWORD). "
+        "Default: <data_dir>/box.",
+    ).tag(config=True)
+
+    @default("box_url")
+    def _default_box_url(self):
+        return os.path.join(self.data_dir, "box")
+
     # --- derived paths ----------------------------------------------------------------
     def effective_views_roots(self):
         """$CYGNET_VIEWS_PATH's roots, then the configured ones, without duplicates."""

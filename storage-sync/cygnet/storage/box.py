@@ -1,0 +1,130 @@
+"""A box: a folder on a local disk or a WebDAV server (CERNBox, ownCloud, Nextcloud), reached
+through fsspec, with the few operations the sync engine needs. Credentials come from the
+caller or the environment ($CYGNET_BOX_USER, $CYGNET_BOX_PASSWORD), never from the URL, which
+is safe to log."""
+
+import os
+import posixpath
+import secrets
+from urllib.parse import urlsplit
+
+import fsspec
+
+from cygnet.core.errors import BadInput, NotFound, Unavailable
+
+TEMP_MARK = ".cygnet-partial-"  # uploads in progress; leftovers of a crash are removed
+
+
+def open_box(url, username=None, password=None):
+    """The Box for `url`: a local path, or webdav:// / webdavs:// (http / https)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("webdav", "webdavs", "http", "https"):
+        if parts.username or parts.password:
+            raise BadInput("put box credentials in $CYGNET_BOX_USER and $CYGNET_BOX_PASSWORD, not in the URL")
+        from webdav4.fsspec import WebdavFileSystem
+
+        http = "https" if parts.scheme in ("webdavs", "https") else "http"
+        user = username or os.environ.get("CYGNET_BOX_USER")
+        password = password or os.environ.get("CYGNET_BOX_PASSWORD")
+        fs = WebdavFileSystem(f"{http}://{parts.netloc}/", auth=(user, password) if user else None,
+                              timeout=60, retry=True)
+        return Box(fs, parts.path.strip("/"), display=f"{parts.scheme}://{parts.netloc}{parts.path}")
+    if parts.scheme not in ("", "file"):
+        raise BadInput(f"a box is a local folder or a webdav(s):// URL, not {url!r}")
+    root = os.path.abspath(os.path.expanduser(parts.path if parts.scheme else url))
+    return Box(fsspec.filesystem("file"), root, display=root)
+
+
+class Box:
+    def __init__(self, fs, root, display):
+        self.fs, self.root, self.display = fs, root, display
+        self.remote = fs.protocol not in ("file", ("file", "local")) and "file" not in fs.protocol
+
+    def path(self, rel):
+        return posixpath.join(self.root, rel) if self.root else rel
+
+    def stat(self, rel):
+        """(size, version) of a file, or None if there is none. The version is the server's
+        etag where it has one, else the modification time: whatever changes when it changes."""
+        try:
+            info = self._call(self.fs.info, self.path(rel))
+        except FileNotFoundError:
+            return None
+        if info.get("type") != "file":
+            raise Unavailable(f"{self.display}/{rel} is a folder in the box, and a file here")
+        version = info.get("etag") or str(info.get("mtime") or info.get("modified") or info.get("created"))
+        return info["size"], version
+
+    def upload(self, local_path, rel):
+        """Upload under a temporary name, then move into place in one step: a reader never
+        sees half a file under the real name. Returns the new (size, version)."""
+        final = self.path(rel)
+        folder, name = posixpath.split(final)
+        temp = posixpath.join(folder, f".{name}{TEMP_MARK}{secrets.token_hex(4)}")
+        self._call(self.fs.makedirs, folder, exist_ok=True)
+        try:
+            self._call(self.fs.put_file, local_path, temp)
+            self._replace(temp, final)
+        except BaseException:
+            self._quietly_remove(temp)
+            raise
+        return self.stat(rel)
+
+    def rename(self, rel, new_rel):
+        self._replace(self.path(rel), self.path(new_rel))
+
+    def delete(self, rel):
+        self._call(self.fs.rm_file, self.path(rel))
+
+    def read(self, rel):
+        return self._call(self.fs.cat_file, self.path(rel))
+
+    def remove_partials(self):
+        """Delete what crashed uploads left behind; returns how many."""
+        try:
+            found = self._call(self.fs.find, self.root or "/")
+        except FileNotFoundError:
+            return 0
+        partials = [p for p in found if TEMP_MARK in posixpath.basename(p)]
+        for path in partials:
+            self._quietly_remove(path)
+        return len(partials)
+
+    def _replace(self, source, target):
+        if self.remote:  # one WebDAV MOVE with Overwrite: T (fsspec's mv copies, then deletes)
+            self._call(self.fs.client.move, source, target, overwrite=True)
+        else:
+            os.replace(source, target)
+
+    def _quietly_remove(self, path):
+        try:
+            self.fs.rm_file(path)
+        except Exception:  # noqa: BLE001 - best effort; the next sync removes it
+            pass
+
+    def _call(self, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except FileNotFoundError:
+            raise
+        except PermissionError as e:
+            raise Unavailable(f"the box {self.display} refused access: {e}") from e
+        except OSError as e:
+            raise Unavailable(f"the box {self.display}: {e}") from e
+        except _remote_errors() as e:  # refused, unreachable, timed out: name the box and the cause
+            raise Unavailable(f"the box {self.display}: {type(e).__name__}: {e}") from e
+
+
+def _remote_errors():
+    try:
+        import httpx
+        from webdav4.client import HTTPError
+    except ImportError:
+        return ()
+    return (HTTPError, httpx.HTTPError)
+
+
+def check_local_folder(path):
+    if not os.path.isdir(path):
+        raise NotFound(f"{path} is not a folder")
+    return os.path.abspath(path)

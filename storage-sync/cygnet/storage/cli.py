@@ -1,0 +1,67 @@
+"""`cygnet sync SRC [DEST]`: mirror a folder to the box."""
+
+import json
+import sys
+import time
+
+from cygnet.core.config import load_config
+
+from .sync_engine import sync
+
+
+def register(subparsers):
+    p = subparsers.add_parser("sync", help="mirror a folder to the box (incremental, conflict-safe)")
+    p.add_argument("src", help="the local folder to mirror")
+    p.add_argument("dest", nargs="?", help="the box folder: a path or webdav(s)://host/path (default: Cygnet.box_url)")
+    p.add_argument("--delete", action="store_true", help="delete from the box what was deleted here")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be copied and deleted")
+    p.add_argument("--watch", action="store_true", help="keep syncing every --interval seconds until Ctrl-C")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between syncs with --watch (default 5)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=sync_command)
+
+
+def sync_command(args, config_argv):
+    config = load_config(config_argv)
+    dest = args.dest or config.box_url
+    while True:
+        summary = sync(args.src, dest, delete=args.delete, dry_run=args.dry_run, data_dir=config.data_dir,
+                       progress=ProgressBar() if sys.stderr.isatty() else None)
+        report(summary, args.json)
+        if not args.watch:
+            return 1 if summary.conflicts else 0
+        time.sleep(args.interval)
+
+
+def report(summary, as_json):
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=2), flush=True)
+        return
+    if summary.dry_run:
+        for rel in summary.would_copy:
+            print(f"would copy   {rel}")
+        for rel in summary.would_delete:
+            print(f"would delete {rel}")
+        return
+    print(f"copied {summary.copied}, skipped {summary.skipped}, deleted {summary.deleted}, "
+          f"conflicts {len(summary.conflicts)}, {summary.bytes} bytes in {summary.seconds:.2f} s", flush=True)
+    for c in summary.conflicts:
+        print(f"conflict: {c['path']} was changed in the box too; the box's version is kept as {c['kept_as']}")
+    for rel in summary.left_in_box:
+        print(f"kept in the box: {rel} (deleted here, but changed in the box since the last sync)")
+
+
+class ProgressBar:
+    def __init__(self):
+        self.started = time.monotonic()
+
+    def __call__(self, done, total, sent):
+        rate = sent / max(time.monotonic() - self.started, 1e-6)
+        width = 30
+        filled = width * done // max(total, 1)
+        eta = (total - done) * (time.monotonic() - self.started) / max(done, 1)
+        sys.stderr.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total} files, "
+                         f"{sent / 2**20:.1f} MiB, {rate / 2**20:.1f} MiB/s, ETA {eta:.0f} s ")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()

@@ -1,0 +1,173 @@
+"""One-way sync of a local folder to a box, incremental, atomic per file, resumable and
+conflict-safe.
+
+- A file is sent when its content changed since its last sync. A changed size or mtime (local
+  mtimes are reliable) triggers a content hash, and a differing hash an upload. Same-size edits
+  are found; a touched but unchanged file is not sent.
+- The journal remembers what the box showed after each upload (size and etag or mtime), so a
+  no-op sync never lists the box. The box is asked only about files about to be written or
+  deleted, and that is where conflicts are caught. If the box's copy changed since our last
+  upload, it is kept under a conflict name, reported, and ours is sent.
+- Uploads go to a temporary name and are moved into place. The journal is written in short
+  transactions. After a crash, a re-run removes partial uploads and carries on.
+- With delete=True, files gone from the source are deleted from the box, but only those this
+  sync put there and that nobody changed since; anything else in the box is left alone.
+"""
+
+import hashlib
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+from cygnet.core.config import default_data_dir
+
+from .box import TEMP_MARK, check_local_folder, open_box
+from .journal import Entry, Journal
+
+SKIPPED_FOLDERS = {".ipynb_checkpoints"}  # Jupyter's own autosave copies stay local
+
+
+@dataclass
+class Summary:
+    copied: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    bytes: int = 0
+    conflicts: list = field(default_factory=list)  # {"path", "kept_as"}
+    left_in_box: list = field(default_factory=list)  # not deleted: changed in the box since
+    partials_removed: int = 0
+    would_copy: list = field(default_factory=list)  # dry runs
+    would_delete: list = field(default_factory=list)
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def sync(src, dest, *, delete=False, dry_run=False, data_dir=None, workers=4, progress=None,
+         username=None, password=None):
+    """Mirror `src` to the box `dest`; returns a Summary. `progress(files_done, files_total,
+    bytes_done)` is called as files are sent."""
+    started = time.monotonic()
+    src = check_local_folder(src)
+    box = open_box(dest, username, password)
+    journal = Journal(data_dir or default_data_dir(), src, box.display)
+    summary = Summary(dry_run=dry_run)
+    try:
+        if not dry_run and journal.interrupted():
+            summary.partials_removed = box.remove_partials()
+        known = journal.all()
+        local = _walk(src)
+        changed = []
+        for rel, (size, mtime_ns) in local.items():
+            prev = known.get(rel)
+            if prev and (prev.size, prev.mtime_ns) == (size, mtime_ns):
+                summary.skipped += 1
+                continue
+            digest = _sha256(os.path.join(src, rel))
+            if prev and prev.sha256 == digest:  # touched, not changed
+                summary.skipped += 1
+                if not dry_run:
+                    journal.record(rel, Entry(size, mtime_ns, digest, prev.box_size, prev.box_version))
+                continue
+            changed.append((rel, size, mtime_ns, digest))
+        gone = [rel for rel in known if rel not in local] if delete else []
+
+        if dry_run:
+            summary.would_copy = sorted(rel for rel, *_ in changed)
+            summary.would_delete = sorted(gone)
+            return summary
+
+        journal.begin()
+        _send(box, journal, src, changed, known, summary, workers, progress)
+        for rel in gone:
+            _delete(box, journal, rel, known[rel], summary)
+        journal.finish()
+        return summary
+    finally:
+        summary.seconds = round(time.monotonic() - started, 3)
+        journal.close()
+
+
+def _walk(src):
+    """rel path -> (size, mtime_ns) of every regular file under src (links are not followed)."""
+    files = {}
+    for root, dirs, names in os.walk(src):
+        dirs[:] = [d for d in dirs if d not in SKIPPED_FOLDERS]
+        for name in names:
+            if TEMP_MARK in name:
+                continue
+            path = os.path.join(root, name)
+            st = os.lstat(path)
+            if os.path.stat.S_ISREG(st.st_mode):
+                files[os.path.relpath(path, src).replace(os.sep, "/")] = (st.st_size, st.st_mtime_ns)
+    return files
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _send(box, journal, src, changed, known, summary, workers, progress):
+    lock = threading.Lock()
+    total = len(changed)
+
+    def send(item):
+        rel, size, mtime_ns, digest = item
+        prev = known.get(rel)
+        current = box.stat(rel)
+        conflict = None
+        if current is not None:
+            seen = (prev.box_size, prev.box_version) if prev else None
+            if prev is None and current[0] == size and _sha256_bytes(box.read(rel)) == digest:
+                conflict = False  # already there, identical: nothing to send
+            elif current != seen:
+                conflict = True  # the box's copy changed since our last upload, or was never ours
+        if conflict is False:
+            box_size, box_version = current
+        else:
+            if conflict:
+                kept = _conflict_name(rel)
+                box.rename(rel, kept)
+            box_size, box_version = box.upload(os.path.join(src, rel), rel)
+        with lock:
+            journal.record(rel, Entry(size, mtime_ns, digest, box_size, box_version))
+            if conflict:
+                summary.conflicts.append({"path": rel, "kept_as": kept})
+            if conflict is False:
+                summary.skipped += 1
+            else:
+                summary.copied += 1
+                summary.bytes += size
+            if progress:
+                progress(summary.copied + summary.skipped, total, summary.bytes)
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for _ in pool.map(send, changed):
+            pass
+
+
+def _delete(box, journal, rel, prev, summary):
+    current = box.stat(rel)
+    if current is not None and current != (prev.box_size, prev.box_version):
+        summary.left_in_box.append(rel)  # someone changed it in the box: not ours to delete
+    elif current is not None:
+        box.delete(rel)
+        summary.deleted += 1
+    journal.forget(rel)
+
+
+def _sha256_bytes(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _conflict_name(rel):
+    stem, suffix = os.path.splitext(rel)
+    return f"{stem}.conflict-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"

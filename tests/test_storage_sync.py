@@ -1,0 +1,183 @@
+"""The sync engine against a local box and a real WebDAV server (wsgidav, basic auth)."""
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from cygnet.core.errors import BadInput, NotFound, Unavailable
+from cygnet.storage import sync as sync_api
+from cygnet.storage.sync_engine import sync
+from tests.conftest import cygnet
+from tests.support.jupyter import VENV_BIN
+
+
+@pytest.fixture(params=["local", "webdav"])
+def box(request, tmp_path, monkeypatch):
+    """(dest URL, the folder where its files really are on disk)."""
+    name = f"box-{uuid.uuid4().hex[:8]}"
+    if request.param == "local":
+        return str(tmp_path / name), tmp_path / name
+    dav = request.getfixturevalue("webdav")
+    for key, value in dav["env"].items():
+        monkeypatch.setenv(key, value)
+    return f"{dav['url']}/{name}", dav["root"] / name
+
+
+@pytest.fixture
+def src(tmp_path):
+    folder = tmp_path / "results"
+    write(folder / "a.txt", "alpha")
+    write(folder / "plots" / "p.png", os.urandom(200_000))
+    write(folder / "nb.ipynb", '{"cells": []}')
+    write(folder / ".ipynb_checkpoints" / "nb-checkpoint.ipynb", "{}")
+    return folder
+
+
+def write(path, content, bump=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    if bump:  # a later mtime, as an edit seconds later would have
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + bump * 10**9))
+
+
+def same_tree(src, dest):
+    files = {p.relative_to(src) for p in src.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts}
+    copied = {p.relative_to(dest) for p in dest.rglob("*") if p.is_file()}
+    assert copied == files
+    for rel in files:
+        assert (dest / rel).read_bytes() == (src / rel).read_bytes(), rel
+    return True
+
+
+def test_first_sync_then_no_op(src, box, tmp_path):
+    dest, on_disk = box
+    first = sync(src, dest, data_dir=tmp_path / "data")
+    assert (first.copied, first.skipped, first.conflicts) == (3, 0, [])
+    assert first.bytes == 200_000 + len("alpha") + len('{"cells": []}')
+    assert same_tree(src, on_disk)
+    again = sync(src, dest, data_dir=tmp_path / "data")
+    assert (again.copied, again.skipped, again.bytes) == (0, 3, 0)
+
+
+def test_same_size_edit_is_synced_and_a_touch_is_not(src, box, tmp_path):
+    dest, on_disk = box
+    sync(src, dest, data_dir=tmp_path / "data")
+    write(src / "a.txt", "alphb", bump=1)  # same size, new content
+    os.utime(src / "nb.ipynb")  # touched only
+    result = sync(src, dest, data_dir=tmp_path / "data")
+    assert (result.copied, result.skipped) == (1, 2)
+    assert (on_disk / "a.txt").read_text() == "alphb"
+
+
+def test_delete_propagates_only_when_asked_and_only_what_we_put_there(src, box, tmp_path):
+    dest, on_disk = box
+    sync(src, dest, data_dir=tmp_path / "data")
+    write(on_disk / "someone-elses.txt", "not ours")
+    (src / "a.txt").unlink()
+    assert sync(src, dest, data_dir=tmp_path / "data").deleted == 0
+    assert (on_disk / "a.txt").exists()
+    result = sync(src, dest, delete=True, data_dir=tmp_path / "data")
+    assert result.deleted == 1 and not (on_disk / "a.txt").exists()
+    assert (on_disk / "someone-elses.txt").read_text() == "not ours"
+
+
+def test_a_file_changed_on_both_sides_keeps_both(src, box, tmp_path):
+    dest, on_disk = box
+    sync(src, dest, data_dir=tmp_path / "data")
+    time.sleep(1.1)  # WebDAV etags may carry whole seconds
+    write(on_disk / "a.txt", "edited in the box")
+    write(src / "a.txt", "edited here", bump=1)
+    result = sync(src, dest, data_dir=tmp_path / "data")
+    assert len(result.conflicts) == 1 and result.conflicts[0]["path"] == "a.txt"
+    assert (on_disk / "a.txt").read_text() == "edited here"
+    assert (on_disk / result.conflicts[0]["kept_as"]).read_text() == "edited in the box"
+
+
+def test_a_box_file_that_was_never_ours_is_not_overwritten(src, box, tmp_path):
+    dest, on_disk = box
+    write(on_disk / "a.txt", "already in the box, different")
+    write(on_disk / "nb.ipynb", '{"cells": []}')  # identical: adopted, not sent
+    result = sync(src, dest, data_dir=tmp_path / "data")
+    assert [c["path"] for c in result.conflicts] == ["a.txt"]
+    assert (on_disk / result.conflicts[0]["kept_as"]).read_text() == "already in the box, different"
+    assert result.skipped == 1
+
+
+def test_delete_leaves_a_file_changed_in_the_box(src, box, tmp_path):
+    dest, on_disk = box
+    sync(src, dest, data_dir=tmp_path / "data")
+    time.sleep(1.1)
+    write(on_disk / "a.txt", "changed in the box")
+    (src / "a.txt").unlink()
+    result = sync(src, dest, delete=True, data_dir=tmp_path / "data")
+    assert result.left_in_box == ["a.txt"] and result.deleted == 0
+    assert (on_disk / "a.txt").read_text() == "changed in the box"
+
+
+def test_dry_run_writes_nothing(src, box, tmp_path):
+    dest, on_disk = box
+    result = sync(src, dest, dry_run=True, data_dir=tmp_path / "data")
+    assert result.would_copy == ["a.txt", "nb.ipynb", "plots/p.png"]
+    assert not on_disk.exists()
+    assert sync_api(src, dest, data_dir=tmp_path / "data")["copied"] == 3  # the Python API
+
+
+def test_crash_mid_sync_then_rerun_completes_with_no_partial_files(tmp_path, webdav):
+    src = tmp_path / "many"
+    for i in range(400):
+        write(src / f"d{i % 8}" / f"f{i:03d}.bin", os.urandom(150_000))
+    dest = f"{webdav['url']}/crash-{uuid.uuid4().hex[:6]}"
+    on_disk = webdav["root"] / dest.rsplit("/", 1)[1]
+    env = {**os.environ, **webdav["env"], "CYGNET_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen([str(VENV_BIN / "cygnet"), "sync", str(src), dest], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(on_disk.rglob("*.bin"))) < 40:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(list(on_disk.rglob("*.bin"))) < 400, "the first run was killed part-way"
+    result = cygnet("sync", str(src), dest, env=env)
+    assert result.returncode == 0, result.stderr
+    assert same_tree(src, on_disk)
+    assert not [p for p in on_disk.rglob("*") if ".cygnet-partial-" in p.name]
+
+
+@pytest.mark.parametrize("make_dest, error, words", [
+    (lambda t, w: str(t / "box"), NotFound, "is not a folder"),  # src missing, below
+    (lambda t, w: "webdav://alice:pw@127.0.0.1:1/box", BadInput, "not in the URL"),
+    (lambda t, w: "ftp://example.org/box", BadInput, "a box is a local folder or a webdav"),
+    (lambda t, w: "webdav://127.0.0.1:1/box", Unavailable, "the box webdav://127.0.0.1:1/box"),
+])
+def test_bad_input_and_unreachable_boxes_give_clear_errors(tmp_path, webdav, make_dest, error, words):
+    src = tmp_path / ("absent" if error is NotFound else "src")
+    if error is not NotFound:
+        write(src / "x.txt", "x")
+    with pytest.raises(error, match=words):
+        sync(src, make_dest(tmp_path, webdav), data_dir=tmp_path / "data")
+
+
+def test_wrong_password_is_reported(tmp_path, webdav, monkeypatch):
+    write(tmp_path / "src" / "x.txt", "x")
+    monkeypatch.setenv("CYGNET_BOX_USER", "alice")
+    monkeypatch.setenv("CYGNET_BOX_PASSWORD", "wrong")
+    with pytest.raises(Unavailable, match="401"):
+        sync(tmp_path / "src", f"{webdav['url']}/box", data_dir=tmp_path / "data")
+
+
+def test_cli_summary_and_exit_codes(src, tmp_path):
+    env = {"CYGNET_DATA_DIR": str(tmp_path / "data")}
+    first = cygnet("sync", str(src), str(tmp_path / "box"), env=env)
+    assert first.returncode == 0 and first.stdout.startswith("copied 3, skipped 0, deleted 0, conflicts 0")
+    dry = cygnet("sync", str(src), str(tmp_path / "box2"), "--dry-run", env=env)
+    assert "would copy   plots/p.png" in dry.stdout
+    missing = cygnet("sync", str(tmp_path / "nope"), str(tmp_path / "box"), env=env)
+    assert missing.returncode == 3 and "is not a folder" in missing.stderr
+    default_box = cygnet("sync", str(src), "--json", env=env)
+    assert default_box.returncode == 0 and (tmp_path / "data" / "box" / "a.txt").exists()
