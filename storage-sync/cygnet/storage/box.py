@@ -39,36 +39,46 @@ class Box:
     def __init__(self, fs, root, display):
         self.fs, self.root, self.display = fs, root, display
         self.remote = fs.protocol not in ("file", ("file", "local")) and "file" not in fs.protocol
+        self._folders_made = set()
 
     def path(self, rel):
         return posixpath.join(self.root, rel) if self.root else rel
 
     def stat(self, rel):
-        """(size, version) of a file, or None if there is none. The version is the server's
-        etag where it has one, else the modification time: whatever changes when it changes."""
+        """(size, version) of a file, or None if there is none."""
         try:
             info = self._call(self.fs.info, self.path(rel))
         except FileNotFoundError:
             return None
         if info.get("type") != "file":
             raise Unavailable(f"{self.display}/{rel} is a folder in the box, and a file here")
-        version = info.get("etag") or str(info.get("mtime") or info.get("modified") or info.get("created"))
-        return info["size"], version
+        return info["size"], _version(info)
+
+    def listing(self, folder):
+        """name -> (size, version) of the files in one folder of the box ({} if it has none):
+        one request for a whole folder, where a stat per file would cost one each."""
+        try:
+            entries = self._call(self.fs.ls, self.path(folder) if folder else (self.root or "/"), detail=True)
+        except FileNotFoundError:
+            return {}
+        return {posixpath.basename(e["name"].rstrip("/")): (e["size"], _version(e))
+                for e in entries if e.get("type") == "file"}
 
     def upload(self, local_path, rel):
         """Upload under a temporary name, then move into place in one step: a reader never
-        sees half a file under the real name. Returns the new (size, version)."""
+        sees half a file under the real name."""
         final = self.path(rel)
         folder, name = posixpath.split(final)
         temp = posixpath.join(folder, f".{name}{TEMP_MARK}{secrets.token_hex(4)}")
-        self._call(self.fs.makedirs, folder, exist_ok=True)
+        if folder not in self._folders_made:
+            self._call(self.fs.makedirs, folder, exist_ok=True)
+            self._folders_made.add(folder)
         try:
             self._call(self.fs.put_file, local_path, temp)
             self._replace(temp, final)
         except BaseException:
             self._quietly_remove(temp)
             raise
-        return self.stat(rel)
 
     def rename(self, rel, new_rel):
         self._replace(self.path(rel), self.path(new_rel))
@@ -113,6 +123,11 @@ class Box:
             raise Unavailable(f"the box {self.display}: {e}") from e
         except _remote_errors() as e:  # refused, unreachable, timed out: name the box and the cause
             raise Unavailable(f"the box {self.display}: {type(e).__name__}: {e}") from e
+
+
+def _version(info):
+    """What changes when a file changes: the server's etag where it has one, else its mtime."""
+    return info.get("etag") or str(info.get("mtime") or info.get("modified") or info.get("created"))
 
 
 def _remote_errors():

@@ -6,8 +6,6 @@ import time
 
 from cygnet.core.config import load_config
 
-from .sync_engine import sync
-
 
 def register(subparsers):
     p = subparsers.add_parser("sync", help="mirror a folder to the box (incremental, conflict-safe)")
@@ -22,6 +20,8 @@ def register(subparsers):
 
 
 def sync_command(args, config_argv):
+    from .sync_engine import sync  # here, so `cygnet` starts fast for other commands
+
     config = load_config(config_argv)
     dest = args.dest or config.box_url
     while True:

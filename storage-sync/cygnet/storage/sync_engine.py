@@ -16,6 +16,7 @@ conflict-safe.
 
 import hashlib
 import os
+import posixpath
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -116,42 +117,55 @@ def _sha256(path):
 
 
 def _send(box, journal, src, changed, known, summary, workers, progress):
+    """Send the changed files, checking each against the box's current copy first. The box is
+    read one folder listing at a time, before (conflicts) and after (new versions)."""
     lock = threading.Lock()
+    before = {}  # folder -> its listing, fetched when first needed
+    sent = []  # (rel, size, mtime_ns, digest) to record once the new versions are known
     total = len(changed)
+
+    def in_box(rel):
+        folder, name = posixpath.split(rel)
+        with lock:
+            if folder not in before:
+                before[folder] = box.listing(folder)
+            return before[folder].get(name)
 
     def send(item):
         rel, size, mtime_ns, digest = item
         prev = known.get(rel)
-        current = box.stat(rel)
+        current = in_box(rel)
         conflict = None
-        if current is not None:
-            seen = (prev.box_size, prev.box_version) if prev else None
-            if prev is None and current[0] == size and _sha256_bytes(box.read(rel)) == digest:
-                conflict = False  # already there, identical: nothing to send
-            elif current != seen:
-                conflict = True  # the box's copy changed since our last upload, or was never ours
-        if conflict is False:
-            box_size, box_version = current
-        else:
-            if conflict:
-                kept = _conflict_name(rel)
-                box.rename(rel, kept)
-            box_size, box_version = box.upload(os.path.join(src, rel), rel)
+        if current is not None and current != ((prev.box_size, prev.box_version) if prev else None):
+            # Changed in the box since our last upload, or never ours. Identical content (our
+            # own upload from a crashed run, or the same file put there by hand) is adopted.
+            if current[0] == size and hashlib.sha256(box.read(rel)).hexdigest() == digest:
+                with lock:
+                    journal.record(rel, Entry(size, mtime_ns, digest, *current))
+                    summary.skipped += 1
+                return
+            conflict = _conflict_name(rel)
+            box.rename(rel, conflict)
+        box.upload(os.path.join(src, rel), rel)
         with lock:
-            journal.record(rel, Entry(size, mtime_ns, digest, box_size, box_version))
+            sent.append(item)
             if conflict:
-                summary.conflicts.append({"path": rel, "kept_as": kept})
-            if conflict is False:
-                summary.skipped += 1
-            else:
-                summary.copied += 1
-                summary.bytes += size
+                summary.conflicts.append({"path": rel, "kept_as": conflict})
+            summary.copied += 1
+            summary.bytes += size
             if progress:
                 progress(summary.copied + summary.skipped, total, summary.bytes)
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for _ in pool.map(send, changed):
             pass
+    after = {}
+    for rel, size, mtime_ns, digest in sent:
+        folder, name = posixpath.split(rel)
+        if folder not in after:
+            after[folder] = box.listing(folder)
+        box_size, box_version = after[folder].get(name) or box.stat(rel) or (size, "")
+        journal.record(rel, Entry(size, mtime_ns, digest, box_size, box_version))
 
 
 def _delete(box, journal, rel, prev, summary):
@@ -162,10 +176,6 @@ def _delete(box, journal, rel, prev, summary):
         box.delete(rel)
         summary.deleted += 1
     journal.forget(rel)
-
-
-def _sha256_bytes(data):
-    return hashlib.sha256(data).hexdigest()
 
 
 def _conflict_name(rel):

@@ -1,12 +1,10 @@
-"""`cygnet open` and `cygnet link`: the opener from a terminal."""
+"""`cygnet open` and `cygnet link`: the opener from a terminal. Each command imports what it
+needs when it runs: registering every subcommand happens on every `cygnet` call."""
 
 import os
 import sys
 
 from cygnet.core.config import load_config
-
-from .core import open_link, settings_from
-from .links import build_link
 
 
 def register(subparsers):
@@ -36,6 +34,8 @@ def _params(args):
 
 
 def open_command(args, config_argv):
+    from .core import open_link, settings_from  # here, so `cygnet` starts fast for other commands
+
     settings = settings_from(load_config(config_argv))
     path = open_link(_params(args), args.workspace, settings,
                      lambda line: print(line, file=sys.stderr, flush=True))
@@ -43,6 +43,8 @@ def open_command(args, config_argv):
 
 
 def link_command(args, config_argv):
+    from .links import build_link
+
     config = load_config(config_argv)
     base = args.base_url or config.link_base_url or "http://127.0.0.1:8888/"
     link = build_link(base, _params(args))
