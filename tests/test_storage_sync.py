@@ -181,3 +181,45 @@ def test_cli_summary_and_exit_codes(src, tmp_path):
     assert missing.returncode == 3 and "is not a folder" in missing.stderr
     default_box = cygnet("sync", str(src), "--json", env=env)
     assert default_box.returncode == 0 and (tmp_path / "data" / "box" / "a.txt").exists()
+
+
+# --- the REST face: POST /cygnet/api/sync, GET /cygnet/api/sync/{id} ---------------------
+def wait_for_job(server, job_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = server.get(f"/cygnet/api/sync/{job_id}").json()
+        if job["state"] != "running":
+            return job
+        time.sleep(0.1)
+    raise TimeoutError(job)
+
+
+def test_sync_job_mirrors_a_workspace_folder_into_the_box(server):
+    folder = f"results-{uuid.uuid4().hex[:6]}"
+    write(server.root / folder / "h.txt", "histogram")
+    write(server.root / folder / "sub" / "fit.json", '{"chi2": 1.02}')
+    r = server.post("/cygnet/api/sync", json={"src": folder, "dest": f"runs/{folder}"})
+    assert r.status_code == 202, r.text
+    job = wait_for_job(server, r.json()["id"])
+    assert job["state"] == "done", job
+    assert job["summary"]["copied"] == 2 and job["progress"]["files_done"] == 2
+    assert same_tree(server.root / folder, server.data_dir / "box" / "runs" / folder)
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"src": "../outside"}, 400, "must stay inside the workspace"),
+    ({"src": "/etc"}, 400, "must stay inside the workspace"),
+    ({"src": "no-such-folder"}, 404, "is not a folder of the workspace"),
+    ({"src": ".", "dest": "../../elsewhere"}, 400, "must stay inside the box"),
+    (["not", "an", "object"], 400, 'the body is JSON with "src"'),
+])
+def test_sync_job_refuses_paths_outside_and_bad_bodies(server, body, status, words):
+    r = server.post("/cygnet/api/sync", json=body)
+    assert r.status_code == status and words in r.json()["message"], r.text
+
+
+def test_unknown_job_and_login(server):
+    assert server.get(f"/cygnet/api/sync/{'0' * 32}").status_code == 404
+    import requests
+
+    assert requests.post(f"{server.url}/cygnet/api/sync", json={"src": "."}, timeout=10).status_code == 403

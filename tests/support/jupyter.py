@@ -42,6 +42,7 @@ class JupyterServer:
         if root:
             self.cmd.append(f"--ServerApp.root_dir={root}")
         self.env = {**os.environ, **(env or {}), "JUPYTER_TOKEN": self.token}
+        self.data_dir = Path(self.env["CYGNET_DATA_DIR"]) if self.env.get("CYGNET_DATA_DIR") else None
         self.proc = None
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"token {self.token}"

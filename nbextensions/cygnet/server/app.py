@@ -10,6 +10,7 @@ from cygnet.views import EnvironmentCache, discover
 from . import handlers
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
+from .sync_jobs import SyncJobHandler, SyncJobs, SyncJobsHandler
 
 KERNEL_MANAGER_SECTIONS = ("MappingKernelManager", "MultiKernelManager", "AsyncMultiKernelManager")
 
@@ -28,10 +29,13 @@ def setup(serverapp):
     settings["cygnet_list_views"] = list_views
     settings["cygnet_open_settings"] = settings_from(config)
     settings["cygnet_link_base_url"] = config.link_base_url
+    settings["cygnet_sync_jobs"] = SyncJobs(settings["server_root_dir"], config.box_url, config.data_dir)
     base = url_path_join(settings["base_url"], "cygnet")
     serverapp.web_app.add_handlers(".*$", [
         (url_path_join(base, "api", "views"), handlers.ViewsHandler),
         (url_path_join(base, "api", "open"), opener_handlers.OpenEventsHandler),
+        (url_path_join(base, "api", "sync"), SyncJobsHandler),
+        (url_path_join(base, "api", "sync", r"([0-9a-f]{32})"), SyncJobHandler),
         (url_path_join(base, "open"), opener_handlers.OpenPageHandler),
         (url_path_join(base, "link"), opener_handlers.LinkHandler),
         (url_path_join(base, "badge.svg"), opener_handlers.BadgeHandler),

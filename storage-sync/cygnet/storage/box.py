@@ -139,6 +139,15 @@ def _remote_errors():
     return (HTTPError, httpx.HTTPError)
 
 
+def box_subfolder(box_url, folder):
+    """The URL of `folder` inside the box at `box_url`; BadInput if it would leave the box."""
+    folder = (folder or "").strip().strip("/")
+    parts = folder.split("/") if folder else []
+    if any(p in ("", ".", "..") or "\\" in p for p in parts) or "\0" in folder:
+        raise BadInput(f"box folder {folder!r} must stay inside the box")
+    return box_url.rstrip("/") + ("/" + folder if folder else "")
+
+
 def check_local_folder(path):
     if not os.path.isdir(path):
         raise NotFound(f"{path} is not a folder")

@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from cygnet.core.errors import BadInput
+from cygnet.core.paths import confine  # noqa: F401 - the opener confines with it
 
 # scp-like ssh remotes: user@host:path
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):(?!//)")
@@ -74,20 +75,6 @@ def _check_text(value, what):
     if value.startswith("-") or any(c.isspace() or ord(c) < 32 for c in value):
         raise BadInput(f"not a valid {what}: {value!r}")
     return value
-
-
-def confine(workspace, relative):
-    """The absolute path of `relative` inside `workspace`; BadInput if it would leave it
-    (absolute paths, '..', or symlinks pointing outside)."""
-    relative = (relative or "").strip()
-    pure = PurePosixPath(relative)
-    if pure.is_absolute() or ".." in pure.parts or "\0" in relative:
-        raise BadInput(f"path {relative!r} must stay inside the workspace")
-    root = Path(workspace).resolve()
-    target = (root / pure).resolve()
-    if target != root and root not in target.parents:
-        raise BadInput(f"path {relative!r} leads outside the workspace")
-    return target
 
 
 def repo_folder_name(url):
