@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.gitserve import _wait_for_port  # noqa: E402
-from tests.support.jupyter import VENV_BIN, free_port  # noqa: E402
+from tests.support.jupyter import VENV_BIN  # noqa: E402
+from tests.support.webdav import start_wsgidav  # noqa: E402
 
 USER, PASSWORD = "bench", "bench-pass"
 
@@ -50,31 +50,6 @@ def change_ten(folder, round_):
         path.write_bytes(bytes(data))
 
 
-def start_webdav(root, tmp):
-    port = free_port()
-    config = tmp / "wsgidav.yaml"
-    config.write_text(f"""host: 127.0.0.1
-port: {port}
-provider_mapping:
-  "/": {root}
-http_authenticator:
-  domain_controller: null
-  accept_basic: true
-  accept_digest: false
-  default_to_digest: false
-simple_dc:
-  user_mapping:
-    "*":
-      {USER}:
-        password: {PASSWORD}
-verbose: 0
-""")
-    proc = subprocess.Popen([str(VENV_BIN / "wsgidav"), "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_for_port(port)
-    return proc, port
-
-
 def timed(cmd, env=None):
     started = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, **(env or {})})
@@ -98,7 +73,7 @@ def main():
     make_tree(src, args.files, args.large, args.large_mb)
     dav_root = tmp / "dav"
     dav_root.mkdir()
-    dav, port = start_webdav(dav_root, tmp)
+    dav, port = start_wsgidav(dav_root, USER, PASSWORD)
     obscured = subprocess.run(["rclone", "obscure", PASSWORD], capture_output=True, text=True).stdout.strip()
     rclone_env = {"RCLONE_CONFIG_DAV_TYPE": "webdav", "RCLONE_CONFIG_DAV_URL": f"http://127.0.0.1:{port}/",
                   "RCLONE_CONFIG_DAV_VENDOR": "other", "RCLONE_CONFIG_DAV_USER": USER,

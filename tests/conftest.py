@@ -89,33 +89,10 @@ def git_daemon(tmp_path_factory):
 @pytest.fixture(scope="session")
 def webdav(tmp_path_factory):
     """A real WebDAV server (wsgidav + cheroot) with basic auth, standing in for CERNBox."""
-    from tests.support.jupyter import free_port
+    from tests.support.webdav import start_wsgidav
 
     root = tmp_path_factory.mktemp("webdav-root")
-    port = free_port()
-    config = tmp_path_factory.mktemp("webdav-config") / "wsgidav.yaml"
-    config.write_text(f"""
-host: 127.0.0.1
-port: {port}
-provider_mapping:
-  "/": {root}
-http_authenticator:
-  domain_controller: null
-  accept_basic: true
-  accept_digest: false
-  default_to_digest: false
-simple_dc:
-  user_mapping:
-    "*":
-      alice:
-        password: s3cret
-verbose: 1
-""")
-    proc = subprocess.Popen([str(VENV_BIN / "wsgidav"), "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    from tests.support.gitserve import _wait_for_port
-
-    _wait_for_port(port)
+    proc, port = start_wsgidav(root, "alice", "s3cret")
     yield {"url": f"webdav://127.0.0.1:{port}", "root": root, "port": port,
            "env": {"CYGNET_BOX_USER": "alice", "CYGNET_BOX_PASSWORD": "s3cret"}}
     proc.terminate()
