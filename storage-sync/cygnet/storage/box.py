@@ -6,6 +6,7 @@ is safe to log."""
 import os
 import posixpath
 import secrets
+import time
 from urllib.parse import urlsplit
 
 import fsspec
@@ -13,6 +14,7 @@ import fsspec
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 
 TEMP_MARK = ".cygnet-partial-"  # uploads in progress; leftovers of a crash are removed
+READ_ATTEMPTS = 3
 
 
 def open_box(url, username=None, password=None):
@@ -47,7 +49,7 @@ class Box:
     def stat(self, rel):
         """(size, version) of a file, or None if there is none."""
         try:
-            info = self._call(self.fs.info, self.path(rel))
+            info = self._read(self.fs.info, self.path(rel))
         except FileNotFoundError:
             return None
         if info.get("type") != "file":
@@ -58,7 +60,7 @@ class Box:
         """name -> (size, version) of the files in one folder of the box ({} if it has none):
         one request for a whole folder, where a stat per file would cost one each."""
         try:
-            entries = self._call(self.fs.ls, self.path(folder) if folder else (self.root or "/"), detail=True)
+            entries = self._read(self.fs.ls, self.path(folder) if folder else (self.root or "/"), detail=True)
         except FileNotFoundError:
             return {}
         return {posixpath.basename(e["name"].rstrip("/")): (e["size"], _version(e))
@@ -99,6 +101,18 @@ class Box:
         for path in partials:
             self._quietly_remove(path)
         return len(partials)
+
+    def _read(self, function, *args, **kwargs):
+        """A read that may be retried: some servers (wsgidav among them) fail a listing with a
+        500 when a file vanishes while they list, as our own temporary names do."""
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return self._call(function, *args, **kwargs)
+            except Unavailable as e:
+                status = getattr(e.__cause__, "status_code", None)
+                if attempt == READ_ATTEMPTS - 1 or (status is not None and status < 500):
+                    raise  # a refusal (401, 403) will not change on a retry
+                time.sleep(0.2 * (attempt + 1))
 
     def _replace(self, source, target):
         if self.remote:  # one WebDAV MOVE with Overwrite: T (fsspec's mv copies, then deletes)

@@ -17,12 +17,15 @@ conflict-safe.
 import hashlib
 import os
 import posixpath
+import stat
 import threading
 import time
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from cygnet.core.config import default_data_dir
+from cygnet.core.errors import Unavailable
 
 from .box import TEMP_MARK, check_local_folder, open_box
 from .journal import Entry, Journal
@@ -102,26 +105,35 @@ def _walk(src):
             if TEMP_MARK in name:
                 continue
             path = os.path.join(root, name)
-            st = os.lstat(path)
-            if os.path.stat.S_ISREG(st.st_mode):
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue  # deleted while we looked: the next sync sees it gone
+            if stat.S_ISREG(st.st_mode):
                 files[os.path.relpath(path, src).replace(os.sep, "/")] = (st.st_size, st.st_mtime_ns)
     return files
 
 
 def _sha256(path):
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError as e:
+        raise Unavailable(f"cannot read {path}: {e.strerror or e}") from e
     return h.hexdigest()
 
 
 def _send(box, journal, src, changed, known, summary, workers, progress):
     """Send the changed files, checking each against the box's current copy first. The box is
-    read one folder listing at a time, before (conflicts) and after (new versions)."""
+    read one folder listing at a time: before sending (conflicts), and once a folder's files are
+    all sent (their new versions, then written to the journal: a crash loses only the folders
+    still in flight, which the next run checks again)."""
     lock = threading.Lock()
     before = {}  # folder -> its listing, fetched when first needed
-    sent = []  # (rel, size, mtime_ns, digest) to record once the new versions are known
+    remaining = Counter(posixpath.dirname(rel) for rel, *_ in changed)
+    sent = defaultdict(list)  # folder -> files sent, recorded when the folder is complete
     total = len(changed)
 
     def in_box(rel):
@@ -130,6 +142,17 @@ def _send(box, journal, src, changed, known, summary, workers, progress):
             if folder not in before:
                 before[folder] = box.listing(folder)
             return before[folder].get(name)
+
+    def folder_done(folder):
+        with lock:
+            remaining[folder] -= 1
+            items = sent.pop(folder, []) if remaining[folder] == 0 else []
+        if items:
+            after = box.listing(folder)
+            with lock:
+                for rel, size, mtime_ns, digest in items:
+                    box_size, box_version = after.get(posixpath.basename(rel)) or box.stat(rel) or (size, "")
+                    journal.record(rel, Entry(size, mtime_ns, digest, box_size, box_version))
 
     def send(item):
         rel, size, mtime_ns, digest = item
@@ -143,29 +166,24 @@ def _send(box, journal, src, changed, known, summary, workers, progress):
                 with lock:
                     journal.record(rel, Entry(size, mtime_ns, digest, *current))
                     summary.skipped += 1
+                folder_done(posixpath.dirname(rel))
                 return
             conflict = _conflict_name(rel)
             box.rename(rel, conflict)
         box.upload(os.path.join(src, rel), rel)
         with lock:
-            sent.append(item)
+            sent[posixpath.dirname(rel)].append(item)
             if conflict:
                 summary.conflicts.append({"path": rel, "kept_as": conflict})
             summary.copied += 1
             summary.bytes += size
             if progress:
                 progress(summary.copied + summary.skipped, total, summary.bytes)
+        folder_done(posixpath.dirname(rel))
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for _ in pool.map(send, changed):
             pass
-    after = {}
-    for rel, size, mtime_ns, digest in sent:
-        folder, name = posixpath.split(rel)
-        if folder not in after:
-            after[folder] = box.listing(folder)
-        box_size, box_version = after[folder].get(name) or box.stat(rel) or (size, "")
-        journal.record(rel, Entry(size, mtime_ns, digest, box_size, box_version))
 
 
 def _delete(box, journal, rel, prev, summary):
