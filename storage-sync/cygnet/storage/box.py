@@ -14,7 +14,7 @@ import fsspec
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 
 TEMP_MARK = ".cygnet-partial-"  # uploads in progress; leftovers of a crash are removed
-READ_ATTEMPTS = 3
+ATTEMPTS = 3  # for reads and whole-file uploads, on server errors only
 
 
 def open_box(url, username=None, password=None):
@@ -68,19 +68,27 @@ class Box:
 
     def upload(self, local_path, rel):
         """Upload under a temporary name, then move into place in one step: a reader never
-        sees half a file under the real name."""
+        sees half a file under the real name. A server error is retried with a fresh upload
+        (the whole step is idempotent); a refusal is not."""
         final = self.path(rel)
         folder, name = posixpath.split(final)
-        temp = posixpath.join(folder, f".{name}{TEMP_MARK}{secrets.token_hex(4)}")
         if folder not in self._folders_made:
-            self._call(self.fs.makedirs, folder, exist_ok=True)
+            self._read(self.fs.makedirs, folder, exist_ok=True)
             self._folders_made.add(folder)
-        try:
-            self._call(self.fs.put_file, local_path, temp)
-            self._replace(temp, final)
-        except BaseException:
-            self._quietly_remove(temp)
-            raise
+        for attempt in range(ATTEMPTS):
+            temp = posixpath.join(folder, f".{name}{TEMP_MARK}{secrets.token_hex(4)}")
+            try:
+                self._call(self.fs.put_file, local_path, temp)
+                self._replace(temp, final)
+                return
+            except Unavailable as e:
+                self._quietly_remove(temp)
+                if attempt == ATTEMPTS - 1 or not _transient(e):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+            except BaseException:
+                self._quietly_remove(temp)
+                raise
 
     def rename(self, rel, new_rel):
         self._replace(self.path(rel), self.path(new_rel))
@@ -105,13 +113,12 @@ class Box:
     def _read(self, function, *args, **kwargs):
         """A read that may be retried: some servers (wsgidav among them) fail a listing with a
         500 when a file vanishes while they list, as our own temporary names do."""
-        for attempt in range(READ_ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             try:
                 return self._call(function, *args, **kwargs)
             except Unavailable as e:
-                status = getattr(e.__cause__, "status_code", None)
-                if attempt == READ_ATTEMPTS - 1 or (status is not None and status < 500):
-                    raise  # a refusal (401, 403) will not change on a retry
+                if attempt == ATTEMPTS - 1 or not _transient(e):
+                    raise
                 time.sleep(0.2 * (attempt + 1))
 
     def _replace(self, source, target):
@@ -137,6 +144,12 @@ class Box:
             raise Unavailable(f"the box {self.display}: {e}") from e
         except _remote_errors() as e:  # refused, unreachable, timed out: name the box and the cause
             raise Unavailable(f"the box {self.display}: {type(e).__name__}: {e}") from e
+
+
+def _transient(error):
+    """Worth retrying: a server error (5xx) or a lost connection, not a refusal (401, 403)."""
+    status = getattr(error.__cause__, "status_code", None)
+    return status is None or status >= 500
 
 
 def _version(info):
