@@ -10,6 +10,7 @@ import time
 from urllib.parse import urlsplit
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 
@@ -40,7 +41,7 @@ def open_box(url, username=None, password=None):
 class Box:
     def __init__(self, fs, root, display):
         self.fs, self.root, self.display = fs, root, display
-        self.remote = fs.protocol not in ("file", ("file", "local")) and "file" not in fs.protocol
+        self.remote = not isinstance(fs, LocalFileSystem)
         self._folders_made = set()
 
     def path(self, rel):
@@ -75,20 +76,17 @@ class Box:
         if folder not in self._folders_made:
             self._read(self.fs.makedirs, folder, exist_ok=True)
             self._folders_made.add(folder)
-        for attempt in range(ATTEMPTS):
+
+        def attempt():
             temp = posixpath.join(folder, f".{name}{TEMP_MARK}{secrets.token_hex(4)}")
             try:
                 self._call(self.fs.put_file, local_path, temp)
                 self._replace(temp, final)
-                return
-            except Unavailable as e:
-                self._quietly_remove(temp)
-                if attempt == ATTEMPTS - 1 or not _transient(e):
-                    raise
-                time.sleep(0.2 * (attempt + 1))
             except BaseException:
                 self._quietly_remove(temp)
                 raise
+
+        self._with_retries(attempt)
 
     def rename(self, rel, new_rel):
         self._replace(self.path(rel), self.path(new_rel))
@@ -111,11 +109,17 @@ class Box:
         return len(partials)
 
     def _read(self, function, *args, **kwargs):
-        """A read that may be retried: some servers (wsgidav among them) fail a listing with a
-        500 when a file vanishes while they list, as our own temporary names do."""
+        """A read, retried on server errors: some servers (wsgidav among them) fail a listing
+        with a 500 when a file vanishes while they list, as our own temporary names do."""
+        return self._with_retries(lambda: self._call(function, *args, **kwargs))
+
+    @staticmethod
+    def _with_retries(step):
+        """Run an idempotent `step`, again after a server error or a lost connection (up to
+        ATTEMPTS times), never after a refusal (401, 403)."""
         for attempt in range(ATTEMPTS):
             try:
-                return self._call(function, *args, **kwargs)
+                return step()
             except Unavailable as e:
                 if attempt == ATTEMPTS - 1 or not _transient(e):
                     raise
