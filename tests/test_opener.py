@@ -1,7 +1,6 @@
 """Opening repositories and notebooks by link, through the real server, with real git over
 git:// (git daemon) and real HTTP downloads, all on 127.0.0.1."""
 
-import io
 import json
 import os
 import time

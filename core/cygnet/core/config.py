@@ -157,6 +157,30 @@ class Cygnet(Configurable):
     def _default_box_url(self):
         return os.path.join(self.data_dir, "box")
 
+    # --- share links -----------------------------------------------------------------
+    shares_db = Unicode(
+        help="The SQLite database of share links. Default: <data_dir>/shares.sqlite. Point every "
+        "user's at one shared database to let users share with each other by name.",
+    ).tag(config=True)
+
+    @default("shares_db")
+    def _default_shares_db(self):
+        return os.path.join(self.data_dir, "shares.sqlite")
+
+    shares_url = Unicode(
+        help="Where the snapshots of shared files are kept: a folder or a webdav(s):// URL, as for "
+        "box_url. Default: the folder .cygnet-shares inside box_url.",
+    ).tag(config=True)
+
+    @default("shares_url")
+    def _default_shares_url(self):
+        return self.box_url.rstrip("/") + "/.cygnet-shares"
+
+    share_max_bytes = Integer(
+        1 << 30,
+        help="Largest file or folder (in bytes) that can be shared; a share copies it into the box.",
+    ).tag(config=True)
+
     # --- derived paths ----------------------------------------------------------------
     def effective_views_roots(self):
         """$CYGNET_VIEWS_PATH's roots, then the configured ones, without duplicates."""

@@ -33,6 +33,13 @@ class Unavailable(CygnetError):
     exit_code = 4
 
 
+class Expired(CygnetError):
+    """The thing existed but its time is over: an expired share link."""
+
+    http_status = 410
+    exit_code = 3
+
+
 def as_http_error(exc):
     """The tornado HTTPError that reports `exc` to a REST client: jupyter_server's API handlers
     send an HTTPError's message to the client, and hide any other exception as 'Unhandled error'."""

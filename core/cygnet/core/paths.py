@@ -1,5 +1,6 @@
 """Keeping paths from requests inside the folder they belong to."""
 
+import os
 from pathlib import Path, PurePosixPath
 
 from .errors import BadInput
@@ -17,3 +18,15 @@ def confine(workspace, relative):
     if target != root and root not in target.parents:
         raise BadInput(f"path {relative!r} leads outside the workspace")
     return target
+
+
+def free_name(folder, name, is_folder=False):
+    """`name` in `folder`, or name-1, name-2, ... (before a file's suffix) if taken: never
+    overwrite anything."""
+    folder = Path(folder)
+    stem, suffix = (name, "") if is_folder else os.path.splitext(name)
+    candidate, n = name, 0
+    while (folder / candidate).exists() or (folder / candidate).is_symlink():
+        n += 1
+        candidate = f"{stem}-{n}{suffix}"
+    return candidate

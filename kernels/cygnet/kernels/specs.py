@@ -1,6 +1,5 @@
 """A kernel spec for every usable view, served by jupyter_client's own extension point."""
 
-import os
 import re
 
 from ipykernel.kernelspec import RESOURCES

@@ -1,5 +1,6 @@
 """Server-side set-up of the extension: shared state and routes."""
 
+import dataclasses
 from functools import partial
 
 from jupyter_server.utils import url_path_join
@@ -7,9 +8,12 @@ from jupyter_server.utils import url_path_join
 from cygnet.core.config import Cygnet
 from cygnet.views import EnvironmentCache, discover
 
-from . import handlers
+from cygnet.storage.shares import ShareStore
+
+from . import handlers, share_handlers
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
+from .share_page import RenderCache
 from .sync_jobs import SyncJobHandler, SyncJobs, SyncJobsHandler
 
 KERNEL_MANAGER_SECTIONS = ("MappingKernelManager", "MultiKernelManager", "AsyncMultiKernelManager")
@@ -27,7 +31,12 @@ def setup(serverapp):
 
     settings = serverapp.web_app.settings
     settings["cygnet_list_views"] = list_views
-    settings["cygnet_open_settings"] = settings_from(config)
+    shares = ShareStore(config.shares_db, config.shares_url, settings["server_root_dir"], config.share_max_bytes)
+    settings["cygnet_shares"] = shares
+    settings["cygnet_share_pages"] = RenderCache()
+    settings["cygnet_open_settings"] = dataclasses.replace(settings_from(config), shares=shares)
+    if settings.get("log_function"):
+        settings["log_function"] = share_handlers.scrub_share_tokens(settings["log_function"])
     settings["cygnet_link_base_url"] = config.link_base_url
     settings["cygnet_sync_jobs"] = SyncJobs(settings["server_root_dir"], config.box_url, config.data_dir)
     base = url_path_join(settings["base_url"], "cygnet")
@@ -36,6 +45,15 @@ def setup(serverapp):
         (url_path_join(base, "api", "open"), opener_handlers.OpenEventsHandler),
         (url_path_join(base, "api", "sync"), SyncJobsHandler),
         (url_path_join(base, "api", "sync", r"([0-9a-f]{32})"), SyncJobHandler),
+        (url_path_join(base, "api", "shares"), share_handlers.SharesHandler),
+        (url_path_join(base, "api", "shares", "with-me"), share_handlers.SharesWithMeHandler),
+        (url_path_join(base, "api", "shares", f"({share_handlers.SHARE_ID})"), share_handlers.ShareHandler),
+        (url_path_join(base, "api", "shares", f"({share_handlers.SHARE_ID})", "refresh"),
+         share_handlers.ShareRefreshHandler),
+        (url_path_join(base, "s", f"({share_handlers.TOKEN})"), share_handlers.PublicShareHandler),
+        (url_path_join(base, "s", f"({share_handlers.TOKEN})", "(raw|view)"), share_handlers.PublicShareHandler),
+        (url_path_join(base, "s", f"({share_handlers.TOKEN})", "(raw|view)", "(.+)"),
+         share_handlers.PublicShareHandler),
         (url_path_join(base, "open"), opener_handlers.OpenPageHandler),
         (url_path_join(base, "link"), opener_handlers.LinkHandler),
         (url_path_join(base, "badge.svg"), opener_handlers.BadgeHandler),

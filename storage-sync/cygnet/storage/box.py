@@ -97,6 +97,13 @@ class Box:
     def read(self, rel):
         return self._call(self.fs.cat_file, self.path(rel))
 
+    def remove_tree(self, rel):
+        """Delete a folder of the box and everything in it (nothing if it is gone already)."""
+        try:
+            self._call(self.fs.rm, self.path(rel), recursive=True)
+        except FileNotFoundError:
+            pass
+
     def remove_partials(self):
         """Delete what crashed uploads left behind; returns how many."""
         try:

@@ -23,6 +23,7 @@ class OpenSettings:
     timeout: float = 300.0
     max_bytes: int = 1 << 30
     depth: int = 1
+    shares: object = None  # the ShareStore that share= and shared= links copy from
 
 
 def settings_from(config):
@@ -41,9 +42,13 @@ def open_link(params, workspace, settings, progress=lambda line: None):
     if unknown:
         raise BadInput(f"unknown link parameter(s): {', '.join(sorted(unknown))}")
     repo, url = params.get("repo"), params.get("url")
-    if bool(repo) == bool(url):
-        raise BadInput("a link needs either repo= (a Git repository) or url= (a notebook or zip)")
+    share = params.get("share") or params.get("shared")
+    if sum(map(bool, (repo, url, share))) != 1:
+        raise BadInput("a link needs one of repo= (a Git repository), url= (a notebook or zip) "
+                       "or share= (a share link's token)")
     workspace = Path(workspace).resolve()
+    if share:
+        return _copy_share(params, workspace, settings, progress)
     if repo:
         repo = settings.policy.check_remote(repo)
         target = params.get("target") or str(Path(settings.projects_dir) / repo_folder_name(repo))
@@ -61,6 +66,23 @@ def open_link(params, workspace, settings, progress=lambda line: None):
         opened = confine(opened, params["path"])
         if not opened.exists():
             raise BadInput(f"{params['path']} is not in {source}")
+    return opened.relative_to(workspace).as_posix()
+
+
+def _copy_share(params, workspace, settings, progress):
+    """A copy of a share's snapshot in the workspace, under a name nothing has yet."""
+    from cygnet.storage.shares import current_user
+
+    if settings.shares is None:
+        raise BadInput("share links are not enabled here")
+    if params.get("share"):
+        share = settings.shares.resolve(params["share"])
+    else:  # shared=ID: a share that names the current user
+        share = settings.shares.for_user(params["shared"], current_user())
+    folder = confine(workspace, params.get("target") or settings.projects_dir)
+    progress(f"copying the shared {share.kind} {share.name} into {folder.relative_to(workspace).as_posix() or '.'}")
+    opened = settings.shares.copy_into(share, folder)
+    progress(f"copied as {opened.name}")
     return opened.relative_to(workspace).as_posix()
 
 

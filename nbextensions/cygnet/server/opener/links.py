@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 from cygnet.core.errors import BadInput
 
 BADGE_PATH = "cygnet/badge.svg"
-LINK_PARAMETERS = ("repo", "branch", "path", "target", "url")
+LINK_PARAMETERS = ("repo", "branch", "path", "target", "url", "share", "shared")
 
 
 def build_link(base_url, params):

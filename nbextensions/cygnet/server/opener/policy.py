@@ -1,16 +1,15 @@
 """What a link from a stranger may make the service do: which remotes and downloads are
 allowed, and where in the workspace things may land."""
 
-import os
 import re
 import shutil
 import time
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from cygnet.core.errors import BadInput
-from cygnet.core.paths import confine  # noqa: F401 - the opener confines with it
+from cygnet.core.paths import confine, free_name  # noqa: F401 - the opener's rules for paths
 
 # scp-like ssh remotes: user@host:path
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):(?!//)")
@@ -86,18 +85,6 @@ def repo_folder_name(url):
     if not name:
         raise BadInput(f"cannot name a folder after {url!r}; give a target")
     return name
-
-
-def free_name(folder, name, is_folder=False):
-    """`name` in `folder`, or name-1, name-2, ... (before a file's suffix) if taken: never
-    overwrite anything."""
-    folder = Path(folder)
-    stem, suffix = (name, "") if is_folder else os.path.splitext(name)
-    candidate, n = name, 0
-    while (folder / candidate).exists() or (folder / candidate).is_symlink():
-        n += 1
-        candidate = f"{stem}-{n}{suffix}"
-    return candidate
 
 
 def sweep_stale(paths, timeout):

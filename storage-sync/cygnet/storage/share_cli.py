@@ -1,0 +1,87 @@
+"""`cygnet share create|list|refresh|revoke`: share links from a terminal."""
+
+import datetime
+import json
+import os
+
+from cygnet.core.config import load_config
+
+
+def register(subparsers):
+    p = subparsers.add_parser("share", help="make, list, refresh and revoke share links")
+    commands = p.add_subparsers(dest="share_command", required=True, metavar="COMMAND")
+
+    create = commands.add_parser("create", help="share a snapshot of a notebook, file or folder by link")
+    create.add_argument("path", help="what to share, relative to the workspace")
+    create.add_argument("--expires", help="lifetime: seconds, or a number with m, h, d or w (e.g. 7d); default: none")
+    create.add_argument("--user", action="append", default=[], help="also list it for this user (repeatable)")
+    create.set_defaults(func=create_command)
+
+    listing = commands.add_parser("list", help="your shares")
+    listing.add_argument("--path", help="only the shares of this path")
+    listing.set_defaults(func=list_command)
+
+    for name, text, func in (("refresh", "snapshot the original again", refresh_command),
+                             ("revoke", "end a share: its link stops working", revoke_command)):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("id", help="the share's id (from `cygnet share list`)")
+        sub.set_defaults(func=func)
+
+    for sub in commands.choices.values():
+        sub.add_argument("--workspace", default=".", help="the workspace folder (default: the current folder)")
+        sub.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _store(args, config):
+    from .shares import ShareStore
+
+    return ShareStore(config.shares_db, config.shares_url, os.path.abspath(args.workspace), config.share_max_bytes)
+
+
+def create_command(args, config_argv):
+    from .shares import current_user
+
+    config = load_config(config_argv)
+    share, token = _store(args, config).create(args.path, current_user(), args.expires, args.user)
+    link = (config.link_base_url.rstrip("/") + "/cygnet/s/" + token) if config.link_base_url else f"/cygnet/s/{token}"
+    if args.json:
+        print(json.dumps({**share.to_dict(), "token": token, "url": link}, indent=2))
+        return 0
+    print(link)
+    note = "" if config.link_base_url else " (on the service's address; set Cygnet.link_base_url for full links)"
+    print(f"share {share.id} of {share.path}{note}; this link is shown only now", flush=True)
+    return 0
+
+
+def list_command(args, config_argv):
+    from .shares import current_user
+
+    shares = _store(args, load_config(config_argv)).list(current_user(), args.path)
+    if args.json:
+        print(json.dumps([s.to_dict() for s in shares], indent=2))
+        return 0
+    for s in shares:
+        expires = "never" if s.expires is None else ("expired" if s.expired else _when(s.expires))
+        users = f"  with {', '.join(s.users)}" if s.users else ""
+        print(f"{s.id}  {s.kind:8}  {s.path}  created {_when(s.created)}  expires {expires}{users}")
+    return 0
+
+
+def refresh_command(args, config_argv):
+    from .shares import current_user
+
+    share = _store(args, load_config(config_argv)).refresh(args.id, current_user())
+    print(json.dumps(share.to_dict(), indent=2) if args.json else f"share {share.id} now shows {share.path} as of {_when(share.refreshed)}")
+    return 0
+
+
+def revoke_command(args, config_argv):
+    from .shares import current_user
+
+    share = _store(args, load_config(config_argv)).revoke(args.id, current_user())
+    print(json.dumps({"revoked": share.id}) if args.json else f"revoked share {share.id} of {share.path}")
+    return 0
+
+
+def _when(timestamp):
+    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
