@@ -145,6 +145,7 @@ class KernelClient:
                         "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
         }))
         out, err, status, idle = [], "", None, False
+        self.displays = []  # display_data and update_display_data contents of this request
         deadline = time.monotonic() + timeout
         # The reply (shell) can overtake the output (iopub): done when both the reply and the
         # kernel's return to idle for this request have arrived.
@@ -159,6 +160,8 @@ class KernelClient:
                 err = f"{content['ename']}: {content['evalue']}"
             elif kind == "execute_result":
                 out.append(content["data"].get("text/plain", ""))
+            elif kind in ("display_data", "update_display_data"):
+                self.displays.append(content)
             elif kind == "execute_reply":
                 status = content["status"]
             elif kind == "status" and content["execution_state"] == "idle":
@@ -173,6 +176,37 @@ class KernelClient:
         if status != "ok":
             raise AssertionError(f"kernel error: {err}\n{out}")
         return out
+
+    def comm_open(self, target, data=None):
+        """Open a comm to `target` in the kernel, as a front end does; returns its id."""
+        comm_id = uuid.uuid4().hex
+        self._send_shell("comm_open", {"comm_id": comm_id, "target_name": target, "data": data or {}})
+        return comm_id
+
+    def comm_send(self, comm_id, data):
+        self._send_shell("comm_msg", {"comm_id": comm_id, "data": data})
+
+    def comm_messages(self, comm_id, until, timeout=120):
+        """The comm's messages (their data) up to and including the first for which `until(data)`."""
+        received, deadline = [], time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                msg = json.loads(self.ws.recv())
+            except websocket.WebSocketTimeoutException:
+                break
+            if msg["msg_type"] == "comm_msg" and msg["content"].get("comm_id") == comm_id:
+                received.append(msg["content"]["data"])
+                if until(msg["content"]["data"]):
+                    return received
+        raise TimeoutError(f"comm {comm_id}: no closing message within {timeout} s; got {received}")
+
+    def _send_shell(self, msg_type, content):
+        self.ws.send(json.dumps({
+            "header": {"msg_id": uuid.uuid4().hex, "username": "test", "session": self.session,
+                       "msg_type": msg_type, "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [], "content": content,
+        }))
 
     def shutdown(self):
         self.ws.close()

@@ -85,7 +85,7 @@ class Cygnet(Configurable):
         Unicode(),
         [
             "HOME", "USER", "LOGNAME", "LANG", "LC_*", "TZ", "TERM", "SHELL", "TMPDIR",
-            "JPY_*", "KRB5CCNAME", "CYGNET_*",
+            "JPY_*", "KRB5CCNAME", "CYGNET_*", "JAVA_HOME", "SPARK_LOCAL_IP",
         ],
         help="Names (shell-style patterns) of the server's environment variables a kernel "
         "inherits; everything else a kernel sees comes from its view.",
@@ -93,7 +93,7 @@ class Cygnet(Configurable):
 
     kernel_packages = List(
         Unicode(),
-        ["cygnet.kernels"],
+        ["cygnet.kernels", "cygnet.core", "cygnet.spark"],
         help="Cygnet sub-packages put on every kernel's path (kernel-side code). Nothing "
         "else of the service is importable in a kernel.",
     ).tag(config=True)
@@ -157,6 +157,20 @@ class Cygnet(Configurable):
     def _default_box_url(self):
         return os.path.join(self.data_dir, "box")
 
+    # --- Spark ---------------------------------------------------------------------------
+    spark_clusters = Unicode(
+        "",
+        help="A JSON or YAML file (it may live on CVMFS) with the site's Spark clusters, "
+        "configuration bundles and extra known options; see the README. Default: only the "
+        "cluster 'local'.",
+    ).tag(config=True)
+
+    spark_port_range = Unicode(
+        "40000-40999",
+        help="Ports (LOW-HIGH) kernels take their Spark driver, block manager and UI ports from; "
+        "open them in the firewall for YARN and standalone clusters elsewhere.",
+    ).tag(config=True)
+
     # --- share links -----------------------------------------------------------------
     shares_db = Unicode(
         help="The SQLite database of share links. Default: <data_dir>/shares.sqlite. Point every "
@@ -192,6 +206,16 @@ class Cygnet(Configurable):
                 seen.add(key)
                 roots.append(Path(key))
         return roots
+
+    def kernel_settings(self):
+        """Environment variables that carry site settings to the kernel-side components."""
+        spark = Path(self.data_dir) / "spark"
+        return {
+            "CYGNET_SPARK_CATALOGUE": self.spark_clusters,
+            "CYGNET_SPARK_PORTS": self.spark_port_range,
+            "CYGNET_SPARK_PORTS_DIR": str(spark / "ports"),
+            "CYGNET_SPARK_SERVERS_DIR": str(spark / "servers"),
+        }
 
     @property
     def cache_dir(self):

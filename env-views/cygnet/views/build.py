@@ -47,6 +47,25 @@ def kernel_requirement():
         return "ipykernel"
 
 
+SPARK_DISTRIBUTIONS = ("pyspark", "pandas", "pyarrow", "sparkmonitor")
+
+
+def spark_requirements():
+    """Spark for a view's kernels, at the server's own versions (so the kernels' client matches
+    the clusters and Connect servers Cygnet starts): empty if the server has no pyspark."""
+    try:
+        version("pyspark")
+    except PackageNotFoundError:
+        return []
+    pins = []
+    for name in SPARK_DISTRIBUTIONS:
+        try:
+            pins.append(f"{name}{'[connect]' if name == 'pyspark' else ''}=={version(name)}")
+        except PackageNotFoundError:
+            pass
+    return pins
+
+
 def build_view(root, name, python=None, packages=(), system_site_packages=False, force=False,
                progress=lambda message: None):
     """Create the view `name` (<release>/<platform>, or <release> for this machine's platform)

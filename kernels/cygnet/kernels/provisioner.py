@@ -11,6 +11,19 @@ from cygnet.views import find_view
 
 from .isolation import kernel_environment
 
+KERNEL_SIDE_EXTENSIONS = ("cygnet.spark",)  # packages with a kernel_extension module to load
+
+
+def kernel_catalogue(path, data_dir):
+    """The site's Spark catalogue as JSON for kernels (a view may have no YAML parser); the
+    file itself if it cannot be read, so `connect` reports why."""
+    from cygnet.spark.catalogue import kernel_copy
+
+    try:
+        return kernel_copy(path, data_dir)
+    except CygnetError:
+        return path
+
 
 class ViewProvisioner(LocalProvisioner):
     view = Unicode(help="The view (<release>/<platform>) whose kernel this is.").tag(config=True)
@@ -36,7 +49,13 @@ class ViewProvisioner(LocalProvisioner):
         resolved = manager.env_cache.get(view)  # sources setup.sh only on a cold cache
         if resolved.kernel_problem:
             raise Unavailable(resolved.kernel_problem)
-        return kernel_environment(
+        # Kernel-side components load first (when the site gives kernels them), then the site's.
+        own = [f"{p}.kernel_extension" for p in config.kernel_packages if p in KERNEL_SIDE_EXTENSIONS]
+        env = kernel_environment(
             view, resolved.env, server_env, config.kernel_env_passthrough,
-            kernel_path=manager.kernel_path(), extensions=config.kernel_extensions,
+            kernel_path=manager.kernel_path(), extensions=own + list(config.kernel_extensions),
         )
+        env.update(config.kernel_settings())
+        if config.spark_clusters:
+            env["CYGNET_SPARK_CATALOGUE"] = kernel_catalogue(config.spark_clusters, config.data_dir)
+        return env

@@ -1,5 +1,6 @@
 """Server-side set-up of the extension: shared state and routes."""
 
+import atexit
 import dataclasses
 from functools import partial
 
@@ -8,9 +9,11 @@ from jupyter_server.utils import url_path_join
 from cygnet.core.config import Cygnet
 from cygnet.views import EnvironmentCache, discover
 
+from cygnet.spark.catalogue import load_catalogue
+from cygnet.spark.managed import ManagedServers
 from cygnet.storage.shares import ShareStore
 
-from . import handlers, share_handlers
+from . import handlers, share_handlers, spark_handlers
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
 from .share_page import RenderCache
@@ -33,6 +36,11 @@ def setup(serverapp):
     settings["cygnet_list_views"] = list_views
     shares = ShareStore(config.shares_db, config.shares_url, settings["server_root_dir"], config.share_max_bytes)
     settings["cygnet_shares"] = shares
+    catalogue = partial(load_catalogue, config.spark_clusters or None)
+    settings["cygnet_spark_catalogue"] = catalogue
+    servers = ManagedServers(config.kernel_settings()["CYGNET_SPARK_SERVERS_DIR"], catalogue)
+    settings["cygnet_spark_servers"] = servers
+    atexit.register(servers.stop_all)  # a managed server lives no longer than the service
     settings["cygnet_share_pages"] = RenderCache()
     settings["cygnet_open_settings"] = dataclasses.replace(settings_from(config), shares=shares)
     if settings.get("log_function"):
@@ -45,6 +53,9 @@ def setup(serverapp):
         (url_path_join(base, "api", "open"), opener_handlers.OpenEventsHandler),
         (url_path_join(base, "api", "sync"), SyncJobsHandler),
         (url_path_join(base, "api", "sync", r"([0-9a-f]{32})"), SyncJobHandler),
+        (url_path_join(base, "api", "spark", "(clusters|bundles|options)"), spark_handlers.SparkCatalogueHandler),
+        (url_path_join(base, "api", "spark", "servers"), spark_handlers.SparkServersHandler),
+        (url_path_join(base, "api", "spark", "servers", "([0-9a-f]{16})"), spark_handlers.SparkServerHandler),
         (url_path_join(base, "api", "shares"), share_handlers.SharesHandler),
         (url_path_join(base, "api", "shares", "with-me"), share_handlers.SharesWithMeHandler),
         (url_path_join(base, "api", "shares", f"({share_handlers.SHARE_ID})"), share_handlers.ShareHandler),

@@ -1,0 +1,56 @@
+"""REST faces of the Spark connector under /cygnet/api/spark/: the site's catalogue (clusters,
+bundles, options) and managed Spark Connect servers."""
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from .handlers import CygnetHandler
+
+
+class SparkCatalogueHandler(CygnetHandler):
+    """GET clusters | bundles[?cluster=NAME] | options."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, what):
+        catalogue = await self.run_core(self.settings["cygnet_spark_catalogue"])
+        if what == "clusters":
+            self.finish_json([c.to_dict() for c in catalogue.clusters])
+        elif what == "bundles":
+            bundles = await self.run_core(catalogue.bundles_for, self.get_argument("cluster", None))
+            self.finish_json([b.to_dict() for b in bundles])
+        else:
+            self.finish_json(catalogue.known_options())
+
+
+class SparkServersHandler(CygnetHandler):
+    """GET: the managed Spark Connect servers. POST {cluster, bundles?, options?}: start one
+    (202; it is 'starting' until it answers and has run a first job, then 'ready')."""
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        self.finish_json(await self.run_core(self.settings["cygnet_spark_servers"].list))
+
+    @web.authenticated
+    @authorized
+    async def post(self):
+        state = await self.run_core(self.settings["cygnet_spark_servers"].start, self.get_json_body())
+        self.set_status(202)
+        self.finish_json(state)
+
+
+class SparkServerHandler(CygnetHandler):
+    """GET: one server's state, URL, Spark UI and the last lines of its log. DELETE: stop it."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, server_id):
+        self.finish_json(await self.run_core(self.settings["cygnet_spark_servers"].get, server_id))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, server_id):
+        await self.run_core(self.settings["cygnet_spark_servers"].stop, server_id)
+        self.set_status(204)
+        self.finish()

@@ -1,0 +1,188 @@
+"""Kernel side: `%spark` magics, the `cygnet.spark` comm for the front end, and live progress
+under the running cell for Spark Connect sessions (sparkmonitor shows it for classic ones).
+
+Comm protocol (JSON in both directions, on a comm opened by the front end):
+  -> {"action": "get-state"}                                   <- {"action": "state", "state": {...}}
+  -> {"action": "connect", "cluster", "bundles", "options"}    <- state "connecting", then the final state
+  -> {"action": "disconnect"}                                  <- {"action": "state", ...}
+  -> {"action": "logs"}                                        <- {"action": "logs", "lines": [...]}
+  errors                                                       <- {"action": "error", "message", "state"}
+"""
+
+import argparse
+import json
+import os
+import shlex
+
+from cygnet.core.errors import BadInput, CygnetError
+
+from . import session as spark_session
+
+COMM_TARGET = "cygnet.spark"
+
+
+def load_ipython_extension(ip):
+    ip.register_magic_function(lambda line="": spark_magic(ip, line), "line", "spark")
+    kernel = getattr(ip, "kernel", None)
+    if kernel is not None and getattr(kernel, "comm_manager", None) is not None:
+        kernel.comm_manager.register_target(COMM_TARGET, lambda comm, msg: SparkComm(ip, comm))
+
+
+# --- %spark ---------------------------------------------------------------------------------------
+def _parser():
+    p = argparse.ArgumentParser(prog="%spark", add_help=False, exit_on_error=False)
+    sub = p.add_subparsers(dest="command")
+    c = sub.add_parser("connect", add_help=False, exit_on_error=False)
+    c.add_argument("--cluster")
+    c.add_argument("--bundle", action="append", default=None)
+    c.add_argument("--conf", action="append", default=None)
+    c.add_argument("--name")
+    sub.add_parser("status", add_help=False)
+    sub.add_parser("disconnect", add_help=False)
+    sub.add_parser("clusters", add_help=False)
+    return p
+
+
+USAGE = ("%spark connect [--cluster NAME] [--bundle B]... [--conf key=value]... [--name APP]\n"
+         "%spark status | %spark disconnect | %spark clusters\n"
+         "Without options, connect reuses the notebook's saved choice (metadata.cygnet.spark), else 'local'.")
+
+
+def spark_magic(ip, line):
+    try:
+        args = _parser().parse_args(shlex.split(line))
+    except (argparse.ArgumentError, SystemExit, ValueError):
+        print(USAGE)
+        return None
+    try:
+        if args.command == "connect":
+            saved = saved_choice() if args.cluster is None and args.bundle is None and args.conf is None else {}
+            cluster = args.cluster or saved.get("cluster") or "local"
+            bundles = args.bundle if args.bundle is not None else saved.get("bundles") or []
+            options = args.conf if args.conf is not None else saved.get("options") or {}
+            spark_session.connect(cluster, bundles, options, args.name, namespace=ip.user_ns, on_log=print)
+            _progress_for(spark_session.STATE)
+            _print_state()
+        elif args.command == "disconnect":
+            spark_session.disconnect(ip.user_ns)
+            print("Spark: disconnected")
+        elif args.command == "clusters":
+            for c in spark_session.catalogue().clusters:
+                print(f"{c.name:16} {c.kind:16} {c.display_name}")
+        elif args.command == "status":
+            _print_state()
+        else:
+            print(USAGE)
+    except CygnetError as e:
+        # A short error, not a traceback: the kernel stays usable and connect can be retried.
+        print(f"Spark: {e}", file=__import__("sys").stderr)
+    return None
+
+
+def _print_state():
+    state = spark_session.status()
+    lines = [f"Spark: {state['state']}" + (f" to {state['cluster']} ({state['kind']})" if state["cluster"] else "")]
+    if state["error"]:
+        lines.append(f"error: {state['error']}")
+    if state["ui_url"]:
+        lines.append(f"Spark UI: {state['ui_url']}")
+    if state["ports"]:
+        lines.append(f"driver ports: {', '.join(map(str, state['ports']))}")
+    print("\n".join(lines))
+
+
+def saved_choice():
+    """The notebook's saved Spark choice (metadata.cygnet.spark), read from the notebook file the
+    kernel's session names ($JPY_SESSION_NAME); {} if there is none."""
+    path = os.environ.get("JPY_SESSION_NAME")
+    if not path or not path.endswith(".ipynb"):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            metadata = json.load(f).get("metadata", {})
+    except (OSError, ValueError):
+        return {}
+    choice = metadata.get("cygnet", {}).get("spark", {})
+    return choice if isinstance(choice, dict) else {}
+
+
+# --- the comm ----------------------------------------------------------------------------------------
+class SparkComm:
+    def __init__(self, ip, comm):
+        self.ip, self.comm = ip, comm
+        comm.on_msg(self.on_msg)
+        self.send_state()
+
+    def on_msg(self, msg):
+        data = msg.get("content", {}).get("data", {}) or {}
+        action = data.get("action")
+        try:
+            if action == "get-state":
+                self.send_state()
+            elif action == "connect":
+                self._connect(data)
+            elif action == "disconnect":
+                spark_session.disconnect(self.ip.user_ns)
+                self.send_state()
+            elif action == "logs":
+                self.comm.send({"action": "logs", "lines": list(spark_session.STATE.log)})
+            else:
+                raise BadInput(f"unknown action {action!r} (get-state, connect, disconnect, logs)")
+        except CygnetError as e:
+            self.comm.send({"action": "error", "message": str(e), "state": spark_session.status()})
+        except Exception as e:  # noqa: BLE001 - the front end must always get an answer
+            self.comm.send({"action": "error", "message": f"{type(e).__name__}: {e}", "state": spark_session.status()})
+
+    def _connect(self, data):
+        cluster = data.get("cluster") or "local"
+        bundles, options = data.get("bundles") or [], data.get("options") or {}
+        if not isinstance(bundles, list) or not isinstance(options, (dict, list)):
+            raise BadInput("connect takes cluster (a name), bundles (a list) and options (a mapping)")
+        self.comm.send({"action": "state", "state": {**spark_session.status(), "state": "connecting",
+                                                     "cluster": cluster}})
+        spark_session.connect(cluster, bundles, options, data.get("app_name"), namespace=self.ip.user_ns,
+                              on_log=lambda line: self.comm.send({"action": "log", "line": line}))
+        _progress_for(spark_session.STATE)
+        self.send_state()
+
+    def send_state(self):
+        self.comm.send({"action": "state", "state": spark_session.status()})
+
+
+# --- progress for Spark Connect --------------------------------------------------------------------
+def _progress_for(state):
+    """Show progress under the running cell for Connect sessions (which sparkmonitor cannot watch)."""
+    if state.cluster is None or state.cluster.kind not in ("connect", "connect-managed"):
+        return
+    register = getattr(state.session, "registerProgressHandler", None)
+    if register is not None:
+        register(ConnectProgress())
+
+
+class ConnectProgress:
+    """A display under the running cell, updated as stages advance; one per query."""
+
+    def __init__(self):
+        self.handle, self.last = None, None
+
+    def __call__(self, stages, inflight_tasks, operation_id=None, done=False):
+        from IPython.display import display
+
+        stages = list(stages or ())
+        total = sum(s.num_tasks for s in stages)
+        finished = sum(s.num_completed_tasks for s in stages)
+        text = (f"Spark job: {len(stages)} stage(s), {finished}/{total} tasks done, {inflight_tasks} running"
+                + (" - finished" if done else ""))
+        if text == self.last:
+            return
+        self.last = text
+        percent = 100 * finished // total if total else (100 if done else 0)
+        html = (f'<div class="cygnet-spark-progress" data-done="{str(bool(done)).lower()}">'
+                f'<progress max="100" value="{percent}"></progress> {text}</div>')
+        data = {"text/plain": text, "text/html": html}
+        if self.handle is None:
+            self.handle = display(data, raw=True, display_id=True)
+        else:
+            self.handle.update(data, raw=True)
+        if done:
+            self.handle = self.last = None

@@ -1,0 +1,82 @@
+"""Driver ports from a range the site opens in its firewall (as SWAN does for containers).
+
+A port is leased by holding an exclusive lock on <dir>/<port>.lock: the kernel keeps the file
+open while its session lives, and the operating system drops the lock when the kernel exits,
+however it exits, so a dead session's ports come back on their own. A leased port is also
+checked to be free to bind, since other programs do not know about the locks.
+"""
+
+import errno
+import fcntl
+import os
+import socket
+
+from cygnet.core.errors import BadInput, Unavailable
+
+
+def parse_range(text):
+    """'40000-40999' -> (40000, 40999)."""
+    try:
+        low, high = (int(p) for p in str(text).split("-"))
+    except ValueError:
+        raise BadInput(f"a port range is LOW-HIGH, like 40000-40999, not {text!r}") from None
+    if not 1024 <= low <= high <= 65535:
+        raise BadInput(f"port range {text!r} must lie within 1024-65535, low to high")
+    return low, high
+
+
+class PortLease:
+    """`count` ports held until `release()` (or the process ends)."""
+
+    def __init__(self, lock_dir, port_range, count=3, host="127.0.0.1"):
+        low, high = parse_range(port_range)
+        os.makedirs(lock_dir, exist_ok=True)
+        self.ports, self._files = [], []
+        try:
+            for port in range(low, high + 1):
+                if len(self.ports) == count:
+                    break
+                held = _try_lock(os.path.join(lock_dir, f"{port}.lock"))
+                if held is None:
+                    continue
+                if not _bindable(host, port):
+                    os.close(held)
+                    continue
+                self.ports.append(port)
+                self._files.append(held)
+        except BaseException:
+            self.release()
+            raise
+        if len(self.ports) < count:
+            self.release()
+            raise Unavailable(f"no {count} free Spark driver ports left in {port_range}: close other "
+                              "notebooks' Spark sessions, or ask the site for a larger spark_port_range")
+
+    def release(self):
+        for fd in self._files:
+            try:
+                os.close(fd)  # closing drops the lock
+            except OSError:
+                pass
+        self._files, self.ports = [], []
+
+
+def _try_lock(path):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return None
+        raise
+    return fd
+
+
+def _bindable(host, port):
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True

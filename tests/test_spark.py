@@ -1,0 +1,362 @@
+"""The Spark connector against real Spark: a standalone cluster from `cygnet spark up`, a Spark
+Connect server, managed Connect servers, and real Cygnet kernels on a view with Spark.
+YARN and Kubernetes cannot run here: only their generated configuration is checked."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from cygnet.core.errors import BadInput, NotFound, Unavailable
+from cygnet.spark.catalogue import load_catalogue, parse_catalogue
+from cygnet.spark.conf import cluster_conf, effective_conf, fill_placeholders, parse_option, view_conf
+from cygnet.spark.ports import PortLease
+from tests.conftest import PLATFORM, cygnet
+from tests.support.jupyter import JupyterServer, free_port
+
+SPARK_ENV = {"SPARK_LOCAL_IP": "127.0.0.1"}
+PORTS = (41000, 41011)
+
+CATALOGUE = {
+    "clusters": [
+        {"name": "local", "kind": "local", "master": "local[2]"},
+        {"name": "standalone", "kind": "standalone", "master": "MASTER"},
+        {"name": "connect", "kind": "connect", "remote": "REMOTE"},
+        {"name": "mine", "kind": "connect-managed", "display_name": "My own Spark Connect"},
+        {"name": "dead", "kind": "standalone", "master": "spark://127.0.0.1:DEADPORT"},
+        {"name": "analytix", "kind": "yarn", "conf": {"spark.yarn.queue": "physics"}},
+        {"name": "cloud", "kind": "k8s", "master": "k8s://https://k8s.example.org:6443", "namespace": "spark",
+         "image": "registry.example.org/spark:4.0"},
+    ],
+    "bundles": [
+        {"name": "tuned", "options": [
+            {"name": "spark.sql.shuffle.partitions", "value": "7"},
+            {"name": "spark.executorEnv.CYGNET_TAG", "value": "{CYGNET_TEST_TAG}-a"},
+            {"name": "spark.driver.extraJavaOptions", "value": "-Dcygnet.b=2", "concatenate": " "}]},
+        {"name": "base-java", "options": [{"name": "spark.driver.extraJavaOptions", "value": "-Dcygnet.a=1"}]},
+        {"name": "yarn-only", "clusters": ["analytix"], "options": [{"name": "spark.yarn.maxAppAttempts", "value": "1"}]},
+    ],
+    "options": [{"name": "spark.cygnet.site.option", "category": "Site", "description": "a site option"}],
+}
+
+
+# --- the catalogue and the configuration, pure functions -----------------------------------------------
+def test_catalogue_bundles_concatenate_and_placeholders():
+    cat = parse_catalogue(json.loads(json.dumps(CATALOGUE).replace("MASTER", "spark://h:7077")
+                                     .replace("REMOTE", "sc://h:15002").replace("DEADPORT", "1")))
+    assert [b.name for b in cat.bundles_for("local")] == ["tuned", "base-java"]
+    assert [b.name for b in cat.bundles_for("analytix")] == ["tuned", "base-java", "yarn-only"]
+    cluster, conf = effective_conf(cat, "local", ["base-java", "tuned"], ["spark.executor.memory=2g"],
+                                   {"CYGNET_TEST_TAG": "x"})
+    assert conf["spark.driver.extraJavaOptions"] == "-Dcygnet.a=1 -Dcygnet.b=2"  # appended, not replaced
+    assert conf["spark.executorEnv.CYGNET_TAG"] == "x-a" and conf["spark.executor.memory"] == "2g"
+    _, conf = effective_conf(cat, "local", ["tuned"], {}, {"CYGNET_TEST_TAG": "y"})
+    assert conf["spark.driver.extraJavaOptions"] == "-Dcygnet.b=2"  # nothing to append to
+    with pytest.raises(BadInput, match="is not for cluster"):
+        effective_conf(cat, "local", ["yarn-only"])
+    with pytest.raises(BadInput, match=r"\$CYGNET_TEST_TAG is not set"):
+        effective_conf(cat, "local", ["tuned"], {}, {})
+    with pytest.raises(NotFound, match="no Spark configuration bundle 'nope'"):
+        effective_conf(cat, "local", ["nope"])
+    with pytest.raises(NotFound, match="no Spark cluster 'nope'"):
+        effective_conf(cat, "nope")
+    assert fill_placeholders("{{literal}} {HOME}", {"HOME": "/h"}) == "{literal} /h"
+    assert any(o["name"] == "spark.cygnet.site.option" for o in cat.known_options())
+
+
+def test_yarn_and_k8s_configuration_is_generated():
+    # No YARN or Kubernetes can run here: the configuration handed to Spark is what is checked.
+    cat = parse_catalogue({"clusters": [c for c in CATALOGUE["clusters"] if c["name"] in ("analytix", "cloud")]})
+    yarn = cat.cluster("analytix")
+    assert yarn.master == "yarn" and cluster_conf(yarn) == {"spark.submit.deployMode": "client"}
+    assert effective_conf(cat, "analytix")[1] == {"spark.yarn.queue": "physics"}
+    k8s = cluster_conf(cat.cluster("cloud"))
+    assert k8s["spark.kubernetes.namespace"] == "spark"
+    assert k8s["spark.kubernetes.container.image"] == "registry.example.org/spark:4.0"
+    conf = view_conf("/views/x/bin/python", {"PYTHONPATH": "/views/x/lib", "CYGNET_VIEW": "x/p"}, [41000, 41001, 41002])
+    assert conf["spark.pyspark.python"] == "/views/x/bin/python" and conf["spark.executorEnv.PYTHONPATH"] == "/views/x/lib"
+    assert (conf["spark.driver.port"], conf["spark.driver.blockManager.port"], conf["spark.ui.port"]) == ("41000", "41001", "41002")
+
+
+@pytest.mark.parametrize("catalogue, words", [
+    ({"clusters": [{"name": "x", "kind": "mesos"}]}, "kind must be one of"),
+    ({"clusters": [{"name": "x", "kind": "standalone", "master": "http://h"}]}, "spark://host:port"),
+    ({"clusters": [{"name": "x", "kind": "connect"}]}, "sc://host:port"),
+    ({"clusters": [{"name": "x", "kind": "local"}, {"name": "x", "kind": "local"}]}, "used twice"),
+    ({"clusters": [{"name": "../x", "kind": "local"}]}, "cluster name"),
+    ({"bundles": [{"name": "b", "options": [{"name": "not.spark", "value": "1"}]}]}, "not a Spark option"),
+    ({"clusters": "local"}, "must be a list"),
+    ({"clusterz": []}, "expected a mapping"),
+])
+def test_bad_catalogues_are_refused_with_the_reason(catalogue, words):
+    with pytest.raises(BadInput, match=words):
+        parse_catalogue(catalogue)
+
+
+def test_catalogue_files_yaml_json_and_missing(tmp_path):
+    (tmp_path / "c.yaml").write_text("clusters:\n  - {name: local, kind: local}\n  - {name: s, kind: standalone, master: 'spark://h:1'}\n")
+    assert [c.name for c in load_catalogue(tmp_path / "c.yaml").clusters] == ["local", "s"]
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(BadInput, match="not valid JSON"):
+        load_catalogue(tmp_path / "bad.json")
+    with pytest.raises(NotFound, match="does not exist"):
+        load_catalogue(tmp_path / "missing.yaml")
+    assert [c.name for c in load_catalogue().clusters] == ["local"]  # the embedded default
+    for bad in ("spark.x", "x=1", "=1"):
+        with pytest.raises(BadInput):
+            parse_option(bad)
+
+
+def test_port_leases_are_exclusive_and_come_back_when_their_holder_dies(tmp_path):
+    locks, low = tmp_path / "locks", free_port()
+    span = f"{low}-{low + 40}"
+    first = PortLease(locks, span)
+    second = PortLease(locks, span)
+    assert not set(first.ports) & set(second.ports)
+    taken = list(first.ports)
+    first.release()
+    again = PortLease(locks, span)
+    assert again.ports == taken  # released ports are reused
+    again.release()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; sys.path[:0] = sys.argv[1:]; from cygnet.spark.ports import PortLease; "
+        f"l = PortLease({str(locks)!r}, {span!r}); print(l.ports, flush=True); time.sleep(60)"), *sys.path],
+        stdout=subprocess.PIPE, text=True)
+    held = json.loads(holder.stdout.readline())
+    probe = PortLease(locks, span, count=2)
+    assert not set(held) & set(probe.ports) and not set(held) & set(second.ports)
+    probe.release()
+    holder.kill()
+    holder.wait()
+    with pytest.raises(Unavailable, match="no 50 free Spark driver ports"):
+        PortLease(locks, span, count=50)
+    rest = PortLease(locks, span, count=38)  # 41 ports, 3 still held by `second`
+    assert set(held) <= set(rest.ports)  # a dead kernel's ports are free again
+    rest.release()
+    second.release()
+
+
+# --- real Spark ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def spark_view(tmp_path_factory):
+    """A view built with `--spark`, plus a module only this view has."""
+    root = tmp_path_factory.mktemp("spark-views")
+    built = cygnet("views", "build", f"sparktest/{PLATFORM}", "--spark", "--root", str(root), timeout=900)
+    assert built.returncode == 0, built.stderr
+    site = next((root / "sparktest" / PLATFORM / "lib").glob("python3.*")) / "site-packages"
+    (site / "cygnet_view_only.py").write_text("def tag(x):\n    return f'view-{x}'\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory):
+    env = {**SPARK_ENV, "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("spark-cluster"))}
+    up = cygnet("spark", "up", "--workers", "1", "--cores", "1", "--memory", "1g", "--json", env=env, timeout=300)
+    assert up.returncode == 0, up.stderr
+    state = json.loads(up.stdout)
+    yield state
+    assert cygnet("spark", "down", env=env).returncode == 0
+    assert cygnet("spark", "status", env=env).returncode == 3
+
+
+@pytest.fixture(scope="module")
+def connect_server(tmp_path_factory):
+    from cygnet.spark.launch import start_connect_server, stop_pids
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    state = start_connect_server(tmp_path_factory.mktemp("connect") / "server.log", master="local[2]")
+    yield state
+    stop_pids([state["pid"]])
+
+
+@pytest.fixture(scope="module")
+def spark_server(tmp_path_factory, spark_view, standalone, connect_server):
+    text = (json.dumps(CATALOGUE).replace("MASTER", standalone["master_url"])
+            .replace("REMOTE", connect_server["url"]).replace("DEADPORT", str(free_port())))
+    catalogue = tmp_path_factory.mktemp("site") / "clusters.json"
+    catalogue.write_text(text)
+    env = {**SPARK_ENV, "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+           "CYGNET_VIEWS_PATH": str(spark_view), "CYGNET_TEST_TAG": "tagged"}
+    srv = JupyterServer(env=env, root=tmp_path_factory.mktemp("workspace"), args=[
+        f"--Cygnet.spark_clusters={catalogue}", f"--Cygnet.spark_port_range={PORTS[0]}-{PORTS[1]}"])
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+KERNEL = f"sparktest__{PLATFORM}".lower()
+
+
+def status_of(kernel):
+    return json.loads(kernel.run("import json, cygnet.spark; print(json.dumps(cygnet.spark.status()))"))
+
+
+def test_rest_catalogue(spark_server):
+    clusters = spark_server.get("/cygnet/api/spark/clusters").json()
+    assert [c["name"] for c in clusters] == [c["name"] for c in CATALOGUE["clusters"]]
+    assert [b["name"] for b in spark_server.get("/cygnet/api/spark/bundles", params={"cluster": "local"}).json()] == ["tuned", "base-java"]
+    assert len(spark_server.get("/cygnet/api/spark/bundles").json()) == 3
+    assert spark_server.get("/cygnet/api/spark/bundles", params={"cluster": "nope"}).status_code == 404
+    options = {o["name"]: o for o in spark_server.get("/cygnet/api/spark/options").json()}
+    assert options["spark.executor.memory"]["category"] == "Executor" and "spark.cygnet.site.option" in options
+    import requests
+
+    assert requests.get(f"{spark_server.url}/cygnet/api/spark/clusters", timeout=10).status_code == 403
+
+
+def test_local_session_runs_udfs_in_the_view_with_bundles_and_separate_ports(spark_server):
+    first = spark_server.kernel(KERNEL)
+    second = spark_server.kernel(KERNEL)
+    try:
+        out = first.run("%spark connect --cluster local --bundle base-java --bundle tuned "
+                        "--conf spark.executorEnv.WHERE={CYGNET_VIEW}", timeout=300)
+        assert "connected to local" in out, out
+        result = first.run(
+            "from pyspark.sql.functions import udf\n"
+            "import cygnet_view_only\n"
+            "tag = udf(lambda x: __import__('cygnet_view_only').tag(x))\n"
+            "print(sorted(r[0] for r in spark.range(3).select(tag('id')).collect()))\n"
+            "print(spark.conf.get('spark.sql.shuffle.partitions'), spark.conf.get('spark.executorEnv.CYGNET_TAG'))\n"
+            "print(spark.conf.get('spark.driver.extraJavaOptions'))\n"
+            "print(sc.master, spark.conf.get('spark.executorEnv.WHERE'))", timeout=300)
+        assert "['view-0', 'view-1', 'view-2']" in result  # executors imported a module only the view has
+        assert "7 tagged-a" in result and "-Dcygnet.a=1 -Dcygnet.b=2" in result
+        assert f"local[2] sparktest/{PLATFORM}" in result
+        state = status_of(first)
+        assert state["state"] == "connected" and state["cluster"] == "local"
+        assert state["ui_url"].endswith(str(state["ports"][2]))
+        assert all(PORTS[0] <= p <= PORTS[1] for p in state["ports"])
+
+        second.run("%spark connect", timeout=300)  # a second notebook of the same user
+        other = status_of(second)
+        assert other["state"] == "connected" and not set(other["ports"]) & set(state["ports"])
+        _, out, err = second.execute("%spark connect")
+        assert "already connected to local: disconnect first" in out + err
+        assert "Spark: disconnected" in first.run("%spark disconnect")
+        assert status_of(first)["state"] == "disconnected" and "name 'spark' is not defined" in first.execute("print(spark)")[2]
+        first.run("%spark connect --cluster local", timeout=300)
+        assert status_of(first)["ports"] == state["ports"]  # the freed ports are taken again
+    finally:
+        first.shutdown()
+        second.shutdown()
+
+
+def test_standalone_cluster_runs_jobs_on_its_executors(spark_server, standalone):
+    kernel = spark_server.kernel(KERNEL)
+    try:
+        kernel.run("%spark connect --cluster standalone", timeout=300)
+        out = kernel.run("print(sc.master)\n"
+                         "print(spark.sparkContext.parallelize(range(4), 2).map(lambda x: __import__('cygnet_view_only').tag(x)).collect())",
+                         timeout=300)
+        assert standalone["master_url"] in out and "['view-0', 'view-1', 'view-2', 'view-3']" in out
+    finally:
+        kernel.shutdown()
+
+
+def test_connect_over_the_comm_with_progress_under_the_cell(spark_server, connect_server):
+    kernel = spark_server.kernel(KERNEL)
+    try:
+        comm = kernel.comm_open("cygnet.spark")
+        first = kernel.comm_messages(comm, lambda d: d.get("action") == "state")
+        assert first[-1]["state"]["state"] == "disconnected"
+        kernel.comm_send(comm, {"action": "connect", "cluster": "connect", "options": {"spark.sql.shuffle.partitions": "3"}})
+        messages = kernel.comm_messages(comm, lambda d: d.get("action") in ("error",) or
+                                        (d.get("action") == "state" and d["state"]["state"] not in ("connecting",)), timeout=120)
+        assert messages[-1]["action"] == "state" and messages[-1]["state"]["state"] == "connected", messages
+        assert any(m.get("state", {}).get("state") == "connecting" for m in messages)
+        # A job of a few seconds, so the server reports progress while it runs.
+        out = kernel.run("print(len(spark.range(0, 4, 1, 4).selectExpr("
+                         "\"reflect('java.lang.Thread', 'sleep', cast(2500 as bigint))\").collect()))", timeout=120)
+        assert out == "4\n"
+        progress = [d["data"]["text/plain"] for d in kernel.displays
+                    if "cygnet-spark-progress" in d["data"].get("text/html", "")]
+        assert any("/4 tasks done" in p for p in progress), progress
+        assert progress[-1].endswith("finished")
+        assert "sc" not in kernel.run("print([n for n in ('spark', 'sc') if n in dir()])").replace("'spark'", "")
+        kernel.comm_send(comm, {"action": "logs"})
+        logs = kernel.comm_messages(comm, lambda d: d.get("action") == "logs")
+        assert any("connecting to Spark Connect" in line for line in logs[-1]["lines"])
+        kernel.comm_send(comm, {"action": "disconnect"})
+        assert kernel.comm_messages(comm, lambda d: d.get("action") == "state")[-1]["state"]["state"] == "disconnected"
+        kernel.comm_send(comm, {"action": "connect", "cluster": "nope"})
+        error = kernel.comm_messages(comm, lambda d: d.get("action") == "error")[-1]
+        assert "no Spark cluster 'nope'" in error["message"] and error["state"]["state"] == "error"
+    finally:
+        kernel.shutdown()
+
+
+@pytest.mark.parametrize("line, words", [
+    ("%spark connect --cluster nope", "no Spark cluster 'nope'"),
+    ("%spark connect --bundle nope", "no Spark configuration bundle 'nope'"),
+    ("%spark connect --bundle yarn-only", "is not for cluster 'local'"),
+    ("%spark connect --conf notanoption", "a Spark option is key=value"),
+    ("%spark connect --cluster dead", "cannot reach the Spark master of dead"),
+    ("%spark connect --cluster connect --conf spark.x={NOT_SET_ANYWHERE}", "$NOT_SET_ANYWHERE is not set"),
+])
+def test_bad_input_gives_a_clear_error_and_the_kernel_stays_usable(spark_server, line, words):
+    kernel = spark_server.kernel(KERNEL)
+    try:
+        started = time.monotonic()
+        status, out, err = kernel.execute(line, timeout=60)
+        assert time.monotonic() - started < 30
+        assert words in out + err, (out, err)
+        assert status_of(kernel)["state"] == "error"
+        assert kernel.run("print(6 * 7)") == "42\n"
+    finally:
+        kernel.shutdown()
+
+
+def test_connect_without_arguments_reuses_the_notebooks_saved_choice(spark_server):
+    name = f"saved-{uuid.uuid4().hex[:6]}.ipynb"
+    notebook = {"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {"cygnet": {"spark": {
+        "cluster": "local", "bundles": ["tuned"], "options": {"spark.app.name": "from-metadata"}}}}}
+    (spark_server.root / name).write_text(json.dumps(notebook))
+    session = spark_server.post("/api/sessions", json={"path": name, "type": "notebook", "name": name,
+                                                        "kernel": {"name": KERNEL}}).json()
+    from tests.support.jupyter import KernelClient
+
+    kernel = KernelClient(spark_server, session["kernel"]["id"])
+    try:
+        kernel.run("%spark connect", timeout=300)
+        out = kernel.run("print(sc.appName, spark.conf.get('spark.sql.shuffle.partitions'))")
+        assert out == "from-metadata 7\n"
+        state = status_of(kernel)
+        assert state["bundles"] == ["tuned"] and state["conf"]["spark.sql.shuffle.partitions"] == "7"
+    finally:
+        kernel.shutdown()
+
+
+def test_managed_connect_server_lifecycle(spark_server):
+    r = spark_server.post("/cygnet/api/spark/servers", json={"cluster": "mine"})
+    assert r.status_code == 202, r.text
+    server_id = r.json()["id"]
+    assert spark_server.post("/cygnet/api/spark/servers", json={"cluster": "mine"}).json()["id"] == server_id  # one per cluster
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        state = spark_server.get(f"/cygnet/api/spark/servers/{server_id}").json()
+        if state["state"] != "starting":
+            break
+        time.sleep(1)
+    assert state["state"] == "ready", state
+    assert state["url"].startswith("sc://127.0.0.1:") and "log_tail" in state
+    kernel = spark_server.kernel(KERNEL)
+    try:
+        kernel.run("%spark connect --cluster mine", timeout=120)
+        assert kernel.run("print(spark.range(10).count())", timeout=120) == "10\n"
+        kernel.run("%spark disconnect")
+    finally:
+        kernel.shutdown()
+    assert spark_server.delete(f"/cygnet/api/spark/servers/{server_id}").status_code == 204
+    assert spark_server.get(f"/cygnet/api/spark/servers/{server_id}").status_code == 404
+    bad = spark_server.post("/cygnet/api/spark/servers", json={"cluster": "local"})
+    assert bad.status_code == 400 and "not connect-managed" in bad.json()["message"]
+    kernel = spark_server.kernel(KERNEL)
+    try:
+        status, out, err = kernel.execute("%spark connect --cluster mine")
+        assert "no Spark Connect server is running for mine" in out + err
+    finally:
+        kernel.shutdown()
