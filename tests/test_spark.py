@@ -224,6 +224,11 @@ def test_local_session_runs_udfs_in_the_view_with_bundles_and_separate_ports(spa
             "print(spark.conf.get('spark.driver.extraJavaOptions'))\n"
             "print(sc.master, spark.conf.get('spark.executorEnv.WHERE'))", timeout=300)
         assert "['view-0', 'view-1', 'view-2']" in result  # executors imported a module only the view has
+        # Live progress for classic sessions: sparkmonitor's events reach a front end's comm.
+        monitor = first.comm_open("SparkMonitor")
+        first.run("spark.range(10).count()", timeout=120)
+        events = first.comm_messages(monitor, lambda d: 'sparkJobEnd' in json.dumps(d), timeout=60)
+        assert any('sparkJobStart' in json.dumps(d) for d in events), events
         assert "7 tagged-a" in result and "-Dcygnet.a=1 -Dcygnet.b=2" in result
         assert f"local[2] sparktest/{PLATFORM}" in result
         state = status_of(first)

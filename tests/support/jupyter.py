@@ -129,6 +129,7 @@ class KernelClient:
     def __init__(self, server, kernel_id):
         self.server, self.id = server, kernel_id
         self.session = uuid.uuid4().hex
+        self.inbox = []  # comm messages that arrived while waiting for something else
         self.ws = websocket.create_connection(
             f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels?session_id={self.session}",
             header=[f"Authorization: token {server.token}"], timeout=120,
@@ -151,6 +152,8 @@ class KernelClient:
         # kernel's return to idle for this request have arrived.
         while time.monotonic() < deadline and not (status and idle):
             msg = json.loads(self.ws.recv())
+            if msg["msg_type"] == "comm_msg":
+                self.inbox.append(msg)
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
@@ -190,11 +193,14 @@ class KernelClient:
         """The comm's messages (their data) up to and including the first for which `until(data)`."""
         received, deadline = [], time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
-            try:
-                msg = json.loads(self.ws.recv())
-            except websocket.WebSocketTimeoutException:
-                break
+            if self.inbox:
+                msg = self.inbox.pop(0)
+            else:
+                self.ws.settimeout(max(0.1, deadline - time.monotonic()))
+                try:
+                    msg = json.loads(self.ws.recv())
+                except websocket.WebSocketTimeoutException:
+                    break
             if msg["msg_type"] == "comm_msg" and msg["content"].get("comm_id") == comm_id:
                 received.append(msg["content"]["data"])
                 if until(msg["content"]["data"]):
