@@ -182,7 +182,8 @@ def spark_server(tmp_path_factory, spark_view, standalone, connect_server):
     env = {**SPARK_ENV, "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("data")),
            "CYGNET_VIEWS_PATH": str(spark_view), "CYGNET_TEST_TAG": "tagged"}
     srv = JupyterServer(env=env, root=tmp_path_factory.mktemp("workspace"), args=[
-        f"--Cygnet.spark_clusters={catalogue}", f"--Cygnet.spark_port_range={PORTS[0]}-{PORTS[1]}"])
+        f"--Cygnet.spark_clusters={catalogue}", f"--Cygnet.spark_port_range={PORTS[0]}-{PORTS[1]}",
+        "--Cygnet.spark_preload_client=True"])
     srv.start()
     yield srv
     srv.stop()
@@ -265,6 +266,12 @@ def test_standalone_cluster_runs_jobs_on_its_executors(spark_server, standalone)
 def test_connect_over_the_comm_with_progress_under_the_cell(spark_server, connect_server):
     kernel = spark_server.kernel(KERNEL)
     try:
+        # spark_preload_client: the Connect client is imported in the background at start.
+        assert kernel.run("import sys, time\n"
+                          "for _ in range(300):\n"
+                          "    if 'pyspark.sql.connect.session' in sys.modules: break\n"
+                          "    time.sleep(0.1)\n"
+                          "print('pyspark.sql.connect.session' in sys.modules)") == "True\n"
         comm = kernel.comm_open("cygnet.spark")
         first = kernel.comm_messages(comm, lambda d: d.get("action") == "state")
         assert first[-1]["state"]["state"] == "disconnected"

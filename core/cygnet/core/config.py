@@ -171,6 +171,13 @@ class Cygnet(Configurable):
         "open them in the firewall for YARN and standalone clusters elsewhere.",
     ).tag(config=True)
 
+    spark_preload_client = Bool(
+        False,
+        help="Import the Spark Connect client in the background as each kernel starts: the first "
+        "connect to a Connect cluster is then about 0.8 s faster, and every kernel holds about "
+        "120 MB more, Spark or not.",
+    ).tag(config=True)
+
     # --- share links -----------------------------------------------------------------
     shares_db = Unicode(
         help="The SQLite database of share links. Default: <data_dir>/shares.sqlite. Point every "
@@ -215,6 +222,7 @@ class Cygnet(Configurable):
             "CYGNET_SPARK_PORTS": self.spark_port_range,
             "CYGNET_SPARK_PORTS_DIR": str(spark / "ports"),
             "CYGNET_SPARK_SERVERS_DIR": str(spark / "servers"),
+            "CYGNET_SPARK_PRELOAD": "1" if self.spark_preload_client else "",
         }
 
     @property

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import shlex
+import threading
 
 from cygnet.core.errors import BadInput, CygnetError
 
@@ -26,6 +27,17 @@ def load_ipython_extension(ip):
     kernel = getattr(ip, "kernel", None)
     if kernel is not None and getattr(kernel, "comm_manager", None) is not None:
         kernel.comm_manager.register_target(COMM_TARGET, lambda comm, msg: SparkComm(ip, comm))
+    if os.environ.get("CYGNET_SPARK_PRELOAD"):
+        threading.Thread(target=_preload_client, name="cygnet-spark-preload", daemon=True).start()
+
+
+def _preload_client():
+    """Import the Spark Connect client (pandas, pyarrow, grpc: most of a first connect's time)
+    while the kernel waits for its first cell."""
+    try:
+        import pyspark.sql.connect.session  # noqa: F401
+    except Exception:  # noqa: BLE001 - no Spark in this view: connect will say so
+        pass
 
 
 # --- %spark ---------------------------------------------------------------------------------------
