@@ -230,6 +230,10 @@ def test_local_session_runs_udfs_in_the_view_with_bundles_and_separate_ports(spa
         first.run("spark.range(10).count()", timeout=120)
         events = first.comm_messages(monitor, lambda d: 'sparkJobEnd' in json.dumps(d), timeout=60)
         assert any('sparkJobStart' in json.dumps(d) for d in events), events
+        # The driver's log goes to a file the panel follows, not into the cells.
+        logs = first.run("%spark logs")
+        assert "starting a Spark session on local" in logs and "Running Spark version" in logs
+        assert " WARN " not in out and "default log4j profile" not in out
         assert "7 tagged-a" in result and "-Dcygnet.a=1 -Dcygnet.b=2" in result
         assert f"local[2] sparktest/{PLATFORM}" in result
         state = status_of(first)

@@ -52,11 +52,12 @@ def _parser():
     sub.add_parser("status", add_help=False)
     sub.add_parser("disconnect", add_help=False)
     sub.add_parser("clusters", add_help=False)
+    sub.add_parser("logs", add_help=False)
     return p
 
 
 USAGE = ("%spark connect [--cluster NAME] [--bundle B]... [--conf key=value]... [--name APP]\n"
-         "%spark status | %spark disconnect | %spark clusters\n"
+         "%spark status | %spark disconnect | %spark clusters | %spark logs\n"
          "Without options, connect reuses the notebook's saved choice (metadata.cygnet.spark), else 'local'.")
 
 
@@ -83,6 +84,8 @@ def spark_magic(ip, line):
                 print(f"{c.name:16} {c.kind:16} {c.display_name}")
         elif args.command == "status":
             _print_state()
+        elif args.command == "logs":
+            print("\n".join(spark_session.log_lines()))
         else:
             print(USAGE)
     except CygnetError as e:
@@ -137,7 +140,7 @@ class SparkComm:
                 spark_session.disconnect(self.ip.user_ns)
                 self.send_state()
             elif action == "logs":
-                self.comm.send({"action": "logs", "lines": list(spark_session.STATE.log)})
+                self.comm.send({"action": "logs", "lines": spark_session.log_lines()})
             else:
                 raise BadInput(f"unknown action {action!r} (get-state, connect, disconnect, logs)")
         except CygnetError as e:

@@ -36,12 +36,13 @@ class SparkState:
         self.session = self.cluster = self.lease = None
         self.conf, self.bundles, self.options = {}, [], {}
         self.log = []
+        self.driver_log = None  # the classic driver's log4j file
 
     def to_dict(self):
         data = {"state": self.state, "error": self.error, "cluster": self.cluster.name if self.cluster else None,
                 "kind": self.cluster.kind if self.cluster else None, "bundles": list(self.bundles),
                 "options": dict(self.options), "conf": masked(self.conf), "ui_url": None, "app_id": None,
-                "ports": self.lease.ports if self.lease else []}
+                "ports": self.lease.ports if self.lease else [], "driver_log": self.driver_log}
         if self.session is not None and self.cluster.kind not in ("connect", "connect-managed"):
             sc = self.session.sparkContext
             data["ui_url"], data["app_id"] = sc.uiWebUrl, sc.applicationId
@@ -131,6 +132,8 @@ def _start(cluster_name, bundles, options, app_name, log):
     full = {**cluster_conf(cluster), **view_conf(sys.executable, env, STATE.lease.ports, host),
             "spark.ui.showConsoleProgress": "false", **conf}  # progress shows under the cell instead
     full.update(_monitor_conf(full, log))
+    STATE.driver_log, log_option = _driver_log_option()
+    full["spark.driver.extraJavaOptions"] = " ".join(filter(None, [log_option, full.get("spark.driver.extraJavaOptions")]))
     STATE.conf = full
     log(f"starting a Spark session on {cluster.name} ({cluster.master}), driver ports {STATE.lease.ports}")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -138,6 +141,49 @@ def _start(cluster_name, bundles, options, app_name, log):
     if cluster.kind == "standalone":
         _wait_for_executors(session, log)
     return session
+
+
+LOG4J2 = """\
+# Written by Cygnet: the driver's log goes to a file the Spark panel follows; only errors reach the cell.
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = file
+rootLogger.appenderRef.console.ref = console
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {path}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{yy/MM/dd HH:mm:ss}} %p %c{{1}}: %m%n
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{{yy/MM/dd HH:mm:ss}} %p %c{{1}}: %m%n
+appender.console.filter.threshold.type = ThresholdFilter
+appender.console.filter.threshold.level = error
+logger.jetty.name = org.sparkproject.jetty
+logger.jetty.level = warn
+"""
+
+
+def _driver_log_option():
+    """(log file, JVM option) sending this kernel's driver log to a file; a user's own
+    log4j2.configurationFile in spark.driver.extraJavaOptions comes later and wins."""
+    folder = os.path.join(os.path.dirname(os.environ.get("CYGNET_SPARK_PORTS_DIR") or _default_ports_dir()), "logs")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"driver-{os.getpid()}-{int(time.time())}.log")
+    config = path[:-4] + ".log4j2.properties"
+    with open(config, "w") as f:
+        f.write(LOG4J2.format(path=path))
+    return path, f"-Dlog4j2.configurationFile=file:{config}"
+
+
+def log_lines(limit=200):
+    """Cygnet's connection log, then the end of the driver's log file (classic sessions)."""
+    lines = list(STATE.log)
+    if STATE.driver_log and os.path.exists(STATE.driver_log):
+        with open(STATE.driver_log, errors="replace") as f:
+            lines += f.read().splitlines()[-limit:]
+    return lines[-limit:]
 
 
 def _cleanup():
