@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 UP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: up test install install-test sysdeps lock clean
+.PHONY: up test install install-test sysdeps sysdeps-test lock clean
 
 up: install
 	$(BIN)/cygnet up $(UP_ARGS)
@@ -17,7 +17,7 @@ test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: sysdeps $(VENV)/.installed
-install-test: sysdeps $(VENV)/.installed-test
+install-test: sysdeps sysdeps-test $(VENV)/.installed-test
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
@@ -36,6 +36,10 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
 # System packages: present, installed with apt when root, or a clear message naming them.
 sysdeps:
 	@bash -c 'source docker/sysdeps.sh && need_java && need_git'
+
+# What only the tests need: a real XRootD server.
+sysdeps-test:
+	@bash -c 'source docker/sysdeps.sh && need_xrootd_server'
 
 # Re-pin every dependency (run after changing pyproject.toml's dependencies).
 lock: $(VENV)/bin/python

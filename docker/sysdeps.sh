@@ -29,3 +29,9 @@ need_git() {
   command -v git >/dev/null 2>&1 && return 0
   _apt_install git || return 1
 }
+
+# The tests' EOS stand-in: Debian's xrootd server (and xrdcp, for bench/xrootd_io.py).
+need_xrootd_server() {
+  command -v xrootd >/dev/null 2>&1 && command -v xrdcp >/dev/null 2>&1 && return 0
+  _apt_install xrootd-server xrootd-client || return 1
+}

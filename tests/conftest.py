@@ -97,3 +97,14 @@ def webdav(tmp_path_factory):
            "env": {"CYGNET_BOX_USER": "alice", "CYGNET_BOX_PASSWORD": "s3cret"}}
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def spark_view(tmp_path_factory):
+    """A view built with `--spark --storage` (Spark and XRootD for kernels), plus a module only this view has."""
+    root = tmp_path_factory.mktemp("spark-views")
+    built = cygnet("views", "build", f"sparktest/{PLATFORM}", "--spark", "--storage", "--root", str(root), timeout=900)
+    assert built.returncode == 0, built.stderr
+    site = next((root / "sparktest" / PLATFORM / "lib").glob("python3.*")) / "site-packages"
+    (site / "cygnet_view_only.py").write_text("def tag(x):\n    return f'view-{x}'\n")
+    return root

@@ -25,8 +25,8 @@ print(json.dumps({
     "sentinel": os.environ.get("SERVER_ONLY_SENTINEL"),
     "home": os.environ.get("HOME"),
     "server_packages": {m: importable(m) for m in
-        ["jupyter_server", "jupyterlab", "jupyterlab_server", "cygnet.views", "cygnet.server", "cygnet.storage"]},
-    "kernel_side": all(importable(m) for m in ("cygnet.kernels.kernel_extension", "cygnet.spark.session", "cygnet.core.errors")),
+        ["jupyter_server", "jupyterlab", "jupyterlab_server", "cygnet.views", "cygnet.server"]},
+    "kernel_side": all(importable(m) for m in ("cygnet.kernels.kernel_extension", "cygnet.spark.session", "cygnet.core.errors", "cygnet.storage")),
     "sys_path": sys.path,
 }))
 """

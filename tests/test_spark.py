@@ -142,17 +142,6 @@ def test_port_leases_are_exclusive_and_come_back_when_their_holder_dies(tmp_path
 
 # --- real Spark ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def spark_view(tmp_path_factory):
-    """A view built with `--spark`, plus a module only this view has."""
-    root = tmp_path_factory.mktemp("spark-views")
-    built = cygnet("views", "build", f"sparktest/{PLATFORM}", "--spark", "--root", str(root), timeout=900)
-    assert built.returncode == 0, built.stderr
-    site = next((root / "sparktest" / PLATFORM / "lib").glob("python3.*")) / "site-packages"
-    (site / "cygnet_view_only.py").write_text("def tag(x):\n    return f'view-{x}'\n")
-    return root
-
-
-@pytest.fixture(scope="module")
 def standalone(tmp_path_factory):
     env = {**SPARK_ENV, "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("spark-cluster"))}
     up = cygnet("spark", "up", "--workers", "1", "--cores", "1", "--memory", "1g", "--json", env=env, timeout=300)

@@ -85,7 +85,7 @@ class Cygnet(Configurable):
         Unicode(),
         [
             "HOME", "USER", "LOGNAME", "LANG", "LC_*", "TZ", "TERM", "SHELL", "TMPDIR",
-            "JPY_*", "KRB5CCNAME", "CYGNET_*", "JAVA_HOME", "SPARK_LOCAL_IP",
+            "JPY_*", "KRB5CCNAME", "CYGNET_*", "JAVA_HOME", "SPARK_LOCAL_IP", "JUPYTERHUB_USER",
         ],
         help="Names (shell-style patterns) of the server's environment variables a kernel "
         "inherits; everything else a kernel sees comes from its view.",
@@ -93,7 +93,7 @@ class Cygnet(Configurable):
 
     kernel_packages = List(
         Unicode(),
-        ["cygnet.kernels", "cygnet.core", "cygnet.spark"],
+        ["cygnet.kernels", "cygnet.core", "cygnet.spark", "cygnet.storage"],
         help="Cygnet sub-packages put on every kernel's path (kernel-side code). Nothing "
         "else of the service is importable in a kernel.",
     ).tag(config=True)
@@ -178,6 +178,18 @@ class Cygnet(Configurable):
         "120 MB more, Spark or not.",
     ).tag(config=True)
 
+    # --- EOS-style storage over XRootD ---------------------------------------------------
+    storage_endpoint = Unicode(
+        "",
+        help="The site's XRootD endpoint, e.g. root://eosuser.example.org: relative paths given to "
+        "cygnet.storage in kernels and to `cygnet storage` resolve to the user's home there.",
+    ).tag(config=True)
+
+    storage_home = Unicode(
+        "/eos/user/{u0}/{user}",
+        help="The user's home path on storage_endpoint; {user} is the user name, {u0} its first letter.",
+    ).tag(config=True)
+
     # --- share links -----------------------------------------------------------------
     shares_db = Unicode(
         help="The SQLite database of share links. Default: <data_dir>/shares.sqlite. Point every "
@@ -223,6 +235,8 @@ class Cygnet(Configurable):
             "CYGNET_SPARK_PORTS_DIR": str(spark / "ports"),
             "CYGNET_SPARK_SERVERS_DIR": str(spark / "servers"),
             "CYGNET_SPARK_PRELOAD": "1" if self.spark_preload_client else "",
+            "CYGNET_STORAGE_ENDPOINT": self.storage_endpoint,
+            "CYGNET_STORAGE_HOME": self.storage_home,
         }
 
     @property

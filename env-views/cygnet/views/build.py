@@ -66,6 +66,20 @@ def spark_requirements():
     return pins
 
 
+STORAGE_DISTRIBUTIONS = ("xrootd", "fsspec", "fsspec-xrootd")
+
+
+def storage_requirements():
+    """XRootD for a view's kernels (cygnet.storage), at the server's own versions."""
+    pins = []
+    for name in STORAGE_DISTRIBUTIONS:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            pass
+    return pins if any(p.startswith("xrootd==") for p in pins) else []
+
+
 def build_view(root, name, python=None, packages=(), system_site_packages=False, force=False,
                progress=lambda message: None):
     """Create the view `name` (<release>/<platform>, or <release> for this machine's platform)

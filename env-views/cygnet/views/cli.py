@@ -5,7 +5,7 @@ import sys
 
 from cygnet.core.config import load_config
 
-from .build import build_view, spark_requirements
+from .build import build_view, spark_requirements, storage_requirements
 from .discovery import discover, find_view
 from .environment import EnvironmentCache
 
@@ -32,6 +32,8 @@ def register(subparsers):
                    help="let the view see its interpreter's own packages")
     p.add_argument("--spark", action="store_true",
                    help="add Spark for kernels (pyspark with Connect, pandas, sparkmonitor) at the server's versions")
+    p.add_argument("--storage", action="store_true",
+                   help="add the XRootD client for kernels (xrootd, fsspec-xrootd) at the server's versions")
     p.add_argument("--root", help="views root to build in (default: Cygnet.local_views_root)")
     p.add_argument("--force", action="store_true", help="replace an existing view of that name")
     p.set_defaults(func=build_command)
@@ -85,7 +87,8 @@ def build_command(args, config_argv):
     config = load_config(config_argv)
     view = build_view(
         args.root or config.local_views_root, args.name, python=args.python,
-        packages=list(args.packages) + (spark_requirements() if args.spark else []),
+        packages=list(args.packages) + (spark_requirements() if args.spark else [])
+        + (storage_requirements() if args.storage else []),
         system_site_packages=args.system_site_packages, force=args.force,
         progress=lambda message: print(f"cygnet: {message}", file=sys.stderr, flush=True),
     )

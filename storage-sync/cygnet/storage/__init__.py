@@ -1,9 +1,98 @@
-"""Storage: the box (a folder on a local disk or a WebDAV server, addressed through fsspec)
+"""Storage: EOS-style storage over XRootD, the box (a folder on a local disk or a WebDAV server)
 and the sync engine that mirrors a workspace folder to it.
 
-`sync(src, dest, ...)` is the Python API; see `cygnet.storage.sync_engine` for the rules.
-This file imports nothing heavy, so kernels can be given the package later.
+In a kernel, `open`, `ls`, `stat`, `copy`, `rm`, `mkdir` take root:// URLs and local paths alike.
+A bare relative path means the user's EOS home when the site configured a storage endpoint
+($CYGNET_STORAGE_ENDPOINT, from Cygnet.storage_endpoint), else the current folder.
+`sync(src, dest)` mirrors a folder to the box (see `cygnet.storage.sync_engine`).
+This file imports nothing heavy.
 """
+
+import getpass
+import os
+import shutil
+
+DEFAULT_HOME = "/eos/user/{u0}/{user}"
+
+
+def home():
+    """The user's EOS home: root://endpoint//eos/user/<u>/<user>."""
+    from .xrootd import home as _home
+
+    user = os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    return _home(os.environ.get("CYGNET_STORAGE_ENDPOINT", ""),
+                 os.environ.get("CYGNET_STORAGE_HOME") or DEFAULT_HOME, user)
+
+
+def resolve(target):
+    """A root:// URL or local path for `target`: relative paths go to the EOS home if configured."""
+    from .xrootd import is_url
+
+    target = os.fspath(target)
+    if "://" in target and not is_url(target):
+        from cygnet.core.errors import BadInput
+
+        raise BadInput(f"not an XRootD URL (root://host//path) or a local path: {target!r}")
+    if is_url(target) or os.path.isabs(target) or target.startswith("."):
+        return target
+    if os.environ.get("CYGNET_STORAGE_ENDPOINT"):
+        return home().rstrip("/") + "/" + target
+    return target
+
+
+def open(target, mode="rb"):  # noqa: A001 - the name users expect, like builtins.open
+    """A file object on a root:// URL or a local path ('rb', 'wb', 'r', 'w')."""
+    from .xrootd import is_url, open_url
+
+    target = resolve(target)
+    if is_url(target):
+        return open_url(target, mode)
+    import builtins
+
+    return builtins.open(target, mode)
+
+
+def ls(target="."):
+    from .xrootd import is_url, ls as _ls
+
+    target = resolve(target)
+    if is_url(target):
+        return _ls(target)
+    return [_local_stat(os.path.join(target, name)) for name in sorted(os.listdir(target))]
+
+
+def stat(target):
+    from .xrootd import is_url, stat as _stat
+
+    target = resolve(target)
+    return _stat(target) if is_url(target) else _local_stat(target)
+
+
+def copy(src, dst, parallel=4, progress=None):
+    """Copy a file between root:// URLs and local paths; returns the bytes copied."""
+    from .xrootd import copy as _copy, is_url
+
+    src, dst = resolve(src), resolve(dst)
+    if not (is_url(src) or is_url(dst)):
+        shutil.copyfile(src, dst)
+        return os.path.getsize(dst)
+    return _copy(src, dst, parallel=parallel, progress=progress)
+
+
+def rm(target):
+    from .xrootd import is_url, rm as _rm
+
+    target = resolve(target)
+    return _rm(target) if is_url(target) else os.unlink(target)
+
+
+def mkdir(target, parents=True):
+    from .xrootd import is_url, mkdir as _mkdir
+
+    target = resolve(target)
+    if is_url(target):
+        return _mkdir(target, parents)
+    return os.makedirs(target, exist_ok=parents) if parents else os.mkdir(target)
 
 
 def sync(src, dest, **options):
@@ -11,3 +100,14 @@ def sync(src, dest, **options):
     from .sync_engine import sync as _sync
 
     return _sync(src, dest, **options).to_dict()
+
+
+def _local_stat(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        from cygnet.core.errors import NotFound
+
+        raise NotFound(f"{path}: no such file or folder") from None
+    return {"name": os.path.basename(path), "url": os.path.abspath(path), "size": st.st_size,
+            "mtime": int(st.st_mtime), "type": "directory" if os.path.isdir(path) else "file"}

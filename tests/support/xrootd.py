@@ -1,0 +1,78 @@
+"""Debian's `xrootd` server on a free loopback port, exporting a temporary folder.
+
+It refuses to run as root: as root it runs as the `xrootd` user (created by the Debian package),
+which must own its folders."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support.jupyter import free_port
+
+
+class XRootDServer:
+    def __init__(self, base):
+        if os.geteuid() == 0:
+            # The server's user must reach its folders; pytest's own are private to root.
+            base = Path(tempfile.mkdtemp(prefix="cygnet-xrootd-"))
+        self.base = base
+        self.data = base / "data"
+        self.port = free_port()
+        self.url = f"root://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self, timeout=20):
+        if not shutil.which("xrootd"):
+            raise RuntimeError("the xrootd server is missing: apt-get install xrootd-server")
+        admin = self.base / "admin"
+        for folder in (self.data, admin):
+            folder.mkdir(parents=True, exist_ok=True)
+        config = self.base / "xrootd.cfg"
+        config.write_text(f"all.role server\nxrd.port {self.port}\nall.export /\noss.localroot {self.data}\n"
+                          f"all.adminpath {admin}\nall.pidpath {admin}\n")
+        cmd = ["xrootd", "-c", str(config), "-l", str(admin / "xrootd.log")]
+        if os.geteuid() == 0:
+            subprocess.run(["chown", "-R", "xrootd:xrootd", str(self.base)], check=True)
+            os.chmod(self.base, 0o755)
+            cmd[1:1] = ["-R", "xrootd"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        import socket
+
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+        raise RuntimeError(f"xrootd did not start: {(admin / 'xrootd.log').read_text(errors='replace')[-2000:]}")
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def put(self, rel, data):
+        """A file on the server, written directly into its export (owned by the server's user)."""
+        path = self.data / rel.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if os.geteuid() == 0:
+            shutil.chown(path, "xrootd", "xrootd")
+            for parent in path.relative_to(self.data).parents:
+                if str(parent) != ".":
+                    shutil.chown(self.data / parent, "xrootd", "xrootd")
+        return f"{self.url}//{rel.lstrip('/')}"
