@@ -365,3 +365,36 @@ def test_managed_connect_server_lifecycle(spark_server):
         assert "no Spark Connect server is running for mine" in out + err
     finally:
         kernel.shutdown()
+
+
+def test_executors_read_root_files_into_a_dataframe(spark_server, tmp_path):
+    from tests.support.xrootd import XRootDServer
+
+    eos = XRootDServer(tmp_path).start()
+    try:
+        import io
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for run in range(3):
+            buffer = io.BytesIO()
+            pq.write_table(pa.table({"run": [run] * 4, "pt": [10.0 * run + i for i in range(4)]}), buffer)
+            eos.put(f"/eos/data/run{run}/events.parquet", buffer.getvalue())
+        eos.put("/eos/data/run9/other.txt", b"not parquet")
+        kernel = spark_server.kernel(KERNEL)
+        try:
+            kernel.run("%spark connect --cluster local", timeout=300)
+            out = kernel.run(
+                "from cygnet.storage.spark_read import read_files\n"
+                f"df = read_files(spark, '{eos.url}//eos/data/run*/events.parquet', 'parquet')\n"
+                "print(df.count(), sorted(r.run for r in df.select('run').distinct().collect()), df.agg({'pt': 'sum'}).first()[0])\n"
+                f"raw = read_files(spark, ['{eos.url}//eos/data/run9/other.txt'])\n"
+                "print(raw.first().content, raw.first().length)", timeout=300)
+            assert out.splitlines() == ["12 [0, 1, 2] 138.0", "b'not parquet' 11"]
+            _, out, err = kernel.execute(f"read_files(spark, '{eos.url}//eos/nothing/*.parquet', 'parquet')")
+            assert "no files match" in err
+        finally:
+            kernel.shutdown()
+    finally:
+        eos.stop()
