@@ -162,3 +162,29 @@ def test_the_storage_api_in_a_kernel_reaches_the_users_eos_home(eos, spark_view,
             kernel.shutdown()
     assert out.splitlines() == [f"{eos.url}//eos/user/c/carol", "['fit.txt']", "chi2=1.02"]
     assert (eos.data / "eos/user/c/carol/results/fit.txt").read_text() == "chi2=1.02"
+
+
+def test_the_file_browser_shows_eos_and_saves_notebooks_back_atomically(eos, tmp_path):
+    from tests.support.jupyter import JupyterServer
+
+    eos.put("/eos/user/d/dana/plots/h.txt", b"histogram")
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "local.txt").write_text("here")
+    env = {"CYGNET_DATA_DIR": str(tmp_path / "data"), "JUPYTERHUB_USER": "dana"}
+    args = [f"--Cygnet.storage_endpoint={eos.url}", "--Cygnet.build_default_view=False"]
+    with JupyterServer(env=env, root=tmp_path / "ws", args=args) as server:
+        top = server.get("/api/contents/").json()
+        assert {"EOS", "local.txt"} <= {m["name"] for m in top["content"]}
+        listing = server.get("/api/contents/EOS/plots").json()
+        assert [(m["name"], m["type"]) for m in listing["content"]] == [("h.txt", "file")]
+        assert server.get("/api/contents/EOS/plots/h.txt").json()["content"] == "histogram"
+        notebook = {"type": "notebook", "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}}
+        assert server.http.put(f"{server.url}/api/contents/EOS/plots/fit.ipynb", json=notebook, timeout=30).status_code in (200, 201)
+        assert json.loads((eos.data / "eos/user/d/dana/plots/fit.ipynb").read_text())["nbformat"] == 4
+        assert server.get("/api/contents/EOS/plots/fit.ipynb").json()["type"] == "notebook"
+        assert not [p for p in (eos.data / "eos/user/d/dana/plots").iterdir() if xrootd.TEMP_MARK in p.name]
+        moved = server.http.patch(f"{server.url}/api/contents/EOS/plots/fit.ipynb", json={"path": "EOS/plots/fit2.ipynb"}, timeout=30)
+        assert moved.status_code == 200, moved.text
+        assert server.delete("/api/contents/EOS/plots/fit2.ipynb").status_code == 204
+        assert server.get("/api/contents/EOS/plots/nope.txt").status_code == 404
+        assert server.get("/api/contents/local.txt").json()["content"] == "here"  # the workspace as before

@@ -21,6 +21,12 @@ def _link_jupyter_server_extension(serverapp):
             "software views only if it is Cygnet's or a subclass of it", chosen,
         )
 
+    # With a storage endpoint, the file browser shows the user's EOS home as EOS/.
+    if serverapp.config.get("Cygnet", {}).get("storage_endpoint") and \
+            serverapp.config.ServerApp.get("contents_manager_class") is None:
+        from .eos_contents import EOSContentsManager
+
+        serverapp.contents_manager_class = EOSContentsManager
 
     # nbgitpuller is used as a library; its own /git-pull handler would bypass Cygnet's URL
     # checks and limits, so Cygnet serves /git-pull itself. (Linking goes in name order, so

@@ -1,0 +1,210 @@
+"""The file browser on EOS: a contents manager that shows the user's XRootD home as the folder
+`EOS/` at the top of the workspace, beside the local files it serves as usual.
+
+Everything under `EOS/` is read and written through `cygnet.storage.xrootd`: saves go to a
+temporary name and are renamed into place, so a notebook saved from JupyterLab is never left
+half-written on EOS. Checkpoints are local-only: files on EOS have none.
+
+Enabled when `Cygnet.storage_endpoint` is set and the site has not chosen its own
+`ServerApp.contents_manager_class`.
+"""
+
+import asyncio
+import mimetypes
+import posixpath
+from datetime import datetime, timezone
+
+import nbformat
+from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+from tornado import web
+
+from cygnet.core.config import Cygnet
+from cygnet.core.errors import CygnetError, NotFound
+from cygnet.storage import xrootd
+
+MOUNT = "EOS"
+
+
+class EOSContentsManager(AsyncLargeFileManager):
+    def _home(self):
+        import getpass
+        import os
+
+        config = Cygnet(parent=self.parent)
+        user = os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+        return xrootd.home(config.storage_endpoint, config.storage_home, user)
+
+    @staticmethod
+    def _on_eos(path):
+        path = path.strip("/")
+        return path == MOUNT or path.startswith(MOUNT + "/")
+
+    def _url(self, path):
+        rel = path.strip("/")[len(MOUNT):].strip("/")
+        return self._home().rstrip("/") + ("/" + rel if rel else "")
+
+    async def _call(self, function, *args):
+        try:
+            return await asyncio.to_thread(function, *args)
+        except NotFound as e:
+            raise web.HTTPError(404, str(e)) from None
+        except CygnetError as e:
+            raise web.HTTPError(e.http_status if e.http_status != 500 else 502, str(e)) from None
+
+    # --- reading ---------------------------------------------------------------------------------------
+    async def get(self, path, content=True, type=None, format=None, require_hash=False):
+        if not self._on_eos(path):
+            model = await super().get(path, content, type, format, require_hash)
+            if path.strip("/") == "" and content and model.get("content") is not None:
+                model["content"] = [m for m in model["content"] if m["name"] != MOUNT] + [self._mount_model()]
+            return model
+        path = path.strip("/")
+        info = await self._call(xrootd.stat, self._url(path))
+        if info["type"] == "directory":
+            model = self._model(path, info, "directory")
+            if content:
+                entries = await self._call(xrootd.ls, self._url(path))
+                model["content"] = [self._model(posixpath.join(path, e["name"]), e, None) for e in entries
+                                    if xrootd.TEMP_MARK not in e["name"]]
+                model["format"] = "json"
+            return model
+        kind = type or ("notebook" if path.endswith(".ipynb") else "file")
+        model = self._model(path, info, kind)
+        if content:
+            data = await self._call(self._read, self._url(path))
+            if kind == "notebook":
+                notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+                self.mark_trusted_cells(notebook, path)
+                model.update(content=notebook, format="json")
+                self.validate_notebook_model(model)
+            elif format == "base64" or (format is None and not _is_text(data)):
+                import base64
+
+                model.update(content=base64.b64encode(data).decode("ascii"), format="base64",
+                             mimetype=model["mimetype"] or "application/octet-stream")
+            else:
+                model.update(content=data.decode("utf-8"), format="text", mimetype=model["mimetype"] or "text/plain")
+        return model
+
+    @staticmethod
+    def _read(url):
+        with xrootd.open_url(url, "rb") as f:
+            return f.read()
+
+    def _mount_model(self):
+        return {"name": MOUNT, "path": MOUNT, "type": "directory", "created": _now(), "last_modified": _now(),
+                "content": None, "format": None, "mimetype": None, "writable": True, "size": None, "hash": None,
+                "hash_algorithm": None}
+
+    def _model(self, path, info, kind):
+        kind = kind or ("directory" if info["type"] == "directory" else
+                        "notebook" if path.endswith(".ipynb") else "file")
+        when = datetime.fromtimestamp(info["mtime"], tz=timezone.utc)
+        return {"name": posixpath.basename(path), "path": path, "type": kind, "created": when, "last_modified": when,
+                "content": None, "format": None, "writable": True, "hash": None, "hash_algorithm": None,
+                "mimetype": None if kind != "file" else mimetypes.guess_type(path)[0],
+                "size": info["size"] if kind != "directory" else None}
+
+    async def file_exists(self, path):
+        if not self._on_eos(path):
+            return await super().file_exists(path)
+        return await self._kind(path) == "file"
+
+    async def dir_exists(self, path):
+        if not self._on_eos(path):
+            return await super().dir_exists(path)
+        return path.strip("/") == MOUNT or await self._kind(path) == "directory"
+
+    def exists(self, path):
+        if not self._on_eos(path):
+            return super().exists(path)
+        return self._kind_now(path) is not None
+
+    async def is_hidden(self, path):
+        return False if self._on_eos(path) else await super().is_hidden(path)
+
+    async def _kind(self, path):
+        return await asyncio.to_thread(self._kind_now, path)
+
+    def _kind_now(self, path):
+        try:
+            return xrootd.stat(self._url(path))["type"]
+        except NotFound:
+            return None
+
+    # --- writing ---------------------------------------------------------------------------------------
+    async def save(self, model, path=""):
+        if not self._on_eos(path):
+            return await super().save(model, path)
+        path = path.strip("/")
+        if path == MOUNT:
+            raise web.HTTPError(400, "the EOS folder itself cannot be replaced")
+        url = self._url(path)
+        kind = model.get("type")
+        if kind == "directory":
+            await self._call(xrootd.mkdir, url)
+        else:
+            if "content" not in model:
+                raise web.HTTPError(400, "no file content")
+            if kind == "notebook":
+                notebook = nbformat.from_dict(model["content"])
+                self.check_and_sign(notebook, path)
+                data = nbformat.writes(notebook, version=nbformat.NO_CONVERT).encode("utf-8")
+            elif model.get("format") == "base64":
+                import base64
+
+                data = base64.b64decode(model["content"])
+            else:
+                data = model["content"].encode("utf-8")
+            await self._call(self._write, url, data)
+        return await self.get(path, content=False)
+
+    @staticmethod
+    def _write(url, data):
+        with xrootd.open_url(url, "wb") as f:  # a temporary name, renamed into place on close
+            f.write(data)
+
+    async def delete_file(self, path):
+        if not self._on_eos(path):
+            return await super().delete_file(path)
+        if path.strip("/") == MOUNT:
+            raise web.HTTPError(400, "the EOS folder itself cannot be deleted")
+        await self._call(xrootd.rm, self._url(path))
+
+    async def rename_file(self, old_path, new_path):
+        if not (self._on_eos(old_path) or self._on_eos(new_path)):
+            return await super().rename_file(old_path, new_path)
+        if not (self._on_eos(old_path) and self._on_eos(new_path)) or MOUNT in (old_path.strip("/"), new_path.strip("/")):
+            raise web.HTTPError(400, "files move within EOS/ only; copy them between EOS and the workspace")
+        _, new = xrootd.parse_url(self._url(new_path))
+        await self._call(xrootd.rename, self._url(old_path), new)
+
+    # --- checkpoints: none on EOS ----------------------------------------------------------------------
+    async def create_checkpoint(self, path):
+        if self._on_eos(path):
+            return {"id": "eos", "last_modified": _now()}
+        return await super().create_checkpoint(path)
+
+    async def list_checkpoints(self, path):
+        return [] if self._on_eos(path) else await super().list_checkpoints(path)
+
+    async def restore_checkpoint(self, checkpoint_id, path):
+        if self._on_eos(path):
+            raise web.HTTPError(400, "files on EOS have no checkpoints")
+        return await super().restore_checkpoint(checkpoint_id, path)
+
+    async def delete_checkpoint(self, checkpoint_id, path):
+        if not self._on_eos(path):
+            return await super().delete_checkpoint(checkpoint_id, path)
+
+
+def _now():
+    return datetime.now(tz=timezone.utc)
+
+
+def _is_text(data):
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
