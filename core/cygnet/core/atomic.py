@@ -1,8 +1,16 @@
 """Writes that either happen whole or not at all."""
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
+
+PARTIAL_MARK = ".cygnet-partial-"  # in the names of writes in progress; a crash's leftovers are swept
+
+
+def partial_name(name):
+    """A hidden temporary name beside `name`, for a write that is renamed into place when done."""
+    return f".{name}{PARTIAL_MARK}{secrets.token_hex(4)}"
 
 
 def atomic_write(path, data, mode=0o644):

@@ -127,7 +127,7 @@ def _start(cluster_name, bundles, options, app_name, log):
     if cluster.kind == "local":
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # nothing outside needs to reach it
     host = os.environ.get("SPARK_LOCAL_IP") or socket.getfqdn()
-    STATE.lease = PortLease(os.environ.get("CYGNET_SPARK_PORTS_DIR") or _default_ports_dir(),
+    STATE.lease = PortLease(_ports_dir(),
                             os.environ.get("CYGNET_SPARK_PORTS") or "40000-40999")
     full = {**cluster_conf(cluster), **view_conf(sys.executable, env, STATE.lease.ports, host),
             "spark.ui.showConsoleProgress": "false", **conf}  # progress shows under the cell instead
@@ -168,7 +168,7 @@ logger.jetty.level = warn
 def _driver_log_option():
     """(log file, JVM option) sending this kernel's driver log to a file; a user's own
     log4j2.configurationFile in spark.driver.extraJavaOptions comes later and wins."""
-    folder = os.path.join(os.path.dirname(os.environ.get("CYGNET_SPARK_PORTS_DIR") or _default_ports_dir()), "logs")
+    folder = os.path.join(os.path.dirname(_ports_dir()), "logs")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"driver-{os.getpid()}-{int(time.time())}.log")
     config = path[:-4] + ".log4j2.properties"
@@ -285,9 +285,11 @@ def _managed_remote(cluster):
     return running_server_url(cluster.name)
 
 
-def _default_ports_dir():
-    base = os.environ.get("CYGNET_DATA_DIR") or os.path.join(os.path.expanduser("~"), ".local", "share", "cygnet")
-    return os.path.join(base, "spark-ports")
+def _ports_dir():
+    """Where port leases live: the server's choice, else under Cygnet's data directory."""
+    from cygnet.core.config import default_data_dir
+
+    return os.environ.get("CYGNET_SPARK_PORTS_DIR") or os.path.join(default_data_dir(), "spark", "ports")
 
 
 def _default_app_name():

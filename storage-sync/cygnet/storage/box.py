@@ -5,16 +5,16 @@ is safe to log."""
 
 import os
 import posixpath
-import secrets
 import time
 from urllib.parse import urlsplit
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from cygnet.core.atomic import PARTIAL_MARK as TEMP_MARK
+from cygnet.core.atomic import partial_name
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 
-TEMP_MARK = ".cygnet-partial-"  # uploads in progress; leftovers of a crash are removed
 ATTEMPTS = 3  # for reads and whole-file uploads, on server errors only
 
 
@@ -78,7 +78,7 @@ class Box:
             self._folders_made.add(folder)
 
         def attempt():
-            temp = posixpath.join(folder, f".{name}{TEMP_MARK}{secrets.token_hex(4)}")
+            temp = posixpath.join(folder, partial_name(name))
             try:
                 self._call(self.fs.put_file, local_path, temp)
                 self._replace(temp, final)

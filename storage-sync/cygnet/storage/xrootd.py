@@ -11,19 +11,19 @@ import io
 import os
 import posixpath
 import re
-import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+from cygnet.core.atomic import PARTIAL_MARK as TEMP_MARK
+from cygnet.core.atomic import partial_name
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
 
 CHUNK = 8 << 20  # 8 MiB: the rate of a raw 8 MiB-chunk read loop (see bench/xrootd_io.py)
 IN_FLIGHT = 4  # chunks requested at once by whole reads and copies
 TIMEOUT = 60  # seconds per request
 ATTEMPTS = 2  # a lost connection is tried once more
-TEMP_MARK = ".cygnet-partial-"
 _NOT_FOUND, _NOT_AUTHORIZED, _ALREADY = 3011, 3010, 3018
 
 
@@ -182,7 +182,7 @@ class XRootDFile(io.RawIOBase):
             target, how = self.path, flags.OpenFlags.READ
         else:
             folder, name = posixpath.split(self.path)
-            target = posixpath.join(folder, f".{name}{TEMP_MARK}{secrets.token_hex(4)}")
+            target = posixpath.join(folder, partial_name(name))
             how = flags.OpenFlags.NEW | flags.OpenFlags.MAKEPATH
         self._target = target
         status, _ = _retried(lambda: self._open(join(self.server, target), how))
@@ -406,7 +406,7 @@ def _local_temp(dst):
     folder = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(folder):
         raise NotFound(f"{folder}: no such folder")
-    return os.path.join(folder, f".{os.path.basename(dst)}{TEMP_MARK}{secrets.token_hex(4)}")
+    return os.path.join(folder, partial_name(os.path.basename(dst)))
 
 
 def home(endpoint, pattern, user):
