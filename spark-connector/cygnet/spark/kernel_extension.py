@@ -27,6 +27,8 @@ def load_ipython_extension(ip):
     kernel = getattr(ip, "kernel", None)
     if kernel is not None and getattr(kernel, "comm_manager", None) is not None:
         kernel.comm_manager.register_target(COMM_TARGET, lambda comm, msg: SparkComm(ip, comm))
+        if spark_session.importable("sparkmonitor"):
+            kernel.comm_manager.register_target("SparkMonitor", spark_session.hold_monitor_comm)
     if os.environ.get("CYGNET_SPARK_PRELOAD"):
         threading.Thread(target=_preload_client, name="cygnet-spark-preload", daemon=True).start()
 

@@ -206,7 +206,7 @@ def _monitor_conf(conf, log):
     except ImportError:
         return {}
     ip = get_ipython()
-    if ip is None or not _importable("sparkmonitor"):
+    if ip is None or not importable("sparkmonitor"):
         return {}
     os.environ.setdefault("SPARK_HOME", os.path.dirname(pyspark.__file__))  # where it looks for jars
     import logging
@@ -219,6 +219,8 @@ def _monitor_conf(conf, log):
         from sparkmonitor import kernelextension
 
         _guard_monitor(kernelextension.monitor)
+        while _held_monitor_comms:  # the front end's comm, opened before sparkmonitor loaded
+            kernelextension.monitor.target_func(_held_monitor_comms.pop(), None)
 
         monitor_conf = SparkConf(loadDefaults=False)
         kernelextension.configure(monitor_conf)
@@ -230,6 +232,16 @@ def _monitor_conf(conf, log):
         if extra.get(key) and conf.get(key):
             extra[key] = conf[key] + sep + extra[key]
     return extra
+
+
+_held_monitor_comms = []
+
+
+def hold_monitor_comm(comm, msg):
+    """sparkmonitor's front end opens its 'SparkMonitor' comm once, when the kernel starts, but
+    its kernel side loads only when a classic session starts (it costs a socket thread and a
+    pyspark import). Until then this target keeps the comm, and _monitor_conf hands it over."""
+    _held_monitor_comms[:] = [comm]
 
 
 def _guard_monitor(monitor):
@@ -247,7 +259,7 @@ def _guard_monitor(monitor):
     monitor.send, monitor._cygnet_guarded = guarded, True
 
 
-def _importable(name):
+def importable(name):
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
