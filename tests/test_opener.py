@@ -285,6 +285,17 @@ def test_link_gives_a_shareable_url_and_badge(server, upstream):
     assert badge.status_code == 200 and badge.headers["Content-Type"] == "image/svg+xml"
 
 
+def test_link_from_a_notebook_names_its_checkout(server, upstream):
+    target = unique("linked")
+    opened(server, repo=upstream.url, path="intro.ipynb", target=target)
+    link = server.get("/cygnet/api/link", params={"from": f"{target}/intro.ipynb"}).json()
+    assert parse_qs(urlsplit(link["url"]).query) == {"repo": [upstream.url], "branch": ["main"], "path": ["intro.ipynb"]}
+    (server.root / "loose.ipynb").write_text(NOTEBOOK)
+    outside = server.get("/cygnet/api/link", params={"from": "loose.ipynb"})
+    assert outside.status_code == 404 and "not inside a Git repository" in outside.json()["message"]
+    assert server.get("/cygnet/api/link", params={"from": "../etc/passwd"}).status_code == 400
+
+
 def test_nbgitpuller_links_go_through_cygnet(server, upstream):
     r = server.get("/git-pull", params={"repo": upstream.url, "branch": "main",
                                         "urlpath": "lab/tree/course/intro.ipynb"}, allow_redirects=False)

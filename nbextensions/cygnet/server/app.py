@@ -67,6 +67,7 @@ def setup(serverapp):
          share_handlers.PublicShareHandler),
         (url_path_join(base, "open"), opener_handlers.OpenPageHandler),
         (url_path_join(base, "link"), opener_handlers.LinkHandler),
+        (url_path_join(base, "api", "link"), opener_handlers.LinkHandler),
         (url_path_join(base, "badge.svg"), opener_handlers.BadgeHandler),
         (url_path_join(settings["base_url"], "git-pull"), opener_handlers.GitPullHandler),
     ])

@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from cygnet.core.errors import BadInput, CygnetError
+from cygnet.core.errors import BadInput, CygnetError, NotFound
+from cygnet.core.paths import confine
 from cygnet.core.proc import stream_bounded
 
 from .policy import free_name, sweep_stale
@@ -123,3 +124,27 @@ def _size(folder):
             except OSError:
                 pass
     return total
+
+
+def repository_of(workspace, relative):
+    """{repo, branch, path} of the Git checkout in the workspace that holds `relative` (for
+    "copy open-link" on a notebook); NotFound if it is in none or the checkout has no remote."""
+    target = confine(workspace, relative)
+    folder = target if target.is_dir() else target.parent
+    if not folder.is_dir():
+        raise NotFound(f"{relative} does not exist in the workspace")
+
+    def git(*args):
+        result = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    top = git("rev-parse", "--show-toplevel")
+    root = Path(workspace).resolve()
+    if not top or (Path(top).resolve() != root and root not in Path(top).resolve().parents):
+        raise NotFound(f"{relative} is not inside a Git repository of the workspace")
+    origin = git("config", "--get", "remote.origin.url")
+    if not origin:
+        raise NotFound(f"the repository holding {relative} has no remote 'origin' to link to")
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    inside = target.relative_to(Path(top).resolve()).as_posix()
+    return {"repo": origin, "branch": "" if branch == "HEAD" else branch, "path": "" if inside == "." else inside}

@@ -17,6 +17,7 @@ from cygnet.core.errors import CygnetError, as_http_error
 
 from ..handlers import CygnetHandler
 from .core import open_link
+from .gitrepo import repository_of
 from .links import BADGE_SVG, build_link
 
 IGNORED = {"token"}  # Jupyter's login token may ride along in a link's query
@@ -88,12 +89,15 @@ class OpenEventsHandler(CygnetHandler):
 
 
 class LinkHandler(CygnetHandler):
-    """GET /cygnet/link?repo=...&branch=...&path=...: the shareable URL and a Markdown badge."""
+    """GET /cygnet/link?repo=...&branch=...&path=...: the shareable URL and a Markdown badge.
+    GET /cygnet/api/link?from=PATH: the same for the Git checkout in the workspace holding PATH."""
 
     @web.authenticated
     @authorized
-    def get(self):
+    async def get(self):
         params = link_params(self)
+        if "from" in params:
+            params = await self.run_core(repository_of, self.settings["server_root_dir"], params["from"])
         base = self.settings["cygnet_link_base_url"] or f"{self.request.protocol}://{self.request.host}{self.base_url}"
         try:
             self.finish_json(build_link(base, params))
