@@ -8,13 +8,17 @@ BIN := $(VENV)/bin
 UP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: up test install install-test sysdeps sysdeps-test lock clean
+.PHONY: up test install install-test sysdeps sysdeps-test lab lab-test lock clean
 
 up: install
 	$(BIN)/cygnet up $(UP_ARGS)
 
-test: install-test
+test: install-test lab-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The front end's unit tests (Jest), in the extension's folder.
+lab-test: $(LAB_BUILT)
+	cd $(LAB) && PATH="$(abspath $(BIN)):$$PATH" jlpm test --silent
 
 install: sysdeps $(VENV)/.installed
 install-test: sysdeps sysdeps-test $(VENV)/.installed-test
@@ -24,8 +28,23 @@ $(VENV)/bin/python:
 	  { echo "cygnet: Python 3.11 or newer is needed; run with PYTHON=/path/to/python3.11" >&2; exit 1; }
 	@$(PYTHON) -m venv $(VENV) || { echo "cygnet: '$(PYTHON) -m venv' failed; install Debian's python3-venv" >&2; exit 1; }
 
-$(VENV)/.installed: $(VENV)/bin/python requirements.lock pyproject.toml
+$(VENV)/.deps: $(VENV)/bin/python requirements.lock
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.lock
+	@touch $@
+
+# The JupyterLab extension: TypeScript built with JupyterLab's own jlpm from the pinned
+# yarn.lock; the editable install below copies the result where JupyterLab finds it.
+LAB := nbextensions/labextension
+LAB_BUILT := nbextensions/cygnet/server/labextension/package.json
+$(LAB_BUILT): $(VENV)/.deps $(LAB)/package.json $(LAB)/yarn.lock $(LAB)/tsconfig.json $(wildcard $(LAB)/src/*.ts $(LAB)/style/*)
+	cd $(LAB) && PATH="$(abspath $(BIN)):$$PATH" jlpm install --immutable >/dev/null \
+	  && PATH="$(abspath $(BIN)):$$PATH" jlpm build:prod >/dev/null
+	@touch $@
+
+lab: $(LAB_BUILT)
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+
+$(VENV)/.installed: $(VENV)/.deps $(LAB_BUILT) pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
 	@touch $@
 
@@ -35,11 +54,11 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
 
 # System packages: present, installed with apt when root, or a clear message naming them.
 sysdeps:
-	@bash -c 'source docker/sysdeps.sh && need_java && need_git'
+	@bash -c 'source docker/sysdeps.sh && need_java && need_git && need_node'
 
-# What only the tests need: a real XRootD server.
+# What only the tests need: a real XRootD server, and Chromium for the browser tests.
 sysdeps-test:
-	@bash -c 'source docker/sysdeps.sh && need_xrootd_server'
+	@bash -c 'source docker/sysdeps.sh && need_xrootd_server && need_chromium'
 
 # Re-pin every dependency (run after changing pyproject.toml's dependencies).
 lock: $(VENV)/bin/python
@@ -50,4 +69,4 @@ lock: $(VENV)/bin/python
 	  --extra test -c requirements.lock -o requirements-test.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(LAB)/node_modules $(LAB)/lib $(LAB)/tsconfig.tsbuildinfo nbextensions/cygnet/server/labextension

@@ -35,3 +35,17 @@ need_xrootd_server() {
   command -v xrootd >/dev/null 2>&1 && command -v xrdcp >/dev/null 2>&1 && return 0
   _apt_install xrootd-server xrootd-client || return 1
 }
+
+# Node.js builds the JupyterLab extension (with JupyterLab's own jlpm; no npm needed).
+need_node() {
+  local major
+  major=$(node --version 2>/dev/null | sed -n 's/^v\([0-9]*\).*/\1/p')
+  if [ -n "$major" ] && [ "$major" -ge 18 ]; then return 0; fi
+  _apt_install nodejs || return 1
+}
+
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+need_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  _apt_install chromium || return 1
+}

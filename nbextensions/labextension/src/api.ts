@@ -1,0 +1,56 @@
+// Calls to Cygnet's REST API under /cygnet/api/, with Jupyter's login and XSRF token.
+import { Notification } from '@jupyterlab/apputils';
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { errorMessage } from './messages';
+
+export async function requestAPI<T>(
+  path: string,
+  init: RequestInit = {}
+): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, 'cygnet', 'api', path);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new Error(`the Jupyter server did not answer: ${error}`);
+  }
+  const text = await response.text();
+  let body: any = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
+  if (!response.ok) {
+    throw new Error(errorMessage(response.status, body, path));
+  }
+  return body as T;
+}
+
+export function postJSON<T>(path: string, data: unknown): Promise<T> {
+  return requestAPI<T>(path, { method: 'POST', body: JSON.stringify(data) });
+}
+
+/** Runs `step`; a failure becomes a notification with the server's message, never a silence. */
+export async function reported<T>(
+  what: string,
+  step: () => Promise<T>
+): Promise<T | undefined> {
+  try {
+    return await step();
+  } catch (error) {
+    Notification.error(`${what}: ${(error as Error).message ?? error}`, {
+      autoClose: 10000
+    });
+    return undefined;
+  }
+}
+
+/** A full URL to a path under the server's base URL (share pages, /cygnet/open). */
+export function serverURL(...parts: string[]): string {
+  const settings = ServerConnection.makeSettings();
+  return URLExt.join(settings.baseUrl, ...parts);
+}

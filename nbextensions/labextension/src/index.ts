@@ -1,0 +1,129 @@
+// Cygnet's JupyterLab front end: every feature of the service one click away.
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
+import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import { LabIcon, shareIcon } from '@jupyterlab/ui-components';
+
+import { copyOpenLink, openRepository } from './openRepo';
+import { showShareDialog } from './shareDialog';
+import { SharedPanel } from './sharedPanel';
+import { SparkPanel } from './sparkPanel';
+import { syncToBox } from './syncDialog';
+import { ViewStatus } from './viewStatus';
+
+const sparkIcon = new LabIcon({
+  name: 'cygnet:spark',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path class="jp-icon3" fill="#616161" d="M12 2l2.4 6.9L21 9.5l-5.2 4.3L17.5 21 12 17l-5.5 4 1.7-7.2L3 9.5l6.6-.6z"/></svg>'
+});
+
+const COMMANDS = {
+  spark: 'cygnet:open-spark-panel',
+  share: 'cygnet:share',
+  shareCurrent: 'cygnet:share-notebook',
+  sync: 'cygnet:sync-to-box',
+  openRepo: 'cygnet:open-git-repository',
+  copyLink: 'cygnet:copy-open-link'
+};
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'cygnet-lab:plugin',
+  description: "Cygnet's Spark panel, view indicator, sharing, sync and open-repository commands.",
+  autoStart: true,
+  requires: [INotebookTracker, IFileBrowserFactory, ILabShell],
+  optional: [ICommandPalette, IStatusBar],
+  activate: (
+    app: JupyterFrontEnd,
+    notebooks: INotebookTracker,
+    browsers: IFileBrowserFactory,
+    shell: ILabShell,
+    palette: ICommandPalette | null,
+    statusBar: IStatusBar | null
+  ) => {
+    const { commands } = app;
+    const spark = new SparkPanel(notebooks);
+    spark.title.icon = sparkIcon;
+    shell.add(spark, 'left', { rank: 600 });
+    const shared = new SharedPanel();
+    shared.title.icon = shareIcon;
+    shell.add(shared, 'left', { rank: 610 });
+
+    const selectedPath = () => browsers.tracker.currentWidget?.selectedItems().next()?.value?.path;
+    const notebookPath = () => notebooks.currentWidget?.context.path;
+
+    commands.addCommand(COMMANDS.spark, {
+      label: 'Spark',
+      caption: 'Connect this notebook to a Spark cluster',
+      icon: sparkIcon,
+      execute: () => shell.activateById(spark.id)
+    });
+    commands.addCommand(COMMANDS.share, {
+      label: 'Share…',
+      caption: 'Create a link to a snapshot of this file or folder',
+      icon: shareIcon,
+      execute: () => {
+        const path = selectedPath();
+        return path === undefined ? undefined : showShareDialog(path);
+      }
+    });
+    commands.addCommand(COMMANDS.shareCurrent, {
+      label: 'Share Notebook…',
+      icon: shareIcon,
+      isEnabled: () => !!notebookPath(),
+      execute: () => {
+        const path = notebookPath();
+        return path ? showShareDialog(path) : undefined;
+      }
+    });
+    commands.addCommand(COMMANDS.sync, {
+      label: 'Sync to Box…',
+      caption: 'Mirror a workspace folder to your box',
+      execute: () => syncToBox(browsers.tracker.currentWidget?.model.path || '.')
+    });
+    commands.addCommand(COMMANDS.openRepo, { label: 'Open Git Repository…', execute: () => openRepository() });
+    commands.addCommand(COMMANDS.copyLink, {
+      label: "Copy Open-Link of This Notebook's Repository",
+      isEnabled: () => !!notebookPath(),
+      execute: () => {
+        const path = notebookPath();
+        return path ? copyOpenLink(path) : undefined;
+      }
+    });
+
+    app.contextMenu.addItem({ command: COMMANDS.share, selector: '.jp-DirListing-item[data-isdir]', rank: 10 });
+    for (const command of Object.values(COMMANDS)) {
+      palette?.addItem({ command, category: 'Cygnet' });
+    }
+    app.docRegistry.addWidgetExtension('Notebook', {
+      createNew: (panel: NotebookPanel) => {
+        const sparkButton = new ToolbarButton({
+          icon: sparkIcon,
+          label: 'Spark',
+          tooltip: 'Open the Spark panel',
+          className: 'cygnet-toolbar-spark',
+          onClick: () => void commands.execute(COMMANDS.spark)
+        });
+        const shareButton = new ToolbarButton({
+          icon: shareIcon,
+          tooltip: 'Share this notebook by link',
+          className: 'cygnet-toolbar-share',
+          onClick: () => void showShareDialog(panel.context.path)
+        });
+        panel.toolbar.insertItem(10, 'cygnet-spark', sparkButton);
+        panel.toolbar.insertItem(11, 'cygnet-share', shareButton);
+        return sparkButton;
+      }
+    });
+    if (statusBar) {
+      statusBar.registerStatusItem('cygnet-lab:view', {
+        item: new ViewStatus(notebooks, app.serviceManager.kernelspecs),
+        align: 'left',
+        rank: 5
+      });
+    }
+  }
+};
+
+export default plugin;

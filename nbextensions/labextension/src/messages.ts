@@ -1,0 +1,94 @@
+// Pure helpers for what users read: error messages, expiry times, sizes. No JupyterLab imports,
+// so the unit tests run them in plain Node.
+
+/** The server's own message from an error answer (Jupyter's {"message", "reason"} JSON). */
+export function errorMessage(status: number, body: unknown, path = ''): string {
+  if (body && typeof body === 'object') {
+    const { message, reason } = body as { message?: string; reason?: string };
+    if (message) {
+      return message;
+    }
+    if (reason) {
+      return `${reason} (HTTP ${status})`;
+    }
+  }
+  if (typeof body === 'string' && body.trim() && !body.trim().startsWith('<')) {
+    return body.trim().slice(0, 300);
+  }
+  const known: Record<number, string> = {
+    403: 'not allowed (are you still logged in?)',
+    404: `not found${path ? `: ${path}` : ''}`,
+    503: 'the service behind this is unavailable'
+  };
+  return known[status] ?? `HTTP ${status}${path ? ` from ${path}` : ''}`;
+}
+
+const UNITS: Record<string, number> = { m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** Seconds in an expiry like '7d', '12h', '30m', '2w'; null for none (''); an Error if malformed. */
+export function parseExpiry(text: string): number | null {
+  const value = text.trim().toLowerCase();
+  if (!value || value === 'never') {
+    return null;
+  }
+  const match = /^(\d+)\s*([mhdw])$/.exec(value);
+  if (!match || Number(match[1]) <= 0) {
+    throw new Error(`expiry '${text}' is not like 30m, 12h, 7d or 2w`);
+  }
+  return Number(match[1]) * UNITS[match[2]];
+}
+
+/** 'expires in 3 days', 'expired', 'never expires' for an expiry in epoch seconds (the API's). */
+export function describeExpiry(expires: number | null | undefined, now = Date.now()): string {
+  if (expires === null || expires === undefined) {
+    return 'never expires';
+  }
+  const seconds = expires - now / 1000;
+  if (seconds <= 0) {
+    return 'expired';
+  }
+  for (const [unit, size] of [
+    ['day', 86400],
+    ['hour', 3600],
+    ['minute', 60]
+  ] as [string, number][]) {
+    if (seconds >= size) {
+      const n = Math.floor(seconds / size);
+      return `expires in ${n} ${unit}${n === 1 ? '' : 's'}`;
+    }
+  }
+  return 'expires in under a minute';
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
+}
+
+export interface SyncJob {
+  id: string;
+  state: 'running' | 'done' | 'failed';
+  progress: { files_done: number; files_total: number | null; bytes: number };
+  summary: { copied: number; skipped: number; deleted: number; bytes: number; conflicts: { path: string; kept_as: string }[] } | null;
+  error: string | null;
+}
+
+/** One line for a job: progress while it runs, the summary when done. */
+export function describeJob(job: SyncJob): string {
+  if (job.state === 'failed') {
+    return `Sync failed: ${job.error}`;
+  }
+  if (job.state === 'running' || !job.summary) {
+    const { files_done, files_total, bytes } = job.progress;
+    return `Syncing: ${files_done}/${files_total ?? '?'} files, ${formatBytes(bytes)}`;
+  }
+  const s = job.summary;
+  const conflicts = s.conflicts.length ? `, ${s.conflicts.length} conflicts (kept as ${s.conflicts.map(c => c.kept_as).join(', ')})` : '';
+  return `Synced: ${s.copied} copied, ${s.skipped} unchanged, ${s.deleted} deleted, ${formatBytes(s.bytes)}${conflicts}`;
+}

@@ -1,0 +1,142 @@
+import { openQuery } from '../src/links';
+import { describeExpiry, describeJob, errorMessage, formatBytes, parseExpiry, SyncJob } from '../src/messages';
+import {
+  bundlesFor,
+  choiceFromMetadata,
+  connectMessage,
+  describeState,
+  formatOptions,
+  metadataWithChoice,
+  parseOptions,
+  suggestOptions
+} from '../src/sparkModel';
+
+describe('errorMessage', () => {
+  it("shows the server's own message", () => {
+    expect(errorMessage(400, { message: 'path "../x" must stay inside the workspace', reason: 'Bad Request' })).toBe(
+      'path "../x" must stay inside the workspace'
+    );
+  });
+  it('falls back to the reason, then to a known status', () => {
+    expect(errorMessage(503, { reason: 'Service Unavailable' })).toBe('Service Unavailable (HTTP 503)');
+    expect(errorMessage(404, null, 'shares/abc')).toBe('not found: shares/abc');
+    expect(errorMessage(500, '<html>oops</html>')).toBe('HTTP 500');
+  });
+});
+
+describe('expiry', () => {
+  it('parses the units the share API takes', () => {
+    expect(parseExpiry('')).toBeNull();
+    expect(parseExpiry('never')).toBeNull();
+    expect(parseExpiry('30m')).toBe(1800);
+    expect(parseExpiry(' 7d ')).toBe(7 * 86400);
+    expect(parseExpiry('2w')).toBe(14 * 86400);
+  });
+  it('refuses what it cannot read', () => {
+    expect(() => parseExpiry('7 days')).toThrow(/not like 30m/);
+    expect(() => parseExpiry('0d')).toThrow();
+    expect(() => parseExpiry('-1h')).toThrow();
+  });
+  it('describes epoch-second expiries', () => {
+    const now = 1_700_000_000_000;
+    expect(describeExpiry(null, now)).toBe('never expires');
+    expect(describeExpiry(now / 1000 + 3 * 86400 + 5, now)).toBe('expires in 3 days');
+    expect(describeExpiry(now / 1000 + 3600, now)).toBe('expires in 1 hour');
+    expect(describeExpiry(now / 1000 - 1, now)).toBe('expired');
+  });
+});
+
+describe('formatBytes', () => {
+  it('uses binary units', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
+  });
+});
+
+describe('describeJob', () => {
+  const job: SyncJob = { id: 'x', state: 'running', progress: { files_done: 3, files_total: 10, bytes: 2048 }, summary: null, error: null };
+  it('shows progress, then the summary with conflicts, or the error', () => {
+    expect(describeJob(job)).toBe('Syncing: 3/10 files, 2.0 KiB');
+    expect(
+      describeJob({ ...job, state: 'done', summary: { copied: 2, skipped: 8, deleted: 1, bytes: 100, conflicts: [{ path: 'a.ipynb', kept_as: 'a.conflict.ipynb' }] } })
+    ).toBe('Synced: 2 copied, 8 unchanged, 1 deleted, 100 B, 1 conflicts (kept as a.conflict.ipynb)');
+    expect(describeJob({ ...job, state: 'failed', error: 'the box is unreachable' })).toBe('Sync failed: the box is unreachable');
+  });
+});
+
+describe('Spark choice in notebook metadata', () => {
+  it('round-trips and keeps other metadata', () => {
+    const choice = { cluster: 'standalone', bundles: ['nxcals'], options: { 'spark.executor.memory': '4g' } };
+    const metadata = metadataWithChoice({ kernelspec: { name: 'k' }, cygnet: { other: 1 } }, choice);
+    expect(metadata.kernelspec).toEqual({ name: 'k' });
+    expect(metadata.cygnet.other).toBe(1);
+    expect(choiceFromMetadata(metadata)).toEqual(choice);
+  });
+  it('tolerates missing or hand-edited metadata', () => {
+    expect(choiceFromMetadata({})).toEqual({ cluster: 'local', bundles: [], options: {} });
+    expect(choiceFromMetadata({ cygnet: { spark: { cluster: 7, bundles: 'x', options: ['a'] } } })).toEqual({
+      cluster: 'local',
+      bundles: [],
+      options: {}
+    });
+    expect(choiceFromMetadata({ cygnet: { spark: { options: { 'spark.cores.max': 4 } } } }).options).toEqual({ 'spark.cores.max': '4' });
+  });
+});
+
+describe('options text', () => {
+  it('parses key=value lines, skipping blanks and comments', () => {
+    expect(parseOptions('spark.a=1\n\n# note\n spark.b = x=y \n')).toEqual({ 'spark.a': '1', 'spark.b': 'x=y' });
+    expect(formatOptions({ 'spark.a': '1', 'spark.b': '2' })).toBe('spark.a=1\nspark.b=2');
+  });
+  it('names the bad line', () => {
+    expect(() => parseOptions('spark.a=1\nnot an option')).toThrow(/line 2/);
+    expect(() => parseOptions('=value')).toThrow(/line 1/);
+  });
+});
+
+describe('catalogue helpers', () => {
+  const bundles = [
+    { name: 'any', display_name: 'Any', clusters: [] },
+    { name: 'yarn-only', display_name: 'YARN', clusters: ['analytix'] }
+  ];
+  it('offers bundles for the chosen cluster', () => {
+    expect(bundlesFor(bundles, 'local').map(b => b.name)).toEqual(['any']);
+    expect(bundlesFor(bundles, 'analytix').map(b => b.name)).toEqual(['any', 'yarn-only']);
+  });
+  it('suggests options, prefix matches first', () => {
+    const known = [{ name: 'spark.driver.memory' }, { name: 'spark.executor.memory' }, { name: 'spark.memory.fraction' }];
+    expect(suggestOptions(known, 'spark.mem').map(o => o.name)).toEqual(['spark.memory.fraction']);
+    expect(suggestOptions(known, 'memory').map(o => o.name)).toEqual(['spark.driver.memory', 'spark.executor.memory', 'spark.memory.fraction']);
+    expect(suggestOptions(known, 'Executor.M').map(o => o.name)).toEqual(['spark.executor.memory']);
+  });
+});
+
+describe('panel state', () => {
+  it('describes each state', () => {
+    expect(describeState(null, null)).toBe('No kernel: open a notebook');
+    expect(describeState(null, 'k')).toBe('Waiting for the kernel…');
+    expect(describeState({ state: 'connected', cluster: 'local' }, 'k')).toBe('Connected to local');
+    expect(describeState({ state: 'error', error: 'no Java' }, 'k')).toBe('Error: no Java');
+    expect(describeState({ state: 'disconnected' }, 'k')).toBe('Disconnected');
+  });
+  it('builds the comm message the kernel expects', () => {
+    expect(connectMessage({ cluster: 'local', bundles: ['b'], options: { a: '1' } })).toEqual({
+      action: 'connect',
+      cluster: 'local',
+      bundles: ['b'],
+      options: { a: '1' }
+    });
+  });
+});
+
+describe('openQuery', () => {
+  it('builds the /cygnet/open query', () => {
+    expect(openQuery(' https://github.com/o/r ', 'main', '/nb/a.ipynb')).toBe('repo=https%3A%2F%2Fgithub.com%2Fo%2Fr&branch=main&path=nb%2Fa.ipynb');
+    expect(openQuery('git://127.0.0.1:9418/r.git', '', '')).toBe('repo=git%3A%2F%2F127.0.0.1%3A9418%2Fr.git');
+  });
+  it('refuses what is not a URL', () => {
+    expect(() => openQuery('not a url', '', '')).toThrow(/not a repository URL/);
+    expect(() => openQuery('', '', '')).toThrow();
+  });
+});

@@ -1,0 +1,226 @@
+"""The JupyterLab front end in a real browser: Debian's Chromium driven by Playwright against a
+real `cygnet up` server, a real Spark-capable view kernel and a real git daemon. Each scenario
+saves a screenshot of its final state under test-output/e2e/ for a person to look at."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import PLATFORM
+from tests.support.gitserve import Upstream
+from tests.support.jupyter import JupyterServer, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("CYGNET_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output")) / "e2e"
+KERNEL = f"sparktest__{PLATFORM}".lower()
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-quic"]
+SLOW = 180_000  # ms: a first local Spark session takes about 15 s here, more on a busy machine
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)")
+
+
+def notebook(kernel, cells):
+    return json.dumps({
+        "cells": [{"cell_type": kind, "metadata": {}, "source": source, "id": f"c{i}",
+                   **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+                  for i, (kind, source) in enumerate(cells)],
+        "metadata": {"kernelspec": {"name": kernel, "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5})
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, spark_view):
+    workspace = tmp_path_factory.mktemp("lab-workspace")
+    (workspace / "analysis.ipynb").write_text(notebook(KERNEL, [
+        ("markdown", "# Dimuon spectrum\nA shared analysis."),
+        ("code", "spark.range(100000).selectExpr('sum(id) AS total').collect()[0].total")]))
+    catalogue = tmp_path_factory.mktemp("lab-site") / "clusters.json"
+    catalogue.write_text(json.dumps({"clusters": [
+        {"name": "local", "kind": "local", "master": "local[2]", "display_name": "Local"},
+        {"name": "offline", "kind": "standalone", "master": f"spark://127.0.0.1:{free_port()}",
+         "display_name": "Offline cluster"}]}))
+    env = {"SPARK_LOCAL_IP": "127.0.0.1", "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("lab-data")),
+           "CYGNET_VIEWS_PATH": str(spark_view)}
+    srv = JupyterServer(env=env, root=workspace, args=[
+        f"--Cygnet.spark_clusters={catalogue}", "--Cygnet.spark_port_range=41100-41111",
+        f"--Cygnet.default_view=sparktest/{PLATFORM}",
+        f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}"])  # no layout from other runs
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, lab):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def open_lab(page, lab, path=""):
+    """JupyterLab at `path`, with the file browser showing (earlier tests may have left another
+    panel open in the saved layout)."""
+    page.goto(f"{lab.url}/lab{'/tree/' + path if path else ''}?token={lab.token}")
+    page.wait_for_selector(".jp-DirListing-item", state="attached")
+    if not page.is_visible(".jp-DirListing"):
+        page.click(".jp-SideBar [data-id='filebrowser']")
+    page.wait_for_selector(".jp-DirListing-item")
+
+
+def shot(page, name):
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def test_lab_lists_the_extension_as_enabled(lab):
+    out = subprocess.run([str(Path(sys.executable).parent / "jupyter"), "labextension", "list"],
+                         capture_output=True, text=True, timeout=60)
+    assert re.search(r"cygnet-lab v\S+ .*enabled.*OK", out.stdout + out.stderr)
+
+
+def test_spark_panel_connects_a_notebook_and_shows_job_progress(page, lab):
+    open_lab(page, lab, "analysis.ipynb")
+    page.wait_for_selector(".jp-Notebook")
+    # The kernel's view in the status bar.
+    page.wait_for_selector(f".cygnet-view-status:has-text('sparktest · {PLATFORM}')")
+
+    page.click(".cygnet-toolbar-spark:visible")
+    status = page.locator(".cygnet-spark-status")
+    page.wait_for_selector(".cygnet-spark-status[data-state='disconnected']", timeout=SLOW)
+    assert page.locator(".cygnet-spark-cluster option").all_inner_texts() == ["Local (local)", "Offline cluster (standalone)"]
+
+    # A failure comes back as the panel's error and a notification, and the kernel stays usable.
+    page.select_option(".cygnet-spark-cluster", "offline")
+    page.click(".cygnet-spark-connect")
+    page.wait_for_selector(".cygnet-spark-status[data-state='error']", timeout=SLOW)
+    assert "cannot reach the Spark master of offline" in page.inner_text(".cygnet-spark-error")
+    page.wait_for_selector(".Toastify__toast:has-text('cannot reach the Spark master')")
+
+    # Option autocompletion from the options catalogue.
+    page.select_option(".cygnet-spark-cluster", "local")
+    page.fill(".cygnet-spark-option-name", "spark.executor.mem")
+    assert "spark.executor.memory" in page.eval_on_selector_all(
+        "#cygnet-spark-known-options option", "nodes => nodes.map(n => n.value)")
+    page.press(".cygnet-spark-option-name", "Enter")
+    page.fill(".cygnet-spark-options", "spark.sql.shuffle.partitions=4")
+
+    page.click(".cygnet-spark-connect")
+    page.wait_for_selector(".cygnet-spark-status[data-state='connected']", timeout=SLOW)
+    assert status.inner_text() == "Connected to local"
+    ui = page.get_attribute(".cygnet-spark-ui", "href")
+    assert re.match(r"http://[^/]+:411(0\d|1[01])", ui), ui  # a leased port from the site's range
+    assert requests.get(ui, timeout=10).status_code == 200
+    page.wait_for_selector(".cygnet-spark-log:has-text('local')")
+
+    # Run the Spark cell: its result, and sparkmonitor's live display under it.
+    page.click(".jp-CodeCell .cm-content")
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(".jp-OutputArea-output:has-text('4999950000')", timeout=SLOW)
+    page.wait_for_selector(".sparkMonitorCellRoot", timeout=SLOW)
+    shot(page, "spark-connected")
+
+    # The choice is saved in the notebook, so reopening it (or %spark connect) finds it.
+    page.keyboard.press("Control+s")
+    page.wait_for_timeout(1000)
+    saved = lab.get("/api/contents/analysis.ipynb").json()["content"]["metadata"]["cygnet"]["spark"]
+    assert saved == {"cluster": "local", "bundles": [], "options": {"spark.sql.shuffle.partitions": "4"}}
+
+    page.click(".cygnet-spark-disconnect")
+    page.wait_for_selector(".cygnet-spark-status[data-state='disconnected']", timeout=SLOW)
+
+
+def test_reopening_a_notebook_shows_its_saved_spark_choice(page, lab):
+    nb = json.loads(notebook(KERNEL, [("code", "1 + 1")]))
+    nb["metadata"]["cygnet"] = {"spark": {"cluster": "offline", "bundles": [], "options": {"spark.executor.memory": "2g"}}}
+    (lab.root / "saved-choice.ipynb").write_text(json.dumps(nb))
+    open_lab(page, lab, "saved-choice.ipynb")
+    page.click(".cygnet-toolbar-spark:visible")
+    page.wait_for_function("document.querySelector('.cygnet-spark-cluster').value === 'offline'")
+    assert page.input_value(".cygnet-spark-options") == "spark.executor.memory=2g"
+
+
+def test_share_link_from_the_file_browser_then_revoke(page, lab, browser):
+    open_lab(page, lab)
+    page.click(".jp-DirListing-item:has-text('analysis.ipynb')", button="right")
+    page.click(".lm-Menu-item:has-text('Share…')")
+    page.fill(".cygnet-share-expiry", "7 days")
+    page.click(".cygnet-share-create")
+    page.wait_for_selector(".cygnet-share-message:has-text('not like 30m')")  # refused before any request
+    page.fill(".cygnet-share-expiry", "7d")
+    page.click(".cygnet-share-create")
+    page.wait_for_function("document.querySelector('.cygnet-share-link').value.includes('/cygnet/s/')")
+    link = page.input_value(".cygnet-share-link")
+    page.wait_for_selector(".cygnet-share-list .cygnet-share-row:has-text('expires in 6 days')")
+
+    # A logged-out browser sees the rendered notebook.
+    visitor = browser.new_context()
+    public = visitor.new_page()
+    answer = public.goto(link)
+    assert answer.status == 200
+    public.wait_for_selector("text=Dimuon spectrum")
+    assert "sandbox" in answer.headers["content-security-policy"]
+    shot(public, "share-public-page")
+
+    shot(page, "share-dialog")
+    page.click(".cygnet-share-list .cygnet-share-revoke")
+    page.wait_for_selector(".cygnet-share-list li:has-text('none')")
+    assert public.goto(link).status == 404
+    shot(public, "share-revoked")
+    visitor.close()
+
+
+def test_shared_panel_lists_my_links(page, lab):
+    created = lab.post("/cygnet/api/shares", json={"path": "analysis.ipynb"}).json()
+    open_lab(page, lab)
+    page.click(".jp-SideBar [data-id='cygnet-shared-panel']")
+    page.wait_for_selector(".cygnet-shared-mine .cygnet-share-row:has-text('analysis.ipynb')")
+    shot(page, "shared-panel")
+    lab.delete(f"/cygnet/api/shares/{created['id']}")
+
+
+def test_open_git_repository_command_lands_in_the_notebook(page, lab, git_daemon):
+    upstream = Upstream(git_daemon, "lab-course", {
+        "intro.ipynb": notebook(KERNEL, [("markdown", "# Welcome to the course")])})
+    open_lab(page, lab)
+    page.keyboard.press("Control+Shift+c")
+    page.fill(".lm-CommandPalette-input", "Open Git Repository")
+    page.keyboard.press("Enter")
+    page.fill(".cygnet-open-repo", upstream.url)
+    page.fill(".cygnet-open-path", "intro.ipynb")
+    page.click(".jp-Dialog-button.jp-mod-accept")
+    page.wait_for_url(re.compile(r"/lab/tree/.*intro\.ipynb"), timeout=SLOW)
+    page.wait_for_selector(".jp-RenderedMarkdown h1:has-text('Welcome to the course')")
+    assert (lab.root / "lab-course" / "intro.ipynb").exists()
+    shot(page, "open-git-repository")
+
+
+def test_sync_to_box_shows_the_summary(page, lab):
+    (lab.root / "results").mkdir(exist_ok=True)
+    (lab.root / "results" / "histogram.csv").write_text("bin,count\n1,10\n")
+    open_lab(page, lab, "results")
+    page.keyboard.press("Control+Shift+c")
+    page.fill(".lm-CommandPalette-input", "Sync to Box")
+    page.keyboard.press("Enter")
+    assert page.input_value(".cygnet-sync-src") == "results"
+    page.click(".jp-Dialog-button.jp-mod-accept")
+    page.wait_for_selector(".Toastify__toast:has-text('Synced: 1 copied')", timeout=SLOW)
+    shot(page, "sync-summary")
