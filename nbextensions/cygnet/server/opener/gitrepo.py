@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from cygnet.core.errors import BadInput, CygnetError, NotFound
+from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
 from cygnet.core.paths import confine
 from cygnet.core.proc import stream_bounded
 
@@ -135,7 +135,10 @@ def repository_of(workspace, relative):
         raise NotFound(f"{relative} does not exist in the workspace")
 
     def git(*args):
-        result = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10)
+        try:
+            result = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            raise Unavailable(f"git did not answer within 10 s in {relative}'s folder") from None
         return result.stdout.strip() if result.returncode == 0 else ""
 
     top = git("rev-parse", "--show-toplevel")
