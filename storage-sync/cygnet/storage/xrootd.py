@@ -7,6 +7,7 @@ target and are renamed into place when complete: a reader, or a crash, never lea
 file under the final name.
 """
 
+import functools
 import io
 import os
 import posixpath
@@ -34,6 +35,7 @@ CLIENT_DEFAULTS = {"XRD_CONNECTIONWINDOW": "5", "XRD_CONNECTIONRETRY": "1", "XRD
                    "XRD_STREAMTIMEOUT": "30", "XRD_STREAMERRORWINDOW": "0"}
 
 
+@functools.cache  # once per process
 def _keep_chunk_memory():
     """Each read allocates a fresh CHUNK-sized buffer (the client's, then Python's bytes). With
     glibc's defaults these come from mmap or a trimmed heap, so every chunk pays its page faults
@@ -51,14 +53,10 @@ def _keep_chunk_memory():
         pass
 
 
-_tuned = []
-
-
 def _client():
     for key, value in CLIENT_DEFAULTS.items():
         os.environ.setdefault(key, value)
-    if not _tuned:
-        _tuned.append(_keep_chunk_memory())
+    _keep_chunk_memory()
     try:
         from XRootD import client
         from XRootD.client import flags
