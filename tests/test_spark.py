@@ -221,8 +221,18 @@ def test_local_session_runs_udfs_in_the_view_with_bundles_and_separate_ports(spa
         # Live progress for classic sessions: sparkmonitor's events reach a front end's comm.
         monitor = first.comm_open("SparkMonitor")
         first.run("spark.range(10).count()", timeout=120)
-        events = first.comm_messages(monitor, lambda d: 'sparkJobEnd' in json.dumps(d), timeout=60)
-        assert any('sparkJobStart' in json.dumps(d) for d in events), events
+        # Spark's listener bus is asynchronous: the UDF job's late events may arrive first, so wait
+        # for the end of a job whose start this comm saw.
+        started = set()
+
+        def job_seen_whole(data):
+            event = json.loads(data.get("msg") or "{}")
+            if event.get("msgtype") == "sparkJobStart":
+                started.add(event["jobId"])
+            return event.get("msgtype") == "sparkJobEnd" and event["jobId"] in started
+
+        events = first.comm_messages(monitor, job_seen_whole, timeout=60)
+        assert started and any('"COMPLETED"' in d.get("msg", "") for d in events), events
         # The driver's log goes to a file the panel follows, not into the cells.
         logs = first.run("%spark logs")
         assert "starting a Spark session on local" in logs and "Running Spark version" in logs
