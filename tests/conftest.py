@@ -100,6 +100,16 @@ def webdav(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def eos_server(tmp_path_factory):
+    """Debian's xrootd on a free loopback port, standing in for EOS (tests that stop it have their own)."""
+    from tests.support.xrootd import XRootDServer
+
+    server = XRootDServer(tmp_path_factory.mktemp("eos")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def spark_view(tmp_path_factory):
     """A view built with `--spark --storage` (Spark and XRootD for kernels), plus a module only this view has."""
     root = tmp_path_factory.mktemp("spark-views")

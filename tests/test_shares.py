@@ -50,12 +50,14 @@ def write(path, content):
 
 
 # --- the store, on both kinds of box -------------------------------------------------------------
-@pytest.fixture(params=["local", "webdav"])
+@pytest.fixture(params=["local", "webdav", "xrootd"])
 def store(request, tmp_path, monkeypatch):
     workspace = tmp_path / "ws"
     workspace.mkdir()
     if request.param == "local":
         url = str(tmp_path / "box" / ".cygnet-shares")
+    elif request.param == "xrootd":
+        url = f"{request.getfixturevalue('eos_server').url}//shares-{uuid.uuid4().hex[:8]}"
     else:
         dav = request.getfixturevalue("webdav")
         for key, value in dav["env"].items():
@@ -74,6 +76,7 @@ def test_a_share_is_a_snapshot_that_survives_edits_moves_and_deletion(store):
     assert b"v1" in store.read(store.resolve(token))  # later edits stay private
     refreshed = store.refresh(share.id, ME)
     assert refreshed.rev == 2 and b"v2 private" in store.read(store.resolve(token))
+    assert store.box.stat(f"{share.id}/1/fit.ipynb") is None  # the old snapshot is gone
     original.unlink()
     assert b"v2 private" in store.read(store.resolve(token))  # the link outlives the original
     with pytest.raises(NotFound, match="no longer exists"):
@@ -111,6 +114,8 @@ def test_revoke_expire_list_and_owners(store):
     store.revoke(gone.id, ME)
     with pytest.raises(NotFound):
         store.resolve(gone_token)
+    assert store.box.stat(f"{gone.id}/1/n.ipynb") is None  # its snapshot left the box
+    assert store.box.stat(f"{kept.id}/1/n.ipynb") is not None
     with pytest.raises(NotFound):
         store.revoke(kept.id, "mallory")  # only the owner can
     time.sleep(1.1)

@@ -1,4 +1,5 @@
-"""The sync engine against a local box and a real WebDAV server (wsgidav, basic auth)."""
+"""The sync engine against a local box, a real WebDAV server (wsgidav, basic auth) and a real
+XRootD server (Debian's xrootd, standing in for EOS)."""
 
 import os
 import signal
@@ -15,16 +16,25 @@ from tests.conftest import cygnet
 from tests.support.jupyter import VENV_BIN
 
 
-@pytest.fixture(params=["local", "webdav"])
+@pytest.fixture(params=["local", "webdav", "xrootd"])
 def box(request, tmp_path, monkeypatch):
     """(dest URL, the folder where its files really are on disk)."""
     name = f"box-{uuid.uuid4().hex[:8]}"
     if request.param == "local":
-        return str(tmp_path / name), tmp_path / name
-    dav = request.getfixturevalue("webdav")
-    for key, value in dav["env"].items():
-        monkeypatch.setenv(key, value)
-    return f"{dav['url']}/{name}", dav["root"] / name
+        yield str(tmp_path / name), tmp_path / name
+    elif request.param == "webdav":
+        dav = request.getfixturevalue("webdav")
+        for key, value in dav["env"].items():
+            monkeypatch.setenv(key, value)
+        yield f"{dav['url']}/{name}", dav["root"] / name
+    else:
+        eos = request.getfixturevalue("eos_server")
+        # What the tests write straight into the box must stay writable for the server's user.
+        umask = os.umask(0)
+        try:
+            yield f"{eos.url}//{name}", eos.data / name
+        finally:
+            os.umask(umask)
 
 
 @pytest.fixture
@@ -127,13 +137,20 @@ def test_dry_run_writes_nothing(src, box, tmp_path):
     assert sync_api(src, dest, data_dir=tmp_path / "data")["copied"] == 3  # the Python API
 
 
-def test_crash_mid_sync_then_rerun_completes_with_no_partial_files(tmp_path, webdav):
+@pytest.mark.parametrize("kind", ["webdav", "xrootd"])
+def test_crash_mid_sync_then_rerun_completes_with_no_partial_files(tmp_path, request, kind):
     src = tmp_path / "many"
     for i in range(400):
         write(src / f"d{i % 8}" / f"f{i:03d}.bin", os.urandom(150_000))
-    dest = f"{webdav['url']}/crash-{uuid.uuid4().hex[:6]}"
-    on_disk = webdav["root"] / dest.rsplit("/", 1)[1]
-    env = {**os.environ, **webdav["env"], "CYGNET_DATA_DIR": str(tmp_path / "data")}
+    name = f"crash-{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "CYGNET_DATA_DIR": str(tmp_path / "data")}
+    if kind == "webdav":
+        dav = request.getfixturevalue("webdav")
+        dest, on_disk = f"{dav['url']}/{name}", dav["root"] / name
+        env.update(dav["env"])
+    else:
+        eos = request.getfixturevalue("eos_server")
+        dest, on_disk = f"{eos.url}//{name}", eos.data / name
     proc = subprocess.Popen([str(VENV_BIN / "cygnet"), "sync", str(src), dest], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -151,8 +168,10 @@ def test_crash_mid_sync_then_rerun_completes_with_no_partial_files(tmp_path, web
 @pytest.mark.parametrize("make_dest, error, words", [
     (lambda t, w: str(t / "box"), NotFound, "is not a folder"),  # src missing, below
     (lambda t, w: "webdav://alice:pw@127.0.0.1:1/box", BadInput, "not in the URL"),
-    (lambda t, w: "ftp://example.org/box", BadInput, "a box is a local folder or a webdav"),
+    (lambda t, w: "ftp://example.org/box", BadInput, "a box is a local folder, a webdav"),
     (lambda t, w: "webdav://127.0.0.1:1/box", Unavailable, "the box webdav://127.0.0.1:1/box"),
+    (lambda t, w: "root://alice:pw@127.0.0.1:1//box", BadInput, "carries no password"),
+    (lambda t, w: "root://127.0.0.1:1//box", Unavailable, "root://127.0.0.1:1//box.*did not answer"),
 ])
 def test_bad_input_and_unreachable_boxes_give_clear_errors(tmp_path, webdav, make_dest, error, words):
     src = tmp_path / ("absent" if error is NotFound else "src")

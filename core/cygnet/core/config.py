@@ -148,8 +148,9 @@ class Cygnet(Configurable):
 
     # --- the box -----------------------------------------------------------------------
     box_url = Unicode(
-        help="The box `cygnet sync` mirrors to when no destination is given: a folder, or "
-        "webdav(s)://host/path (credentials in $CYGNET_BOX_USER and $CYGNET_BOX_PASSWORD). "
+        help="The box `cygnet sync` mirrors to when no destination is given: a folder, "
+        "webdav(s)://host/path (credentials in $CYGNET_BOX_USER and $CYGNET_BOX_PASSWORD) or "
+        "root://host//path (EOS over XRootD, with XRootD's own credentials). "
         "Default: <data_dir>/box.",
     ).tag(config=True)
 
@@ -201,7 +202,7 @@ class Cygnet(Configurable):
         return os.path.join(self.data_dir, "shares.sqlite")
 
     shares_url = Unicode(
-        help="Where the snapshots of shared files are kept: a folder or a webdav(s):// URL, as for "
+        help="Where the snapshots of shared files are kept: a folder, a webdav(s):// or a root:// URL, as for "
         "box_url. Default: the folder .cygnet-shares inside box_url.",
     ).tag(config=True)
 

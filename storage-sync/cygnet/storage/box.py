@@ -1,6 +1,7 @@
 """A box: a folder on a local disk or a WebDAV server (CERNBox, ownCloud, Nextcloud), reached
-through fsspec, with the few operations the sync engine needs. Credentials come from the
-caller or the environment ($CYGNET_BOX_USER, $CYGNET_BOX_PASSWORD), never from the URL, which
+through fsspec, or on EOS over XRootD (`xrootd_box`), with the few operations the sync engine
+and the share store need. Credentials come from the caller or the environment
+($CYGNET_BOX_USER, $CYGNET_BOX_PASSWORD; XRootD's own for root://), never from the URL, which
 is safe to log."""
 
 import os
@@ -19,8 +20,12 @@ ATTEMPTS = 3  # for reads and whole-file uploads, on server errors only
 
 
 def open_box(url, username=None, password=None):
-    """The Box for `url`: a local path, or webdav:// / webdavs:// (http / https)."""
+    """The Box for `url`: a local path, webdav:// / webdavs:// (http / https), or root://."""
     parts = urlsplit(url)
+    if parts.scheme in ("root", "xroot", "roots", "xroots"):
+        from .xrootd_box import XRootDBox
+
+        return XRootDBox(url)
     if parts.scheme in ("webdav", "webdavs", "http", "https"):
         if parts.username or parts.password:
             raise BadInput("put box credentials in $CYGNET_BOX_USER and $CYGNET_BOX_PASSWORD, not in the URL")
@@ -33,7 +38,7 @@ def open_box(url, username=None, password=None):
                               timeout=60, retry=True)
         return Box(fs, parts.path.strip("/"), display=f"{parts.scheme}://{parts.netloc}{parts.path}")
     if parts.scheme not in ("", "file"):
-        raise BadInput(f"a box is a local folder or a webdav(s):// URL, not {url!r}")
+        raise BadInput(f"a box is a local folder, a webdav(s):// URL or a root:// URL, not {url!r}")
     root = os.path.abspath(os.path.expanduser(parts.path if parts.scheme else url))
     return Box(fsspec.filesystem("file"), root, display=root)
 

@@ -10,7 +10,7 @@ from cygnet.core.config import load_config
 def register(subparsers):
     p = subparsers.add_parser("sync", help="mirror a folder to the box (incremental, conflict-safe)")
     p.add_argument("src", help="the local folder to mirror")
-    p.add_argument("dest", nargs="?", help="the box folder: a path or webdav(s)://host/path (default: Cygnet.box_url)")
+    p.add_argument("dest", nargs="?", help="the box folder: a path, webdav(s)://host/path or root://host//path (default: Cygnet.box_url)")
     p.add_argument("--delete", action="store_true", help="delete from the box what was deleted here")
     p.add_argument("--dry-run", action="store_true", help="only say what would be copied and deleted")
     p.add_argument("--watch", action="store_true", help="keep syncing every --interval seconds until Ctrl-C")

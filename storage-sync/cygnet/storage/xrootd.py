@@ -105,7 +105,8 @@ class _Lost(Unavailable):
     """No answer: a connection refused, lost or timed out. Worth another try."""
 
 
-def _retried(step):
+def retried(step):
+    """Run `step`, once more if the server did not answer (`step` must be safe to repeat)."""
     for attempt in range(ATTEMPTS):
         try:
             return step()
@@ -131,7 +132,7 @@ def stat(url, timeout=TIMEOUT):
         _check(status, url, "stat of")
         return info
 
-    info = _retried(step)
+    info = retried(step)
     is_dir = bool(info.flags & flags.StatInfoFlags.IS_DIR)
     return {"name": posixpath.basename(path) or "/", "url": join(server, path), "size": info.size,
             "mtime": info.modtime, "type": "directory" if is_dir else "file"}
@@ -148,7 +149,7 @@ def ls(url, timeout=TIMEOUT):
         return listing
 
     entries = []
-    for entry in _retried(step):
+    for entry in retried(step):
         info = entry.statinfo
         is_dir = bool(info.flags & flags.StatInfoFlags.IS_DIR)
         entries.append({"name": entry.name, "url": join(server, posixpath.join(path, entry.name)),
@@ -205,7 +206,7 @@ class XRootDFile(io.RawIOBase):
             target = posixpath.join(folder, partial_name(name))
             how = flags.OpenFlags.NEW | flags.OpenFlags.MAKEPATH
         self._target = target
-        status, _ = _retried(lambda: self._open(join(self.server, target), how))
+        status, _ = retried(lambda: self._open(join(self.server, target), how))
         if mode == "rb":
             status, info = self._file.stat(timeout=timeout)
             _check(status, url, "stat of")
@@ -269,7 +270,7 @@ class XRootDFile(io.RawIOBase):
             status, data = self._call(self._file.read, offset, size)
             _check(status, self.url, "read of")
             return data
-        return _retried(step)
+        return retried(step)
 
     def _call(self, method, *args, **kwargs):
         """A request on the open file; the bindings raise ValueError once a lost connection closed it."""
@@ -337,11 +338,12 @@ class _Writer(io.BufferedWriter):
 
 
 # --- copies --------------------------------------------------------------------------------------------------
-def copy(src, dst, parallel=IN_FLIGHT, progress=None, timeout=TIMEOUT):
+def copy(src, dst, parallel=IN_FLIGHT, progress=None, timeout=TIMEOUT, sweep=True):
     """Copy one file between root:// URLs and local paths (any direction), `parallel` chunks in
     flight, into a temporary name renamed at the end. Returns the bytes copied; `progress(done,
     total)` is called as chunks land. An interrupted copy leaves nothing under `dst` and can be
-    re-run."""
+    re-run; with `sweep`, a remote copy then lists the folder to remove what earlier interrupted
+    copies of `dst` left (the box skips this: it sweeps a crashed sync's leftovers once)."""
     parallel = max(1, int(parallel))
     remote_src, remote_dst = is_url(src), is_url(dst)
     total = stat(src, timeout)["size"] if remote_src else _local_size(src)
@@ -386,7 +388,8 @@ def copy(src, dst, parallel=IN_FLIGHT, progress=None, timeout=TIMEOUT):
             raise
         if remote_dst:
             writer.close()
-            _sweep_partials(dst, timeout)
+            if sweep:
+                _sweep_partials(dst, timeout)
         else:
             writer.close()
             os.replace(tmp, dst)
