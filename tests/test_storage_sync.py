@@ -84,6 +84,21 @@ def test_same_size_edit_is_synced_and_a_touch_is_not(src, box, tmp_path):
     assert (on_disk / "a.txt").read_text() == "alphb"
 
 
+def test_large_files_hashed_while_they_upload_still_tell_a_touch_from_an_edit(box, tmp_path):
+    dest, on_disk = box
+    src = tmp_path / "large"
+    big = os.urandom(9 << 20)  # above sync_engine.LARGE: sent one at a time, hashed beside the upload
+    write(src / "big.bin", big)
+    write(src / "small.txt", "s")
+    assert sync(src, dest, data_dir=tmp_path / "data").copied == 2
+    os.utime(src / "big.bin")  # touched only
+    assert (sync(src, dest, data_dir=tmp_path / "data").copied) == 0
+    write(src / "big.bin", big[:-1] + bytes([big[-1] ^ 1]), bump=1)  # same size, last byte changed
+    result = sync(src, dest, data_dir=tmp_path / "data")
+    assert (result.copied, result.bytes) == (1, len(big))
+    assert same_tree(src, on_disk)
+
+
 def test_delete_propagates_only_when_asked_and_only_what_we_put_there(src, box, tmp_path):
     dest, on_disk = box
     sync(src, dest, data_dir=tmp_path / "data")

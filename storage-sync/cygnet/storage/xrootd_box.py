@@ -47,6 +47,9 @@ class XRootDBox:
             return {}
         return {e["name"]: (e["size"], str(e["mtime"])) for e in entries if e["type"] == "file"}
 
+    def file_seen(self, rel):
+        pass  # uploads make their folders on the way (MAKEPATH)
+
     def upload(self, local_path, rel):
         """The storage layer's copy: chunks in flight, into a temporary name renamed into place
         (folders made on the way). A lost connection is retried with a fresh copy."""
