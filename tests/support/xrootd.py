@@ -5,6 +5,7 @@ which must own its folders."""
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -24,7 +25,7 @@ class XRootDServer:
         self.url = f"root://127.0.0.1:{self.port}"
         self.proc = None
 
-    def start(self, timeout=20):
+    def start(self, timeout=20, attempts=3):
         if not shutil.which("xrootd"):
             raise RuntimeError("the xrootd server is missing: apt-get install xrootd-server")
         admin = self.base / "admin"
@@ -38,19 +39,30 @@ class XRootDServer:
             subprocess.run(["chown", "-R", "xrootd:xrootd", str(self.base)], check=True)
             os.chmod(self.base, 0o755)
             cmd[1:1] = ["-R", "xrootd"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        import socket
+        # A restart on the same port can lose a race with the stopped server's socket: the new
+        # server exits at once. It is tried again; what it printed goes into the error.
+        for attempt in range(attempts):
+            with open(admin / "xrootd.err", "wb") as err:
+                self.proc = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, start_new_session=True)
+            if self._serving(timeout):
+                return self
+            self.stop()
+            time.sleep(0.5 * (attempt + 1))
+        printed = (admin / "xrootd.err").read_text(errors="replace")[-1000:]
+        log = (admin / "xrootd.log").read_text(errors="replace")[-1500:] if (admin / "xrootd.log").exists() else ""
+        raise RuntimeError(f"xrootd did not start on port {self.port}: {printed}\n{log}")
 
+    def _serving(self, timeout):
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
+                    return True
             except OSError:
                 if self.proc.poll() is not None:
-                    break
+                    return False
                 time.sleep(0.1)
-        raise RuntimeError(f"xrootd did not start: {(admin / 'xrootd.log').read_text(errors='replace')[-2000:]}")
+        return False
 
     def restart(self):
         self.stop()
