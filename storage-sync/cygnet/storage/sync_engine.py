@@ -15,6 +15,7 @@ conflict-safe.
   sync put there and that nobody changed since; anything else in the box is left alone.
 """
 
+import functools
 import hashlib
 import os
 import posixpath
@@ -127,6 +128,7 @@ def _walk(src):
     return files
 
 
+@functools.cache  # once: a failed import would otherwise be retried for every file
 def _hasher():
     """(prefix, new hash): BLAKE3 (3-4x faster than sha256 here, and it releases the GIL), or
     sha256 where a view lacks it. Digests carry their prefix: one made the other way never
