@@ -40,6 +40,13 @@ class Expired(CygnetError):
     exit_code = 3
 
 
+class TooBusy(CygnetError):
+    """Too much of this kind of work is under way for this user: try again when some ends."""
+
+    http_status = 429
+    exit_code = 4
+
+
 def as_http_error(exc):
     """The tornado HTTPError that reports `exc` to a REST client: jupyter_server's API handlers
     send an HTTPError's message to the client, and hide any other exception as 'Unhandled error'."""

@@ -3,16 +3,21 @@
 import os
 from pathlib import Path, PurePosixPath
 
+from .checks import text
 from .errors import BadInput
+
+NAME_MAX = 255  # bytes of one path component on Linux
 
 
 def confine(workspace, relative):
     """The absolute path of `relative` inside `workspace`; BadInput if it would leave it
     (absolute paths, '..', or symlinks pointing outside)."""
-    relative = (relative or "").strip()
+    relative = (text(relative, "path", required=False, allow_empty=True) or "").strip()
     pure = PurePosixPath(relative)
-    if pure.is_absolute() or ".." in pure.parts or "\0" in relative:
+    if pure.is_absolute() or ".." in pure.parts:
         raise BadInput(f"path {relative!r} must stay inside the workspace")
+    if any(len(part.encode()) > NAME_MAX for part in pure.parts):
+        raise BadInput(f"path {relative[:80]!r}... has a name longer than {NAME_MAX} bytes")
     root = Path(workspace).resolve()
     target = (root / pure).resolve()
     if target != root and root not in target.parents:
