@@ -13,11 +13,13 @@ from cygnet.spark.catalogue import load_catalogue
 from cygnet.spark.managed import ManagedServers
 from cygnet.storage.shares import ShareStore
 
-from . import handlers, share_handlers, spark_handlers
+from cygnet.storage.sync_jobs import SyncJobs
+
+from . import handlers, log_scrub, share_handlers, spark_handlers, sync_handlers
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
 from .share_page import RenderCache
-from .sync_jobs import SyncJobHandler, SyncJobs, SyncJobsHandler
+from .work import Work
 
 KERNEL_MANAGER_SECTIONS = ("MappingKernelManager", "MultiKernelManager", "AsyncMultiKernelManager")
 
@@ -33,6 +35,8 @@ def setup(serverapp):
         list_views = partial(_discover, config, cache)
 
     settings = serverapp.web_app.settings
+    log_scrub.install(serverapp.log)
+    settings["cygnet_work"] = Work(config.long_work_workers, config.long_work_per_user)
     settings["cygnet_list_views"] = list_views
     shares = ShareStore(config.shares_db, config.shares_url, settings["server_root_dir"], config.share_max_bytes)
     settings["cygnet_shares"] = shares
@@ -43,16 +47,16 @@ def setup(serverapp):
     atexit.register(servers.stop_all)  # a managed server lives no longer than the service
     settings["cygnet_share_pages"] = RenderCache()
     settings["cygnet_open_settings"] = dataclasses.replace(settings_from(config), shares=shares)
-    if settings.get("log_function"):
-        settings["log_function"] = share_handlers.scrub_share_tokens(settings["log_function"])
     settings["cygnet_link_base_url"] = config.link_base_url
-    settings["cygnet_sync_jobs"] = SyncJobs(settings["server_root_dir"], config.box_url, config.data_dir)
+    settings["cygnet_sync_jobs"] = SyncJobs(settings["server_root_dir"], config.box_url, config.data_dir,
+                                            config.shares_url)
     base = url_path_join(settings["base_url"], "cygnet")
     serverapp.web_app.add_handlers(".*$", [
         (url_path_join(base, "api", "views"), handlers.ViewsHandler),
         (url_path_join(base, "api", "open"), opener_handlers.OpenEventsHandler),
-        (url_path_join(base, "api", "sync"), SyncJobsHandler),
-        (url_path_join(base, "api", "sync", r"([0-9a-f]{32})"), SyncJobHandler),
+        (url_path_join(base, "api", "sync"), sync_handlers.SyncJobsHandler),
+        (url_path_join(base, "api", "sync", r"([0-9a-f]{32})"), sync_handlers.SyncJobHandler),
+        (url_path_join(base, "api", "sync", r"([0-9a-f]{32})", "resume"), sync_handlers.SyncResumeHandler),
         (url_path_join(base, "api", "spark", "(clusters|bundles|options)"), spark_handlers.SparkCatalogueHandler),
         (url_path_join(base, "api", "spark", "servers"), spark_handlers.SparkServersHandler),
         (url_path_join(base, "api", "spark", "servers", "([0-9a-f]{16})"), spark_handlers.SparkServerHandler),

@@ -1,29 +1,65 @@
 """REST handlers: thin faces over the cores. They sit behind Jupyter's login and XSRF checks
-(APIHandler), and report CygnetErrors with their own status and message."""
+(APIHandler); every one parses its input, calls a core through `run_core` (quick work) or
+`start_long` (opens and syncs, see `work`), and answers JSON. Cores validate and raise
+CygnetErrors, which reach the client with their own status and message."""
 
-import asyncio
 import json
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from cygnet.core.errors import CygnetError, as_http_error
+from cygnet.core import checks
+from cygnet.core.errors import BadInput, CygnetError, as_http_error
+from cygnet.core.identity import current_user
+
+MAX_QUERY = 8192  # characters of a request's query string
 
 
 class CygnetHandler(APIHandler):
     auth_resource = "cygnet"
 
+    def prepare(self):
+        if len(self.request.query) > MAX_QUERY:
+            raise web.HTTPError(414, f"the query is too long ({len(self.request.query)} characters; "
+                                     f"at most {MAX_QUERY})")
+        return super().prepare()
+
     async def run_core(self, function, *args, timeout=60):
-        """Run a blocking core function off the event loop, mapping its errors to HTTP.
-        A core that hangs (a stuck network file system under a views root) gets a 504 after
-        `timeout` seconds instead of a request that never ends."""
+        """Run a blocking core function on the quick pool (never behind clones and syncs),
+        mapping its errors to HTTP. A core that hangs (a stuck network file system under a
+        views root) gets a 503 after `timeout` seconds instead of a request that never ends."""
         try:
-            return await asyncio.wait_for(asyncio.to_thread(function, *args), timeout)
+            return await self.settings["cygnet_work"].quick(function, *args, timeout=timeout)
         except CygnetError as e:
             raise as_http_error(e) from e
-        except asyncio.TimeoutError:
-            raise web.HTTPError(504, f"no answer within {timeout} s: is a file system Cygnet reads hung?") from None
+
+    def start_long(self, what, function, *args):
+        """Start long work (a clone, a download, a sync) on the long pool; 429 when the user
+        already has as many under way as the site allows. Returns a concurrent Future."""
+        try:
+            return self.settings["cygnet_work"].submit_long(current_user(), what, function, *args)
+        except CygnetError as e:
+            raise as_http_error(e) from e
+
+    def json_body(self, allowed, required=()):
+        """The request's JSON object, with only `allowed` keys and every `required` one (400 otherwise)."""
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise web.HTTPError(400, "the body is not valid JSON") from None
+        try:
+            return checks.body(body, allowed, required)
+        except BadInput as e:
+            raise as_http_error(e) from e
+
+    def argument(self, name, default=None):
+        """A query argument, checked as text (no control characters, bounded length)."""
+        value = self.get_argument(name, default)
+        try:
+            return checks.text(value, name, required=False, allow_empty=True)
+        except BadInput as e:
+            raise as_http_error(e) from e
 
     def finish_json(self, data):
         self.set_header("Content-Type", "application/json")

@@ -3,7 +3,6 @@ and XSRF) and the public pages under /cygnet/s/{token} (no login; sandboxed)."""
 
 import asyncio
 import html
-import re
 import tempfile
 from urllib.parse import quote
 
@@ -17,27 +16,15 @@ from cygnet.storage.shares import current_user
 
 from . import share_page
 from .handlers import CygnetHandler
+from .log_scrub import scrub_secrets
 
 TOKEN = r"[A-Za-z0-9_-]{16,64}"
 SHARE_ID = r"[0-9a-f]{16}"
-PUBLIC_PATH = re.compile(r"(/cygnet/s/)[^/?]+")
 
 
 def public_url(handler, token):
     base = handler.settings["cygnet_link_base_url"] or f"{handler.request.protocol}://{handler.request.host}{handler.base_url}"
     return base.rstrip("/") + "/cygnet/s/" + token
-
-
-def scrub_share_tokens(log_function):
-    """Wrap the server's request logger so share tokens in paths never reach the log."""
-
-    def log_request(handler):
-        if isinstance(handler, PublicShareHandler):
-            handler.request.uri = PUBLIC_PATH.sub(r"\1[token]", handler.request.uri)
-            handler.request.path = PUBLIC_PATH.sub(r"\1[token]", handler.request.path)
-        log_function(handler)
-
-    return log_request
 
 
 class SharesHandler(CygnetHandler):
@@ -47,19 +34,17 @@ class SharesHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def get(self):
-        path = self.get_argument("path", None)
+        path = self.argument("path")
         shares = await self.run_core(self.settings["cygnet_shares"].list, current_user(), path)
         self.finish_json([s.to_dict() for s in shares])
 
     @web.authenticated
     @authorized
     async def post(self):
-        body = self.get_json_body()
-        if not isinstance(body, dict) or set(body) - {"path", "expires_in", "users"}:
-            raise web.HTTPError(400, 'the body is JSON with "path" and optionally "expires_in" (seconds or 7d, 12h...) and "users"')
+        body = self.json_body(("path", "expires_in", "users"), required=("path",))
         store = self.settings["cygnet_shares"]
-        share, token = await self.run_core(store.create, body.get("path"), current_user(),
-                                           body.get("expires_in"), body.get("users") or ())
+        share, token = await self.run_core(store.create, body["path"], current_user(),
+                                           body.get("expires_in"), body.get("users"))
         self.set_status(201)
         self.finish_json({**share.to_dict(), "token": token, "url": public_url(self, token)})
 
@@ -143,7 +128,8 @@ class PublicShareHandler(JupyterHandler):
         cache = self.settings["cygnet_share_pages"]
         entry = cache.get(key)
         if entry is None:
-            entry = await _once(key, lambda: asyncio.to_thread(self._render, store, share, token, rel, cache, key))
+            work = self.settings["cygnet_work"]
+            entry = await _once(key, lambda: work.quick(self._render, store, share, token, rel, cache, key))
         return entry
 
     def _render(self, store, share, token, rel, cache, key):
@@ -159,7 +145,12 @@ class PublicShareHandler(JupyterHandler):
         else:
             name = rel or share.files[0][0]
             raw = store.read(share, rel)
-            body = share_page.notebook_body(raw) if name.endswith(".ipynb") else share_page.file_body(name, raw)
+            try:
+                body = share_page.notebook_body(raw) if name.endswith(".ipynb") else share_page.file_body(name, raw)
+            except Exception as e:  # noqa: BLE001 - a page that cannot be made is cached as such, not redone per hit
+                self.log.warning("cygnet: a shared %s could not be rendered: %s", share.kind, type(e).__name__)
+                body = f'<p class="note">This file cannot be shown ({html.escape(type(e).__name__)}); download it instead.</p>'
+
             title = name
             download = link("raw/" + quote(rel)) if rel else link("raw")
             actions = [("Download", download)] + ([("Folder", root)] if rel else []) + (
@@ -169,11 +160,11 @@ class PublicShareHandler(JupyterHandler):
 
     async def _download(self, store, share, rel):
         if share.kind == "folder" and not rel:
-            spool = await asyncio.to_thread(self._zip, store, share)
+            spool = await self.settings["cygnet_work"].quick(self._zip, store, share, timeout=600)
             name = share.name + ".zip"
             self.set_header("Content-Type", "application/zip")
         else:
-            data = await asyncio.to_thread(store.read, share, rel)
+            data = await self.settings["cygnet_work"].quick(store.read, share, rel, timeout=600)
             spool, name = None, (rel or share.files[0][0]).rsplit("/", 1)[-1]
             self.set_header("Content-Type", "application/octet-stream")  # never rendered in our origin
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
@@ -201,8 +192,7 @@ class PublicShareHandler(JupyterHandler):
                                     f'<p class="note">{html.escape(message)}</p>', []))
 
     def _request_summary(self):
-        uri = PUBLIC_PATH.sub(r"\1[token]", self.request.uri)
-        return f"{self.request.method} {uri} ({self.request.remote_ip})"
+        return scrub_secrets(super()._request_summary())
 
 
 _in_flight = {}

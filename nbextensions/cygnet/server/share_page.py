@@ -43,7 +43,9 @@ def sanitize(fragment):
 
 
 def notebook_body(raw):
-    """Sanitized HTML of a notebook's cells and outputs; a note if it is not a notebook."""
+    """Sanitized HTML of a notebook's cells and outputs. A notebook that fails nbformat's
+    validation (a bad or repeated cell id, a stray key) is repaired as far as nbformat can and
+    rendered; one that still cannot be rendered, or is not a notebook, gets a note instead."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -51,8 +53,35 @@ def notebook_body(raw):
         notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same answer
         return f'<p class="note">This file is not a readable notebook ({html.escape(type(e).__name__)}); download it instead.</p>'
-    body, _ = HTMLExporter(template_name="basic").from_notebook_node(notebook)  # body only: we frame it
+    exporter = HTMLExporter(template_name="basic")  # body only: we frame it
+    try:
+        body, _ = exporter.from_notebook_node(notebook)
+    except Exception:  # noqa: BLE001 - nbformat's validation, or a template's error: repair once
+        try:
+            body, _ = exporter.from_notebook_node(_repaired(notebook))
+        except Exception as e:  # noqa: BLE001
+            return (f'<p class="note">This notebook cannot be shown ({html.escape(type(e).__name__)}: it does '
+                    f'not follow the notebook format); download it instead.</p>')
     return sanitize(body)
+
+
+def _repaired(notebook):
+    """The notebook with fresh ids for cells whose id is invalid or repeated, then what
+    nbformat's own normalization fixes (unknown keys and the like)."""
+    import re
+    import uuid
+
+    import nbformat
+    from nbformat import validator
+
+    seen = set()
+    for cell in notebook.get("cells", []):
+        cell_id = cell.get("id")
+        if not isinstance(cell_id, str) or not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", cell_id) or cell_id in seen:
+            cell["id"] = cell_id = uuid.uuid4().hex[:8]
+        seen.add(cell_id)
+    _, normalized = validator.normalize(notebook, strip_invalid_metadata=True)
+    return nbformat.from_dict(normalized)
 
 
 def file_body(name, raw):

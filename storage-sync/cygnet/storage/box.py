@@ -116,7 +116,13 @@ class Box:
     def delete(self, rel):
         self._call(self.fs.rm_file, self.path(rel))
 
-    def read(self, rel):
+    def read(self, rel, within=""):
+        """The bytes of a file; on a local box, only if it really lies inside the folder
+        `within` (a link planted in the box leads nowhere else)."""
+        if not self.remote:
+            real, folder = os.path.realpath(self.path(rel)), os.path.realpath(self.path(within))
+            if os.path.commonpath([real, folder]) != folder:
+                raise FileNotFoundError(rel)
         return self._call(self.fs.cat_file, self.path(rel))
 
     def remove_tree(self, rel):
@@ -126,13 +132,17 @@ class Box:
         except FileNotFoundError:
             pass
 
-    def remove_partials(self):
-        """Delete what crashed uploads left behind; returns how many."""
+    def remove_partials(self, owned=None):
+        """Delete what crashed uploads left behind (only those `owned(rel)` claims, where `rel` is
+        the file the upload was for: another writer's uploads in flight are not ours to sweep);
+        returns how many."""
         try:
             found = self._call(self.fs.find, self.root or "/")
         except FileNotFoundError:
             return 0
-        partials = [p for p in found if TEMP_MARK in posixpath.basename(p)]
+        root = (self.root or "").rstrip("/") + "/"
+        partials = [p for p in found if TEMP_MARK in posixpath.basename(p)
+                    and (owned is None or owned(partial_target(p[len(root):] if p.startswith(root) else p)))]
         for path in partials:
             self._quietly_remove(path)
         return len(partials)
@@ -185,6 +195,12 @@ class Box:
             raise Unavailable(f"the box {self.display}: {e}") from e
         except _remote_errors() as e:  # refused, unreachable, timed out: name the box and the cause
             raise Unavailable(f"the box {self.display}: {type(e).__name__}: {e}") from e
+
+
+def partial_target(rel):
+    """The file a partial upload at `rel` was for: a/.b.txt.cygnet-partial-1f2e3d4c -> a/b.txt."""
+    folder, name = posixpath.split(rel)
+    return posixpath.join(folder, name[1:].split(TEMP_MARK, 1)[0])
 
 
 def _transient(error):

@@ -26,7 +26,9 @@ def sync_command(args, config_argv):
     dest = args.dest or config.box_url
     while True:
         summary = sync(args.src, dest, delete=args.delete, dry_run=args.dry_run, data_dir=config.data_dir,
-                       progress=ProgressBar() if sys.stderr.isatty() else None)
+                       progress=ProgressBar() if sys.stderr.isatty() else None, protected=[config.shares_url],
+                       waiting=lambda: print("another sync into this box is running; waiting for it",
+                                             file=sys.stderr, flush=True))
         report(summary, args.json)
         if not args.watch:
             return 1 if summary.conflicts else 0

@@ -11,7 +11,6 @@ that points every user's `shares_db` and `shares_url` at shared locations gets c
 sharing; the embedded default keeps both in the user's own data directory.
 """
 
-import getpass
 import hashlib
 import json
 import os
@@ -26,7 +25,9 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
+from cygnet.core import checks
 from cygnet.core.errors import BadInput, Expired, NotFound
+from cygnet.core.identity import current_user  # noqa: F401 - the owner of new shares, for callers
 from cygnet.core.paths import confine, free_name
 
 from .box import open_box
@@ -35,11 +36,6 @@ TOKEN_BYTES = 24  # 192 bits of randomness
 MAX_FILES = 10000
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def current_user():
-    """Who is acting: the JupyterHub user when there is one, else the account running Cygnet."""
-    return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
 
 
 def parse_duration(value):
@@ -228,8 +224,9 @@ class ShareStore:
         if rel is None:
             raise BadInput("a folder share is downloaded as a zip")
         share.size(rel)  # only names listed in the snapshot: nothing else can be reached
+        snapshot = f"{share.id}/{share.rev}"
         try:
-            return self.box.read(f"{share.id}/{share.rev}/{rel}")
+            return self.box.read(f"{snapshot}/{rel}", within=snapshot)
         except FileNotFoundError:
             raise NotFound(f"{rel} is missing from the share's snapshot") from None
 
@@ -246,7 +243,7 @@ class ShareStore:
         staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{share.name}.", suffix=".share"))
         try:
             for rel, _ in share.files:
-                target = staging / rel if share.kind == "folder" else staging / "content"
+                target = confine(staging, rel) if share.kind == "folder" else staging / "content"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(self.read(share, rel))
             source = staging if share.kind == "folder" else staging / "content"
@@ -272,11 +269,11 @@ class ShareStore:
         if not isinstance(path, str) or not path.strip().rstrip("/") or path.strip() in (".", "./"):
             raise BadInput("give the path of a notebook, file or folder of the workspace to share")
         rel = _normal(path)
-        source = confine(self.workspace, rel)
+        source = confine(self.workspace, rel)  # resolved: a link is judged by what it points at
         if not source.exists():
             raise NotFound(f"{rel} does not exist in the workspace")
-        if any(part.startswith(".") for part in PurePosixPath(rel).parts):
-            raise BadInput(f"{rel} is hidden; hidden files and folders are not shared")
+        if _hidden(rel) or _hidden(source.relative_to(self.workspace).as_posix()):
+            raise BadInput(f"{rel} is hidden (or links to a hidden file); hidden files and folders are not shared")
         return rel, source
 
     def _files_of(self, source):
@@ -315,13 +312,53 @@ class ShareStore:
             for row in rows:
                 users[row[0]] = [u for (u,) in self.db.execute(
                     "SELECT user FROM share_users WHERE share_id = ? ORDER BY user", (row[0],))]
-        return [Share(id=r[0], owner=r[2], path=r[3], kind=r[4], rev=r[5], files=json.loads(r[6]),
-                      created=r[7], refreshed=r[8], expires=r[9], revoked=r[10], users=users[r[0]])
-                for r in rows]
+        shares = []
+        for r in rows:
+            try:
+                share = Share(id=r[0], owner=r[2], path=r[3], kind=r[4], rev=r[5], files=json.loads(r[6]),
+                              created=r[7], refreshed=r[8], expires=r[9], revoked=r[10], users=users[r[0]])
+            except (TypeError, ValueError):
+                continue
+            if _well_formed(share):
+                shares.append(share)
+        return shares
 
     def close(self):
         with self.lock:
             self.db.close()
+
+
+def _hidden(rel):
+    return any(part.startswith(".") for part in PurePosixPath(rel).parts)
+
+
+_SHARE_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def _safe_rel(rel):
+    """A path read back from the database is trusted no more than one from a request: relative,
+    no '..', no empty or hidden parts, no control characters, no backslashes."""
+    if not isinstance(rel, str) or not rel or len(rel) > 4096 or "\\" in rel:
+        return False
+    if any(ord(c) < 32 for c in rel) or rel.startswith("/"):
+        return False
+    parts = rel.split("/")
+    return all(p and p not in (".", "..") and not p.startswith(".") for p in parts)
+
+
+def _well_formed(share):
+    """Whether a share row is one this store could have written. Anyone who can write the
+    database (every co-user, where a site shares it) could write any row: one that is not
+    well formed is treated as not there."""
+    files = share.files
+    if not (_SHARE_ID.match(str(share.id)) and share.kind in ("notebook", "file", "folder")
+            and _safe_rel(share.path) and isinstance(share.rev, int) and isinstance(files, list)):
+        return False
+    if not all(isinstance(f, list) and len(f) == 2 and _safe_rel(f[0]) and isinstance(f[1], int) for f in files):
+        return False
+    if share.kind != "folder":  # one file, under the shared file's own name
+        return len(files) == 1 and files[0][0] == share.name
+    return True
 
 
 def _kind(source):
@@ -335,8 +372,4 @@ def _normal(path):
 
 
 def _check_users(users):
-    if users is None:
-        return []
-    if isinstance(users, str) or not all(isinstance(u, str) and u.strip() for u in users):
-        raise BadInput("users is a list of user names")
-    return sorted({u.strip() for u in users})
+    return sorted(set(checks.names(users, "users")))

@@ -15,6 +15,8 @@ conflict-safe.
   sync put there and that nobody changed since; anything else in the box is left alone.
 """
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import os
@@ -24,9 +26,10 @@ import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
 
 from cygnet.core.config import default_data_dir
-from cygnet.core.errors import Unavailable
+from cygnet.core.errors import BadInput, Unavailable
 
 from .box import TEMP_MARK, check_local_folder, open_box
 from .journal import Entry, Journal
@@ -57,53 +60,141 @@ class Summary:
 
 
 def sync(src, dest, *, delete=False, dry_run=False, data_dir=None, workers=4, progress=None,
-         username=None, password=None):
+         username=None, password=None, protected=(), waiting=None):
     """Mirror `src` to the box `dest`; returns a Summary. `progress(files_done, files_total,
-    bytes_done)` is called as files are sent."""
+    bytes_done)` is called as files are sent.
+
+    Syncs into one box take turns (a lock per box in the data dir, across processes), so a
+    sync never sweeps the partial uploads of another that is still running; `waiting()` is
+    called if this one has to wait. `protected` names box folders no sync may write into (the
+    share snapshots); folders of `src` that hold the box itself, the data dir or a protected
+    folder are left out of the walk, so a box inside the workspace is never copied into itself."""
     started = time.monotonic()
     src = check_local_folder(src)
+    data_dir = data_dir or default_data_dir()
     box = open_box(dest, username, password)
-    journal = Journal(data_dir or default_data_dir(), src, box.display)
+    skipped = _left_out(src, dest, data_dir, protected)
     summary = Summary(dry_run=dry_run)
-    try:
-        if not dry_run and journal.interrupted():
-            summary.partials_removed = box.remove_partials()
-        known = journal.all()
-        local = _walk(src)
-        changed = []
-        for rel, (size, mtime_ns) in local.items():
-            prev = known.get(rel)
-            if prev and (prev.size, prev.mtime_ns) == (size, mtime_ns):
+    with box_lock(data_dir, box.display, waiting):
+        journal = Journal(data_dir, src, box.display)
+        try:
+            _sync(src, box, journal, summary, delete, dry_run, workers, progress, skipped)
+        finally:
+            summary.seconds = round(time.monotonic() - started, 3)
+            journal.close()
+    return summary
+
+
+def _sync(src, box, journal, summary, delete, dry_run, workers, progress, skipped):
+    local = _walk(src, skipped)
+    known = journal.all()
+    if not dry_run and journal.interrupted():
+        # Only partials of our own files: the share store writes into the box as well.
+        summary.partials_removed = box.remove_partials(owned=lambda rel: rel in local or rel in known)
+    changed = []
+    for rel, (size, mtime_ns) in local.items():
+        prev = known.get(rel)
+        if prev and (prev.size, prev.mtime_ns) == (size, mtime_ns):
+            summary.skipped += 1
+            continue
+        digest = None  # new or resized: certainly sent, and hashed on the way
+        if prev and prev.size == size:
+            digest = file_digest(os.path.join(src, rel))
+            if prev.digest == digest:  # touched, not changed
                 summary.skipped += 1
+                if not dry_run:
+                    journal.record(rel, Entry(size, mtime_ns, digest, prev.box_size, prev.box_version))
                 continue
-            digest = None  # new or resized: certainly sent, and hashed on the way
-            if prev and prev.size == size:
-                digest = file_digest(os.path.join(src, rel))
-                if prev.digest == digest:  # touched, not changed
-                    summary.skipped += 1
-                    if not dry_run:
-                        journal.record(rel, Entry(size, mtime_ns, digest, prev.box_size, prev.box_version))
-                    continue
-            changed.append((rel, size, mtime_ns, digest))
-        gone = [rel for rel in known if rel not in local] if delete else []
+        changed.append((rel, size, mtime_ns, digest))
+    gone = [rel for rel in known if rel not in local] if delete else []
 
-        if dry_run:
-            summary.would_copy = sorted(rel for rel, *_ in changed)
-            summary.would_delete = sorted(gone)
-            return summary
+    if dry_run:
+        summary.would_copy = sorted(rel for rel, *_ in changed)
+        summary.would_delete = sorted(gone)
+        return
 
-        journal.begin()
-        _send(box, journal, src, changed, known, summary, workers, progress)
-        for rel in gone:
-            _delete(box, journal, rel, known[rel], summary)
-        journal.finish()
-        return summary
-    finally:
-        summary.seconds = round(time.monotonic() - started, 3)
-        journal.close()
+    journal.begin()
+    _send(box, journal, src, changed, known, summary, workers, progress)
+    for rel in gone:
+        _delete(box, journal, rel, known[rel], summary)
+    journal.finish()
 
 
-def _walk(src):
+@contextlib.contextmanager
+def box_lock(data_dir, box_display, waiting=None):
+    """Hold the lock of one box (an flock on a file in the data dir: released by the kernel if
+    the holder dies, so a crash never leaves it held)."""
+    key = hashlib.sha256(box_display.encode()).hexdigest()[:24]
+    path = os.path.join(data_dir, "sync", "locks", f"{key}.lock")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                waiting()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def check_target(src, dest, protected=()):
+    """BadInput if a sync of `src` into `dest` must not run: the source lies inside the box, or
+    `dest` is (inside) a protected folder such as the share snapshots."""
+    box_root = _local_path(dest)
+    if box_root and _within(src, box_root):
+        raise BadInput(f"{src} is inside the box {box_root}: a sync would copy the box into itself")
+    for url in protected:
+        if _url_within(dest, url):
+            raise BadInput("that box folder is where Cygnet keeps share snapshots; sync into another one")
+
+
+def _left_out(src, dest, data_dir, protected):
+    """Folders of `src` (relative) a sync into `dest` must not walk: the box itself and the data
+    dir when they live inside the source, and protected box folders below `dest`."""
+    check_target(src, dest, protected)
+    left_out = {inside for inside in (_url_relative(url, dest) for url in protected) if inside}
+    box_root = _local_path(dest)
+    for folder in (box_root, os.path.abspath(data_dir)):
+        if folder and folder != src and _within(folder, src):
+            left_out.add(os.path.relpath(folder, src).replace(os.sep, "/"))
+    return left_out
+
+
+def _local_path(url):
+    parts = urlsplit(url)
+    if parts.scheme in ("", "file"):
+        return os.path.realpath(os.path.expanduser(parts.path if parts.scheme else url))
+    return None
+
+
+def _within(path, folder):
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _url_relative(url, base):
+    """`url`'s path below `base` ('' for the same place), or None if it is not below it."""
+    a, b = urlsplit(url), urlsplit(base)
+    if _local_path(url) and _local_path(base):
+        path, folder = _local_path(url), _local_path(base)
+    elif (a.scheme, a.netloc) == (b.scheme, b.netloc):
+        path, folder = posixpath.normpath("/" + a.path.lstrip("/")), posixpath.normpath("/" + b.path.lstrip("/"))
+    else:
+        return None
+    if path == folder:
+        return ""
+    prefix = folder.rstrip("/") + "/"
+    return path[len(prefix):] if path.startswith(prefix) else None
+
+
+def _url_within(url, folder):
+    return _url_relative(url, folder) is not None
+
+
+def _walk(src, skipped=frozenset()):
     """rel path -> (size, mtime_ns) of every regular file under src (links are not followed).
     Names are built as the walk goes down: os.walk and relpath cost twice as long for 10,000 files."""
     files, pending = {}, [("", src)]
@@ -117,7 +208,7 @@ def _walk(src):
             for entry in entries:
                 name = entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    if name not in SKIPPED_FOLDERS:
+                    if name not in SKIPPED_FOLDERS and f"{prefix}{name}" not in skipped:
                         pending.append((f"{prefix}{name}/", entry.path))
                 elif TEMP_MARK not in name and entry.is_file(follow_symlinks=False):
                     try:

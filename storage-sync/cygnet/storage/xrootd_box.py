@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 
 from . import xrootd
-from .box import TEMP_MARK
+from .box import TEMP_MARK, partial_target
 
 
 class XRootDBox:
@@ -61,7 +61,7 @@ class XRootDBox:
     def delete(self, rel):
         xrootd.rm(self.path(rel))
 
-    def read(self, rel):
+    def read(self, rel, within=""):  # the server resolves paths; no links to follow
         try:
             with xrootd.open_url(self.path(rel)) as f:
                 return f.read()
@@ -76,9 +76,12 @@ class XRootDBox:
         for path in sorted(folders, key=len, reverse=True):  # deepest first: rmdir wants them empty
             self._quietly(xrootd.rm, path)
 
-    def remove_partials(self):
-        """Delete what crashed uploads left behind; returns how many."""
-        partials = [p for p in self._walk("")[0] if TEMP_MARK in posixpath.basename(p)]
+    def remove_partials(self, owned=None):
+        """Delete what crashed uploads left behind (only those `owned(rel)` claims, where `rel` is
+        the file the upload was for); returns how many."""
+        root = self.path("").rstrip("/") + "/"
+        partials = [p for p in self._walk("")[0] if TEMP_MARK in posixpath.basename(p)
+                    and (owned is None or owned(partial_target(p[len(root):])))]
         for path in partials:
             self._quietly(xrootd.rm, path)
         return len(partials)

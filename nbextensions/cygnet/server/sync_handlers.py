@@ -1,0 +1,56 @@
+"""REST faces of sync jobs (the registry is cygnet.storage.sync_jobs): start, list, follow and
+resume syncs of workspace folders into the box."""
+
+import json
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from cygnet.core.identity import current_user
+
+from .handlers import CygnetHandler
+
+
+class SyncJobsHandler(CygnetHandler):
+    """GET /cygnet/api/sync: your jobs, newest first. POST {src, dest?, delete?, dry_run?}:
+    202 with the job (an identical one queued or running is joined)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        self.finish_json(await self.run_core(self.settings["cygnet_sync_jobs"].list, current_user()))
+
+    @web.authenticated
+    @authorized
+    async def post(self):
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise web.HTTPError(400, "the body is not valid JSON") from None
+        job = await self.run_core(self.settings["cygnet_sync_jobs"].start, body, current_user(), self._submit)
+        self.set_status(202)
+        self.finish_json(job)
+
+    def _submit(self, run):
+        return self.settings["cygnet_work"].submit_long(current_user(), "this sync", run)
+
+
+class SyncJobHandler(CygnetHandler):
+    """GET /cygnet/api/sync/{id}: the job: state (queued, running, done, failed, interrupted),
+    progress, summary, error."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, job_id):
+        self.finish_json(await self.run_core(self.settings["cygnet_sync_jobs"].get, job_id, current_user()))
+
+
+class SyncResumeHandler(SyncJobsHandler):
+    """POST /cygnet/api/sync/{id}/resume: a new job with an interrupted or failed job's parameters."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, job_id):
+        job = await self.run_core(self.settings["cygnet_sync_jobs"].resume, job_id, current_user(), self._submit)
+        self.set_status(202)
+        self.finish_json(job)
