@@ -77,7 +77,8 @@ def main():
         url = make_repository(daemon, args.files, args.megabytes)
         env = {"CYGNET_DATA_DIR": str(tmp / "data"), "CYGNET_VIEWS_PATH": str(tmp / "no-views")}
         times = {"a": [], "b": [], "c": []}
-        with JupyterServer(env=env, root=tmp / "workspace", args=["--Cygnet.build_default_view=False"]) as server:
+        with JupyterServer(env=env, root=tmp / "workspace", args=["--Cygnet.build_default_view=False",
+                                                                                    "--Cygnet.open_internal_hosts=127.0.0.1"]) as server:
             time_git_clone(url, tmp / "warm-up")  # the daemon's and the OS's caches
             for run in range(args.runs):
                 first = run % 2 == 0  # alternate which goes first

@@ -38,7 +38,7 @@ def open_command(args, config_argv):
 
     settings = settings_from(load_config(config_argv))
     path = open_link(_params(args), args.workspace, settings,
-                     lambda line: print(line, file=sys.stderr, flush=True))
+                     lambda line: print(line, file=sys.stderr, flush=True)).path
     print(os.path.join(args.workspace, path) if args.workspace != "." else path)
 
 

@@ -2,9 +2,10 @@
 a callback; a lock per target keeps two opens of the same folder from interleaving."""
 
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cygnet.core import checks
 from cygnet.core.errors import BadInput
 
 from .download import download_into
@@ -26,18 +27,31 @@ class OpenSettings:
     shares: object = None  # the ShareStore that share= and shared= links copy from
 
 
+@dataclass
+class Opened:
+    """What an open did: the path to open (relative to the workspace) and, when the user's copy
+    had to be moved aside, what they find only in that backup."""
+
+    path: str
+    backup: dict = None  # {"folder", "only_in_backup": [...], "differ": [...]}
+
+    def to_dict(self):
+        return asdict(self)
+
+
 def settings_from(config):
     """OpenSettings from the site's c.Cygnet options."""
     return OpenSettings(
         policy=OpenPolicy(schemes=tuple(s.lower() for s in config.open_allowed_schemes),
-                          hosts=tuple(h.lower() for h in config.open_allowed_hosts)),
+                          hosts=tuple(h.lower() for h in config.open_allowed_hosts),
+                          internal=tuple(h.lower() for h in config.open_internal_hosts)),
         projects_dir=config.open_projects_dir, timeout=config.open_timeout,
         max_bytes=config.open_max_bytes, depth=config.open_clone_depth,
     )
 
 
 def open_link(params, workspace, settings, progress=lambda line: None):
-    """Do what a link asks; returns the path to open, relative to the workspace."""
+    """Do what a link asks; returns an Opened."""
     unknown = set(params) - set(PARAMETERS)
     if unknown:
         raise BadInput(f"unknown link parameter(s): {', '.join(sorted(unknown))}")
@@ -46,15 +60,18 @@ def open_link(params, workspace, settings, progress=lambda line: None):
     if sum(map(bool, (repo, url, share))) != 1:
         raise BadInput("a link needs one of repo= (a Git repository), url= (a notebook or zip) "
                        "or share= (a share link's token)")
+    for name, value in params.items():
+        checks.text(value, name, required=False, allow_empty=True)
     workspace = Path(workspace).resolve()
+    backup = None
     if share:
-        return _copy_share(params, workspace, settings, progress)
+        return Opened(_copy_share(params, workspace, settings, progress))
     if repo:
         repo = settings.policy.check_remote(repo)
         target = params.get("target") or str(Path(settings.projects_dir) / repo_folder_name(repo))
         folder = confine(workspace, target)
         with _lock(folder):
-            opened = open_repo(repo, params.get("branch") or None, folder, settings, progress)
+            opened, backup = open_repo(repo, params.get("branch") or None, folder, settings, progress)
         source = f"the repository {repo}"
     else:
         url = settings.policy.check_download(url)
@@ -66,12 +83,12 @@ def open_link(params, workspace, settings, progress=lambda line: None):
         opened = confine(opened, params["path"])
         if not opened.exists():
             raise BadInput(f"{params['path']} is not in {source}")
-    return opened.relative_to(workspace).as_posix()
+    return Opened(opened.relative_to(workspace).as_posix(), backup)
 
 
 def _copy_share(params, workspace, settings, progress):
     """A copy of a share's snapshot in the workspace, under a name nothing has yet."""
-    from cygnet.storage.shares import current_user
+    from cygnet.core.identity import current_user
 
     if settings.shares is None:
         raise BadInput("share links are not enabled here")

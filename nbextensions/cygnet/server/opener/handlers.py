@@ -16,6 +16,7 @@ from tornado.iostream import StreamClosedError
 from cygnet.core.errors import CygnetError, as_http_error
 
 from ..handlers import CygnetHandler
+from ..log_scrub import scrub_secrets
 from .core import open_link
 from .gitrepo import repository_of
 from .links import BADGE_SVG, build_link
@@ -55,9 +56,6 @@ class OpenEventsHandler(CygnetHandler):
         if self.request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
             raise web.HTTPError(403, "links open through /cygnet/open, not from other sites' pages")
         params = link_params(self)
-        self.set_header("Content-Type", "text/event-stream")
-        self.set_header("Cache-Control", "no-cache")
-        self.set_header("X-Accel-Buffering", "no")  # let proxies pass events as they come
         loop = asyncio.get_running_loop()
         events = asyncio.Queue()
 
@@ -66,16 +64,22 @@ class OpenEventsHandler(CygnetHandler):
 
         def work():
             try:
-                path = open_link(params, self.settings["server_root_dir"], self.settings["cygnet_open_settings"],
-                                 lambda line: send("progress", {"line": line}))
-                send("done", {"path": path, "url": url_path_join(self.base_url, "lab", "tree", url_escape(path))})
+                result = open_link(params, self.settings["server_root_dir"], self.settings["cygnet_open_settings"],
+                                   lambda line: send("progress", {"line": line}))
+                url = url_path_join(self.base_url, "lab", "tree", url_escape(result.path))
+                send("done", {**result.to_dict(), "url": url})
             except CygnetError as e:
                 send("failed", {"message": str(e)})
-            except Exception:  # noqa: BLE001 - the stream must still end with an answer
-                self.log.exception("cygnet: opening %s failed", params)
+            except Exception as e:  # noqa: BLE001 - the stream must still end with an answer
+                # Not the parameters: a share= link's token must not reach the log.
+                self.log.error("cygnet: an open failed: %s", scrub_secrets(f"{type(e).__name__}: {e}"),
+                               exc_info=(type(e), e, None))
                 send("failed", {"message": "an internal error stopped the open; the server log has the details"})
 
-        loop.run_in_executor(None, work)
+        self.start_long("this open", work)  # 429 before the stream starts when too many run
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")  # let proxies pass events as they come
         while True:
             event, data = await events.get()
             self.write(f"event: {event}\ndata: {json.dumps(data)}\n\n")
@@ -153,6 +157,17 @@ OPEN_PAGE = """<!doctype html>
   source.addEventListener('done', function (e) {
     finished = true; source.close();
     var data = JSON.parse(e.data);
+    if (data.backup) {
+      // The user's copy was moved aside: say so, and let them read it before going on.
+      show('Your previous copy could not be merged and was moved, whole, to ' + data.backup.folder +
+           '. See the list below; then open ' + data.path + '.', 'failed');
+      append('only in ' + data.backup.folder + ': ' + (data.backup.only_in_backup.join(', ') || 'nothing'));
+      append('your version differs from upstream\'s: ' + (data.backup.differ.join(', ') || 'nothing'));
+      var go = document.createElement('a');
+      go.textContent = 'Open ' + data.path; go.href = data.url; go.id = 'go';
+      state.appendChild(document.createElement('br')); state.appendChild(go);
+      return;
+    }
     show('Opening ' + data.path + '\\u2026', 'done');
     if (data.url.indexOf(lab) === 0) { window.location.replace(data.url); }
   });

@@ -1,14 +1,16 @@
 """What a link from a stranger may make the service do: which remotes and downloads are
 allowed, and where in the workspace things may land."""
 
+import ipaddress
 import re
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
-from cygnet.core.errors import BadInput
+from cygnet.core.errors import BadInput, Unavailable
 from cygnet.core.paths import confine, free_name  # noqa: F401 - the opener's rules for paths
 
 # scp-like ssh remotes: user@host:path
@@ -19,7 +21,11 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "git": 9418, "ssh": 22}
 @dataclass(frozen=True)
 class OpenPolicy:
     schemes: tuple = ("https", "http", "git")  # of remotes; downloads allow http(s) only
-    hosts: tuple = ()  # allowed hosts ("host" or "host:port"); empty: any host
+    hosts: tuple = ()  # allowed hosts ("host" or "host:port"); empty: any public host
+    # Hosts ("host", "host:port") or networks ("10.1.0.0/16") links may reach although they are
+    # loopback, private or link-local addresses; by default none: a stranger's link must not
+    # turn the service into a probe of the site's own network.
+    internal: tuple = ()
 
     def check_remote(self, url):
         """`url` if a clone from it is allowed, else BadInput saying why."""
@@ -55,7 +61,40 @@ class OpenPolicy:
         host = host.lower()
         if self.hosts and host not in self.hosts and f"{host}:{port}" not in self.hosts:
             raise BadInput(f"host {host} is not on this site's list of allowed hosts")
+        self.address_of(url, host, port)
         return url
+
+    def address_of(self, url, host, port):
+        """The address `host` resolves to, checked: every address it has must be public, or
+        the host or address explicitly allowed as internal. Checked again for each redirect,
+        and the clone is pinned to the address checked (no second lookup to rebind)."""
+        try:
+            infos = socket.getaddrinfo(host, port or 0, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            raise Unavailable(f"could not fetch {url}") from None
+        addresses = sorted({info[4][0] for info in infos})
+        named = host in self.internal or f"{host}:{port}" in self.internal
+        for text in addresses:
+            address = ipaddress.ip_address(text.split("%")[0])
+            address = getattr(address, "ipv4_mapped", None) or address
+            if _public(address) or named or any(address in net for net in self._internal_networks()):
+                continue
+            raise BadInput(f"links may not reach {host}: it is a loopback, private or link-local address "
+                           "(a site admin can allow internal hosts with c.Cygnet.open_internal_hosts)")
+        return addresses[0]
+
+    def _internal_networks(self):
+        networks = []
+        for entry in self.internal:
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                pass  # a host name, matched by name
+        return networks
+
+
+def _public(address):
+    return address.is_global and not address.is_multicast
 
 
 def _port(parts):

@@ -23,18 +23,36 @@ class Diverged(Exception):
 
 
 class CygnetPuller(GitPuller):
+    def find_upstream_changed(self, kind):
+        # nbgitpuller reads `git diff --name-status` line by line, where git quotes names with
+        # non-ASCII characters ("caf\303\251.txt") and no such name is ever found; -z gives
+        # them as they are.
+        out = subprocess.check_output(["git", "diff", "-z", "--name-status", f"..origin/{self.branch_name}"],
+                                      cwd=self.repo_dir).decode("utf-8", "surrogateescape")
+        fields, files = out.split("\0"), []
+        i = 0
+        while i < len(fields) - 1:
+            status = fields[i]
+            width = 2 if status[:1] in ("R", "C") else 1  # renames and copies name two paths
+            if status.startswith(kind):
+                files.append(fields[i + width])
+            i += 1 + width
+        return files
+
     def rename_local_untracked(self):
         # nbgitpuller renames the user's file and lets the remote's take its name; Cygnet keeps
         # the user's file where it is and saves the remote's beside it. Set the user's aside
-        # for the merge, put it back after (in update()).
+        # for the merge, put it back after (in update()). A user's file where upstream adds a
+        # folder (their `data`, upstream's `data/x.csv`) is set aside the same way.
         self.both_created = []
         for name in self.find_upstream_changed("A"):
-            path = os.path.join(self.repo_dir, name)
-            if os.path.lexists(path):
+            clash = _clashing(self.repo_dir, name)
+            if clash and clash not in [n for n, _ in self.both_created]:
+                path = os.path.join(self.repo_dir, clash)
                 aside = path + ".cygnet-yours"
                 os.replace(path, aside)
-                self.both_created.append((name, aside))
-                yield f"{name} was created both here and upstream: keeping yours\n"
+                self.both_created.append((clash, aside))
+                yield f"{clash} was created both here and upstream: keeping yours\n"
 
     def update(self):
         yield from super().update()
@@ -56,6 +74,19 @@ class CygnetPuller(GitPuller):
         except subprocess.CalledProcessError as e:
             subprocess.run(["git", "merge", "--abort"], cwd=self.repo_dir, capture_output=True)
             raise Diverged() from e
+
+
+def _clashing(repo_dir, name):
+    """The user's path that stands where upstream adds `name`: `name` itself, or a file (or
+    link) where `name` needs a folder. None if nothing is in the way."""
+    parts = name.split("/")
+    for depth in range(1, len(parts)):
+        prefix = os.path.join(repo_dir, *parts[:depth])
+        if os.path.islink(prefix) or (os.path.lexists(prefix) and not os.path.isdir(prefix)):
+            return "/".join(parts[:depth])
+        if not os.path.lexists(prefix):
+            return None
+    return name if os.path.lexists(os.path.join(repo_dir, name)) else None
 
 
 def main(argv=None):
