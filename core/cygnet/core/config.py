@@ -122,7 +122,15 @@ class Cygnet(Configurable):
     open_allowed_hosts = List(
         Unicode(),
         [],
-        help="Hosts ('host' or 'host:port') links may clone or download from. Empty: any host.",
+        help="Hosts ('host' or 'host:port') links may clone or download from. Empty: any public host.",
+    ).tag(config=True)
+
+    open_internal_hosts = List(
+        Unicode(),
+        [],
+        help="Hosts ('host', 'host:port') or networks ('10.1.0.0/16', '127.0.0.1') links may reach "
+        "although they resolve to loopback, private or link-local addresses (a site's own GitLab). "
+        "Empty: links reach public addresses only, checked after resolving and after each redirect.",
     ).tag(config=True)
 
     open_timeout = Float(
@@ -138,6 +146,18 @@ class Cygnet(Configurable):
     open_clone_depth = Integer(
         1,
         help="History depth of clones made by links (0: full history).",
+    ).tag(config=True)
+
+    long_work_workers = Integer(
+        8,
+        help="Threads for long work started through the REST API (opens by link, sync jobs); "
+        "quick requests (listings, status) have their own and never wait behind these.",
+    ).tag(config=True)
+
+    long_work_per_user = Integer(
+        4,
+        help="Opens and sync jobs one user may have under way at once; one more is answered "
+        "429 'too many at once'.",
     ).tag(config=True)
 
     link_base_url = Unicode(
