@@ -35,3 +35,23 @@ def free_name(folder, name, is_folder=False):
         n += 1
         candidate = f"{stem}-{n}{suffix}"
     return candidate
+
+
+def place_new(source, folder, name):
+    """Move the file or folder `source` into `folder` as `name`, or name-1, name-2, ... if taken,
+    never replacing anything, even when another writer picks a name at the same moment (no lock
+    needed: the name is claimed by a link or a mkdir that fails if it exists). Returns the path."""
+    source, folder = Path(source), Path(folder)
+    is_folder = source.is_dir()
+    while True:
+        final = folder / free_name(folder, name, is_folder=is_folder)
+        try:
+            if is_folder:
+                final.mkdir()  # claims the name; the rename then replaces this empty folder
+                os.replace(source, final)
+            else:
+                os.link(source, final)
+                os.unlink(source)
+            return final
+        except FileExistsError:
+            continue  # taken between the check and the claim: try the next name

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from cygnet.core import checks
 from cygnet.core.errors import BadInput, Expired, NotFound
 from cygnet.core.identity import current_user  # noqa: F401 - the owner of new shares, for callers
-from cygnet.core.paths import confine, free_name
+from cygnet.core.paths import confine, place_new
 
 from .box import open_box
 
@@ -247,20 +247,7 @@ class ShareStore:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(self.read(share, rel))
             source = staging if share.kind == "folder" else staging / "content"
-            while True:  # a name taken between the check and the move is skipped, never replaced
-                final = folder / free_name(folder, share.name, is_folder=share.kind == "folder")
-                if share.kind == "folder":
-                    try:
-                        final.mkdir()
-                    except FileExistsError:
-                        continue
-                    os.replace(source, final)
-                    return final
-                try:
-                    os.link(source, final)
-                except FileExistsError:
-                    continue
-                return final
+            return place_new(source, folder, share.name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

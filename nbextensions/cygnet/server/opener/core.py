@@ -76,8 +76,9 @@ def open_link(params, workspace, settings, progress=lambda line: None):
     else:
         url = settings.policy.check_download(url)
         folder = confine(workspace, params.get("target") or settings.projects_dir)
-        with _lock(folder):
-            opened = download_into(url, folder, settings, progress)
+        # No lock: downloads land under names nothing has (place_new), so a slow download
+        # never holds up others into the same folder.
+        opened = download_into(url, folder, settings, progress)
         source = f"the archive {url}"
     if params.get("path"):
         opened = confine(opened, params["path"])

@@ -19,7 +19,9 @@ import urllib3
 
 from cygnet.core.errors import BadInput, CygnetError, Unavailable
 
-from .policy import free_name, sweep_stale
+from cygnet.core.paths import place_new
+
+from .policy import sweep_stale
 
 MAX_REDIRECTS = 5
 MAX_ZIP_ENTRIES = 20000
@@ -37,10 +39,8 @@ def download_into(url, folder, settings, progress):
             _fetch(url, out, settings, progress)
         if name.endswith(".ipynb"):
             _check_notebook(tmp, url)
-            final = folder / free_name(folder, name)
-            os.replace(tmp, final)
-            os.chmod(final, 0o644)
-            return final
+            os.chmod(tmp, 0o644)
+            return place_new(tmp, folder, name)
         return _unpack(tmp, folder, name[:-4], settings, progress)
     finally:
         if os.path.exists(tmp):
@@ -199,8 +199,7 @@ def _unpack(archive, folder, stem, settings, progress):
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as e:
                 # a lying CRC, a truncated member, an unknown compression method
                 raise BadInput(f"{stem}.zip is damaged and was not unpacked ({e})") from None
-            final = folder / free_name(folder, stem, is_folder=True)
-            staging.rename(final)
+            final = place_new(staging, folder, stem)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     # An archive of one folder (as GitHub makes them) opens on that folder.
