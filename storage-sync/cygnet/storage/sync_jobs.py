@@ -11,13 +11,15 @@ carries on where it stopped (its journal and the partial-upload sweep make a re-
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
 from cygnet.core import checks
-from cygnet.core.errors import BadInput, CygnetError, NotFound
+from cygnet.core.errors import BadInput, NotFound
 from cygnet.core.paths import confine
 
 KEPT = 100  # finished jobs remembered
@@ -109,24 +111,37 @@ class SyncJobs:
         return dict(job)
 
     def _run(self, job, src, dest):
-        from .sync_engine import sync
-
-        saved = [0.0]
-
-        def progress(done, total, sent):
-            job["state"], job["progress"] = "running", {"files_done": done, "files_total": total, "bytes": sent}
-            if time.monotonic() - saved[0] > 1:  # the stored copy follows, a second behind at most
-                saved[0] = time.monotonic()
-                self._save(job)
-
+        """Run the sync in its own process (sync_run), following its progress lines."""
+        spec = {"src": src, "dest": dest, "delete": job["delete"], "dry_run": job["dry_run"],
+                "data_dir": str(self.data_dir), "protected": self.protected}
         job["state"] = "running"
+        saved, last = 0.0, None
         try:
-            summary = sync(src, dest, delete=job["delete"], dry_run=job["dry_run"], data_dir=self.data_dir,
-                           progress=progress, protected=self.protected,
-                           waiting=lambda: job.update(state="queued"))  # behind another sync into this box
-            job["summary"], job["state"] = summary.to_dict(), "done"
-        except CygnetError as e:
-            job["error"], job["state"] = str(e), "failed"
+            proc = subprocess.Popen([sys.executable, "-m", "cygnet.storage.sync_run"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    preexec_fn=_die_with_parent)
+            proc.stdin.write(json.dumps(spec))
+            proc.stdin.close()
+            for line in proc.stdout:
+                message = json.loads(line)
+                if "progress" in message:
+                    done, total, sent = message["progress"]
+                    job["state"], job["progress"] = "running", {"files_done": done, "files_total": total, "bytes": sent}
+                    if time.monotonic() - saved > 1:  # the stored copy follows, a second behind at most
+                        saved = time.monotonic()
+                        self._save(job)
+                elif "waiting" in message:
+                    job["state"] = "queued"  # behind another sync into this box
+                else:
+                    last = message
+            err = proc.stderr.read()
+            proc.wait()
+            if last is None:
+                raise RuntimeError(f"the sync process ended with exit code {proc.returncode}: {err[-500:]}")
+            if "summary" in last:
+                job["summary"], job["state"] = last["summary"], "done"
+            else:
+                job["error"], job["state"] = last["error"], "failed"
         except Exception as e:  # noqa: BLE001 - a job must end with a state a client can read
             job["error"], job["state"] = f"internal error: {type(e).__name__}: {e}", "failed"
         job["finished"] = time.time()
@@ -167,6 +182,17 @@ def _job(row):
     job["progress"], job["summary"] = json.loads(job["progress"] or "null"), json.loads(job["summary"] or "null")
     job["delete"], job["dry_run"] = bool(job["delete"]), bool(job["dry_run"])
     return job
+
+
+def _die_with_parent():
+    """In the sync process: end when the server does (Linux), instead of running on unseen."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _alive(pid):
