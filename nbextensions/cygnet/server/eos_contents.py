@@ -19,7 +19,8 @@ from jupyter_server.services.contents.largefilemanager import AsyncLargeFileMana
 from tornado import web
 
 from cygnet.core.config import Cygnet
-from cygnet.core.errors import CygnetError, NotFound
+from cygnet.core import checks
+from cygnet.core.errors import BadInput, CygnetError, NotFound, as_http_error
 from cygnet.storage import xrootd
 
 MOUNT = "EOS"
@@ -40,7 +41,14 @@ class EOSContentsManager(AsyncLargeFileManager):
         return path == MOUNT or path.startswith(MOUNT + "/")
 
     def _url(self, path):
+        """The root:// URL of a path under EOS/: confined to the user's home like workspace paths."""
         rel = path.strip("/")[len(MOUNT):].strip("/")
+        try:
+            checks.text(rel, "path", required=False, allow_empty=True)
+        except BadInput as e:
+            raise as_http_error(e) from None
+        if any(part in ("..", ".") for part in rel.split("/")):
+            raise web.HTTPError(400, f"path {path!r} must stay inside EOS/")
         return self._home().rstrip("/") + ("/" + rel if rel else "")
 
     async def _call(self, function, *args):

@@ -42,12 +42,16 @@ class CygnetHandler(APIHandler):
         except CygnetError as e:
             raise as_http_error(e) from e
 
+    def json_value(self):
+        """The request's body as JSON (None if empty); 400 if it is not valid JSON in UTF-8."""
+        try:
+            return json.loads(self.request.body or b"null")
+        except (ValueError, RecursionError):  # RecursionError: nested past what json parses
+            raise web.HTTPError(400, "the body is not valid JSON (in UTF-8)") from None
+
     def json_body(self, allowed, required=()):
         """The request's JSON object, with only `allowed` keys and every `required` one (400 otherwise)."""
-        try:
-            body = json.loads(self.request.body or b"null")
-        except ValueError:
-            raise web.HTTPError(400, "the body is not valid JSON") from None
+        body = self.json_value()
         try:
             return checks.body(body, allowed, required)
         except BadInput as e:

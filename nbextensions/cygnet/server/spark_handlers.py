@@ -35,7 +35,7 @@ class SparkServersHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def post(self):
-        state = await self.run_core(self.settings["cygnet_spark_servers"].start, self.get_json_body())
+        state = await self.run_core(self.settings["cygnet_spark_servers"].start, self.json_value())
         self.set_status(202)
         self.finish_json(state)
 

@@ -1,8 +1,6 @@
 """REST faces of sync jobs (the registry is cygnet.storage.sync_jobs): start, list, follow and
 resume syncs of workspace folders into the box."""
 
-import json
-
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
@@ -23,11 +21,8 @@ class SyncJobsHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def post(self):
-        try:
-            body = json.loads(self.request.body or b"null")
-        except ValueError:
-            raise web.HTTPError(400, "the body is not valid JSON") from None
-        job = await self.run_core(self.settings["cygnet_sync_jobs"].start, body, current_user(), self._submit)
+        job = await self.run_core(self.settings["cygnet_sync_jobs"].start, self.json_value(), current_user(),
+                                  self._submit)
         self.set_status(202)
         self.finish_json(job)
 

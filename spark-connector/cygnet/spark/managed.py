@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from cygnet.core import checks
 from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
 from cygnet.core.proc import tail
@@ -48,11 +49,16 @@ class ManagedServers:
     def start(self, body):
         from .conf import effective_conf
 
-        if not isinstance(body, dict) or not isinstance(body.get("cluster"), str):
-            raise BadInput('the body is JSON with "cluster" (a connect-managed cluster), and optionally '
-                           '"bundles" and "options"')
-        cluster, conf = effective_conf(self.catalogue(), body["cluster"], body.get("bundles") or (),
-                                       body.get("options") or {}, dict(os.environ))
+        body = checks.body(body, ("cluster", "bundles", "options"), required=("cluster",))
+        options = body.get("options") or {}
+        if not isinstance(options, dict) or not all(
+                isinstance(v, (str, int, float, bool)) for v in options.values()):
+            raise BadInput("options must be an object of Spark option names to values")
+        for key, value in options.items():
+            checks.text(key, "an option's name", max_length=256)
+            checks.text(str(value), f"option {key}")
+        cluster, conf = effective_conf(self.catalogue(), checks.text(body["cluster"], "cluster", max_length=256),
+                                       checks.names(body.get("bundles"), "bundles"), options, dict(os.environ))
         if cluster.kind != "connect-managed":
             raise BadInput(f"cluster {cluster.name} is a {cluster.kind} cluster, not connect-managed")
         with self.lock:

@@ -2,6 +2,7 @@
 
 from urllib.parse import urlencode
 
+from cygnet.core import checks
 from cygnet.core.errors import BadInput
 
 BADGE_PATH = "cygnet/badge.svg"
@@ -17,6 +18,11 @@ def build_link(base_url, params):
         raise BadInput(f"unknown link parameter(s): {', '.join(sorted(unknown))}")
     if not (params.get("repo") or params.get("url")):
         raise BadInput("a link needs repo= or url=")
+    for name, value in params.items():
+        checks.text(value, name, required=False, allow_empty=True)
+    for name in ("repo", "url"):  # no spaces, no leading '-': what an open would refuse anyway
+        if params.get(name) and (params[name].startswith("-") or any(c.isspace() for c in params[name])):
+            raise BadInput(f"not a valid {name}: {params[name]!r}")
     base = base_url.rstrip("/") + "/"
     query = urlencode({k: v for k, v in params.items() if v})
     link = f"{base}cygnet/open?{query}"
