@@ -21,6 +21,17 @@ def cygnet(*args, env=None, timeout=600):
                           env={**os.environ, **(env or {})}, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_share_token_in_any_server_log():
+    """At the end of the suite: no server log of any test holds a share token it handed out."""
+    yield
+    leaked = []
+    for path in JupyterServer.logs:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        leaked += [f"{path}: ...{token[-6:]}" for token in JupyterServer.share_tokens if token in text]
+    assert not leaked, f"share tokens reached server logs: {leaked}"
+
+
 @pytest.fixture(scope="session")
 def built_view(tmp_path_factory):
     """A view made by `cygnet views build`, after a build of it was interrupted (the marker
@@ -71,7 +82,10 @@ def server(tmp_path_factory, lcg_root, built_view):
         "CYGNET_VIEWS_PATH": f"{root}:{built_view['root']}",
         "SERVER_ONLY_SENTINEL": "must-not-reach-kernels",
     }
-    srv = JupyterServer(env=env, root=workspace, args=[f"--Cygnet.default_view=LCG_marker/{PLATFORM}"])
+    # The git daemon and the download servers of the tests are on loopback, which links may
+    # reach only when the site allows it.
+    srv = JupyterServer(env=env, root=workspace, args=[f"--Cygnet.default_view=LCG_marker/{PLATFORM}",
+                                                       "--Cygnet.open_internal_hosts=127.0.0.1"])
     srv.start()
     yield srv
     srv.stop()

@@ -50,7 +50,7 @@ def lab(tmp_path_factory, spark_view):
            "CYGNET_VIEWS_PATH": str(spark_view)}
     srv = JupyterServer(env=env, root=workspace, args=[
         f"--Cygnet.spark_clusters={catalogue}", "--Cygnet.spark_port_range=41100-41111",
-        f"--Cygnet.default_view=sparktest/{PLATFORM}",
+        f"--Cygnet.default_view=sparktest/{PLATFORM}", "--Cygnet.open_internal_hosts=127.0.0.1",
         f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}"])  # no layout from other runs
     srv.start()
     yield srv

@@ -17,6 +17,8 @@ from cygnet.server.opener.policy import OpenPolicy
 from tests.conftest import cygnet
 from tests.support.gitserve import SilentServer, StaticServer, Upstream
 
+# The test servers are on loopback, which links reach only where the site allows it.
+LOOPBACK = OpenPolicy(internal=("127.0.0.1",))
 NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
 
@@ -159,14 +161,15 @@ def test_host_allow_list(tmp_path, upstream):
     settings = OpenSettings(policy=OpenPolicy(hosts=("git.example.org",)))
     with pytest.raises(BadInput, match="host 127.0.0.1 is not on this site's list"):
         open_link({"repo": upstream.url}, tmp_path, settings)
-    allowed = OpenSettings(policy=OpenPolicy(hosts=(f"127.0.0.1:{upstream.url.split(':')[2].split('/')[0]}",)))
+    allowed = OpenSettings(policy=OpenPolicy(hosts=(f"127.0.0.1:{upstream.url.split(':')[2].split('/')[0]}",),
+                                             internal=("127.0.0.1",)))
     assert open_link({"repo": upstream.url}, tmp_path, allowed)
 
 
 def test_a_server_that_never_answers_is_given_up_on_in_time(tmp_path):
     silent = SilentServer()
     try:
-        settings = OpenSettings(timeout=2)
+        settings = OpenSettings(policy=LOOPBACK, timeout=2)
         for params in ({"repo": f"http://127.0.0.1:{silent.port}/x.git"},
                        {"url": f"http://127.0.0.1:{silent.port}/nb.ipynb"}):
             started = time.monotonic()
@@ -181,7 +184,7 @@ def test_a_server_that_never_answers_is_given_up_on_in_time(tmp_path):
 def test_a_clone_over_the_size_limit_is_stopped_and_removed(tmp_path, git_daemon):
     big = Upstream(git_daemon, unique("big"), {"blob.bin": os.urandom(3 << 20)})
     with pytest.raises(BadInput, match="larger than this site's limit"):
-        open_link({"repo": big.url}, tmp_path, OpenSettings(max_bytes=1 << 20))
+        open_link({"repo": big.url}, tmp_path, OpenSettings(policy=LOOPBACK, max_bytes=1 << 20))
     assert not list(tmp_path.iterdir())
 
 
@@ -208,7 +211,7 @@ def test_rerun_after_a_crashed_clone_completes_and_sweeps_its_leftovers(tmp_path
     stale = tmp_path / ".course.cloning-99999-1"
     (stale / ".git").mkdir(parents=True)
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
-    assert open_link({"repo": upstream.url, "target": "course"}, tmp_path, OpenSettings(timeout=60)) == "course"
+    assert open_link({"repo": upstream.url, "target": "course"}, tmp_path, OpenSettings(policy=LOOPBACK, timeout=60)).path == "course"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["course"]
 
 
@@ -240,7 +243,7 @@ def test_rerun_after_a_crashed_download_sweeps_its_partial_file(tmp_path, files)
     partial = tmp_path / ".lesson.ipynb.abc123.download"
     partial.write_text('{"cells": [')
     os.utime(partial, (time.time() - 3600, time.time() - 3600))
-    assert open_link({"url": f"{files}/lesson.ipynb"}, tmp_path, OpenSettings(timeout=60)) == "lesson.ipynb"
+    assert open_link({"url": f"{files}/lesson.ipynb"}, tmp_path, OpenSettings(policy=LOOPBACK, timeout=60)).path == "lesson.ipynb"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lesson.ipynb"]
 
 
@@ -306,11 +309,12 @@ def test_nbgitpuller_links_go_through_cygnet(server, upstream):
 
 
 def test_cli_open_and_link(tmp_path, upstream):
-    result = cygnet("open", upstream.url, "--path", "intro.ipynb", "--workspace", str(tmp_path))
+    loopback = "--Cygnet.open_internal_hosts=127.0.0.1"
+    result = cygnet("open", upstream.url, "--path", "intro.ipynb", "--workspace", str(tmp_path), loopback)
     assert result.returncode == 0, result.stderr
     name = upstream.url.rsplit("/", 1)[1][:-4]
     assert result.stdout.strip() == str(tmp_path / name / "intro.ipynb")
-    again = cygnet("open", upstream.url, "--workspace", str(tmp_path))
+    again = cygnet("open", upstream.url, "--workspace", str(tmp_path), loopback)
     assert again.returncode == 0 and "already here" in again.stderr
     bad = cygnet("open", "--workspace", str(tmp_path), "--", "--upload-pack=x")
     assert bad.returncode == 2 and "not a valid repository URL" in bad.stderr

@@ -253,7 +253,7 @@ def test_tokens_never_reach_the_server_log(server, shared):
     assert public(share["url"]).status_code == 404  # logged as a warning, with the path
     time.sleep(0.5)
     log = server.log()
-    assert "/cygnet/s/[token]" in log and share["token"] not in log
+    assert "/cygnet/s/[secret]" in log and share["token"] not in log
 
 
 def test_list_get_refresh_and_with_me(server, shared):
@@ -275,9 +275,10 @@ def test_list_get_refresh_and_with_me(server, shared):
     ({"path": "/etc/passwd"}, 400, "must stay inside the workspace"),
     ({"path": "nope.ipynb"}, 404, "does not exist"),
     ({"path": "x", "expires_in": "soon"}, 400, "not a duration"),
-    ({"path": "x", "users": "bob"}, 400, "list of user names"),
-    ({"path": "x", "extra": 1}, 400, "the body is JSON"),
-    (["path"], 400, "the body is JSON"),
+    ({"path": "x", "users": "bob"}, 400, "users must be a list of names"),
+    ({"path": "x", "users": {"a": 1}}, 400, "users must be a list of names"),
+    ({"path": "x", "extra": 1}, 400, "unknown field(s) in the body: 'extra'"),
+    (["path"], 400, "the body must be a JSON object"),
 ])
 def test_bad_share_requests_get_clear_errors(server, body, status, words):
     write(server.root / "x", "x")

@@ -244,7 +244,12 @@ def test_sync_job_mirrors_a_workspace_folder_into_the_box(server):
     ({"src": "/etc"}, 400, "must stay inside the workspace"),
     ({"src": "no-such-folder"}, 404, "is not a folder of the workspace"),
     ({"src": ".", "dest": "../../elsewhere"}, 400, "must stay inside the box"),
-    (["not", "an", "object"], 400, 'the body is JSON with "src"'),
+    (["not", "an", "object"], 400, 'the body must be a JSON object with "src"'),
+    ({"src": ".", "delete": "no"}, 400, "delete must be true or false, not a string"),
+    ({"src": ".", "dest": 5}, 400, "dest must be a string, not a number"),
+    ({"src": ".", "dest": ["a"]}, 400, "dest must be a string, not a list"),
+    ({"src": ".", "dest": ".cygnet-shares"}, 400, "where Cygnet keeps share snapshots"),
+    ({"src": "x" * 100000}, 400, "src is too long"),
 ])
 def test_sync_job_refuses_paths_outside_and_bad_bodies(server, body, status, words):
     r = server.post("/cygnet/api/sync", json=body)

@@ -188,3 +188,10 @@ def test_the_file_browser_shows_eos_and_saves_notebooks_back_atomically(eos, tmp
         assert server.delete("/api/contents/EOS/plots/fit2.ipynb").status_code == 204
         assert server.get("/api/contents/EOS/plots/nope.txt").status_code == 404
         assert server.get("/api/contents/local.txt").json()["content"] == "here"  # the workspace as before
+        # '..' (encoded, so the client sends it as is) stays inside EOS/: a 400, not a 500
+        text = {"type": "file", "format": "text", "content": "x"}
+        for bad in ("EOS/plots/%2E%2E/%2E%2E/%2E%2E/escape.txt", "EOS/a%01b.txt"):
+            r = server.http.put(f"{server.url}/api/contents/{bad}", json=text, timeout=30)
+            assert r.status_code in (400, 404) and r.json()["message"], r.text
+        r = server.http.patch(f"{server.url}/api/contents/EOS/plots/h.txt", json={"path": "EOS/../../x.txt"}, timeout=30)
+        assert r.status_code == 400 and "inside EOS/" in r.json()["message"], r.text

@@ -54,7 +54,10 @@ class Upstream:
         git("remote", "add", "origin", str(self.bare), cwd=self.work)
         self.commit(files, "first")
 
-    def commit(self, files=None, message="update", delete=()):
+    def commit(self, files=None, message="update", delete=(), branch="main"):
+        """Commit `files` (and deletions) on `branch` (made from main if new) and push it."""
+        if branch != "main":
+            git("checkout", "-q", "-B", branch, cwd=self.work)
         for name, content in (files or {}).items():
             path = self.work / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +66,9 @@ class Upstream:
             git("rm", "-q", name, cwd=self.work)
         git("add", "-A", cwd=self.work)
         git("commit", "-q", "-m", message, cwd=self.work)
-        git("push", "-q", "origin", "main", cwd=self.work)
+        git("push", "-q", "origin", branch, cwd=self.work)
+        if branch != "main":
+            git("checkout", "-q", "main", cwd=self.work)
 
     def rewrite_history(self, files):
         """Replace the branch with an unrelated history (a force push)."""

@@ -26,7 +26,13 @@ def free_port():
 
 
 class JupyterServer:
-    """`cygnet up` (or any command line) on a free loopback port, with a known token."""
+    """`cygnet up` (or any command line) on a free loopback port, with a known token.
+
+    Every server's log path and every share token a server hands out are remembered
+    (`logs`, `share_tokens`), so the suite can check at its end that no log holds a token."""
+
+    logs = []
+    share_tokens = set()
 
     def __init__(self, env=None, args=(), root=None, command=None, log_path=None):
         self.port = free_port()
@@ -36,6 +42,7 @@ class JupyterServer:
             fd, log_path = tempfile.mkstemp(prefix=f"cygnet-server-{self.port}-", suffix=".log")
             os.close(fd)
         self.log_path = Path(log_path)
+        JupyterServer.logs.append(self.log_path)
         base = command or [str(VENV_BIN / "cygnet"), "up", "--no-browser"]
         self.cmd = [*base, "--ip=127.0.0.1", f"--port={self.port}", *args]
         self.root = Path(root) if root else None
@@ -90,7 +97,10 @@ class JupyterServer:
         return self.http.get(self.url + path, timeout=60, **kw)
 
     def post(self, path, **kw):
-        return self.http.post(self.url + path, timeout=300, **kw)
+        r = self.http.post(self.url + path, timeout=300, **kw)
+        if path.startswith("/cygnet/api/shares") and r.status_code == 201:
+            JupyterServer.share_tokens.add(r.json()["token"])
+        return r
 
     def delete(self, path, **kw):
         return self.http.delete(self.url + path, timeout=60, **kw)

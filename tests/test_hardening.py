@@ -1,0 +1,360 @@
+"""Cygnet under an unlucky or hostile user: slow servers that must not stall the service, links
+that must not reach the site's own network, stores that must not be trusted, secrets that must
+stay out of logs, syncs that run at once or are cut off, and re-opens that keep the user's work.
+Everything real, on 127.0.0.1."""
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from cygnet.core.errors import BadInput, NotFound, Unavailable
+from cygnet.server.opener.core import OpenSettings, open_link
+from cygnet.server.opener.policy import OpenPolicy
+from cygnet.storage.shares import ShareStore
+from cygnet.storage.sync_engine import sync
+from tests.support.gitserve import StaticServer, Upstream
+from tests.support.hostile import DripServer, RedirectServer
+from tests.support.jupyter import JupyterServer
+
+NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def unique(prefix):
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def events(server, params, timeout=60):
+    return server.events("/cygnet/api/open", params, timeout=timeout)
+
+
+# --- one slow link must not stall the service ------------------------------------------------------
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory, lcg_root):
+    """A server with short open limits, so slow servers are cut off within the test."""
+    root, _ = lcg_root
+    env = {"CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("strict-data")), "CYGNET_VIEWS_PATH": str(root)}
+    srv = JupyterServer(env=env, root=tmp_path_factory.mktemp("strict-ws"), args=[
+        "--Cygnet.open_timeout=4", "--Cygnet.open_internal_hosts=127.0.0.1", "--Cygnet.long_work_per_user=4",
+        "--Cygnet.build_default_view=False"])
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize("where", ["body", "headers"])
+def test_a_dripping_download_is_cut_off_at_the_deadline(tmp_path, where):
+    drip = DripServer(where, interval=0.5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="not done within 2 s"):
+            open_link({"url": f"{drip.url}/nb.ipynb"}, tmp_path,
+                      OpenSettings(policy=OpenPolicy(internal=("127.0.0.1",)), timeout=2))
+        assert time.monotonic() - started < 4
+    finally:
+        drip.stop()
+    assert not list(tmp_path.iterdir()), "no partial download left behind"
+
+
+def test_slow_opens_neither_stall_quick_requests_nor_run_past_their_limit(strict_server):
+    drip = DripServer("body", interval=1.0)
+    results = []
+
+    def open_slowly():
+        r = strict_server.get("/cygnet/api/open", params={"url": f"{drip.url}/nb.ipynb"}, stream=True)
+        results.append((r.status_code, r.text))
+
+    threads = [threading.Thread(target=open_slowly) for _ in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(1)
+        slowest = 0
+        for _ in range(10):
+            for path in ("/cygnet/api/views", "/cygnet/api/shares", "/cygnet/api/sync", "/cygnet/api/spark/clusters"):
+                started = time.monotonic()
+                assert strict_server.get(path).status_code == 200
+                slowest = max(slowest, time.monotonic() - started)
+        assert slowest < 1, f"a quick request took {slowest:.2f} s while opens dripped"
+        for t in threads:
+            t.join(20)
+    finally:
+        drip.stop()
+    statuses = sorted(code for code, _ in results)
+    assert statuses == [200] * 4 + [429] * 4, results
+    assert all("not done within 4 s" in text for code, text in results if code == 200)
+    assert all("too many at once" in text for code, text in results if code == 429)
+    # Every slot was given back: a new open starts.
+    assert strict_server.get("/cygnet/api/open", params={"url": f"{drip.url}/x.ipynb"}).status_code == 200
+
+
+# --- links from strangers reach only what they should ---------------------------------------------
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.1", "0x7f000001", "2130706433", "localhost", "[::1]",
+                                  "10.0.0.1", "192.168.1.1", "172.16.0.1", "169.254.169.254",
+                                  "[::ffff:127.0.0.1]", "0.0.0.0", "100.64.0.1"])
+def test_links_to_internal_addresses_are_refused_in_every_spelling(tmp_path, host):
+    for params in ({"repo": f"http://{host}:9/x.git"}, {"url": f"http://{host}:9/x.ipynb"}):
+        with pytest.raises(BadInput, match="loopback, private or link-local"):
+            open_link(params, tmp_path, OpenSettings(timeout=5))
+
+
+def test_a_redirect_to_an_internal_address_is_refused(tmp_path):
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "nb.ipynb").write_text(NOTEBOOK)
+    served = StaticServer(files)
+    redirect = RedirectServer(f"{served.url}/nb.ipynb")
+    try:
+        only_the_redirector = OpenSettings(policy=OpenPolicy(internal=(f"127.0.0.1:{redirect.port}",)), timeout=5)
+        with pytest.raises(BadInput, match="loopback, private or link-local"):
+            open_link({"url": f"{redirect.url}/nb.ipynb"}, tmp_path / "ws", only_the_redirector)
+        both = OpenSettings(policy=OpenPolicy(internal=("127.0.0.1",)), timeout=5)
+        assert open_link({"url": f"{redirect.url}/nb.ipynb"}, tmp_path / "ws", both).path == "nb.ipynb"
+    finally:
+        redirect.stop()
+        served.stop()
+
+
+def test_connection_errors_do_not_tell_ports_apart(tmp_path, git_daemon):
+    from tests.support.jupyter import free_port
+
+    closed = free_port()
+    settings = OpenSettings(policy=OpenPolicy(internal=("127.0.0.1",)), timeout=5)
+    messages = set()
+    for url in (f"http://127.0.0.1:{closed}/x.git", f"git://127.0.0.1:{closed}/x.git"):
+        with pytest.raises(Unavailable) as refused:
+            open_link({"repo": url}, tmp_path, settings)
+        messages.add(str(refused.value).replace(url, "URL"))
+    with pytest.raises(Unavailable) as download:
+        open_link({"url": f"http://127.0.0.1:{closed}/x.ipynb"}, tmp_path, settings)
+    assert str(download.value) == f"could not fetch http://127.0.0.1:{closed}/x.ipynb"
+    assert messages == {"cloning URL failed: could not fetch URL"}, messages
+
+
+# --- nothing read from a store is trusted ----------------------------------------------------------
+@pytest.fixture
+def store(tmp_path):
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    s = ShareStore(tmp_path / "shares.sqlite", str(tmp_path / "box"), workspace)
+    yield s
+    s.close()
+
+
+def test_a_share_row_written_behind_the_stores_back_reaches_nothing(store, tmp_path):
+    (store.workspace / "a.txt").write_text("mine")
+    share, token = store.create("a.txt", "alice")
+    db = sqlite3.connect(tmp_path / "shares.sqlite")
+    for files, path in ([[["../../../../etc/passwd", 10]], "a.txt"], [[["/etc/passwd", 10]], "a.txt"],
+                        [[["a.txt", 4]], "../../etc/a.txt"], [[[".ssh/id_rsa", 4]], "a.txt"]):
+        with db:
+            db.execute("UPDATE shares SET files = ?, path = ?, kind = 'folder' WHERE id = ?",
+                       (json.dumps(files), path, share.id))
+        with pytest.raises(NotFound):
+            store.resolve(token)
+        assert store.list("alice") == []
+    db.close()
+
+
+def test_a_link_planted_in_the_box_is_not_followed(store, tmp_path):
+    (store.workspace / "a.txt").write_text("mine")
+    share, token = store.create("a.txt", "alice")
+    snapshot = tmp_path / "box" / share.id / "1" / "a.txt"
+    snapshot.unlink()
+    snapshot.symlink_to("/etc/passwd")
+    with pytest.raises(NotFound):
+        store.read(store.resolve(token))
+
+
+def test_a_link_to_a_hidden_file_is_not_shared(store):
+    (store.workspace / ".env").write_text("SECRET=1")
+    (store.workspace / "notes.txt").symlink_to(store.workspace / ".env")
+    with pytest.raises(BadInput, match="hidden"):
+        store.create("notes.txt", "alice")
+
+
+def test_a_box_inside_the_workspace_is_never_synced_into_itself(tmp_path):
+    home = tmp_path / "home"  # hub-style: the workspace is $HOME, the data dir inside it
+    data_dir = home / ".local" / "share" / "cygnet"
+    (home / "work").mkdir(parents=True)
+    (home / "work" / "x.txt").write_text("x")
+    box = data_dir / "box"
+    for _ in range(2):
+        summary = sync(str(home), str(box), data_dir=str(data_dir))
+    assert summary.copied == 0 and (box / "work" / "x.txt").read_text() == "x"
+    assert not (box / ".local").exists()
+    with pytest.raises(BadInput, match="inside the box"):
+        sync(str(box / "work"), str(box), data_dir=str(data_dir))
+    with pytest.raises(BadInput, match="share snapshots"):
+        sync(str(home / "work"), str(box / ".cygnet-shares"), data_dir=str(data_dir),
+             protected=[str(box / ".cygnet-shares")])
+
+
+# --- secrets stay out of logs; broken notebooks still render ---------------------------------------
+def test_share_tokens_in_open_links_and_failing_pages_stay_out_of_the_log(server):
+    rel = f"{unique('secret')}/n.ipynb"
+    (server.root / rel).parent.mkdir()
+    (server.root / rel).write_text(NOTEBOOK)
+    token = server.post("/cygnet/api/shares", json={"path": rel}).json()["token"]
+    requests.get(f"{server.url}/cygnet/open", params={"share": token}, allow_redirects=False, timeout=10)
+    requests.get(f"{server.url}/cygnet/api/open", params={"share": token}, timeout=10)
+    server.events("/cygnet/api/open", {"share": token})
+    server.get("/cygnet/open", params={"share": token})
+    requests.get(f"{server.url}/cygnet/s/{token}/raw/nope", timeout=10)
+    time.sleep(0.5)
+    assert token not in server.log()
+
+
+def test_a_notebook_that_fails_validation_still_renders_and_is_cached(server):
+    rel = f"{unique('invalid')}/bad.ipynb"
+    (server.root / rel).parent.mkdir()
+    (server.root / rel).write_text(json.dumps({
+        "cells": [{"cell_type": "markdown", "id": "not a valid id!", "metadata": {}, "source": "# Still here"},
+                  {"cell_type": "markdown", "id": "twice", "metadata": {}, "source": "one"},
+                  {"cell_type": "markdown", "id": "twice", "metadata": {}, "source": "two"}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    share = server.post("/cygnet/api/shares", json={"path": rel}).json()
+    first = requests.get(share["url"], timeout=30)
+    assert first.status_code == 200 and "Still here" in first.text, first.text
+    started = time.monotonic()
+    assert requests.get(share["url"], timeout=30).headers["ETag"] == first.headers["ETag"]
+    assert time.monotonic() - started < 0.5
+
+
+# --- concurrent and interrupted syncs ----------------------------------------------------------------
+def test_twenty_identical_sync_jobs_at_once_all_succeed(server):
+    folder = server.root / unique("many")
+    for i in range(200):
+        (folder / f"d{i % 10}" / f"f{i}.txt").parent.mkdir(parents=True, exist_ok=True)
+        (folder / f"d{i % 10}" / f"f{i}.txt").write_text(str(i) * 1000)
+    body = {"src": folder.name, "dest": folder.name}
+    answers = []
+
+    def post():
+        answers.append(server.post("/cygnet/api/sync", json=body))
+
+    threads = [threading.Thread(target=post) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {r.status_code for r in answers} <= {202, 429}, [r.text for r in answers]
+    ids = {r.json()["id"] for r in answers if r.status_code == 202}
+    for job_id in ids:
+        deadline = time.monotonic() + 120
+        while (job := server.get(f"/cygnet/api/sync/{job_id}").json())["state"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert job["state"] == "done", job
+    listed = {j["id"] for j in server.get("/cygnet/api/sync").json()}
+    assert ids <= listed
+
+
+def test_syncs_of_different_folders_into_one_box_take_turns(tmp_path):
+    box, data_dir = tmp_path / "box", tmp_path / "data"
+    errors = []
+
+    def one(i):
+        src = tmp_path / f"src{i}"
+        for j in range(30):
+            (src / f"f{j}.bin").parent.mkdir(parents=True, exist_ok=True)
+            (src / f"f{j}.bin").write_bytes(os.urandom(20000))
+        try:
+            sync(str(src), str(box / f"src{i}"), data_dir=str(data_dir))
+            # a crash left a partial upload of another folder: a sync of this one must not take it
+            sync(str(src), str(box), data_dir=str(data_dir))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def test_a_sync_job_cut_off_by_a_restart_is_listed_as_interrupted_and_resumes(tmp_path, lcg_root):
+    root, _ = lcg_root
+    workspace, data_dir = tmp_path / "ws", tmp_path / "data"
+    src = workspace / "big"
+    src.mkdir(parents=True)
+    for i in range(6):
+        (src / f"f{i}.bin").write_bytes(os.urandom(48 << 20))
+    env = {"CYGNET_DATA_DIR": str(data_dir), "CYGNET_VIEWS_PATH": str(root)}
+    args = ["--Cygnet.build_default_view=False"]
+    with JupyterServer(env=env, root=workspace, args=args) as first:
+        job = first.post("/cygnet/api/sync", json={"src": "big"}).json()
+        deadline = time.monotonic() + 60
+        while first.get(f"/cygnet/api/sync/{job['id']}").json()["progress"]["files_done"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(first.proc.pid, 9)
+        first.proc.wait()
+    with JupyterServer(env=env, root=workspace, args=args) as second:
+        cut = second.get(f"/cygnet/api/sync/{job['id']}").json()
+        assert cut["state"] == "interrupted" and "resume" in cut["error"], cut
+        assert second.post(f"/cygnet/api/sync/{job['id']}/resume", json={}).status_code == 202
+        resumed = [j for j in second.get("/cygnet/api/sync").json() if j["resumed_from"] == job["id"]][0]
+        deadline = time.monotonic() + 120
+        while (state := second.get(f"/cygnet/api/sync/{resumed['id']}").json())["state"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert state["state"] == "done", state
+        assert second.post(f"/cygnet/api/sync/{resumed['id']}/resume", json={}).status_code == 400
+    box = data_dir / "box"
+    for i in range(6):
+        assert (box / f"f{i}.bin").read_bytes() == (src / f"f{i}.bin").read_bytes()
+    assert not [p for p in box.rglob("*") if ".cygnet-partial-" in p.name]
+
+
+# --- re-opening a repository never hides the user's work -------------------------------------------
+LOOPBACK = OpenSettings(policy=OpenPolicy(internal=("127.0.0.1",)), timeout=60)
+
+
+def test_reopen_with_non_ascii_names_and_file_folder_clashes_keeps_the_users_files(tmp_path, git_daemon):
+    upstream = Upstream(git_daemon, unique("clash"), {"a.txt": "a\n"})
+    assert open_link({"repo": upstream.url, "target": "c"}, tmp_path, LOOPBACK).path == "c"
+    work = tmp_path / "c"
+    (work / "café.txt").write_text("my café\n")
+    (work / "data").write_text("my data file\n")
+    upstream.commit({"café.txt": "their café\n", "data/x.csv": "x\n"})
+    opened = open_link({"repo": upstream.url, "target": "c"}, tmp_path, LOOPBACK)
+    assert opened.path == "c" and opened.backup is None
+    assert (work / "café.txt").read_text() == "my café\n"
+    assert (work / "café-remote.txt").read_text() == "their café\n"
+    assert (work / "data").read_text() == "my data file\n"
+    assert (work / "data-remote" / "x.csv").read_text() == "x\n"
+    assert not [p for p in tmp_path.iterdir() if "backup" in p.name]
+
+
+def test_a_link_to_another_branch_opens_beside_the_first(tmp_path, git_daemon):
+    upstream = Upstream(git_daemon, unique("branches"), {"a.txt": "main\n"})
+    upstream.commit({"a.txt": "dev\n"}, branch="dev")
+    assert open_link({"repo": upstream.url, "target": "r"}, tmp_path, LOOPBACK).path == "r"
+    (tmp_path / "r" / "mine.txt").write_text("mine\n")
+    other = open_link({"repo": upstream.url, "target": "r", "branch": "dev"}, tmp_path, LOOPBACK)
+    assert other.path == "r-dev" and (tmp_path / "r-dev" / "a.txt").read_text() == "dev\n"
+    assert (tmp_path / "r" / "a.txt").read_text() == "main\n" and (tmp_path / "r" / "mine.txt").exists()
+    again = open_link({"repo": upstream.url, "target": "r", "branch": "dev"}, tmp_path, LOOPBACK)
+    assert again.path == "r-dev"
+
+
+def test_a_backup_lists_what_is_only_in_it(server, git_daemon):
+    upstream = Upstream(git_daemon, unique("rewrite"), {"a.txt": "a\n", "b.txt": "b\n"})
+    target = unique("bk")
+    server.events("/cygnet/api/open", {"repo": upstream.url, "target": target})
+    (server.root / target / "notes.txt").write_text("only mine\n")
+    (server.root / target / "a.txt").write_text("my a\n")
+    upstream.rewrite_history({"a.txt": "new a\n"})
+    got = server.events("/cygnet/api/open", {"repo": upstream.url, "target": target})
+    kind, data = got[-1]
+    assert kind == "done" and data["backup"]["folder"].startswith(f"{target}-backup-"), got
+    assert data["backup"]["only_in_backup"] == ["b.txt", "notes.txt"]
+    assert data["backup"]["differ"] == ["a.txt"]
+    assert any("only in the backup: b.txt, notes.txt" in d.get("line", "") for _, d in got)
