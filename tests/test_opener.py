@@ -320,3 +320,16 @@ def test_cli_open_and_link(tmp_path, upstream):
     assert bad.returncode == 2 and "not a valid repository URL" in bad.stderr
     link = cygnet("link", upstream.url, "--base-url", "https://cygnet.example.org/")
     assert link.stdout.startswith("https://cygnet.example.org/cygnet/open?repo=")
+
+
+def test_the_progress_page_script_parses(server, tmp_path):
+    """The page's script lives in a Python string: a quote escaped the wrong way there breaks
+    every open in browsers while the stream itself still works."""
+    import re
+    import subprocess
+
+    page = server.get("/cygnet/open", params={"repo": "https://example.org/r.git"}).text
+    script = re.search(r"<script>(.*)</script>", page, re.S).group(1)
+    (tmp_path / "page.js").write_text(script)
+    checked = subprocess.run(["node", "--check", str(tmp_path / "page.js")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr

@@ -36,7 +36,27 @@ def _link_jupyter_server_extension(serverapp):
         nbgitpuller.enabled = False
 
 
+MAX_HEADER_BYTES = 256 * 1024  # tornado's 64 KiB default drops a long query without an answer
+
+
 def _load_jupyter_server_extension(serverapp):
     from .app import setup
 
     setup(serverapp)
+    _answer_long_requests(serverapp)
+
+
+def _answer_long_requests(serverapp):
+    """Let requests with headers up to MAX_HEADER_BYTES reach the handlers, which answer a query
+    that is too long with a 414 and a message, where tornado would close the connection with
+    none. The server's HTTPServer is made after extensions load, so its making is wrapped."""
+    make = serverapp.init_httpserver
+
+    def init_httpserver():
+        make()
+        server = getattr(serverapp, "_http_server", None) or getattr(serverapp, "http_server", None)
+        params = getattr(server, "conn_params", None)
+        if params is not None and (params.max_header_size or 0) < MAX_HEADER_BYTES:
+            params.max_header_size = MAX_HEADER_BYTES
+
+    serverapp.init_httpserver = init_httpserver

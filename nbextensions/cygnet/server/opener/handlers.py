@@ -162,7 +162,7 @@ OPEN_PAGE = """<!doctype html>
       show('Your previous copy could not be merged and was moved, whole, to ' + data.backup.folder +
            '. See the list below; then open ' + data.path + '.', 'failed');
       append('only in ' + data.backup.folder + ': ' + (data.backup.only_in_backup.join(', ') || 'nothing'));
-      append('your version differs from upstream\'s: ' + (data.backup.differ.join(', ') || 'nothing'));
+      append('your version differs from upstream\u2019s: ' + (data.backup.differ.join(', ') || 'nothing'));
       var go = document.createElement('a');
       go.textContent = 'Open ' + data.path; go.href = data.url; go.id = 'go';
       state.appendChild(document.createElement('br')); state.appendChild(go);
