@@ -325,7 +325,7 @@ def test_reopen_with_non_ascii_names_and_file_folder_clashes_keeps_the_users_fil
     (work / "data").write_text("my data file\n")
     upstream.commit({"café.txt": "their café\n", "data/x.csv": "x\n"})
     opened = open_link({"repo": upstream.url, "target": "c"}, tmp_path, LOOPBACK)
-    assert opened.path == "c" and opened.backup is None
+    assert opened.path == "c" and opened.backup is None and opened.kept_yours is None
     assert (work / "café.txt").read_text() == "my café\n"
     assert (work / "café-remote.txt").read_text() == "their café\n"
     assert (work / "data").read_text() == "my data file\n"
@@ -358,3 +358,36 @@ def test_a_backup_lists_what_is_only_in_it(server, git_daemon):
     assert data["backup"]["only_in_backup"] == ["b.txt", "notes.txt"]
     assert data["backup"]["differ"] == ["a.txt"]
     assert any("only in the backup: b.txt, notes.txt" in d.get("line", "") for _, d in got)
+
+
+def test_files_changed_on_both_sides_are_named(server, git_daemon):
+    upstream = Upstream(git_daemon, unique("both"), {"a.txt": "a\n", "b.txt": "b\n"})
+    target = unique("both")
+    server.events("/cygnet/api/open", {"repo": upstream.url, "target": target})
+    (server.root / target / "a.txt").write_text("my a\n")
+    upstream.commit({"a.txt": "their a\n", "b.txt": "their b\n"})
+    got = server.events("/cygnet/api/open", {"repo": upstream.url, "target": target})
+    kind, data = got[-1]
+    assert kind == "done" and data["kept_yours"] == ["a.txt"] and data["backup"] is None, got
+    assert (server.root / target / "a.txt").read_text() == "my a\n"
+    assert (server.root / target / "b.txt").read_text() == "their b\n"
+
+
+def test_a_zip_with_a_lying_crc_is_refused(tmp_path):
+    import zipfile
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "liar.zip", "w", zipfile.ZIP_STORED) as z:
+        z.writestr("data.txt", "honest content")
+    raw = bytearray((folder / "liar.zip").read_bytes())
+    at = raw.index(b"honest content")
+    raw[at:at + 6] = b"HONEST"  # the stored CRC no longer matches
+    (folder / "liar.zip").write_bytes(bytes(raw))
+    served = StaticServer(folder)
+    try:
+        with pytest.raises(BadInput, match="liar.zip is damaged"):
+            open_link({"url": f"{served.url}/liar.zip"}, tmp_path / "ws", LOOPBACK)
+    finally:
+        served.stop()
+    assert not list((tmp_path / "ws").iterdir()), "nothing unpacked, no staging left"

@@ -29,11 +29,13 @@ class OpenSettings:
 
 @dataclass
 class Opened:
-    """What an open did: the path to open (relative to the workspace) and, when the user's copy
-    had to be moved aside, what they find only in that backup."""
+    """What an open did: the path to open (relative to the workspace) and what the user should
+    know about their own work: the files changed on both sides (their edits kept), or, when
+    their copy had to be moved aside, what they find only in that backup."""
 
     path: str
     backup: dict = None  # {"folder", "only_in_backup": [...], "differ": [...]}
+    kept_yours: list = None  # files changed both here and upstream, the user's edits kept
 
     def to_dict(self):
         return asdict(self)
@@ -63,7 +65,7 @@ def open_link(params, workspace, settings, progress=lambda line: None):
     for name, value in params.items():
         checks.text(value, name, required=False, allow_empty=True)
     workspace = Path(workspace).resolve()
-    backup = None
+    report = None
     if share:
         return Opened(_copy_share(params, workspace, settings, progress))
     if repo:
@@ -71,7 +73,7 @@ def open_link(params, workspace, settings, progress=lambda line: None):
         target = params.get("target") or str(Path(settings.projects_dir) / repo_folder_name(repo))
         folder = confine(workspace, target)
         with _lock(folder):
-            opened, backup = open_repo(repo, params.get("branch") or None, folder, settings, progress)
+            opened, report = open_repo(repo, params.get("branch") or None, folder, settings, progress)
         source = f"the repository {repo}"
     else:
         url = settings.policy.check_download(url)
@@ -84,7 +86,8 @@ def open_link(params, workspace, settings, progress=lambda line: None):
         opened = confine(opened, params["path"])
         if not opened.exists():
             raise BadInput(f"{params['path']} is not in {source}")
-    return Opened(opened.relative_to(workspace).as_posix(), backup)
+    report = report or {}
+    return Opened(opened.relative_to(workspace).as_posix(), report.get("backup"), report.get("kept_yours"))
 
 
 def _copy_share(params, workspace, settings, progress):

@@ -15,7 +15,7 @@ from cygnet.core.paths import confine
 from cygnet.core.proc import stream_bounded
 
 from .policy import free_name, sweep_stale
-from .puller import DIVERGED
+from .puller import DIVERGED, KEPT_YOURS
 
 GIT_PROTOCOLS = {"https", "http", "git", "ssh", "file"}  # the schemes that are also git protocol names
 
@@ -61,7 +61,8 @@ _CONNECTION_FAILURES = re.compile(
 
 def open_repo(url, branch, folder, settings, progress):
     """Clone `url` into `folder`, or bring new commits into the clone already there.
-    Returns (the folder it ended up in, a backup report or None). A folder that holds something
+    Returns (the folder it ended up in, a report or None: {"kept_yours": [files changed on both
+    sides]} after a merge, {"backup": backup_report(...)} after a backup). A folder that holds something
     else is never touched: the clone goes beside it. A checkout of the same repository on
     another branch is kept too: a branch asked for by name gets its own folder, <name>-<branch>."""
     folder = Path(folder)
@@ -122,10 +123,17 @@ def _update(url, branch, folder, settings, progress):
     if branch:
         cmd += ["--branch", branch]
     what = f"updating {folder.name} from {url}"
-    result = _run(cmd, settings, progress, what, folder, url)
+    kept = []
+
+    def follow(line):
+        if line.startswith(KEPT_YOURS):
+            kept.append(line[len(KEPT_YOURS):])
+        progress(line)
+
+    result = _run(cmd, settings, follow, what, folder, url)
     if result[0] != DIVERGED:
         _check(result, what, url)
-        return folder, None
+        return folder, ({"kept_yours": kept} if kept else None)
     backup = folder.with_name(free_name(folder.parent, f"{folder.name}-backup-{time.strftime('%Y%m%d-%H%M%S')}",
                                         is_folder=True))
     progress(f"your copy and {url} have histories that cannot be merged: "
@@ -135,7 +143,7 @@ def _update(url, branch, folder, settings, progress):
     report = backup_report(backup, folder)
     for line in _report_lines(report):
         progress(line)
-    return folder, report
+    return folder, {"backup": report}
 
 
 def backup_report(backup, fresh):

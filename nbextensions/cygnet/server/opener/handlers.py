@@ -168,6 +168,9 @@ OPEN_PAGE = """<!doctype html>
       state.appendChild(document.createElement('br')); state.appendChild(go);
       return;
     }
+    if (data.kept_yours && data.kept_yours.length) {
+      append('changed both here and upstream, your edits kept: ' + data.kept_yours.join(', '));
+    }
     show('Opening ' + data.path + '\\u2026', 'done');
     if (data.url.indexOf(lab) === 0) { window.location.replace(data.url); }
   });

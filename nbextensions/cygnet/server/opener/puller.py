@@ -16,6 +16,7 @@ from nbgitpuller.pull import GitPuller, execute_cmd
 from .policy import free_name
 
 DIVERGED = 3
+KEPT_YOURS = "changed both here and upstream, your edits kept: "  # a progress line per such file
 
 
 class Diverged(Exception):
@@ -54,6 +55,9 @@ class CygnetPuller(GitPuller):
                 self.both_created.append((clash, aside))
                 yield f"{clash} was created both here and upstream: keeping yours\n"
 
+    def _changed(self, spec):
+        return _changed_between(self.repo_dir, spec)
+
     def update(self):
         yield from super().update()
         for name, aside in self.both_created:
@@ -69,11 +73,21 @@ class CygnetPuller(GitPuller):
         yield from execute_cmd(["git", "fetch", "--progress", "origin", self.branch_name], cwd=self.repo_dir)
 
     def merge(self):
+        # The files both sides changed: the merge keeps the user's edits where they clash, and
+        # the user should know which files those are (nbgitpuller #263).
+        for name in sorted(set(self._changed("origin/" + self.branch_name + "...HEAD")) &
+                           set(self._changed("HEAD...origin/" + self.branch_name))):
+            yield f"{KEPT_YOURS}{name}\n"
         try:
             yield from super().merge()
         except subprocess.CalledProcessError as e:
             subprocess.run(["git", "merge", "--abort"], cwd=self.repo_dir, capture_output=True)
             raise Diverged() from e
+
+
+def _changed_between(repo_dir, spec):
+    result = subprocess.run(["git", "diff", "-z", "--name-only", spec], cwd=repo_dir, capture_output=True)
+    return [n for n in result.stdout.decode("utf-8", "surrogateescape").split("\0") if n] if result.returncode == 0 else []
 
 
 def _clashing(repo_dir, name):
