@@ -105,3 +105,29 @@ def stream_bounded(cmd, *, timeout, what, on_line, watch=None, **popen_kwargs):
         _kill_group(proc)
         proc.wait()
         raise
+
+
+def alive(pid):
+    """Whether process `pid` runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (our own child, exited, not yet reaped) is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def die_with_parent():
+    """For preexec_fn: the child gets SIGTERM when the thread that started it ends (Linux's
+    PR_SET_PDEATHSIG), so it never runs on unseen after its server is gone."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass

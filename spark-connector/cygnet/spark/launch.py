@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import CygnetError, Unavailable
-from cygnet.core.proc import tail
+from cygnet.core.proc import alive, tail
 
 START_TIMEOUT = 120.0
 
@@ -54,20 +54,6 @@ def start_process(cmd, log_path):
         proc = subprocess.Popen(cmd, env=spark_env(), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     return proc.pid
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (our own child, exited, not yet reaped) is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def stop_pids(pids, grace=10.0):

@@ -24,7 +24,7 @@ def servers_dir():
 
 def running_server_url(cluster):
     """Kernel side: the URL of a ready managed server of `cluster`."""
-    from .launch import alive
+    from cygnet.core.proc import alive
 
     for path in sorted(servers_dir().glob("*.json")):
         try:
@@ -113,7 +113,7 @@ class ManagedServers:
             self.stop(state["id"])
 
     def _states(self):
-        from .launch import alive
+        from cygnet.core.proc import alive
 
         states = []
         for path in sorted(self.dir.glob("*.json")):

@@ -21,6 +21,7 @@ from pathlib import Path
 from cygnet.core import checks
 from cygnet.core.errors import BadInput, NotFound
 from cygnet.core.paths import confine
+from cygnet.core.proc import alive, die_with_parent
 
 KEPT = 100  # finished jobs remembered
 LIVE = ("queued", "running")
@@ -119,7 +120,7 @@ class SyncJobs:
         try:
             proc = subprocess.Popen([sys.executable, "-m", "cygnet.storage.sync_run"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    preexec_fn=_die_with_parent)
+                                    preexec_fn=die_with_parent)
             proc.stdin.write(json.dumps(spec))
             proc.stdin.close()
             for line in proc.stdout:
@@ -159,7 +160,7 @@ class SyncJobs:
         """Jobs left queued or running by a server that is gone: a restart cut them off."""
         with self.lock, self.db:
             for job_id, pid in self.db.execute("SELECT id, pid FROM jobs WHERE state IN ('queued', 'running')").fetchall():
-                if pid != os.getpid() and not _alive(pid):
+                if pid != os.getpid() and not alive(pid):
                     self.db.execute("UPDATE jobs SET state = 'interrupted', finished = ?, error = ? WHERE id = ?",
                                     (time.time(), "the server stopped while this job ran; resume it to finish", job_id))
 
@@ -182,24 +183,3 @@ def _job(row):
     job["progress"], job["summary"] = json.loads(job["progress"] or "null"), json.loads(job["summary"] or "null")
     job["delete"], job["dry_run"] = bool(job["delete"]), bool(job["dry_run"])
     return job
-
-
-def _die_with_parent():
-    """In the sync process: end when the server does (Linux), instead of running on unseen."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
