@@ -20,6 +20,7 @@ from tornado import web
 
 from cygnet.core.config import Cygnet
 from cygnet.core import checks
+from cygnet.core.identity import current_user
 from cygnet.core.errors import BadInput, CygnetError, NotFound, as_http_error
 from cygnet.storage import xrootd
 
@@ -28,12 +29,8 @@ MOUNT = "EOS"
 
 class EOSContentsManager(AsyncLargeFileManager):
     def _home(self):
-        import getpass
-        import os
-
         config = Cygnet(parent=self.parent)
-        user = os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
-        return xrootd.home(config.storage_endpoint, config.storage_home, user)
+        return xrootd.home(config.storage_endpoint, config.storage_home, current_user())
 
     @staticmethod
     def _on_eos(path):

@@ -65,6 +65,10 @@ class CygnetHandler(APIHandler):
         except BadInput as e:
             raise as_http_error(e) from e
 
+    def public_base(self):
+        """The service's public address for links: Cygnet.link_base_url, else this request's."""
+        return self.settings["cygnet_link_base_url"] or f"{self.request.protocol}://{self.request.host}{self.base_url}"
+
     def finish_json(self, data):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data))

@@ -23,8 +23,7 @@ SHARE_ID = r"[0-9a-f]{16}"
 
 
 def public_url(handler, token):
-    base = handler.settings["cygnet_link_base_url"] or f"{handler.request.protocol}://{handler.request.host}{handler.base_url}"
-    return base.rstrip("/") + "/cygnet/s/" + token
+    return handler.public_base().rstrip("/") + "/cygnet/s/" + token
 
 
 class SharesHandler(CygnetHandler):

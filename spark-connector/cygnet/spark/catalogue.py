@@ -44,6 +44,11 @@ class Cluster:
     image: str = ""  # k8s
     conf: dict = field(default_factory=dict)
 
+    @property
+    def is_connect(self):
+        """A Spark Connect cluster (a remote server, or one Cygnet starts): no SparkContext."""
+        return self.kind in ("connect", "connect-managed")
+
     def to_dict(self):
         return {"name": self.name, "display_name": self.display_name or self.name, "kind": self.kind,
                 "master": self.master, "remote": self.remote, "namespace": self.namespace,

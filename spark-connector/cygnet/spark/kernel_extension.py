@@ -169,7 +169,7 @@ class SparkComm:
 # --- progress for Spark Connect --------------------------------------------------------------------
 def _progress_for(state):
     """Show progress under the running cell for Connect sessions (which sparkmonitor cannot watch)."""
-    if state.cluster is None or state.cluster.kind not in ("connect", "connect-managed"):
+    if state.cluster is None or not state.cluster.is_connect:
         return
     register = getattr(state.session, "registerProgressHandler", None)
     if register is not None:

@@ -21,6 +21,8 @@ from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import CygnetError, Unavailable
 from cygnet.core.proc import alive, tail
 
+from .java import check_java
+
 START_TIMEOUT = 120.0
 
 
@@ -33,10 +35,7 @@ def spark_home():
 
 
 def spark_env():
-    import shutil
-
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        raise Unavailable("Java is not installed (no java on PATH and no $JAVA_HOME): Spark needs Java 17+")
+    check_java()
     home = spark_home()
     return {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
             "SPARK_NO_DAEMONIZE": "1"}

@@ -6,7 +6,6 @@ $CYGNET_SPARK_PORTS (the driver port range) and $CYGNET_SPARK_PORTS_DIR (the por
 """
 
 import os
-import shutil
 import socket
 import sys
 import threading
@@ -17,6 +16,7 @@ from cygnet.core.errors import BadInput, CygnetError, Unavailable
 
 from .catalogue import load_catalogue
 from .conf import cluster_conf, effective_conf, view_conf
+from .java import check_java
 from .ports import PortLease
 
 REACH_TIMEOUT = 5.0  # seconds to reach a master or Connect server before saying it is down
@@ -43,7 +43,7 @@ class SparkState:
                 "kind": self.cluster.kind if self.cluster else None, "bundles": list(self.bundles),
                 "options": dict(self.options), "conf": masked(self.conf), "ui_url": None, "app_id": None,
                 "ports": self.lease.ports if self.lease else [], "driver_log": self.driver_log}
-        if self.session is not None and self.cluster.kind not in ("connect", "connect-managed"):
+        if self.session is not None and not self.cluster.is_connect:
             sc = self.session.sparkContext
             data["ui_url"], data["app_id"] = sc.uiWebUrl, sc.applicationId
         elif self.session is not None:
@@ -81,7 +81,7 @@ def connect(cluster="local", bundles=(), conf=None, app_name=None, namespace=Non
         STATE.session, STATE.state = session, "connected"
         if namespace is not None:
             namespace["spark"] = session
-            if STATE.cluster.kind not in ("connect", "connect-managed"):
+            if not STATE.cluster.is_connect:
                 namespace["sc"] = session.sparkContext
         log(f"connected to {STATE.cluster.name}")
         return session
@@ -114,14 +114,14 @@ def _start(cluster_name, bundles, options, app_name, log):
         raise Unavailable(f"this kernel's view ({os.environ.get('CYGNET_VIEW', 'unknown')}) has no pyspark: "
                           "choose a view with Spark") from None
     builder = SparkSession.builder.appName(app_name or conf.pop("spark.app.name", None) or _default_app_name())
-    if cluster.kind in ("connect", "connect-managed"):
+    if cluster.is_connect:
         remote = cluster.remote if cluster.kind == "connect" else _managed_remote(cluster)
         _check_reachable(remote, f"the Spark Connect server of {cluster.name}")
         log(f"connecting to Spark Connect at {remote}")
         STATE.conf = conf
         return builder.remote(remote).config(map=conf).create()
 
-    _check_java()
+    check_java()
     if cluster.kind == "standalone":
         _check_reachable(cluster.master, f"the Spark master of {cluster.name}")
     if cluster.kind == "local":
@@ -263,11 +263,6 @@ def importable(name):
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
-
-
-def _check_java():
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        raise Unavailable("Java is not installed (no java on PATH and no $JAVA_HOME): Spark needs Java 17+")
 
 
 def _check_reachable(url, what):

@@ -8,7 +8,6 @@ A bare relative path means the user's EOS home when the site configured a storag
 This file imports nothing heavy.
 """
 
-import getpass
 import os
 import shutil
 
@@ -17,11 +16,12 @@ DEFAULT_HOME = "/eos/user/{u0}/{user}"
 
 def home():
     """The user's EOS home: root://endpoint//eos/user/<u>/<user>."""
+    from cygnet.core.identity import current_user
+
     from .xrootd import home as _home
 
-    user = os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
     return _home(os.environ.get("CYGNET_STORAGE_ENDPOINT", ""),
-                 os.environ.get("CYGNET_STORAGE_HOME") or DEFAULT_HOME, user)
+                 os.environ.get("CYGNET_STORAGE_HOME") or DEFAULT_HOME, current_user())
 
 
 def resolve(target):

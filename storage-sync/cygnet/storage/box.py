@@ -14,13 +14,15 @@ from cygnet.core.atomic import PARTIAL_MARK as TEMP_MARK
 from cygnet.core.atomic import partial_name
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 
+from . import xrootd
+
 ATTEMPTS = 3  # for reads and whole-file uploads, on server errors only
 
 
 def open_box(url, username=None, password=None):
     """The Box for `url`: a local path, webdav:// / webdavs:// (http / https), or root://."""
     parts = urlsplit(url)
-    if parts.scheme in ("root", "xroot", "roots", "xroots"):
+    if xrootd.is_url(url):
         from .xrootd_box import XRootDBox
 
         return XRootDBox(url)

@@ -5,6 +5,7 @@ import sys
 import time
 
 from cygnet.core.config import load_config
+from cygnet.core.progress import ProgressBar
 
 
 def register(subparsers):
@@ -66,7 +67,7 @@ def cp_command(args, config_argv):
     if args.parallel < 1 or args.parallel > 64:
         raise BadInput("--parallel is between 1 and 64")
     started = time.monotonic()
-    progress = _bar(started) if sys.stderr.isatty() else None
+    progress = _bar() if sys.stderr.isatty() else None
     size = storage.copy(args.src, args.dst, parallel=args.parallel, progress=progress)
     seconds = max(time.monotonic() - started, 1e-6)
     summary = {"src": args.src, "dst": args.dst, "bytes": size, "seconds": round(seconds, 3)}
@@ -74,15 +75,6 @@ def cp_command(args, config_argv):
     return 0
 
 
-def _bar(started):
-    def show(done, total):
-        elapsed = max(time.monotonic() - started, 1e-6)
-        rate = done / elapsed
-        eta = (total - done) / rate if rate else 0
-        filled = 30 * done // max(total, 1)
-        sys.stderr.write(f"\r[{'#' * filled}{' ' * (30 - filled)}] {done / 2**20:.1f}/{total / 2**20:.1f} MiB "
-                         f"{rate / 2**20:.0f} MiB/s ETA {eta:.0f} s ")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-    return show
+def _bar():
+    bar = ProgressBar()
+    return lambda done, total: bar.update(done, total, f"{done / 2**20:.1f}/{total / 2**20:.1f} MiB", done)

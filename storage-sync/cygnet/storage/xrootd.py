@@ -21,6 +21,8 @@ from cygnet.core.atomic import PARTIAL_MARK as TEMP_MARK
 from cygnet.core.atomic import partial_name
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
 
+SCHEMES = ("root", "xroot", "roots", "xroots")  # of XRootD URLs
+
 CHUNK = 8 << 20  # 8 MiB: the rate of a raw 8 MiB-chunk read loop (see bench/xrootd_io.py)
 IN_FLIGHT = 4  # chunks requested at once by whole reads and copies
 TIMEOUT = 60  # seconds per request
@@ -70,7 +72,7 @@ def parse_url(url):
     if not isinstance(url, str) or any(ord(c) < 32 for c in url):
         raise BadInput(f"not an XRootD URL: {url!r}")
     parts = urlsplit(url)
-    if parts.scheme not in ("root", "xroot", "roots", "xroots") or not parts.hostname:
+    if parts.scheme not in SCHEMES or not parts.hostname:
         raise BadInput(f"not an XRootD URL (root://host//path): {url!r}")
     try:
         port = parts.port
@@ -415,7 +417,7 @@ def _sweep_partials(url, timeout):
 
 
 def is_url(target):
-    return isinstance(target, str) and target.split("://", 1)[0] in ("root", "xroot", "roots", "xroots")
+    return isinstance(target, str) and target.split("://", 1)[0] in SCHEMES
 
 
 def _local_size(path):

@@ -102,9 +102,8 @@ class LinkHandler(CygnetHandler):
         params = link_params(self)
         if "from" in params:
             params = await self.run_core(repository_of, self.settings["server_root_dir"], params["from"])
-        base = self.settings["cygnet_link_base_url"] or f"{self.request.protocol}://{self.request.host}{self.base_url}"
         try:
-            self.finish_json(build_link(base, params))
+            self.finish_json(build_link(self.public_base(), params))
         except CygnetError as e:
             raise as_http_error(e) from e
 

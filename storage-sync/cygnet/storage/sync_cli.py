@@ -5,6 +5,7 @@ import sys
 import time
 
 from cygnet.core.config import load_config
+from cygnet.core.progress import ProgressBar
 
 
 def register(subparsers):
@@ -26,7 +27,7 @@ def sync_command(args, config_argv):
     dest = args.dest or config.box_url
     while True:
         summary = sync(args.src, dest, delete=args.delete, dry_run=args.dry_run, data_dir=config.data_dir,
-                       progress=ProgressBar() if sys.stderr.isatty() else None, protected=[config.shares_url],
+                       progress=_bar() if sys.stderr.isatty() else None, protected=[config.shares_url],
                        waiting=lambda: print("another sync into this box is running; waiting for it",
                                              file=sys.stderr, flush=True))
         report(summary, args.json)
@@ -53,17 +54,6 @@ def report(summary, as_json):
         print(f"kept in the box: {rel} (deleted here, but changed in the box since the last sync)")
 
 
-class ProgressBar:
-    def __init__(self):
-        self.started = time.monotonic()
-
-    def __call__(self, done, total, sent):
-        rate = sent / max(time.monotonic() - self.started, 1e-6)
-        width = 30
-        filled = width * done // max(total, 1)
-        eta = (total - done) * (time.monotonic() - self.started) / max(done, 1)
-        sys.stderr.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total} files, "
-                         f"{sent / 2**20:.1f} MiB, {rate / 2**20:.1f} MiB/s, ETA {eta:.0f} s ")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+def _bar():
+    bar = ProgressBar()
+    return lambda done, total, sent: bar.update(done, total, f"{done}/{total} files, {sent / 2**20:.1f} MiB", sent)

@@ -1,0 +1,20 @@
+"""The command line's one progress bar: a line on stderr redrawn in place."""
+
+import sys
+import time
+
+
+class ProgressBar:
+    def __init__(self, width=30, stream=None):
+        self.started, self.width, self.stream = time.monotonic(), width, stream or sys.stderr
+
+    def update(self, done, total, label, moved_bytes):
+        """Draw `done` of `total` with `label`, the rate of `moved_bytes` and the time left."""
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        filled = self.width * done // max(total, 1)
+        eta = (total - done) * elapsed / max(done, 1)
+        self.stream.write(f"\r[{'#' * filled}{' ' * (self.width - filled)}] {label}, "
+                          f"{moved_bytes / elapsed / 2**20:.1f} MiB/s, ETA {eta:.0f} s ")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
