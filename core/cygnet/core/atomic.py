@@ -1,6 +1,7 @@
 """Writes that either happen whole or not at all."""
 
 import os
+import posixpath
 import secrets
 import tempfile
 from pathlib import Path
@@ -11,6 +12,12 @@ PARTIAL_MARK = ".cygnet-partial-"  # in the names of writes in progress; a crash
 def partial_name(name):
     """A hidden temporary name beside `name`, for a write that is renamed into place when done."""
     return f".{name}{PARTIAL_MARK}{secrets.token_hex(4)}"
+
+
+def partial_target(rel):
+    """The file a partial write at `rel` was for: a/.b.txt.cygnet-partial-1f2e3d4c -> a/b.txt."""
+    folder, name = posixpath.split(rel)
+    return posixpath.join(folder, name[1:].split(PARTIAL_MARK, 1)[0])
 
 
 def atomic_write(path, data, mode=0o644):

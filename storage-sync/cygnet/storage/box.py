@@ -1,50 +1,83 @@
-"""A box: a folder on a local disk or a WebDAV server (CERNBox, ownCloud, Nextcloud), reached
-through fsspec, or on EOS over XRootD (`xrootd_box`), with the few operations the sync engine
-and the share store need. Credentials come from the caller or the environment
+"""A box: a folder on a local disk (LocalBox) or a WebDAV server such as CERNBox, ownCloud or
+Nextcloud (WebDAVBox), both through fsspec, or on EOS over XRootD (`xrootd_box.XRootDBox`). Each
+implements the `Box` protocol, the few operations the sync engine and the share store need and
+all they depend on; `open_box` chooses one by the URL's scheme from the BOXES registry. Credentials come from the caller or the environment
 ($CYGNET_BOX_USER, $CYGNET_BOX_PASSWORD; XRootD's own for root://), never from the URL, which
 is safe to log."""
 
 import functools
+import importlib
 import os
 import posixpath
 import time
+from typing import Callable, Optional, Protocol
 from urllib.parse import urlsplit
 
 from cygnet.core.atomic import PARTIAL_MARK as TEMP_MARK
-from cygnet.core.atomic import partial_name
+from cygnet.core.atomic import partial_name, partial_target  # noqa: F401 - part of the box's vocabulary
 from cygnet.core.errors import BadInput, NotFound, Unavailable
-
-from . import xrootd
 
 ATTEMPTS = 3  # for reads and whole-file uploads, on server errors only
 
 
-def open_box(url, username=None, password=None):
-    """The Box for `url`: a local path, webdav:// / webdavs:// (http / https), or root://."""
-    parts = urlsplit(url)
-    if xrootd.is_url(url):
-        from .xrootd_box import XRootDBox
+class Box(Protocol):
+    """What the sync engine and the share store need of a box. Paths are relative to the box's
+    root, with '/'. Errors are CygnetErrors naming the box, except FileNotFoundError where said."""
 
-        return XRootDBox(url)
-    if parts.scheme in ("webdav", "webdavs", "http", "https"):
-        if parts.username or parts.password:
-            raise BadInput("put box credentials in $CYGNET_BOX_USER and $CYGNET_BOX_PASSWORD, not in the URL")
-        http = "https" if parts.scheme in ("webdavs", "https") else "http"
-        user = username or os.environ.get("CYGNET_BOX_USER")
-        password = password or os.environ.get("CYGNET_BOX_PASSWORD")
+    display: str  # the box's URL or path, without credentials: safe to log
 
-        def webdav():
-            from webdav4.fsspec import WebdavFileSystem
+    def stat(self, rel: str) -> Optional[tuple]:
+        """(size, version) of a file, or None if there is none."""
 
-            return WebdavFileSystem(f"{http}://{parts.netloc}/", auth=(user, password) if user else None,
-                                    timeout=60, retry=True)
+    def listing(self, folder: str) -> dict:
+        """name -> (size, version) of the files in one folder ({} if there is none)."""
 
-        return Box(webdav, parts.path.strip("/"), display=f"{parts.scheme}://{parts.netloc}{parts.path}",
-                   remote=True)
-    if parts.scheme not in ("", "file"):
+    def file_seen(self, rel: str) -> None:
+        """The caller saw a file at `rel`: uploads into its folder need not make the folder."""
+
+    def upload(self, local_path: str, rel: str) -> None:
+        """Upload under a temporary name, then move into place in one step."""
+
+    def rename(self, rel: str, new_rel: str) -> None: ...
+
+    def delete(self, rel: str) -> None: ...
+
+    def read(self, rel: str, within: str = "") -> bytes:
+        """A file's bytes (FileNotFoundError if missing); never from outside the folder `within`."""
+
+    def remove_tree(self, rel: str) -> None:
+        """Delete a folder and everything in it (nothing if it is gone already)."""
+
+    def remove_partials(self, owned: Optional[Callable[[str], bool]] = None) -> int:
+        """Delete partial uploads a crash left (those `owned(target rel)` claims); returns how many."""
+
+
+# URL scheme -> "module:factory": boxes register by scheme, as fsspec's implementations do, and
+# are imported only when used. A factory takes (url, username, password).
+BOXES = {
+    "": "cygnet.storage.box:LocalBox.from_url",
+    "file": "cygnet.storage.box:LocalBox.from_url",
+    "webdav": "cygnet.storage.box:WebDAVBox.from_url",
+    "webdavs": "cygnet.storage.box:WebDAVBox.from_url",
+    "http": "cygnet.storage.box:WebDAVBox.from_url",
+    "https": "cygnet.storage.box:WebDAVBox.from_url",
+    "root": "cygnet.storage.xrootd_box:XRootDBox.from_url",
+    "xroot": "cygnet.storage.xrootd_box:XRootDBox.from_url",
+    "roots": "cygnet.storage.xrootd_box:XRootDBox.from_url",
+    "xroots": "cygnet.storage.xrootd_box:XRootDBox.from_url",
+}
+
+
+def open_box(url, username=None, password=None) -> Box:
+    """The box for `url`, chosen by its scheme: a local path, webdav(s):// (or http(s)://), root://."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in BOXES:
         raise BadInput(f"a box is a local folder, a webdav(s):// URL or a root:// URL, not {url!r}")
-    root = os.path.abspath(os.path.expanduser(parts.path if parts.scheme else url))
-    return Box(_local_fs, root, display=root, remote=False)
+    module, _, name = BOXES[scheme].partition(":")
+    factory = importlib.import_module(module)
+    for part in name.split("."):
+        factory = getattr(factory, part)
+    return factory(url, username, password)
 
 
 def _local_fs():
@@ -53,9 +86,12 @@ def _local_fs():
     return fsspec.filesystem("file")
 
 
-class Box:
-    def __init__(self, make_fs, root, display, remote):
-        self._make_fs, self.root, self.display, self.remote = make_fs, root, display, remote
+class FsspecBox:
+    """What a box over an fsspec filesystem shares; LocalBox and WebDAVBox differ in how a file
+    is put, moved into place and read."""
+
+    def __init__(self, make_fs, root, display):
+        self._make_fs, self.root, self.display = make_fs, root, display
         self._folders_made = set()
 
     @functools.cached_property
@@ -119,12 +155,6 @@ class Box:
         self._call(self.fs.rm_file, self.path(rel))
 
     def read(self, rel, within=""):
-        """The bytes of a file; on a local box, only if it really lies inside the folder
-        `within` (a link planted in the box leads nowhere else)."""
-        if not self.remote:
-            real, folder = os.path.realpath(self.path(rel)), os.path.realpath(self.path(within))
-            if os.path.commonpath([real, folder]) != folder:
-                raise FileNotFoundError(rel)
         return self._call(self.fs.cat_file, self.path(rel))
 
     def remove_tree(self, rel):
@@ -167,18 +197,10 @@ class Box:
                 time.sleep(0.2 * (attempt + 1))
 
     def _put(self, local_path, target):
-        if not self.remote:
-            return self.fs.put_file(local_path, target)
-        # The client's own PUT: fsspec's put_file would check and make the folder again for
-        # every file (two more requests each), which upload() has done once per folder.
-        with open(local_path, "rb") as f:
-            self.fs.client.upload_fileobj(f, target, overwrite=True, size=os.fstat(f.fileno()).st_size)
+        raise NotImplementedError
 
     def _replace(self, source, target):
-        if self.remote:  # one WebDAV MOVE with Overwrite: T (fsspec's mv copies, then deletes)
-            self._call(self.fs.client.move, source, target, overwrite=True)
-        else:
-            os.replace(source, target)
+        raise NotImplementedError
 
     def _quietly_remove(self, path):
         try:
@@ -199,10 +221,60 @@ class Box:
             raise Unavailable(f"the box {self.display}: {type(e).__name__}: {e}") from e
 
 
-def partial_target(rel):
-    """The file a partial upload at `rel` was for: a/.b.txt.cygnet-partial-1f2e3d4c -> a/b.txt."""
-    folder, name = posixpath.split(rel)
-    return posixpath.join(folder, name[1:].split(TEMP_MARK, 1)[0])
+class LocalBox(FsspecBox):
+    """A folder on a local (or network-mounted) disk."""
+
+    @classmethod
+    def from_url(cls, url, username=None, password=None):
+        parts = urlsplit(url)
+        root = os.path.abspath(os.path.expanduser(parts.path if parts.scheme else url))
+        return cls(_local_fs, root, display=root)
+
+    def read(self, rel, within=""):
+        """Only if the file really lies inside the folder `within`: a link planted in the box
+        leads nowhere else."""
+        real, folder = os.path.realpath(self.path(rel)), os.path.realpath(self.path(within))
+        if os.path.commonpath([real, folder]) != folder:
+            raise FileNotFoundError(rel)
+        return super().read(rel)
+
+    def _put(self, local_path, target):
+        return self.fs.put_file(local_path, target)
+
+    def _replace(self, source, target):
+        os.replace(source, target)
+
+
+class WebDAVBox(FsspecBox):
+    """A folder on a WebDAV server (CERNBox, ownCloud, Nextcloud), with credentials from the
+    caller or $CYGNET_BOX_USER / $CYGNET_BOX_PASSWORD, never from the URL."""
+
+    @classmethod
+    def from_url(cls, url, username=None, password=None):
+        parts = urlsplit(url)
+        if parts.username or parts.password:
+            raise BadInput("put box credentials in $CYGNET_BOX_USER and $CYGNET_BOX_PASSWORD, not in the URL")
+        http = "https" if parts.scheme in ("webdavs", "https") else "http"
+        user = username or os.environ.get("CYGNET_BOX_USER")
+        password = password or os.environ.get("CYGNET_BOX_PASSWORD")
+
+        def webdav():
+            from webdav4.fsspec import WebdavFileSystem
+
+            return WebdavFileSystem(f"{http}://{parts.netloc}/", auth=(user, password) if user else None,
+                                    timeout=60, retry=True)
+
+        return cls(webdav, parts.path.strip("/"), display=f"{parts.scheme}://{parts.netloc}{parts.path}")
+
+    def _put(self, local_path, target):
+        # The client's own PUT: fsspec's put_file would check and make the folder again for
+        # every file (two more requests each), which upload() has done once per folder.
+        with open(local_path, "rb") as f:
+            self.fs.client.upload_fileobj(f, target, overwrite=True, size=os.fstat(f.fileno()).st_size)
+
+    def _replace(self, source, target):
+        # one WebDAV MOVE with Overwrite: T (fsspec's mv copies, then deletes)
+        self._call(self.fs.client.move, source, target, overwrite=True)
 
 
 def _transient(error):

@@ -9,14 +9,21 @@ a box-side edit that keeps the size within the same second as our upload is not 
 import posixpath
 from urllib.parse import urlsplit
 
+from cygnet.core.atomic import PARTIAL_MARK as TEMP_MARK
+from cygnet.core.atomic import partial_target
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 
 from . import xrootd
-from .box import TEMP_MARK, partial_target
 
 
 class XRootDBox:
-    remote = True
+    """A folder on an XRootD server (a cygnet.storage.box.Box)."""
+
+    @classmethod
+    def from_url(cls, url, username=None, password=None):
+        if username or password:
+            raise BadInput("a root:// box takes XRootD's own credentials (Kerberos, X.509 proxy or token), not a password")
+        return cls(url)
 
     def __init__(self, url):
         if urlsplit(url).password:
