@@ -247,19 +247,6 @@ class Cygnet(Configurable):
                 roots.append(Path(key))
         return roots
 
-    def kernel_settings(self):
-        """Environment variables that carry site settings to the kernel-side components."""
-        spark = Path(self.data_dir) / "spark"
-        return {
-            "CYGNET_SPARK_CATALOGUE": self.spark_clusters,
-            "CYGNET_SPARK_PORTS": self.spark_port_range,
-            "CYGNET_SPARK_PORTS_DIR": str(spark / "ports"),
-            "CYGNET_SPARK_SERVERS_DIR": str(spark / "servers"),
-            "CYGNET_SPARK_PRELOAD": "1" if self.spark_preload_client else "",
-            "CYGNET_STORAGE_ENDPOINT": self.storage_endpoint,
-            "CYGNET_STORAGE_HOME": self.storage_home,
-        }
-
     @property
     def cache_dir(self):
         return Path(self.data_dir) / "cache"

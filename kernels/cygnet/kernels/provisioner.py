@@ -1,7 +1,9 @@
 """The `cygnet-view` kernel provisioner: launches a view's kernel in the view's environment."""
 
 import asyncio
+import functools
 import os
+from importlib.metadata import entry_points
 
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Unicode
@@ -11,18 +13,17 @@ from cygnet.views import find_view
 
 from .isolation import kernel_environment
 
-KERNEL_SIDE_EXTENSIONS = ("cygnet.spark",)  # packages with a kernel_extension module to load
 
 
-def kernel_catalogue(path, data_dir):
-    """The site's Spark catalogue as JSON for kernels (a view may have no YAML parser); the
-    file itself if it cannot be read, so `connect` reports why."""
-    from cygnet.spark.catalogue import kernel_copy
-
-    try:
-        return kernel_copy(path, data_dir)
-    except CygnetError:
-        return path
+@functools.cache
+def contributions():
+    """What components contribute to kernels, from their entry points: package -> IPython
+    extension every kernel loads (`cygnet.kernel_extensions`), and package -> function of the
+    site's configuration giving environment variables (`cygnet.kernel_env`). Components are
+    found, not named here."""
+    extensions = {ep.name: ep.value for ep in entry_points(group="cygnet.kernel_extensions")}
+    env = {ep.name: ep for ep in entry_points(group="cygnet.kernel_env")}
+    return extensions, env
 
 
 class ViewProvisioner(LocalProvisioner):
@@ -50,12 +51,13 @@ class ViewProvisioner(LocalProvisioner):
         if resolved.kernel_problem:
             raise Unavailable(resolved.kernel_problem)
         # Kernel-side components load first (when the site gives kernels them), then the site's.
-        own = [f"{p}.kernel_extension" for p in config.kernel_packages if p in KERNEL_SIDE_EXTENSIONS]
+        extensions, contributed = contributions()
+        own = [extensions[p] for p in config.kernel_packages if p in extensions]
         env = kernel_environment(
             view, resolved.env, server_env, config.kernel_env_passthrough,
             kernel_path=manager.kernel_path(), extensions=own + list(config.kernel_extensions),
         )
-        env.update(config.kernel_settings())
-        if config.spark_clusters:
-            env["CYGNET_SPARK_CATALOGUE"] = kernel_catalogue(config.spark_clusters, config.data_dir)
+        for package in config.kernel_packages:
+            if package in contributed:
+                env.update(contributed[package].load()(config))
         return env

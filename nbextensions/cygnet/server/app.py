@@ -10,6 +10,7 @@ from cygnet.core.config import Cygnet
 from cygnet.views import EnvironmentCache, discover
 
 from cygnet.spark.catalogue import load_catalogue
+from cygnet.spark.kernel_env import servers_dir
 from cygnet.spark.managed import ManagedServers
 from cygnet.storage.shares import ShareStore
 
@@ -42,7 +43,7 @@ def setup(serverapp):
     settings["cygnet_shares"] = shares
     catalogue = partial(load_catalogue, config.spark_clusters or None)
     settings["cygnet_spark_catalogue"] = catalogue
-    servers = ManagedServers(config.kernel_settings()["CYGNET_SPARK_SERVERS_DIR"], catalogue)
+    servers = ManagedServers(servers_dir(config), catalogue)
     settings["cygnet_spark_servers"] = servers
     atexit.register(servers.stop_all)  # a managed server lives no longer than the service
     settings["cygnet_share_pages"] = RenderCache()

@@ -15,9 +15,14 @@ def register(subparsers):
     )
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default: Jupyter's, 8888 or the next free one)")
-    p.add_argument("--root", help="the folder users see in the file browser (default: the current folder)")
+    p.add_argument("--root", help="the folder users see in the file browser (default: ~/cygnet, made on first "
+                                  "start, unless the Jupyter configuration names one)")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     p.set_defaults(func=up_command, forwards_unknown_args=True)
+
+
+ROOT_OPTIONS = ("root_dir", "root-dir", "notebook_dir", "notebook-dir")
+DEFAULT_WORKSPACE = "~/cygnet"
 
 
 def up_command(args, extra):
@@ -26,7 +31,19 @@ def up_command(args, extra):
         ensure_a_view(config)
     from jupyterlab.labapp import LabApp
 
+    if not args.root and not _root_configured(config.config, extra):
+        # A workspace of its own, not whatever folder the command ran in (a source checkout).
+        args.root = os.path.expanduser(DEFAULT_WORKSPACE)
+        os.makedirs(args.root, exist_ok=True)
+        print(f"cygnet: the workspace is {args.root} (choose another with --root)", file=sys.stderr, flush=True)
     LabApp.launch_instance(argv=jupyter_argv(args, extra))
+
+
+def _root_configured(loaded, extra):
+    """Whether a configuration file or an option (a spawner's --notebook-dir) names the folder."""
+    server = loaded.get("ServerApp", {})
+    return any(k in server for k in ("root_dir", "notebook_dir")) or \
+        any(any(o in a for o in ROOT_OPTIONS) for a in extra)
 
 
 def jupyter_argv(args, extra):

@@ -1,0 +1,28 @@
+"""What the Spark connector contributes to every kernel's environment (the `cygnet.kernel_env`
+entry point): the site's settings its kernel side reads."""
+
+from pathlib import Path
+
+
+def servers_dir(config):
+    """Where managed Spark Connect servers keep their state (the server's and the kernels')."""
+    return str(Path(config.data_dir) / "spark" / "servers")
+
+
+def kernel_env(config):
+    from .catalogue import kernel_copy
+    from cygnet.core.errors import CygnetError
+
+    catalogue = config.spark_clusters
+    if catalogue:
+        try:  # JSON for kernels: a view may have no YAML parser
+            catalogue = kernel_copy(catalogue, config.data_dir)
+        except CygnetError:
+            pass  # the file itself: `connect` then reports why it cannot be read
+    return {
+        "CYGNET_SPARK_CATALOGUE": catalogue,
+        "CYGNET_SPARK_PORTS": config.spark_port_range,
+        "CYGNET_SPARK_PORTS_DIR": str(Path(config.data_dir) / "spark" / "ports"),
+        "CYGNET_SPARK_SERVERS_DIR": servers_dir(config),
+        "CYGNET_SPARK_PRELOAD": "1" if config.spark_preload_client else "",
+    }
