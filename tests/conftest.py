@@ -1,24 +1,10 @@
 """Shared fixtures: real views and a real Cygnet server, started once per test session."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.support.jupyter import VENV_BIN, JupyterServer  # noqa: E402
-from tests.support.views import lcg_view  # noqa: E402
-
-PLATFORM = "x86_64-test"
-
-
-def cygnet(*args, env=None, timeout=600):
-    """Run the real `cygnet` command; returns the CompletedProcess (text)."""
-    return subprocess.run([str(VENV_BIN / "cygnet"), *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout, stdin=subprocess.DEVNULL)
+from tests.support.cli import PLATFORM, cygnet
+from tests.support.jupyter import JupyterServer
+from tests.support.views import lcg_view
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,7 +5,7 @@ problem (a clear message and exit code 2-4 on the command line), never a 500 or 
 import pytest
 import requests
 
-from tests.conftest import cygnet
+from tests.support.cli import cygnet
 
 HUGE = "x" * 100_000
 LONG_NAME = "n" * 300

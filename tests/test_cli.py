@@ -6,7 +6,7 @@ import re
 import pytest
 import requests
 
-from tests.conftest import PLATFORM, cygnet
+from tests.support.cli import PLATFORM, cygnet
 from tests.support.jupyter import JupyterServer
 
 

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import PLATFORM
+from tests.support.cli import PLATFORM
 from tests.support.views import kernel_name, times_sourced
 
 PROBE = """

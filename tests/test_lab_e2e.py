@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import PLATFORM
+from tests.support.cli import PLATFORM
 from tests.support.gitserve import Upstream
 from tests.support.jupyter import JupyterServer, free_port
 
@@ -126,6 +126,9 @@ def test_spark_panel_connects_a_notebook_and_shows_job_progress(page, lab):
     page.click(".cygnet-spark-connect")
     page.wait_for_selector(".cygnet-spark-status[data-state='connected']", timeout=SLOW)
     assert status.inner_text() == "Connected to local"
+    connect_button = page.locator(".cygnet-spark-connect")  # the buttons say the state too
+    assert connect_button.inner_text() == "Connected" and connect_button.is_disabled()
+    assert page.locator(".cygnet-spark-disconnect").is_enabled()
     ui = page.get_attribute(".cygnet-spark-ui", "href")
     assert re.match(r"http://[^/]+:411(0\d|1[01])", ui), ui  # a leased port from the site's range
     assert requests.get(ui, timeout=10).status_code == 200
@@ -146,6 +149,7 @@ def test_spark_panel_connects_a_notebook_and_shows_job_progress(page, lab):
 
     page.click(".cygnet-spark-disconnect")
     page.wait_for_selector(".cygnet-spark-status[data-state='disconnected']", timeout=SLOW)
+    assert page.locator(".cygnet-spark-connect").inner_text() == "Connect"
 
 
 def test_reopening_a_notebook_shows_its_saved_spark_choice(page, lab):

@@ -14,7 +14,7 @@ import requests
 from cygnet.core.errors import BadInput, Unavailable
 from cygnet.server.opener.core import OpenSettings, open_link
 from cygnet.server.opener.policy import OpenPolicy
-from tests.conftest import cygnet
+from tests.support.cli import cygnet
 from tests.support.gitserve import SilentServer, StaticServer, Upstream
 
 # The test servers are on loopback, which links reach only where the site allows it.
@@ -218,7 +218,7 @@ def test_rerun_after_a_crashed_clone_completes_and_sweeps_its_leftovers(tmp_path
 def test_open_page_feeds_from_the_event_stream(server, upstream):
     page = server.get("/cygnet/open", params={"repo": upstream.url})
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
-    assert 'data-api="/cygnet/api/open"' in page.text and "EventSource" in page.text
+    assert 'data-api="/cygnet/api/open"' in page.text and '<script src="/static/cygnet/open.js' in page.text
     assert upstream.url not in page.text, "link parameters are never written into the page"
 
 
@@ -322,14 +322,19 @@ def test_cli_open_and_link(tmp_path, upstream):
     assert link.stdout.startswith("https://cygnet.example.org/cygnet/open?repo=")
 
 
-def test_the_progress_page_script_parses(server, tmp_path):
-    """The page's script lives in a Python string: a quote escaped the wrong way there breaks
-    every open in browsers while the stream itself still works."""
+def test_the_progress_page_and_its_script(server, tmp_path):
+    """The page is a template and its script a static file of the extension: the script must
+    load (no login needed for it) and parse, or every open breaks in browsers while the stream
+    itself still works."""
     import re
     import subprocess
 
-    page = server.get("/cygnet/open", params={"repo": "https://example.org/r.git"}).text
-    script = re.search(r"<script>(.*)</script>", page, re.S).group(1)
-    (tmp_path / "page.js").write_text(script)
-    checked = subprocess.run(["node", "--check", str(tmp_path / "page.js")], capture_output=True, text=True)
+    page = server.get("/cygnet/open", params={"repo": "https://example.org/r.git?<x>"})
+    assert page.status_code == 200 and 'data-api="/cygnet/api/open"' in page.text
+    assert "<x>" not in page.text, "link parameters are never written into the page"
+    script = re.search(r'<script src="([^"]+)"', page.text).group(1)
+    served = requests.get(server.url + script, timeout=10)
+    assert served.status_code == 200 and "EventSource" in served.text
+    (tmp_path / "open.js").write_text(served.text)
+    checked = subprocess.run(["node", "--check", str(tmp_path / "open.js")], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr

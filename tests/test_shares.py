@@ -15,7 +15,7 @@ import requests
 
 from cygnet.core.errors import BadInput, Expired, NotFound
 from cygnet.storage.shares import ShareStore, current_user, parse_duration
-from tests.conftest import cygnet
+from tests.support.cli import cygnet
 
 ME = current_user()
 

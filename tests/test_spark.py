@@ -15,7 +15,7 @@ from cygnet.core.errors import BadInput, NotFound, Unavailable
 from cygnet.spark.catalogue import load_catalogue, parse_catalogue
 from cygnet.spark.conf import cluster_conf, effective_conf, fill_placeholders, parse_option, view_conf
 from cygnet.spark.ports import PortLease
-from tests.conftest import PLATFORM, cygnet
+from tests.support.cli import PLATFORM, cygnet
 from tests.support.jupyter import JupyterServer, free_port
 
 SPARK_ENV = {"SPARK_LOCAL_IP": "127.0.0.1"}

@@ -12,7 +12,7 @@ import pytest
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 from cygnet.storage import sync as sync_api
 from cygnet.storage.sync_engine import sync
-from tests.conftest import cygnet
+from tests.support.cli import cygnet
 from tests.support.jupyter import VENV_BIN
 
 

@@ -2,7 +2,7 @@
 
 import requests
 
-from tests.conftest import PLATFORM
+from tests.support.cli import PLATFORM
 
 FIELDS = {"name", "release", "platform", "path", "python", "python_version", "usable", "reason"}
 

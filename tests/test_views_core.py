@@ -10,7 +10,7 @@ from cygnet.core.config import Cygnet
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 from cygnet.kernels.isolation import kernel_environment, kernel_side_path
 from cygnet.views import EnvironmentCache, discover, find_view
-from tests.conftest import PLATFORM
+from tests.support.cli import PLATFORM
 from tests.support.views import lcg_view, times_sourced
 
 

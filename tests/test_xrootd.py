@@ -10,7 +10,7 @@ import pytest
 from cygnet import storage
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 from cygnet.storage import xrootd
-from tests.conftest import cygnet
+from tests.support.cli import cygnet
 from tests.support.jupyter import free_port
 from tests.support.xrootd import XRootDServer
 
@@ -143,7 +143,7 @@ def test_cli_ls_stat_cp_and_exit_codes(eos, tmp_path):
 
 
 def test_the_storage_api_in_a_kernel_reaches_the_users_eos_home(eos, spark_view, tmp_path):
-    from tests.conftest import PLATFORM
+    from tests.support.cli import PLATFORM
     from tests.support.jupyter import JupyterServer
 
     env = {"CYGNET_DATA_DIR": str(tmp_path / "data"), "CYGNET_VIEWS_PATH": str(spark_view), "JUPYTERHUB_USER": "carol"}
