@@ -17,7 +17,10 @@ import threading
 
 from cygnet.core.errors import BadInput, CygnetError
 
+from . import monitor
 from . import session as spark_session
+from .driver_log import log_lines
+from .state import STATE
 
 COMM_TARGET = "cygnet.spark"
 
@@ -27,8 +30,8 @@ def load_ipython_extension(ip):
     kernel = getattr(ip, "kernel", None)
     if kernel is not None and getattr(kernel, "comm_manager", None) is not None:
         kernel.comm_manager.register_target(COMM_TARGET, lambda comm, msg: SparkComm(ip, comm))
-        if spark_session.importable("sparkmonitor"):
-            kernel.comm_manager.register_target("SparkMonitor", spark_session.hold_monitor_comm)
+        if monitor.importable("sparkmonitor"):
+            kernel.comm_manager.register_target("SparkMonitor", monitor.hold_monitor_comm)
     if os.environ.get("CYGNET_SPARK_PRELOAD"):
         threading.Thread(target=_preload_client, name="cygnet-spark-preload", daemon=True).start()
 
@@ -76,7 +79,7 @@ def spark_magic(ip, line):
             bundles = args.bundle if args.bundle is not None else saved.get("bundles") or []
             options = args.conf if args.conf is not None else saved.get("options") or {}
             spark_session.connect(cluster, bundles, options, args.name, namespace=ip.user_ns, on_log=print)
-            _progress_for(spark_session.STATE)
+            _progress_for(STATE)
             _print_state()
         elif args.command == "disconnect":
             spark_session.disconnect(ip.user_ns)
@@ -87,7 +90,7 @@ def spark_magic(ip, line):
         elif args.command == "status":
             _print_state()
         elif args.command == "logs":
-            print("\n".join(spark_session.log_lines()))
+            print("\n".join(log_lines()))
         else:
             print(USAGE)
     except CygnetError as e:
@@ -142,7 +145,7 @@ class SparkComm:
                 spark_session.disconnect(self.ip.user_ns)
                 self.send_state()
             elif action == "logs":
-                self.comm.send({"action": "logs", "lines": spark_session.log_lines()})
+                self.comm.send({"action": "logs", "lines": log_lines()})
             else:
                 raise BadInput(f"unknown action {action!r} (get-state, connect, disconnect, logs)")
         except CygnetError as e:
@@ -159,7 +162,7 @@ class SparkComm:
                                                      "cluster": cluster}})
         spark_session.connect(cluster, bundles, options, data.get("app_name"), namespace=self.ip.user_ns,
                               on_log=lambda line: self.comm.send({"action": "log", "line": line}))
-        _progress_for(spark_session.STATE)
+        _progress_for(STATE)
         self.send_state()
 
     def send_state(self):

@@ -80,3 +80,10 @@ def _bindable(host, port):
         except OSError:
             return False
     return True
+
+
+def ports_dir():
+    """Where port leases live: the server's choice, else under Cygnet's data directory."""
+    from cygnet.core.config import default_data_dir
+
+    return os.environ.get("CYGNET_SPARK_PORTS_DIR") or os.path.join(default_data_dir(), "spark", "ports")

@@ -1,0 +1,38 @@
+"""Kernel side: what is checked around a connect, so failures say why instead of failing deep
+inside Java: is the master or Connect server reachable, did an executor register."""
+
+import socket
+import time
+from urllib.parse import urlsplit
+
+from cygnet.core.errors import Unavailable
+
+REACH_TIMEOUT = 5.0  # seconds to reach a master or Connect server before saying it is down
+
+
+def check_reachable(url, what):
+    parts = urlsplit(url.split(",")[0])
+    host, port = parts.hostname, parts.port or 15002
+    try:
+        with socket.create_connection((host, port), timeout=REACH_TIMEOUT):
+            pass
+    except OSError as e:
+        raise Unavailable(f"cannot reach {what} at {url}: {e.strerror or e}") from None
+
+
+def wait_for_executors(session, log, timeout=60):
+    """A standalone session is only useful once an executor registered."""
+    deadline = time.monotonic() + timeout
+    tracker = session.sparkContext._jsc.sc().getExecutorMemoryStatus()
+    while tracker.size() < 2 and time.monotonic() < deadline:  # the driver counts as one
+        time.sleep(0.2)
+        tracker = session.sparkContext._jsc.sc().getExecutorMemoryStatus()
+    if tracker.size() < 2:
+        log("no executor registered yet: the cluster may be full")
+
+
+def explain(error):
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "Java gateway process exited" in str(error):
+        return "Spark's JVM did not start (is Java 17+ installed, and JAVA_HOME right?): " + text
+    return f"Spark failed to start: {type(error).__name__}: {text}"

@@ -1,0 +1,41 @@
+"""Kernel side: the state of the kernel's one Spark session, as displays and the comm show it."""
+
+import threading
+
+SECRET_WORDS = ("password", "secret", "token", "credential", "key")
+
+
+class SparkState:
+    """What the kernel's Spark session is: disconnected, connecting, connected or error."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self, error=None):
+        self.state = "error" if error else "disconnected"
+        self.error = error
+        self.session = self.cluster = self.lease = None
+        self.conf, self.bundles, self.options = {}, [], {}
+        self.log = []
+        self.driver_log = None  # the classic driver's log4j file
+
+    def to_dict(self):
+        data = {"state": self.state, "error": self.error, "cluster": self.cluster.name if self.cluster else None,
+                "kind": self.cluster.kind if self.cluster else None, "bundles": list(self.bundles),
+                "options": dict(self.options), "conf": masked(self.conf), "ui_url": None, "app_id": None,
+                "ports": self.lease.ports if self.lease else [], "driver_log": self.driver_log}
+        if self.session is not None and not self.cluster.is_connect:
+            sc = self.session.sparkContext
+            data["ui_url"], data["app_id"] = sc.uiWebUrl, sc.applicationId
+        elif self.session is not None:
+            data["ui_url"] = self.conf.get("cygnet.connect.ui_url")
+        return data
+
+
+STATE = SparkState()
+
+
+def masked(conf):
+    """The configuration with secret-looking values hidden, for displays and replies."""
+    return {k: ("***" if any(w in k.lower() for w in SECRET_WORDS) else v) for k, v in conf.items()}
