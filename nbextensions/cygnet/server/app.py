@@ -1,83 +1,122 @@
-"""Server-side set-up of the extension: shared state and routes."""
+"""The Jupyter server extension as an ExtensionApp: `CygnetApp` links Cygnet's kernel spec
+manager (and the EOS contents manager) into the server, makes the shared state once, and
+routes Cygnet's handlers, which reach it as `self.extensionapp`.
+
+Site settings stay `c.Cygnet.*`: the app owns a `Cygnet` configurable (`self.cygnet`) made from
+the server's configuration, which the `cygnet` command reads too.
+"""
 
 import atexit
 import dataclasses
+import os
 from functools import partial
 
-from jupyter_server.utils import url_path_join
+from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 
 from cygnet.core.config import Cygnet
-from cygnet.views import EnvironmentCache, discover
-
 from cygnet.spark.catalogue import load_catalogue
 from cygnet.spark.kernel_env import servers_dir
 from cygnet.spark.managed import ManagedServers
 from cygnet.storage.shares import ShareStore
-
 from cygnet.storage.sync_jobs import SyncJobs
+from cygnet.views import EnvironmentCache, discover
 
-from . import handlers, log_scrub, share_handlers, spark_handlers, sync_handlers
+from . import handlers, log_scrub, share_handlers, share_public, spark_handlers, sync_handlers
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
 from .share_page import RenderCache
 from .work import Work
 
+HERE = os.path.dirname(__file__)
 KERNEL_MANAGER_SECTIONS = ("MappingKernelManager", "MultiKernelManager", "AsyncMultiKernelManager")
+MAX_HEADER_BYTES = 256 * 1024  # tornado's 64 KiB default drops a long query without an answer
+SHARE_ID, TOKEN, JOB_ID, SERVER_ID = r"[0-9a-f]{16}", r"[A-Za-z0-9_-]{16,64}", r"[0-9a-f]{32}", r"[0-9a-f]{16}"
 
 
-def setup(serverapp):
-    config = Cygnet(parent=serverapp)
-    ksm = serverapp.kernel_spec_manager
-    if hasattr(ksm, "views"):
-        list_views = ksm.views
-        _choose_default_kernel(serverapp, ksm)
-    else:  # a site-chosen spec manager: views can still be listed
-        cache = EnvironmentCache(config.cache_dir, config.view_setup_timeout)
-        list_views = partial(_discover, config, cache)
+class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
+    name = "cygnet"
+    load_other_extensions = True
+    classes = [Cygnet]
+    template_paths = [os.path.join(HERE, "templates")]
+    static_paths = [os.path.join(HERE, "static")]
 
-    settings = serverapp.web_app.settings
-    log_scrub.install(serverapp.log)
-    settings["cygnet_work"] = Work(config.long_work_workers, config.long_work_per_user)
-    settings["cygnet_list_views"] = list_views
-    shares = ShareStore(config.shares_db, config.shares_url, settings["server_root_dir"], config.share_max_bytes)
-    settings["cygnet_shares"] = shares
-    catalogue = partial(load_catalogue, config.spark_clusters or None)
-    settings["cygnet_spark_catalogue"] = catalogue
-    servers = ManagedServers(servers_dir(config), catalogue)
-    settings["cygnet_spark_servers"] = servers
-    atexit.register(servers.stop_all)  # a managed server lives no longer than the service
-    settings["cygnet_share_pages"] = RenderCache()
-    settings["cygnet_open_settings"] = dataclasses.replace(settings_from(config), shares=shares)
-    settings["cygnet_link_base_url"] = config.link_base_url
-    settings["cygnet_sync_jobs"] = SyncJobs(settings["server_root_dir"], config.box_url, config.data_dir,
-                                            config.shares_url)
-    base = url_path_join(settings["base_url"], "cygnet")
-    serverapp.web_app.add_handlers(".*$", [
-        (url_path_join(base, "api", "views"), handlers.ViewsHandler),
-        (url_path_join(base, "api", "open"), opener_handlers.OpenEventsHandler),
-        (url_path_join(base, "api", "sync"), sync_handlers.SyncJobsHandler),
-        (url_path_join(base, "api", "sync", r"([0-9a-f]{32})"), sync_handlers.SyncJobHandler),
-        (url_path_join(base, "api", "sync", r"([0-9a-f]{32})", "resume"), sync_handlers.SyncResumeHandler),
-        (url_path_join(base, "api", "spark", "(clusters|bundles|options)"), spark_handlers.SparkCatalogueHandler),
-        (url_path_join(base, "api", "spark", "servers"), spark_handlers.SparkServersHandler),
-        (url_path_join(base, "api", "spark", "servers", "([0-9a-f]{16})"), spark_handlers.SparkServerHandler),
-        (url_path_join(base, "api", "shares"), share_handlers.SharesHandler),
-        (url_path_join(base, "api", "shares", "with-me"), share_handlers.SharesWithMeHandler),
-        (url_path_join(base, "api", "shares", f"({share_handlers.SHARE_ID})"), share_handlers.ShareHandler),
-        (url_path_join(base, "api", "shares", f"({share_handlers.SHARE_ID})", "refresh"),
-         share_handlers.ShareRefreshHandler),
-        (url_path_join(base, "s", f"({share_handlers.TOKEN})"), share_handlers.PublicShareHandler),
-        (url_path_join(base, "s", f"({share_handlers.TOKEN})", "(raw|view)"), share_handlers.PublicShareHandler),
-        (url_path_join(base, "s", f"({share_handlers.TOKEN})", "(raw|view)", "(.+)"),
-         share_handlers.PublicShareHandler),
-        (url_path_join(base, "open"), opener_handlers.OpenPageHandler),
-        (url_path_join(base, "link"), opener_handlers.LinkHandler),
-        (url_path_join(base, "api", "link"), opener_handlers.LinkHandler),
-        (url_path_join(base, "badge.svg"), opener_handlers.BadgeHandler),
-        (url_path_join(settings["base_url"], "git-pull"), opener_handlers.GitPullHandler),
-    ])
-    serverapp.log.info("cygnet: extension loaded; views roots: %s",
-                       ", ".join(map(str, config.effective_views_roots())))
+    # --- linking: before the server makes its managers ------------------------------------
+    def _link_jupyter_server_extension(self, serverapp):
+        super()._link_jupyter_server_extension(serverapp)
+        # The kernel spec manager class can still be chosen here. The trait itself is not read:
+        # its default needs parts of the server that do not exist yet. A site's own class stays.
+        chosen = serverapp.config.ServerApp.get("kernel_spec_manager_class")
+        if chosen is None:
+            from cygnet.kernels.specs import CygnetKernelSpecManager
+
+            serverapp.kernel_spec_manager_class = CygnetKernelSpecManager
+        else:
+            serverapp.log.warning(
+                "cygnet: ServerApp.kernel_spec_manager_class is configured (%s); kernels run in "
+                "software views only if it is Cygnet's or a subclass of it", chosen,
+            )
+        # With a storage endpoint, the file browser shows the user's EOS home as EOS/.
+        if serverapp.config.get("Cygnet", {}).get("storage_endpoint") and \
+                serverapp.config.ServerApp.get("contents_manager_class") is None:
+            from .eos_contents import EOSContentsManager
+
+            serverapp.contents_manager_class = EOSContentsManager
+        # nbgitpuller is used as a library; its own /git-pull handler would bypass Cygnet's URL
+        # checks and limits, so Cygnet serves /git-pull itself.
+        nbgitpuller = serverapp.extension_manager.extensions.get("nbgitpuller")
+        if nbgitpuller is not None:
+            nbgitpuller.enabled = False
+        _answer_long_requests(serverapp)
+
+    # --- the shared state ----------------------------------------------------------------
+    def initialize_settings(self):
+        serverapp = self.serverapp
+        config = self.cygnet = Cygnet(parent=self)
+        for log in (serverapp.log, self.log):  # handlers log through the app, requests through the server
+            log_scrub.install(log)
+        ksm = serverapp.kernel_spec_manager
+        if hasattr(ksm, "views"):
+            self.list_views = ksm.views
+            _choose_default_kernel(serverapp, ksm)
+        else:  # a site-chosen spec manager: views can still be listed
+            cache = EnvironmentCache(config.cache_dir, config.view_setup_timeout)
+            self.list_views = partial(_discover, config, cache)
+        workspace = serverapp.web_app.settings["server_root_dir"]
+        self.work = Work(config.long_work_workers, config.long_work_per_user)
+        self.shares = ShareStore(config.shares_db, config.shares_url, workspace, config.share_max_bytes)
+        self.spark_catalogue = partial(load_catalogue, config.spark_clusters or None)
+        self.spark_servers = ManagedServers(servers_dir(config), self.spark_catalogue)
+        atexit.register(self.spark_servers.stop_all)  # a managed server lives no longer than the service
+        self.share_pages = RenderCache()
+        self.open_settings = dataclasses.replace(settings_from(config), shares=self.shares)
+        self.sync_jobs = SyncJobs(workspace, config.box_url, config.data_dir, config.shares_url)
+        serverapp.log.info("cygnet: extension loaded; views roots: %s",
+                           ", ".join(map(str, config.effective_views_roots())))
+
+    def initialize_handlers(self):
+        api = "/cygnet/api"
+        self.handlers.extend([
+            (f"{api}/views", handlers.ViewsHandler),
+            (f"{api}/open", opener_handlers.OpenEventsHandler),
+            (f"{api}/sync", sync_handlers.SyncJobsHandler),
+            (f"{api}/sync/({JOB_ID})", sync_handlers.SyncJobHandler),
+            (f"{api}/sync/({JOB_ID})/resume", sync_handlers.SyncResumeHandler),
+            (f"{api}/spark/(clusters|bundles|options)", spark_handlers.SparkCatalogueHandler),
+            (f"{api}/spark/servers", spark_handlers.SparkServersHandler),
+            (f"{api}/spark/servers/({SERVER_ID})", spark_handlers.SparkServerHandler),
+            (f"{api}/shares", share_handlers.SharesHandler),
+            (f"{api}/shares/with-me", share_handlers.SharesWithMeHandler),
+            (f"{api}/shares/({SHARE_ID})", share_handlers.ShareHandler),
+            (f"{api}/shares/({SHARE_ID})/refresh", share_handlers.ShareRefreshHandler),
+            (f"/cygnet/s/({TOKEN})", share_public.PublicShareHandler),
+            (f"/cygnet/s/({TOKEN})/(raw|view)", share_public.PublicShareHandler),
+            (f"/cygnet/s/({TOKEN})/(raw|view)/(.+)", share_public.PublicShareHandler),
+            ("/cygnet/open", opener_handlers.OpenPageHandler),
+            ("/cygnet/link", opener_handlers.LinkHandler),
+            (f"{api}/link", opener_handlers.LinkHandler),
+            ("/cygnet/badge.svg", opener_handlers.BadgeHandler),
+            ("/git-pull", opener_handlers.GitPullHandler),
+        ])
 
 
 def _discover(config, cache):
@@ -93,3 +132,19 @@ def _choose_default_kernel(serverapp, ksm):
     name = ksm.default_kernel_name()
     if name:
         serverapp.kernel_manager.default_kernel_name = name
+
+
+def _answer_long_requests(serverapp):
+    """Let requests with headers up to MAX_HEADER_BYTES reach the handlers, which answer a query
+    that is too long with a 414 and a message, where tornado would close the connection with
+    none. The server's HTTPServer is made after extensions load, so its making is wrapped."""
+    make = serverapp.init_httpserver
+
+    def init_httpserver():
+        make()
+        server = getattr(serverapp, "_http_server", None) or getattr(serverapp, "http_server", None)
+        params = getattr(server, "conn_params", None)
+        if params is not None and (params.max_header_size or 0) < MAX_HEADER_BYTES:
+            params.max_header_size = MAX_HEADER_BYTES
+
+    serverapp.init_httpserver = init_httpserver

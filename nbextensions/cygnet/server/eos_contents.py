@@ -9,7 +9,6 @@ Enabled when `Cygnet.storage_endpoint` is set and the site has not chosen its ow
 `ServerApp.contents_manager_class`.
 """
 
-import asyncio
 import mimetypes
 import posixpath
 from datetime import datetime, timezone
@@ -49,12 +48,12 @@ class EOSContentsManager(AsyncLargeFileManager):
         return self._home().rstrip("/") + ("/" + rel if rel else "")
 
     async def _call(self, function, *args):
+        """XRootD work on the server's quick pool, its errors mapped the one way (each XRootD
+        request has its own time limit; the pool's is for a whole file)."""
         try:
-            return await asyncio.to_thread(function, *args)
-        except NotFound as e:
-            raise web.HTTPError(404, str(e)) from None
+            return await self.parent.web_app.settings["cygnet"].work.quick(function, *args, timeout=600)
         except CygnetError as e:
-            raise web.HTTPError(e.http_status if e.http_status != 500 else 502, str(e)) from None
+            raise as_http_error(e) from None
 
     # --- reading ---------------------------------------------------------------------------------------
     async def get(self, path, content=True, type=None, format=None, require_hash=False):
@@ -129,7 +128,7 @@ class EOSContentsManager(AsyncLargeFileManager):
         return False if self._on_eos(path) else await super().is_hidden(path)
 
     async def _kind(self, path):
-        return await asyncio.to_thread(self._kind_now, path)
+        return await self._call(self._kind_now, path)
 
     def _kind_now(self, path):
         try:

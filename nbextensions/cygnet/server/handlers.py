@@ -1,5 +1,5 @@
 """REST handlers: thin faces over the cores. They sit behind Jupyter's login and XSRF checks
-(APIHandler); every one parses its input, calls a core through `run_core` (quick work) or
+(APIHandler) and reach the extension's shared state as `self.extensionapp` (app.CygnetApp); every one parses its input, calls a core through `run_core` (quick work) or
 `start_long` (opens and syncs, see `work`), and answers JSON. Cores validate and raise
 CygnetErrors, which reach the client with their own status and message."""
 
@@ -7,6 +7,7 @@ import json
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from cygnet.core import checks
@@ -16,7 +17,7 @@ from cygnet.core.identity import current_user
 MAX_QUERY = 8192  # characters of a request's query string
 
 
-class CygnetHandler(APIHandler):
+class CygnetHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = "cygnet"
 
     def prepare(self):
@@ -30,7 +31,7 @@ class CygnetHandler(APIHandler):
         mapping its errors to HTTP. A core that hangs (a stuck network file system under a
         views root) gets a 503 after `timeout` seconds instead of a request that never ends."""
         try:
-            return await self.settings["cygnet_work"].quick(function, *args, timeout=timeout)
+            return await self.extensionapp.work.quick(function, *args, timeout=timeout)
         except CygnetError as e:
             raise as_http_error(e) from e
 
@@ -38,7 +39,7 @@ class CygnetHandler(APIHandler):
         """Start long work (a clone, a download, a sync) on the long pool; 429 when the user
         already has as many under way as the site allows. Returns a concurrent Future."""
         try:
-            return self.settings["cygnet_work"].submit_long(current_user(), what, function, *args)
+            return self.extensionapp.work.submit_long(current_user(), what, function, *args)
         except CygnetError as e:
             raise as_http_error(e) from e
 
@@ -67,7 +68,7 @@ class CygnetHandler(APIHandler):
 
     def public_base(self):
         """The service's public address for links: Cygnet.link_base_url, else this request's."""
-        return self.settings["cygnet_link_base_url"] or f"{self.request.protocol}://{self.request.host}{self.base_url}"
+        return self.extensionapp.cygnet.link_base_url or f"{self.request.protocol}://{self.request.host}{self.base_url}"
 
     def finish_json(self, data):
         self.set_header("Content-Type", "application/json")
@@ -80,5 +81,5 @@ class ViewsHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def get(self):
-        views = await self.run_core(self.settings["cygnet_list_views"])
+        views = await self.run_core(self.extensionapp.list_views)
         self.finish_json([v.to_dict() for v in views])

@@ -1,22 +1,13 @@
-"""HTTP faces of shares: the owner's REST API under /cygnet/api/shares (behind Jupyter's login
-and XSRF) and the public pages under /cygnet/s/{token} (no login; sandboxed)."""
+"""The owner's REST API of shares under /cygnet/api/shares (behind Jupyter's login and XSRF);
+the public pages are in share_public."""
 
-import asyncio
-import html
-import tempfile
-from urllib.parse import quote
-
-from jupyter_server.auth.decorator import allow_unauthenticated, authorized
-from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from cygnet.core.errors import BadInput, CygnetError, as_http_error
-from cygnet.storage.shares import current_user
+from cygnet.core.identity import current_user
 
-from . import share_page
 from .handlers import CygnetHandler
-from .log_scrub import scrub_secrets
 
 TOKEN = r"[A-Za-z0-9_-]{16,64}"
 SHARE_ID = r"[0-9a-f]{16}"
@@ -34,14 +25,14 @@ class SharesHandler(CygnetHandler):
     @authorized
     async def get(self):
         path = self.argument("path")
-        shares = await self.run_core(self.settings["cygnet_shares"].list, current_user(), path)
+        shares = await self.run_core(self.extensionapp.shares.list, current_user(), path)
         self.finish_json([s.to_dict() for s in shares])
 
     @web.authenticated
     @authorized
     async def post(self):
         body = self.json_body(("path", "expires_in", "users"), required=("path",))
-        store = self.settings["cygnet_shares"]
+        store = self.extensionapp.shares
         share, token = await self.run_core(store.create, body["path"], current_user(),
                                            body.get("expires_in"), body.get("users"))
         self.set_status(201)
@@ -54,7 +45,7 @@ class SharesWithMeHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def get(self):
-        shares = await self.run_core(self.settings["cygnet_shares"].shared_with, current_user())
+        shares = await self.run_core(self.extensionapp.shares.shared_with, current_user())
         open_url = url_path_join(self.base_url, "cygnet", "open")
         self.finish_json([{**s.to_dict(), "open_url": f"{open_url}?shared={s.id}"} for s in shares])
 
@@ -65,13 +56,13 @@ class ShareHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def get(self, share_id):
-        share = await self.run_core(self.settings["cygnet_shares"].get, share_id, current_user())
+        share = await self.run_core(self.extensionapp.shares.get, share_id, current_user())
         self.finish_json(share.to_dict())
 
     @web.authenticated
     @authorized
     async def delete(self, share_id):
-        await self.run_core(self.settings["cygnet_shares"].revoke, share_id, current_user())
+        await self.run_core(self.extensionapp.shares.revoke, share_id, current_user())
         self.set_status(204)
         self.finish()
 
@@ -82,126 +73,5 @@ class ShareRefreshHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def post(self, share_id):
-        share = await self.run_core(self.settings["cygnet_shares"].refresh, share_id, current_user())
+        share = await self.run_core(self.extensionapp.shares.refresh, share_id, current_user())
         self.finish_json(share.to_dict())
-
-
-class PublicShareHandler(JupyterHandler):
-    """GET /cygnet/s/{token}: the share's page; .../raw: download (a folder as a zip);
-    .../view/{file} and .../raw/{file}: one file of a folder share. Public on purpose."""
-
-    content_security_policy = share_page.PAGE_CSP  # replaces Jupyter's, on every answer
-
-    def set_default_headers(self):
-        super().set_default_headers()
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")  # the token is in the URL
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Cache-Control", "no-store")  # a revoked link must stop working at once
-
-    @allow_unauthenticated
-    async def get(self, token, action=None, rel=None):
-        store = self.settings["cygnet_shares"]
-        try:
-            share = store.resolve(token)  # one indexed SQLite lookup: cheap enough for the loop
-            if action == "raw":
-                return await self._download(store, share, rel)
-            if action == "view" and (share.kind != "folder" or not rel):
-                raise BadInput("view/ is for files of a shared folder")
-            if share.kind != "folder" and rel:
-                raise BadInput("this share is a single file")
-            entry = await self._rendered(store, share, token, rel)
-        except CygnetError as e:
-            raise as_http_error(e) from None
-        data, gzipped, etag = entry
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("ETag", etag)
-        self.set_header("Vary", "Accept-Encoding")
-        if "gzip" in self.request.headers.get("Accept-Encoding", ""):
-            self.set_header("Content-Encoding", "gzip")
-            data = gzipped
-        self.finish(data)
-
-    async def _rendered(self, store, share, token, rel):
-        key = (share.id, share.rev, rel or "")
-        cache = self.settings["cygnet_share_pages"]
-        entry = cache.get(key)
-        if entry is None:
-            work = self.settings["cygnet_work"]
-            entry = await _once(key, lambda: work.quick(self._render, store, share, token, rel, cache, key))
-        return entry
-
-    def _render(self, store, share, token, rel, cache, key):
-        root = url_path_join(self.base_url, "cygnet", "s", token)
-
-        def link(suffix):
-            return root + "/" + suffix
-
-        actions = [("Open a copy", url_path_join(self.base_url, "cygnet", "open") + "?share=" + token)]
-        if share.kind == "folder" and not rel:
-            body = share_page.listing_body(share, link)
-            title, actions = share.name + "/", [("Download zip", link("raw"))] + actions
-        else:
-            name = rel or share.files[0][0]
-            raw = store.read(share, rel)
-            try:
-                body = share_page.notebook_body(raw) if name.endswith(".ipynb") else share_page.file_body(name, raw)
-            except Exception as e:  # noqa: BLE001 - a page that cannot be made is cached as such, not redone per hit
-                self.log.warning("cygnet: a shared %s could not be rendered: %s", share.kind, type(e).__name__)
-                body = f'<p class="note">This file cannot be shown ({html.escape(type(e).__name__)}); download it instead.</p>'
-
-            title = name
-            download = link("raw/" + quote(rel)) if rel else link("raw")
-            actions = [("Download", download)] + ([("Folder", root)] if rel else []) + (
-                actions if not rel else [])
-        subtitle = f"Shared by {share.owner} · read-only snapshot"
-        return cache.put(key, share_page.page(title, subtitle, body, actions))
-
-    async def _download(self, store, share, rel):
-        if share.kind == "folder" and not rel:
-            spool = await self.settings["cygnet_work"].quick(self._zip, store, share, timeout=600)
-            name = share.name + ".zip"
-            self.set_header("Content-Type", "application/zip")
-        else:
-            data = await self.settings["cygnet_work"].quick(store.read, share, rel, timeout=600)
-            spool, name = None, (rel or share.files[0][0]).rsplit("/", 1)[-1]
-            self.set_header("Content-Type", "application/octet-stream")  # never rendered in our origin
-        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
-        if spool is None:
-            return self.finish(data)
-        with spool:
-            while chunk := spool.read(1 << 20):
-                self.write(chunk)
-                await self.flush()
-        self.finish()
-
-    @staticmethod
-    def _zip(store, share):
-        spool = tempfile.SpooledTemporaryFile(max_size=32 << 20)
-        store.write_zip(share, spool)
-        spool.seek(0)
-        return spool
-
-    def write_error(self, status_code, **kwargs):
-        """A plain page: Jupyter's own error page needs its scripts, which the sandbox blocks."""
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(share_page.page(f"{status_code} {self._reason}", "Cygnet share",
-                                    f'<p class="note">{html.escape(message)}</p>', []))
-
-    def _request_summary(self):
-        return scrub_secrets(super()._request_summary())
-
-
-_in_flight = {}
-
-
-async def _once(key, start):
-    """Run `start()` once for concurrent callers with the same key: fifty viewers arriving
-    together at a notebook not rendered yet cause one rendering, not fifty."""
-    task = _in_flight.get(key)
-    if task is None:
-        task = _in_flight[key] = asyncio.ensure_future(start())
-        task.add_done_callback(lambda _: _in_flight.pop(key, None))
-    return await asyncio.shield(task)

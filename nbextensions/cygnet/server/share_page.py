@@ -8,6 +8,7 @@ PAGE_CSP, which sandboxes the page into an opaque origin where no script runs an
 loads from elsewhere.
 """
 
+import functools
 import gzip
 import hashlib
 import html
@@ -106,16 +107,12 @@ def listing_body(share, link):
     return f'<table class="listing"><thead><tr><th>File</th><th>Size</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def page(title, subtitle, body, actions):
-    """The whole page: a header with the title and action links, then the body."""
-    links = " ".join(f'<a class="action" href="{html.escape(href)}">{html.escape(label)}</a>' for label, href in actions)
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<meta name=\"referrer\" content=\"no-referrer\">"
-            f"<title>{html.escape(title)} · Cygnet</title><style>{_css()}</style></head>"
-            f"<body><header><div><h1 class=\"title\">{html.escape(title)}</h1>"
-            f"<p class=\"subtitle\">{html.escape(subtitle)}</p></div><nav>{links}</nav></header>"
-            f"<main>{body}</main></body></html>")
+def page(template, title, subtitle, body, actions):
+    """The whole page from the `share.html` template: a header with the title and action links,
+    then the (sanitized) body."""
+    from markupsafe import Markup
+
+    return template.render(title=title, subtitle=subtitle, body=Markup(body), actions=actions, code_css=Markup(_code_css()))
 
 
 class RenderCache:
@@ -149,32 +146,9 @@ def _size(n):
         n /= 1024
 
 
-_CSS = None
+@functools.cache
+def _code_css():
+    """Pygments' colours for code cells (computed once)."""
+    from pygments.formatters import HtmlFormatter
 
-
-def _css():
-    """Page style plus Pygments' colours for code (computed once)."""
-    global _CSS
-    if _CSS is None:
-        from pygments.formatters import HtmlFormatter
-
-        _CSS = _BASE_CSS + HtmlFormatter(style="default").get_style_defs(".highlight")
-    return _CSS
-
-
-_BASE_CSS = """
-body{margin:0;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;background:#f6f8fa}
-header{display:flex;justify-content:space-between;align-items:center;gap:1em;padding:.6em 1.5em;background:#1f4e79;color:#fff}
-header h1.title{font-size:1.2em;margin:0} header .subtitle{margin:0;opacity:.8;font-size:.9em}
-nav a.action{color:#fff;border:1px solid #fff8;border-radius:4px;padding:.3em .8em;text-decoration:none;margin-left:.5em}
-main{max-width:1100px;margin:1.5em auto;padding:1em 2em;background:#fff;border:1px solid #d0d7de;border-radius:6px}
-.cell{margin:.6em 0;display:block} .input,.output_area{display:flex}
-.prompt{min-width:6em;color:#6e7781;font-family:monospace;font-size:.85em;padding-top:.4em;text-align:right;padding-right:.6em}
-.inner_cell,.output_subarea{flex:1;min-width:0;overflow-x:auto}
-.input_area{background:#f6f8fa;border:1px solid #d0d7de;border-radius:4px;padding:.2em .6em}
-pre{margin:.3em 0;font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace;white-space:pre-wrap;word-break:break-word}
-.output_stderr{background:#fff5f5} img{max-width:100%}
-table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #d0d7de;padding:.25em .6em;text-align:right}
-table.listing{width:100%} table.listing td:first-child,table.listing th:first-child{text-align:left}
-.note{color:#57606a;font-style:italic} a.anchor-link{display:none}
-"""
+    return HtmlFormatter(style="default").get_style_defs(".highlight")

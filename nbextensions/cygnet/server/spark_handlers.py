@@ -13,7 +13,7 @@ class SparkCatalogueHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def get(self, what):
-        catalogue = await self.run_core(self.settings["cygnet_spark_catalogue"])
+        catalogue = await self.run_core(self.extensionapp.spark_catalogue)
         if what == "clusters":
             self.finish_json([c.to_dict() for c in catalogue.clusters])
         elif what == "bundles":
@@ -30,12 +30,12 @@ class SparkServersHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def get(self):
-        self.finish_json(await self.run_core(self.settings["cygnet_spark_servers"].list))
+        self.finish_json(await self.run_core(self.extensionapp.spark_servers.list))
 
     @web.authenticated
     @authorized
     async def post(self):
-        state = await self.run_core(self.settings["cygnet_spark_servers"].start, self.json_value())
+        state = await self.run_core(self.extensionapp.spark_servers.start, self.json_value())
         self.set_status(202)
         self.finish_json(state)
 
@@ -46,11 +46,11 @@ class SparkServerHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def get(self, server_id):
-        self.finish_json(await self.run_core(self.settings["cygnet_spark_servers"].get, server_id))
+        self.finish_json(await self.run_core(self.extensionapp.spark_servers.get, server_id))
 
     @web.authenticated
     @authorized
     async def delete(self, server_id):
-        await self.run_core(self.settings["cygnet_spark_servers"].stop, server_id)
+        await self.run_core(self.extensionapp.spark_servers.stop, server_id)
         self.set_status(204)
         self.finish()

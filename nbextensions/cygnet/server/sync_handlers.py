@@ -16,18 +16,18 @@ class SyncJobsHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def get(self):
-        self.finish_json(await self.run_core(self.settings["cygnet_sync_jobs"].list, current_user()))
+        self.finish_json(await self.run_core(self.extensionapp.sync_jobs.list, current_user()))
 
     @web.authenticated
     @authorized
     async def post(self):
-        job = await self.run_core(self.settings["cygnet_sync_jobs"].start, self.json_value(), current_user(),
+        job = await self.run_core(self.extensionapp.sync_jobs.start, self.json_value(), current_user(),
                                   self._submit)
         self.set_status(202)
         self.finish_json(job)
 
     def _submit(self, run):
-        return self.settings["cygnet_work"].submit_long(current_user(), "this sync", run)
+        return self.extensionapp.work.submit_long(current_user(), "this sync", run)
 
 
 class SyncJobHandler(CygnetHandler):
@@ -37,7 +37,7 @@ class SyncJobHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def get(self, job_id):
-        self.finish_json(await self.run_core(self.settings["cygnet_sync_jobs"].get, job_id, current_user()))
+        self.finish_json(await self.run_core(self.extensionapp.sync_jobs.get, job_id, current_user()))
 
 
 class SyncResumeHandler(SyncJobsHandler):
@@ -46,6 +46,6 @@ class SyncResumeHandler(SyncJobsHandler):
     @web.authenticated
     @authorized
     async def post(self, job_id):
-        job = await self.run_core(self.settings["cygnet_sync_jobs"].resume, job_id, current_user(), self._submit)
+        job = await self.run_core(self.extensionapp.sync_jobs.resume, job_id, current_user(), self._submit)
         self.set_status(202)
         self.finish_json(job)

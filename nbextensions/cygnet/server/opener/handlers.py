@@ -2,13 +2,13 @@
 the work, link building, nbgitpuller-compatible links, and the README badge."""
 
 import asyncio
-import html
 import json
 import re
 from urllib.parse import urlencode
 
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin, ExtensionHandlerMixin
 from jupyter_server.utils import url_escape, url_path_join
 from tornado import web
 from tornado.iostream import StreamClosedError
@@ -28,7 +28,7 @@ def link_params(handler):
     return {k: handler.get_argument(k) for k in handler.request.arguments if k not in IGNORED}
 
 
-class OpenPageHandler(JupyterHandler):
+class OpenPageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHandler):
     """GET /cygnet/open?...: a page that shows the work's progress, then opens the result.
     Not logged in: Jupyter's login, then back to this same link."""
 
@@ -37,10 +37,10 @@ class OpenPageHandler(JupyterHandler):
     @web.authenticated
     @authorized
     def get(self):
-        api = url_path_join(self.base_url, "cygnet", "api", "open")
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(OPEN_PAGE.replace("{{api}}", html.escape(api, quote=True))
-                    .replace("{{lab}}", html.escape(url_path_join(self.base_url, "lab"), quote=True)))
+        self.finish(self.render_template("open.html", api=url_path_join(self.base_url, "cygnet", "api", "open"),
+                                         lab=url_path_join(self.base_url, "lab"),
+                                         script=self.static_url("open.js")))
 
 
 class OpenEventsHandler(CygnetHandler):
@@ -64,7 +64,7 @@ class OpenEventsHandler(CygnetHandler):
 
         def work():
             try:
-                result = open_link(params, self.settings["server_root_dir"], self.settings["cygnet_open_settings"],
+                result = open_link(params, self.settings["server_root_dir"], self.extensionapp.open_settings,
                                    lambda line: send("progress", {"line": line}))
                 url = url_path_join(self.base_url, "lab", "tree", url_escape(result.path))
                 send("done", {**result.to_dict(), "url": url})
@@ -108,7 +108,7 @@ class LinkHandler(CygnetHandler):
             raise as_http_error(e) from e
 
 
-class GitPullHandler(JupyterHandler):
+class GitPullHandler(ExtensionHandlerMixin, JupyterHandler):
     """GET /git-pull?repo=...&branch=...&urlpath=...: nbgitpuller's links, opened by Cygnet
     (with its URL checks and limits) instead of nbgitpuller's own handler."""
 
@@ -123,7 +123,7 @@ class GitPullHandler(JupyterHandler):
         self.redirect(url_path_join(self.base_url, "cygnet", "open") + "?" + query)
 
 
-class BadgeHandler(JupyterHandler):
+class BadgeHandler(ExtensionHandlerMixin, JupyterHandler):
     """GET /cygnet/badge.svg: the 'open in Cygnet' badge READMEs show; public on purpose."""
 
     @allow_unauthenticated
@@ -131,56 +131,3 @@ class BadgeHandler(JupyterHandler):
         self.set_header("Content-Type", "image/svg+xml")
         self.set_header("Cache-Control", "public, max-age=86400")
         self.finish(BADGE_SVG)
-
-
-OPEN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Opening in Cygnet</title>
-<style>
- body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
- h1 { font-size: 1.3rem; } #state.failed { color: #b00020; } #state.done { color: #1f6f2a; }
- pre { background: #f4f4f4; padding: 1rem; max-height: 60vh; overflow: auto; white-space: pre-wrap; }
-</style></head>
-<body data-api="{{api}}" data-lab="{{lab}}">
-<h1>Cygnet</h1>
-<p id="state">Starting&hellip;</p>
-<pre id="log"></pre>
-<script>
-(function () {
-  var api = document.body.dataset.api, lab = document.body.dataset.lab;
-  var state = document.getElementById('state'), log = document.getElementById('log'), finished = false;
-  function show(text, kind) { state.textContent = text; state.className = kind || ''; }
-  function append(line) { log.textContent += line + '\\n'; log.scrollTop = log.scrollHeight; }
-  var source = new EventSource(api + window.location.search);
-  show('Working\\u2026');
-  source.addEventListener('progress', function (e) { append(JSON.parse(e.data).line); });
-  source.addEventListener('done', function (e) {
-    finished = true; source.close();
-    var data = JSON.parse(e.data);
-    if (data.backup) {
-      // The user's copy was moved aside: say so, and let them read it before going on.
-      show('Your previous copy could not be merged and was moved, whole, to ' + data.backup.folder +
-           '. See the list below; then open ' + data.path + '.', 'failed');
-      append('only in ' + data.backup.folder + ': ' + (data.backup.only_in_backup.join(', ') || 'nothing'));
-      append('your version differs from upstream\u2019s: ' + (data.backup.differ.join(', ') || 'nothing'));
-      var go = document.createElement('a');
-      go.textContent = 'Open ' + data.path; go.href = data.url; go.id = 'go';
-      state.appendChild(document.createElement('br')); state.appendChild(go);
-      return;
-    }
-    if (data.kept_yours && data.kept_yours.length) {
-      append('changed both here and upstream, your edits kept: ' + data.kept_yours.join(', '));
-    }
-    show('Opening ' + data.path + '\\u2026', 'done');
-    if (data.url.indexOf(lab) === 0) { window.location.replace(data.url); }
-  });
-  source.addEventListener('failed', function (e) {
-    finished = true; source.close();
-    show('Could not open this link: ' + JSON.parse(e.data).message, 'failed');
-  });
-  source.onerror = function () {
-    if (!finished) { source.close(); show('The connection to the server was lost.', 'failed'); }
-  };
-})();
-</script>
-</body></html>
-"""
