@@ -5,10 +5,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { errorMessage } from './messages';
 
-export async function requestAPI<T>(
-  path: string,
-  init: RequestInit = {}
-): Promise<T> {
+export async function requestAPI<T>(path: string, init: RequestInit = {}): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.baseUrl, 'cygnet', 'api', path);
   let response: Response;
@@ -34,17 +31,18 @@ export function postJSON<T>(path: string, data: unknown): Promise<T> {
   return requestAPI<T>(path, { method: 'POST', body: JSON.stringify(data) });
 }
 
+/** The one way a failure reaches the user: a notification naming what failed, with the
+ * server's message. */
+export function notifyError(what: string, error: unknown): void {
+  Notification.error(`${what}: ${(error as Error)?.message ?? String(error)}`, { autoClose: 10000 });
+}
+
 /** Runs `step`; a failure becomes a notification with the server's message, never a silence. */
-export async function reported<T>(
-  what: string,
-  step: () => Promise<T>
-): Promise<T | undefined> {
+export async function reported<T>(what: string, step: () => Promise<T>): Promise<T | undefined> {
   try {
     return await step();
   } catch (error) {
-    Notification.error(`${what}: ${(error as Error).message ?? error}`, {
-      autoClose: 10000
-    });
+    notifyError(what, error);
     return undefined;
   }
 }

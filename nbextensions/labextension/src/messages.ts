@@ -75,7 +75,13 @@ export interface SyncJob {
   id: string;
   state: 'running' | 'done' | 'failed';
   progress: { files_done: number; files_total: number | null; bytes: number };
-  summary: { copied: number; skipped: number; deleted: number; bytes: number; conflicts: { path: string; kept_as: string }[] } | null;
+  summary: {
+    copied: number;
+    skipped: number;
+    deleted: number;
+    bytes: number;
+    conflicts: { path: string; kept_as: string }[];
+  } | null;
   error: string | null;
 }
 
@@ -89,6 +95,8 @@ export function describeJob(job: SyncJob): string {
     return `Syncing: ${files_done}/${files_total ?? '?'} files, ${formatBytes(bytes)}`;
   }
   const s = job.summary;
-  const conflicts = s.conflicts.length ? `, ${s.conflicts.length} conflicts (kept as ${s.conflicts.map(c => c.kept_as).join(', ')})` : '';
+  const conflicts = s.conflicts.length
+    ? `, ${s.conflicts.length} conflicts (kept as ${s.conflicts.map(c => c.kept_as).join(', ')})`
+    : '';
   return `Synced: ${s.copied} copied, ${s.skipped} unchanged, ${s.deleted} deleted, ${formatBytes(s.bytes)}${conflicts}`;
 }

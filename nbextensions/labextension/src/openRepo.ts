@@ -4,7 +4,7 @@
 import { Clipboard, Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { requestAPI, serverURL } from './api';
+import { notifyError, reported, requestAPI, serverURL } from './api';
 import { el } from './dom';
 import { openQuery } from './links';
 
@@ -14,7 +14,11 @@ class RepoBody extends Widget {
   readonly path = el('input', { className: 'cygnet-open-path', placeholder: 'a notebook inside it (optional)' });
   constructor() {
     super();
-    this.node.append(el('label', {}, 'Repository ', this.repo), el('label', {}, 'Branch ', this.branch), el('label', {}, 'Open ', this.path));
+    this.node.append(
+      el('label', {}, 'Repository ', this.repo),
+      el('label', {}, 'Branch ', this.branch),
+      el('label', {}, 'Open ', this.path)
+    );
   }
   getValue() {
     return { repo: this.repo.value, branch: this.branch.value, path: this.path.value };
@@ -23,7 +27,11 @@ class RepoBody extends Widget {
 
 export async function openRepository(): Promise<void> {
   const body = new RepoBody();
-  const answer = await showDialog({ title: 'Open Git repository', body, buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Open' })] });
+  const answer = await showDialog({
+    title: 'Open Git repository',
+    body,
+    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Open' })]
+  });
   if (!answer.button.accept) {
     return;
   }
@@ -31,17 +39,15 @@ export async function openRepository(): Promise<void> {
   try {
     window.location.assign(`${serverURL('cygnet', 'open')}?${openQuery(value.repo, value.branch, value.path)}`);
   } catch (error) {
-    Notification.error((error as Error).message, { autoClose: 10000 });
+    notifyError('Open Git repository', error);
   }
 }
 
 /** Copy the open-link of the Git repository that holds a workspace path (the current notebook). */
 export async function copyOpenLink(path: string): Promise<void> {
-  try {
-    const link = await requestAPI<{ url: string }>(`link?from=${encodeURIComponent(path)}`);
+  const link = await reported('Open-link', () => requestAPI<{ url: string }>(`link?from=${encodeURIComponent(path)}`));
+  if (link) {
     Clipboard.copyToSystem(link.url);
     Notification.success(`Open-link copied: ${link.url}`, { autoClose: 8000 });
-  } catch (error) {
-    Notification.error(`Open-link: ${(error as Error).message}`, { autoClose: 10000 });
   }
 }

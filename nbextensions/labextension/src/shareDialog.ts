@@ -5,7 +5,7 @@ import { Widget } from '@lumino/widgets';
 
 import { el } from './dom';
 
-import { postJSON, requestAPI } from './api';
+import { notifyError, postJSON, reported, requestAPI } from './api';
 import { describeExpiry, formatBytes, parseExpiry } from './messages';
 
 export interface Share {
@@ -25,14 +25,17 @@ export interface Share {
   owner?: string;
 }
 
-
 /** The one line that describes a share in lists. */
 export function shareRow(share: Share, actions: Node[]): HTMLElement {
   return el(
     'li',
     { className: 'cygnet-share-row' },
     el('span', { className: 'cygnet-share-name', title: share.path }, share.path),
-    el('span', { className: 'cygnet-share-meta' }, ` ${share.kind}, ${formatBytes(share.bytes)}, ${describeExpiry(share.expires)}`),
+    el(
+      'span',
+      { className: 'cygnet-share-meta' },
+      ` ${share.kind}, ${formatBytes(share.bytes)}, ${describeExpiry(share.expires)}`
+    ),
     ...actions
   );
 }
@@ -42,11 +45,11 @@ export function revokeButton(share: Share, after: () => void): HTMLButtonElement
     className: 'jp-mod-styled jp-mod-warn cygnet-share-revoke',
     textContent: 'Revoke',
     onclick: async () => {
-      try {
-        await requestAPI(`shares/${share.id}`, { method: 'DELETE' });
+      const revoked = await reported('Revoke', () =>
+        requestAPI(`shares/${share.id}`, { method: 'DELETE' }).then(() => true)
+      );
+      if (revoked) {
         Notification.success(`Link to ${share.path} revoked`, { autoClose: 4000 });
-      } catch (error) {
-        Notification.error(`Revoke: ${(error as Error).message}`, { autoClose: 10000 });
       }
       after();
     }
@@ -54,15 +57,26 @@ export function revokeButton(share: Share, after: () => void): HTMLButtonElement
 }
 
 class ShareBody extends Widget {
-  private readonly expiry = el('input', { className: 'cygnet-share-expiry', placeholder: 'never (or 30m, 12h, 7d, 2w)' }) as HTMLInputElement;
-  private readonly link = el('input', { className: 'cygnet-share-link', readOnly: true, placeholder: 'the link appears here' }) as HTMLInputElement;
+  private readonly expiry = el('input', {
+    className: 'cygnet-share-expiry',
+    placeholder: 'never (or 30m, 12h, 7d, 2w)'
+  }) as HTMLInputElement;
+  private readonly link = el('input', {
+    className: 'cygnet-share-link',
+    readOnly: true,
+    placeholder: 'the link appears here'
+  }) as HTMLInputElement;
   private readonly message = el('div', { className: 'cygnet-share-message' });
   private readonly list = el('ul', { className: 'cygnet-share-list' });
 
   constructor(private readonly path: string) {
     super();
     this.addClass('cygnet-share-dialog');
-    const create = el('button', { className: 'jp-mod-styled jp-mod-accept cygnet-share-create', textContent: 'Create link', onclick: () => this.create() });
+    const create = el('button', {
+      className: 'jp-mod-styled jp-mod-accept cygnet-share-create',
+      textContent: 'Create link',
+      onclick: () => this.create()
+    });
     const copy = el('button', {
       className: 'jp-mod-styled cygnet-share-copy',
       textContent: 'Copy',
@@ -74,7 +88,13 @@ class ShareBody extends Widget {
       }
     });
     this.node.append(
-      el('p', {}, 'Anyone with the link can view a snapshot of ', el('code', {}, path), ' (read-only), or open a copy in their own workspace.'),
+      el(
+        'p',
+        {},
+        'Anyone with the link can view a snapshot of ',
+        el('code', {}, path),
+        ' (read-only), or open a copy in their own workspace.'
+      ),
       el('label', {}, 'Expires after ', this.expiry),
       create,
       el('div', { className: 'cygnet-share-linkrow' }, this.link, copy),
@@ -94,13 +114,16 @@ class ShareBody extends Widget {
       return;
     }
     try {
-      const share = await postJSON<Share>('shares', expires ? { path: this.path, expires_in: expires } : { path: this.path });
+      const share = await postJSON<Share>(
+        'shares',
+        expires ? { path: this.path, expires_in: expires } : { path: this.path }
+      );
       this.link.value = share.url ?? '';
       this.message.textContent = 'Link created: copy it now, it is shown only once.';
       this.link.select();
     } catch (error) {
       this.message.textContent = (error as Error).message;
-      Notification.error(`Share ${this.path}: ${(error as Error).message}`, { autoClose: 10000 });
+      notifyError(`Share ${this.path}`, error);
     }
     await this.refresh();
   }
@@ -109,7 +132,9 @@ class ShareBody extends Widget {
     try {
       const shares = await requestAPI<Share[]>(`shares?path=${encodeURIComponent(this.path)}`);
       this.list.replaceChildren(
-        ...(shares.length ? shares.map(s => shareRow(s, [revokeButton(s, () => void this.refresh())])) : [el('li', {}, 'none')])
+        ...(shares.length
+          ? shares.map(s => shareRow(s, [revokeButton(s, () => void this.refresh())]))
+          : [el('li', {}, 'none')])
       );
     } catch (error) {
       this.list.replaceChildren(el('li', {}, `could not list links: ${(error as Error).message}`));

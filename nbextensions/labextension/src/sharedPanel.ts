@@ -1,8 +1,7 @@
 // The "Shared" panel: the user's own links (revocable) and what others shared with them.
-import { Notification } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { requestAPI, serverURL } from './api';
+import { notifyError, requestAPI, serverURL } from './api';
 import { el } from './dom';
 import { Share, revokeButton, shareRow } from './shareDialog';
 
@@ -15,8 +14,19 @@ export class SharedPanel extends Widget {
     this.id = 'cygnet-shared-panel';
     this.title.caption = 'Shared';
     this.addClass('cygnet-shared-panel');
-    const refresh = el('button', { className: 'jp-mod-styled', textContent: 'Refresh', onclick: () => void this.refresh() });
-    this.node.append(el('h2', {}, 'Shared'), refresh, el('h3', {}, 'My links'), this.mine, el('h3', {}, 'Shared with me'), this.withMe);
+    const refresh = el('button', {
+      className: 'jp-mod-styled',
+      textContent: 'Refresh',
+      onclick: () => void this.refresh()
+    });
+    this.node.append(
+      el('h2', {}, 'Shared'),
+      refresh,
+      el('h3', {}, 'My links'),
+      this.mine,
+      el('h3', {}, 'Shared with me'),
+      this.withMe
+    );
   }
 
   protected onAfterShow(): void {
@@ -27,20 +37,26 @@ export class SharedPanel extends Widget {
     try {
       const [mine, withMe] = await Promise.all([requestAPI<Share[]>('shares'), requestAPI<Share[]>('shares/with-me')]);
       this.mine.replaceChildren(
-        ...(mine.length ? mine.map(s => shareRow(s, [revokeButton(s, () => void this.refresh())])) : [el('li', {}, 'You have not shared anything yet.')])
+        ...(mine.length
+          ? mine.map(s => shareRow(s, [revokeButton(s, () => void this.refresh())]))
+          : [el('li', {}, 'You have not shared anything yet.')])
       );
       this.withMe.replaceChildren(
         ...(withMe.length
           ? withMe.map(s =>
               shareRow(s, [
                 el('span', {}, ` from ${s.owner ?? '?'} `),
-                el('a', { className: 'cygnet-shared-open', href: s.open_url ?? serverURL('cygnet', 'open') + `?shared=${s.id}`, textContent: 'Open a copy' })
+                el('a', {
+                  className: 'cygnet-shared-open',
+                  href: s.open_url ?? serverURL('cygnet', 'open') + `?shared=${s.id}`,
+                  textContent: 'Open a copy'
+                })
               ])
             )
           : [el('li', {}, 'Nothing shared with you.')])
       );
     } catch (error) {
-      Notification.error(`Shared: ${(error as Error).message}`, { autoClose: 10000 });
+      notifyError('Shared', error);
     }
   }
 }

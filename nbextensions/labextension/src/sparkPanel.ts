@@ -1,17 +1,16 @@
 // The Spark panel (left sidebar): pick a cluster, bundles and options, connect the current
-// notebook's kernel over the `cygnet.spark` comm, and follow its state, Spark UI and log.
+// notebook's kernel, and follow its state, Spark UI and log. The kernel side is reached
+// through a SparkConnector; the panel only renders what it holds.
 import { Notification } from '@jupyterlab/apputils';
-import { NotebookPanel, INotebookTracker } from '@jupyterlab/notebook';
-import { Kernel, KernelMessage } from '@jupyterlab/services';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
+import { notifyError, requestAPI } from './api';
 import { el } from './dom';
-
-import { requestAPI } from './api';
+import { SparkConnector } from './sparkConnector';
 import {
   Bundle,
   Cluster,
-  KernelState,
   KnownOption,
   SparkChoice,
   bundlesFor,
@@ -24,7 +23,6 @@ import {
   suggestOptions
 } from './sparkModel';
 
-export const COMM_TARGET = 'cygnet.spark';
 const LOG_POLL_MS = 3000;
 
 interface Catalogue {
@@ -33,14 +31,9 @@ interface Catalogue {
   options: KnownOption[];
 }
 
-
 export class SparkPanel extends Widget {
   private catalogue: Catalogue | null = null;
-  private notebook: NotebookPanel | null = null;
-  private kernel: Kernel.IKernelConnection | null = null;
-  private comm: Kernel.IComm | null = null;
-  private state: KernelState | null = null;
-  private logs: string[] = [];
+  private readonly connector: SparkConnector;
   private logTimer = 0;
 
   private readonly clusterSelect = el('select', { className: 'cygnet-spark-cluster' });
@@ -56,8 +49,16 @@ export class SparkPanel extends Widget {
   });
   private readonly optionList = el('datalist', { id: 'cygnet-spark-known-options' });
   private readonly optionHelp = el('div', { className: 'cygnet-spark-option-help' });
-  private readonly connectButton = el('button', { className: 'jp-mod-styled jp-mod-accept cygnet-spark-connect' }, 'Connect');
-  private readonly disconnectButton = el('button', { className: 'jp-mod-styled cygnet-spark-disconnect' }, 'Disconnect');
+  private readonly connectButton = el(
+    'button',
+    { className: 'jp-mod-styled jp-mod-accept cygnet-spark-connect' },
+    'Connect'
+  );
+  private readonly disconnectButton = el(
+    'button',
+    { className: 'jp-mod-styled cygnet-spark-disconnect' },
+    'Disconnect'
+  );
   private readonly status = el('div', { className: 'cygnet-spark-status' });
   private readonly error = el('div', { className: 'cygnet-spark-error' });
   private readonly uiLink = el('a', { className: 'cygnet-spark-ui', target: '_blank', rel: 'noopener' }, 'Spark UI');
@@ -99,8 +100,11 @@ export class SparkPanel extends Widget {
     this.optionInput.onchange = () => this.addOption(this.optionInput.value);
     this.connectButton.onclick = () => this.connect();
     this.disconnectButton.onclick = () => this.send({ action: 'disconnect' });
-    tracker.currentChanged.connect(() => this.follow(tracker.currentWidget));
-    void this.loadCatalogue().then(() => this.follow(tracker.currentWidget));
+    this.connector = new SparkConnector(tracker);
+    this.connector.changed.connect(() => this.render());
+    this.connector.failed.connect((_, message) => notifyError('Spark', message));
+    this.connector.notebookChanged.connect((_, notebook) => this.showSavedChoice(notebook));
+    void this.loadCatalogue().then(() => this.showSavedChoice(this.connector.notebook));
   }
 
   private async loadCatalogue(): Promise<void> {
@@ -112,8 +116,12 @@ export class SparkPanel extends Widget {
       ]);
       this.catalogue = { clusters, bundles, options };
     } catch (error) {
-      this.catalogue = { clusters: [{ name: 'local', display_name: 'Local', kind: 'local' }], bundles: [], options: [] };
-      Notification.error(`Spark catalogue: ${(error as Error).message}`, { autoClose: 10000 });
+      this.catalogue = {
+        clusters: [{ name: 'local', display_name: 'Local', kind: 'local' }],
+        bundles: [],
+        options: []
+      };
+      notifyError('Spark catalogue', error);
     }
     this.clusterSelect.replaceChildren(
       ...this.catalogue.clusters.map(c => el('option', { value: c.name }, `${c.display_name} (${c.kind})`))
@@ -121,103 +129,28 @@ export class SparkPanel extends Widget {
     this.renderSuggestions();
   }
 
-  /** Follow the notebook in focus: show its saved choice and the state of its kernel. */
-  private follow(notebook: NotebookPanel | null): void {
-    if (this.notebook !== notebook) {
-      this.notebook?.sessionContext.kernelChanged.disconnect(this.onKernelChanged, this);
-      this.notebook = notebook;
-      notebook?.sessionContext.kernelChanged.connect(this.onKernelChanged, this);
-    }
+  /** Show the saved choice of the notebook in focus, once it is loaded. */
+  private showSavedChoice(notebook: NotebookPanel | null): void {
     if (!notebook) {
       this.showChoice(choiceFromMetadata({}));
-      void this.attach(null);
       return;
     }
     void notebook.context.ready.then(() => {
-      if (this.notebook === notebook) {
+      if (this.connector.notebook === notebook) {
         this.showChoice(choiceFromMetadata({ cygnet: notebook.model?.getMetadata('cygnet') }));
       }
     });
-    void notebook.sessionContext.ready.then(() => {
-      if (this.notebook === notebook) {
-        void this.attach(notebook.sessionContext.session?.kernel ?? null);
-      }
-    });
   }
 
-  private onKernelChanged(): void {
-    void this.attach(this.notebook?.sessionContext.session?.kernel ?? null);
-  }
-
-  /** Open the comm to a kernel (a new one after a restart or a kernel change). */
-  private async attach(kernel: Kernel.IKernelConnection | null): Promise<void> {
-    if (kernel === this.kernel && this.comm && !this.comm.isDisposed) {
-      return;
-    }
-    const old = this.comm;
-    this.comm = null;
-    if (old && !old.isDisposed) {
-      try {
-        old.close();
-      } catch {
-        old.dispose(); // its kernel is gone
-      }
-    }
-    this.kernel = kernel;
-    this.state = null;
-    this.logs = [];
-    this.render();
-    if (!kernel) {
-      return;
-    }
-    kernel.statusChanged.connect(this.onKernelStatus, this);
-    const comm = kernel.createComm(COMM_TARGET);
-    comm.onMsg = msg => this.onMessage(msg);
-    comm.onClose = () => {
-      if (this.comm === comm) {
-        this.comm = null;
-        this.state = { state: 'error', error: 'this kernel has no Cygnet Spark support: choose a kernel of a Cygnet view' };
-        this.render();
-      }
-    };
-    this.comm = comm;
-    comm.open({});
-  }
-
-  private onKernelStatus(kernel: Kernel.IKernelConnection, status: Kernel.Status): void {
-    if (kernel !== this.kernel) {
-      kernel.statusChanged.disconnect(this.onKernelStatus, this);
-    } else if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
-      this.comm = null;  // the kernel's side is gone; the next 'idle' kernel gets a new comm
-      this.kernel = null;
-      this.state = { state: 'disconnected' };
-      this.render();
-      if (status !== 'dead') {
-        void this.notebook?.sessionContext.ready.then(() => this.attach(this.notebook?.sessionContext.session?.kernel ?? null));
-      }
-    }
-  }
-
-  private onMessage(msg: KernelMessage.ICommMsgMsg): void {
-    const data = msg.content.data as any;
-    if (data.action === 'state' || data.action === 'error') {
-      this.state = data.state;
-      if (data.action === 'error') {
-        this.state = { ...(data.state ?? {}), state: data.state?.state === 'connected' ? 'connected' : 'error', error: data.message };
-        Notification.error(`Spark: ${data.message}`, { autoClose: 10000 });
-      }
-      this.followLogs();
-    } else if (data.action === 'log') {
-      this.logs.push(String(data.line));
-    } else if (data.action === 'logs') {
-      this.logs = (data.lines ?? []).map(String);
-    }
-    this.render();
-  }
-
+  /** While connected, ask for the driver's log every few seconds (when the panel is seen). */
   private followLogs(): void {
+    const connected = this.connector.state?.state === 'connected';
+    if (connected === (this.logTimer !== 0)) {
+      return;
+    }
     window.clearInterval(this.logTimer);
-    if (this.state?.state === 'connected') {
+    this.logTimer = 0;
+    if (connected) {
       this.logTimer = window.setInterval(() => {
         if (this.isVisible) {
           this.send({ action: 'logs' });
@@ -227,11 +160,9 @@ export class SparkPanel extends Widget {
   }
 
   private send(data: Record<string, unknown>): void {
-    if (!this.comm) {
+    if (!this.connector.send(data)) {
       Notification.warning('Spark: open a notebook with a Cygnet kernel first');
-      return;
     }
-    this.comm.send(data as any);
   }
 
   private connect(): void {
@@ -243,7 +174,7 @@ export class SparkPanel extends Widget {
       return;
     }
     this.saveChoice();
-    this.logs = [];
+    this.connector.clearLogs();
     this.send(connectMessage(choice));
   }
 
@@ -262,7 +193,7 @@ export class SparkPanel extends Widget {
 
   /** Keep the choice in the notebook's metadata, so reopening it (or %spark connect) finds it. */
   private saveChoice(): void {
-    const model = this.notebook?.model;
+    const model = this.connector.notebook?.model;
     if (!model) {
       return;
     }
@@ -273,7 +204,9 @@ export class SparkPanel extends Widget {
 
   private showChoice(choice: SparkChoice): void {
     if (this.catalogue && !this.catalogue.clusters.some(c => c.name === choice.cluster)) {
-      this.clusterSelect.append(el('option', { value: choice.cluster }, `${choice.cluster} (not in this site's catalogue)`));
+      this.clusterSelect.append(
+        el('option', { value: choice.cluster }, `${choice.cluster} (not in this site's catalogue)`)
+      );
     }
     this.clusterSelect.value = choice.cluster;
     this.optionsText.value = formatOptions(choice.options);
@@ -288,7 +221,12 @@ export class SparkPanel extends Widget {
             el(
               'label',
               { className: 'cygnet-spark-bundle', title: b.description ?? '' },
-              el('input', { type: 'checkbox', value: b.name, checked: checked.includes(b.name), onchange: () => this.saveChoice() }),
+              el('input', {
+                type: 'checkbox',
+                value: b.name,
+                checked: checked.includes(b.name),
+                onchange: () => this.saveChoice()
+              }),
               b.display_name
             )
           )
@@ -317,25 +255,28 @@ export class SparkPanel extends Widget {
   }
 
   private render(): void {
-    const kernelName = this.kernel ? this.kernel.name : null;
-    const state = this.state;
-    this.status.textContent = describeState(state, kernelName);
+    const { kernel, state, logs, attached } = this.connector;
+    this.status.textContent = describeState(state, kernel ? kernel.name : null);
     this.status.dataset.state = state?.state ?? 'none';
-    this.error.textContent = state?.state === 'error' ? state.error ?? '' : '';
+    this.error.textContent = state?.state === 'error' ? (state.error ?? '') : '';
     const busy = state?.state === 'connecting';
     const connected = state?.state === 'connected';
-    this.connectButton.disabled = !this.comm || busy || connected;
-    this.disconnectButton.disabled = !this.comm || !connected;
+    // The buttons say the state: Connecting... and Connected (disabled) while it holds.
+    this.connectButton.textContent = busy ? 'Connecting\u2026' : connected ? 'Connected' : 'Connect';
+    this.connectButton.disabled = !attached || busy || connected;
+    this.disconnectButton.disabled = !attached || !connected;
     this.clusterSelect.disabled = busy || connected;
+    this.node.dataset.sparkState = state?.state ?? 'none';
     this.uiLink.hidden = !state?.ui_url;
     this.uiLink.href = state?.ui_url ?? '';
-    this.logView.textContent = this.logs.slice(-200).join('\n');
+    this.logView.textContent = logs.slice(-200).join('\n');
     this.logView.scrollTop = this.logView.scrollHeight;
+    this.followLogs();
   }
 
   dispose(): void {
     window.clearInterval(this.logTimer);
-    this.comm?.dispose();
+    this.connector.dispose();
     super.dispose();
   }
 }

@@ -3,7 +3,7 @@
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { postJSON, requestAPI } from './api';
+import { notifyError, postJSON, requestAPI } from './api';
 import { el } from './dom';
 import { SyncJob, describeJob } from './messages';
 
@@ -27,7 +27,11 @@ class SyncBody extends Widget {
 
 export async function syncToBox(src: string): Promise<void> {
   const body = new SyncBody(src);
-  const answer = await showDialog({ title: 'Sync to box', body, buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Sync' })] });
+  const answer = await showDialog({
+    title: 'Sync to box',
+    body,
+    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Sync' })]
+  });
   if (!answer.button.accept) {
     return;
   }
@@ -35,7 +39,7 @@ export async function syncToBox(src: string): Promise<void> {
   try {
     job = await postJSON<SyncJob>('sync', body.getValue());
   } catch (error) {
-    Notification.error(`Sync: ${(error as Error).message}`, { autoClose: 10000 });
+    notifyError('Sync', error);
     return;
   }
   const id = Notification.emit(describeJob(job), 'in-progress', { autoClose: false });
@@ -47,6 +51,11 @@ export async function syncToBox(src: string): Promise<void> {
       Notification.update({ id, message: `Sync: ${(error as Error).message}`, type: 'error', autoClose: 10000 });
       return;
     }
-    Notification.update({ id, message: describeJob(job), type: job.state === 'running' ? 'in-progress' : job.state === 'done' ? 'success' : 'error', autoClose: job.state === 'running' ? false : 10000 });
+    Notification.update({
+      id,
+      message: describeJob(job),
+      type: job.state === 'running' ? 'in-progress' : job.state === 'done' ? 'success' : 'error',
+      autoClose: job.state === 'running' ? false : 10000
+    });
   }
 }

@@ -55,13 +55,31 @@ describe('formatBytes', () => {
 });
 
 describe('describeJob', () => {
-  const job: SyncJob = { id: 'x', state: 'running', progress: { files_done: 3, files_total: 10, bytes: 2048 }, summary: null, error: null };
+  const job: SyncJob = {
+    id: 'x',
+    state: 'running',
+    progress: { files_done: 3, files_total: 10, bytes: 2048 },
+    summary: null,
+    error: null
+  };
   it('shows progress, then the summary with conflicts, or the error', () => {
     expect(describeJob(job)).toBe('Syncing: 3/10 files, 2.0 KiB');
     expect(
-      describeJob({ ...job, state: 'done', summary: { copied: 2, skipped: 8, deleted: 1, bytes: 100, conflicts: [{ path: 'a.ipynb', kept_as: 'a.conflict.ipynb' }] } })
+      describeJob({
+        ...job,
+        state: 'done',
+        summary: {
+          copied: 2,
+          skipped: 8,
+          deleted: 1,
+          bytes: 100,
+          conflicts: [{ path: 'a.ipynb', kept_as: 'a.conflict.ipynb' }]
+        }
+      })
     ).toBe('Synced: 2 copied, 8 unchanged, 1 deleted, 100 B, 1 conflicts (kept as a.conflict.ipynb)');
-    expect(describeJob({ ...job, state: 'failed', error: 'the box is unreachable' })).toBe('Sync failed: the box is unreachable');
+    expect(describeJob({ ...job, state: 'failed', error: 'the box is unreachable' })).toBe(
+      'Sync failed: the box is unreachable'
+    );
   });
 });
 
@@ -80,7 +98,9 @@ describe('Spark choice in notebook metadata', () => {
       bundles: [],
       options: {}
     });
-    expect(choiceFromMetadata({ cygnet: { spark: { options: { 'spark.cores.max': 4 } } } }).options).toEqual({ 'spark.cores.max': '4' });
+    expect(choiceFromMetadata({ cygnet: { spark: { options: { 'spark.cores.max': 4 } } } }).options).toEqual({
+      'spark.cores.max': '4'
+    });
   });
 });
 
@@ -105,9 +125,17 @@ describe('catalogue helpers', () => {
     expect(bundlesFor(bundles, 'analytix').map(b => b.name)).toEqual(['any', 'yarn-only']);
   });
   it('suggests options, prefix matches first', () => {
-    const known = [{ name: 'spark.driver.memory' }, { name: 'spark.executor.memory' }, { name: 'spark.memory.fraction' }];
+    const known = [
+      { name: 'spark.driver.memory' },
+      { name: 'spark.executor.memory' },
+      { name: 'spark.memory.fraction' }
+    ];
     expect(suggestOptions(known, 'spark.mem').map(o => o.name)).toEqual(['spark.memory.fraction']);
-    expect(suggestOptions(known, 'memory').map(o => o.name)).toEqual(['spark.driver.memory', 'spark.executor.memory', 'spark.memory.fraction']);
+    expect(suggestOptions(known, 'memory').map(o => o.name)).toEqual([
+      'spark.driver.memory',
+      'spark.executor.memory',
+      'spark.memory.fraction'
+    ]);
     expect(suggestOptions(known, 'Executor.M').map(o => o.name)).toEqual(['spark.executor.memory']);
   });
 });
@@ -132,7 +160,9 @@ describe('panel state', () => {
 
 describe('openQuery', () => {
   it('builds the /cygnet/open query', () => {
-    expect(openQuery(' https://github.com/o/r ', 'main', '/nb/a.ipynb')).toBe('repo=https%3A%2F%2Fgithub.com%2Fo%2Fr&branch=main&path=nb%2Fa.ipynb');
+    expect(openQuery(' https://github.com/o/r ', 'main', '/nb/a.ipynb')).toBe(
+      'repo=https%3A%2F%2Fgithub.com%2Fo%2Fr&branch=main&path=nb%2Fa.ipynb'
+    );
     expect(openQuery('git://127.0.0.1:9418/r.git', '', '')).toBe('repo=git%3A%2F%2F127.0.0.1%3A9418%2Fr.git');
   });
   it('refuses what is not a URL', () => {
