@@ -8,13 +8,26 @@ BIN := $(VENV)/bin
 UP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: up test install install-test sysdeps sysdeps-test lab lab-test lock clean
+.PHONY: up test bench install install-test sysdeps sysdeps-test sysdeps-bench lint lab lab-test lock clean
 
 up: install
 	$(BIN)/cygnet up $(UP_ARGS)
 
-test: install-test lab-test
+test: install-test lint lab-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Linters every engineer runs (CI fails on a violation): ruff for Python, ESLint and Prettier
+# for the extension's TypeScript.
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	cd $(LAB) && PATH="$(abspath $(BIN)):$$PATH" jlpm lint
+
+# Every benchmark, baseline and Cygnet side by side, then one table of goals met and missed.
+# BENCH_ARGS="--quick" for smaller sizes, "--only sync hostile" for some of them.
+BENCH_ARGS ?=
+bench: install-test sysdeps-bench
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 # The front end's unit tests (Jest), in the extension's folder.
 lab-test: $(LAB_BUILT)
@@ -59,6 +72,10 @@ sysdeps:
 # What only the tests need: a real XRootD server, and Chromium for the browser tests.
 sysdeps-test:
 	@bash -c 'source docker/sysdeps.sh && need_xrootd_server && need_chromium'
+
+# What only the benchmarks need: rsync, rclone and wrk to compare against.
+sysdeps-bench:
+	@bash -c 'source docker/sysdeps.sh && need_bench_tools'
 
 # Re-pin every dependency (run after changing pyproject.toml's dependencies).
 lock: $(VENV)/bin/python

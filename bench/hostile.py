@@ -58,9 +58,14 @@ def main():
             (folder / f"d{j % 20}").mkdir(parents=True, exist_ok=True)
             (folder / f"d{j % 20}" / f"f{j}.dat").write_bytes(os.urandom(2048))
     env = {"CYGNET_DATA_DIR": str(tmp / "data")}
-    server_args = ["--Cygnet.build_default_view=False", "--Cygnet.open_timeout=60",
-                   "--Cygnet.open_internal_hosts=127.0.0.1", "--Cygnet.long_work_per_user=28",
-                   "--Cygnet.long_work_workers=28", "--log-level=WARN"]
+    server_args = [
+        "--Cygnet.build_default_view=False",
+        "--Cygnet.open_timeout=60",
+        "--Cygnet.open_internal_hosts=127.0.0.1",
+        "--Cygnet.long_work_per_user=28",
+        "--Cygnet.long_work_workers=28",
+        "--log-level=WARN",
+    ]
     drip = DripServer("body", interval=1.0)
     with JupyterServer(env=env, root=workspace, args=server_args) as server:
         sample(server, 20)  # warm up
@@ -70,8 +75,13 @@ def main():
 
         def slow_open(i):
             try:  # its own connection; cut off when the server stops at the end
-                r = requests.get(f"{server.url}/cygnet/api/open", params={"url": f"{drip.url}/n{i}.ipynb"},
-                                 headers=server.http.headers, stream=True, timeout=120)
+                r = requests.get(
+                    f"{server.url}/cygnet/api/open",
+                    params={"url": f"{drip.url}/n{i}.ipynb"},
+                    headers=server.http.headers,
+                    stream=True,
+                    timeout=120,
+                )
                 streams.append(r.status_code)
                 r.content  # noqa: B018 - read to the end (the deadline)
             except requests.RequestException:
@@ -88,8 +98,13 @@ def main():
         syncing.set()
 
         def watch_syncs():  # sampling counts only while syncs still run
-            while any(requests.get(f"{server.url}/cygnet/api/sync/{i}", headers=server.http.headers,
-                                   timeout=60).json()["state"] in ("queued", "running") for i in ids):
+            while any(
+                requests.get(f"{server.url}/cygnet/api/sync/{i}", headers=server.http.headers, timeout=60).json()[
+                    "state"
+                ]
+                in ("queued", "running")
+                for i in ids
+            ):
                 time.sleep(0.5)
             syncing.clear()
 
@@ -106,20 +121,30 @@ def main():
         final = [server.get(f"/cygnet/api/sync/{i}").json()["state"] for i in ids]
     drip.stop()
 
-    print(f"\nquick requests, {args.samples} samples each: idle, and while 8 dripping opens and 20 syncs "
-          f"of {args.files} files run")
-    print(f"  {'':24} {'idle p50':>9} {'idle p99':>9} {'load p50':>9} {'load p99':>9}  p99 load/idle  goal p99 < 200 ms")
+    print(
+        f"\nquick requests, {args.samples} samples each: idle, and while 8 dripping opens and 20 syncs "
+        f"of {args.files} files run"
+    )
+    print(
+        f"  {'':24} {'idle p50':>9} {'idle p99':>9} {'load p50':>9} {'load p99':>9}  p99 load/idle  goal p99 < 200 ms"
+    )
     for path in PATHS:
         a, b = idle[path], loaded[path]
         verdict = "met" if p(b, 0.99) < 200 else "MISSED"
-        print(f"  {path:24} {p(a, .5):8.1f}ms {p(a, .99):8.1f}ms {p(b, .5):8.1f}ms {p(b, .99):8.1f}ms  "
-              f"{p(b, .99) / max(p(a, .99), 1e-9):12.2f}   {verdict}")
+        print(
+            f"  {path:24} {p(a, 0.5):8.1f}ms {p(a, 0.99):8.1f}ms {p(b, 0.5):8.1f}ms {p(b, 0.99):8.1f}ms  "
+            f"{p(b, 0.99) / max(p(a, 0.99), 1e-9):12.2f}   {verdict}"
+        )
     print(f"  opens answered {sorted(streams)} (200: a stream that ends at the 60 s deadline)")
-    print(f"  sampled under load for {sampled_for:.1f} s ({len(loaded[PATHS[0]])} samples each, until the "
-          f"syncs ended): sync states then {sorted(set(states))}, "
-          f"{refused} of 20 syncs refused (429); all syncs ended: {sorted(set(final))}")
-    print(f"  medians: views {statistics.median(loaded[PATHS[0]]) * 1000:.1f} ms, "
-          f"shares {statistics.median(loaded[PATHS[1]]) * 1000:.1f} ms under load")
+    print(
+        f"  sampled under load for {sampled_for:.1f} s ({len(loaded[PATHS[0]])} samples each, until the "
+        f"syncs ended): sync states then {sorted(set(states))}, "
+        f"{refused} of 20 syncs refused (429); all syncs ended: {sorted(set(final))}"
+    )
+    print(
+        f"  medians: views {statistics.median(loaded[PATHS[0]]) * 1000:.1f} ms, "
+        f"shares {statistics.median(loaded[PATHS[1]]) * 1000:.1f} ms under load"
+    )
 
 
 if __name__ == "__main__":

@@ -43,27 +43,44 @@ def time_to_first_reply(server, name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--setup-seconds", type=float, default=1.0,
-                        help="how long the stand-in setup.sh sleeps (default 1, as the issue asks)")
+    parser.add_argument(
+        "--setup-seconds",
+        type=float,
+        default=1.0,
+        help="how long the stand-in setup.sh sleeps (default 1, as the issue asks)",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="cygnet-bench-"))
     print(f"building a view with ipykernel in {tmp} ...", file=sys.stderr)
-    subprocess.run([str(VENV_BIN / "cygnet"), "views", "build", f"base/{PLATFORM}", "--root", str(tmp / "built")],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(VENV_BIN / "cygnet"), "views", "build", f"base/{PLATFORM}", "--root", str(tmp / "built")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     kernel_site = next((tmp / "built" / "base" / PLATFORM / "lib").glob("python3.*")) / "site-packages"
-    slow = lcg_view(tmp / "views", "LCG_slow", PLATFORM, kernel_site=kernel_site, setup_lines=[f"sleep {args.setup_seconds:g}"])
+    slow = lcg_view(
+        tmp / "views", "LCG_slow", PLATFORM, kernel_site=kernel_site, setup_lines=[f"sleep {args.setup_seconds:g}"]
+    )
 
     plain = tmp / "jupyter-path" / "kernels" / "plain"
     plain.mkdir(parents=True)
-    (plain / "kernel.json").write_text(json.dumps({
-        "argv": [str(slow / "bin" / "python3"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "plain ipykernel", "language": "python",
-        "env": {"PYTHONPATH": f"{slow / 'extra'}:{kernel_site}"},
-    }))
+    (plain / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(slow / "bin" / "python3"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "plain ipykernel",
+                "language": "python",
+                "env": {"PYTHONPATH": f"{slow / 'extra'}:{kernel_site}"},
+            }
+        )
+    )
 
-    env = {"CYGNET_DATA_DIR": str(tmp / "data"), "CYGNET_VIEWS_PATH": str(tmp / "views"),
-           "JUPYTER_PATH": str(tmp / "jupyter-path")}
+    env = {
+        "CYGNET_DATA_DIR": str(tmp / "data"),
+        "CYGNET_VIEWS_PATH": str(tmp / "views"),
+        "JUPYTER_PATH": str(tmp / "jupyter-path"),
+    }
     view_kernel = kernel_name("LCG_slow", PLATFORM)
     times = {"a": [], "b": [], "c": []}
     with JupyterServer(env=env, root=tmp, args=["--Cygnet.keep_native_kernels=True"]) as server:
@@ -76,17 +93,24 @@ def main():
                 f.write(f"# bench {time.time()}\n")
             return time_to_first_reply(server, view_kernel)
 
-        cases = {"a": lambda: time_to_first_reply(server, "plain"), "b": cold,
-                 "c": lambda: time_to_first_reply(server, view_kernel)}
+        cases = {
+            "a": lambda: time_to_first_reply(server, "plain"),
+            "b": cold,
+            "c": lambda: time_to_first_reply(server, view_kernel),
+        }
         for run in range(args.runs):
-            order = "abc"[run % 3:] + "abc"[:run % 3]  # rotate, so no case always follows another
+            order = "abc"[run % 3 :] + "abc"[: run % 3]  # rotate, so no case always follows another
             for case in order:
                 times[case].append(cases[case]())
-            print(f"run {run + 1}/{args.runs}: " + "  ".join(f"{k}={v[-1]:.3f}s" for k, v in times.items()),
-                  file=sys.stderr)
+            print(
+                f"run {run + 1}/{args.runs}: " + "  ".join(f"{k}={v[-1]:.3f}s" for k, v in times.items()),
+                file=sys.stderr,
+            )
 
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"\nkernel start to first execute_reply, median of {args.runs} runs (setup.sh sleeps {args.setup_seconds:g} s)")
+    print(
+        f"\nkernel start to first execute_reply, median of {args.runs} runs (setup.sh sleeps {args.setup_seconds:g} s)"
+    )
     print(f"  (a) plain ipykernel, kernel.json   {med['a']:.3f} s")
     print(f"  (b) Cygnet view, cold cache        {med['b']:.3f} s")
     print(f"  (c) Cygnet view, warm cache        {med['c']:.3f} s")

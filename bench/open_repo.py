@@ -36,7 +36,9 @@ def make_repository(daemon, files, megabytes):
         path = work / f"dir{i % 40:02d}" / f"file{i:04d}{'.txt' if i % 2 else '.bin'}"
         path.parent.mkdir(exist_ok=True)
         if i % 2:
-            words = " ".join(rng.choice(["alpha", "beta", "gamma", "delta", "muon", "jet"]) for _ in range(per_file // 6))
+            words = " ".join(
+                rng.choice(["alpha", "beta", "gamma", "delta", "muon", "jet"]) for _ in range(per_file // 6)
+            )
             path.write_text(words[:per_file])
         else:
             path.write_bytes(os.urandom(per_file))
@@ -77,12 +79,15 @@ def main():
         url = make_repository(daemon, args.files, args.megabytes)
         env = {"CYGNET_DATA_DIR": str(tmp / "data"), "CYGNET_VIEWS_PATH": str(tmp / "no-views")}
         times = {"a": [], "b": [], "c": []}
-        with JupyterServer(env=env, root=tmp / "workspace", args=["--Cygnet.build_default_view=False",
-                                                                                    "--Cygnet.open_internal_hosts=127.0.0.1"]) as server:
+        with JupyterServer(
+            env=env,
+            root=tmp / "workspace",
+            args=["--Cygnet.build_default_view=False", "--Cygnet.open_internal_hosts=127.0.0.1"],
+        ) as server:
             time_git_clone(url, tmp / "warm-up")  # the daemon's and the OS's caches
             for run in range(args.runs):
                 first = run % 2 == 0  # alternate which goes first
-                for case in ("ab" if first else "ba"):
+                for case in "ab" if first else "ba":
                     if case == "a":
                         times["a"].append(time_git_clone(url, tmp / f"plain-{run}"))
                     else:
@@ -90,8 +95,10 @@ def main():
                 times["c"].append(time_open(server, url, f"opened-{run}"))
                 shutil.rmtree(tmp / f"plain-{run}")
                 shutil.rmtree(tmp / "workspace" / f"opened-{run}")
-                print(f"run {run + 1}/{args.runs}: " + "  ".join(f"{k}={v[-1]:.3f}s" for k, v in times.items()),
-                      file=sys.stderr)
+                print(
+                    f"run {run + 1}/{args.runs}: " + "  ".join(f"{k}={v[-1]:.3f}s" for k, v in times.items()),
+                    file=sys.stderr,
+                )
     finally:
         daemon.stop()
         shutil.rmtree(tmp, ignore_errors=True)

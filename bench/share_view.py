@@ -42,8 +42,12 @@ def png(width, height, seed):
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows, 1)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows, 1))
+        + chunk(b"IEND", b"")
+    )
 
 
 def analysis_notebook():
@@ -53,12 +57,26 @@ def analysis_notebook():
         cells.append(nbformat.v4.new_markdown_cell(f"## Step {i}\nSelect events with $p_T > {i * 10}$ GeV."))
         outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"selected {1000 - i * 37} events\n")]
         if i % 2 == 0:
-            outputs.append(nbformat.v4.new_output("display_data", data={
-                "image/png": base64.b64encode(png(160, 80, i)).decode(), "text/plain": "<Figure>"}))
+            outputs.append(
+                nbformat.v4.new_output(
+                    "display_data",
+                    data={"image/png": base64.b64encode(png(160, 80, i)).decode(), "text/plain": "<Figure>"},
+                )
+            )
         cells.append(nbformat.v4.new_code_cell(f"h{i} = df[df.pt > {i * 10}]\nplot(h{i})", outputs=outputs))
         table = "".join(f"<tr><td>{r}</td><td>{r * 1.5:.2f}</td></tr>" for r in range(20))
-        cells.append(nbformat.v4.new_code_cell(f"h{i}.describe()", outputs=[nbformat.v4.new_output(
-            "execute_result", execution_count=i, data={"text/html": f"<table>{table}</table>", "text/plain": "t"})]))
+        cells.append(
+            nbformat.v4.new_code_cell(
+                f"h{i}.describe()",
+                outputs=[
+                    nbformat.v4.new_output(
+                        "execute_result",
+                        execution_count=i,
+                        data={"text/html": f"<table>{table}</table>", "text/plain": "t"},
+                    )
+                ],
+            )
+        )
     nb = nbformat.v4.new_notebook()
     nb.cells = cells
     return nbformat.writes(nb)
@@ -105,15 +123,20 @@ def main():
         raw_url = f"{server.url}/files/analysis.ipynb"
         results = {"files": [], "share": []}
         for _ in range(args.runs):
-            results["files"].append(wrk(raw_url, args.seconds, [f"Authorization: token {server.token}",
-                                                                 "Accept-Encoding: gzip"]))
+            results["files"].append(
+                wrk(raw_url, args.seconds, [f"Authorization: token {server.token}", "Accept-Encoding: gzip"])
+            )
             results["share"].append(wrk(share["url"], args.seconds, ["Accept-Encoding: gzip"]))
 
     notebook_bytes = (workspace / "analysis.ipynb").stat().st_size
-    print(f"notebook {notebook_bytes / 1024:.0f} KiB; share page {page_bytes / 1024:.0f} KiB "
-          f"({wire_bytes / 1024:.0f} KiB gzipped); {args.runs} runs of {args.seconds} s, 50 connections")
-    print(f"first view (render, uncached): median {statistics.median(renders) * 1000:.0f} ms "
-          f"-> at most {1 / statistics.median(renders):.0f} views/s per core without the cache")
+    print(
+        f"notebook {notebook_bytes / 1024:.0f} KiB; share page {page_bytes / 1024:.0f} KiB "
+        f"({wire_bytes / 1024:.0f} KiB gzipped); {args.runs} runs of {args.seconds} s, 50 connections"
+    )
+    print(
+        f"first view (render, uncached): median {statistics.median(renders) * 1000:.0f} ms "
+        f"-> at most {1 / statistics.median(renders):.0f} views/s per core without the cache"
+    )
     rows = {}
     for name, label in (("files", "(a) /files/ raw notebook, logged in"), ("share", "(b) /cygnet/s/ share page")):
         rps = statistics.median(r for r, _ in results[name])
@@ -122,8 +145,10 @@ def main():
         print(f"{label:40s} {rps:8.0f} req/s   p99 {p99:7.1f} ms")
     rps, p99 = rows["share"]
     print(f"ratio (b)/(a) req/s: {rps / rows['files'][0]:.2f}")
-    print(f"goal >= 500 req/s: {'met' if rps >= 500 else 'missed'} ({rps:.0f}); "
-          f"p99 < 200 ms: {'met' if p99 < 200 else 'missed'} ({p99:.1f} ms)")
+    print(
+        f"goal >= 500 req/s: {'met' if rps >= 500 else 'missed'} ({rps:.0f}); "
+        f"p99 < 200 ms: {'met' if p99 < 200 else 'missed'} ({p99:.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

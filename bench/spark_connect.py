@@ -41,8 +41,13 @@ spark.stop()
 
 
 def raw_once():
-    out = subprocess.run([sys.executable, "-c", RAW], capture_output=True, text=True, check=True,
-                         env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", RAW],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"},
+    ).stdout
     return float(out.strip().splitlines()[-1])
 
 
@@ -72,19 +77,34 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--views", help="a views root with a view built with --spark")
-    parser.add_argument("--preload", action=argparse.BooleanOptionalAction, default=True,
-                        help="Cygnet.spark_preload_client for the kernels (default: on)")
+    parser.add_argument(
+        "--preload",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Cygnet.spark_preload_client for the kernels (default: on)",
+    )
     args = parser.parse_args()
 
     views = Path(args.views) if args.views else Path(tempfile.mkdtemp()) / "views"
     if not args.views:
         print("building a view with Spark (about 45 s)...", flush=True)
-        subprocess.run([str(VENV_BIN / "cygnet"), "views", "build", "bench/x86_64-bench", "--spark", "--root",
-                        str(views)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(VENV_BIN / "cygnet"), "views", "build", "bench/x86_64-bench", "--spark", "--root", str(views)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     kernel_name = next(f"{r.name}__{p.name}".lower() for r in views.iterdir() for p in r.iterdir() if p.is_dir())
     catalogue = Path(tempfile.mkdtemp()) / "clusters.json"
-    catalogue.write_text(json.dumps({"clusters": [{"name": "local", "kind": "local", "master": "local[*]"},
-                                                  {"name": "mine", "kind": "connect-managed"}]}))
+    catalogue.write_text(
+        json.dumps(
+            {
+                "clusters": [
+                    {"name": "local", "kind": "local", "master": "local[*]"},
+                    {"name": "mine", "kind": "connect-managed"},
+                ]
+            }
+        )
+    )
     env = {"CYGNET_DATA_DIR": tempfile.mkdtemp(), "CYGNET_VIEWS_PATH": str(views), "SPARK_LOCAL_IP": "127.0.0.1"}
     args_server = [f"--Cygnet.spark_clusters={catalogue}", f"--Cygnet.spark_preload_client={args.preload}"]
     with JupyterServer(env=env, root=tempfile.mkdtemp(), args=args_server) as server:
@@ -94,8 +114,9 @@ def main():
             if time.monotonic() > deadline:
                 sys.exit("the managed Spark Connect server did not start")
             time.sleep(1)
-        connect_pid = next(p.pid for p in psutil.process_iter(["cmdline"])
-                           if "SparkConnectServer" in " ".join(p.info["cmdline"] or []))
+        connect_pid = next(
+            p.pid for p in psutil.process_iter(["cmdline"]) if "SparkConnectServer" in " ".join(p.info["cmdline"] or [])
+        )
         results = {"a": [], "b": [], "c": [], "b_mem": [], "c_mem": [], "c_server_mem": []}
         for run in range(args.runs):
             for which in ("abc", "bca", "cab")[run % 3]:
@@ -118,13 +139,18 @@ def main():
     print(f"(a) raw local[*] getOrCreate + first job, fresh process  {a:7.2f} s")
     print(f"(b) %spark connect local + first job, Cygnet kernel     {b:7.2f} s   b/a {b / a:.2f}")
     print(f"(c) %spark connect to a pre-warmed managed Connect      {c:7.2f} s   a/c {a / c:.1f}x faster")
-    print(f"memory per additional session{' (after the preload)' if args.preload else ''}: (b) kernel + JVM {statistics.median(results['b_mem']) / mib:.0f} MiB; "
-          f"(c) kernel {statistics.median(results['c_mem']) / mib:.0f} MiB + Connect server "
-          f"{statistics.median(results['c_server_mem']) / mib:.0f} MiB")
+    print(
+        f"memory per additional session{' (after the preload)' if args.preload else ''}: "
+        f"(b) kernel + JVM {statistics.median(results['b_mem']) / mib:.0f} MiB; "
+        f"(c) kernel {statistics.median(results['c_mem']) / mib:.0f} MiB + Connect server "
+        f"{statistics.median(results['c_server_mem']) / mib:.0f} MiB"
+    )
     c_mem = (statistics.median(results["c_mem"]) + max(0, statistics.median(results["c_server_mem"]))) / mib
-    print(f"goals: (b) within 5% of (a): {'met' if b <= 1.05 * a else 'missed'}; (c) under 1 s: "
-          f"{'met' if c < 1 else 'missed'}; (c) 10x faster than (a): {'met' if a / c >= 10 else 'missed'}; "
-          f"(c) session under 100 MB: {'met' if c_mem < 100 else 'missed'} ({c_mem:.0f} MiB)")
+    print(
+        f"goals: (b) within 5% of (a): {'met' if b <= 1.05 * a else 'missed'}; (c) under 1 s: "
+        f"{'met' if c < 1 else 'missed'}; (c) 10x faster than (a): {'met' if a / c >= 10 else 'missed'}; "
+        f"(c) session under 100 MB: {'met' if c_mem < 100 else 'missed'} ({c_mem:.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

@@ -76,8 +76,12 @@ def main():
     parser.add_argument("--large-mb", type=int, default=256)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    for tool, package in (("rsync", "rsync"), ("rclone", "rclone"), ("xrootd", "xrootd-server"),
-                          ("xrdcp", "xrootd-client")):
+    for tool, package in (
+        ("rsync", "rsync"),
+        ("rclone", "rclone"),
+        ("xrootd", "xrootd-server"),
+        ("xrdcp", "xrootd-client"),
+    ):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is needed: apt-get install {package}")
 
@@ -90,9 +94,13 @@ def main():
     dav, port = start_wsgidav(dav_root, USER, PASSWORD)
     eos = XRootDServer(tmp / "xrootd").start()
     obscured = subprocess.run(["rclone", "obscure", PASSWORD], capture_output=True, text=True).stdout.strip()
-    rclone_env = {"RCLONE_CONFIG_DAV_TYPE": "webdav", "RCLONE_CONFIG_DAV_URL": f"http://127.0.0.1:{port}/",
-                  "RCLONE_CONFIG_DAV_VENDOR": "other", "RCLONE_CONFIG_DAV_USER": USER,
-                  "RCLONE_CONFIG_DAV_PASS": obscured}
+    rclone_env = {
+        "RCLONE_CONFIG_DAV_TYPE": "webdav",
+        "RCLONE_CONFIG_DAV_URL": f"http://127.0.0.1:{port}/",
+        "RCLONE_CONFIG_DAV_VENDOR": "other",
+        "RCLONE_CONFIG_DAV_USER": USER,
+        "RCLONE_CONFIG_DAV_PASS": obscured,
+    }
     cygnet_env = {"CYGNET_BOX_USER": USER, "CYGNET_BOX_PASSWORD": PASSWORD, "CYGNET_DATA_DIR": str(tmp / "data")}
     cygnet = [str(VENV_BIN / "cygnet"), "sync"]
     tools = {
@@ -143,12 +151,16 @@ def main():
         plain = {
             "local": lambda run: timed(["cp", "-r", str(large), str(tmp / f"cp-large-{run}")]),
             "WebDAV": put_each,
-            "XRootD": lambda run: (subprocess.run(["xrdfs", eos.url, "mkdir", "-p", f"/xrdcp-large-{run}"], check=True),
-                                   timed(["xrdcp", "-s", "-r", str(large), f"{eos.url}//xrdcp-large-{run}/"]))[1],
+            "XRootD": lambda run: (
+                subprocess.run(["xrdfs", eos.url, "mkdir", "-p", f"/xrdcp-large-{run}"], check=True),
+                timed(["xrdcp", "-s", "-r", str(large), f"{eos.url}//xrdcp-large-{run}/"]),
+            )[1],
         }
-        box_of = {"local": lambda run: str(tmp / f"cygnet-large-{run}"),
-                  "WebDAV": lambda run: f"webdav://127.0.0.1:{port}/cygnet-large-{run}",
-                  "XRootD": lambda run: f"{eos.url}//cygnet-large-{run}"}
+        box_of = {
+            "local": lambda run: str(tmp / f"cygnet-large-{run}"),
+            "WebDAV": lambda run: f"webdav://127.0.0.1:{port}/cygnet-large-{run}",
+            "XRootD": lambda run: f"{eos.url}//cygnet-large-{run}",
+        }
         large_results = {backend: {"plain": [], "ours": [], "transfer": []} for backend in plain}
         for run in range(args.runs):
             for backend in plain:
@@ -161,29 +173,40 @@ def main():
         eos.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"\nsync of {args.files} small files + {args.large} x {args.large_mb} MiB; "
-          f"no-op and 10-change: median of {args.runs}")
+    print(
+        f"\nsync of {args.files} small files + {args.large} x {args.large_mb} MiB; "
+        f"no-op and 10-change: median of {args.runs}"
+    )
     print(f"  {'':24} {'first':>9} {'no-op':>9} {'10 changed':>11}   (cygnet's engine alone: no-op, 10 changed)")
     for name, r in results.items():
-        engine = (f"   ({statistics.median(r['no-op engine']):.3f}s, {statistics.median(r['10 changed engine']):.3f}s)"
-                  if "cygnet" in name else "")
-        print(f"  {name:24} {r['first'][0]:8.2f}s {statistics.median(r['no-op']):8.3f}s "
-              f"{statistics.median(r['10 changed']):10.3f}s{engine}")
+        engine = (
+            f"   ({statistics.median(r['no-op engine']):.3f}s, {statistics.median(r['10 changed engine']):.3f}s)"
+            if "cygnet" in name
+            else ""
+        )
+        print(
+            f"  {name:24} {r['first'][0]:8.2f}s {statistics.median(r['no-op']):8.3f}s "
+            f"{statistics.median(r['10 changed']):10.3f}s{engine}"
+        )
     for backend in ("local", "WebDAV"):
         ours, theirs = results[f"cygnet sync ({backend})"], results[f"rclone sync ({backend})"]
         for phase in ("no-op", "10 changed"):
             ratio = statistics.median(ours[phase]) / statistics.median(theirs[phase])
             engine = statistics.median(ours[f"{phase} engine"]) / statistics.median(theirs[phase])
-            print(f"  {backend:6} {phase:10} cygnet/rclone = {ratio:.3f}  goal < 1  {'met' if ratio < 1 else 'MISSED'}"
-                  f"   (engine alone / rclone = {engine:.3f})")
+            print(
+                f"  {backend:6} {phase:10} cygnet/rclone = {ratio:.3f}  goal < 1  {'met' if ratio < 1 else 'MISSED'}"
+                f"   (engine alone / rclone = {engine:.3f})"
+            )
     mib = total / 2**20
     print(f"\nlarge files ({args.large} x {args.large_mb} MiB into a new box folder), median of {args.runs}:")
     for backend, r in large_results.items():
         plain, ours, transfer = (statistics.median(r[k]) for k in ("plain", "ours", "transfer"))
         share, share_transfer = plain / ours, plain / transfer
-        print(f"  {backend:6}: plain copy {mib / plain:7.1f} MiB/s | cygnet end to end {mib / ours:7.1f} MiB/s "
-              f"({share:.0%}) | cygnet transfer {mib / transfer:7.1f} MiB/s ({share_transfer:.0%})  "
-              f"goal >= 90%  {'met' if share_transfer >= 0.9 else 'MISSED'}")
+        print(
+            f"  {backend:6}: plain copy {mib / plain:7.1f} MiB/s | cygnet end to end {mib / ours:7.1f} MiB/s "
+            f"({share:.0%}) | cygnet transfer {mib / transfer:7.1f} MiB/s ({share_transfer:.0%})  "
+            f"goal >= 90%  {'met' if share_transfer >= 0.9 else 'MISSED'}"
+        )
 
 
 if __name__ == "__main__":

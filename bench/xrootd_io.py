@@ -44,8 +44,8 @@ def main():
         local = server.data / "eos/bench/big.bin"
         del data
         out = Path(tempfile.mkdtemp())
-        from XRootD import client
         import fsspec
+        from XRootD import client
 
         def local_read():
             with open(local, "rb") as f:
@@ -90,14 +90,20 @@ def main():
         def cygnet_copy():
             storage.copy(url, str(out / "copy.bin"))
 
-        cases = [("local disk read (floor)", local_read), ("raw File.read, 8 MiB chunks", raw_chunks),
-                 ("fsspec-xrootd chunked", fsspec_chunks), ("fsspec-xrootd whole read()", fsspec_whole),
-                 ("xrdcp to /dev/null", xrdcp), ("xrdcp to local disk", xrdcp_file),
-                 ("cygnet open().read(8 MiB) loop", cygnet_read), ("cygnet open().read() whole", cygnet_whole),
-                 ("cygnet copy() to local disk", cygnet_copy)]
+        cases = [
+            ("local disk read (floor)", local_read),
+            ("raw File.read, 8 MiB chunks", raw_chunks),
+            ("fsspec-xrootd chunked", fsspec_chunks),
+            ("fsspec-xrootd whole read()", fsspec_whole),
+            ("xrdcp to /dev/null", xrdcp),
+            ("xrdcp to local disk", xrdcp_file),
+            ("cygnet open().read(8 MiB) loop", cygnet_read),
+            ("cygnet open().read() whole", cygnet_whole),
+            ("cygnet copy() to local disk", cygnet_copy),
+        ]
         times = {name: [] for name, _ in cases}
         for run in range(args.runs):
-            order = cases[run % len(cases):] + cases[:run % len(cases)]
+            order = cases[run % len(cases) :] + cases[: run % len(cases)]
             for name, step in order:
                 times[name].append(timed(step))
         rate = {name: args.mib / statistics.median(t) for name, t in times.items()}
@@ -107,11 +113,19 @@ def main():
         raw, read = rate["raw File.read, 8 MiB chunks"], rate["cygnet open().read(8 MiB) loop"]
         whole, fs_whole = rate["cygnet open().read() whole"], rate["fsspec-xrootd whole read()"]
         copy, cp, cp_file = rate["cygnet copy() to local disk"], rate["xrdcp to /dev/null"], rate["xrdcp to local disk"]
-        print(f"cygnet sequential read / raw chunks: {read / raw:.2f} (goal >= 0.95: {'met' if read >= 0.95 * raw else 'missed'})")
-        print(f"cygnet sequential read / fsspec whole read: {read / fs_whole:.1f}x (goal >= 3x: "
-              f"{'met' if read >= 3 * fs_whole else 'missed'}); cygnet whole read / fsspec whole read: {whole / fs_whole:.2f}")
-        print(f"cygnet copy / xrdcp to /dev/null: {copy / cp:.2f} (goal > 1: {'met' if copy > cp else 'missed'}); "
-              f"/ xrdcp to local disk: {copy / cp_file:.2f}")
+        print(
+            f"cygnet sequential read / raw chunks: {read / raw:.2f} "
+            f"(goal >= 0.95: {'met' if read >= 0.95 * raw else 'missed'})"
+        )
+        print(
+            f"cygnet sequential read / fsspec whole read: {read / fs_whole:.1f}x (goal >= 3x: "
+            f"{'met' if read >= 3 * fs_whole else 'missed'}); "
+            f"cygnet whole read / fsspec whole read: {whole / fs_whole:.2f}"
+        )
+        print(
+            f"cygnet copy / xrdcp to /dev/null: {copy / cp:.2f} (goal > 1: {'met' if copy > cp else 'missed'}); "
+            f"/ xrdcp to local disk: {copy / cp_file:.2f}"
+        )
     finally:
         server.stop()
 

@@ -46,8 +46,13 @@ def lcg_root(tmp_path_factory, kernel_site):
         "marker": lcg_view(root, "LCG_marker", PLATFORM, kernel_site=kernel_site),
         "second": lcg_view(root, "LCG_second", PLATFORM, kernel_site=kernel_site),
         "parallel": lcg_view(root, "LCG_parallel", PLATFORM, kernel_site=kernel_site, setup_lines=["sleep 1"]),
-        "failing": lcg_view(root, "LCG_failing", PLATFORM, kernel_site=kernel_site, setup_lines=[
-            "echo 'cannot find compiler gcc13 on /cvmfs' >&2", "return 3"]),
+        "failing": lcg_view(
+            root,
+            "LCG_failing",
+            PLATFORM,
+            kernel_site=kernel_site,
+            setup_lines=["echo 'cannot find compiler gcc13 on /cvmfs' >&2", "return 3"],
+        ),
         "noipykernel": lcg_view(root, "LCG_noipykernel", PLATFORM),
         "nopython": lcg_view(root, "LCG_nopython", PLATFORM, python=False),
         "nosetup": lcg_view(root, "LCG_nosetup", PLATFORM, setup=False),
@@ -70,8 +75,11 @@ def server(tmp_path_factory, lcg_root, built_view):
     }
     # The git daemon and the download servers of the tests are on loopback, which links may
     # reach only when the site allows it.
-    srv = JupyterServer(env=env, root=workspace, args=[f"--Cygnet.default_view=LCG_marker/{PLATFORM}",
-                                                       "--Cygnet.open_internal_hosts=127.0.0.1"])
+    srv = JupyterServer(
+        env=env,
+        root=workspace,
+        args=[f"--Cygnet.default_view=LCG_marker/{PLATFORM}", "--Cygnet.open_internal_hosts=127.0.0.1"],
+    )
     srv.start()
     yield srv
     srv.stop()
@@ -93,8 +101,12 @@ def webdav(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("webdav-root")
     proc, port = start_wsgidav(root, "alice", "s3cret")
-    yield {"url": f"webdav://127.0.0.1:{port}", "root": root, "port": port,
-           "env": {"CYGNET_BOX_USER": "alice", "CYGNET_BOX_PASSWORD": "s3cret"}}
+    yield {
+        "url": f"webdav://127.0.0.1:{port}",
+        "root": root,
+        "port": port,
+        "env": {"CYGNET_BOX_USER": "alice", "CYGNET_BOX_PASSWORD": "s3cret"},
+    }
     proc.terminate()
     proc.wait(10)
 

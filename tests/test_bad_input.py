@@ -20,16 +20,29 @@ BODIES = {
 }
 # (path, query parameter) for every endpoint that reads one
 QUERIES = [
-    ("/cygnet/api/open", "repo"), ("/cygnet/api/open", "url"), ("/cygnet/api/open", "target"),
-    ("/cygnet/api/open", "share"), ("/cygnet/api/link", "from"), ("/cygnet/link", "repo"),
-    ("/cygnet/api/shares", "path"), ("/cygnet/api/spark/bundles", "cluster"),
+    ("/cygnet/api/open", "repo"),
+    ("/cygnet/api/open", "url"),
+    ("/cygnet/api/open", "target"),
+    ("/cygnet/api/open", "share"),
+    ("/cygnet/api/link", "from"),
+    ("/cygnet/link", "repo"),
+    ("/cygnet/api/shares", "path"),
+    ("/cygnet/api/spark/bundles", "cluster"),
 ]
-PLAIN = [("GET", "/cygnet/api/views"), ("GET", "/cygnet/api/sync"), ("GET", "/cygnet/api/shares/with-me"),
-         ("GET", "/cygnet/api/spark/clusters"), ("GET", "/cygnet/api/spark/servers"),
-         ("GET", "/cygnet/api/sync/" + "0" * 32), ("POST", "/cygnet/api/sync/" + "0" * 32 + "/resume"),
-         ("GET", "/cygnet/api/shares/" + "0" * 16), ("DELETE", "/cygnet/api/shares/" + "0" * 16),
-         ("POST", "/cygnet/api/shares/" + "0" * 16 + "/refresh"), ("GET", "/cygnet/api/spark/servers/" + "0" * 16),
-         ("DELETE", "/cygnet/api/spark/servers/" + "0" * 16)]
+PLAIN = [
+    ("GET", "/cygnet/api/views"),
+    ("GET", "/cygnet/api/sync"),
+    ("GET", "/cygnet/api/shares/with-me"),
+    ("GET", "/cygnet/api/spark/clusters"),
+    ("GET", "/cygnet/api/spark/servers"),
+    ("GET", "/cygnet/api/sync/" + "0" * 32),
+    ("POST", "/cygnet/api/sync/" + "0" * 32 + "/resume"),
+    ("GET", "/cygnet/api/shares/" + "0" * 16),
+    ("DELETE", "/cygnet/api/shares/" + "0" * 16),
+    ("POST", "/cygnet/api/shares/" + "0" * 16 + "/refresh"),
+    ("GET", "/cygnet/api/spark/servers/" + "0" * 16),
+    ("DELETE", "/cygnet/api/spark/servers/" + "0" * 16),
+]
 
 
 def assert_clear_4xx(r, what):
@@ -67,15 +80,18 @@ def test_every_body_field_answers_wrong_types_and_bad_text_with_a_4xx(server, me
 @pytest.mark.parametrize("method, path", list(BODIES))
 def test_bodies_that_are_not_json_or_not_utf8_are_400(server, method, path):
     for raw in (b"{", b"\xff\xfe{}", b'{"src": "\xed\xa0\x80"}', b"[" * 10000):
-        r = server.http.request(method, server.url + path, data=raw, timeout=60,
-                                headers={"Content-Type": "application/json"})
+        r = server.http.request(
+            method, server.url + path, data=raw, timeout=60, headers={"Content-Type": "application/json"}
+        )
         assert_clear_4xx(r, f"{path} {raw[:20]!r}")
 
 
 @pytest.mark.parametrize("path, name", QUERIES)
 def test_every_query_parameter_answers_bad_text_with_a_4xx_or_a_failed_event(server, path, name):
     for value in ["a\x01b", LONG_NAME + "/x", "x" * 9000]:
-        r = server.get(path, params={name: value, **({"repo": "https://example.org/r.git"} if name == "target" else {})})
+        r = server.get(
+            path, params={name: value, **({"repo": "https://example.org/r.git"} if name == "target" else {})}
+        )
         if r.status_code == 200 and r.headers["Content-Type"].startswith("text/event-stream"):
             assert "event: failed" in r.text, r.text[:300]
             continue
@@ -101,26 +117,29 @@ def test_unknown_ids_are_404_with_a_message(server, method, path):
     assert r.status_code == 404 and r.json()["message"], r.text
 
 
-@pytest.mark.parametrize("args", [
-    ["sync", "x" * 5000],
-    ["sync", "\x01"],
-    ["sync", ".", "webdav://user:pw@127.0.0.1:1/box"],
-    ["share", "create", "a\x01b", "--workspace", "."],
-    ["share", "create", LONG_NAME, "--workspace", "."],
-    ["share", "create", "x", "--expires", "soon"],
-    ["share", "revoke", "nope"],
-    ["share", "refresh", "0" * 16],
-    ["open", "https://ex\x01ample.org/r.git"],
-    ["open", "http://127.0.0.1:1/r.git"],
-    ["open", "--url", "http://10.0.0.1/n.ipynb"],
-    ["link", "not a url", "--base-url", "https://x.example.org/"],
-    ["views", "show", "../../etc"],
-    ["views", "show", "\x01/\x02"],
-    ["views", "build", "../escape"],
-    ["storage", "stat", "root://"],
-    ["storage", "ls", "ftp://example.org/x"],
-    ["spark", "clusters", "--Cygnet.spark_clusters=/nonexistent.yaml"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sync", "x" * 5000],
+        ["sync", "\x01"],
+        ["sync", ".", "webdav://user:pw@127.0.0.1:1/box"],
+        ["share", "create", "a\x01b", "--workspace", "."],
+        ["share", "create", LONG_NAME, "--workspace", "."],
+        ["share", "create", "x", "--expires", "soon"],
+        ["share", "revoke", "nope"],
+        ["share", "refresh", "0" * 16],
+        ["open", "https://ex\x01ample.org/r.git"],
+        ["open", "http://127.0.0.1:1/r.git"],
+        ["open", "--url", "http://10.0.0.1/n.ipynb"],
+        ["link", "not a url", "--base-url", "https://x.example.org/"],
+        ["views", "show", "../../etc"],
+        ["views", "show", "\x01/\x02"],
+        ["views", "build", "../escape"],
+        ["storage", "stat", "root://"],
+        ["storage", "ls", "ftp://example.org/x"],
+        ["spark", "clusters", "--Cygnet.spark_clusters=/nonexistent.yaml"],
+    ],
+)
 def test_every_command_answers_bad_input_with_a_message_and_an_exit_code(tmp_path, args):
     result = cygnet(*args, env={"CYGNET_DATA_DIR": str(tmp_path)}, timeout=120)
     assert result.returncode in (2, 3, 4), (args, result.returncode, result.stderr[-500:])

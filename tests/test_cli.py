@@ -41,14 +41,17 @@ def test_views_show_gives_the_environment_diff(lcg_root, tmp_path):
     assert "+ CYGNET_TEST_MARKER=marker-LCG_marker" in text
 
 
-@pytest.mark.parametrize("args, code, words", [
-    (["views", "show", "LCG_none/x"], 3, "no view named 'LCG_none/x'"),
-    (["views", "show", "not-a-name"], 2, "a view name is <release>/<platform>"),
-    (["views", "show", f"LCG_failing/{PLATFORM}"], 4, "cannot find compiler gcc13"),
-    (["views", "list", "--bogus"], 2, "unrecognized arguments: --bogus"),
-    (["up", "--root", "/no/such/folder"], 2, "is not a folder"),
-    (["up", "--port", "70000"], 2, "--port must be between 1 and 65535"),
-])
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["views", "show", "LCG_none/x"], 3, "no view named 'LCG_none/x'"),
+        (["views", "show", "not-a-name"], 2, "a view name is <release>/<platform>"),
+        (["views", "show", f"LCG_failing/{PLATFORM}"], 4, "cannot find compiler gcc13"),
+        (["views", "list", "--bogus"], 2, "unrecognized arguments: --bogus"),
+        (["up", "--root", "/no/such/folder"], 2, "is not a folder"),
+        (["up", "--port", "70000"], 2, "--port must be between 1 and 65535"),
+    ],
+)
 def test_bad_input_gets_a_clear_error_and_exit_code(lcg_root, tmp_path, args, code, words):
     result = cygnet(*args, env=views_env(lcg_root, tmp_path), timeout=60)
     assert result.returncode == code, result.stderr
@@ -69,8 +72,11 @@ def test_build_layout_is_an_lcg_view(built_view):
 
 def test_up_with_no_configuration_builds_a_default_view_and_serves(tmp_path):
     """The embedded default: nothing configured, no views anywhere."""
-    env = {"CYGNET_DATA_DIR": str(tmp_path / "data"), "CYGNET_VIEWS_PATH": "",
-           "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config")}
+    env = {
+        "CYGNET_DATA_DIR": str(tmp_path / "data"),
+        "CYGNET_VIEWS_PATH": "",
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+    }
     (tmp_path / "work").mkdir()
     server = JupyterServer(env=env, args=["--root", str(tmp_path / "work")])
     with server.start(timeout=300):

@@ -39,9 +39,16 @@ def strict_server(tmp_path_factory, lcg_root):
     """A server with short open limits, so slow servers are cut off within the test."""
     root, _ = lcg_root
     env = {"CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("strict-data")), "CYGNET_VIEWS_PATH": str(root)}
-    srv = JupyterServer(env=env, root=tmp_path_factory.mktemp("strict-ws"), args=[
-        "--Cygnet.open_timeout=4", "--Cygnet.open_internal_hosts=127.0.0.1", "--Cygnet.long_work_per_user=4",
-        "--Cygnet.build_default_view=False"])
+    srv = JupyterServer(
+        env=env,
+        root=tmp_path_factory.mktemp("strict-ws"),
+        args=[
+            "--Cygnet.open_timeout=4",
+            "--Cygnet.open_internal_hosts=127.0.0.1",
+            "--Cygnet.long_work_per_user=4",
+            "--Cygnet.build_default_view=False",
+        ],
+    )
     srv.start()
     yield srv
     srv.stop()
@@ -53,8 +60,11 @@ def test_a_dripping_download_is_cut_off_at_the_deadline(tmp_path, where):
     try:
         started = time.monotonic()
         with pytest.raises(Unavailable, match="not done within 2 s"):
-            open_link({"url": f"{drip.url}/nb.ipynb"}, tmp_path,
-                      OpenSettings(policy=OpenPolicy(internal=("127.0.0.1",)), timeout=2))
+            open_link(
+                {"url": f"{drip.url}/nb.ipynb"},
+                tmp_path,
+                OpenSettings(policy=OpenPolicy(internal=("127.0.0.1",)), timeout=2),
+            )
         assert time.monotonic() - started < 4
     finally:
         drip.stop()
@@ -94,9 +104,24 @@ def test_slow_opens_neither_stall_quick_requests_nor_run_past_their_limit(strict
 
 
 # --- links from strangers reach only what they should ---------------------------------------------
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.1", "0x7f000001", "2130706433", "localhost", "[::1]",
-                                  "10.0.0.1", "192.168.1.1", "172.16.0.1", "169.254.169.254",
-                                  "[::ffff:127.0.0.1]", "0.0.0.0", "100.64.0.1"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "127.1",
+        "0x7f000001",
+        "2130706433",
+        "localhost",
+        "[::1]",
+        "10.0.0.1",
+        "192.168.1.1",
+        "172.16.0.1",
+        "169.254.169.254",
+        "[::ffff:127.0.0.1]",
+        "0.0.0.0",
+        "100.64.0.1",
+    ],
+)
 def test_links_to_internal_addresses_are_refused_in_every_spelling(tmp_path, host):
     for params in ({"repo": f"http://{host}:9/x.git"}, {"url": f"http://{host}:9/x.ipynb"}):
         with pytest.raises(BadInput, match="loopback, private or link-local"):
@@ -150,11 +175,17 @@ def test_a_share_row_written_behind_the_stores_back_reaches_nothing(store, tmp_p
     (store.workspace / "a.txt").write_text("mine")
     share, token = store.create("a.txt", "alice")
     db = sqlite3.connect(tmp_path / "shares.sqlite")
-    for files, path in ([[["../../../../etc/passwd", 10]], "a.txt"], [[["/etc/passwd", 10]], "a.txt"],
-                        [[["a.txt", 4]], "../../etc/a.txt"], [[[".ssh/id_rsa", 4]], "a.txt"]):
+    for files, path in (
+        [[["../../../../etc/passwd", 10]], "a.txt"],
+        [[["/etc/passwd", 10]], "a.txt"],
+        [[["a.txt", 4]], "../../etc/a.txt"],
+        [[[".ssh/id_rsa", 4]], "a.txt"],
+    ):
         with db:
-            db.execute("UPDATE shares SET files = ?, path = ?, kind = 'folder' WHERE id = ?",
-                       (json.dumps(files), path, share.id))
+            db.execute(
+                "UPDATE shares SET files = ?, path = ?, kind = 'folder' WHERE id = ?",
+                (json.dumps(files), path, share.id),
+            )
         with pytest.raises(NotFound):
             store.resolve(token)
         assert store.list("alice") == []
@@ -191,8 +222,12 @@ def test_a_box_inside_the_workspace_is_never_synced_into_itself(tmp_path):
     with pytest.raises(BadInput, match="inside the box"):
         sync(str(box / "work"), str(box), data_dir=str(data_dir))
     with pytest.raises(BadInput, match="share snapshots"):
-        sync(str(home / "work"), str(box / ".cygnet-shares"), data_dir=str(data_dir),
-             protected=[str(box / ".cygnet-shares")])
+        sync(
+            str(home / "work"),
+            str(box / ".cygnet-shares"),
+            data_dir=str(data_dir),
+            protected=[str(box / ".cygnet-shares")],
+        )
 
 
 # --- secrets stay out of logs; broken notebooks still render ---------------------------------------
@@ -213,11 +248,20 @@ def test_share_tokens_in_open_links_and_failing_pages_stay_out_of_the_log(server
 def test_a_notebook_that_fails_validation_still_renders_and_is_cached(server):
     rel = f"{unique('invalid')}/bad.ipynb"
     (server.root / rel).parent.mkdir()
-    (server.root / rel).write_text(json.dumps({
-        "cells": [{"cell_type": "markdown", "id": "not a valid id!", "metadata": {}, "source": "# Still here"},
-                  {"cell_type": "markdown", "id": "twice", "metadata": {}, "source": "one"},
-                  {"cell_type": "markdown", "id": "twice", "metadata": {}, "source": "two"}],
-        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    (server.root / rel).write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {"cell_type": "markdown", "id": "not a valid id!", "metadata": {}, "source": "# Still here"},
+                    {"cell_type": "markdown", "id": "twice", "metadata": {}, "source": "one"},
+                    {"cell_type": "markdown", "id": "twice", "metadata": {}, "source": "two"},
+                ],
+                "metadata": {},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
     share = server.post("/cygnet/api/shares", json={"path": rel}).json()
     first = requests.get(share["url"], timeout=30)
     assert first.status_code == 200 and "Still here" in first.text, first.text
@@ -382,7 +426,7 @@ def test_a_zip_with_a_lying_crc_is_refused(tmp_path):
         z.writestr("data.txt", "honest content")
     raw = bytearray((folder / "liar.zip").read_bytes())
     at = raw.index(b"honest content")
-    raw[at:at + 6] = b"HONEST"  # the stored CRC no longer matches
+    raw[at : at + 6] = b"HONEST"  # the stored CRC no longer matches
     (folder / "liar.zip").write_bytes(bytes(raw))
     served = StaticServer(folder)
     try:

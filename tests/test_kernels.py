@@ -26,7 +26,10 @@ print(json.dumps({
     "home": os.environ.get("HOME"),
     "server_packages": {m: importable(m) for m in
         ["jupyter_server", "jupyterlab", "jupyterlab_server", "cygnet.views", "cygnet.server"]},
-    "kernel_side": all(importable(m) for m in ("cygnet.kernels.kernel_extension", "cygnet.spark.session", "cygnet.core.errors", "cygnet.storage")),
+    "kernel_side": all(
+        importable(m)
+        for m in ("cygnet.kernels.kernel_extension", "cygnet.spark.session", "cygnet.core.errors", "cygnet.storage")
+    ),
     "sys_path": sys.path,
 }))
 """
@@ -110,10 +113,13 @@ def test_python3_notebooks_open_on_the_default_view(server, kernels):
     assert info["view"] == f"LCG_marker/{PLATFORM}"
 
 
-@pytest.mark.parametrize("release, words", [
-    ("LCG_failing", ["LCG_failing/x86_64-test", "setup.sh failed (exit 3)", "cannot find compiler gcc13"]),
-    ("LCG_noipykernel", ["LCG_noipykernel/x86_64-test", "cannot import ipykernel"]),
-])
+@pytest.mark.parametrize(
+    "release, words",
+    [
+        ("LCG_failing", ["LCG_failing/x86_64-test", "setup.sh failed (exit 3)", "cannot find compiler gcc13"]),
+        ("LCG_noipykernel", ["LCG_noipykernel/x86_64-test", "cannot import ipykernel"]),
+    ],
+)
 def test_a_broken_view_gives_a_clear_error_and_the_server_keeps_running(server, release, words):
     r = server.start_kernel(kernel_name(release, PLATFORM))
     assert r.status_code == 503, r.text

@@ -19,39 +19,87 @@ from tests.support.jupyter import JupyterServer, free_port
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("CYGNET_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output")) / "e2e"
 KERNEL = f"sparktest__{PLATFORM}".lower()
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
 SLOW = 180_000  # ms: a first local Spark session takes about 15 s here, more on a busy machine
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)"
+)
 
 
 def notebook(kernel, cells):
-    return json.dumps({
-        "cells": [{"cell_type": kind, "metadata": {}, "source": source, "id": f"c{i}",
-                   **({"outputs": [], "execution_count": None} if kind == "code" else {})}
-                  for i, (kind, source) in enumerate(cells)],
-        "metadata": {"kernelspec": {"name": kernel, "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5})
+    return json.dumps(
+        {
+            "cells": [
+                {
+                    "cell_type": kind,
+                    "metadata": {},
+                    "source": source,
+                    "id": f"c{i}",
+                    **({"outputs": [], "execution_count": None} if kind == "code" else {}),
+                }
+                for i, (kind, source) in enumerate(cells)
+            ],
+            "metadata": {"kernelspec": {"name": kernel, "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, spark_view):
     workspace = tmp_path_factory.mktemp("lab-workspace")
-    (workspace / "analysis.ipynb").write_text(notebook(KERNEL, [
-        ("markdown", "# Dimuon spectrum\nA shared analysis."),
-        ("code", "spark.range(100000).selectExpr('sum(id) AS total').collect()[0].total")]))
+    (workspace / "analysis.ipynb").write_text(
+        notebook(
+            KERNEL,
+            [
+                ("markdown", "# Dimuon spectrum\nA shared analysis."),
+                ("code", "spark.range(100000).selectExpr('sum(id) AS total').collect()[0].total"),
+            ],
+        )
+    )
     catalogue = tmp_path_factory.mktemp("lab-site") / "clusters.json"
-    catalogue.write_text(json.dumps({"clusters": [
-        {"name": "local", "kind": "local", "master": "local[2]", "display_name": "Local"},
-        {"name": "offline", "kind": "standalone", "master": f"spark://127.0.0.1:{free_port()}",
-         "display_name": "Offline cluster"}]}))
-    env = {"SPARK_LOCAL_IP": "127.0.0.1", "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("lab-data")),
-           "CYGNET_VIEWS_PATH": str(spark_view)}
-    srv = JupyterServer(env=env, root=workspace, args=[
-        f"--Cygnet.spark_clusters={catalogue}", "--Cygnet.spark_port_range=41100-41111",
-        f"--Cygnet.default_view=sparktest/{PLATFORM}", "--Cygnet.open_internal_hosts=127.0.0.1",
-        f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}"])  # no layout from other runs
+    catalogue.write_text(
+        json.dumps(
+            {
+                "clusters": [
+                    {"name": "local", "kind": "local", "master": "local[2]", "display_name": "Local"},
+                    {
+                        "name": "offline",
+                        "kind": "standalone",
+                        "master": f"spark://127.0.0.1:{free_port()}",
+                        "display_name": "Offline cluster",
+                    },
+                ]
+            }
+        )
+    )
+    env = {
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("lab-data")),
+        "CYGNET_VIEWS_PATH": str(spark_view),
+    }
+    srv = JupyterServer(
+        env=env,
+        root=workspace,
+        args=[
+            f"--Cygnet.spark_clusters={catalogue}",
+            "--Cygnet.spark_port_range=41100-41111",
+            f"--Cygnet.default_view=sparktest/{PLATFORM}",
+            "--Cygnet.open_internal_hosts=127.0.0.1",
+            f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}",
+        ],
+    )  # no layout from other runs
     srv.start()
     yield srv
     srv.stop()
@@ -92,8 +140,12 @@ def shot(page, name):
 
 
 def test_lab_lists_the_extension_as_enabled(lab):
-    out = subprocess.run([str(Path(sys.executable).parent / "jupyter"), "labextension", "list"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "jupyter"), "labextension", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert re.search(r"cygnet-lab v\S+ .*enabled.*OK", out.stdout + out.stderr)
 
 
@@ -106,7 +158,10 @@ def test_spark_panel_connects_a_notebook_and_shows_job_progress(page, lab):
     page.click(".cygnet-toolbar-spark:visible")
     status = page.locator(".cygnet-spark-status")
     page.wait_for_selector(".cygnet-spark-status[data-state='disconnected']", timeout=SLOW)
-    assert page.locator(".cygnet-spark-cluster option").all_inner_texts() == ["Local (local)", "Offline cluster (standalone)"]
+    assert page.locator(".cygnet-spark-cluster option").all_inner_texts() == [
+        "Local (local)",
+        "Offline cluster (standalone)",
+    ]
 
     # A failure comes back as the panel's error and a notification, and the kernel stays usable.
     page.select_option(".cygnet-spark-cluster", "offline")
@@ -119,7 +174,8 @@ def test_spark_panel_connects_a_notebook_and_shows_job_progress(page, lab):
     page.select_option(".cygnet-spark-cluster", "local")
     page.fill(".cygnet-spark-option-name", "spark.executor.mem")
     assert "spark.executor.memory" in page.eval_on_selector_all(
-        "#cygnet-spark-known-options option", "nodes => nodes.map(n => n.value)")
+        "#cygnet-spark-known-options option", "nodes => nodes.map(n => n.value)"
+    )
     page.press(".cygnet-spark-option-name", "Enter")
     page.fill(".cygnet-spark-options", "spark.sql.shuffle.partitions=4")
 
@@ -154,7 +210,9 @@ def test_spark_panel_connects_a_notebook_and_shows_job_progress(page, lab):
 
 def test_reopening_a_notebook_shows_its_saved_spark_choice(page, lab):
     nb = json.loads(notebook(KERNEL, [("code", "1 + 1")]))
-    nb["metadata"]["cygnet"] = {"spark": {"cluster": "offline", "bundles": [], "options": {"spark.executor.memory": "2g"}}}
+    nb["metadata"]["cygnet"] = {
+        "spark": {"cluster": "offline", "bundles": [], "options": {"spark.executor.memory": "2g"}}
+    }
     (lab.root / "saved-choice.ipynb").write_text(json.dumps(nb))
     open_lab(page, lab, "saved-choice.ipynb")
     page.click(".cygnet-toolbar-spark:visible")
@@ -202,8 +260,9 @@ def test_shared_panel_lists_my_links(page, lab):
 
 
 def test_open_git_repository_command_lands_in_the_notebook(page, lab, git_daemon):
-    upstream = Upstream(git_daemon, "lab-course", {
-        "intro.ipynb": notebook(KERNEL, [("markdown", "# Welcome to the course")])})
+    upstream = Upstream(
+        git_daemon, "lab-course", {"intro.ipynb": notebook(KERNEL, [("markdown", "# Welcome to the course")])}
+    )
     open_lab(page, lab)
     page.keyboard.press("Control+Shift+c")
     page.fill(".lm-CommandPalette-input", "Open Git Repository")

@@ -49,8 +49,11 @@ def failed(server, **params):
 
 @pytest.fixture
 def upstream(git_daemon):
-    return Upstream(git_daemon, unique("course"), {
-        "intro.ipynb": NOTEBOOK, "a.txt": "teacher a\n", "b.txt": "teacher b\n", "data/d.csv": "x,y\n"})
+    return Upstream(
+        git_daemon,
+        unique("course"),
+        {"intro.ipynb": NOTEBOOK, "a.txt": "teacher a\n", "b.txt": "teacher b\n", "data/d.csv": "x,y\n"},
+    )
 
 
 # --- repositories -------------------------------------------------------------------------
@@ -78,8 +81,14 @@ def test_reopen_merges_upstream_and_never_loses_the_users_work(server, upstream)
     (work / "a.txt").write_text("my edit of a\n")  # edited by both: the user's wins
     (work / "b.txt").unlink()  # deleted by the user: restored
     (work / "new.txt").write_text("mine\n")  # created by both: keep mine, save theirs beside
-    upstream.commit({"a.txt": "teacher's new a\n", "c.txt": "new upstream file\n", "new.txt": "theirs\n",
-                     "data/d.csv": "x,y\n1,2\n"})
+    upstream.commit(
+        {
+            "a.txt": "teacher's new a\n",
+            "c.txt": "new upstream file\n",
+            "new.txt": "theirs\n",
+            "data/d.csv": "x,y\n1,2\n",
+        }
+    )
 
     kind, data, events = open_via_api(server, repo=upstream.url, target=target, path="c.txt")
     assert kind == "done", data
@@ -119,33 +128,40 @@ def test_a_folder_of_something_else_is_never_touched(server, upstream):
 
 
 def test_missing_file_or_branch_gives_a_clear_failure(server, upstream):
-    assert "nope.ipynb is not in the repository" in failed(server, repo=upstream.url, path="nope.ipynb",
-                                                           target=unique("nofile"))
+    assert "nope.ipynb is not in the repository" in failed(
+        server, repo=upstream.url, path="nope.ipynb", target=unique("nofile")
+    )
     message = failed(server, repo=upstream.url, branch="no-such-branch", target=unique("nobranch"))
     assert "no-such-branch" in message
 
 
 # --- safety --------------------------------------------------------------------------------
-@pytest.mark.parametrize("repo, words", [
-    ("--upload-pack=touch /tmp/cygnet-pwned", "not a valid repository URL"),
-    ("-c core.sshCommand=touch", "not a valid repository URL"),
-    ("ext::sh -c touch% /tmp/cygnet-pwned", "not a valid repository URL"),
-    ("file:///etc", "file:// repositories are not enabled"),
-    ("ssh://git@example.org/x.git", "ssh URL not allowed"),
-    ("git@example.org:x.git", "ssh URL not allowed"),
-    ("ftp://example.org/x.git", "ftp URL not allowed"),
-])
+@pytest.mark.parametrize(
+    "repo, words",
+    [
+        ("--upload-pack=touch /tmp/cygnet-pwned", "not a valid repository URL"),
+        ("-c core.sshCommand=touch", "not a valid repository URL"),
+        ("ext::sh -c touch% /tmp/cygnet-pwned", "not a valid repository URL"),
+        ("file:///etc", "file:// repositories are not enabled"),
+        ("ssh://git@example.org/x.git", "ssh URL not allowed"),
+        ("git@example.org:x.git", "ssh URL not allowed"),
+        ("ftp://example.org/x.git", "ftp URL not allowed"),
+    ],
+)
 def test_disallowed_or_malicious_repositories_are_refused(server, repo, words):
     assert words in failed(server, repo=repo)
     assert not os.path.exists("/tmp/cygnet-pwned")
 
 
-@pytest.mark.parametrize("params, words", [
-    ({"target": "../outside"}, "must stay inside the workspace"),
-    ({"target": "/etc"}, "must stay inside the workspace"),
-    ({"path": "../../etc/passwd"}, "must stay inside the workspace"),
-    ({"bogus": "1"}, "unknown link parameter(s): bogus"),
-])
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"target": "../outside"}, "must stay inside the workspace"),
+        ({"target": "/etc"}, "must stay inside the workspace"),
+        ({"path": "../../etc/passwd"}, "must stay inside the workspace"),
+        ({"bogus": "1"}, "unknown link parameter(s): bogus"),
+    ],
+)
 def test_targets_and_paths_stay_inside_the_workspace(server, upstream, params, words):
     assert words in failed(server, repo=upstream.url, **params)
 
@@ -161,8 +177,9 @@ def test_host_allow_list(tmp_path, upstream):
     settings = OpenSettings(policy=OpenPolicy(hosts=("git.example.org",)))
     with pytest.raises(BadInput, match="host 127.0.0.1 is not on this site's list"):
         open_link({"repo": upstream.url}, tmp_path, settings)
-    allowed = OpenSettings(policy=OpenPolicy(hosts=(f"127.0.0.1:{upstream.url.split(':')[2].split('/')[0]}",),
-                                             internal=("127.0.0.1",)))
+    allowed = OpenSettings(
+        policy=OpenPolicy(hosts=(f"127.0.0.1:{upstream.url.split(':')[2].split('/')[0]}",), internal=("127.0.0.1",))
+    )
     assert open_link({"repo": upstream.url}, tmp_path, allowed)
 
 
@@ -170,8 +187,10 @@ def test_a_server_that_never_answers_is_given_up_on_in_time(tmp_path):
     silent = SilentServer()
     try:
         settings = OpenSettings(policy=LOOPBACK, timeout=2)
-        for params in ({"repo": f"http://127.0.0.1:{silent.port}/x.git"},
-                       {"url": f"http://127.0.0.1:{silent.port}/nb.ipynb"}):
+        for params in (
+            {"repo": f"http://127.0.0.1:{silent.port}/x.git"},
+            {"url": f"http://127.0.0.1:{silent.port}/nb.ipynb"},
+        ):
             started = time.monotonic()
             with pytest.raises(Unavailable):
                 open_link(params, tmp_path, settings)
@@ -191,8 +210,7 @@ def test_a_clone_over_the_size_limit_is_stopped_and_removed(tmp_path, git_daemon
 def test_open_needs_login(server, upstream):
     r = requests.get(f"{server.url}/cygnet/api/open", params={"repo": upstream.url}, timeout=10)
     assert r.status_code == 403
-    page = requests.get(f"{server.url}/cygnet/open", params={"repo": upstream.url}, timeout=10,
-                        allow_redirects=False)
+    page = requests.get(f"{server.url}/cygnet/open", params={"repo": upstream.url}, timeout=10, allow_redirects=False)
     assert page.status_code == 302
     login = urlsplit(page.headers["Location"])
     assert login.path.endswith("/login")
@@ -211,7 +229,10 @@ def test_rerun_after_a_crashed_clone_completes_and_sweeps_its_leftovers(tmp_path
     stale = tmp_path / ".course.cloning-99999-1"
     (stale / ".git").mkdir(parents=True)
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
-    assert open_link({"repo": upstream.url, "target": "course"}, tmp_path, OpenSettings(policy=LOOPBACK, timeout=60)).path == "course"
+    assert (
+        open_link({"repo": upstream.url, "target": "course"}, tmp_path, OpenSettings(policy=LOOPBACK, timeout=60)).path
+        == "course"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["course"]
 
 
@@ -243,7 +264,10 @@ def test_rerun_after_a_crashed_download_sweeps_its_partial_file(tmp_path, files)
     partial = tmp_path / ".lesson.ipynb.abc123.download"
     partial.write_text('{"cells": [')
     os.utime(partial, (time.time() - 3600, time.time() - 3600))
-    assert open_link({"url": f"{files}/lesson.ipynb"}, tmp_path, OpenSettings(policy=LOOPBACK, timeout=60)).path == "lesson.ipynb"
+    assert (
+        open_link({"url": f"{files}/lesson.ipynb"}, tmp_path, OpenSettings(policy=LOOPBACK, timeout=60)).path
+        == "lesson.ipynb"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lesson.ipynb"]
 
 
@@ -292,7 +316,11 @@ def test_link_from_a_notebook_names_its_checkout(server, upstream):
     target = unique("linked")
     opened(server, repo=upstream.url, path="intro.ipynb", target=target)
     link = server.get("/cygnet/api/link", params={"from": f"{target}/intro.ipynb"}).json()
-    assert parse_qs(urlsplit(link["url"]).query) == {"repo": [upstream.url], "branch": ["main"], "path": ["intro.ipynb"]}
+    assert parse_qs(urlsplit(link["url"]).query) == {
+        "repo": [upstream.url],
+        "branch": ["main"],
+        "path": ["intro.ipynb"],
+    }
     (server.root / "loose.ipynb").write_text(NOTEBOOK)
     outside = server.get("/cygnet/api/link", params={"from": "loose.ipynb"})
     assert outside.status_code == 404 and "not inside a Git repository" in outside.json()["message"]
@@ -300,8 +328,11 @@ def test_link_from_a_notebook_names_its_checkout(server, upstream):
 
 
 def test_nbgitpuller_links_go_through_cygnet(server, upstream):
-    r = server.get("/git-pull", params={"repo": upstream.url, "branch": "main",
-                                        "urlpath": "lab/tree/course/intro.ipynb"}, allow_redirects=False)
+    r = server.get(
+        "/git-pull",
+        params={"repo": upstream.url, "branch": "main", "urlpath": "lab/tree/course/intro.ipynb"},
+        allow_redirects=False,
+    )
     assert r.status_code == 302
     target = urlsplit(r.headers["Location"])
     assert target.path == "/cygnet/open"

@@ -30,16 +30,24 @@ def evil_notebook(marker):
     """Markdown and outputs that would run script in a viewer's browser if not sanitized."""
     md = nbformat.v4.new_markdown_cell(
         f"# Results {marker}\n<script>alert('md')</script><img src=x onerror=alert(1)>"
-        "<a href=\"javascript:alert(2)\">click</a>")
-    code = nbformat.v4.new_code_cell("print(6*7)", outputs=[
-        nbformat.v4.new_output("stream", name="stdout", text="the answer is 42\n"),
-        nbformat.v4.new_output("display_data", data={
-            "text/html": "<table><tr><td>cell-value</td></tr></table><script>steal(document.cookie)</script>"
-                         "<iframe src='/lab'></iframe><form action='/x'><input></form>",
-            "text/plain": "table"}),
-        nbformat.v4.new_output("display_data", data={"application/javascript": "evil_js()", "text/plain": "js"}),
-        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "plot"}),
-    ])
+        '<a href="javascript:alert(2)">click</a>'
+    )
+    code = nbformat.v4.new_code_cell(
+        "print(6*7)",
+        outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="the answer is 42\n"),
+            nbformat.v4.new_output(
+                "display_data",
+                data={
+                    "text/html": "<table><tr><td>cell-value</td></tr></table><script>steal(document.cookie)</script>"
+                    "<iframe src='/lab'></iframe><form action='/x'><input></form>",
+                    "text/plain": "table",
+                },
+            ),
+            nbformat.v4.new_output("display_data", data={"application/javascript": "evil_js()", "text/plain": "js"}),
+            nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "plot"}),
+        ],
+    )
     return notebook(md, code)
 
 
@@ -137,14 +145,17 @@ def test_named_users_find_what_was_shared_with_them(store):
         store.for_user(share.id, "mallory")
 
 
-@pytest.mark.parametrize("path, words", [
-    ("../outside.ipynb", "must stay inside the workspace"),
-    ("/etc/passwd", "must stay inside the workspace"),
-    ("escape/passwd", "leads outside the workspace"),
-    (".secret", "hidden"),
-    ("", "give the path"),
-    ("missing.ipynb", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "path, words",
+    [
+        ("../outside.ipynb", "must stay inside the workspace"),
+        ("/etc/passwd", "must stay inside the workspace"),
+        ("escape/passwd", "leads outside the workspace"),
+        (".secret", "hidden"),
+        ("", "give the path"),
+        ("missing.ipynb", "does not exist"),
+    ],
+)
 def test_paths_outside_the_workspace_are_refused(store, path, words):
     (store.workspace / "escape").symlink_to("/etc")
     write(store.workspace / ".secret", "x")
@@ -218,10 +229,16 @@ def test_folder_share_lists_renders_and_zips(server):
     assert sorted(archive.namelist()) == [f"{folder}/a.ipynb", f"{folder}/data/h.csv"]
 
 
-@pytest.mark.parametrize("suffix", [
-    "/raw/..%2F..%2F..%2Fetc%2Fpasswd", "/view/%2Fetc%2Fpasswd", "/raw/.env", "/raw/data%2F..%2F.env",
-    "/view/data/h.csv/../../.env",
-])
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "/raw/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/view/%2Fetc%2Fpasswd",
+        "/raw/.env",
+        "/raw/data%2F..%2F.env",
+        "/view/data/h.csv/../../.env",
+    ],
+)
 def test_public_paths_cannot_reach_outside_the_snapshot(server, suffix):
     folder = f"proj-{uuid.uuid4().hex[:6]}"
     write(server.root / folder / "data" / "h.csv", "x,y\n")
@@ -270,16 +287,19 @@ def test_list_get_refresh_and_with_me(server, shared):
     assert named["id"] in [s["id"] for s in with_me]
 
 
-@pytest.mark.parametrize("body, status, words", [
-    ({"path": "../x.ipynb"}, 400, "must stay inside the workspace"),
-    ({"path": "/etc/passwd"}, 400, "must stay inside the workspace"),
-    ({"path": "nope.ipynb"}, 404, "does not exist"),
-    ({"path": "x", "expires_in": "soon"}, 400, "not a duration"),
-    ({"path": "x", "users": "bob"}, 400, "users must be a list of names"),
-    ({"path": "x", "users": {"a": 1}}, 400, "users must be a list of names"),
-    ({"path": "x", "extra": 1}, 400, "unknown field(s) in the body: 'extra'"),
-    (["path"], 400, "the body must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        ({"path": "../x.ipynb"}, 400, "must stay inside the workspace"),
+        ({"path": "/etc/passwd"}, 400, "must stay inside the workspace"),
+        ({"path": "nope.ipynb"}, 404, "does not exist"),
+        ({"path": "x", "expires_in": "soon"}, 400, "not a duration"),
+        ({"path": "x", "users": "bob"}, 400, "users must be a list of names"),
+        ({"path": "x", "users": {"a": 1}}, 400, "users must be a list of names"),
+        ({"path": "x", "extra": 1}, 400, "unknown field(s) in the body: 'extra'"),
+        (["path"], 400, "the body must be a JSON object"),
+    ],
+)
 def test_bad_share_requests_get_clear_errors(server, body, status, words):
     write(server.root / "x", "x")
     r = server.post("/cygnet/api/shares", json=body)
@@ -312,7 +332,9 @@ def test_open_a_copy_never_overwrites(server, shared):
 def test_cli_create_list_revoke(tmp_path):
     env = {"CYGNET_DATA_DIR": str(tmp_path / "data")}
     write(tmp_path / "ws" / "n.ipynb", notebook())
-    made = cygnet("share", "create", "n.ipynb", "--expires", "2h", "--json", "--workspace", str(tmp_path / "ws"), env=env)
+    made = cygnet(
+        "share", "create", "n.ipynb", "--expires", "2h", "--json", "--workspace", str(tmp_path / "ws"), env=env
+    )
     assert made.returncode == 0, made.stderr
     share = json.loads(made.stdout)
     assert share["url"] == f"/cygnet/s/{share['token']}" and share["expires"] - share["created"] == pytest.approx(7200)

@@ -29,16 +29,29 @@ CATALOGUE = {
         {"name": "mine", "kind": "connect-managed", "display_name": "My own Spark Connect"},
         {"name": "dead", "kind": "standalone", "master": "spark://127.0.0.1:DEADPORT"},
         {"name": "analytix", "kind": "yarn", "conf": {"spark.yarn.queue": "physics"}},
-        {"name": "cloud", "kind": "k8s", "master": "k8s://https://k8s.example.org:6443", "namespace": "spark",
-         "image": "registry.example.org/spark:4.0"},
+        {
+            "name": "cloud",
+            "kind": "k8s",
+            "master": "k8s://https://k8s.example.org:6443",
+            "namespace": "spark",
+            "image": "registry.example.org/spark:4.0",
+        },
     ],
     "bundles": [
-        {"name": "tuned", "options": [
-            {"name": "spark.sql.shuffle.partitions", "value": "7"},
-            {"name": "spark.executorEnv.CYGNET_TAG", "value": "{CYGNET_TEST_TAG}-a"},
-            {"name": "spark.driver.extraJavaOptions", "value": "-Dcygnet.b=2", "concatenate": " "}]},
+        {
+            "name": "tuned",
+            "options": [
+                {"name": "spark.sql.shuffle.partitions", "value": "7"},
+                {"name": "spark.executorEnv.CYGNET_TAG", "value": "{CYGNET_TEST_TAG}-a"},
+                {"name": "spark.driver.extraJavaOptions", "value": "-Dcygnet.b=2", "concatenate": " "},
+            ],
+        },
         {"name": "base-java", "options": [{"name": "spark.driver.extraJavaOptions", "value": "-Dcygnet.a=1"}]},
-        {"name": "yarn-only", "clusters": ["analytix"], "options": [{"name": "spark.yarn.maxAppAttempts", "value": "1"}]},
+        {
+            "name": "yarn-only",
+            "clusters": ["analytix"],
+            "options": [{"name": "spark.yarn.maxAppAttempts", "value": "1"}],
+        },
     ],
     "options": [{"name": "spark.cygnet.site.option", "category": "Site", "description": "a site option"}],
 }
@@ -46,12 +59,19 @@ CATALOGUE = {
 
 # --- the catalogue and the configuration, pure functions -----------------------------------------------
 def test_catalogue_bundles_concatenate_and_placeholders():
-    cat = parse_catalogue(json.loads(json.dumps(CATALOGUE).replace("MASTER", "spark://h:7077")
-                                     .replace("REMOTE", "sc://h:15002").replace("DEADPORT", "1")))
+    cat = parse_catalogue(
+        json.loads(
+            json.dumps(CATALOGUE)
+            .replace("MASTER", "spark://h:7077")
+            .replace("REMOTE", "sc://h:15002")
+            .replace("DEADPORT", "1")
+        )
+    )
     assert [b.name for b in cat.bundles_for("local")] == ["tuned", "base-java"]
     assert [b.name for b in cat.bundles_for("analytix")] == ["tuned", "base-java", "yarn-only"]
-    cluster, conf = effective_conf(cat, "local", ["base-java", "tuned"], ["spark.executor.memory=2g"],
-                                   {"CYGNET_TEST_TAG": "x"})
+    cluster, conf = effective_conf(
+        cat, "local", ["base-java", "tuned"], ["spark.executor.memory=2g"], {"CYGNET_TEST_TAG": "x"}
+    )
     assert conf["spark.driver.extraJavaOptions"] == "-Dcygnet.a=1 -Dcygnet.b=2"  # appended, not replaced
     assert conf["spark.executorEnv.CYGNET_TAG"] == "x-a" and conf["spark.executor.memory"] == "2g"
     _, conf = effective_conf(cat, "local", ["tuned"], {}, {"CYGNET_TEST_TAG": "y"})
@@ -78,27 +98,38 @@ def test_yarn_and_k8s_configuration_is_generated():
     assert k8s["spark.kubernetes.namespace"] == "spark"
     assert k8s["spark.kubernetes.container.image"] == "registry.example.org/spark:4.0"
     conf = view_conf("/views/x/bin/python", {"PYTHONPATH": "/views/x/lib", "CYGNET_VIEW": "x/p"}, [41000, 41001, 41002])
-    assert conf["spark.pyspark.python"] == "/views/x/bin/python" and conf["spark.executorEnv.PYTHONPATH"] == "/views/x/lib"
-    assert (conf["spark.driver.port"], conf["spark.driver.blockManager.port"], conf["spark.ui.port"]) == ("41000", "41001", "41002")
+    assert (
+        conf["spark.pyspark.python"] == "/views/x/bin/python" and conf["spark.executorEnv.PYTHONPATH"] == "/views/x/lib"
+    )
+    assert (conf["spark.driver.port"], conf["spark.driver.blockManager.port"], conf["spark.ui.port"]) == (
+        "41000",
+        "41001",
+        "41002",
+    )
 
 
-@pytest.mark.parametrize("catalogue, words", [
-    ({"clusters": [{"name": "x", "kind": "mesos"}]}, "kind must be one of"),
-    ({"clusters": [{"name": "x", "kind": "standalone", "master": "http://h"}]}, "spark://host:port"),
-    ({"clusters": [{"name": "x", "kind": "connect"}]}, "sc://host:port"),
-    ({"clusters": [{"name": "x", "kind": "local"}, {"name": "x", "kind": "local"}]}, "used twice"),
-    ({"clusters": [{"name": "../x", "kind": "local"}]}, "cluster name"),
-    ({"bundles": [{"name": "b", "options": [{"name": "not.spark", "value": "1"}]}]}, "not a Spark option"),
-    ({"clusters": "local"}, "must be a list"),
-    ({"clusterz": []}, "expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "catalogue, words",
+    [
+        ({"clusters": [{"name": "x", "kind": "mesos"}]}, "kind must be one of"),
+        ({"clusters": [{"name": "x", "kind": "standalone", "master": "http://h"}]}, "spark://host:port"),
+        ({"clusters": [{"name": "x", "kind": "connect"}]}, "sc://host:port"),
+        ({"clusters": [{"name": "x", "kind": "local"}, {"name": "x", "kind": "local"}]}, "used twice"),
+        ({"clusters": [{"name": "../x", "kind": "local"}]}, "cluster name"),
+        ({"bundles": [{"name": "b", "options": [{"name": "not.spark", "value": "1"}]}]}, "not a Spark option"),
+        ({"clusters": "local"}, "must be a list"),
+        ({"clusterz": []}, "expected a mapping"),
+    ],
+)
 def test_bad_catalogues_are_refused_with_the_reason(catalogue, words):
     with pytest.raises(BadInput, match=words):
         parse_catalogue(catalogue)
 
 
 def test_catalogue_files_yaml_json_and_missing(tmp_path):
-    (tmp_path / "c.yaml").write_text("clusters:\n  - {name: local, kind: local}\n  - {name: s, kind: standalone, master: 'spark://h:1'}\n")
+    (tmp_path / "c.yaml").write_text(
+        "clusters:\n  - {name: local, kind: local}\n  - {name: s, kind: standalone, master: 'spark://h:1'}\n"
+    )
     assert [c.name for c in load_catalogue(tmp_path / "c.yaml").clusters] == ["local", "s"]
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(BadInput, match="not valid JSON"):
@@ -122,10 +153,19 @@ def test_port_leases_are_exclusive_and_come_back_when_their_holder_dies(tmp_path
     again = PortLease(locks, span)
     assert again.ports == taken  # released ports are reused
     again.release()
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; sys.path[:0] = sys.argv[1:]; from cygnet.spark.ports import PortLease; "
-        f"l = PortLease({str(locks)!r}, {span!r}); print(l.ports, flush=True); time.sleep(60)"), *sys.path],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; sys.path[:0] = sys.argv[1:]; from cygnet.spark.ports import PortLease; "
+                f"l = PortLease({str(locks)!r}, {span!r}); print(l.ports, flush=True); time.sleep(60)"
+            ),
+            *sys.path,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     held = json.loads(holder.stdout.readline())
     probe = PortLease(locks, span, count=2)
     assert not set(held) & set(probe.ports) and not set(held) & set(second.ports)
@@ -168,15 +208,29 @@ def connect_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def spark_server(tmp_path_factory, spark_view, standalone, connect_server):
-    text = (json.dumps(CATALOGUE).replace("MASTER", standalone["master_url"])
-            .replace("REMOTE", connect_server["url"]).replace("DEADPORT", str(free_port())))
+    text = (
+        json.dumps(CATALOGUE)
+        .replace("MASTER", standalone["master_url"])
+        .replace("REMOTE", connect_server["url"])
+        .replace("DEADPORT", str(free_port()))
+    )
     catalogue = tmp_path_factory.mktemp("site") / "clusters.json"
     catalogue.write_text(text)
-    env = {**SPARK_ENV, "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("data")),
-           "CYGNET_VIEWS_PATH": str(spark_view), "CYGNET_TEST_TAG": "tagged"}
-    srv = JupyterServer(env=env, root=tmp_path_factory.mktemp("workspace"), args=[
-        f"--Cygnet.spark_clusters={catalogue}", f"--Cygnet.spark_port_range={PORTS[0]}-{PORTS[1]}",
-        "--Cygnet.spark_preload_client=True"])
+    env = {
+        **SPARK_ENV,
+        "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "CYGNET_VIEWS_PATH": str(spark_view),
+        "CYGNET_TEST_TAG": "tagged",
+    }
+    srv = JupyterServer(
+        env=env,
+        root=tmp_path_factory.mktemp("workspace"),
+        args=[
+            f"--Cygnet.spark_clusters={catalogue}",
+            f"--Cygnet.spark_port_range={PORTS[0]}-{PORTS[1]}",
+            "--Cygnet.spark_preload_client=True",
+        ],
+    )
     srv.start()
     yield srv
     srv.stop()
@@ -192,7 +246,10 @@ def status_of(kernel):
 def test_rest_catalogue(spark_server):
     clusters = spark_server.get("/cygnet/api/spark/clusters").json()
     assert [c["name"] for c in clusters] == [c["name"] for c in CATALOGUE["clusters"]]
-    assert [b["name"] for b in spark_server.get("/cygnet/api/spark/bundles", params={"cluster": "local"}).json()] == ["tuned", "base-java"]
+    assert [b["name"] for b in spark_server.get("/cygnet/api/spark/bundles", params={"cluster": "local"}).json()] == [
+        "tuned",
+        "base-java",
+    ]
     assert len(spark_server.get("/cygnet/api/spark/bundles").json()) == 3
     assert spark_server.get("/cygnet/api/spark/bundles", params={"cluster": "nope"}).status_code == 404
     options = {o["name"]: o for o in spark_server.get("/cygnet/api/spark/options").json()}
@@ -206,8 +263,11 @@ def test_local_session_runs_udfs_in_the_view_with_bundles_and_separate_ports(spa
     first = spark_server.kernel(KERNEL)
     second = spark_server.kernel(KERNEL)
     try:
-        out = first.run("%spark connect --cluster local --bundle base-java --bundle tuned "
-                        "--conf spark.executorEnv.WHERE={CYGNET_VIEW}", timeout=300)
+        out = first.run(
+            "%spark connect --cluster local --bundle base-java --bundle tuned "
+            "--conf spark.executorEnv.WHERE={CYGNET_VIEW}",
+            timeout=300,
+        )
         assert "connected to local" in out, out
         result = first.run(
             "from pyspark.sql.functions import udf\n"
@@ -216,7 +276,9 @@ def test_local_session_runs_udfs_in_the_view_with_bundles_and_separate_ports(spa
             "print(sorted(r[0] for r in spark.range(3).select(tag('id')).collect()))\n"
             "print(spark.conf.get('spark.sql.shuffle.partitions'), spark.conf.get('spark.executorEnv.CYGNET_TAG'))\n"
             "print(spark.conf.get('spark.driver.extraJavaOptions'))\n"
-            "print(sc.master, spark.conf.get('spark.executorEnv.WHERE'))", timeout=300)
+            "print(sc.master, spark.conf.get('spark.executorEnv.WHERE'))",
+            timeout=300,
+        )
         assert "['view-0', 'view-1', 'view-2']" in result  # executors imported a module only the view has
         # Live progress for classic sessions: sparkmonitor's events reach a front end's comm.
         monitor = first.comm_open("SparkMonitor")
@@ -250,7 +312,10 @@ def test_local_session_runs_udfs_in_the_view_with_bundles_and_separate_ports(spa
         _, out, err = second.execute("%spark connect")
         assert "already connected to local: disconnect first" in out + err
         assert "Spark: disconnected" in first.run("%spark disconnect")
-        assert status_of(first)["state"] == "disconnected" and "name 'spark' is not defined" in first.execute("print(spark)")[2]
+        assert (
+            status_of(first)["state"] == "disconnected"
+            and "name 'spark' is not defined" in first.execute("print(spark)")[2]
+        )
         first.run("%spark connect --cluster local", timeout=300)
         assert status_of(first)["ports"] == state["ports"]  # the freed ports are taken again
     finally:
@@ -262,9 +327,12 @@ def test_standalone_cluster_runs_jobs_on_its_executors(spark_server, standalone)
     kernel = spark_server.kernel(KERNEL)
     try:
         kernel.run("%spark connect --cluster standalone", timeout=300)
-        out = kernel.run("print(sc.master)\n"
-                         "print(spark.sparkContext.parallelize(range(4), 2).map(lambda x: __import__('cygnet_view_only').tag(x)).collect())",
-                         timeout=300)
+        out = kernel.run(
+            "print(sc.master)\n"
+            "tag = lambda x: __import__('cygnet_view_only').tag(x)\n"
+            "print(spark.sparkContext.parallelize(range(4), 2).map(tag).collect())",
+            timeout=300,
+        )
         assert standalone["master_url"] in out and "['view-0', 'view-1', 'view-2', 'view-3']" in out
     finally:
         kernel.shutdown()
@@ -274,25 +342,44 @@ def test_connect_over_the_comm_with_progress_under_the_cell(spark_server, connec
     kernel = spark_server.kernel(KERNEL)
     try:
         # spark_preload_client: the Connect client is imported in the background at start.
-        assert kernel.run("import sys, time\n"
-                          "for _ in range(300):\n"
-                          "    if 'pyspark.sql.connect.session' in sys.modules: break\n"
-                          "    time.sleep(0.1)\n"
-                          "print('pyspark.sql.connect.session' in sys.modules)") == "True\n"
+        assert (
+            kernel.run(
+                "import sys, time\n"
+                "for _ in range(300):\n"
+                "    if 'pyspark.sql.connect.session' in sys.modules: break\n"
+                "    time.sleep(0.1)\n"
+                "print('pyspark.sql.connect.session' in sys.modules)"
+            )
+            == "True\n"
+        )
         comm = kernel.comm_open("cygnet.spark")
         first = kernel.comm_messages(comm, lambda d: d.get("action") == "state")
         assert first[-1]["state"]["state"] == "disconnected"
-        kernel.comm_send(comm, {"action": "connect", "cluster": "connect", "options": {"spark.sql.shuffle.partitions": "3"}})
-        messages = kernel.comm_messages(comm, lambda d: d.get("action") in ("error",) or
-                                        (d.get("action") == "state" and d["state"]["state"] not in ("connecting",)), timeout=120)
+        kernel.comm_send(
+            comm, {"action": "connect", "cluster": "connect", "options": {"spark.sql.shuffle.partitions": "3"}}
+        )
+        messages = kernel.comm_messages(
+            comm,
+            lambda d: (
+                d.get("action") in ("error",)
+                or (d.get("action") == "state" and d["state"]["state"] not in ("connecting",))
+            ),
+            timeout=120,
+        )
         assert messages[-1]["action"] == "state" and messages[-1]["state"]["state"] == "connected", messages
         assert any(m.get("state", {}).get("state") == "connecting" for m in messages)
         # A job of a few seconds, so the server reports progress while it runs.
-        out = kernel.run("print(len(spark.range(0, 4, 1, 4).selectExpr("
-                         "\"reflect('java.lang.Thread', 'sleep', cast(2500 as bigint))\").collect()))", timeout=120)
+        out = kernel.run(
+            "print(len(spark.range(0, 4, 1, 4).selectExpr("
+            "\"reflect('java.lang.Thread', 'sleep', cast(2500 as bigint))\").collect()))",
+            timeout=120,
+        )
         assert out == "4\n"
-        progress = [d["data"]["text/plain"] for d in kernel.displays
-                    if "cygnet-spark-progress" in d["data"].get("text/html", "")]
+        progress = [
+            d["data"]["text/plain"]
+            for d in kernel.displays
+            if "cygnet-spark-progress" in d["data"].get("text/html", "")
+        ]
         assert any("/4 tasks done" in p for p in progress), progress
         assert progress[-1].endswith("finished")
         assert "sc" not in kernel.run("print([n for n in ('spark', 'sc') if n in dir()])").replace("'spark'", "")
@@ -308,14 +395,17 @@ def test_connect_over_the_comm_with_progress_under_the_cell(spark_server, connec
         kernel.shutdown()
 
 
-@pytest.mark.parametrize("line, words", [
-    ("%spark connect --cluster nope", "no Spark cluster 'nope'"),
-    ("%spark connect --bundle nope", "no Spark configuration bundle 'nope'"),
-    ("%spark connect --bundle yarn-only", "is not for cluster 'local'"),
-    ("%spark connect --conf notanoption", "a Spark option is key=value"),
-    ("%spark connect --cluster dead", "cannot reach the Spark master of dead"),
-    ("%spark connect --cluster connect --conf spark.x={NOT_SET_ANYWHERE}", "$NOT_SET_ANYWHERE is not set"),
-])
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        ("%spark connect --cluster nope", "no Spark cluster 'nope'"),
+        ("%spark connect --bundle nope", "no Spark configuration bundle 'nope'"),
+        ("%spark connect --bundle yarn-only", "is not for cluster 'local'"),
+        ("%spark connect --conf notanoption", "a Spark option is key=value"),
+        ("%spark connect --cluster dead", "cannot reach the Spark master of dead"),
+        ("%spark connect --cluster connect --conf spark.x={NOT_SET_ANYWHERE}", "$NOT_SET_ANYWHERE is not set"),
+    ],
+)
 def test_bad_input_gives_a_clear_error_and_the_kernel_stays_usable(spark_server, line, words):
     kernel = spark_server.kernel(KERNEL)
     try:
@@ -331,11 +421,20 @@ def test_bad_input_gives_a_clear_error_and_the_kernel_stays_usable(spark_server,
 
 def test_connect_without_arguments_reuses_the_notebooks_saved_choice(spark_server):
     name = f"saved-{uuid.uuid4().hex[:6]}.ipynb"
-    notebook = {"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {"cygnet": {"spark": {
-        "cluster": "local", "bundles": ["tuned"], "options": {"spark.app.name": "from-metadata"}}}}}
+    notebook = {
+        "cells": [],
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "cygnet": {
+                "spark": {"cluster": "local", "bundles": ["tuned"], "options": {"spark.app.name": "from-metadata"}}
+            }
+        },
+    }
     (spark_server.root / name).write_text(json.dumps(notebook))
-    session = spark_server.post("/api/sessions", json={"path": name, "type": "notebook", "name": name,
-                                                        "kernel": {"name": KERNEL}}).json()
+    session = spark_server.post(
+        "/api/sessions", json={"path": name, "type": "notebook", "name": name, "kernel": {"name": KERNEL}}
+    ).json()
     from tests.support.jupyter import KernelClient
 
     kernel = KernelClient(spark_server, session["kernel"]["id"])
@@ -353,7 +452,9 @@ def test_managed_connect_server_lifecycle(spark_server):
     r = spark_server.post("/cygnet/api/spark/servers", json={"cluster": "mine"})
     assert r.status_code == 202, r.text
     server_id = r.json()["id"]
-    assert spark_server.post("/cygnet/api/spark/servers", json={"cluster": "mine"}).json()["id"] == server_id  # one per cluster
+    assert (
+        spark_server.post("/cygnet/api/spark/servers", json={"cluster": "mine"}).json()["id"] == server_id
+    )  # one per cluster
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         state = spark_server.get(f"/cygnet/api/spark/servers/{server_id}").json()
@@ -402,9 +503,12 @@ def test_executors_read_root_files_into_a_dataframe(spark_server, tmp_path):
             out = kernel.run(
                 "from cygnet.storage.spark_read import read_files\n"
                 f"df = read_files(spark, '{eos.url}//eos/data/run*/events.parquet', 'parquet')\n"
-                "print(df.count(), sorted(r.run for r in df.select('run').distinct().collect()), df.agg({'pt': 'sum'}).first()[0])\n"
+                "runs = sorted(r.run for r in df.select('run').distinct().collect())\n"
+                "print(df.count(), runs, df.agg({'pt': 'sum'}).first()[0])\n"
                 f"raw = read_files(spark, ['{eos.url}//eos/data/run9/other.txt'])\n"
-                "print(raw.first().content, raw.first().length)", timeout=300)
+                "print(raw.first().content, raw.first().length)",
+                timeout=300,
+            )
             assert out.splitlines() == ["12 [0, 1, 2] 138.0", "b'not parquet' 11"]
             _, out, err = kernel.execute(f"read_files(spark, '{eos.url}//eos/nothing/*.parquet', 'parquet')")
             assert "no files match" in err

@@ -166,8 +166,12 @@ def test_crash_mid_sync_then_rerun_completes_with_no_partial_files(tmp_path, req
     else:
         eos = request.getfixturevalue("eos_server")
         dest, on_disk = f"{eos.url}//{name}", eos.data / name
-    proc = subprocess.Popen([str(VENV_BIN / "cygnet"), "sync", str(src), dest], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "cygnet"), "sync", str(src), dest],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(on_disk.rglob("*.bin"))) < 40:
         time.sleep(0.05)
@@ -180,14 +184,17 @@ def test_crash_mid_sync_then_rerun_completes_with_no_partial_files(tmp_path, req
     assert not [p for p in on_disk.rglob("*") if ".cygnet-partial-" in p.name]
 
 
-@pytest.mark.parametrize("make_dest, error, words", [
-    (lambda t, w: str(t / "box"), NotFound, "is not a folder"),  # src missing, below
-    (lambda t, w: "webdav://alice:pw@127.0.0.1:1/box", BadInput, "not in the URL"),
-    (lambda t, w: "ftp://example.org/box", BadInput, "a box is a local folder, a webdav"),
-    (lambda t, w: "webdav://127.0.0.1:1/box", Unavailable, "the box webdav://127.0.0.1:1/box"),
-    (lambda t, w: "root://alice:pw@127.0.0.1:1//box", BadInput, "carries no password"),
-    (lambda t, w: "root://127.0.0.1:1//box", Unavailable, "root://127.0.0.1:1//box.*did not answer"),
-])
+@pytest.mark.parametrize(
+    "make_dest, error, words",
+    [
+        (lambda t, w: str(t / "box"), NotFound, "is not a folder"),  # src missing, below
+        (lambda t, w: "webdav://alice:pw@127.0.0.1:1/box", BadInput, "not in the URL"),
+        (lambda t, w: "ftp://example.org/box", BadInput, "a box is a local folder, a webdav"),
+        (lambda t, w: "webdav://127.0.0.1:1/box", Unavailable, "the box webdav://127.0.0.1:1/box"),
+        (lambda t, w: "root://alice:pw@127.0.0.1:1//box", BadInput, "carries no password"),
+        (lambda t, w: "root://127.0.0.1:1//box", Unavailable, "root://127.0.0.1:1//box.*did not answer"),
+    ],
+)
 def test_bad_input_and_unreachable_boxes_give_clear_errors(tmp_path, webdav, make_dest, error, words):
     src = tmp_path / ("absent" if error is NotFound else "src")
     if error is not NotFound:
@@ -239,18 +246,21 @@ def test_sync_job_mirrors_a_workspace_folder_into_the_box(server):
     assert same_tree(server.root / folder, server.data_dir / "box" / "runs" / folder)
 
 
-@pytest.mark.parametrize("body, status, words", [
-    ({"src": "../outside"}, 400, "must stay inside the workspace"),
-    ({"src": "/etc"}, 400, "must stay inside the workspace"),
-    ({"src": "no-such-folder"}, 404, "is not a folder of the workspace"),
-    ({"src": ".", "dest": "../../elsewhere"}, 400, "must stay inside the box"),
-    (["not", "an", "object"], 400, 'the body must be a JSON object with "src"'),
-    ({"src": ".", "delete": "no"}, 400, "delete must be true or false, not a string"),
-    ({"src": ".", "dest": 5}, 400, "dest must be a string, not a number"),
-    ({"src": ".", "dest": ["a"]}, 400, "dest must be a string, not a list"),
-    ({"src": ".", "dest": ".cygnet-shares"}, 400, "where Cygnet keeps share snapshots"),
-    ({"src": "x" * 100000}, 400, "src is too long"),
-])
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        ({"src": "../outside"}, 400, "must stay inside the workspace"),
+        ({"src": "/etc"}, 400, "must stay inside the workspace"),
+        ({"src": "no-such-folder"}, 404, "is not a folder of the workspace"),
+        ({"src": ".", "dest": "../../elsewhere"}, 400, "must stay inside the box"),
+        (["not", "an", "object"], 400, 'the body must be a JSON object with "src"'),
+        ({"src": ".", "delete": "no"}, 400, "delete must be true or false, not a string"),
+        ({"src": ".", "dest": 5}, 400, "dest must be a string, not a number"),
+        ({"src": ".", "dest": ["a"]}, 400, "dest must be a string, not a list"),
+        ({"src": ".", "dest": ".cygnet-shares"}, 400, "where Cygnet keeps share snapshots"),
+        ({"src": "x" * 100000}, 400, "src is too long"),
+    ],
+)
 def test_sync_job_refuses_paths_outside_and_bad_bodies(server, body, status, words):
     r = server.post("/cygnet/api/sync", json=body)
     assert r.status_code == status and words in r.json()["message"], r.text

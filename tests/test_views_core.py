@@ -123,10 +123,22 @@ def test_view_without_ipykernel_is_reported_and_rechecked_after_a_fix(root, kern
 def test_kernel_environment_rules(root):
     path = lcg_view(root, "R1", "p")
     view = find_view([root], "R1/p")
-    server = {"HOME": "/home/u", "LC_ALL": "C", "SECRET_TOKEN": "x", "PYTHONPATH": "/srv/site",
-              "VIRTUAL_ENV": "/srv/venv", "TZ": "UTC"}
-    env = kernel_environment(view, {"PYTHONPATH": "/view/py", "TZ": "Europe/Zurich"}, server,
-                             ["HOME", "LC_*", "TZ"], kernel_path="/k", extensions=["a.b"])
+    server = {
+        "HOME": "/home/u",
+        "LC_ALL": "C",
+        "SECRET_TOKEN": "x",
+        "PYTHONPATH": "/srv/site",
+        "VIRTUAL_ENV": "/srv/venv",
+        "TZ": "UTC",
+    }
+    env = kernel_environment(
+        view,
+        {"PYTHONPATH": "/view/py", "TZ": "Europe/Zurich"},
+        server,
+        ["HOME", "LC_*", "TZ"],
+        kernel_path="/k",
+        extensions=["a.b"],
+    )
     assert env["HOME"] == "/home/u" and env["LC_ALL"] == "C"
     assert env["TZ"] == "Europe/Zurich", "what the view sets wins"
     assert "SECRET_TOKEN" not in env and "VIRTUAL_ENV" not in env
@@ -138,10 +150,16 @@ def test_kernel_environment_rules(root):
 def test_kernel_side_path_exposes_only_the_named_packages(tmp_path, kernel_site):
     path = kernel_side_path(["cygnet.kernels"], tmp_path)
     assert kernel_side_path(["cygnet.kernels"], tmp_path) == path
-    code = ("import importlib.util as u; import cygnet.kernels.kernel_extension; "
-            "print(u.find_spec('cygnet.views') is None, u.find_spec('cygnet.core') is None)")
-    out = subprocess.run(["python3", "-I", "-c", f"import sys; sys.path.append({str(path)!r}); {code}"],
-                         capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    code = (
+        "import importlib.util as u; import cygnet.kernels.kernel_extension; "
+        "print(u.find_spec('cygnet.views') is None, u.find_spec('cygnet.core') is None)"
+    )
+    out = subprocess.run(
+        ["python3", "-I", "-c", f"import sys; sys.path.append({str(path)!r}); {code}"],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"]},
+    )
     assert out.stdout.split() == ["True", "True"], out.stderr
     for bad in ("jupyter_server", "cygnet", "cygnet.nope", "cygnet.a.b"):
         with pytest.raises(BadInput):

@@ -35,7 +35,7 @@ def test_write_read_list_stat_remove(eos):
     with storage.open(f"{folder}/events.bin") as f:
         assert f.read() == data  # whole read, chunks in flight
         f.seek(xrootd.CHUNK - 2)
-        assert f.read(4) == data[xrootd.CHUNK - 2:xrootd.CHUNK + 2]
+        assert f.read(4) == data[xrootd.CHUNK - 2 : xrootd.CHUNK + 2]
         assert f.read_ranges([(0, 3), (len(data) - 3, 3)]) == [data[:3], data[-3:]]
     assert [(e["name"], e["type"]) for e in storage.ls(folder)] == [("events.bin", "file"), ("notes.txt", "file")]
     info = storage.stat(f"{folder}/events.bin")
@@ -50,8 +50,12 @@ def test_copies_both_ways_are_exact_and_atomic(eos, tmp_path):
     data = os.urandom(20 << 20)
     (tmp_path / "in.bin").write_bytes(data)
     seen = []
-    assert storage.copy(str(tmp_path / "in.bin"), f"{eos.url}//eos/copy/in.bin", parallel=3,
-                        progress=lambda done, total: seen.append((done, total))) == len(data)
+    assert storage.copy(
+        str(tmp_path / "in.bin"),
+        f"{eos.url}//eos/copy/in.bin",
+        parallel=3,
+        progress=lambda done, total: seen.append((done, total)),
+    ) == len(data)
     assert seen[-1] == (len(data), len(data))
     assert storage.copy(f"{eos.url}//eos/copy/in.bin", str(tmp_path / "out.bin")) == len(data)
     assert (tmp_path / "out.bin").read_bytes() == data
@@ -76,12 +80,15 @@ def test_pandas_reads_root_urls_through_fsspec(eos):
     assert list(frame.columns) == ["pt", "eta"] and frame["pt"].sum() == pytest.approx(61.6)
 
 
-@pytest.mark.parametrize("url, error, words", [
-    ("http://host/x", BadInput, "not an XRootD URL"),
-    ("root:///no-host", BadInput, "not an XRootD URL"),
-    ("root://host:notaport//x", BadInput, "bad port"),
-    ("root://host//a/../../etc/passwd", BadInput, "'..' is not allowed"),
-])
+@pytest.mark.parametrize(
+    "url, error, words",
+    [
+        ("http://host/x", BadInput, "not an XRootD URL"),
+        ("root:///no-host", BadInput, "not an XRootD URL"),
+        ("root://host:notaport//x", BadInput, "bad port"),
+        ("root://host//a/../../etc/passwd", BadInput, "'..' is not allowed"),
+    ],
+)
 def test_malformed_urls_are_refused(url, error, words):
     with pytest.raises(error, match=words):
         storage.stat(url)
@@ -150,14 +157,16 @@ def test_the_storage_api_in_a_kernel_reaches_the_users_eos_home(eos, spark_view,
     with JupyterServer(env=env, root=tmp_path, args=[f"--Cygnet.storage_endpoint={eos.url}"]) as server:
         kernel = server.kernel(f"sparktest__{PLATFORM}".lower())
         try:
-            out = kernel.run("from cygnet import storage\n"
-                             "storage.mkdir('results')\n"
-                             "with storage.open('results/fit.txt', 'w') as f:\n"
-                             "    f.write('chi2=1.02')\n"
-                             "print(storage.home())\n"
-                             "print([e['name'] for e in storage.ls('results')])\n"
-                             "import pandas\n"
-                             "print(pandas.read_csv(storage.home() + '/results/fit.txt', header=None)[0][0])")
+            out = kernel.run(
+                "from cygnet import storage\n"
+                "storage.mkdir('results')\n"
+                "with storage.open('results/fit.txt', 'w') as f:\n"
+                "    f.write('chi2=1.02')\n"
+                "print(storage.home())\n"
+                "print([e['name'] for e in storage.ls('results')])\n"
+                "import pandas\n"
+                "print(pandas.read_csv(storage.home() + '/results/fit.txt', header=None)[0][0])"
+            )
         finally:
             kernel.shutdown()
     assert out.splitlines() == [f"{eos.url}//eos/user/c/carol", "['fit.txt']", "chi2=1.02"]
@@ -179,11 +188,15 @@ def test_the_file_browser_shows_eos_and_saves_notebooks_back_atomically(eos, tmp
         assert [(m["name"], m["type"]) for m in listing["content"]] == [("h.txt", "file")]
         assert server.get("/api/contents/EOS/plots/h.txt").json()["content"] == "histogram"
         notebook = {"type": "notebook", "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}}
-        assert server.http.put(f"{server.url}/api/contents/EOS/plots/fit.ipynb", json=notebook, timeout=30).status_code in (200, 201)
+        assert server.http.put(
+            f"{server.url}/api/contents/EOS/plots/fit.ipynb", json=notebook, timeout=30
+        ).status_code in (200, 201)
         assert json.loads((eos.data / "eos/user/d/dana/plots/fit.ipynb").read_text())["nbformat"] == 4
         assert server.get("/api/contents/EOS/plots/fit.ipynb").json()["type"] == "notebook"
         assert not [p for p in (eos.data / "eos/user/d/dana/plots").iterdir() if xrootd.TEMP_MARK in p.name]
-        moved = server.http.patch(f"{server.url}/api/contents/EOS/plots/fit.ipynb", json={"path": "EOS/plots/fit2.ipynb"}, timeout=30)
+        moved = server.http.patch(
+            f"{server.url}/api/contents/EOS/plots/fit.ipynb", json={"path": "EOS/plots/fit2.ipynb"}, timeout=30
+        )
         assert moved.status_code == 200, moved.text
         assert server.delete("/api/contents/EOS/plots/fit2.ipynb").status_code == 204
         assert server.get("/api/contents/EOS/plots/nope.txt").status_code == 404
@@ -193,5 +206,7 @@ def test_the_file_browser_shows_eos_and_saves_notebooks_back_atomically(eos, tmp
         for bad in ("EOS/plots/%2E%2E/%2E%2E/%2E%2E/escape.txt", "EOS/a%01b.txt"):
             r = server.http.put(f"{server.url}/api/contents/{bad}", json=text, timeout=30)
             assert r.status_code in (400, 404) and r.json()["message"], r.text
-        r = server.http.patch(f"{server.url}/api/contents/EOS/plots/h.txt", json={"path": "EOS/../../x.txt"}, timeout=30)
+        r = server.http.patch(
+            f"{server.url}/api/contents/EOS/plots/h.txt", json={"path": "EOS/../../x.txt"}, timeout=30
+        )
         assert r.status_code == 400 and "inside EOS/" in r.json()["message"], r.text

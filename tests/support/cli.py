@@ -10,5 +10,11 @@ PLATFORM = "x86_64-test"  # the platform of the test views
 
 def cygnet(*args, env=None, timeout=600):
     """Run the real `cygnet` command; returns the CompletedProcess (text)."""
-    return subprocess.run([str(VENV_BIN / "cygnet"), *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [str(VENV_BIN / "cygnet"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )

@@ -28,9 +28,20 @@ class GitDaemon:
 
     def start(self):
         self.proc = subprocess.Popen(
-            ["git", "daemon", "--export-all", "--reuseaddr", "--informative-errors", "--listen=127.0.0.1",
-             f"--port={self.port}", f"--base-path={self.base}", str(self.base)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "git",
+                "daemon",
+                "--export-all",
+                "--reuseaddr",
+                "--informative-errors",
+                "--listen=127.0.0.1",
+                f"--port={self.port}",
+                f"--base-path={self.base}",
+                str(self.base),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _wait_for_port(self.port)
         return self
 

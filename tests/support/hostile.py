@@ -39,7 +39,7 @@ class DripServer:
                 payload = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10000
             i = 0
             while not self.stopped.is_set():
-                conn.sendall(payload[i % len(payload):i % len(payload) + 1])
+                conn.sendall(payload[i % len(payload) : i % len(payload) + 1])
                 i += 1
                 time.sleep(self.interval)
         except OSError:

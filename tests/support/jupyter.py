@@ -56,8 +56,14 @@ class JupyterServer:
 
     def start(self, timeout=120):
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.cmd,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -142,19 +148,38 @@ class KernelClient:
         self.inbox = []  # comm messages that arrived while waiting for something else
         self.ws = websocket.create_connection(
             f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels?session_id={self.session}",
-            header=[f"Authorization: token {server.token}"], timeout=120,
+            header=[f"Authorization: token {server.token}"],
+            timeout=120,
         )
 
     def execute(self, code, timeout=120):
         """Run `code`; returns (status, stdout text, error text or '')."""
         msg_id = uuid.uuid4().hex
-        self.ws.send(json.dumps({
-            "header": {"msg_id": msg_id, "username": "test", "session": self.session,
-                       "msg_type": "execute_request", "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-        }))
+        self.ws.send(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "username": "test",
+                        "session": self.session,
+                        "msg_type": "execute_request",
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "buffers": [],
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": False,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }
+            )
+        )
         out, err, status, idle = [], "", None, False
         self.displays = []  # display_data and update_display_data contents of this request
         deadline = time.monotonic() + timeout
@@ -218,11 +243,24 @@ class KernelClient:
         raise TimeoutError(f"comm {comm_id}: no closing message within {timeout} s; got {received}")
 
     def _send_shell(self, msg_type, content):
-        self.ws.send(json.dumps({
-            "header": {"msg_id": uuid.uuid4().hex, "username": "test", "session": self.session,
-                       "msg_type": msg_type, "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [], "content": content,
-        }))
+        self.ws.send(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": uuid.uuid4().hex,
+                        "username": "test",
+                        "session": self.session,
+                        "msg_type": msg_type,
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "buffers": [],
+                    "content": content,
+                }
+            )
+        )
 
     def shutdown(self):
         self.ws.close()

@@ -28,7 +28,8 @@ simple_dc:
         password: {password}
 verbose: 0
 """)
-    proc = subprocess.Popen([str(VENV_BIN / "wsgidav"), "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "wsgidav"), "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     _wait_for_port(port)
     return proc, port

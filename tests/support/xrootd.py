@@ -32,8 +32,10 @@ class XRootDServer:
         for folder in (self.data, admin):
             folder.mkdir(parents=True, exist_ok=True)
         config = self.base / "xrootd.cfg"
-        config.write_text(f"all.role server\nxrd.port {self.port}\nall.export /\noss.localroot {self.data}\n"
-                          f"all.adminpath {admin}\nall.pidpath {admin}\n")
+        config.write_text(
+            f"all.role server\nxrd.port {self.port}\nall.export /\noss.localroot {self.data}\n"
+            f"all.adminpath {admin}\nall.pidpath {admin}\n"
+        )
         cmd = ["xrootd", "-c", str(config), "-l", str(admin / "xrootd.log")]
         if os.geteuid() == 0:
             subprocess.run(["chown", "-R", "xrootd:xrootd", str(self.base)], check=True)

@@ -63,8 +63,7 @@ def body(value, allowed, required=(), what="the body"):
         raise BadInput(f"{what} must be a JSON object with {_listing(allowed)}")
     unknown = sorted(set(value) - set(allowed))
     if unknown:
-        raise BadInput(f"unknown field(s) in {what}: {', '.join(map(repr, unknown))} "
-                       f"(allowed: {_listing(allowed)})")
+        raise BadInput(f"unknown field(s) in {what}: {', '.join(map(repr, unknown))} (allowed: {_listing(allowed)})")
     missing = [k for k in required if value.get(k) in (None, "")]
     if missing:
         raise BadInput(f"{what} needs {_listing(missing)}")
@@ -80,5 +79,11 @@ def _listing(keys):
 
 
 def _kind(value):
-    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number",
-            str: "a string"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+    }.get(type(value), type(value).__name__)

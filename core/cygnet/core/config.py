@@ -84,8 +84,21 @@ class Cygnet(Configurable):
     kernel_env_passthrough = List(
         Unicode(),
         [
-            "HOME", "USER", "LOGNAME", "LANG", "LC_*", "TZ", "TERM", "SHELL", "TMPDIR",
-            "JPY_*", "KRB5CCNAME", "CYGNET_*", "JAVA_HOME", "SPARK_LOCAL_IP", "JUPYTERHUB_USER",
+            "HOME",
+            "USER",
+            "LOGNAME",
+            "LANG",
+            "LC_*",
+            "TZ",
+            "TERM",
+            "SHELL",
+            "TMPDIR",
+            "JPY_*",
+            "KRB5CCNAME",
+            "CYGNET_*",
+            "JAVA_HOME",
+            "SPARK_LOCAL_IP",
+            "JUPYTERHUB_USER",
         ],
         help="Names (shell-style patterns) of the server's environment variables a kernel "
         "inherits; everything else a kernel sees comes from its view.",
@@ -156,8 +169,7 @@ class Cygnet(Configurable):
 
     long_work_per_user = Integer(
         4,
-        help="Opens and sync jobs one user may have under way at once; one more is answered "
-        "429 'too many at once'.",
+        help="Opens and sync jobs one user may have under way at once; one more is answered 429 'too many at once'.",
     ).tag(config=True)
 
     link_base_url = Unicode(

@@ -61,8 +61,14 @@ def stream_bounded(cmd, *, timeout, what, on_line, watch=None, **popen_kwargs):
     import time
 
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True, **popen_kwargs)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **popen_kwargs,
+        )
     except OSError as e:
         raise Unavailable(f"{what}: cannot run {cmd[0]}: {e.strerror or e}") from e
     lines = queue.Queue()

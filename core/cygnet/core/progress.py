@@ -13,8 +13,10 @@ class ProgressBar:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         filled = self.width * done // max(total, 1)
         eta = (total - done) * elapsed / max(done, 1)
-        self.stream.write(f"\r[{'#' * filled}{' ' * (self.width - filled)}] {label}, "
-                          f"{moved_bytes / elapsed / 2**20:.1f} MiB/s, ETA {eta:.0f} s ")
+        self.stream.write(
+            f"\r[{'#' * filled}{' ' * (self.width - filled)}] {label}, "
+            f"{moved_bytes / elapsed / 2**20:.1f} MiB/s, ETA {eta:.0f} s "
+        )
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()

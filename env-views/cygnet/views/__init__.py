@@ -10,6 +10,14 @@ from .environment import EnvironmentCache, ViewEnvironment, clean_base_env, env_
 from .model import View
 
 __all__ = [
-    "EnvironmentCache", "View", "ViewEnvironment", "build_view", "clean_base_env",
-    "default_platform", "discover", "env_diff", "find_view", "split_name",
+    "EnvironmentCache",
+    "View",
+    "ViewEnvironment",
+    "build_view",
+    "clean_base_env",
+    "default_platform",
+    "discover",
+    "env_diff",
+    "find_view",
+    "split_name",
 ]

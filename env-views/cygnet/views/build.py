@@ -80,8 +80,9 @@ def storage_requirements():
     return pins if any(p.startswith("xrootd==") for p in pins) else []
 
 
-def build_view(root, name, python=None, packages=(), system_site_packages=False, force=False,
-               progress=lambda message: None):
+def build_view(
+    root, name, python=None, packages=(), system_site_packages=False, force=False, progress=lambda message: None
+):
     """Create the view `name` (<release>/<platform>, or <release> for this machine's platform)
     under `root` from the interpreter `python`, with ipykernel and `packages` installed."""
     python = python or sys.executable
@@ -108,9 +109,20 @@ def build_view(root, name, python=None, packages=(), system_site_packages=False,
     if requirements:
         progress(f"installing {' '.join(requirements)}")
         # The server's pip installs into the view, which then needs no pip of its own.
-        _run([sys.executable, "-m", "pip", "--python", str(view_python), "install",
-              "--disable-pip-version-check", *requirements],
-             "installing packages", timeout=INSTALL_TIMEOUT)
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                str(view_python),
+                "install",
+                "--disable-pip-version-check",
+                *requirements,
+            ],
+            "installing packages",
+            timeout=INSTALL_TIMEOUT,
+        )
 
     atomic_write(target / "setup.sh", SETUP_SH)
     (target / BUILDING_MARKER).unlink()

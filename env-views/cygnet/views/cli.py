@@ -28,12 +28,19 @@ def register(subparsers):
     p.add_argument("name", help="<release> (this machine's platform is added) or <release>/<platform>")
     p.add_argument("--python", help="interpreter to build from (default: the server's)")
     p.add_argument("--packages", nargs="*", default=[], metavar="PKG", help="pip requirements to install")
-    p.add_argument("--system-site-packages", action="store_true",
-                   help="let the view see its interpreter's own packages")
-    p.add_argument("--spark", action="store_true",
-                   help="add Spark for kernels (pyspark with Connect, pandas, sparkmonitor) at the server's versions")
-    p.add_argument("--storage", action="store_true",
-                   help="add the XRootD client for kernels (xrootd, fsspec-xrootd) at the server's versions")
+    p.add_argument(
+        "--system-site-packages", action="store_true", help="let the view see its interpreter's own packages"
+    )
+    p.add_argument(
+        "--spark",
+        action="store_true",
+        help="add Spark for kernels (pyspark with Connect, pandas, sparkmonitor) at the server's versions",
+    )
+    p.add_argument(
+        "--storage",
+        action="store_true",
+        help="add the XRootD client for kernels (xrootd, fsspec-xrootd) at the server's versions",
+    )
     p.add_argument("--root", help="views root to build in (default: Cygnet.local_views_root)")
     p.add_argument("--force", action="store_true", help="replace an existing view of that name")
     p.set_defaults(func=build_command)
@@ -86,10 +93,14 @@ def show_command(args, config_argv):
 def build_command(args, config_argv):
     config = load_config(config_argv)
     view = build_view(
-        args.root or config.local_views_root, args.name, python=args.python,
-        packages=list(args.packages) + (spark_requirements() if args.spark else [])
+        args.root or config.local_views_root,
+        args.name,
+        python=args.python,
+        packages=list(args.packages)
+        + (spark_requirements() if args.spark else [])
         + (storage_requirements() if args.storage else []),
-        system_site_packages=args.system_site_packages, force=args.force,
+        system_site_packages=args.system_site_packages,
+        force=args.force,
         progress=lambda message: print(f"cygnet: {message}", file=sys.stderr, flush=True),
     )
     print(view.name)

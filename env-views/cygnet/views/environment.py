@@ -122,8 +122,14 @@ class EnvironmentCache:
         except OSError as e:
             raise Unavailable(f"view {view.name}: cannot read {view.setup}: {e.strerror}") from e
         material = json.dumps(
-            [CACHE_FORMAT, str(view.path), st.st_size, st.st_mtime_ns,
-             hashlib.sha256(content).hexdigest(), sorted(base.items())]
+            [
+                CACHE_FORMAT,
+                str(view.path),
+                st.st_size,
+                st.st_mtime_ns,
+                hashlib.sha256(content).hexdigest(),
+                sorted(base.items()),
+            ]
         )
         return hashlib.sha256(material.encode()).hexdigest()[:32]
 
@@ -149,7 +155,10 @@ def resolve(view, base_env, timeout):
     what = f"view {view.name}: sourcing {view.setup}"
     result = run_bounded(
         ["bash", "--noprofile", "--norc", "-c", SOURCE_SCRIPT, "cygnet-setup", str(view.setup)],
-        timeout=timeout, what=what, env=base_env, cwd=view.path,
+        timeout=timeout,
+        what=what,
+        env=base_env,
+        cwd=view.path,
     )
     if result.returncode != 0:
         detail = tail(result.stderr) or "no message"
@@ -167,8 +176,9 @@ def _kernel_problem(view, env, timeout):
     what = f"view {view.name}: checking its Python"
     try:
         # find_spec locates ipykernel without importing it: a tenth of the time of an import.
-        result = run_bounded([str(view.python), "-c", FIND_IPYKERNEL],
-                             timeout=min(timeout, 120), what=what, env=env, cwd=view.path)
+        result = run_bounded(
+            [str(view.python), "-c", FIND_IPYKERNEL], timeout=min(timeout, 120), what=what, env=env, cwd=view.path
+        )
     except Unavailable as e:
         return str(e)
     if result.returncode != 0:

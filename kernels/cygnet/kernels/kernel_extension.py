@@ -14,7 +14,7 @@ def view_info():
         "view": os.environ.get("CYGNET_VIEW"),
         "path": os.environ.get("CYGNET_VIEW_PATH"),
         "python": sys.executable,
-        "python_version": "%d.%d.%d" % sys.version_info[:3],
+        "python_version": ".".join(map(str, sys.version_info[:3])),
     }
 
 

@@ -14,7 +14,6 @@ from cygnet.views import find_view
 from .isolation import kernel_environment
 
 
-
 @functools.cache
 def contributions():
     """What components contribute to kernels, from their entry points: package -> IPython
@@ -41,8 +40,9 @@ class ViewProvisioner(LocalProvisioner):
     def _kernel_env(self, server_env):
         manager = getattr(self.parent, "kernel_spec_manager", None)
         if not hasattr(manager, "env_cache"):
-            raise Unavailable("the cygnet-view provisioner needs Cygnet's kernel spec manager: "
-                              "enable the cygnet.server extension")
+            raise Unavailable(
+                "the cygnet-view provisioner needs Cygnet's kernel spec manager: enable the cygnet.server extension"
+            )
         config = manager.cygnet
         view = find_view(config.effective_views_roots(), self.view)
         if not view.usable:
@@ -54,8 +54,12 @@ class ViewProvisioner(LocalProvisioner):
         extensions, contributed = contributions()
         own = [extensions[p] for p in config.kernel_packages if p in extensions]
         env = kernel_environment(
-            view, resolved.env, server_env, config.kernel_env_passthrough,
-            kernel_path=manager.kernel_path(), extensions=own + list(config.kernel_extensions),
+            view,
+            resolved.env,
+            server_env,
+            config.kernel_env_passthrough,
+            kernel_path=manager.kernel_path(),
+            extensions=own + list(config.kernel_extensions),
         )
         for package in config.kernel_packages:
             if package in contributed:

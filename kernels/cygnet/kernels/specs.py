@@ -32,8 +32,12 @@ def view_kernel_spec(view):
         resource_dir=RESOURCES,
         metadata={
             "kernel_provisioner": {"provisioner_name": "cygnet-view", "config": {"view": view.name}},
-            "cygnet": {"view": view.name, "release": view.release, "platform": view.platform,
-                       "python_version": view.python_version},
+            "cygnet": {
+                "view": view.name,
+                "release": view.release,
+                "platform": view.platform,
+                "python_version": view.python_version,
+            },
             "debugger": True,
         },
     )

@@ -53,11 +53,14 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         else:
             serverapp.log.warning(
                 "cygnet: ServerApp.kernel_spec_manager_class is configured (%s); kernels run in "
-                "software views only if it is Cygnet's or a subclass of it", chosen,
+                "software views only if it is Cygnet's or a subclass of it",
+                chosen,
             )
         # With a storage endpoint, the file browser shows the user's EOS home as EOS/.
-        if serverapp.config.get("Cygnet", {}).get("storage_endpoint") and \
-                serverapp.config.ServerApp.get("contents_manager_class") is None:
+        if (
+            serverapp.config.get("Cygnet", {}).get("storage_endpoint")
+            and serverapp.config.ServerApp.get("contents_manager_class") is None
+        ):
             from .eos_contents import EOSContentsManager
 
             serverapp.contents_manager_class = EOSContentsManager
@@ -90,33 +93,36 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.share_pages = RenderCache()
         self.open_settings = dataclasses.replace(settings_from(config), shares=self.shares)
         self.sync_jobs = SyncJobs(workspace, config.box_url, config.data_dir, config.shares_url)
-        serverapp.log.info("cygnet: extension loaded; views roots: %s",
-                           ", ".join(map(str, config.effective_views_roots())))
+        serverapp.log.info(
+            "cygnet: extension loaded; views roots: %s", ", ".join(map(str, config.effective_views_roots()))
+        )
 
     def initialize_handlers(self):
         api = "/cygnet/api"
-        self.handlers.extend([
-            (f"{api}/views", handlers.ViewsHandler),
-            (f"{api}/open", opener_handlers.OpenEventsHandler),
-            (f"{api}/sync", sync_handlers.SyncJobsHandler),
-            (f"{api}/sync/({JOB_ID})", sync_handlers.SyncJobHandler),
-            (f"{api}/sync/({JOB_ID})/resume", sync_handlers.SyncResumeHandler),
-            (f"{api}/spark/(clusters|bundles|options)", spark_handlers.SparkCatalogueHandler),
-            (f"{api}/spark/servers", spark_handlers.SparkServersHandler),
-            (f"{api}/spark/servers/({SERVER_ID})", spark_handlers.SparkServerHandler),
-            (f"{api}/shares", share_handlers.SharesHandler),
-            (f"{api}/shares/with-me", share_handlers.SharesWithMeHandler),
-            (f"{api}/shares/({SHARE_ID})", share_handlers.ShareHandler),
-            (f"{api}/shares/({SHARE_ID})/refresh", share_handlers.ShareRefreshHandler),
-            (f"/cygnet/s/({TOKEN})", share_public.PublicShareHandler),
-            (f"/cygnet/s/({TOKEN})/(raw|view)", share_public.PublicShareHandler),
-            (f"/cygnet/s/({TOKEN})/(raw|view)/(.+)", share_public.PublicShareHandler),
-            ("/cygnet/open", opener_handlers.OpenPageHandler),
-            ("/cygnet/link", opener_handlers.LinkHandler),
-            (f"{api}/link", opener_handlers.LinkHandler),
-            ("/cygnet/badge.svg", opener_handlers.BadgeHandler),
-            ("/git-pull", opener_handlers.GitPullHandler),
-        ])
+        self.handlers.extend(
+            [
+                (f"{api}/views", handlers.ViewsHandler),
+                (f"{api}/open", opener_handlers.OpenEventsHandler),
+                (f"{api}/sync", sync_handlers.SyncJobsHandler),
+                (f"{api}/sync/({JOB_ID})", sync_handlers.SyncJobHandler),
+                (f"{api}/sync/({JOB_ID})/resume", sync_handlers.SyncResumeHandler),
+                (f"{api}/spark/(clusters|bundles|options)", spark_handlers.SparkCatalogueHandler),
+                (f"{api}/spark/servers", spark_handlers.SparkServersHandler),
+                (f"{api}/spark/servers/({SERVER_ID})", spark_handlers.SparkServerHandler),
+                (f"{api}/shares", share_handlers.SharesHandler),
+                (f"{api}/shares/with-me", share_handlers.SharesWithMeHandler),
+                (f"{api}/shares/({SHARE_ID})", share_handlers.ShareHandler),
+                (f"{api}/shares/({SHARE_ID})/refresh", share_handlers.ShareRefreshHandler),
+                (f"/cygnet/s/({TOKEN})", share_public.PublicShareHandler),
+                (f"/cygnet/s/({TOKEN})/(raw|view)", share_public.PublicShareHandler),
+                (f"/cygnet/s/({TOKEN})/(raw|view)/(.+)", share_public.PublicShareHandler),
+                ("/cygnet/open", opener_handlers.OpenPageHandler),
+                ("/cygnet/link", opener_handlers.LinkHandler),
+                (f"{api}/link", opener_handlers.LinkHandler),
+                ("/cygnet/badge.svg", opener_handlers.BadgeHandler),
+                ("/git-pull", opener_handlers.GitPullHandler),
+            ]
+        )
 
 
 def _discover(config, cache):

@@ -9,14 +9,18 @@ from cygnet.core.errors import BadInput
 
 def register(subparsers):
     p = subparsers.add_parser(
-        "up", help="start the Cygnet service (JupyterLab with Cygnet)",
+        "up",
+        help="start the Cygnet service (JupyterLab with Cygnet)",
         description="Start JupyterLab with Cygnet. Any other Jupyter option (--ServerApp.*, "
         "--IdentityProvider.token, ...) and --Cygnet.* option is passed on; JUPYTER_TOKEN works too.",
     )
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default: Jupyter's, 8888 or the next free one)")
-    p.add_argument("--root", help="the folder users see in the file browser (default: ~/cygnet, made on first "
-                                  "start, unless the Jupyter configuration names one)")
+    p.add_argument(
+        "--root",
+        help="the folder users see in the file browser (default: ~/cygnet, made on first "
+        "start, unless the Jupyter configuration names one)",
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     p.set_defaults(func=up_command, forwards_unknown_args=True)
 
@@ -42,8 +46,9 @@ def up_command(args, extra):
 def _root_configured(loaded, extra):
     """Whether a configuration file or an option (a spawner's --notebook-dir) names the folder."""
     server = loaded.get("ServerApp", {})
-    return any(k in server for k in ("root_dir", "notebook_dir")) or \
-        any(any(o in a for o in ROOT_OPTIONS) for a in extra)
+    return any(k in server for k in ("root_dir", "notebook_dir")) or any(
+        any(o in a for o in ROOT_OPTIONS) for a in extra
+    )
 
 
 def jupyter_argv(args, extra):
@@ -70,7 +75,16 @@ def ensure_a_view(config):
 
     if any(v.usable for v in discover(config.effective_views_roots())):
         return
-    print(f"cygnet: no usable software view under {', '.join(map(str, config.effective_views_roots()))}; "
-          "building 'default' from this Python (first start only)", file=sys.stderr, flush=True)
-    build_view(config.local_views_root, "default", python=sys.executable, packages=spark_requirements() + storage_requirements(),
-               progress=lambda m: print(f"cygnet: {m}", file=sys.stderr, flush=True))
+    print(
+        f"cygnet: no usable software view under {', '.join(map(str, config.effective_views_roots()))}; "
+        "building 'default' from this Python (first start only)",
+        file=sys.stderr,
+        flush=True,
+    )
+    build_view(
+        config.local_views_root,
+        "default",
+        python=sys.executable,
+        packages=spark_requirements() + storage_requirements(),
+        progress=lambda m: print(f"cygnet: {m}", file=sys.stderr, flush=True),
+    )

@@ -11,16 +11,16 @@ Enabled when `Cygnet.storage_endpoint` is set and the site has not chosen its ow
 
 import mimetypes
 import posixpath
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import nbformat
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from tornado import web
 
-from cygnet.core.config import Cygnet
 from cygnet.core import checks
-from cygnet.core.identity import current_user
+from cygnet.core.config import Cygnet
 from cygnet.core.errors import BadInput, CygnetError, NotFound, as_http_error
+from cygnet.core.identity import current_user
 from cygnet.storage import xrootd
 
 MOUNT = "EOS"
@@ -38,7 +38,7 @@ class EOSContentsManager(AsyncLargeFileManager):
 
     def _url(self, path):
         """The root:// URL of a path under EOS/: confined to the user's home like workspace paths."""
-        rel = path.strip("/")[len(MOUNT):].strip("/")
+        rel = path.strip("/")[len(MOUNT) :].strip("/")
         try:
             checks.text(rel, "path", required=False, allow_empty=True)
         except BadInput as e:
@@ -68,8 +68,11 @@ class EOSContentsManager(AsyncLargeFileManager):
             model = self._model(path, info, "directory")
             if content:
                 entries = await self._call(xrootd.ls, self._url(path))
-                model["content"] = [self._model(posixpath.join(path, e["name"]), e, None) for e in entries
-                                    if xrootd.TEMP_MARK not in e["name"]]
+                model["content"] = [
+                    self._model(posixpath.join(path, e["name"]), e, None)
+                    for e in entries
+                    if xrootd.TEMP_MARK not in e["name"]
+                ]
                 model["format"] = "json"
             return model
         kind = type or ("notebook" if path.endswith(".ipynb") else "file")
@@ -84,8 +87,11 @@ class EOSContentsManager(AsyncLargeFileManager):
             elif format == "base64" or (format is None and not _is_text(data)):
                 import base64
 
-                model.update(content=base64.b64encode(data).decode("ascii"), format="base64",
-                             mimetype=model["mimetype"] or "application/octet-stream")
+                model.update(
+                    content=base64.b64encode(data).decode("ascii"),
+                    format="base64",
+                    mimetype=model["mimetype"] or "application/octet-stream",
+                )
             else:
                 model.update(content=data.decode("utf-8"), format="text", mimetype=model["mimetype"] or "text/plain")
         return model
@@ -96,18 +102,40 @@ class EOSContentsManager(AsyncLargeFileManager):
             return f.read()
 
     def _mount_model(self):
-        return {"name": MOUNT, "path": MOUNT, "type": "directory", "created": _now(), "last_modified": _now(),
-                "content": None, "format": None, "mimetype": None, "writable": True, "size": None, "hash": None,
-                "hash_algorithm": None}
+        return {
+            "name": MOUNT,
+            "path": MOUNT,
+            "type": "directory",
+            "created": _now(),
+            "last_modified": _now(),
+            "content": None,
+            "format": None,
+            "mimetype": None,
+            "writable": True,
+            "size": None,
+            "hash": None,
+            "hash_algorithm": None,
+        }
 
     def _model(self, path, info, kind):
-        kind = kind or ("directory" if info["type"] == "directory" else
-                        "notebook" if path.endswith(".ipynb") else "file")
-        when = datetime.fromtimestamp(info["mtime"], tz=timezone.utc)
-        return {"name": posixpath.basename(path), "path": path, "type": kind, "created": when, "last_modified": when,
-                "content": None, "format": None, "writable": True, "hash": None, "hash_algorithm": None,
-                "mimetype": None if kind != "file" else mimetypes.guess_type(path)[0],
-                "size": info["size"] if kind != "directory" else None}
+        kind = kind or (
+            "directory" if info["type"] == "directory" else "notebook" if path.endswith(".ipynb") else "file"
+        )
+        when = datetime.fromtimestamp(info["mtime"], tz=UTC)
+        return {
+            "name": posixpath.basename(path),
+            "path": path,
+            "type": kind,
+            "created": when,
+            "last_modified": when,
+            "content": None,
+            "format": None,
+            "writable": True,
+            "hash": None,
+            "hash_algorithm": None,
+            "mimetype": None if kind != "file" else mimetypes.guess_type(path)[0],
+            "size": info["size"] if kind != "directory" else None,
+        }
 
     async def file_exists(self, path):
         if not self._on_eos(path):
@@ -178,7 +206,10 @@ class EOSContentsManager(AsyncLargeFileManager):
     async def rename_file(self, old_path, new_path):
         if not (self._on_eos(old_path) or self._on_eos(new_path)):
             return await super().rename_file(old_path, new_path)
-        if not (self._on_eos(old_path) and self._on_eos(new_path)) or MOUNT in (old_path.strip("/"), new_path.strip("/")):
+        if not (self._on_eos(old_path) and self._on_eos(new_path)) or MOUNT in (
+            old_path.strip("/"),
+            new_path.strip("/"),
+        ):
             raise web.HTTPError(400, "files move within EOS/ only; copy them between EOS and the workspace")
         _, new = xrootd.parse_url(self._url(new_path))
         await self._call(xrootd.rename, self._url(old_path), new)
@@ -203,7 +234,7 @@ class EOSContentsManager(AsyncLargeFileManager):
 
 
 def _now():
-    return datetime.now(tz=timezone.utc)
+    return datetime.now(tz=UTC)
 
 
 def _is_text(data):

@@ -1,5 +1,6 @@
 """REST handlers: thin faces over the cores. They sit behind Jupyter's login and XSRF checks
-(APIHandler) and reach the extension's shared state as `self.extensionapp` (app.CygnetApp); every one parses its input, calls a core through `run_core` (quick work) or
+(APIHandler) and reach the extension's shared state as `self.extensionapp` (app.CygnetApp);
+every one parses its input, calls a core through `run_core` (quick work) or
 `start_long` (opens and syncs, see `work`), and answers JSON. Cores validate and raise
 CygnetErrors, which reach the client with their own status and message."""
 
@@ -22,8 +23,9 @@ class CygnetHandler(ExtensionHandlerMixin, APIHandler):
 
     def prepare(self):
         if len(self.request.query) > MAX_QUERY:
-            raise web.HTTPError(414, f"the query is too long ({len(self.request.query)} characters; "
-                                     f"at most {MAX_QUERY})")
+            raise web.HTTPError(
+                414, f"the query is too long ({len(self.request.query)} characters; at most {MAX_QUERY})"
+            )
         return super().prepare()
 
     async def run_core(self, function, *args, timeout=60):

@@ -33,8 +33,9 @@ class SharesHandler(CygnetHandler):
     async def post(self):
         body = self.json_body(("path", "expires_in", "users"), required=("path",))
         store = self.extensionapp.shares
-        share, token = await self.run_core(store.create, body["path"], current_user(),
-                                           body.get("expires_in"), body.get("users"))
+        share, token = await self.run_core(
+            store.create, body["path"], current_user(), body.get("expires_in"), body.get("users")
+        )
         self.set_status(201)
         self.finish_json({**share.to_dict(), "token": token, "url": public_url(self, token)})
 

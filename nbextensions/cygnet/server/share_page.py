@@ -16,15 +16,68 @@ import threading
 from collections import OrderedDict
 from urllib.parse import quote
 
-PAGE_CSP = ("sandbox allow-downloads; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-            "font-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+PAGE_CSP = (
+    "sandbox allow-downloads; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    "font-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
 TEXT_PREVIEW_BYTES = 1 << 20
 
 _TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details",
-    "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
-    "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strike", "strong",
-    "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul", "var",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "tt",
+    "u",
+    "ul",
+    "var",
 }
 _ATTRIBUTES = {
     "*": {"class", "id", "title", "align"},
@@ -39,8 +92,18 @@ _ATTRIBUTES = {
 def sanitize(fragment):
     import nh3
 
-    return nh3.clean(fragment, tags=_TAGS, attributes=_ATTRIBUTES, clean_content_tags={"script", "style"},
-                     url_schemes={"http", "https", "mailto", "data"})
+    return nh3.clean(
+        fragment,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        clean_content_tags={"script", "style"},
+        url_schemes={"http", "https", "mailto", "data"},
+    )
+
+
+def note(text):
+    """A short escaped note in place of content that cannot be shown."""
+    return f'<p class="note">{html.escape(text)}</p>'
 
 
 def notebook_body(raw):
@@ -53,7 +116,7 @@ def notebook_body(raw):
     try:
         notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same answer
-        return f'<p class="note">This file is not a readable notebook ({html.escape(type(e).__name__)}); download it instead.</p>'
+        return note(f"This file is not a readable notebook ({type(e).__name__}); download it instead.")
     exporter = HTMLExporter(template_name="basic")  # body only: we frame it
     try:
         body, _ = exporter.from_notebook_node(notebook)
@@ -61,8 +124,10 @@ def notebook_body(raw):
         try:
             body, _ = exporter.from_notebook_node(_repaired(notebook))
         except Exception as e:  # noqa: BLE001
-            return (f'<p class="note">This notebook cannot be shown ({html.escape(type(e).__name__)}: it does '
-                    f'not follow the notebook format); download it instead.</p>')
+            return note(
+                f"This notebook cannot be shown ({type(e).__name__}: it does not follow the notebook format); "
+                "download it instead."
+            )
     return sanitize(body)
 
 
@@ -89,10 +154,10 @@ def file_body(name, raw):
     """A text file's contents (escaped), or a note that it can only be downloaded."""
     if len(raw) <= TEXT_PREVIEW_BYTES:
         try:
-            return f"<pre class=\"text\">{html.escape(raw.decode('utf-8'))}</pre>"
+            return f'<pre class="text">{html.escape(raw.decode("utf-8"))}</pre>'
         except UnicodeDecodeError:
             pass
-    return f'<p class="note">{html.escape(name)} ({len(raw)} bytes) has no preview; download it.</p>'
+    return note(f"{name} ({len(raw)} bytes) has no preview; download it.")
 
 
 def listing_body(share, link):
@@ -100,11 +165,13 @@ def listing_body(share, link):
     rows = []
     for rel, size in share.files:
         href = link("view/" + quote(rel)) if rel.endswith(".ipynb") else link("raw/" + quote(rel))
-        rows.append(f'<tr><td><a href="{html.escape(href)}">{html.escape(rel)}</a></td>'
-                    f'<td class="size">{_size(size)}</td></tr>')
+        rows.append(
+            f'<tr><td><a href="{html.escape(href)}">{html.escape(rel)}</a></td><td class="size">{_size(size)}</td></tr>'
+        )
     if not rows:
-        return '<p class="note">This folder is empty.</p>'
-    return f'<table class="listing"><thead><tr><th>File</th><th>Size</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        return note("This folder is empty.")
+    head = "<thead><tr><th>File</th><th>Size</th></tr></thead>"
+    return f'<table class="listing">{head}<tbody>{"".join(rows)}</tbody></table>'
 
 
 def page(template, title, subtitle, body, actions):
@@ -112,7 +179,9 @@ def page(template, title, subtitle, body, actions):
     then the (sanitized) body."""
     from markupsafe import Markup
 
-    return template.render(title=title, subtitle=subtitle, body=Markup(body), actions=actions, code_css=Markup(_code_css()))
+    return template.render(
+        title=title, subtitle=subtitle, body=Markup(body), actions=actions, code_css=Markup(_code_css())
+    )
 
 
 class RenderCache:

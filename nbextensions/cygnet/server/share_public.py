@@ -1,7 +1,6 @@
 """The public pages of shares under /cygnet/s/{token}: no login, sandboxed (see share_page)."""
 
 import asyncio
-import html
 import tempfile
 from urllib.parse import quote
 
@@ -79,12 +78,11 @@ class PublicShareHandler(ExtensionHandlerMixin, JupyterHandler):
                 body = share_page.notebook_body(raw) if name.endswith(".ipynb") else share_page.file_body(name, raw)
             except Exception as e:  # noqa: BLE001 - a page that cannot be made is cached as such, not redone per hit
                 self.log.warning("cygnet: a shared %s could not be rendered: %s", share.kind, type(e).__name__)
-                body = f'<p class="note">This file cannot be shown ({html.escape(type(e).__name__)}); download it instead.</p>'
+                body = share_page.note(f"This file cannot be shown ({type(e).__name__}); download it instead.")
 
             title = name
             download = link("raw/" + quote(rel)) if rel else link("raw")
-            actions = [("Download", download)] + ([("Folder", root)] if rel else []) + (
-                actions if not rel else [])
+            actions = [("Download", download)] + ([("Folder", root)] if rel else []) + (actions if not rel else [])
         subtitle = f"Shared by {share.owner} · read-only snapshot"
         return cache.put(key, share_page.page(self._template(), title, subtitle, body, actions))
 
@@ -121,8 +119,15 @@ class PublicShareHandler(ExtensionHandlerMixin, JupyterHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(share_page.page(self._template(), f"{status_code} {self._reason}", "Cygnet share",
-                                    f'<p class="note">{html.escape(message)}</p>', []))
+        self.finish(
+            share_page.page(
+                self._template(),
+                f"{status_code} {self._reason}",
+                "Cygnet share",
+                share_page.note(message),
+                [],
+            )
+        )
 
     def _request_summary(self):
         return scrub_secrets(super()._request_summary())

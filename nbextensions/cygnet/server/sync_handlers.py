@@ -21,8 +21,7 @@ class SyncJobsHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def post(self):
-        job = await self.run_core(self.extensionapp.sync_jobs.start, self.json_value(), current_user(),
-                                  self._submit)
+        job = await self.run_core(self.extensionapp.sync_jobs.start, self.json_value(), current_user(), self._submit)
         self.set_status(202)
         self.finish_json(job)
 

@@ -30,17 +30,20 @@ class Work:
         future = asyncio.get_running_loop().run_in_executor(self.quick_pool, lambda: function(*args))
         try:
             return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            raise Unavailable(f"no answer within {timeout:g} s: is a file system or server Cygnet "
-                              f"reads hung?") from None
+        except TimeoutError:
+            raise Unavailable(
+                f"no answer within {timeout:g} s: is a file system or server Cygnet reads hung?"
+            ) from None
 
     def submit_long(self, user, what, function, *args):
         """Start `function(*args)` on the long pool for `user`; returns a concurrent Future.
         TooBusy if the user already has `per_user` long tasks."""
         with self._lock:
             if self._busy.get(user, 0) >= self.per_user:
-                raise TooBusy(f"too many at once: {self.per_user} opens or syncs of yours are already "
-                              f"under way; {what} can start when one of them ends")
+                raise TooBusy(
+                    f"too many at once: {self.per_user} opens or syncs of yours are already "
+                    f"under way; {what} can start when one of them ends"
+                )
             self._busy[user] = self._busy.get(user, 0) + 1
         try:
             future = self.long_pool.submit(function, *args)

@@ -50,9 +50,16 @@ class Cluster:
         return self.kind in ("connect", "connect-managed")
 
     def to_dict(self):
-        return {"name": self.name, "display_name": self.display_name or self.name, "kind": self.kind,
-                "master": self.master, "remote": self.remote, "namespace": self.namespace,
-                "image": self.image, "conf": dict(self.conf)}
+        return {
+            "name": self.name,
+            "display_name": self.display_name or self.name,
+            "kind": self.kind,
+            "master": self.master,
+            "remote": self.remote,
+            "namespace": self.namespace,
+            "image": self.image,
+            "conf": dict(self.conf),
+        }
 
 
 @dataclass(frozen=True)
@@ -74,9 +81,13 @@ class Bundle:
         return not self.clusters or cluster in self.clusters
 
     def to_dict(self):
-        return {"name": self.name, "display_name": self.display_name or self.name,
-                "description": self.description, "clusters": list(self.clusters),
-                "options": [{"name": o.name, "value": o.value, "concatenate": o.concatenate} for o in self.options]}
+        return {
+            "name": self.name,
+            "display_name": self.display_name or self.name,
+            "description": self.description,
+            "clusters": list(self.clusters),
+            "options": [{"name": o.name, "value": o.value, "concatenate": o.concatenate} for o in self.options],
+        }
 
 
 DEFAULT_LOCAL = Cluster(name="local", kind="local", display_name="Local (this machine)", master="local[*]")
@@ -92,13 +103,17 @@ class Catalogue:
         for c in self.clusters:
             if c.name == name:
                 return c
-        raise NotFound(f"no Spark cluster {name!r} here (clusters: {', '.join(c.name for c in self.clusters) or 'none'})")
+        raise NotFound(
+            f"no Spark cluster {name!r} here (clusters: {', '.join(c.name for c in self.clusters) or 'none'})"
+        )
 
     def bundle(self, name):
         for b in self.bundles:
             if b.name == name:
                 return b
-        raise NotFound(f"no Spark configuration bundle {name!r} (bundles: {', '.join(b.name for b in self.bundles) or 'none'})")
+        raise NotFound(
+            f"no Spark configuration bundle {name!r} (bundles: {', '.join(b.name for b in self.bundles) or 'none'})"
+        )
 
     def bundles_for(self, cluster=None):
         if cluster is not None:
@@ -110,8 +125,11 @@ class Catalogue:
         return [site.pop(o["name"], o) for o in KNOWN_OPTIONS] + list(site.values())
 
     def to_dict(self):
-        return {"clusters": [c.to_dict() for c in self.clusters], "bundles": [b.to_dict() for b in self.bundles],
-                "options": list(self.options)}
+        return {
+            "clusters": [c.to_dict() for c in self.clusters],
+            "bundles": [b.to_dict() for b in self.bundles],
+            "options": list(self.options),
+        }
 
 
 def load_catalogue(path=None, text=None):
@@ -148,7 +166,9 @@ def kernel_copy(path, data_dir):
 def parse_catalogue(data, source="the Spark catalogue"):
     if not isinstance(data, dict) or set(data) - {"clusters", "bundles", "options"}:
         raise BadInput(f"{source}: expected a mapping with 'clusters', 'bundles' and 'options'")
-    clusters = tuple(_cluster(c, source) for c in _list(data, "clusters", source)) if "clusters" in data else (DEFAULT_LOCAL,)
+    clusters = (
+        tuple(_cluster(c, source) for c in _list(data, "clusters", source)) if "clusters" in data else (DEFAULT_LOCAL,)
+    )
     bundles = tuple(_bundle(b, source) for b in _list(data, "bundles", source))
     options = tuple(_known_option(o, source) for o in _list(data, "options", source))
     for kind, names in (("cluster", [c.name for c in clusters]), ("bundle", [b.name for b in bundles])):
@@ -206,9 +226,16 @@ def _cluster(c, source):
         master = master or "yarn"
     elif kind == "k8s" and not master.startswith("k8s://"):
         raise BadInput(f"{source}: cluster {name}: a k8s cluster needs master: k8s://https://host:port")
-    return Cluster(name=name, kind=kind, display_name=str(c.get("display_name") or ""), master=master,
-                   remote=remote, namespace=str(c.get("namespace") or ""), image=str(c.get("image") or ""),
-                   conf=_conf(c.get("conf") or {}, f"{source}: cluster {name}"))
+    return Cluster(
+        name=name,
+        kind=kind,
+        display_name=str(c.get("display_name") or ""),
+        master=master,
+        remote=remote,
+        namespace=str(c.get("namespace") or ""),
+        image=str(c.get("image") or ""),
+        conf=_conf(c.get("conf") or {}, f"{source}: cluster {name}"),
+    )
 
 
 def _bundle(b, source):
@@ -226,15 +253,23 @@ def _bundle(b, source):
         if sep is not None and not isinstance(sep, str):
             raise BadInput(f"{source}: bundle {name}: 'concatenate' is a separator string such as ',' or ' '")
         options.append(BundleOption(_option_name(o["name"], f"{source}: bundle {name}"), str(o["value"]), sep))
-    return Bundle(name=name, display_name=str(b.get("display_name") or ""), description=str(b.get("description") or ""),
-                  clusters=tuple(clusters), options=tuple(options))
+    return Bundle(
+        name=name,
+        display_name=str(b.get("display_name") or ""),
+        description=str(b.get("description") or ""),
+        clusters=tuple(clusters),
+        options=tuple(options),
+    )
 
 
 def _known_option(o, source):
     if not isinstance(o, dict) or "name" not in o:
         raise BadInput(f"{source}: each known option is a mapping with a name")
-    return {"name": _option_name(o["name"], source), "category": str(o.get("category") or "Site"),
-            "description": str(o.get("description") or "")}
+    return {
+        "name": _option_name(o["name"], source),
+        "category": str(o.get("category") or "Site"),
+        "description": str(o.get("description") or ""),
+    }
 
 
 def _name(value, what, source):

@@ -19,7 +19,8 @@ def register(subparsers):
     commands.add_parser("down", help="stop the cluster `up` started").set_defaults(func=down_command)
     commands.add_parser("status", help="the running cluster, if any").set_defaults(func=status_command)
     commands.add_parser("clusters", help="the site's Spark clusters (Cygnet.spark_clusters)").set_defaults(
-        func=clusters_command)
+        func=clusters_command
+    )
     for sub in commands.choices.values():
         sub.add_argument("--json", action="store_true", help="print JSON")
 

@@ -25,6 +25,7 @@ def parse_option(text):
 
 def fill_placeholders(value, env):
     """'{HOME}/x' -> '/home/u/x' from `env`; '{{' and '}}' stand for literal braces."""
+
     def substitute(match):
         name = match.group(1)
         if name not in env:
@@ -44,7 +45,9 @@ def effective_conf(catalogue, cluster_name, bundles=(), options=None, env=None):
     for name in bundles or ():
         bundle = catalogue.bundle(name)
         if not bundle.applies_to(cluster.name):
-            raise BadInput(f"bundle {name!r} is not for cluster {cluster.name!r} (it is for {', '.join(bundle.clusters)})")
+            raise BadInput(
+                f"bundle {name!r} is not for cluster {cluster.name!r} (it is for {', '.join(bundle.clusters)})"
+            )
         for option in bundle.options:
             if option.concatenate is not None and conf.get(option.name):
                 conf[option.name] = conf[option.name] + option.concatenate + option.value
@@ -82,6 +85,6 @@ def view_conf(python, view_env, ports=None, host="127.0.0.1"):
     if view_env.get("CYGNET_VIEW"):
         conf["spark.executorEnv.CYGNET_VIEW"] = view_env["CYGNET_VIEW"]
     if ports:
-        conf.update(zip(PORT_OPTIONS, map(str, ports)))
+        conf.update(zip(PORT_OPTIONS, map(str, ports)))  # noqa: B905 - kernel side: views may predate 3.10
         conf["spark.driver.host"] = host
     return conf

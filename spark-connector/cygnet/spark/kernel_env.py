@@ -10,8 +10,9 @@ def servers_dir(config):
 
 
 def kernel_env(config):
-    from .catalogue import kernel_copy
     from cygnet.core.errors import CygnetError
+
+    from .catalogue import kernel_copy
 
     catalogue = config.spark_clusters
     if catalogue:

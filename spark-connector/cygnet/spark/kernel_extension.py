@@ -61,9 +61,11 @@ def _parser():
     return p
 
 
-USAGE = ("%spark connect [--cluster NAME] [--bundle B]... [--conf key=value]... [--name APP]\n"
-         "%spark status | %spark disconnect | %spark clusters | %spark logs\n"
-         "Without options, connect reuses the notebook's saved choice (metadata.cygnet.spark), else 'local'.")
+USAGE = (
+    "%spark connect [--cluster NAME] [--bundle B]... [--conf key=value]... [--name APP]\n"
+    "%spark status | %spark disconnect | %spark clusters | %spark logs\n"
+    "Without options, connect reuses the notebook's saved choice (metadata.cygnet.spark), else 'local'."
+)
 
 
 def spark_magic(ip, line):
@@ -158,10 +160,17 @@ class SparkComm:
         bundles, options = data.get("bundles") or [], data.get("options") or {}
         if not isinstance(bundles, list) or not isinstance(options, (dict, list)):
             raise BadInput("connect takes cluster (a name), bundles (a list) and options (a mapping)")
-        self.comm.send({"action": "state", "state": {**spark_session.status(), "state": "connecting",
-                                                     "cluster": cluster}})
-        spark_session.connect(cluster, bundles, options, data.get("app_name"), namespace=self.ip.user_ns,
-                              on_log=lambda line: self.comm.send({"action": "log", "line": line}))
+        self.comm.send(
+            {"action": "state", "state": {**spark_session.status(), "state": "connecting", "cluster": cluster}}
+        )
+        spark_session.connect(
+            cluster,
+            bundles,
+            options,
+            data.get("app_name"),
+            namespace=self.ip.user_ns,
+            on_log=lambda line: self.comm.send({"action": "log", "line": line}),
+        )
         _progress_for(STATE)
         self.send_state()
 
@@ -191,14 +200,17 @@ class ConnectProgress:
         stages = list(stages or ())
         total = sum(s.num_tasks for s in stages)
         finished = sum(s.num_completed_tasks for s in stages)
-        text = (f"Spark job: {len(stages)} stage(s), {finished}/{total} tasks done, {inflight_tasks} running"
-                + (" - finished" if done else ""))
+        text = f"Spark job: {len(stages)} stage(s), {finished}/{total} tasks done, {inflight_tasks} running" + (
+            " - finished" if done else ""
+        )
         if text == self.last:
             return
         self.last = text
         percent = 100 * finished // total if total else (100 if done else 0)
-        html = (f'<div class="cygnet-spark-progress" data-done="{str(bool(done)).lower()}">'
-                f'<progress max="100" value="{percent}"></progress> {text}</div>')
+        html = (
+            f'<div class="cygnet-spark-progress" data-done="{str(bool(done)).lower()}">'
+            f'<progress max="100" value="{percent}"></progress> {text}</div>'
+        )
         data = {"text/plain": text, "text/html": html}
         if self.handle is None:
             self.handle = display(data, raw=True, display_id=True)

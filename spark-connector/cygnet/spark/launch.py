@@ -37,8 +37,12 @@ def spark_home():
 def spark_env():
     check_java()
     home = spark_home()
-    return {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
-            "SPARK_NO_DAEMONIZE": "1"}
+    return {
+        **os.environ,
+        "SPARK_HOME": str(home),
+        "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        "SPARK_NO_DAEMONIZE": "1",
+    }
 
 
 def free_port():
@@ -50,8 +54,9 @@ def free_port():
 def start_process(cmd, log_path):
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, env=spark_env(), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=spark_env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     return proc.pid
 
 
@@ -122,17 +127,52 @@ def cluster_up(state_dir, workers=1, cores=1, memory="1g", timeout=START_TIMEOUT
     port, ui = free_port(), free_port()
     logs = state_dir / "logs"
     master_log = logs / "master.log"
-    pids = [start_process([spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                           "--port", str(port), "--webui-port", str(ui)], master_log)]
-    state = {"master_url": f"spark://127.0.0.1:{port}", "ui_url": f"http://127.0.0.1:{ui}", "pids": pids,
-             "workers": workers, "logs": [str(master_log)]}
+    pids = [
+        start_process(
+            [
+                spark_class,
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--webui-port",
+                str(ui),
+            ],
+            master_log,
+        )
+    ]
+    state = {
+        "master_url": f"spark://127.0.0.1:{port}",
+        "ui_url": f"http://127.0.0.1:{ui}",
+        "pids": pids,
+        "workers": workers,
+        "logs": [str(master_log)],
+    }
     try:
-        wait_for(lambda: listening(port) and _master_json(ui) is not None, timeout, "the Spark master", pids, master_log)
+        wait_for(
+            lambda: listening(port) and _master_json(ui) is not None, timeout, "the Spark master", pids, master_log
+        )
         for n in range(workers):
             log = logs / f"worker-{n}.log"
-            pids.append(start_process([spark_class, "org.apache.spark.deploy.worker.Worker", state["master_url"],
-                                       "--host", "127.0.0.1", "--cores", str(cores), "--memory", str(memory),
-                                       "--webui-port", str(free_port())], log))
+            pids.append(
+                start_process(
+                    [
+                        spark_class,
+                        "org.apache.spark.deploy.worker.Worker",
+                        state["master_url"],
+                        "--host",
+                        "127.0.0.1",
+                        "--cores",
+                        str(cores),
+                        "--memory",
+                        str(memory),
+                        "--webui-port",
+                        str(free_port()),
+                    ],
+                    log,
+                )
+            )
             state["logs"].append(str(log))
         wait_for(lambda: _alive_workers(ui) >= workers, timeout, "the Spark workers", pids, logs / "worker-0.log")
     except BaseException:
@@ -182,11 +222,21 @@ def _alive_workers(ui):
 
 # --- Spark Connect servers -----------------------------------------------------------------------------
 def connect_server_cmd(port, ui_port, master="local[*]", conf=None):
-    cmd = [str(spark_home() / "bin" / "spark-submit"), "--class",
-           "org.apache.spark.sql.connect.service.SparkConnectServer", "--master", master,
-           "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-           "--conf", f"spark.connect.grpc.binding.port={port}",
-           "--conf", f"spark.ui.port={ui_port}", "--conf", "spark.driver.host=127.0.0.1"]
+    cmd = [
+        str(spark_home() / "bin" / "spark-submit"),
+        "--class",
+        "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--master",
+        master,
+        "--conf",
+        "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf",
+        f"spark.connect.grpc.binding.port={port}",
+        "--conf",
+        f"spark.ui.port={ui_port}",
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+    ]
     for key, value in (conf or {}).items():
         cmd += ["--conf", f"{key}={value}"]
     return cmd
@@ -197,8 +247,14 @@ def start_connect_server(log_path, master="local[*]", conf=None, timeout=START_T
     first tiny job, so the user's first job does not pay the JVM's warm-up). Returns its state."""
     port, ui = free_port(), free_port()
     pid = start_process(connect_server_cmd(port, ui, master, conf), Path(log_path))
-    state = {"pid": pid, "port": port, "url": f"sc://127.0.0.1:{port}", "ui_url": f"http://127.0.0.1:{ui}",
-             "log": str(log_path), "master": master}
+    state = {
+        "pid": pid,
+        "port": port,
+        "url": f"sc://127.0.0.1:{port}",
+        "ui_url": f"http://127.0.0.1:{ui}",
+        "log": str(log_path),
+        "master": master,
+    }
     try:
         wait_for(lambda: listening(port), timeout, "the Spark Connect server", [pid], log_path)
         if prewarm:

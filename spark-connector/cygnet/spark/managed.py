@@ -33,8 +33,10 @@ def running_server_url(cluster):
             continue
         if state.get("cluster") == cluster and state.get("state") == "ready" and alive(state["pid"]):
             return state["url"]
-    raise Unavailable(f"no Spark Connect server is running for {cluster}: start one "
-                      f"(POST /cygnet/api/spark/servers, or the Spark panel) and connect again")
+    raise Unavailable(
+        f"no Spark Connect server is running for {cluster}: start one "
+        f"(POST /cygnet/api/spark/servers, or the Spark panel) and connect again"
+    )
 
 
 class ManagedServers:
@@ -51,14 +53,18 @@ class ManagedServers:
 
         body = checks.body(body, ("cluster", "bundles", "options"), required=("cluster",))
         options = body.get("options") or {}
-        if not isinstance(options, dict) or not all(
-                isinstance(v, (str, int, float, bool)) for v in options.values()):
+        if not isinstance(options, dict) or not all(isinstance(v, (str, int, float, bool)) for v in options.values()):
             raise BadInput("options must be an object of Spark option names to values")
         for key, value in options.items():
             checks.text(key, "an option's name", max_length=256)
             checks.text(str(value), f"option {key}")
-        cluster, conf = effective_conf(self.catalogue(), checks.text(body["cluster"], "cluster", max_length=256),
-                                       checks.names(body.get("bundles"), "bundles"), options, dict(os.environ))
+        cluster, conf = effective_conf(
+            self.catalogue(),
+            checks.text(body["cluster"], "cluster", max_length=256),
+            checks.names(body.get("bundles"), "bundles"),
+            options,
+            dict(os.environ),
+        )
         if cluster.kind != "connect-managed":
             raise BadInput(f"cluster {cluster.name} is a {cluster.kind} cluster, not connect-managed")
         with self.lock:
@@ -66,9 +72,18 @@ class ManagedServers:
                 if state["cluster"] == cluster.name and state["state"] in ("starting", "ready"):
                     return state  # one per user and cluster
             server_id = secrets.token_hex(8)
-            state = {"id": server_id, "cluster": cluster.name, "state": "starting", "pid": None, "url": None,
-                     "ui_url": None, "port": None, "log": str(self.dir / f"{server_id}.log"),
-                     "started": time.time(), "error": None}
+            state = {
+                "id": server_id,
+                "cluster": cluster.name,
+                "state": "starting",
+                "pid": None,
+                "url": None,
+                "ui_url": None,
+                "port": None,
+                "log": str(self.dir / f"{server_id}.log"),
+                "started": time.time(),
+                "error": None,
+            }
             self._save(state)
         threading.Thread(target=self._run, args=(state, cluster.master or "local[*]", conf), daemon=True).start()
         return self._public(state)
@@ -78,8 +93,9 @@ class ManagedServers:
 
         try:
             started = start_connect_server(Path(state["log"]), master=master, conf=conf)
-            state.update(state="ready", pid=started["pid"], url=started["url"], ui_url=started["ui_url"],
-                         port=started["port"])
+            state.update(
+                state="ready", pid=started["pid"], url=started["url"], ui_url=started["ui_url"], port=started["port"]
+            )
         except CygnetError as e:
             state.update(state="failed", error=str(e))
         except Exception as e:  # noqa: BLE001 - the state must say what happened

@@ -3,6 +3,7 @@ connect, with its front end's comm held until then."""
 
 import os
 
+
 def monitor_conf(conf, log):
     """sparkmonitor's listener for live job progress in classic sessions, where installed."""
     try:

@@ -49,8 +49,10 @@ class PortLease:
             raise
         if len(self.ports) < count:
             self.release()
-            raise Unavailable(f"no {count} free Spark driver ports left in {port_range}: close other "
-                              "notebooks' Spark sessions, or ask the site for a larger spark_port_range")
+            raise Unavailable(
+                f"no {count} free Spark driver ports left in {port_range}: close other "
+                "notebooks' Spark sessions, or ask the site for a larger spark_port_range"
+            )
 
     def release(self):
         for fd in self._files:

@@ -75,13 +75,13 @@ def _start(cluster_name, bundles, options, app_name, log):
     env = dict(os.environ)
     cluster, conf = effective_conf(cat, cluster_name, bundles, options, env)
     STATE.cluster, STATE.bundles = cluster, bundles
-    STATE.options = dict(options) if isinstance(options, dict) else dict(
-        o.split("=", 1) for o in options or ())
+    STATE.options = dict(options) if isinstance(options, dict) else dict(o.split("=", 1) for o in options or ())
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise Unavailable(f"this kernel's view ({os.environ.get('CYGNET_VIEW', 'unknown')}) has no pyspark: "
-                          "choose a view with Spark") from None
+        raise Unavailable(
+            f"this kernel's view ({os.environ.get('CYGNET_VIEW', 'unknown')}) has no pyspark: choose a view with Spark"
+        ) from None
     builder = SparkSession.builder.appName(app_name or conf.pop("spark.app.name", None) or _default_app_name())
     if cluster.is_connect:
         remote = cluster.remote if cluster.kind == "connect" else _managed_remote(cluster)
@@ -96,13 +96,18 @@ def _start(cluster_name, bundles, options, app_name, log):
     if cluster.kind == "local":
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # nothing outside needs to reach it
     host = os.environ.get("SPARK_LOCAL_IP") or socket.getfqdn()
-    STATE.lease = PortLease(ports_dir(),
-                            os.environ.get("CYGNET_SPARK_PORTS") or "40000-40999")
-    full = {**cluster_conf(cluster), **view_conf(sys.executable, env, STATE.lease.ports, host),
-            "spark.ui.showConsoleProgress": "false", **conf}  # progress shows under the cell instead
+    STATE.lease = PortLease(ports_dir(), os.environ.get("CYGNET_SPARK_PORTS") or "40000-40999")
+    full = {
+        **cluster_conf(cluster),
+        **view_conf(sys.executable, env, STATE.lease.ports, host),
+        "spark.ui.showConsoleProgress": "false",
+        **conf,
+    }  # progress shows under the cell instead
     full.update(monitor_conf(full, log))
     STATE.driver_log, log_option = driver_log_option()
-    full["spark.driver.extraJavaOptions"] = " ".join(filter(None, [log_option, full.get("spark.driver.extraJavaOptions")]))
+    full["spark.driver.extraJavaOptions"] = " ".join(
+        filter(None, [log_option, full.get("spark.driver.extraJavaOptions")])
+    )
     STATE.conf = full
     log(f"starting a Spark session on {cluster.name} ({cluster.master}), driver ports {STATE.lease.ports}")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -140,4 +145,5 @@ def _logger(on_log):
         del STATE.log[:-200]
         if on_log:
             on_log(line)
+
     return log

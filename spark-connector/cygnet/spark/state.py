@@ -21,10 +21,19 @@ class SparkState:
         self.driver_log = None  # the classic driver's log4j file
 
     def to_dict(self):
-        data = {"state": self.state, "error": self.error, "cluster": self.cluster.name if self.cluster else None,
-                "kind": self.cluster.kind if self.cluster else None, "bundles": list(self.bundles),
-                "options": dict(self.options), "conf": masked(self.conf), "ui_url": None, "app_id": None,
-                "ports": self.lease.ports if self.lease else [], "driver_log": self.driver_log}
+        data = {
+            "state": self.state,
+            "error": self.error,
+            "cluster": self.cluster.name if self.cluster else None,
+            "kind": self.cluster.kind if self.cluster else None,
+            "bundles": list(self.bundles),
+            "options": dict(self.options),
+            "conf": masked(self.conf),
+            "ui_url": None,
+            "app_id": None,
+            "ports": self.lease.ports if self.lease else [],
+            "driver_log": self.driver_log,
+        }
         if self.session is not None and not self.cluster.is_connect:
             sc = self.session.sparkContext
             data["ui_url"], data["app_id"] = sc.uiWebUrl, sc.applicationId

@@ -20,8 +20,11 @@ def home():
 
     from .xrootd import home as _home
 
-    return _home(os.environ.get("CYGNET_STORAGE_ENDPOINT", ""),
-                 os.environ.get("CYGNET_STORAGE_HOME") or DEFAULT_HOME, current_user())
+    return _home(
+        os.environ.get("CYGNET_STORAGE_ENDPOINT", ""),
+        os.environ.get("CYGNET_STORAGE_HOME") or DEFAULT_HOME,
+        current_user(),
+    )
 
 
 def resolve(target):
@@ -53,7 +56,8 @@ def open(target, mode="rb"):  # noqa: A001 - the name users expect, like builtin
 
 
 def ls(target="."):
-    from .xrootd import is_url, ls as _ls
+    from .xrootd import is_url
+    from .xrootd import ls as _ls
 
     target = resolve(target)
     if is_url(target):
@@ -62,7 +66,8 @@ def ls(target="."):
 
 
 def stat(target):
-    from .xrootd import is_url, stat as _stat
+    from .xrootd import is_url
+    from .xrootd import stat as _stat
 
     target = resolve(target)
     return _stat(target) if is_url(target) else _local_stat(target)
@@ -70,7 +75,8 @@ def stat(target):
 
 def copy(src, dst, parallel=4, progress=None):
     """Copy a file between root:// URLs and local paths; returns the bytes copied."""
-    from .xrootd import copy as _copy, is_url
+    from .xrootd import copy as _copy
+    from .xrootd import is_url
 
     src, dst = resolve(src), resolve(dst)
     if not (is_url(src) or is_url(dst)):
@@ -80,14 +86,16 @@ def copy(src, dst, parallel=4, progress=None):
 
 
 def rm(target):
-    from .xrootd import is_url, rm as _rm
+    from .xrootd import is_url
+    from .xrootd import rm as _rm
 
     target = resolve(target)
     return _rm(target) if is_url(target) else os.unlink(target)
 
 
 def mkdir(target, parents=True):
-    from .xrootd import is_url, mkdir as _mkdir
+    from .xrootd import is_url
+    from .xrootd import mkdir as _mkdir
 
     target = resolve(target)
     if is_url(target):
@@ -109,5 +117,10 @@ def _local_stat(path):
         from cygnet.core.errors import NotFound
 
         raise NotFound(f"{path}: no such file or folder") from None
-    return {"name": os.path.basename(path), "url": os.path.abspath(path), "size": st.st_size,
-            "mtime": int(st.st_mtime), "type": "directory" if os.path.isdir(path) else "file"}
+    return {
+        "name": os.path.basename(path),
+        "url": os.path.abspath(path),
+        "size": st.st_size,
+        "mtime": int(st.st_mtime),
+        "type": "directory" if os.path.isdir(path) else "file",
+    }

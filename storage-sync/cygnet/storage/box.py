@@ -1,16 +1,20 @@
 """A box: a folder on a local disk (LocalBox) or a WebDAV server such as CERNBox, ownCloud or
 Nextcloud (WebDAVBox), both through fsspec, or on EOS over XRootD (`xrootd_box.XRootDBox`). Each
 implements the `Box` protocol, the few operations the sync engine and the share store need and
-all they depend on; `open_box` chooses one by the URL's scheme from the BOXES registry. Credentials come from the caller or the environment
+all they depend on; `open_box` chooses one by the URL's scheme from the BOXES registry.
+Credentials come from the caller or the environment
 ($CYGNET_BOX_USER, $CYGNET_BOX_PASSWORD; XRootD's own for root://), never from the URL, which
 is safe to log."""
+
+from __future__ import annotations  # kernels may import the box (cygnet.storage.sync) on Python < 3.10
 
 import functools
 import importlib
 import os
 import posixpath
 import time
-from typing import Callable, Optional, Protocol
+from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from cygnet.core.atomic import PARTIAL_MARK as TEMP_MARK
@@ -26,7 +30,7 @@ class Box(Protocol):
 
     display: str  # the box's URL or path, without credentials: safe to log
 
-    def stat(self, rel: str) -> Optional[tuple]:
+    def stat(self, rel: str) -> tuple | None:
         """(size, version) of a file, or None if there is none."""
 
     def listing(self, folder: str) -> dict:
@@ -48,7 +52,7 @@ class Box(Protocol):
     def remove_tree(self, rel: str) -> None:
         """Delete a folder and everything in it (nothing if it is gone already)."""
 
-    def remove_partials(self, owned: Optional[Callable[[str], bool]] = None) -> int:
+    def remove_partials(self, owned: Callable[[str], bool] | None = None) -> int:
         """Delete partial uploads a crash left (those `owned(target rel)` claims); returns how many."""
 
 
@@ -119,8 +123,11 @@ class FsspecBox:
             entries = self._read(self.fs.ls, self.path(folder) if folder else (self.root or "/"), detail=True)
         except FileNotFoundError:
             return {}
-        return {posixpath.basename(e["name"].rstrip("/")): (e["size"], _version(e))
-                for e in entries if e.get("type") == "file"}
+        return {
+            posixpath.basename(e["name"].rstrip("/")): (e["size"], _version(e))
+            for e in entries
+            if e.get("type") == "file"
+        }
 
     def file_seen(self, rel):
         """The caller saw a file at `rel` in the box: uploads to its folder need not make the
@@ -173,8 +180,12 @@ class FsspecBox:
         except FileNotFoundError:
             return 0
         root = (self.root or "").rstrip("/") + "/"
-        partials = [p for p in found if TEMP_MARK in posixpath.basename(p)
-                    and (owned is None or owned(partial_target(p[len(root):] if p.startswith(root) else p)))]
+        partials = [
+            p
+            for p in found
+            if TEMP_MARK in posixpath.basename(p)
+            and (owned is None or owned(partial_target(p[len(root) :] if p.startswith(root) else p)))
+        ]
         for path in partials:
             self._quietly_remove(path)
         return len(partials)
@@ -261,8 +272,9 @@ class WebDAVBox(FsspecBox):
         def webdav():
             from webdav4.fsspec import WebdavFileSystem
 
-            return WebdavFileSystem(f"{http}://{parts.netloc}/", auth=(user, password) if user else None,
-                                    timeout=60, retry=True)
+            return WebdavFileSystem(
+                f"{http}://{parts.netloc}/", auth=(user, password) if user else None, timeout=60, retry=True
+            )
 
         return cls(webdav, parts.path.strip("/"), display=f"{parts.scheme}://{parts.netloc}{parts.path}")
 

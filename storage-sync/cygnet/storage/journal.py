@@ -50,8 +50,10 @@ class Journal:
         return {row[0]: Entry(*row[1:]) for row in self.db.execute("SELECT * FROM files")}
 
     def record(self, rel, entry):
-        self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                        (rel, entry.size, entry.mtime_ns, entry.digest, entry.box_size, entry.box_version))
+        self.db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+            (rel, entry.size, entry.mtime_ns, entry.digest, entry.box_size, entry.box_version),
+        )
         self._maybe_commit()
 
     def forget(self, rel):

@@ -21,8 +21,10 @@ def register(subparsers):
     listing.add_argument("--path", help="only the shares of this path")
     listing.set_defaults(func=list_command)
 
-    for name, text, func in (("refresh", "snapshot the original again", refresh_command),
-                             ("revoke", "end a share: its link stops working", revoke_command)):
+    for name, text, func in (
+        ("refresh", "snapshot the original again", refresh_command),
+        ("revoke", "end a share: its link stops working", revoke_command),
+    ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("id", help="the share's id (from `cygnet share list`)")
         sub.set_defaults(func=func)
@@ -71,7 +73,11 @@ def refresh_command(args, config_argv):
     from .shares import current_user
 
     share = _store(args, load_config(config_argv)).refresh(args.id, current_user())
-    print(json.dumps(share.to_dict(), indent=2) if args.json else f"share {share.id} now shows {share.path} as of {_when(share.refreshed)}")
+    print(
+        json.dumps(share.to_dict(), indent=2)
+        if args.json
+        else f"share {share.id} now shows {share.path} as of {_when(share.refreshed)}"
+    )
     return 0
 
 

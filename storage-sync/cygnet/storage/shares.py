@@ -137,14 +137,36 @@ class ShareStore:
         seconds = parse_duration(expires_in)
         files = self._files_of(source)
         now = time.time()
-        share = Share(id=secrets.token_hex(8), owner=owner, path=rel, kind=_kind(source), rev=1, files=files,
-                      created=now, refreshed=now, expires=now + seconds if seconds else None, users=users)
+        share = Share(
+            id=secrets.token_hex(8),
+            owner=owner,
+            path=rel,
+            kind=_kind(source),
+            rev=1,
+            files=files,
+            created=now,
+            refreshed=now,
+            expires=now + seconds if seconds else None,
+            users=users,
+        )
         token = secrets.token_urlsafe(TOKEN_BYTES)
         self._snapshot(source, share)  # before the row: a link never points at a missing snapshot
         with self.lock, self.db:
-            self.db.execute("INSERT INTO shares VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                            (share.id, hash_token(token), owner, rel, share.kind, share.rev, json.dumps(files),
-                             now, now, share.expires))
+            self.db.execute(
+                "INSERT INTO shares VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                (
+                    share.id,
+                    hash_token(token),
+                    owner,
+                    rel,
+                    share.kind,
+                    share.rev,
+                    json.dumps(files),
+                    now,
+                    now,
+                    share.expires,
+                ),
+            )
             self.db.executemany("INSERT INTO share_users VALUES (?, ?)", [(share.id, u) for u in users])
         return share, token
 
@@ -160,13 +182,15 @@ class ShareStore:
 
     def shared_with(self, user):
         """Live shares that name `user`, newest first."""
-        shares = self._shares("SELECT s.* FROM shares s JOIN share_users u ON u.share_id = s.id "
-                              "WHERE u.user = ? AND s.revoked IS NULL ORDER BY s.created DESC", [user])
+        shares = self._shares(
+            "SELECT s.* FROM shares s JOIN share_users u ON u.share_id = s.id "
+            "WHERE u.user = ? AND s.revoked IS NULL ORDER BY s.created DESC",
+            [user],
+        )
         return [s for s in shares if not s.expired]
 
     def get(self, share_id, owner):
-        found = self._shares("SELECT * FROM shares WHERE id = ? AND owner = ? AND revoked IS NULL",
-                             [share_id, owner])
+        found = self._shares("SELECT * FROM shares WHERE id = ? AND owner = ? AND revoked IS NULL", [share_id, owner])
         if not found:
             raise NotFound(f"no share {share_id} of yours")
         return found[0]
@@ -184,8 +208,10 @@ class ShareStore:
         share.files, share.rev, share.refreshed = self._files_of(source), old_rev + 1, time.time()
         self._snapshot(source, share)
         with self.lock, self.db:
-            self.db.execute("UPDATE shares SET rev = ?, files = ?, refreshed = ? WHERE id = ?",
-                            (share.rev, json.dumps(share.files), share.refreshed, share.id))
+            self.db.execute(
+                "UPDATE shares SET rev = ?, files = ?, refreshed = ? WHERE id = ?",
+                (share.rev, json.dumps(share.files), share.refreshed, share.id),
+            )
         self.box.remove_tree(f"{share.id}/{old_rev}")
         return share
 
@@ -281,8 +307,10 @@ class ShareStore:
                 files.append([os.path.relpath(path, source).replace(os.sep, "/"), size])
                 total += size
                 if len(files) > MAX_FILES or total > self.max_bytes:
-                    raise BadInput(f"{source.name} is too big to share (more than {MAX_FILES} files "
-                                   f"or {self.max_bytes} bytes); share a smaller folder")
+                    raise BadInput(
+                        f"{source.name} is too big to share (more than {MAX_FILES} files "
+                        f"or {self.max_bytes} bytes); share a smaller folder"
+                    )
         return files
 
     def _snapshot(self, source, share):
@@ -297,13 +325,28 @@ class ShareStore:
             rows = self.db.execute(query, args).fetchall()
             users = {}
             for row in rows:
-                users[row[0]] = [u for (u,) in self.db.execute(
-                    "SELECT user FROM share_users WHERE share_id = ? ORDER BY user", (row[0],))]
+                users[row[0]] = [
+                    u
+                    for (u,) in self.db.execute(
+                        "SELECT user FROM share_users WHERE share_id = ? ORDER BY user", (row[0],)
+                    )
+                ]
         shares = []
         for r in rows:
             try:
-                share = Share(id=r[0], owner=r[2], path=r[3], kind=r[4], rev=r[5], files=json.loads(r[6]),
-                              created=r[7], refreshed=r[8], expires=r[9], revoked=r[10], users=users[r[0]])
+                share = Share(
+                    id=r[0],
+                    owner=r[2],
+                    path=r[3],
+                    kind=r[4],
+                    rev=r[5],
+                    files=json.loads(r[6]),
+                    created=r[7],
+                    refreshed=r[8],
+                    expires=r[9],
+                    revoked=r[10],
+                    users=users[r[0]],
+                )
             except (TypeError, ValueError):
                 continue
             if _well_formed(share):
@@ -338,8 +381,13 @@ def _well_formed(share):
     database (every co-user, where a site shares it) could write any row: one that is not
     well formed is treated as not there."""
     files = share.files
-    if not (_SHARE_ID.match(str(share.id)) and share.kind in ("notebook", "file", "folder")
-            and _safe_rel(share.path) and isinstance(share.rev, int) and isinstance(files, list)):
+    if not (
+        _SHARE_ID.match(str(share.id))
+        and share.kind in ("notebook", "file", "folder")
+        and _safe_rel(share.path)
+        and isinstance(share.rev, int)
+        and isinstance(files, list)
+    ):
         return False
     if not all(isinstance(f, list) and len(f) == 2 and _safe_rel(f[0]) and isinstance(f[1], int) for f in files):
         return False

@@ -45,7 +45,11 @@ def ls_command(args, config_argv):
         print(json.dumps(entries, indent=2))
     for e in [] if args.json else entries:
         name = e["name"] + ("/" if e["type"] == "directory" else "")
-        print(f"{e['size']:>14}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(e['mtime']))}  {name}" if args.long else name)
+        print(
+            f"{e['size']:>14}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(e['mtime']))}  {name}"
+            if args.long
+            else name
+        )
     return 0
 
 
@@ -54,8 +58,12 @@ def stat_command(args, config_argv):
 
     _env(config_argv)
     info = storage.stat(args.url)
-    print(json.dumps(info, indent=2) if args.json else f"{info['type']} {info['size']} bytes, modified "
-          f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(info['mtime']))}: {info['url']}")
+    print(
+        json.dumps(info, indent=2)
+        if args.json
+        else f"{info['type']} {info['size']} bytes, modified "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(info['mtime']))}: {info['url']}"
+    )
     return 0
 
 
@@ -71,7 +79,11 @@ def cp_command(args, config_argv):
     size = storage.copy(args.src, args.dst, parallel=args.parallel, progress=progress)
     seconds = max(time.monotonic() - started, 1e-6)
     summary = {"src": args.src, "dst": args.dst, "bytes": size, "seconds": round(seconds, 3)}
-    print(json.dumps(summary) if args.json else f"copied {size} bytes in {seconds:.2f} s ({size / seconds / 2**20:.0f} MiB/s)")
+    print(
+        json.dumps(summary)
+        if args.json
+        else f"copied {size} bytes in {seconds:.2f} s ({size / seconds / 2**20:.0f} MiB/s)"
+    )
     return 0
 
 

@@ -11,7 +11,11 @@ from cygnet.core.progress import ProgressBar
 def register(subparsers):
     p = subparsers.add_parser("sync", help="mirror a folder to the box (incremental, conflict-safe)")
     p.add_argument("src", help="the local folder to mirror")
-    p.add_argument("dest", nargs="?", help="the box folder: a path, webdav(s)://host/path or root://host//path (default: Cygnet.box_url)")
+    p.add_argument(
+        "dest",
+        nargs="?",
+        help="the box folder: a path, webdav(s)://host/path or root://host//path (default: Cygnet.box_url)",
+    )
     p.add_argument("--delete", action="store_true", help="delete from the box what was deleted here")
     p.add_argument("--dry-run", action="store_true", help="only say what would be copied and deleted")
     p.add_argument("--watch", action="store_true", help="keep syncing every --interval seconds until Ctrl-C")
@@ -26,10 +30,16 @@ def sync_command(args, config_argv):
     config = load_config(config_argv)
     dest = args.dest or config.box_url
     while True:
-        summary = sync(args.src, dest, delete=args.delete, dry_run=args.dry_run, data_dir=config.data_dir,
-                       progress=_bar() if sys.stderr.isatty() else None, protected=[config.shares_url],
-                       waiting=lambda: print("another sync into this box is running; waiting for it",
-                                             file=sys.stderr, flush=True))
+        summary = sync(
+            args.src,
+            dest,
+            delete=args.delete,
+            dry_run=args.dry_run,
+            data_dir=config.data_dir,
+            progress=_bar() if sys.stderr.isatty() else None,
+            protected=[config.shares_url],
+            waiting=lambda: print("another sync into this box is running; waiting for it", file=sys.stderr, flush=True),
+        )
         report(summary, args.json)
         if not args.watch:
             return 1 if summary.conflicts else 0
@@ -46,8 +56,11 @@ def report(summary, as_json):
         for rel in summary.would_delete:
             print(f"would delete {rel}")
         return
-    print(f"copied {summary.copied}, skipped {summary.skipped}, deleted {summary.deleted}, "
-          f"conflicts {len(summary.conflicts)}, {summary.bytes} bytes in {summary.seconds:.2f} s", flush=True)
+    print(
+        f"copied {summary.copied}, skipped {summary.skipped}, deleted {summary.deleted}, "
+        f"conflicts {len(summary.conflicts)}, {summary.bytes} bytes in {summary.seconds:.2f} s",
+        flush=True,
+    )
     for c in summary.conflicts:
         print(f"conflict: {c['path']} was changed in the box too; the box's version is kept as {c['kept_as']}")
     for rel in summary.left_in_box:

@@ -59,8 +59,20 @@ class Summary:
         return asdict(self)
 
 
-def sync(src, dest, *, delete=False, dry_run=False, data_dir=None, workers=4, progress=None,
-         username=None, password=None, protected=(), waiting=None):
+def sync(
+    src,
+    dest,
+    *,
+    delete=False,
+    dry_run=False,
+    data_dir=None,
+    workers=4,
+    progress=None,
+    username=None,
+    password=None,
+    protected=(),
+    waiting=None,
+):
     """Mirror `src` to the box `dest`; returns a Summary. `progress(files_done, files_total,
     bytes_done)` is called as files are sent.
 
@@ -187,7 +199,7 @@ def _url_relative(url, base):
     if path == folder:
         return ""
     prefix = folder.rstrip("/") + "/"
-    return path[len(prefix):] if path.startswith(prefix) else None
+    return path[len(prefix) :] if path.startswith(prefix) else None
 
 
 def _url_within(url, folder):

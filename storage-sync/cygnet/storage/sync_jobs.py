@@ -25,8 +25,22 @@ from cygnet.core.proc import alive, die_with_parent
 
 KEPT = 100  # finished jobs remembered
 LIVE = ("queued", "running")
-FIELDS = ("id", "owner", "src", "dest", "delete", "dry_run", "state", "progress", "summary", "error",
-          "started", "finished", "pid", "resumed_from")
+FIELDS = (
+    "id",
+    "owner",
+    "src",
+    "dest",
+    "delete",
+    "dry_run",
+    "state",
+    "progress",
+    "summary",
+    "error",
+    "started",
+    "finished",
+    "pid",
+    "resumed_from",
+)
 
 
 class SyncJobs:
@@ -51,9 +65,12 @@ class SyncJobs:
         (the server's long-work pool, which may refuse with TooBusy); or the identical job
         already queued or running, with "joined": true."""
         body = checks.body(body, ("src", "dest", "delete", "dry_run"), required=("src",))
-        params = {"src": checks.text(body["src"], "src"), "dest": checks.text(body.get("dest"), "dest", required=False) or "",
-                  "delete": checks.flag(body.get("delete"), "delete"),
-                  "dry_run": checks.flag(body.get("dry_run"), "dry_run")}
+        params = {
+            "src": checks.text(body["src"], "src"),
+            "dest": checks.text(body.get("dest"), "dest", required=False) or "",
+            "delete": checks.flag(body.get("delete"), "delete"),
+            "dry_run": checks.flag(body.get("dry_run"), "dry_run"),
+        }
         return self._start(params, owner, submit)
 
     def resume(self, job_id, owner, submit):
@@ -77,8 +94,9 @@ class SyncJobs:
     def list(self, owner):
         """The owner's jobs, newest first."""
         with self.lock:
-            rows = self.db.execute(f"SELECT {_columns()} FROM jobs WHERE owner = ? ORDER BY started DESC",
-                                   (owner,)).fetchall()
+            rows = self.db.execute(
+                f"SELECT {_columns()} FROM jobs WHERE owner = ? ORDER BY started DESC", (owner,)
+            ).fetchall()
             return [dict(self.live.get(row[0]) or _job(row)) for row in rows]
 
     # --- inside ----------------------------------------------------------------------------------
@@ -93,13 +111,25 @@ class SyncJobs:
         check_target(str(src), dest, self.protected)
         with self.lock:
             for job in self.live.values():
-                if job["owner"] == owner and job["state"] in LIVE and \
-                        all(job[k] == params[k] for k in ("src", "dest", "delete", "dry_run")):
+                if (
+                    job["owner"] == owner
+                    and job["state"] in LIVE
+                    and all(job[k] == params[k] for k in ("src", "dest", "delete", "dry_run"))
+                ):
                     return {**job, "joined": True}
-            job = {"id": uuid.uuid4().hex, "owner": owner, **params, "state": "queued",
-                   "progress": {"files_done": 0, "files_total": None, "bytes": 0}, "summary": None,
-                   "error": None, "started": time.time(), "finished": None, "pid": os.getpid(),
-                   "resumed_from": resumed_from}
+            job = {
+                "id": uuid.uuid4().hex,
+                "owner": owner,
+                **params,
+                "state": "queued",
+                "progress": {"files_done": 0, "files_total": None, "bytes": 0},
+                "summary": None,
+                "error": None,
+                "started": time.time(),
+                "finished": None,
+                "pid": os.getpid(),
+                "resumed_from": resumed_from,
+            }
             self.live[job["id"]] = job
         try:
             submit(lambda: self._run(job, str(src), dest))
@@ -113,14 +143,25 @@ class SyncJobs:
 
     def _run(self, job, src, dest):
         """Run the sync in its own process (sync_run), following its progress lines."""
-        spec = {"src": src, "dest": dest, "delete": job["delete"], "dry_run": job["dry_run"],
-                "data_dir": str(self.data_dir), "protected": self.protected}
+        spec = {
+            "src": src,
+            "dest": dest,
+            "delete": job["delete"],
+            "dry_run": job["dry_run"],
+            "data_dir": str(self.data_dir),
+            "protected": self.protected,
+        }
         job["state"] = "running"
         saved, last = 0.0, None
         try:
-            proc = subprocess.Popen([sys.executable, "-m", "cygnet.storage.sync_run"], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    preexec_fn=die_with_parent)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "cygnet.storage.sync_run"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                preexec_fn=die_with_parent,
+            )
             proc.stdin.write(json.dumps(spec))
             proc.stdin.close()
             for line in proc.stdout:
@@ -153,21 +194,29 @@ class SyncJobs:
     def _save(self, job):
         values = [json.dumps(job[k]) if k in ("progress", "summary") else job[k] for k in FIELDS]
         with self.lock, self.db:
-            self.db.execute(f"INSERT OR REPLACE INTO jobs ({_columns()}) VALUES ({', '.join('?' * len(FIELDS))})",
-                            values)
+            self.db.execute(
+                f"INSERT OR REPLACE INTO jobs ({_columns()}) VALUES ({', '.join('?' * len(FIELDS))})", values
+            )
 
     def _mark_interrupted(self):
         """Jobs left queued or running by a server that is gone: a restart cut them off."""
         with self.lock, self.db:
-            for job_id, pid in self.db.execute("SELECT id, pid FROM jobs WHERE state IN ('queued', 'running')").fetchall():
+            for job_id, pid in self.db.execute(
+                "SELECT id, pid FROM jobs WHERE state IN ('queued', 'running')"
+            ).fetchall():
                 if pid != os.getpid() and not alive(pid):
-                    self.db.execute("UPDATE jobs SET state = 'interrupted', finished = ?, error = ? WHERE id = ?",
-                                    (time.time(), "the server stopped while this job ran; resume it to finish", job_id))
+                    self.db.execute(
+                        "UPDATE jobs SET state = 'interrupted', finished = ?, error = ? WHERE id = ?",
+                        (time.time(), "the server stopped while this job ran; resume it to finish", job_id),
+                    )
 
     def _forget_old(self):
         with self.lock, self.db:
-            self.db.execute("""DELETE FROM jobs WHERE state NOT IN ('queued', 'running') AND id NOT IN
-                (SELECT id FROM jobs ORDER BY started DESC LIMIT ?)""", (KEPT,))
+            self.db.execute(
+                """DELETE FROM jobs WHERE state NOT IN ('queued', 'running') AND id NOT IN
+                (SELECT id FROM jobs ORDER BY started DESC LIMIT ?)""",
+                (KEPT,),
+            )
 
     def close(self):
         with self.lock:
@@ -179,7 +228,7 @@ def _columns():
 
 
 def _job(row):
-    job = dict(zip(FIELDS, row))
+    job = dict(zip(FIELDS, row, strict=True))
     job["progress"], job["summary"] = json.loads(job["progress"] or "null"), json.loads(job["summary"] or "null")
     job["delete"], job["dry_run"] = bool(job["delete"]), bool(job["dry_run"])
     return job

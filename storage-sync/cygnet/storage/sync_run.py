@@ -23,10 +23,16 @@ def main():
     try:
         from .sync_engine import sync
 
-        summary = sync(job["src"], job["dest"], delete=job["delete"], dry_run=job["dry_run"],
-                       data_dir=job["data_dir"], protected=job["protected"],
-                       progress=lambda done, total, sent: say(progress=[done, total, sent]),
-                       waiting=lambda: say(waiting=True))
+        summary = sync(
+            job["src"],
+            job["dest"],
+            delete=job["delete"],
+            dry_run=job["dry_run"],
+            data_dir=job["data_dir"],
+            protected=job["protected"],
+            progress=lambda done, total, sent: say(progress=[done, total, sent]),
+            waiting=lambda: say(waiting=True),
+        )
         say(summary=summary.to_dict())
     except CygnetError as e:
         say(error=str(e), status=e.http_status)

@@ -33,8 +33,13 @@ _NOT_FOUND, _NOT_AUTHORIZED, _ALREADY = 3011, 3010, 3018
 # The client's own connection retries would wait minutes for a dead server, and after a crash it
 # would refuse that server for 30 min (stream error window): bound both (a
 # site's own XRD_* settings win). Read once, when the library loads.
-CLIENT_DEFAULTS = {"XRD_CONNECTIONWINDOW": "5", "XRD_CONNECTIONRETRY": "1", "XRD_REQUESTTIMEOUT": "60",
-                   "XRD_STREAMTIMEOUT": "30", "XRD_STREAMERRORWINDOW": "0"}
+CLIENT_DEFAULTS = {
+    "XRD_CONNECTIONWINDOW": "5",
+    "XRD_CONNECTIONRETRY": "1",
+    "XRD_REQUESTTIMEOUT": "60",
+    "XRD_STREAMTIMEOUT": "30",
+    "XRD_STREAMERRORWINDOW": "0",
+}
 
 
 @functools.cache  # once per process
@@ -48,6 +53,7 @@ def _keep_chunk_memory():
         return
     try:
         import ctypes
+
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 2 * CHUNK)  # M_MMAP_THRESHOLD
         libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
@@ -136,8 +142,13 @@ def stat(url, timeout=TIMEOUT):
 
     info = retried(step)
     is_dir = bool(info.flags & flags.StatInfoFlags.IS_DIR)
-    return {"name": posixpath.basename(path) or "/", "url": join(server, path), "size": info.size,
-            "mtime": info.modtime, "type": "directory" if is_dir else "file"}
+    return {
+        "name": posixpath.basename(path) or "/",
+        "url": join(server, path),
+        "size": info.size,
+        "mtime": info.modtime,
+        "type": "directory" if is_dir else "file",
+    }
 
 
 def ls(url, timeout=TIMEOUT):
@@ -154,8 +165,15 @@ def ls(url, timeout=TIMEOUT):
     for entry in retried(step):
         info = entry.statinfo
         is_dir = bool(info.flags & flags.StatInfoFlags.IS_DIR)
-        entries.append({"name": entry.name, "url": join(server, posixpath.join(path, entry.name)),
-                        "size": info.size, "mtime": info.modtime, "type": "directory" if is_dir else "file"})
+        entries.append(
+            {
+                "name": entry.name,
+                "url": join(server, posixpath.join(path, entry.name)),
+                "size": info.size,
+                "mtime": info.modtime,
+                "type": "directory" if is_dir else "file",
+            }
+        )
     return sorted(entries, key=lambda e: e["name"])
 
 
@@ -246,7 +264,7 @@ class XRootDFile(io.RawIOBase):
 
     def readinto(self, buffer):
         data = self._read_at(self.pos, min(len(buffer), CHUNK))
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         self.pos += len(data)
         return len(data)
 
@@ -256,8 +274,9 @@ class XRootDFile(io.RawIOBase):
         if end <= start:
             return b""
         with ThreadPoolExecutor(IN_FLIGHT) as pool:
-            parts = list(pool.map(lambda offset: self._read_at(offset, min(CHUNK, end - offset)),
-                                  range(start, end, CHUNK)))
+            parts = list(
+                pool.map(lambda offset: self._read_at(offset, min(CHUNK, end - offset)), range(start, end, CHUNK))
+            )
         self.pos = end
         return b"".join(parts)
 
@@ -272,6 +291,7 @@ class XRootDFile(io.RawIOBase):
             status, data = self._call(self._file.read, offset, size)
             _check(status, self.url, "read of")
             return data
+
         return retried(step)
 
     def _call(self, method, *args, **kwargs):
@@ -370,7 +390,9 @@ def copy(src, dst, parallel=IN_FLIGHT, progress=None, timeout=TIMEOUT, sweep=Tru
 
             def put(offset, data):
                 os.pwrite(fd, data, offset)
+
         try:
+
             def one(offset):
                 size = min(CHUNK, total - offset)
                 data = reader._read_at(offset, size) if remote_src else os.pread(reader.fileno(), size, offset)

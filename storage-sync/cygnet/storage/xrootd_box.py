@@ -22,13 +22,17 @@ class XRootDBox:
     @classmethod
     def from_url(cls, url, username=None, password=None):
         if username or password:
-            raise BadInput("a root:// box takes XRootD's own credentials (Kerberos, X.509 proxy or token), not a password")
+            raise BadInput(
+                "a root:// box takes XRootD's own credentials (Kerberos, X.509 proxy or token), not a password"
+            )
         return cls(url)
 
     def __init__(self, url):
         if urlsplit(url).password:
-            raise BadInput("a root:// box URL carries no password: XRootD takes credentials from "
-                           "the environment (Kerberos, X.509 proxy or token)")
+            raise BadInput(
+                "a root:// box URL carries no password: XRootD takes credentials from "
+                "the environment (Kerberos, X.509 proxy or token)"
+            )
         server, path = xrootd.parse_url(url)
         self.server, self.root = server, path.rstrip("/") or "/"
         self.display = xrootd.join(server, self.root)
@@ -87,8 +91,11 @@ class XRootDBox:
         """Delete what crashed uploads left behind (only those `owned(rel)` claims, where `rel` is
         the file the upload was for); returns how many."""
         root = self.path("").rstrip("/") + "/"
-        partials = [p for p in self._walk("")[0] if TEMP_MARK in posixpath.basename(p)
-                    and (owned is None or owned(partial_target(p[len(root):])))]
+        partials = [
+            p
+            for p in self._walk("")[0]
+            if TEMP_MARK in posixpath.basename(p) and (owned is None or owned(partial_target(p[len(root) :])))
+        ]
         for path in partials:
             self._quietly(xrootd.rm, path)
         return len(partials)

@@ -37,8 +37,9 @@ def open_command(args, config_argv):
     from .core import open_link, settings_from  # here, so `cygnet` starts fast for other commands
 
     settings = settings_from(load_config(config_argv))
-    path = open_link(_params(args), args.workspace, settings,
-                     lambda line: print(line, file=sys.stderr, flush=True)).path
+    path = open_link(
+        _params(args), args.workspace, settings, lambda line: print(line, file=sys.stderr, flush=True)
+    ).path
     print(os.path.join(args.workspace, path) if args.workspace != "." else path)
 
 

@@ -44,11 +44,15 @@ class Opened:
 def settings_from(config):
     """OpenSettings from the site's c.Cygnet options."""
     return OpenSettings(
-        policy=OpenPolicy(schemes=tuple(s.lower() for s in config.open_allowed_schemes),
-                          hosts=tuple(h.lower() for h in config.open_allowed_hosts),
-                          internal=tuple(h.lower() for h in config.open_internal_hosts)),
-        projects_dir=config.open_projects_dir, timeout=config.open_timeout,
-        max_bytes=config.open_max_bytes, depth=config.open_clone_depth,
+        policy=OpenPolicy(
+            schemes=tuple(s.lower() for s in config.open_allowed_schemes),
+            hosts=tuple(h.lower() for h in config.open_allowed_hosts),
+            internal=tuple(h.lower() for h in config.open_internal_hosts),
+        ),
+        projects_dir=config.open_projects_dir,
+        timeout=config.open_timeout,
+        max_bytes=config.open_max_bytes,
+        depth=config.open_clone_depth,
     )
 
 
@@ -60,8 +64,9 @@ def open_link(params, workspace, settings, progress=lambda line: None):
     repo, url = params.get("repo"), params.get("url")
     share = params.get("share") or params.get("shared")
     if sum(map(bool, (repo, url, share))) != 1:
-        raise BadInput("a link needs one of repo= (a Git repository), url= (a notebook or zip) "
-                       "or share= (a share link's token)")
+        raise BadInput(
+            "a link needs one of repo= (a Git repository), url= (a notebook or zip) or share= (a share link's token)"
+        )
     for name, value in params.items():
         checks.text(value, name, required=False, allow_empty=True)
     workspace = Path(workspace).resolve()

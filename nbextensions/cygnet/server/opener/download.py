@@ -18,7 +18,6 @@ import requests
 import urllib3
 
 from cygnet.core.errors import BadInput, CygnetError, Unavailable
-
 from cygnet.core.paths import place_new
 
 from .policy import sweep_stale
@@ -64,8 +63,12 @@ def _fetch(url, out, settings, progress):
             settings.policy.check_download(url)
             try:
                 with _cut_off_at(deadline, http):
-                    response = http.get(url, stream=True, allow_redirects=False,
-                                        timeout=(min(10, settings.timeout), min(30, settings.timeout)))
+                    response = http.get(
+                        url,
+                        stream=True,
+                        allow_redirects=False,
+                        timeout=(min(10, settings.timeout), min(30, settings.timeout)),
+                    )
             except requests.RequestException:
                 raise _failed(url, deadline, settings) from None
             with response:
@@ -74,11 +77,15 @@ def _fetch(url, out, settings, progress):
                     continue
                 if response.status_code != 200:
                     raise CygnetError(f"downloading {url} failed: HTTP {response.status_code} {response.reason}")
-                declared = int(response.headers.get("content-length") or 0) if \
-                    (response.headers.get("content-length") or "").isdigit() else 0
+                declared = (
+                    int(response.headers.get("content-length") or 0)
+                    if (response.headers.get("content-length") or "").isdigit()
+                    else 0
+                )
                 if declared > settings.max_bytes:
-                    raise BadInput(f"{url} is {declared // 2**20} MiB, over this site's limit "
-                                   f"of {settings.max_bytes // 2**20} MiB")
+                    raise BadInput(
+                        f"{url} is {declared // 2**20} MiB, over this site's limit of {settings.max_bytes // 2**20} MiB"
+                    )
                 received = 0
                 progress(f"downloading {url}")
                 try:
@@ -140,8 +147,10 @@ def _session():
 
         return type(f"Tracked{pool_class.__name__}", (pool_class,), {"ConnectionCls": Connection})
 
-    pools = {"http": tracked(HTTPConnectionPool, HTTPConnection),
-             "https": tracked(HTTPSConnectionPool, HTTPSConnection)}
+    pools = {
+        "http": tracked(HTTPConnectionPool, HTTPConnection),
+        "https": tracked(HTTPSConnectionPool, HTTPSConnection),
+    }
     for adapter in http.adapters.values():
         adapter.poolmanager.pool_classes_by_scheme = pools
     return http
@@ -189,8 +198,10 @@ def _unpack(archive, folder, stem, settings, progress):
                 raise BadInput(f"{stem}.zip is refused: entry {entry.filename!r} is a symbolic link")
             total += entry.file_size
         if total > settings.max_bytes:
-            raise BadInput(f"{stem}.zip unpacks to {total // 2**20} MiB, over this site's limit "
-                           f"of {settings.max_bytes // 2**20} MiB")
+            raise BadInput(
+                f"{stem}.zip unpacks to {total // 2**20} MiB, over this site's limit "
+                f"of {settings.max_bytes // 2**20} MiB"
+            )
         staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{stem}.", suffix=".unpacking"))
         try:
             progress(f"unpacking {len(entries)} entries")

@@ -31,13 +31,15 @@ def git_env(settings, url=None):
     env["GIT_CONFIG_COUNT"] = str(len(config))
     for i, (key, value) in enumerate(config.items()):
         env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
-    env.update({
-        "LANG": "C",
-        "GIT_TERMINAL_PROMPT": "0",  # never wait for a password nobody will type
-        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
-        # Also binds submodules and redirects to the allowed protocols.
-        "GIT_ALLOW_PROTOCOL": ":".join(s for s in settings.policy.schemes if s in GIT_PROTOCOLS),
-    })
+    env.update(
+        {
+            "LANG": "C",
+            "GIT_TERMINAL_PROMPT": "0",  # never wait for a password nobody will type
+            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+            # Also binds submodules and redirects to the allowed protocols.
+            "GIT_ALLOW_PROTOCOL": ":".join(s for s in settings.policy.schemes if s in GIT_PROTOCOLS),
+        }
+    )
     return env
 
 
@@ -56,7 +58,9 @@ def _pinned_address(url, settings):
 _CONNECTION_FAILURES = re.compile(
     r"unable to access|failed to connect|could not resolve|connection (refused|reset|timed out)|"
     r"unable to connect|could not read from remote|remote end hung up|early eof|operation timed out|"
-    r"empty reply|recv failure|ssl|redirect", re.IGNORECASE)
+    r"empty reply|recv failure|ssl|redirect",
+    re.IGNORECASE,
+)
 
 
 def open_repo(url, branch, folder, settings, progress):
@@ -127,17 +131,20 @@ def _update(url, branch, folder, settings, progress):
 
     def follow(line):
         if line.startswith(KEPT_YOURS):
-            kept.append(line[len(KEPT_YOURS):])
+            kept.append(line[len(KEPT_YOURS) :])
         progress(line)
 
     result = _run(cmd, settings, follow, what, folder, url)
     if result[0] != DIVERGED:
         _check(result, what, url)
         return folder, ({"kept_yours": kept} if kept else None)
-    backup = folder.with_name(free_name(folder.parent, f"{folder.name}-backup-{time.strftime('%Y%m%d-%H%M%S')}",
-                                        is_folder=True))
-    progress(f"your copy and {url} have histories that cannot be merged: "
-             f"moving your copy to {backup.name} and cloning afresh")
+    backup = folder.with_name(
+        free_name(folder.parent, f"{folder.name}-backup-{time.strftime('%Y%m%d-%H%M%S')}", is_folder=True)
+    )
+    progress(
+        f"your copy and {url} have histories that cannot be merged: "
+        f"moving your copy to {backup.name} and cloning afresh"
+    )
     folder.rename(backup)
     _clone(url, branch, folder, settings, progress)
     report = backup_report(backup, folder)
@@ -197,8 +204,9 @@ def _run(cmd, settings, progress, what, watch_dir, url):
         if _size(watch_dir) > settings.max_bytes:
             raise BadInput(f"{what}: larger than this site's limit of {settings.max_bytes // 2**20} MiB, stopped")
 
-    code = stream_bounded(cmd, timeout=settings.timeout, what=what, on_line=on_line, watch=watch,
-                          env=git_env(settings, url))
+    code = stream_bounded(
+        cmd, timeout=settings.timeout, what=what, on_line=on_line, watch=watch, env=git_env(settings, url)
+    )
     return code, last
 
 

@@ -38,9 +38,14 @@ class OpenPageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, Jupyter
     @authorized
     def get(self):
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(self.render_template("open.html", api=url_path_join(self.base_url, "cygnet", "api", "open"),
-                                         lab=url_path_join(self.base_url, "lab"),
-                                         script=self.static_url("open.js")))
+        self.finish(
+            self.render_template(
+                "open.html",
+                api=url_path_join(self.base_url, "cygnet", "api", "open"),
+                lab=url_path_join(self.base_url, "lab"),
+                script=self.static_url("open.js"),
+            )
+        )
 
 
 class OpenEventsHandler(CygnetHandler):
@@ -64,16 +69,21 @@ class OpenEventsHandler(CygnetHandler):
 
         def work():
             try:
-                result = open_link(params, self.settings["server_root_dir"], self.extensionapp.open_settings,
-                                   lambda line: send("progress", {"line": line}))
+                result = open_link(
+                    params,
+                    self.settings["server_root_dir"],
+                    self.extensionapp.open_settings,
+                    lambda line: send("progress", {"line": line}),
+                )
                 url = url_path_join(self.base_url, "lab", "tree", url_escape(result.path))
                 send("done", {**result.to_dict(), "url": url})
             except CygnetError as e:
                 send("failed", {"message": str(e)})
             except Exception as e:  # noqa: BLE001 - the stream must still end with an answer
                 # Not the parameters: a share= link's token must not reach the log.
-                self.log.error("cygnet: an open failed: %s", scrub_secrets(f"{type(e).__name__}: {e}"),
-                               exc_info=(type(e), e, None))
+                self.log.error(
+                    "cygnet: an open failed: %s", scrub_secrets(f"{type(e).__name__}: {e}"), exc_info=(type(e), e, None)
+                )
                 send("failed", {"message": "an internal error stopped the open; the server log has the details"})
 
         self.start_long("this open", work)  # 429 before the stream starts when too many run
@@ -114,8 +124,11 @@ class GitPullHandler(ExtensionHandlerMixin, JupyterHandler):
 
     @web.authenticated
     def get(self):
-        params = {"repo": self.get_argument("repo", ""), "branch": self.get_argument("branch", ""),
-                  "target": self.get_argument("targetpath", "")}
+        params = {
+            "repo": self.get_argument("repo", ""),
+            "branch": self.get_argument("branch", ""),
+            "target": self.get_argument("targetpath", ""),
+        }
         match = re.match(r"^/?(?:lab/|notebooks/)?tree/[^/]+/(.+)$", self.get_argument("urlpath", ""))
         if match:
             params["path"] = match.group(1)

@@ -54,8 +54,10 @@ class OpenPolicy:
     def _check(self, url, scheme, host, port, schemes=None):
         allowed = schemes or self.schemes
         if scheme not in allowed:
-            raise BadInput(f"{scheme or 'this kind of'} URL not allowed: {url!r} "
-                           f"(allowed: {', '.join(s + '://' for s in allowed)})")
+            raise BadInput(
+                f"{scheme or 'this kind of'} URL not allowed: {url!r} "
+                f"(allowed: {', '.join(s + '://' for s in allowed)})"
+            )
         if not host:
             raise BadInput(f"no host in {url!r}")
         host = host.lower()
@@ -79,8 +81,10 @@ class OpenPolicy:
             address = getattr(address, "ipv4_mapped", None) or address
             if _public(address) or named or any(address in net for net in self._internal_networks()):
                 continue
-            raise BadInput(f"links may not reach {host}: it is a loopback, private or link-local address "
-                           "(a site admin can allow internal hosts with c.Cygnet.open_internal_hosts)")
+            raise BadInput(
+                f"links may not reach {host}: it is a loopback, private or link-local address "
+                "(a site admin can allow internal hosts with c.Cygnet.open_internal_hosts)"
+            )
         return addresses[0]
 
     def _internal_networks(self):

@@ -28,8 +28,9 @@ class CygnetPuller(GitPuller):
         # nbgitpuller reads `git diff --name-status` line by line, where git quotes names with
         # non-ASCII characters ("caf\303\251.txt") and no such name is ever found; -z gives
         # them as they are.
-        out = subprocess.check_output(["git", "diff", "-z", "--name-status", f"..origin/{self.branch_name}"],
-                                      cwd=self.repo_dir).decode("utf-8", "surrogateescape")
+        out = subprocess.check_output(
+            ["git", "diff", "-z", "--name-status", f"..origin/{self.branch_name}"], cwd=self.repo_dir
+        ).decode("utf-8", "surrogateescape")
         fields, files = out.split("\0"), []
         i = 0
         while i < len(fields) - 1:
@@ -75,8 +76,10 @@ class CygnetPuller(GitPuller):
     def merge(self):
         # The files both sides changed: the merge keeps the user's edits where they clash, and
         # the user should know which files those are (nbgitpuller #263).
-        for name in sorted(set(self._changed("origin/" + self.branch_name + "...HEAD")) &
-                           set(self._changed("HEAD...origin/" + self.branch_name))):
+        for name in sorted(
+            set(self._changed("origin/" + self.branch_name + "...HEAD"))
+            & set(self._changed("HEAD...origin/" + self.branch_name))
+        ):
             yield f"{KEPT_YOURS}{name}\n"
         try:
             yield from super().merge()
@@ -87,7 +90,9 @@ class CygnetPuller(GitPuller):
 
 def _changed_between(repo_dir, spec):
     result = subprocess.run(["git", "diff", "-z", "--name-only", spec], cwd=repo_dir, capture_output=True)
-    return [n for n in result.stdout.decode("utf-8", "surrogateescape").split("\0") if n] if result.returncode == 0 else []
+    return (
+        [n for n in result.stdout.decode("utf-8", "surrogateescape").split("\0") if n] if result.returncode == 0 else []
+    )
 
 
 def _clashing(repo_dir, name):
