@@ -49,3 +49,13 @@ need_chromium() {
   [ -x /usr/bin/chromium ] && return 0
   _apt_install chromium || return 1
 }
+
+# What only the benchmarks compare against: rsync and rclone (bench/sync.py), wrk (share pages).
+need_bench_tools() {
+  local missing=()
+  command -v rsync >/dev/null 2>&1 || missing+=(rsync)
+  command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  _apt_install "${missing[@]}" || return 1
+}
