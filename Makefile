@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 UP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: up test bench install install-test sysdeps sysdeps-test sysdeps-bench lint lab lab-test lock clean
+.PHONY: up test bench docs install install-test sysdeps sysdeps-test sysdeps-bench lint lab lab-test lock clean
 
 up: install
 	$(BIN)/cygnet up $(UP_ARGS)
@@ -28,6 +28,11 @@ lint: install-test
 BENCH_ARGS ?=
 bench: install-test sysdeps-bench
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+# The documentation site (site/): the configuration reference is remade from the code first.
+docs: install-test
+	$(BIN)/python -m cygnet.core.config_docs > docs/configuration.md
+	$(BIN)/mkdocs build --strict
 
 # The front end's unit tests (Jest), in the extension's folder.
 lab-test: $(LAB_BUILT)

@@ -1,0 +1,30 @@
+"""The documentation stays true: the configuration reference is what the code's traits make,
+the MkDocs site builds without a warning, and the README keeps its two commands."""
+
+import subprocess
+from pathlib import Path
+
+from cygnet.core.config import Cygnet
+from cygnet.core.config_docs import reference
+from tests.support.jupyter import VENV_BIN
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_configuration_reference_is_made_from_the_traits():
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    assert page == reference(), "docs/configuration.md is stale: run `make docs`"
+    assert all(f"`Cygnet.{name}`" in page for name in Cygnet.class_traits(config=True))
+
+
+def test_the_docs_site_builds_strictly(tmp_path):
+    built = subprocess.run([str(VENV_BIN / "mkdocs"), "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    assert (tmp_path / "site" / "configuration" / "index.html").exists()
+
+
+def test_the_readme_keeps_the_two_commands_and_the_layout():
+    readme = (ROOT / "README.md").read_text()
+    for needed in ("make up", "make test", "## Layout", "## Status", "docs/configuration.md"):
+        assert needed in readme
