@@ -18,8 +18,13 @@ def test_the_configuration_reference_is_made_from_the_traits():
 
 
 def test_the_docs_site_builds_strictly(tmp_path):
-    built = subprocess.run([str(VENV_BIN / "mkdocs"), "build", "--strict", "-q", "-d", str(tmp_path / "site")],
-                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    built = subprocess.run(
+        [str(VENV_BIN / "mkdocs"), "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert built.returncode == 0, built.stderr
     assert (tmp_path / "site" / "configuration" / "index.html").exists()
 
