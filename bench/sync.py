@@ -75,7 +75,13 @@ def main():
     parser.add_argument("--large", type=int, default=3)
     parser.add_argument("--large-mb", type=int, default=256)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--backends",
+        default="local,WebDAV,XRootD",
+        help="which boxes to measure, comma-separated (local, WebDAV, XRootD)",
+    )
     args = parser.parse_args()
+    backends = [b for b in ("local", "WebDAV", "XRootD") if b.lower() in args.backends.lower().split(",")]
     for tool, package in (
         ("rsync", "rsync"),
         ("rclone", "rclone"),
@@ -111,6 +117,7 @@ def main():
         "cygnet sync (WebDAV)": lambda: [*cygnet, str(src), f"webdav://127.0.0.1:{port}/cygnet"],
         "cygnet sync (XRootD)": lambda: [*cygnet, str(src), f"{eos.url}//cygnet"],
     }
+    tools = {name: cmd for name, cmd in tools.items() if any(f"({b})" in name for b in backends)}
     envs = {name: (rclone_env if "rclone" in name else cygnet_env) for name in tools}
     results = {name: {} for name in tools}
 
@@ -161,6 +168,7 @@ def main():
             "WebDAV": lambda run: f"webdav://127.0.0.1:{port}/cygnet-large-{run}",
             "XRootD": lambda run: f"{eos.url}//cygnet-large-{run}",
         }
+        plain = {backend: plain[backend] for backend in backends}
         large_results = {backend: {"plain": [], "ours": [], "transfer": []} for backend in plain}
         for run in range(args.runs):
             for backend in plain:
@@ -188,7 +196,7 @@ def main():
             f"  {name:24} {r['first'][0]:8.2f}s {statistics.median(r['no-op']):8.3f}s "
             f"{statistics.median(r['10 changed']):10.3f}s{engine}"
         )
-    for backend in ("local", "WebDAV"):
+    for backend in [b for b in ("local", "WebDAV") if b in backends]:
         ours, theirs = results[f"cygnet sync ({backend})"], results[f"rclone sync ({backend})"]
         for phase in ("no-op", "10 changed"):
             ratio = statistics.median(ours[phase]) / statistics.median(theirs[phase])

@@ -26,7 +26,9 @@ ATTEMPTS = 3  # for reads and whole-file uploads, on server errors only
 
 class Box(Protocol):
     """What the sync engine and the share store need of a box. Paths are relative to the box's
-    root, with '/'. Errors are CygnetErrors naming the box, except FileNotFoundError where said."""
+    root, with '/'. Errors are CygnetErrors naming the box, except FileNotFoundError where said.
+    A box whose copies are cheap to read may also have `lazy_digests = True` and
+    `digest(rel, file_digest)`: the sync engine then hashes a file only when it must."""
 
     display: str  # the box's URL or path, without credentials: safe to log
 
@@ -234,6 +236,12 @@ class FsspecBox:
 
 class LocalBox(FsspecBox):
     """A folder on a local (or network-mounted) disk."""
+
+    lazy_digests = True  # its copies are at hand: a sync hashes one only when it has to
+
+    def digest(self, rel, file_digest):
+        """The digest of the box's copy of `rel`, by `file_digest(path)`."""
+        return file_digest(self.path(rel))
 
     @classmethod
     def from_url(cls, url, username=None, password=None):

@@ -109,10 +109,13 @@ def _sync(src, box, journal, summary, delete, dry_run, workers, progress, skippe
         if prev and (prev.size, prev.mtime_ns) == (size, mtime_ns):
             summary.skipped += 1
             continue
-        digest = None  # new or resized: certainly sent, and hashed on the way
+        digest = None  # new or resized: certainly sent, and hashed on the way (or not: see _upload)
         if prev and prev.size == size:
             digest = file_digest(os.path.join(src, rel))
-            if prev.digest == digest:  # touched, not changed
+            # No digest was taken at the upload (a box whose own copy can be read cheaply): the
+            # box's copy, still as we left it (its version is checked before any write), stands in.
+            known_digest = prev.digest or _box_digest(box, rel)
+            if known_digest == digest:  # touched, not changed
                 summary.skipped += 1
                 if not dry_run:
                     journal.record(rel, Entry(size, mtime_ns, digest, prev.box_size, prev.box_version))
@@ -260,10 +263,24 @@ def bytes_digest(data):
     return prefix + new(data).hexdigest()
 
 
+def _box_digest(box, rel):
+    """The digest of the box's copy, where the box can give it cheaply (a local box hashes its
+    file); None elsewhere."""
+    digest_of = getattr(box, "digest", None)
+    if digest_of is None:
+        return None
+    try:
+        return digest_of(rel, file_digest)
+    except FileNotFoundError:
+        return None
+
+
 def _upload(box, path, rel, size, digest):
     """Upload, and return the file's digest: taken beside the upload when not known yet (a
-    second core reads from the page cache what the upload just read)."""
-    if digest is not None:
+    second core reads from the page cache what the upload just read). A box that can hash its
+    own copy later (`lazy_digests`, a local box) gets none: the hash is taken only if a later
+    sync meets a same-size file with a new mtime, which most files never are."""
+    if digest is not None or getattr(box, "lazy_digests", False):
         box.upload(path, rel)
         return digest
     if size < LARGE:
