@@ -16,11 +16,12 @@ up: install
 test: install-test lint lab-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Linters every engineer runs (CI fails on a violation): ruff for Python, ESLint and Prettier
-# for the extension's TypeScript.
+# Linters every engineer runs (CI fails on a violation): ruff for Python, mypy for the typed
+# cores (pyproject.toml's [tool.mypy] files), ESLint and Prettier for the extension's TypeScript.
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	cd $(LAB) && PATH="$(abspath $(BIN)):$$PATH" jlpm lint
 
 # Every benchmark, baseline and Cygnet side by side, then one table of goals met and missed.

@@ -9,18 +9,18 @@ from pathlib import Path
 PARTIAL_MARK = ".cygnet-partial-"  # in the names of writes in progress; a crash's leftovers are swept
 
 
-def partial_name(name):
+def partial_name(name: str) -> str:
     """A hidden temporary name beside `name`, for a write that is renamed into place when done."""
     return f".{name}{PARTIAL_MARK}{secrets.token_hex(4)}"
 
 
-def partial_target(rel):
+def partial_target(rel: str) -> str:
     """The file a partial write at `rel` was for: a/.b.txt.cygnet-partial-1f2e3d4c -> a/b.txt."""
     folder, name = posixpath.split(rel)
     return posixpath.join(folder, name[1:].split(PARTIAL_MARK, 1)[0])
 
 
-def atomic_write(path, data, mode=0o644):
+def atomic_write(path: str | os.PathLike, data: str | bytes, mode: int = 0o644) -> None:
     """Write `data` (str or bytes) to `path` through a temporary file and a rename,
     so a reader or a crash never sees half a file."""
     path = Path(path)

@@ -3,12 +3,16 @@ every face answers bad input with BadInput naming the field, never with a crash 
 ("no" is not true, {"a": 1} is not a list of names).
 """
 
+from collections.abc import Iterable, Sequence
+
 from .errors import BadInput
 
 MAX_TEXT = 4096  # characters of a path, URL or name: PATH_MAX on Linux
 
 
-def text(value, field, *, required=True, max_length=MAX_TEXT, allow_empty=False):
+def text(
+    value: object, field: str, *, required: bool = True, max_length: int = MAX_TEXT, allow_empty: bool = False
+) -> str | None:
     """A string without control characters or unpaired surrogates, of bounded length."""
     if value is None or (value == "" and not allow_empty):
         if required:
@@ -27,7 +31,7 @@ def text(value, field, *, required=True, max_length=MAX_TEXT, allow_empty=False)
     return value
 
 
-def flag(value, field, default=False):
+def flag(value: object, field: str, default: bool = False) -> bool:
     """A JSON boolean (or absent): "no", 0 or "false" are refused, not read as true."""
     if value is None:
         return default
@@ -36,7 +40,14 @@ def flag(value, field, default=False):
     return value
 
 
-def number(value, field, *, minimum=None, maximum=None, default=None):
+def number(
+    value: object,
+    field: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    default: float | None = None,
+) -> float | None:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -46,7 +57,7 @@ def number(value, field, *, minimum=None, maximum=None, default=None):
     return value
 
 
-def names(value, field, *, max_items=1000):
+def names(value: object, field: str, *, max_items: int = 1000) -> list[str]:
     """A list of non-empty strings (user names and the like); None or [] for none."""
     if value is None:
         return []
@@ -54,10 +65,10 @@ def names(value, field, *, max_items=1000):
         raise BadInput(f"{field} must be a list of names, not {_kind(value)}")
     if len(value) > max_items:
         raise BadInput(f"{field} has more than {max_items} entries")
-    return [text(v, f"each of {field}", max_length=256).strip() or _empty(field) for v in value]
+    return [(text(v, f"each of {field}", max_length=256) or "").strip() or _empty(field) for v in value]
 
 
-def body(value, allowed, required=(), what="the body"):
+def body(value: object, allowed: Sequence[str], required: Sequence[str] = (), what: str = "the body") -> dict:
     """A JSON object with only `allowed` keys and all `required` ones."""
     if not isinstance(value, dict):
         raise BadInput(f"{what} must be a JSON object with {_listing(allowed)}")
@@ -70,15 +81,15 @@ def body(value, allowed, required=(), what="the body"):
     return value
 
 
-def _empty(field):
+def _empty(field: str) -> str:
     raise BadInput(f"{field} must not hold empty names")
 
 
-def _listing(keys):
+def _listing(keys: Iterable[str]) -> str:
     return ", ".join(f'"{k}"' for k in keys)
 
 
-def _kind(value):
+def _kind(value: object) -> str:
     return {
         dict: "an object",
         list: "a list",

@@ -12,12 +12,13 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Callable
 
 from .errors import CygnetError
 from .version import VERSION
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv in (["--version"], ["-V"]):
         print(f"cygnet {VERSION}")
@@ -43,7 +44,7 @@ def main(argv=None):
         return 130
 
 
-def build_parser(table=None, only=None):
+def build_parser(table: dict[str, str] | None = None, only: str | None = None) -> argparse.ArgumentParser:
     """The parser with every subcommand, or with `only` that one (all a run of it needs)."""
     table = command_table() if table is None else table
     parser = argparse.ArgumentParser(
@@ -58,7 +59,7 @@ def build_parser(table=None, only=None):
     return parser
 
 
-def command_table():
+def command_table() -> dict[str, str]:
     """name -> "module:function" of every subcommand, from the entry points, cached on disk.
     The cache is keyed on the modification times of sys.path's folders, which an install or an
     uninstall changes; reading entry points costs about 50 ms, the cache under 1 ms."""
@@ -83,7 +84,7 @@ def command_table():
     return table
 
 
-def _load(value):
+def _load(value: str) -> Callable:
     module, _, attr = value.partition(":")
     return getattr(importlib.import_module(module), attr)
 

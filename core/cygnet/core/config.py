@@ -5,7 +5,9 @@ reads the same files (jupyter_server_config.py/.json and jupyter_server_config.d
 config path) plus `--Cygnet.x=y` flags. Cores never see this class: they take plain values.
 """
 
+import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from traitlets import Bool, Float, Integer, List, Unicode, default
@@ -14,7 +16,7 @@ from traitlets.config import Configurable
 CVMFS_VIEWS = "/cvmfs/sft.cern.ch/lcg/views"
 
 
-def default_data_dir():
+def default_data_dir() -> str:
     """$CYGNET_DATA_DIR, else $XDG_DATA_HOME/cygnet, else ~/.local/share/cygnet."""
     if os.environ.get("CYGNET_DATA_DIR"):
         return os.environ["CYGNET_DATA_DIR"]
@@ -31,7 +33,7 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     @default("data_dir")
-    def _default_data_dir(self):
+    def _default_data_dir(self) -> str:
         return default_data_dir()
 
     # --- software views ---------------------------------------------------------------
@@ -43,7 +45,7 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     @default("views_roots")
-    def _default_views_roots(self):
+    def _default_views_roots(self) -> list[str]:
         roots = [CVMFS_VIEWS] if os.path.isdir(CVMFS_VIEWS) else []
         return roots + [self.local_views_root]
 
@@ -52,7 +54,7 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     @default("local_views_root")
-    def _default_local_views_root(self):
+    def _default_local_views_root(self) -> str:
         return os.path.join(self.data_dir, "views")
 
     view_setup_timeout = Float(
@@ -187,7 +189,7 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     @default("box_url")
-    def _default_box_url(self):
+    def _default_box_url(self) -> str:
         return os.path.join(self.data_dir, "box")
 
     # --- Spark ---------------------------------------------------------------------------
@@ -230,7 +232,7 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     @default("shares_db")
-    def _default_shares_db(self):
+    def _default_shares_db(self) -> str:
         return os.path.join(self.data_dir, "shares.sqlite")
 
     shares_url = Unicode(
@@ -239,7 +241,7 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     @default("shares_url")
-    def _default_shares_url(self):
+    def _default_shares_url(self) -> str:
         return self.box_url.rstrip("/") + "/.cygnet-shares"
 
     share_max_bytes = Integer(
@@ -248,7 +250,7 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     # --- derived paths ----------------------------------------------------------------
-    def effective_views_roots(self):
+    def effective_views_roots(self) -> list[Path]:
         """$CYGNET_VIEWS_PATH's roots, then the configured ones, without duplicates."""
         extra = [p for p in os.environ.get("CYGNET_VIEWS_PATH", "").split(":") if p]
         seen, roots = set(), []
@@ -260,11 +262,11 @@ class Cygnet(Configurable):
         return roots
 
     @property
-    def cache_dir(self):
+    def cache_dir(self) -> Path:
         return Path(self.data_dir) / "cache"
 
 
-def load_config(argv=()):
+def load_config(argv: Sequence[str] = ()) -> "Cygnet":
     """A Cygnet configured as the Jupyter server would be: config files, then `--Cygnet.*` flags."""
     from jupyter_core.application import JupyterApp
 
@@ -274,8 +276,8 @@ def load_config(argv=()):
         config_file_name = "jupyter_server_config"
         classes = [Cygnet]
 
-        def _log_level_default(self):
-            return "ERROR"
+        def _log_level_default(self) -> int:
+            return logging.ERROR
 
     app = _ServerConfig()
     app.parse_command_line(list(argv))

@@ -26,7 +26,7 @@ credentials), and Jupyter's own (`JUPYTER_TOKEN`, `JUPYTER_CONFIG_DIR`, ...).
 """
 
 
-def reference():
+def reference() -> str:
     rows = []
     computed = set(Cygnet._trait_default_generators)
     for name, trait in sorted(Cygnet.class_traits(config=True).items()):

@@ -47,7 +47,7 @@ class TooBusy(CygnetError):
     exit_code = 4
 
 
-def as_http_error(exc):
+def as_http_error(exc: BaseException) -> Exception:
     """The tornado HTTPError that reports `exc` to a REST client: jupyter_server's API handlers
     send an HTTPError's message to the client, and hide any other exception as 'Unhandled error'."""
     from tornado.web import HTTPError  # server side only; kernel-side code never calls this

@@ -4,6 +4,6 @@ import getpass
 import os
 
 
-def current_user():
+def current_user() -> str:
     """The JupyterHub user when there is one, else the account running Cygnet."""
     return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()

@@ -9,7 +9,7 @@ from .errors import BadInput
 NAME_MAX = 255  # bytes of one path component on Linux
 
 
-def confine(workspace, relative):
+def confine(workspace: str | os.PathLike, relative: str | None) -> Path:
     """The absolute path of `relative` inside `workspace`; BadInput if it would leave it
     (absolute paths, '..', or symlinks pointing outside)."""
     relative = (text(relative, "path", required=False, allow_empty=True) or "").strip()
@@ -25,7 +25,7 @@ def confine(workspace, relative):
     return target
 
 
-def free_name(folder, name, is_folder=False):
+def free_name(folder: str | os.PathLike, name: str, is_folder: bool = False) -> str:
     """`name` in `folder`, or name-1, name-2, ... (before a file's suffix) if taken: never
     overwrite anything."""
     folder = Path(folder)
@@ -37,7 +37,7 @@ def free_name(folder, name, is_folder=False):
     return candidate
 
 
-def place_new(source, folder, name):
+def place_new(source: str | os.PathLike, folder: str | os.PathLike, name: str) -> Path:
     """Move the file or folder `source` into `folder` as `name`, or name-1, name-2, ... if taken,
     never replacing anything, even when another writer picks a name at the same moment (no lock
     needed: the name is claimed by a link or a mkdir that fails if it exists). Returns the path."""

@@ -3,11 +3,13 @@
 import os
 import signal
 import subprocess
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .errors import Unavailable
 
 
-def run_bounded(cmd, *, timeout, what, **popen_kwargs):
+def run_bounded(cmd: Sequence[str], *, timeout: float, what: str, **popen_kwargs: Any) -> subprocess.CompletedProcess:
     """Run `cmd` to completion, capturing stdout and stderr as bytes.
 
     The command gets its own process group, and on timeout the whole group is killed: a plain
@@ -37,21 +39,29 @@ def run_bounded(cmd, *, timeout, what, **popen_kwargs):
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
-def _kill_group(proc):
+def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
 
 
-def tail(data, lines=5):
+def tail(data: str | bytes, lines: int = 5) -> str:
     """The last few lines of a program's output, for an error message."""
     if isinstance(data, bytes):
         data = data.decode("utf-8", "replace")
     return "\n".join(data.strip().splitlines()[-lines:])
 
 
-def stream_bounded(cmd, *, timeout, what, on_line, watch=None, **popen_kwargs):
+def stream_bounded(
+    cmd: Sequence[str],
+    *,
+    timeout: float,
+    what: str,
+    on_line: Callable[[str], None],
+    watch: Callable[[], None] | None = None,
+    **popen_kwargs: Any,
+) -> int:
     """Run `cmd`, passing each line of its merged output to `on_line` as it comes (git's
     progress lines end in \\r, so both \\r and \\n end a line). Stopped, with Unavailable, when
     it runs past `timeout`; `watch()` is called about twice a second and may raise to stop it
@@ -71,11 +81,12 @@ def stream_bounded(cmd, *, timeout, what, on_line, watch=None, **popen_kwargs):
         )
     except OSError as e:
         raise Unavailable(f"{what}: cannot run {cmd[0]}: {e.strerror or e}") from e
-    lines = queue.Queue()
+    lines: queue.Queue[str | None] = queue.Queue()
+    stdout: Any = proc.stdout  # a BufferedReader: read1 returns what has arrived
 
-    def read():
+    def read() -> None:
         buf = b""
-        for chunk in iter(lambda: proc.stdout.read1(65536), b""):
+        for chunk in iter(lambda: stdout.read1(65536), b""):
             buf += chunk
             *complete, buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
             for line in complete:
@@ -113,7 +124,7 @@ def stream_bounded(cmd, *, timeout, what, on_line, watch=None, **popen_kwargs):
         raise
 
 
-def alive(pid):
+def alive(pid: int) -> bool:
     """Whether process `pid` runs (a zombie does not)."""
     try:
         os.kill(pid, 0)
@@ -128,7 +139,7 @@ def alive(pid):
         return True
 
 
-def die_with_parent():
+def die_with_parent() -> None:
     """For preexec_fn: the child gets SIGTERM when the thread that started it ends (Linux's
     PR_SET_PDEATHSIG), so it never runs on unseen after its server is gone."""
     try:

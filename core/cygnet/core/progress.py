@@ -2,13 +2,14 @@
 
 import sys
 import time
+from typing import TextIO
 
 
 class ProgressBar:
-    def __init__(self, width=30, stream=None):
+    def __init__(self, width: int = 30, stream: TextIO | None = None) -> None:
         self.started, self.width, self.stream = time.monotonic(), width, stream or sys.stderr
 
-    def update(self, done, total, label, moved_bytes):
+    def update(self, done: int, total: int, label: str, moved_bytes: int) -> None:
         """Draw `done` of `total` with `label`, the rate of `moved_bytes` and the time left."""
         elapsed = max(time.monotonic() - self.started, 1e-6)
         filled = self.width * done // max(total, 1)
