@@ -1,0 +1,60 @@
+"""Handler tests in process (pytest-jupyter's ServerApp and tornado's test client): a server
+with the Cygnet extension in the test's own process, for what needs no separate server (input
+checks, error mapping, routes). Fixtures are imported here, so pytest-jupyter's autouse
+fixtures apply to this module only."""
+
+import json
+
+import pytest
+from pytest_jupyter.jupyter_core import *  # noqa: F403 - pytest-jupyter's fixtures, for this module
+from pytest_jupyter.jupyter_server import *  # noqa: F403
+from pytest_jupyter.pytest_tornasync import *  # noqa: F403
+from tornado.httpclient import HTTPClientError
+
+
+@pytest.fixture
+def jp_server_config(tmp_path):
+    return {
+        "ServerApp": {"jpserver_extensions": {"cygnet.server": True}},
+        "Cygnet": {"data_dir": str(tmp_path / "cygnet-data"), "build_default_view": False},
+    }
+
+
+def call(loop, fetch, *path, method="GET", body=None):
+    """(status, JSON body) of one request to the in-process server."""
+    kwargs = {"method": method, "raise_error": False}
+    if body is not None:
+        kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    try:
+        response = loop.run_until_complete(fetch(*path, **kwargs))
+    except HTTPClientError as e:  # some tornado versions raise despite raise_error=False
+        response = e.response
+    return response.code, json.loads(response.body or b"null")
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"src": "."}, None),
+        ({"src": ".", "delete": "no"}, "delete must be true or false"),
+        ({"src": 5}, "src must be a string"),
+        ({"src": ".", "bogus": 1}, "unknown field(s)"),
+        ("[", "not valid JSON"),
+        ({"src": "../x"}, "must stay inside the workspace"),
+    ],
+)
+def test_sync_bodies_are_checked_in_process(jp_fetch, jp_asyncio_loop, jp_root_dir, body, words):
+    status, answer = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "sync", method="POST", body=body)
+    if words is None:
+        assert status == 202 and answer["state"] in ("queued", "running", "done"), answer
+    else:
+        assert status == 400 and words in answer["message"], answer
+
+
+def test_unknown_ids_and_the_views_listing_in_process(jp_fetch, jp_asyncio_loop):
+    assert call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "sync", "0" * 32)[0] == 404
+    assert call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "shares", "0" * 16)[0] == 404
+    status, views = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "views")
+    assert status == 200 and isinstance(views, list)
+    status, answer = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "shares", method="POST", body={"users": 1})
+    assert status == 400 and "path" in answer["message"]
