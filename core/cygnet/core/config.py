@@ -196,7 +196,7 @@ class Cygnet(Configurable):
     spark_clusters = Unicode(
         "",
         help="A JSON or YAML file (it may live on CVMFS) with the site's Spark clusters, "
-        "configuration bundles and extra known options; see the README. Default: only the "
+        "configuration bundles and extra known options; see the user guide's Spark section. Default: only the "
         "cluster 'local'.",
     ).tag(config=True)
 
