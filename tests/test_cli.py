@@ -92,3 +92,21 @@ def test_up_with_no_configuration_builds_a_default_view_and_serves(tmp_path):
         wrong = requests.get(f"{server.url}/cygnet/api/views", headers={"Authorization": "token wrong"}, timeout=10)
         assert wrong.status_code == 403, "JUPYTER_TOKEN is honoured"
     assert "building 'default'" in server.log()
+
+
+def test_version_and_a_settings_cache_that_follows_the_configuration(tmp_path):
+    assert cygnet("--version").stdout.strip().startswith("cygnet ")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("a")
+    (tmp_path / "cfg").mkdir()
+    env = {
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "CYGNET_DATA_DIR": str(tmp_path / "data"),
+    }
+    for box in ("box-a", "box-b"):  # the second run must see the changed file, not a cached value
+        (tmp_path / "cfg" / "jupyter_server_config.py").write_text(f"c.Cygnet.box_url = {str(tmp_path / box)!r}\n")
+        result = cygnet("sync", str(tmp_path / "src"), env=env)
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / box / "a.txt").read_text() == "a"
+    assert list((tmp_path / "cache" / "cygnet").glob("settings-*.json")), "the settings were cached"

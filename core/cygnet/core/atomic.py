@@ -2,8 +2,6 @@
 
 import os
 import posixpath
-import secrets
-import tempfile
 from pathlib import Path
 
 PARTIAL_MARK = ".cygnet-partial-"  # in the names of writes in progress; a crash's leftovers are swept
@@ -11,7 +9,7 @@ PARTIAL_MARK = ".cygnet-partial-"  # in the names of writes in progress; a crash
 
 def partial_name(name: str) -> str:
     """A hidden temporary name beside `name`, for a write that is renamed into place when done."""
-    return f".{name}{PARTIAL_MARK}{secrets.token_hex(4)}"
+    return f".{name}{PARTIAL_MARK}{os.urandom(4).hex()}"
 
 
 def partial_target(rel: str) -> str:
@@ -23,6 +21,8 @@ def partial_target(rel: str) -> str:
 def atomic_write(path: str | os.PathLike, data: str | bytes, mode: int = 0o644) -> None:
     """Write `data` (str or bytes) to `path` through a temporary file and a rename,
     so a reader or a crash never sees half a file."""
+    import tempfile  # here: the modules that only name partials start faster without it
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str):

@@ -13,15 +13,9 @@ from pathlib import Path
 from traitlets import Bool, Float, Integer, List, Unicode, default
 from traitlets.config import Configurable
 
+from .datadir import default_data_dir
+
 CVMFS_VIEWS = "/cvmfs/sft.cern.ch/lcg/views"
-
-
-def default_data_dir() -> str:
-    """$CYGNET_DATA_DIR, else $XDG_DATA_HOME/cygnet, else ~/.local/share/cygnet."""
-    if os.environ.get("CYGNET_DATA_DIR"):
-        return os.environ["CYGNET_DATA_DIR"]
-    xdg = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(xdg, "cygnet")
 
 
 class Cygnet(Configurable):

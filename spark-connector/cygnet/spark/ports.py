@@ -86,6 +86,6 @@ def _bindable(host, port):
 
 def ports_dir():
     """Where port leases live: the server's choice, else under Cygnet's data directory."""
-    from cygnet.core.config import default_data_dir
+    from cygnet.core.datadir import default_data_dir
 
     return os.environ.get("CYGNET_SPARK_PORTS_DIR") or os.path.join(default_data_dir(), "spark", "ports")

@@ -3,9 +3,10 @@
 import json
 import sys
 import time
+from types import SimpleNamespace
 
-from cygnet.core.config import load_config
 from cygnet.core.progress import ProgressBar
+from cygnet.core.settings_cache import settings
 
 
 def register(subparsers):
@@ -27,7 +28,7 @@ def register(subparsers):
 def sync_command(args, config_argv):
     from .sync_engine import sync  # here, so `cygnet` starts fast for other commands
 
-    config = load_config(config_argv)
+    config = SimpleNamespace(**settings(config_argv, ("data_dir", "box_url", "shares_url")))
     dest = args.dest or config.box_url
     while True:
         summary = sync(

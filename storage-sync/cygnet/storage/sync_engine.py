@@ -24,11 +24,10 @@ import posixpath
 import threading
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
-from cygnet.core.config import default_data_dir
+from cygnet.core.datadir import default_data_dir
 from cygnet.core.errors import BadInput, Unavailable
 
 from .box import TEMP_MARK, check_local_folder, open_box
@@ -287,6 +286,8 @@ def _upload(box, path, rel, size, digest):
         digest = file_digest(path)
         box.upload(path, rel)
         return digest
+    from concurrent.futures import ThreadPoolExecutor  # only when something is sent
+
     with ThreadPoolExecutor(1) as hasher:
         pending = hasher.submit(file_digest, path)
         box.upload(path, rel)
@@ -361,6 +362,8 @@ def _send(box, journal, src, changed, known, summary, workers, progress):
     # Small files go `workers` at a time (their cost is round trips); large ones one at a time
     # beside them (their cost is bytes, and parallel streams of one disk or server only
     # compete: three 64 MiB uploads to WebDAV took 1.8x as long in parallel).
+    from concurrent.futures import ThreadPoolExecutor  # only when something is sent
+
     with ThreadPoolExecutor(max(1, workers)) as small, ThreadPoolExecutor(1) as large:
         pending = [(large if item[1] >= LARGE else small).submit(send, item) for item in changed]
         try:
