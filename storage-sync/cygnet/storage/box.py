@@ -1,5 +1,5 @@
-"""A box: a folder on a local disk (LocalBox) or a WebDAV server such as CERNBox, ownCloud or
-Nextcloud (WebDAVBox), both through fsspec, or on EOS over XRootD (`xrootd_box.XRootDBox`). Each
+"""A box: a folder on a local disk (LocalBox, with os calls) or a WebDAV server such as CERNBox,
+ownCloud or Nextcloud (WebDAVBox, through fsspec), or on EOS over XRootD (`xrootd_box.XRootDBox`). Each
 implements the `Box` protocol, the few operations the sync engine and the share store need and
 all they depend on; `open_box` chooses one by the URL's scheme from the BOXES registry.
 Credentials come from the caller or the environment
@@ -12,6 +12,7 @@ import functools
 import importlib
 import os
 import posixpath
+import shutil
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -86,15 +87,55 @@ def open_box(url, username=None, password=None) -> Box:
     return factory(url, username, password)
 
 
-def _local_fs():
-    import fsspec
+class _LocalFS:
+    """The few filesystem calls a local box makes, as fsspec's local filesystem answers them
+    (same info fields, so journals carry over), with os and shutil: importing fsspec costs a
+    `cygnet sync` with a few changes more than the sync itself."""
 
-    return fsspec.filesystem("file")
+    @staticmethod
+    def info(path):
+        st = os.stat(path)
+        kind = "directory" if os.path.isdir(path) else "file" if os.path.isfile(path) else "other"
+        return {"name": path, "size": st.st_size, "type": kind, "mtime": st.st_mtime}
+
+    def ls(self, path, detail=True):
+        with os.scandir(path) as entries:
+            return [self.info(entry.path) for entry in entries]
+
+    @staticmethod
+    def makedirs(path, exist_ok=False):
+        os.makedirs(path, exist_ok=exist_ok)
+
+    @staticmethod
+    def put_file(local_path, target):
+        shutil.copyfile(local_path, target)
+
+    @staticmethod
+    def rm_file(path):
+        os.remove(path)
+
+    @staticmethod
+    def cat_file(path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    @staticmethod
+    def rm(path, recursive=False):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+    @staticmethod
+    def find(path):
+        if not os.path.isdir(path):
+            raise FileNotFoundError(path)
+        return [os.path.join(folder, name) for folder, _, names in os.walk(path) for name in names]
 
 
 class FsspecBox:
-    """What a box over an fsspec filesystem shares; LocalBox and WebDAVBox differ in how a file
-    is put, moved into place and read."""
+    """What a box over an fsspec-style filesystem shares (fsspec's for WebDAV, _LocalFS for a
+    local folder); LocalBox and WebDAVBox differ in how a file is put, moved into place and read."""
 
     def __init__(self, make_fs, root, display):
         self._make_fs, self.root, self.display = make_fs, root, display
@@ -102,7 +143,7 @@ class FsspecBox:
 
     @functools.cached_property
     def fs(self):
-        """The fsspec filesystem, made (and imported) on first use: a no-op sync never needs it."""
+        """The filesystem, made (and imported) on first use: a no-op sync never needs it."""
         return self._make_fs()
 
     def path(self, rel):
@@ -247,7 +288,7 @@ class LocalBox(FsspecBox):
     def from_url(cls, url, username=None, password=None):
         parts = urlsplit(url)
         root = os.path.abspath(os.path.expanduser(parts.path if parts.scheme else url))
-        return cls(_local_fs, root, display=root)
+        return cls(_LocalFS, root, display=root)
 
     def read(self, rel, within=""):
         """Only if the file really lies inside the folder `within`: a link planted in the box
