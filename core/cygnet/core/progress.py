@@ -2,11 +2,14 @@
 
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 class ProgressBar:
-    def __init__(self, width: int = 30, stream: TextIO | None = None) -> None:
+    def __init__(self, width: int = 30, stream: "TextIO | None" = None) -> None:
         self.started, self.width, self.stream = time.monotonic(), width, stream or sys.stderr
 
     def update(self, done: int, total: int, label: str, moved_bytes: int) -> None:

@@ -12,7 +12,6 @@ import functools
 import importlib
 import os
 import posixpath
-import shutil
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -108,6 +107,8 @@ class _LocalFS:
 
     @staticmethod
     def put_file(local_path, target):
+        import shutil  # here: a no-op sync starts faster without it
+
         shutil.copyfile(local_path, target)
 
     @staticmethod
@@ -122,6 +123,8 @@ class _LocalFS:
     @staticmethod
     def rm(path, recursive=False):
         if os.path.isdir(path) and not os.path.islink(path):
+            import shutil
+
             shutil.rmtree(path)
         else:
             os.remove(path)

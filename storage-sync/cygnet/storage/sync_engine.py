@@ -99,7 +99,8 @@ def sync(
 def _sync(src, box, journal, summary, delete, dry_run, workers, progress, skipped):
     local = _walk(src, skipped)
     known = journal.all()
-    if not dry_run and journal.interrupted():
+    interrupted = not dry_run and journal.interrupted()
+    if interrupted:
         # Only partials of our own files: the share store writes into the box as well.
         summary.partials_removed = box.remove_partials(owned=lambda rel: rel in local or rel in known)
     changed = []
@@ -127,6 +128,8 @@ def _sync(src, box, journal, summary, delete, dry_run, workers, progress, skippe
         summary.would_delete = sorted(gone)
         return
 
+    if not changed and not gone and not interrupted:
+        return  # nothing to write: the journal stays as it is (and no thread pool is started)
     journal.begin()
     _send(box, journal, src, changed, known, summary, workers, progress)
     for rel in gone:
