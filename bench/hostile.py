@@ -1,9 +1,9 @@
 """Quick requests while hostile and heavy work runs: the views listing and the share listing,
 p50 and p99, (a) on an idle server (the baseline) and (b) while 8 opens of a server that drips
-one byte a second and 20 syncs of 2,000-file folders run at once. Goal: p99 under 200 ms under
+one byte a second and 20 syncs of 8,000-file folders run at once. Goal: p99 under 200 ms under
 that load.
 
-    .venv/bin/python bench/hostile.py [--samples 200] [--files 2000]
+    .venv/bin/python bench/hostile.py [--samples 200] [--files 8000]
 """
 
 import argparse
@@ -47,7 +47,7 @@ def p(values, q):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--files", type=int, default=8000)
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="cygnet-bench-hostile-"))

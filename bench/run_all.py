@@ -23,7 +23,7 @@ QUICK = {
     "spark_connect": ["--runs", "1"],
     "xrootd_io": ["--mib", "256", "--runs", "1"],
     "share_view": ["--seconds", "5", "--runs", "1"],
-    "hostile": ["--samples", "100", "--files", "500"],
+    "hostile": ["--samples", "100", "--files", "1000"],
 }
 VERDICT = re.compile(r"\b(met|MISSED|missed)\b")
 
