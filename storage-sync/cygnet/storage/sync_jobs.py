@@ -13,6 +13,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -153,12 +154,15 @@ class SyncJobs:
         }
         job["state"] = "running"
         saved, last = 0.0, None
+        # stderr goes to a file: a pipe nobody reads while stdout is followed could fill and
+        # stop the sync (warnings from a library, a long traceback).
+        errors = tempfile.TemporaryFile(mode="w+")
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "cygnet.storage.sync_run"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=errors,
                 text=True,
                 preexec_fn=die_with_parent,
             )
@@ -176,8 +180,9 @@ class SyncJobs:
                     job["state"] = "queued"  # behind another sync into this box
                 else:
                     last = message
-            err = proc.stderr.read()
             proc.wait()
+            errors.seek(0)
+            err = errors.read()
             if last is None:
                 raise RuntimeError(f"the sync process ended with exit code {proc.returncode}: {err[-500:]}")
             if "summary" in last:
@@ -186,6 +191,8 @@ class SyncJobs:
                 job["error"], job["state"] = last["error"], "failed"
         except Exception as e:  # noqa: BLE001 - a job must end with a state a client can read
             job["error"], job["state"] = f"internal error: {type(e).__name__}: {e}", "failed"
+        finally:
+            errors.close()
         job["finished"] = time.time()
         self._save(job)
         with self.lock:
@@ -204,7 +211,7 @@ class SyncJobs:
             for job_id, pid in self.db.execute(
                 "SELECT id, pid FROM jobs WHERE state IN ('queued', 'running')"
             ).fetchall():
-                if pid != os.getpid() and not alive(pid):
+                if pid != os.getpid() and not _server_alive(pid):
                     self.db.execute(
                         "UPDATE jobs SET state = 'interrupted', finished = ?, error = ? WHERE id = ?",
                         (time.time(), "the server stopped while this job ran; resume it to finish", job_id),
@@ -221,6 +228,19 @@ class SyncJobs:
     def close(self):
         with self.lock:
             self.db.close()
+
+
+def _server_alive(pid):
+    """Whether `pid` is still a server that may run the job (a pid reused by an unrelated process
+    after a restart does not count)."""
+    if not alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            command = f.read()
+    except OSError:
+        return True  # no /proc: trust the pid
+    return b"cygnet" in command or b"jupyter" in command
 
 
 def _columns():
