@@ -14,7 +14,7 @@ import os
 import posixpath
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from cygnet.core.atomic import PARTIAL_MARK as TEMP_MARK
@@ -74,13 +74,13 @@ BOXES = {
 }
 
 
-def open_box(url, username=None, password=None) -> Box:
+def open_box(url: str, username: str | None = None, password: str | None = None) -> Box:
     """The box for `url`, chosen by its scheme: a local path, webdav(s):// (or http(s)://), root://."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in BOXES:
         raise BadInput(f"a box is a local folder, a webdav(s):// URL or a root:// URL, not {url!r}")
     module, _, name = BOXES[scheme].partition(":")
-    factory = importlib.import_module(module)
+    factory: Any = importlib.import_module(module)
     for part in name.split("."):
         factory = getattr(factory, part)
     return factory(url, username, password)

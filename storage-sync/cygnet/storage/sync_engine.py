@@ -15,6 +15,8 @@ conflict-safe.
   sync put there and that nobody changed since; anything else in the box is left alone.
 """
 
+from __future__ import annotations  # kernels may run this on Python < 3.10
+
 import contextlib
 import fcntl
 import functools
@@ -24,13 +26,14 @@ import posixpath
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 from cygnet.core.datadir import default_data_dir
 from cygnet.core.errors import BadInput, Unavailable
 
-from .box import TEMP_MARK, check_local_folder, open_box
+from .box import TEMP_MARK, Box, check_local_folder, open_box
 from .journal import Entry, Journal
 
 SKIPPED_FOLDERS = {".ipynb_checkpoints"}  # Jupyter's own autosave copies stay local
@@ -54,24 +57,24 @@ class Summary:
     dry_run: bool = False
     seconds: float = 0.0
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return asdict(self)
 
 
 def sync(
-    src,
-    dest,
+    src: str,
+    dest: str,
     *,
-    delete=False,
-    dry_run=False,
-    data_dir=None,
-    workers=4,
-    progress=None,
-    username=None,
-    password=None,
-    protected=(),
-    waiting=None,
-):
+    delete: bool = False,
+    dry_run: bool = False,
+    data_dir: str | None = None,
+    workers: int = 4,
+    progress: Callable[[int, int, int], None] | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    protected: Sequence[str] = (),
+    waiting: Callable[[], None] | None = None,
+) -> Summary:
     """Mirror `src` to the box `dest`; returns a Summary. `progress(files_done, files_total,
     bytes_done)` is called as files are sent.
 
@@ -96,7 +99,17 @@ def sync(
     return summary
 
 
-def _sync(src, box, journal, summary, delete, dry_run, workers, progress, skipped):
+def _sync(
+    src: str,
+    box: Box,
+    journal: Journal,
+    summary: Summary,
+    delete: bool,
+    dry_run: bool,
+    workers: int,
+    progress: Callable[[int, int, int], None] | None,
+    skipped: set[str],
+) -> None:
     local = _walk(src, skipped)
     known = journal.all()
     interrupted = not dry_run and journal.interrupted()
@@ -138,7 +151,7 @@ def _sync(src, box, journal, summary, delete, dry_run, workers, progress, skippe
 
 
 @contextlib.contextmanager
-def box_lock(data_dir, box_display, waiting=None):
+def box_lock(data_dir: str, box_display: str, waiting: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold the lock of one box (an flock on a file in the data dir: released by the kernel if
     the holder dies, so a crash never leaves it held)."""
     key = hashlib.sha256(box_display.encode()).hexdigest()[:24]
@@ -157,7 +170,7 @@ def box_lock(data_dir, box_display, waiting=None):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def check_target(src, dest, protected=()):
+def check_target(src: str, dest: str, protected: Sequence[str] = ()) -> None:
     """BadInput if a sync of `src` into `dest` must not run: the source lies inside the box, or
     `dest` is (inside) a protected folder such as the share snapshots."""
     box_root = _local_path(dest)
@@ -168,7 +181,7 @@ def check_target(src, dest, protected=()):
             raise BadInput("that box folder is where Cygnet keeps share snapshots; sync into another one")
 
 
-def _left_out(src, dest, data_dir, protected):
+def _left_out(src: str, dest: str, data_dir: str, protected: Sequence[str]) -> set[str]:
     """Folders of `src` (relative) a sync into `dest` must not walk: the box itself and the data
     dir when they live inside the source, and protected box folders below `dest`."""
     check_target(src, dest, protected)
@@ -180,23 +193,24 @@ def _left_out(src, dest, data_dir, protected):
     return left_out
 
 
-def _local_path(url):
+def _local_path(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme in ("", "file"):
         return os.path.realpath(os.path.expanduser(parts.path if parts.scheme else url))
     return None
 
 
-def _within(path, folder):
+def _within(path: str, folder: str) -> bool:
     path, folder = os.path.realpath(path), os.path.realpath(folder)
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _url_relative(url, base):
+def _url_relative(url: str, base: str) -> str | None:
     """`url`'s path below `base` ('' for the same place), or None if it is not below it."""
     a, b = urlsplit(url), urlsplit(base)
-    if _local_path(url) and _local_path(base):
-        path, folder = _local_path(url), _local_path(base)
+    local_url, local_base = _local_path(url), _local_path(base)
+    if local_url and local_base:
+        path, folder = local_url, local_base
     elif (a.scheme, a.netloc) == (b.scheme, b.netloc):
         path, folder = posixpath.normpath("/" + a.path.lstrip("/")), posixpath.normpath("/" + b.path.lstrip("/"))
     else:
@@ -207,11 +221,11 @@ def _url_relative(url, base):
     return path[len(prefix) :] if path.startswith(prefix) else None
 
 
-def _url_within(url, folder):
+def _url_within(url: str, folder: str) -> bool:
     return _url_relative(url, folder) is not None
 
 
-def _walk(src, skipped=frozenset()):
+def _walk(src: str, skipped: Collection[str] = frozenset()) -> dict[str, tuple[int, int]]:
     """rel path -> (size, mtime_ns) of every regular file under src (links are not followed).
     Names are built as the walk goes down: os.walk and relpath cost twice as long for 10,000 files."""
     files, pending = {}, [("", src)]
@@ -237,7 +251,7 @@ def _walk(src, skipped=frozenset()):
 
 
 @functools.cache  # once: a failed import would otherwise be retried for every file
-def _hasher():
+def _hasher() -> tuple[str, Callable]:
     """(prefix, new hash): BLAKE3 (3-4x faster than sha256 here, and it releases the GIL), or
     sha256 where a view lacks it. Digests carry their prefix: one made the other way never
     matches, which costs an upload, never a missed change."""
@@ -248,7 +262,7 @@ def _hasher():
     return "b3:", blake3
 
 
-def file_digest(path):
+def file_digest(path: str) -> str:
     prefix, new = _hasher()
     h = new()
     try:
@@ -260,12 +274,12 @@ def file_digest(path):
     return prefix + h.hexdigest()
 
 
-def bytes_digest(data):
+def bytes_digest(data: bytes) -> str:
     prefix, new = _hasher()
     return prefix + new(data).hexdigest()
 
 
-def _box_digest(box, rel):
+def _box_digest(box: Box, rel: str) -> str | None:
     """The digest of the box's copy, where the box can give it cheaply (a local box hashes its
     file); None elsewhere."""
     digest_of = getattr(box, "digest", None)
@@ -277,7 +291,7 @@ def _box_digest(box, rel):
         return None
 
 
-def _upload(box, path, rel, size, digest):
+def _upload(box: Box, path: str, rel: str, size: int, digest: str | None) -> str | None:
     """Upload, and return the file's digest: taken beside the upload when not known yet (a
     second core reads from the page cache what the upload just read). A box that can hash its
     own copy later (`lazy_digests`, a local box) gets none: the hash is taken only if a later
@@ -297,7 +311,16 @@ def _upload(box, path, rel, size, digest):
         return pending.result()
 
 
-def _send(box, journal, src, changed, known, summary, workers, progress):
+def _send(
+    box: Box,
+    journal: Journal,
+    src: str,
+    changed: list[tuple[str, int, int, str | None]],
+    known: dict[str, Entry],
+    summary: Summary,
+    workers: int,
+    progress: Callable[[int, int, int], None] | None,
+) -> None:
     """Send the changed files, checking each against the box's current copy first. The box is
     read a folder listing at a time (or a stat per file, for folders with few files to send):
     before sending (conflicts), and once a folder's files are all sent (their new versions,
@@ -307,10 +330,10 @@ def _send(box, journal, src, changed, known, summary, workers, progress):
     before = {}  # folder -> its listing, fetched when first needed
     to_send = Counter(posixpath.dirname(rel) for rel, *_ in changed)
     remaining = Counter(to_send)
-    sent = defaultdict(list)  # folder -> files sent, recorded when the folder is complete
+    sent: defaultdict[str, list] = defaultdict(list)  # folder -> files sent, recorded when complete
     total = len(changed)
 
-    def in_box(rel):
+    def in_box(rel: str) -> tuple | None:
         folder, name = posixpath.split(rel)
         if to_send[folder] <= STAT_UP_TO:
             return box.stat(rel)
@@ -319,7 +342,7 @@ def _send(box, journal, src, changed, known, summary, workers, progress):
                 before[folder] = box.listing(folder)
             return before[folder].get(name)
 
-    def folder_done(folder):
+    def folder_done(folder: str) -> None:
         with lock:
             remaining[folder] -= 1
             items = sent.pop(folder, []) if remaining[folder] == 0 else []
@@ -330,7 +353,7 @@ def _send(box, journal, src, changed, known, summary, workers, progress):
                     box_size, box_version = after.get(posixpath.basename(rel)) or box.stat(rel) or (size, "")
                     journal.record(rel, Entry(size, mtime_ns, digest, box_size, box_version))
 
-    def send(item):
+    def send(item: tuple[str, int, int, str | None]) -> None:
         rel, size, mtime_ns, digest = item
         path = os.path.join(src, rel)
         prev = known.get(rel)
@@ -378,7 +401,7 @@ def _send(box, journal, src, changed, known, summary, workers, progress):
             raise
 
 
-def _delete(box, journal, rel, prev, summary):
+def _delete(box: Box, journal: Journal, rel: str, prev: Entry, summary: Summary) -> None:
     current = box.stat(rel)
     if current is not None and current != (prev.box_size, prev.box_version):
         summary.left_in_box.append(rel)  # someone changed it in the box: not ours to delete
@@ -388,6 +411,6 @@ def _delete(box, journal, rel, prev, summary):
     journal.forget(rel)
 
 
-def _conflict_name(rel):
+def _conflict_name(rel: str) -> str:
     stem, suffix = os.path.splitext(rel)
     return f"{stem}.conflict-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"

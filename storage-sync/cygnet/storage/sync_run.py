@@ -14,10 +14,10 @@ import sys
 from cygnet.core.errors import CygnetError
 
 
-def main():
+def main() -> int:
     job = json.loads(sys.stdin.read())
 
-    def say(**message):
+    def say(**message: object) -> None:
         print(json.dumps(message), flush=True)
 
     try:
