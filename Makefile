@@ -5,6 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PROXY := $(BIN)/configurable-http-proxy
 UP_ARGS ?=
 PYTEST_ARGS ?=
 
@@ -63,9 +64,15 @@ $(LAB_BUILT): $(VENV)/.deps $(LAB)/package.json $(LAB)/yarn.lock $(LAB)/tsconfig
 lab: $(LAB_BUILT)
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
 
-$(VENV)/.installed: $(VENV)/.deps $(LAB_BUILT) pyproject.toml
+$(VENV)/.installed: $(VENV)/.deps $(LAB_BUILT) $(PROXY) pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
 	@touch $@
+
+# configurable-http-proxy for `cygnet hub`, from the pinned hub/proxy/package-lock.json, linked
+# beside the venv's Python where `cygnet hub` looks for it.
+$(PROXY): hub/proxy/package.json hub/proxy/package-lock.json $(VENV)/bin/python
+	cd hub/proxy && npm ci --no-audit --no-fund --loglevel=error
+	ln -sf $(abspath hub/proxy/node_modules/.bin/configurable-http-proxy) $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-test.lock
@@ -73,7 +80,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
 
 # System packages: present, installed with apt when root, or a clear message naming them.
 sysdeps:
-	@bash -c 'source docker/sysdeps.sh && need_java && need_git && need_node'
+	@bash -c 'source docker/sysdeps.sh && need_java && need_git && need_node && need_npm'
 
 # What only the tests need: a real XRootD server, and Chromium for the browser tests.
 sysdeps-test:

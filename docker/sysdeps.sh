@@ -59,3 +59,9 @@ need_bench_tools() {
   [ ${#missing[@]} -eq 0 ] && return 0
   _apt_install "${missing[@]}" || return 1
 }
+
+# npm installs configurable-http-proxy, JupyterHub's proxy, for `cygnet hub` (pinned in hub/proxy).
+need_npm() {
+  command -v npm >/dev/null 2>&1 && return 0
+  _apt_install npm || return 1
+}

@@ -1,0 +1,53 @@
+"""`cygnet hub`: the multi-user service, a real JupyterHub with Cygnet's spawner and form."""
+
+import os
+import socket
+import sys
+
+from cygnet.core.errors import BadInput
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "hub",
+        help="start the multi-user service (JupyterHub with Cygnet's spawner)",
+        description="Start JupyterHub with Cygnet's spawner and form. Other JupyterHub options "
+        "(--JupyterHub.*, --Authenticator.*, ...) are passed on; -f/--config names the site's "
+        "jupyterhub_config.py, read after Cygnet's defaults.",
+    )
+    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    p.add_argument("-f", "--config", help="the site's jupyterhub_config.py")
+    p.set_defaults(func=hub_command, forwards_unknown_args=True)
+
+
+def hub_command(args, extra):
+    from .setup import hub_dir
+
+    if not 0 < args.port < 65536:
+        raise BadInput(f"--port must be between 1 and 65535, not {args.port}")
+    env = dict(os.environ)
+    if args.config:
+        if not os.path.isfile(args.config):
+            raise BadInput(f"--config {args.config!r} is not a file")
+        env["CYGNET_HUB_SITE_CONFIG"] = os.path.abspath(args.config)
+    env.setdefault("CYGNET_HUB_API_PORT", str(_free_port()))
+    env.setdefault("CYGNET_HUB_PROXY_API_PORT", str(_free_port()))
+    folder = hub_dir()
+    print(
+        f"cygnet: the hub's state is in {folder}; users log in with any name and the password in "
+        f"{os.path.join(folder, 'password')}.\n"
+        "cygnet: every session runs under this account, with no isolation between users: for trials "
+        "and single-tenant machines. Real sites configure a spawner that runs users as themselves.",
+        file=sys.stderr,
+        flush=True,
+    )
+    config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hub_config.py")
+    argv = [sys.executable, "-m", "jupyterhub", "-f", config, f"--ip={args.ip}", f"--port={args.port}", *extra]
+    os.execve(sys.executable, argv, env)  # the hub replaces this process: signals reach it as they are
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,81 @@
+"""The embedded default of `cygnet hub`: state under <data_dir>/hub/, Cygnet's spawner and form,
+JupyterHub's shared-password authenticator, configurable-http-proxy, loopback ports chosen by
+`cygnet hub` (so hubs never collide on one machine)."""
+
+import os
+import secrets
+import shutil
+import sys
+
+from cygnet.core.atomic import atomic_write
+
+PROXY_LOCATIONS = ("hub/proxy/node_modules/.bin/configurable-http-proxy",)
+
+
+def hub_dir():
+    from cygnet.core.datadir import default_data_dir
+
+    return os.environ.get("CYGNET_HUB_DIR") or os.path.join(default_data_dir(), "hub")
+
+
+def shared_password(folder):
+    """The password users log in with (any user name): made once, kept in a 0600 file, never
+    printed or logged."""
+    path = os.path.join(folder, "password")
+    if not os.path.exists(path):
+        atomic_write(path, secrets.token_urlsafe(18) + "\n", mode=0o600)
+    with open(path) as f:
+        return f.read().strip()
+
+
+def proxy_command():
+    """configurable-http-proxy: beside this Python (a venv's bin), on PATH, or the repository's
+    hub/proxy install that `make` does."""
+    here = os.path.join(os.path.dirname(sys.executable), "configurable-http-proxy")
+    if os.path.exists(here):
+        return here
+    found = shutil.which("configurable-http-proxy")
+    if found:
+        return found
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    for rel in PROXY_LOCATIONS:
+        if os.path.exists(os.path.join(root, rel)):
+            return os.path.join(root, rel)
+    return "configurable-http-proxy"  # JupyterHub then names what is missing
+
+
+def configure(c):
+    folder = hub_dir()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    c.JupyterHub.db_url = "sqlite:///" + os.path.join(folder, "jupyterhub.sqlite")
+    c.JupyterHub.cookie_secret_file = os.path.join(folder, "cookie_secret")
+    c.JupyterHub.pid_file = os.path.join(folder, "jupyterhub.pid")
+    if os.environ.get("CYGNET_HUB_API_PORT"):
+        c.JupyterHub.hub_ip = "127.0.0.1"
+        c.JupyterHub.hub_port = int(os.environ["CYGNET_HUB_API_PORT"])
+    c.ConfigurableHTTPProxy.command = [proxy_command()]
+    c.ConfigurableHTTPProxy.pid_file = os.path.join(folder, "proxy.pid")
+    if os.environ.get("CYGNET_HUB_PROXY_API_PORT"):
+        c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ['CYGNET_HUB_PROXY_API_PORT']}"
+    # Shared password: works on a fresh machine with no accounts, and every user still has a
+    # name of their own. Sites set any authenticator (OAuth/OIDC, LDAP, Kerberos) in their file.
+    c.JupyterHub.authenticator_class = "shared-password"
+    c.SharedPasswordAuthenticator.user_password = shared_password(folder)
+    c.Authenticator.allow_all = True
+    c.JupyterHub.spawner_class = "cygnet.hub.spawner.CygnetLocalSpawner"
+    c.CygnetLocalSpawner.home_dir_template = os.path.join(folder, "users", "{username}")
+    c.Spawner.cmd = [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser")]
+    c.Spawner.default_url = "/lab"
+    c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+    c.Spawner.env_keep = [
+        "PATH",
+        "LANG",
+        "LC_ALL",
+        "VIRTUAL_ENV",
+        "CYGNET_VIEWS_PATH",
+        "JAVA_HOME",
+        "SPARK_LOCAL_IP",
+        "JUPYTERHUB_SINGLEUSER_APP",
+    ]
+    c.Spawner.http_timeout = 120
+    c.Spawner.start_timeout = 120

@@ -1,0 +1,73 @@
+"""Cygnet's spawner: JupyterHub's spawners with Cygnet's options form (software view, cores,
+memory, Spark cluster), each choice checked against the site's own data, whether it comes from
+the form, a /hub/spawn?view=... link or the REST API's user_options; the last choice is
+selected again next time.
+
+`CygnetSpawnerMixin` goes in front of any spawner class; `CygnetLocalSpawner` is the embedded
+default (every session under the hub's own account: for trials and single-tenant machines).
+"""
+
+from jupyterhub.spawner import SimpleLocalProcessSpawner
+from tornado import web
+from traitlets import HasTraits, List, Unicode, default
+
+from cygnet.core.config import Cygnet
+from cygnet.core.errors import BadInput
+
+from .form import render_form
+from .options import OPTION_KEYS, check_options, site_choices
+
+
+class CygnetSpawnerMixin(HasTraits):
+    core_choices = List([1, 2, 4], help="Cores a user may choose (the spawner's cpu_limit).").tag(config=True)
+    memory_choices = List(
+        Unicode(), ["2G", "4G", "8G"], help="Memory a user may choose (the spawner's mem_limit)."
+    ).tag(config=True)
+
+    def _choices(self):
+        return site_choices(Cygnet(parent=self), self.core_choices, self.memory_choices)
+
+    @default("options_form")
+    def _cygnet_options_form(self):
+        def form(spawner):
+            choices = spawner._choices()
+            return render_form(choices, {**choices.defaults(), **(spawner.user_options or {})})
+
+        return form
+
+    @default("options_from_form")
+    def _cygnet_options_from_form(self):
+        return lambda form_data: {k: v[0] for k, v in form_data.items() if k in OPTION_KEYS and v}
+
+    def options_from_query(self, query_data):
+        return {k: v for k, v in query_data.items() if k in OPTION_KEYS}
+
+    @default("apply_user_options")
+    def _cygnet_apply_user_options(self):
+        return lambda spawner, options: spawner.apply_cygnet_options(options)
+
+    def apply_cygnet_options(self, options):
+        """Check the choice against the site and apply it: limits, the default kernel's view,
+        and the choice in the session's environment (Spark's local mode follows the cores)."""
+        try:
+            chosen = check_options(options, self._choices())
+        except BadInput as e:
+            raise web.HTTPError(400, str(e)) from None
+        self.user_options = chosen  # kept by the hub: selected again next time
+        self.cpu_limit = float(chosen["cores"])
+        self.mem_limit = chosen["memory"]
+        self.args = [a for a in self.args if not a.startswith("--Cygnet.default_view=")] + [
+            f"--Cygnet.default_view={chosen['view']}"
+        ]
+        self.environment = {
+            **self.environment,
+            "CYGNET_VIEW_CHOSEN": chosen["view"],
+            "CYGNET_CORES": str(chosen["cores"]),
+            "CYGNET_MEMORY": chosen["memory"],
+            "CYGNET_SPARK_CLUSTER": "" if chosen["cluster"] == "none" else chosen["cluster"],
+        }
+
+
+class CygnetLocalSpawner(CygnetSpawnerMixin, SimpleLocalProcessSpawner):
+    """Every user's session as a local process under the hub's account, in a home of its own
+    under `home_dir_template`: no isolation between users (trials, single-tenant machines)."""

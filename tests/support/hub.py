@@ -1,0 +1,110 @@
+"""A real `cygnet hub` (JupyterHub + configurable-http-proxy) on loopback, and a browser-like
+client that logs in and spawns through the form, as a person does."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from tests.support.jupyter import VENV_BIN, free_port
+
+
+class Hub:
+    def __init__(self, data_dir, env=None, args=()):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = Path(data_dir)
+        self.env = {**os.environ, **(env or {}), "CYGNET_DATA_DIR": str(self.data_dir)}
+        self.cmd = [str(VENV_BIN / "cygnet"), "hub", "--ip=127.0.0.1", f"--port={self.port}", *args]
+        self.log_path = self.data_dir.parent / f"hub-{self.port}.log"
+        self.proc = None
+
+    def start(self, timeout=90):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            self.cmd,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the hub exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            try:
+                if requests.get(f"{self.url}/hub/login", timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"the hub did not answer within {timeout} s:\n{self.log()[-4000:]}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc:
+            self._log.close()
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def password(self):
+        return (self.data_dir / "hub" / "password").read_text().strip()
+
+    def login(self, user, password=None):
+        """A logged-in browser session for `user`."""
+        http = requests.Session()
+        page = http.get(f"{self.url}/hub/login", timeout=30)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+        r = http.post(
+            f"{self.url}/hub/login",
+            data={"username": user, "password": password or self.password, "_xsrf": xsrf},
+            timeout=30,
+            allow_redirects=False,
+        )
+        if r.status_code != 302:
+            raise RuntimeError(f"login of {user} failed: {r.status_code}")
+        return http
+
+    def spawn_form(self, http):
+        """The form page and the URL it posts to."""
+        page = http.get(f"{self.url}/hub/spawn", timeout=60)
+        action = re.search(r'<form[^>]*action="([^"]+)"', page.text)
+        return page, (self.url + action.group(1).replace("&amp;", "&")) if action else None
+
+    def spawn(self, http, options, timeout=120):
+        """Submit the form; wait for the session to answer. Returns the form POST's response."""
+        _, action = self.spawn_form(http)
+        r = http.post(action, data=options, timeout=timeout, allow_redirects=False)
+        return r
+
+    def wait_ready(self, http, user, timeout=120):
+        """Wait for the session, then open it as a browser does (the OAuth round trip through
+        the hub sets the session's cookie), so its API answers this client."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = http.get(f"{self.url}/user/{user}/api/status", timeout=10, allow_redirects=False)
+            if r.status_code == 200:
+                return
+            if r.status_code == 403:  # up, but this client has no cookie for it yet
+                http.get(f"{self.url}/user/{user}/lab", timeout=30)
+                continue
+            time.sleep(0.5)
+        raise TimeoutError(f"{user}'s session did not answer within {timeout} s:\n{self.log()[-3000:]}")
+
+    def user_get(self, http, user, path):
+        return http.get(f"{self.url}/user/{user}{path}", timeout=60)

@@ -1,0 +1,52 @@
+"""`cygnet hub`: a real JupyterHub with configurable-http-proxy on loopback, Cygnet's spawner
+and its form, users logging in and spawning as people do."""
+
+import html
+
+import pytest
+
+from tests.support.cli import PLATFORM
+from tests.support.hub import Hub
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, lcg_root):
+    root, _ = lcg_root
+    hub = Hub(tmp_path_factory.mktemp("hub") / "data", env={"CYGNET_VIEWS_PATH": str(root)}).start()
+    yield hub
+    hub.stop()
+
+
+def test_the_form_offers_the_sites_views_and_a_session_starts_on_the_chosen_one(hub):
+    alice = hub.login("alice")
+    page, action = hub.spawn_form(alice)
+    assert action and f"LCG_second/{PLATFORM}" in page.text and f"LCG_marker/{PLATFORM}" in page.text
+    assert "LCG_nosetup" not in page.text and "LCG_nopython" not in page.text, "broken views are not offered"
+    r = hub.spawn(alice, {"view": f"LCG_second/{PLATFORM}", "cores": "2", "memory": "4G", "cluster": "local"})
+    assert r.status_code == 302, r.text[:500]
+    hub.wait_ready(alice, "alice")
+    specs = hub.user_get(alice, "alice", "/api/kernelspecs").json()
+    assert specs["default"] == f"lcg_second__{PLATFORM}", specs["default"]
+    assert hub.user_get(alice, "alice", "/cygnet/api/views").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        ({"view": "../../etc"}, "not one of this site's usable views"),
+        ({"view": f"LCG_nosetup/{PLATFORM}"}, "not one of this site's usable views"),
+        ({"cores": "10000"}, "cores must be one of"),
+        ({"memory": "1T"}, "memory must be one of"),
+        ({"cluster": "nowhere"}, "not in this site's Spark catalogue"),
+    ],
+)
+def test_tampered_choices_are_refused_with_the_reason(hub, options, words):
+    name = "bob" + str(abs(hash(words)) % 10000)  # a user per case: none of them gets a session
+    bob = hub.login(name)
+    r = hub.spawn(bob, {"view": f"LCG_marker/{PLATFORM}", "cores": "1", "memory": "2G", "cluster": "none", **options})
+    assert r.status_code == 400 and words in html.unescape(r.text), (r.status_code, r.text[-800:])
+
+
+def test_the_password_stays_out_of_the_hub_log(hub):
+    hub.login("carol")
+    assert hub.password not in hub.log()
