@@ -50,3 +50,24 @@ def test_tampered_choices_are_refused_with_the_reason(hub, options, words):
 def test_the_password_stays_out_of_the_hub_log(hub):
     hub.login("carol")
     assert hub.password not in hub.log()
+
+
+def test_the_rest_api_takes_the_same_options_through_the_same_checks(hub):
+    dana = hub.login("dana")
+    xsrf = dana.cookies.get("_xsrf", path="/hub/")
+    token = dana.post(
+        f"{hub.url}/hub/api/users/dana/tokens", json={"note": "test"}, headers={"X-XSRFToken": xsrf}, timeout=30
+    )
+    assert token.status_code == 201, token.text
+    api = {"Authorization": f"token {token.json()['token']}"}
+    bad = dana.post(f"{hub.url}/hub/api/users/dana/server", json={"view": "nope", "cores": 1}, headers=api, timeout=60)
+    assert bad.status_code == 400 and "not one of this site's usable views" in bad.text, bad.text
+    good = dana.post(
+        f"{hub.url}/hub/api/users/dana/server",
+        headers=api,
+        timeout=120,
+        json={"view": f"LCG_marker/{PLATFORM}", "cores": 1, "memory": "2G", "cluster": "none"},
+    )
+    assert good.status_code in (201, 202), good.text
+    model = dana.get(f"{hub.url}/hub/api/users/dana", headers=api, timeout=30).json()
+    assert model["servers"][""]["user_options"]["view"] == f"LCG_marker/{PLATFORM}"
