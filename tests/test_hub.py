@@ -2,6 +2,7 @@
 and its form, users logging in and spawning as people do."""
 
 import html
+import time
 
 import pytest
 
@@ -71,3 +72,21 @@ def test_the_rest_api_takes_the_same_options_through_the_same_checks(hub):
     assert good.status_code in (201, 202), good.text
     model = dana.get(f"{hub.url}/hub/api/users/dana", headers=api, timeout=30).json()
     assert model["servers"][""]["user_options"]["view"] == f"LCG_marker/{PLATFORM}"
+
+
+def test_the_idle_culler_stops_an_idle_session(tmp_path, lcg_root):
+    root, _ = lcg_root
+    site = tmp_path / "site_config.py"
+    site.write_text("c.CygnetHub.cull_idle_timeout = 10\nc.CygnetHub.cull_every = 5\n")
+    hub = Hub(tmp_path / "data", env={"CYGNET_VIEWS_PATH": str(root)}, args=[f"--config={site}"]).start()
+    try:
+        erin = hub.login("erin")
+        assert hub.spawn(erin, {"view": f"LCG_marker/{PLATFORM}"}).status_code == 302
+        hub.wait_ready(erin, "erin")
+        deadline = time.monotonic() + 120
+        while hub.user_get(erin, "erin", "/api/status").status_code == 200:
+            assert time.monotonic() < deadline, "the idle session was not culled within 120 s"
+            time.sleep(2)
+        assert "cygnet-idle-culler" in hub.log() and "Culling server" in hub.log()
+    finally:
+        hub.stop()
