@@ -90,3 +90,16 @@ def test_the_idle_culler_stops_an_idle_session(tmp_path, lcg_root):
         assert "cygnet-idle-culler" in hub.log() and "Culling server" in hub.log()
     finally:
         hub.stop()
+
+
+def test_each_user_gets_a_slice_of_the_spark_port_range_of_their_own():
+    from cygnet.core.errors import BadInput
+    from cygnet.hub.options import port_block
+
+    slices = [port_block(user_id, "40000-40999", 30) for user_id in range(1, 34)]
+    assert slices[0] == "40000-40029" and slices[1] == "40030-40059" and slices[32] == "40960-40989"
+    assert len(set(slices)) == 33, "33 users, 33 slices of 30 ports"
+    assert port_block(34, "40000-40999", 30) == "40000-40029", "more users than slices share again in turn"
+    assert port_block(1, "40000-40010", 30) == "40000-40010", "a range smaller than a slice is not split"
+    with pytest.raises(BadInput):
+        port_block(1, "40000-40999", 2)

@@ -72,3 +72,19 @@ def check_options(options, choices):
     if not chosen["view"]:
         raise BadInput("this site has no usable software view to start a session on")
     return chosen
+
+
+def port_block(user_id, site_range, per_user):
+    """The slice of the site's Spark driver port range for one user ("LOW-HIGH"), so users on one
+    host never lease the same ports at the same moment. With more users than slices, slices are
+    shared again in turn (the leases' bind check still keeps a port from being used twice)."""
+    from cygnet.spark.ports import parse_range
+
+    low, high = parse_range(site_range)
+    if per_user < 3:
+        raise BadInput("each user needs at least 3 Spark ports (driver, block manager, UI)")
+    blocks = (high - low + 1) // per_user
+    if blocks < 1:
+        return site_range
+    start = low + ((max(1, int(user_id)) - 1) % blocks) * per_user
+    return f"{start}-{start + per_user - 1}"

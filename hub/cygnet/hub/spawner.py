@@ -9,19 +9,22 @@ default (every session under the hub's own account: for trials and single-tenant
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 from tornado import web
-from traitlets import HasTraits, List, Unicode, default
+from traitlets import HasTraits, Integer, List, Unicode, default
 
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import BadInput
 
 from .form import render_form
-from .options import OPTION_KEYS, check_options, site_choices
+from .options import OPTION_KEYS, check_options, port_block, site_choices
 
 
 class CygnetSpawnerMixin(HasTraits):
     core_choices = List([1, 2, 4], help="Cores a user may choose (the spawner's cpu_limit).").tag(config=True)
     memory_choices = List(
         Unicode(), ["2G", "4G", "8G"], help="Memory a user may choose (the spawner's mem_limit)."
+    ).tag(config=True)
+    spark_ports_per_user = Integer(
+        30, help="Spark driver ports each user's sessions get, a slice of Cygnet.spark_port_range of their own."
     ).tag(config=True)
 
     def _choices(self):
@@ -56,9 +59,9 @@ class CygnetSpawnerMixin(HasTraits):
         self.user_options = chosen  # kept by the hub: selected again next time
         self.cpu_limit = float(chosen["cores"])
         self.mem_limit = chosen["memory"]
-        self.args = [a for a in self.args if not a.startswith("--Cygnet.default_view=")] + [
-            f"--Cygnet.default_view={chosen['view']}"
-        ]
+        ports = port_block(self.user.id, Cygnet(parent=self).spark_port_range, self.spark_ports_per_user)
+        self.args = [a for a in self.args if not a.startswith(("--Cygnet.default_view=", "--Cygnet.spark_port_range="))]
+        self.args += [f"--Cygnet.default_view={chosen['view']}", f"--Cygnet.spark_port_range={ports}"]
         self.environment = {
             **self.environment,
             "CYGNET_VIEW_CHOSEN": chosen["view"],
