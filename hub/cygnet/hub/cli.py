@@ -13,7 +13,7 @@ def register(subparsers):
         help="start the multi-user service (JupyterHub with Cygnet's spawner)",
         description="Start JupyterHub with Cygnet's spawner and form. Other JupyterHub options "
         "(--JupyterHub.*, --Authenticator.*, ...) are passed on; -f/--config names the site's "
-        "jupyterhub_config.py, read after Cygnet's defaults.",
+        "jupyterhub_config.py, read first: Cygnet's defaults fill only what it leaves unset.",
     )
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
