@@ -11,9 +11,12 @@ from pathlib import Path
 import requests
 
 from tests.support.jupyter import VENV_BIN, free_port
+from tests.support.service import Service
 
 
-class Hub:
+class Hub(Service):
+    what = "the hub"
+
     def __init__(self, data_dir, env=None, args=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -25,27 +28,10 @@ class Hub:
 
     def start(self, timeout=90):
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            self.cmd,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the hub exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
-            try:
-                if requests.get(f"{self.url}/hub/login", timeout=2).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"the hub did not answer within {timeout} s:\n{self.log()[-4000:]}")
+        return self.launch(timeout, poll=0.3)
+
+    def ready(self):
+        return requests.get(f"{self.url}/hub/login", timeout=2).status_code == 200
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -57,9 +43,6 @@ class Hub:
                 self.proc.wait()
         if self.proc:
             self._log.close()
-
-    def log(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     @property
     def password(self):

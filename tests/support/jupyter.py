@@ -16,6 +16,8 @@ from pathlib import Path
 import requests
 import websocket
 
+from tests.support.service import Service
+
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -25,7 +27,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-class JupyterServer:
+class JupyterServer(Service):
     """`cygnet up` (or any command line) on a free loopback port, with a known token.
 
     Every server's log path and every share token a server hands out are remembered
@@ -55,27 +57,10 @@ class JupyterServer:
         self.http.headers["Authorization"] = f"token {self.token}"
 
     def start(self, timeout=120):
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            self.cmd,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log(6000)}")
-            try:
-                if self.http.get(f"{self.url}/api/status", timeout=2).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log(6000)}")
+        return self.launch(timeout)
+
+    def ready(self):
+        return self.http.get(f"{self.url}/api/status", timeout=2).status_code == 200
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -87,10 +72,6 @@ class JupyterServer:
                 self.proc.wait()
         if self.proc:
             self._log.close()
-
-    def log(self, last=None):
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return text[-last:] if last else text
 
     def __enter__(self):
         return self if self.proc else self.start()

@@ -9,11 +9,11 @@ imports nothing at all.
 
 import argparse
 import importlib
-import json
 import os
 import sys
 from collections.abc import Callable
 
+from .disk_cache import read_cache, write_cache
 from .errors import CygnetError
 from .version import VERSION
 
@@ -64,23 +64,13 @@ def command_table() -> dict[str, str]:
     The cache is keyed on the modification times of sys.path's folders, which an install or an
     uninstall changes; reading entry points costs about 50 ms, the cache under 1 ms."""
     key = [[p, os.stat(p).st_mtime_ns] for p in sys.path if p and os.path.isdir(p)]
-    path = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cygnet", "commands.json")
-    try:
-        with open(path) as f:
-            cached = json.load(f)
-        if cached["key"] == key:
-            return cached["commands"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    cached = read_cache("commands.json")
+    if cached and cached.get("key") == key and isinstance(cached.get("commands"), dict):
+        return cached["commands"]
     from importlib.metadata import entry_points
 
     table = {ep.name: ep.value for ep in entry_points(group="cygnet.commands")}
-    try:
-        from .atomic import atomic_write
-
-        atomic_write(path, json.dumps({"key": key, "commands": table}))
-    except OSError:
-        pass  # a read-only home: no cache, the same answer
+    write_cache("commands.json", {"key": key, "commands": table})
     return table
 
 

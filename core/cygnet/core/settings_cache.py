@@ -10,24 +10,18 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .disk_cache import read_cache, write_cache
+
 ENVIRONMENT = ("CYGNET_", "JUPYTER_", "XDG_", "HOME", "USER", "JUPYTERHUB_")
 
 
 def settings(config_argv: Sequence[str], names: Sequence[str]) -> dict:
     """{name: value} of these c.Cygnet options, as load_config(config_argv) would give them."""
     key = hashlib.sha256(json.dumps([list(config_argv), sorted(names), _environment(), sys.prefix]).encode())
-    path = os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
-        "cygnet",
-        f"settings-{key.hexdigest()[:20]}.json",
-    )
-    try:
-        with open(path) as f:
-            cached = json.load(f)
-        if cached["stamp"] == _stamp(cached["sources"]):
-            return cached["values"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    name = f"settings-{key.hexdigest()[:20]}.json"
+    cached = read_cache(name)
+    if cached and isinstance(cached.get("sources"), list) and cached.get("stamp") == _stamp(cached["sources"]):
+        return cached["values"]
     from jupyter_core.paths import jupyter_config_path
 
     from .config import load_config
@@ -35,12 +29,7 @@ def settings(config_argv: Sequence[str], names: Sequence[str]) -> dict:
     config = load_config(config_argv)
     values = {name: getattr(config, name) for name in names}
     sources = [*jupyter_config_path()]
-    try:
-        from .atomic import atomic_write
-
-        atomic_write(path, json.dumps({"sources": sources, "stamp": _stamp(sources), "values": values}))
-    except OSError:
-        pass  # no cache: the same values, the slow way
+    write_cache(name, {"sources": sources, "stamp": _stamp(sources), "values": values})
     return values
 
 

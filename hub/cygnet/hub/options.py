@@ -45,11 +45,17 @@ def check_options(options, choices):
     what the site offers is accepted, whatever a hand-made request says."""
     options = checks.body(options or {}, OPTION_KEYS, what="the session options")
     chosen = {**choices.defaults()}
-    if options.get("view") not in (None, ""):
-        view = checks.text(options["view"], "view", max_length=512)
-        if view not in choices.views:
-            raise BadInput(f"view {view!r} is not one of this site's usable views")
-        chosen["view"] = view
+    views, memory, clusters = choices.views, choices.memory, ["none", *choices.clusters]
+    picked = {
+        "view": _pick(options, "view", views, lambda v: f"view {v!r} is not one of this site's usable views", 512),
+        "memory": _pick(
+            options, "memory", memory, lambda v: f"memory must be one of {', '.join(memory)}, not {v!r}", 16
+        ),
+        "cluster": _pick(
+            options, "cluster", clusters, lambda v: f"cluster {v!r} is not in this site's Spark catalogue", 256
+        ),
+    }
+    chosen.update({name: value for name, value in picked.items() if value is not None})
     if options.get("cores") not in (None, ""):
         cores = options["cores"]
         try:
@@ -59,19 +65,19 @@ def check_options(options, choices):
         if cores not in choices.cores:
             raise BadInput(f"cores must be one of {choices.cores}, not {cores}")
         chosen["cores"] = cores
-    if options.get("memory") not in (None, ""):
-        memory = checks.text(options["memory"], "memory", max_length=16)
-        if memory not in choices.memory:
-            raise BadInput(f"memory must be one of {', '.join(choices.memory)}, not {memory!r}")
-        chosen["memory"] = memory
-    if options.get("cluster") not in (None, ""):
-        cluster = checks.text(options["cluster"], "cluster", max_length=256)
-        if cluster != "none" and cluster not in choices.clusters:
-            raise BadInput(f"cluster {cluster!r} is not in this site's Spark catalogue")
-        chosen["cluster"] = cluster
     if not chosen["view"]:
         raise BadInput("this site has no usable software view to start a session on")
     return chosen
+
+
+def _pick(options, name, allowed, refusal, max_length):
+    """options[name] when the site allows it (None when not given); BadInput with `refusal(value)`."""
+    if options.get(name) in (None, ""):
+        return None
+    value = checks.text(options[name], name, max_length=max_length)
+    if value not in allowed:
+        raise BadInput(refusal(value))
+    return value
 
 
 def port_block(user_id, site_range, per_user):

@@ -53,16 +53,8 @@ class Work:
         future.add_done_callback(lambda _: self._release(user))
         return future
 
-    def long_count(self, user):
-        with self._lock:
-            return self._busy.get(user, 0)
-
     def _release(self, user):
         with self._lock:
             self._busy[user] -= 1
             if not self._busy[user]:
                 del self._busy[user]
-
-    def shutdown(self):
-        self.quick_pool.shutdown(wait=False, cancel_futures=True)
-        self.long_pool.shutdown(wait=False, cancel_futures=True)

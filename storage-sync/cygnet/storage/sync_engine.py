@@ -177,7 +177,7 @@ def check_target(src: str, dest: str, protected: Sequence[str] = ()) -> None:
     if box_root and _within(src, box_root):
         raise BadInput(f"{src} is inside the box {box_root}: a sync would copy the box into itself")
     for url in protected:
-        if _url_within(dest, url):
+        if _url_relative(dest, url) is not None:
             raise BadInput("that box folder is where Cygnet keeps share snapshots; sync into another one")
 
 
@@ -219,10 +219,6 @@ def _url_relative(url: str, base: str) -> str | None:
         return ""
     prefix = folder.rstrip("/") + "/"
     return path[len(prefix) :] if path.startswith(prefix) else None
-
-
-def _url_within(url: str, folder: str) -> bool:
-    return _url_relative(url, folder) is not None
 
 
 def _walk(src: str, skipped: Collection[str] = frozenset()) -> dict[str, tuple[int, int]]:

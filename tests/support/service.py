@@ -1,0 +1,42 @@
+"""A server run for a test in a process group of its own, its output in a log file, started
+once it answers."""
+
+import subprocess
+import time
+
+import requests
+
+
+class Service:
+    """Subclasses set `cmd`, `env`, `log_path` and `what`, and define `ready()` (True once the
+    server answers) and `stop()`."""
+
+    what = "server"
+    proc = None
+
+    def launch(self, timeout, poll=0.2):
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            self.cmd,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.what} exited with {self.proc.returncode}:\n{self.log(6000)}")
+            try:
+                if self.ready():
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(poll)
+        self.stop()
+        raise RuntimeError(f"{self.what} did not answer within {timeout} s:\n{self.log(6000)}")
+
+    def log(self, last=None):
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return text[-last:] if last else text
