@@ -103,3 +103,16 @@ def test_each_user_gets_a_slice_of_the_spark_port_range_of_their_own():
     assert port_block(1, "40000-40010", 30) == "40000-40010", "a range smaller than a slice is not split"
     with pytest.raises(BadInput):
         port_block(1, "40000-40999", 2)
+
+
+def test_one_user_cannot_reach_anothers_session(hub):
+    alice = hub.login("alice")
+    _, action = hub.spawn_form(alice)
+    if action:  # alice has no session yet (this test run alone)
+        alice.post(action, data={"view": f"LCG_marker/{PLATFORM}"}, timeout=120)
+    hub.wait_ready(alice, "alice")
+    mallory = hub.login("mallory")
+    for path in ("/api/status", "/api/contents/", "/cygnet/api/views", "/cygnet/api/shares", "/cygnet/api/sync"):
+        r = mallory.get(f"{hub.url}/user/alice{path}", timeout=30)
+        assert r.status_code in (403, 404) or "/user/mallory" in r.url or "/hub/" in r.url, (path, r.status_code, r.url)
+        assert not (r.status_code == 200 and r.url.startswith(f"{hub.url}/user/alice")), (path, r.text[:200])
