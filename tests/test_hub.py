@@ -5,6 +5,7 @@ import html
 import time
 
 import pytest
+import requests
 
 from tests.support.cli import PLATFORM
 from tests.support.hub import Hub
@@ -116,3 +117,95 @@ def test_one_user_cannot_reach_anothers_session(hub):
         r = mallory.get(f"{hub.url}/user/alice{path}", timeout=30)
         assert r.status_code in (403, 404) or "/user/mallory" in r.url or "/hub/" in r.url, (path, r.status_code, r.url)
         assert not (r.status_code == 200 and r.url.startswith(f"{hub.url}/user/alice")), (path, r.text[:200])
+
+
+def _events(api, url):
+    """The (event, data) pairs of a server-sent event stream (the opener's)."""
+    import json
+
+    events, event = [], "message"
+    with api.get(url, stream=True, timeout=120) as r:
+        assert r.status_code == 200, r.text
+        for line in r.iter_lines(decode_unicode=True):
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                events.append((event, json.loads(line[5:])))
+    return events
+
+
+def test_shares_live_in_the_hub_service_and_outlive_the_owners_session(hub):
+    marker = {"view": f"LCG_marker/{PLATFORM}", "cores": "1", "memory": "2G", "cluster": "none"}
+    alice_web, bob_web = hub.login("alice"), hub.login("bob")
+    alice, bob = hub.api(hub.token(alice_web, "alice")), hub.api(hub.token(bob_web, "bob"))
+    hub.start_session(alice_web, "alice", marker)
+    hub.start_session(bob_web, "bob", marker)
+    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "alice-was-here"}], "metadata": {}}
+    put = alice.put(
+        f"{hub.url}/user/alice/api/contents/result.ipynb",
+        json={"type": "notebook", "format": "json", "content": {**notebook, "nbformat": 4, "nbformat_minor": 5}},
+        timeout=30,
+    )
+    assert put.status_code in (200, 201), put.text
+
+    made = alice.post(f"{hub.url}/user/alice/cygnet/api/shares", json={"path": "result.ipynb", "users": ["bob"]})
+    assert made.status_code == 201, made.text
+    share = made.json()
+    assert share["url"].startswith(f"{hub.url}/services/cygnet-shares/s/"), share["url"]
+    page = requests.get(share["url"], timeout=30).text
+    assert "alice-was-here" in page and "/hub/user-redirect/cygnet/open?share=" in page, page[-800:]
+
+    # bob finds it in his Shared panel and opens a copy in his own workspace
+    mine = bob.get(f"{hub.url}/user/bob/cygnet/api/shares/with-me", timeout=30).json()
+    assert [s["id"] for s in mine] == [share["id"]] and mine[0]["owner"] == "alice"
+    events = _events(bob, f"{hub.url}/user/bob/cygnet/api/open?shared={share['id']}")
+    assert events[-1][0] == "done", events
+    copy = bob.get(f"{hub.url}/user/bob/api/contents/{events[-1][1]['path']}", timeout=30).json()
+    assert "alice-was-here" in str(copy["content"])
+
+    # bob can neither see nor revoke alice's share, through his session or the service
+    assert bob.get(f"{hub.url}/user/bob/cygnet/api/shares", timeout=30).json() == []
+    assert bob.delete(f"{hub.url}/user/bob/cygnet/api/shares/{share['id']}", timeout=30).status_code == 404
+    service = f"{hub.url}/services/cygnet-shares/api/shares"
+    assert bob.delete(f"{service}/{share['id']}", timeout=30).status_code == 404
+    assert requests.get(service, timeout=30).status_code == 403, "the API needs a hub token"
+
+    # alice's session stops: the link still works; alice revokes it from the service itself
+    hub.stop_session(alice, "alice")
+    assert "alice-was-here" in requests.get(share["url"], timeout=30).text
+    assert [s["id"] for s in alice.get(service, timeout=30).json()] == [share["id"]]
+    assert alice.delete(f"{service}/{share['id']}", timeout=30).status_code == 204
+    assert requests.get(share["url"], timeout=30).status_code == 404
+    assert share["token"] not in hub.log(), "share tokens stay out of the hub's log"
+
+
+def test_links_are_hub_aware_and_nbgitpuller_links_still_work(hub):
+    marker = {"view": f"LCG_marker/{PLATFORM}", "cores": "1", "memory": "2G", "cluster": "none"}
+    frank = hub.login("frank")
+    hub.start_session(frank, "frank", marker)
+    link = hub.user_get(frank, "frank", "/cygnet/link?repo=https://example.org/course.git&path=intro.ipynb").json()
+    assert link["url"].startswith(f"{hub.url}/hub/user-redirect/cygnet/open?"), link
+    # an old nbgitpuller link, followed by someone logged in: it lands on their own open page
+    old = "/hub/user-redirect/git-pull?repo=https://example.org/course.git&urlpath=lab/tree/course/intro.ipynb"
+    r = frank.get(hub.url + old, timeout=60)
+    assert r.status_code == 200 and r.url.startswith(f"{hub.url}/user/frank/cygnet/open?"), r.url
+    assert "repo=https" in r.url and "path=intro.ipynb" in r.url
+
+
+def test_ten_users_spawning_at_once_all_get_their_session(hub):
+    from concurrent.futures import ThreadPoolExecutor
+
+    marker = {"view": f"LCG_marker/{PLATFORM}", "cores": "1", "memory": "2G", "cluster": "none"}
+    names = [f"crowd{i}" for i in range(10)]
+    browsers = {name: hub.login(name) for name in names}
+
+    def spawn(name):
+        started = time.monotonic()
+        hub.start_session(browsers[name], name, marker, timeout=240)
+        assert hub.user_get(browsers[name], name, "/api/status").status_code == 200
+        return time.monotonic() - started
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        times = list(pool.map(spawn, names))
+        assert len(times) == 10
+        list(pool.map(lambda name: hub.stop_session(browsers[name], name), names))  # the machine back

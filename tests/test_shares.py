@@ -346,3 +346,59 @@ def test_cli_create_list_revoke(tmp_path):
     outside = cygnet("share", "create", "../x", "--workspace", str(tmp_path / "ws"), env=env)
     assert outside.returncode == 2 and "must stay inside" in outside.stderr
     assert not os.path.exists(tmp_path / "data" / "box" / ".cygnet-shares" / share["id"])
+
+
+# --- bundles: what a user's server sends the hub's share service ---------------------------
+
+
+def _zip(entries, link=None):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+        if link:
+            info = zipfile.ZipInfo(link)
+            info.external_attr = 0o120777 << 16
+            archive.writestr(info, "/etc/passwd")
+    out.seek(0)
+    return out
+
+
+@pytest.mark.parametrize(
+    "entries, name, kind, link, words",
+    [
+        ({"../escape.txt": "x"}, "box", "folder", None, "not a plain relative path"),
+        ({"/abs.txt": "x"}, "box", "folder", None, "not a plain relative path"),
+        ({".env": "x"}, "box", "folder", None, "not a plain relative path"),
+        ({"a.txt": "x"}, "box", "folder", "evil", "symbolic link"),
+        ({"a.txt": "x", "b.txt": "y"}, "a.txt", "file", None, "exactly one file"),
+        ({"b.txt": "x"}, "a.txt", "file", None, "exactly one file"),
+        ({"a.txt": "x" * 2000}, "box", "folder", None, "larger than this site's limit"),
+        ({"a.txt": "x"}, "../box", "folder", None, "not a name a share can have"),
+        ({"a.txt": "x"}, "box", "weird", None, "kind must be"),
+    ],
+)
+def test_a_bundle_that_is_not_well_made_is_refused(tmp_path, entries, name, kind, link, words):
+    from cygnet.storage.share_bundle import unpack
+
+    with pytest.raises(BadInput, match=words):
+        unpack(_zip(entries, link), tmp_path, name, kind, max_bytes=1000)
+    assert list(tmp_path.iterdir()) == [], "nothing is written from a refused bundle"
+
+
+def test_a_bundle_round_trips_a_folder(tmp_path):
+    from cygnet.storage.share_bundle import pack, unpack
+    from cygnet.storage.shares import files_of
+
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("alpha")
+    (src / "sub" / "b.ipynb").write_text("{}")
+    (src / ".hidden").write_text("secret")
+    out = io.BytesIO()
+    pack(src, files_of(src, 1 << 20), "folder", out)
+    out.seek(0)
+    (tmp_path / "dst").mkdir()
+    got = unpack(out, tmp_path / "dst", "src", "folder", 1 << 20)
+    assert (got / "a.txt").read_text() == "alpha" and (got / "sub" / "b.ipynb").read_text() == "{}"
+    assert not (got / ".hidden").exists()

@@ -91,3 +91,40 @@ class Hub(Service):
 
     def user_get(self, http, user, path):
         return http.get(f"{self.url}/user/{user}{path}", timeout=60)
+
+    def token(self, http, user):
+        """A new API token of `user` (made through the hub's REST API, as the token page does)."""
+        xsrf = http.cookies.get("_xsrf", path="/hub/")
+        r = http.post(
+            f"{self.url}/hub/api/users/{user}/tokens", json={"note": "test"}, headers={"X-XSRFToken": xsrf}, timeout=30
+        )
+        if r.status_code != 201:
+            raise RuntimeError(f"no token for {user}: {r.status_code} {r.text}")
+        return r.json()["token"]
+
+    def api(self, token):
+        """A client that calls the hub, the sessions and the services with `token`."""
+        http = requests.Session()
+        http.headers["Authorization"] = f"token {token}"
+        return http
+
+    def start_session(self, http, user, options, timeout=120):
+        """Spawn `user`'s session through the form unless it runs; wait until it answers."""
+        _, action = self.spawn_form(http)
+        if action:
+            r = http.post(action, data=options, timeout=timeout, allow_redirects=False)
+            if r.status_code != 302:
+                raise RuntimeError(f"{user}'s spawn was refused: {r.status_code} {r.text[-500:]}")
+        self.wait_ready(http, user, timeout)
+
+    def stop_session(self, api, user, timeout=60):
+        xsrf = api.cookies.get("_xsrf", path="/hub/")  # a browser's session; a token needs none
+        headers = {"X-XSRFToken": xsrf} if xsrf else {}
+        r = api.delete(f"{self.url}/hub/api/users/{user}/server", headers=headers, timeout=timeout)
+        if r.status_code not in (202, 204):
+            raise RuntimeError(f"{user}'s session did not stop: {r.status_code} {r.text}")
+        deadline = time.monotonic() + timeout
+        while api.get(f"{self.url}/hub/api/users/{user}", timeout=10).json()["servers"]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{user}'s session still runs after {timeout} s")
+            time.sleep(0.5)

@@ -238,6 +238,16 @@ class Cygnet(Configurable):
     def _default_shares_url(self) -> str:
         return self.box_url.rstrip("/") + "/.cygnet-shares"
 
+    shares_service_url = Unicode(
+        help="The hub's share service (cygnet-shares) to keep shares in, so links outlive sessions and "
+        "users share with each other by name. Set by `cygnet hub` for every session it spawns "
+        "($CYGNET_SHARES_SERVICE_URL); empty: the embedded store (shares_db, shares_url).",
+    ).tag(config=True)
+
+    @default("shares_service_url")
+    def _default_shares_service_url(self) -> str:
+        return os.environ.get("CYGNET_SHARES_SERVICE_URL", "")
+
     share_max_bytes = Integer(
         1 << 30,
         help="Largest file or folder (in bytes) that can be shared; a share copies it into the box.",

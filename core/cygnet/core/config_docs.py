@@ -26,14 +26,43 @@ credentials), and Jupyter's own (`JUPYTER_TOKEN`, `JUPYTER_CONFIG_DIR`, ...).
 """
 
 
-def reference() -> str:
+HUB_SECTIONS = [
+    (
+        "CygnetHub",
+        "cygnet.hub.setup",
+        "CygnetHub",
+        "Settings of `cygnet hub` beyond JupyterHub's own, in the site's `jupyterhub_config.py` "
+        "(`cygnet hub -f FILE`) as `c.CygnetHub.<option> = ...`.",
+    ),
+    (
+        "CygnetLocalSpawner",
+        "cygnet.hub.spawner",
+        "CygnetSpawnerMixin",
+        "Settings of Cygnet's spawners (the form's choices), as `c.CygnetLocalSpawner.<option>` or "
+        "for any of them `c.Spawner.<option>`.",
+    ),
+]
+
+
+def table(prefix: str, cls: type) -> str:
     rows = []
-    computed = set(Cygnet._trait_default_generators)
-    for name, trait in sorted(Cygnet.class_traits(config=True).items()):
+    computed = set(cls._trait_default_generators)
+    for name, trait in sorted(cls.class_traits(config=True).items()):
         default = "computed (see meaning)" if name in computed else f"`{json.dumps(trait.default())}`"
-        meaning = " ".join(trait.help.split()).replace("|", "\\|")
-        rows.append(f"| `Cygnet.{name}` | {type(trait).__name__} | {default} | {meaning} |")
-    return HEADER + "\n".join(rows) + "\n" + FOOTER
+        meaning = " ".join(trait.help.split()).replace("|", "\\|").replace("<", "&lt;")
+        rows.append(f"| `{prefix}.{name}` | {type(trait).__name__} | {default} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+def reference() -> str:
+    import importlib
+
+    page = HEADER + table("Cygnet", Cygnet)
+    for prefix, module, name, intro in HUB_SECTIONS:  # imported here: the core needs no hub
+        cls = getattr(importlib.import_module(module), name)
+        page += f"\n## {prefix}\n\n{intro}\n\n| Option | Type | Default | Meaning |\n| --- | --- | --- | --- |\n"
+        page += table(prefix, cls)
+    return page + FOOTER
 
 
 if __name__ == "__main__":

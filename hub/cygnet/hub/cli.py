@@ -1,7 +1,6 @@
 """`cygnet hub`: the multi-user service, a real JupyterHub with Cygnet's spawner and form."""
 
 import os
-import socket
 import sys
 
 from cygnet.core.errors import BadInput
@@ -22,7 +21,7 @@ def register(subparsers):
 
 
 def hub_command(args, extra):
-    from .setup import hub_dir
+    from .setup import free_port, hub_dir
 
     if not 0 < args.port < 65536:
         raise BadInput(f"--port must be between 1 and 65535, not {args.port}")
@@ -31,8 +30,9 @@ def hub_command(args, extra):
         if not os.path.isfile(args.config):
             raise BadInput(f"--config {args.config!r} is not a file")
         env["CYGNET_HUB_SITE_CONFIG"] = os.path.abspath(args.config)
-    env.setdefault("CYGNET_HUB_API_PORT", str(_free_port()))
-    env.setdefault("CYGNET_HUB_PROXY_API_PORT", str(_free_port()))
+    env.setdefault("CYGNET_HUB_API_PORT", str(free_port()))
+    env.setdefault("CYGNET_HUB_PROXY_API_PORT", str(free_port()))
+    env.setdefault("CYGNET_HUB_SHARES_PORT", str(free_port()))
     folder = hub_dir()
     print(
         f"cygnet: the hub's state is in {folder}; users log in with any name and the password in "
@@ -45,9 +45,3 @@ def hub_command(args, extra):
     config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hub_config.py")
     argv = [sys.executable, "-m", "jupyterhub", "-f", config, f"--ip={args.ip}", f"--port={args.port}", *extra]
     os.execve(sys.executable, argv, env)  # the hub replaces this process: signals reach it as they are
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

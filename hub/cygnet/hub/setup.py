@@ -7,7 +7,7 @@ import secrets
 import shutil
 import sys
 
-from traitlets import Integer
+from traitlets import Bool, Integer, Unicode
 from traitlets.config import Configurable
 
 from cygnet.core.atomic import atomic_write
@@ -54,6 +54,21 @@ class CygnetHub(Configurable):
         3600, help="Seconds a session may stay idle before jupyterhub-idle-culler stops it (0: never)."
     ).tag(config=True)
     cull_every = Integer(60, help="Seconds between the culler's checks.").tag(config=True)
+    shares = Bool(
+        True,
+        help="Run the share service (cygnet-shares) so share links outlive sessions and users share "
+        "with each other by name. Off: every session keeps its own embedded store.",
+    ).tag(config=True)
+    shares_url = Unicode(
+        help="Where the share service keeps snapshots: a folder, a webdav(s):// or a root:// URL. "
+        "Default: <hub data dir>/shares/snapshots.",
+    ).tag(config=True)
+    share_max_bytes = Integer(1 << 30, help="Largest file or folder (bytes) a user can share.").tag(config=True)
+    shares_port = Integer(0, help="Port of the share service on 127.0.0.1 (0: a free one).").tag(config=True)
+    shares_connect_url = Unicode(
+        help="How sessions reach the share service, when not at http://127.0.0.1:<shares_port> "
+        "(containers, Kubernetes): e.g. http://hub:8181/services/cygnet-shares/.",
+    ).tag(config=True)
 
 
 def configure(c):
@@ -105,34 +120,74 @@ def configure(c):
     default("Spawner", "start_timeout", 120)
     if hub.cull_idle_timeout > 0:
         add_culler(c, hub.cull_idle_timeout, hub.cull_every)
+    if hub.shares:
+        add_shares_service(c, hub, folder)
+
+
+def add_service(c, service, scopes=None):
+    """A hub-managed service (unless the site defined one of that name), with a role of its own."""
+    services = list(c.JupyterHub.get("services", []))
+    if any(s.get("name") == service["name"] for s in services):
+        return False
+    c.JupyterHub.services = [*services, service]
+    if scopes:
+        roles = list(c.JupyterHub.get("load_roles", []))
+        roles.append({"name": service["name"], "services": [service["name"]], "scopes": scopes})
+        c.JupyterHub.load_roles = roles
+    return True
+
+
+def add_shares_service(c, hub, folder):
+    """cygnet-shares (see shares_service): the hub's one share store. Every user may call it
+    (the `user` role gains access to it) and so may each session's own token."""
+    name = "cygnet-shares"
+    port = hub.shares_port or int(os.environ.get("CYGNET_HUB_SHARES_PORT") or 0) or free_port()
+    store = os.path.join(folder, "shares")
+    service = {
+        "name": name,
+        "url": f"http://127.0.0.1:{port}",
+        "command": [sys.executable, "-m", "cygnet.hub.shares_service"],
+        "environment": {
+            "CYGNET_SHARES_DB": os.path.join(store, "shares.sqlite"),
+            "CYGNET_SHARES_URL": hub.shares_url or os.path.join(store, "snapshots"),
+            "CYGNET_SHARE_MAX_BYTES": str(hub.share_max_bytes),
+        },
+    }
+    if not add_service(c, service):
+        return
+    access = f"access:services!service={name}"
+    roles = list(c.JupyterHub.get("load_roles", []))
+    user_role = next((r for r in roles if r.get("name") == "user"), None)
+    if user_role is None:
+        roles.append({"name": "user", "scopes": ["self", access]})
+    elif access not in user_role.setdefault("scopes", []):
+        user_role["scopes"].append(access)
+    c.JupyterHub.load_roles = roles
+    default = ["users:activity!user", "access:servers!server", access]
+    scopes = c.Spawner.get("server_token_scopes", default)
+    if isinstance(scopes, list) and access not in scopes:
+        scopes = [*scopes, access]
+    c.Spawner.server_token_scopes = scopes
+    base = c.JupyterHub.get("base_url", "/").rstrip("/") + "/"
+    connect = hub.shares_connect_url or f"http://127.0.0.1:{port}{base}services/{name}/"
+    c.Spawner.environment = {**c.Spawner.get("environment", {}), "CYGNET_SHARES_SERVICE_URL": connect}
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def add_culler(c, timeout, every):
     """jupyterhub-idle-culler as a hub service: idle sessions are stopped (their kernels, Spark
     sessions and managed Connect servers with them)."""
     name = "cygnet-idle-culler"
-    services = list(c.JupyterHub.get("services", []))
-    if any(s.get("name") == name for s in services):
-        return
-    services.append(
-        {
-            "name": name,
-            "command": [
-                sys.executable,
-                "-m",
-                "jupyterhub_idle_culler",
-                f"--timeout={timeout}",
-                f"--cull-every={every}",
-            ],
-        }
+    command = [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={timeout}", f"--cull-every={every}"]
+    add_service(
+        c,
+        {"name": name, "command": command},
+        ["list:users", "read:users:activity", "read:servers", "delete:servers"],
     )
-    c.JupyterHub.services = services
-    roles = list(c.JupyterHub.get("load_roles", []))
-    roles.append(
-        {
-            "name": name,
-            "services": [name],
-            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
-        }
-    )
-    c.JupyterHub.load_roles = roles

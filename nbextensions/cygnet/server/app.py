@@ -17,7 +17,7 @@ from cygnet.core.config import Cygnet
 from cygnet.spark.catalogue import load_catalogue
 from cygnet.spark.kernel_env import servers_dir
 from cygnet.spark.managed import ManagedServers
-from cygnet.storage.shares import ShareStore
+from cygnet.storage.shares import open_share_store
 from cygnet.storage.sync_jobs import SyncJobs
 from cygnet.views import EnvironmentCache, discover
 
@@ -86,7 +86,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
             self.list_views = partial(_discover, config, cache)
         workspace = serverapp.web_app.settings["server_root_dir"]
         self.work = Work(config.long_work_workers, config.long_work_per_user)
-        self.shares = ShareStore(config.shares_db, config.shares_url, workspace, config.share_max_bytes)
+        self.shares = open_share_store(config, workspace)
         self.spark_catalogue = partial(load_catalogue, config.spark_clusters or None)
         self.spark_servers = ManagedServers(servers_dir(config), self.spark_catalogue)
         atexit.register(self.spark_servers.stop_all)  # a managed server lives no longer than the service

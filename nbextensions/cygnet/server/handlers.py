@@ -5,6 +5,8 @@ every one parses its input, calls a core through `run_core` (quick work) or
 CygnetErrors, which reach the client with their own status and message."""
 
 import json
+import os
+from urllib.parse import urlsplit
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -69,8 +71,19 @@ class CygnetHandler(ExtensionHandlerMixin, APIHandler):
             raise as_http_error(e) from e
 
     def public_base(self):
-        """The service's public address for links: Cygnet.link_base_url, else this request's."""
-        return self.extensionapp.cygnet.link_base_url or f"{self.request.protocol}://{self.request.host}{self.base_url}"
+        """The service's public address for links: Cygnet.link_base_url, else this request's.
+        Under a hub, links go through /hub/user-redirect/, so they open in whoever's session
+        follows them (through login and spawn), not in this user's."""
+        if self.extensionapp.cygnet.link_base_url:
+            return self.extensionapp.cygnet.link_base_url
+        return f"{self.public_origin()}{hub_redirect_path() or self.base_url}"
+
+    def public_origin(self):
+        """scheme://host[:port] of public links: Cygnet.link_base_url's, else this request's."""
+        configured = urlsplit(self.extensionapp.cygnet.link_base_url)
+        if configured.netloc:
+            return f"{configured.scheme}://{configured.netloc}"
+        return f"{self.request.protocol}://{self.request.host}"
 
     def finish_json(self, data):
         self.set_header("Content-Type", "application/json")
@@ -85,3 +98,10 @@ class ViewsHandler(CygnetHandler):
     async def get(self):
         views = await self.run_core(self.extensionapp.list_views)
         self.finish_json([v.to_dict() for v in views])
+
+
+def hub_redirect_path():
+    """/<hub base>/hub/user-redirect/ when this server was spawned by JupyterHub, else None."""
+    if not os.environ.get("JUPYTERHUB_USER"):
+        return None
+    return os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/user-redirect/"

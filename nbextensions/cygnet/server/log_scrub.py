@@ -6,7 +6,7 @@ import logging
 import re
 
 _PATTERNS = [
-    (re.compile(r"(/cygnet/s/)[A-Za-z0-9_%-]+"), r"\1[secret]"),
+    (re.compile(r"(/cygnet/s/|/cygnet-shares/s/|/api/links/)[A-Za-z0-9_%-]+"), r"\1[secret]"),
     (re.compile(r"([?&;](?:share|token|_xsrf)(?:=|%3D))[^&\s'\"#]+", re.IGNORECASE), r"\1[secret]"),
 ]
 

@@ -6,6 +6,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from cygnet.core.identity import current_user
+from cygnet.storage.shares import share_link
 
 from .handlers import CygnetHandler
 
@@ -14,7 +15,9 @@ SHARE_ID = r"[0-9a-f]{16}"
 
 
 def public_url(handler, token):
-    return handler.public_base().rstrip("/") + "/cygnet/s/" + token
+    """The page of a share: on the hub's share service when the store is there, else here."""
+    base = handler.extensionapp.cygnet.link_base_url or f"{handler.public_origin()}{handler.base_url}"
+    return share_link(handler.extensionapp.shares, token, base)
 
 
 class SharesHandler(CygnetHandler):

@@ -16,11 +16,33 @@ from . import share_page
 from .log_scrub import scrub_secrets
 
 
-class PublicShareHandler(ExtensionHandlerMixin, JupyterHandler):
-    """GET /cygnet/s/{token}: the share's page; .../raw: download (a folder as a zip);
-    .../view/{file} and .../raw/{file}: one file of a folder share. Public on purpose."""
+class SharePages:
+    """The public pages of shares, for any tornado handler: GET <root>/{token}: the share's page;
+    .../raw: download (a folder as a zip); .../view/{file} and .../raw/{file}: one file of a
+    folder share. Public on purpose. A handler gives the store, the page cache, a pool to run
+    blocking work on, where pages live and where "Open a copy" goes (see the two below)."""
 
     content_security_policy = share_page.PAGE_CSP  # replaces Jupyter's, on every answer
+
+    def share_store(self):
+        raise NotImplementedError
+
+    def page_cache(self):
+        raise NotImplementedError
+
+    async def quick(self, function, *args, timeout=60):
+        raise NotImplementedError
+
+    def page_root(self, token):
+        """The path of a share's page."""
+        raise NotImplementedError
+
+    def open_link(self, token):
+        """Where "Open a copy" goes: the viewer's own session."""
+        raise NotImplementedError
+
+    def page_template(self):
+        raise NotImplementedError
 
     def set_default_headers(self):
         super().set_default_headers()
@@ -29,9 +51,8 @@ class PublicShareHandler(ExtensionHandlerMixin, JupyterHandler):
         self.set_header("X-Frame-Options", "DENY")
         self.set_header("Cache-Control", "no-store")  # a revoked link must stop working at once
 
-    @allow_unauthenticated
     async def get(self, token, action=None, rel=None):
-        store = self.extensionapp.shares
+        store = self.share_store()
         try:
             share = store.resolve(token)  # one indexed SQLite lookup: cheap enough for the loop
             if action == "raw":
@@ -54,20 +75,19 @@ class PublicShareHandler(ExtensionHandlerMixin, JupyterHandler):
 
     async def _rendered(self, store, share, token, rel):
         key = (share.id, share.rev, rel or "")
-        cache = self.extensionapp.share_pages
+        cache = self.page_cache()
         entry = cache.get(key)
         if entry is None:
-            work = self.extensionapp.work
-            entry = await _once(key, lambda: work.quick(self._render, store, share, token, rel, cache, key))
+            entry = await _once(key, lambda: self.quick(self._render, store, share, token, rel, cache, key))
         return entry
 
     def _render(self, store, share, token, rel, cache, key):
-        root = url_path_join(self.base_url, "cygnet", "s", token)
+        root = self.page_root(token)
 
         def link(suffix):
             return root + "/" + suffix
 
-        actions = [("Open a copy", url_path_join(self.base_url, "cygnet", "open") + "?share=" + token)]
+        actions = [("Open a copy", self.open_link(token))]
         if share.kind == "folder" and not rel:
             body = share_page.listing_body(share, link)
             title, actions = share.name + "/", [("Download zip", link("raw"))] + actions
@@ -84,15 +104,15 @@ class PublicShareHandler(ExtensionHandlerMixin, JupyterHandler):
             download = link("raw/" + quote(rel)) if rel else link("raw")
             actions = [("Download", download)] + ([("Folder", root)] if rel else []) + (actions if not rel else [])
         subtitle = f"Shared by {share.owner} · read-only snapshot"
-        return cache.put(key, share_page.page(self._template(), title, subtitle, body, actions))
+        return cache.put(key, share_page.page(self.page_template(), title, subtitle, body, actions))
 
     async def _download(self, store, share, rel):
         if share.kind == "folder" and not rel:
-            spool = await self.extensionapp.work.quick(self._zip, store, share, timeout=600)
+            spool = await self.quick(self._zip, store, share, timeout=600)
             name = share.name + ".zip"
             self.set_header("Content-Type", "application/zip")
         else:
-            data = await self.extensionapp.work.quick(store.read, share, rel, timeout=600)
+            data = await self.quick(store.read, share, rel, timeout=600)
             spool, name = None, (rel or share.files[0][0]).rsplit("/", 1)[-1]
             self.set_header("Content-Type", "application/octet-stream")  # never rendered in our origin
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
@@ -111,9 +131,6 @@ class PublicShareHandler(ExtensionHandlerMixin, JupyterHandler):
         spool.seek(0)
         return spool
 
-    def _template(self):
-        return self.settings[f"{self.name}_jinja2_env"].get_template("share.html")
-
     def write_error(self, status_code, **kwargs):
         """A plain page: Jupyter's own error page needs its scripts, which the sandbox blocks."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -121,7 +138,7 @@ class PublicShareHandler(ExtensionHandlerMixin, JupyterHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(
             share_page.page(
-                self._template(),
+                self.page_template(),
                 f"{status_code} {self._reason}",
                 "Cygnet share",
                 share_page.note(message),
@@ -131,6 +148,32 @@ class PublicShareHandler(ExtensionHandlerMixin, JupyterHandler):
 
     def _request_summary(self):
         return scrub_secrets(super()._request_summary())
+
+
+class PublicShareHandler(SharePages, ExtensionHandlerMixin, JupyterHandler):
+    """/cygnet/s/{token} on a user's server, from its embedded store."""
+
+    @allow_unauthenticated
+    async def get(self, token, action=None, rel=None):
+        return await super().get(token, action, rel)
+
+    def share_store(self):
+        return self.extensionapp.shares
+
+    def page_cache(self):
+        return self.extensionapp.share_pages
+
+    async def quick(self, function, *args, timeout=60):
+        return await self.extensionapp.work.quick(function, *args, timeout=timeout)
+
+    def page_root(self, token):
+        return url_path_join(self.base_url, "cygnet", "s", token)
+
+    def open_link(self, token):
+        return url_path_join(self.base_url, "cygnet", "open") + "?share=" + token
+
+    def page_template(self):
+        return self.settings[f"{self.name}_jinja2_env"].get_template("share.html")
 
 
 _in_flight = {}

@@ -35,17 +35,18 @@ def register(subparsers):
 
 
 def _store(args, config):
-    from .shares import ShareStore
+    from .shares import open_share_store
 
-    return ShareStore(config.shares_db, config.shares_url, os.path.abspath(args.workspace), config.share_max_bytes)
+    return open_share_store(config, os.path.abspath(args.workspace))
 
 
 def create_command(args, config_argv):
-    from .shares import current_user
+    from .shares import current_user, share_link
 
     config = load_config(config_argv)
-    share, token = _store(args, config).create(args.path, current_user(), args.expires, args.user)
-    link = (config.link_base_url.rstrip("/") + "/cygnet/s/" + token) if config.link_base_url else f"/cygnet/s/{token}"
+    store = _store(args, config)
+    share, token = store.create(args.path, current_user(), args.expires, args.user)
+    link = share_link(store, token, config.link_base_url)
     if args.json:
         print(json.dumps({**share.to_dict(), "token": token, "url": link}, indent=2))
         return 0

@@ -24,6 +24,7 @@ import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from cygnet.core import checks
 from cygnet.core.errors import BadInput, Expired, NotFound
@@ -31,6 +32,7 @@ from cygnet.core.identity import current_user  # noqa: F401 - the owner of new s
 from cygnet.core.paths import confine, place_new
 
 from .box import open_box
+from .share_bundle import safe_rel
 
 TOKEN_BYTES = 24  # 192 bits of randomness
 MAX_FILES = 10000
@@ -98,12 +100,34 @@ class Share:
         return data
 
 
+def open_share_store(config, workspace):
+    """The store a server or the CLI uses: the hub's share service when Cygnet runs under a hub
+    that has one (Cygnet.shares_service_url), else the embedded store in the data dir."""
+    if config.shares_service_url:
+        from .share_client import ShareServiceClient
+
+        token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        return ShareServiceClient(config.shares_service_url, token, workspace, config.share_max_bytes)
+    return ShareStore(config.shares_db, config.shares_url, workspace, config.share_max_bytes)
+
+
+def share_link(store, token, base):
+    """The public link of a share: on the hub's share service (on `base`'s host) when the store
+    is there, else under `base` (a server's public address; a bare path when empty)."""
+    if store.page_prefix:
+        parts = urlsplit(base)
+        return (f"{parts.scheme}://{parts.netloc}" if parts.netloc else "") + store.page_prefix + token
+    return (base.rstrip("/") if base else "") + "/cygnet/s/" + token
+
+
 class ShareStore:
     """The shares of a workspace: made, listed, refreshed and revoked by their owner, resolved
     by token for anyone with the link."""
 
+    page_prefix = None  # public pages are served by the server that holds the store
+
     def __init__(self, db_path, shares_url, workspace, max_bytes=1 << 30):
-        self.workspace = Path(workspace).resolve()
+        self.workspace = Path(workspace).resolve() if workspace else None  # None: the hub's service
         self.shares_url, self.max_bytes = shares_url, max_bytes
         self._box = None
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +157,15 @@ class ShareStore:
         """Snapshot `path` (relative to the workspace) and make a share of it; returns
         (Share, token). The token is not kept: only its hash is."""
         rel, source = self._source(path)
+        return self.create_from(rel, source, owner, expires_in, users)
+
+    def create_from(self, rel, source, owner, expires_in=None, users=()):
+        """A share of `source` (a file or folder anywhere: the hub's share service unpacks what a
+        user's server sent), recorded as `rel` of the owner's workspace."""
+        rel = _normal(rel) if isinstance(rel, str) else rel
+        if not safe_rel(rel):
+            raise BadInput(f"{rel!r} is not a workspace path a share can have (relative, nothing hidden)")
+        source = Path(source)
         users = _check_users(users)
         seconds = parse_duration(expires_in)
         files = self._files_of(source)
@@ -199,9 +232,15 @@ class ShareStore:
         """Take a new snapshot of the original, which then replaces the shared one."""
         share = self.get(share_id, owner)
         try:
-            rel, source = self._source(share.path)
+            _, source = self._source(share.path)
         except NotFound:
             raise NotFound(f"{share.path} no longer exists, so the share keeps its last snapshot") from None
+        return self.refresh_from(share_id, owner, source)
+
+    def refresh_from(self, share_id, owner, source):
+        """Refresh a share from `source` (see create_from)."""
+        share = self.get(share_id, owner)
+        source = Path(source)
         if _kind(source) != share.kind:
             raise BadInput(f"{share.path} is no longer a {share.kind}; make a new share")
         old_rev = share.rev
@@ -262,6 +301,12 @@ class ShareStore:
             for rel, _ in share.files:
                 archive.writestr(f"{share.name}/{rel}", self.read(share, rel))
 
+    def write_bundle(self, share, out):
+        """Write the snapshot into `out` as a bundle (see share_bundle), for a copy made elsewhere."""
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            for rel, _ in share.files:
+                archive.writestr(rel, self.read(share, rel))
+
     def copy_into(self, share, folder):
         """Copy the snapshot into `folder` under a name nothing has yet; returns the new path."""
         folder = Path(folder)
@@ -279,39 +324,12 @@ class ShareStore:
 
     # --- inside ------------------------------------------------------------------------------
     def _source(self, path):
-        if not isinstance(path, str) or not path.strip().rstrip("/") or path.strip() in (".", "./"):
-            raise BadInput("give the path of a notebook, file or folder of the workspace to share")
-        rel = _normal(path)
-        source = confine(self.workspace, rel)  # resolved: a link is judged by what it points at
-        if not source.exists():
-            raise NotFound(f"{rel} does not exist in the workspace")
-        if _hidden(rel) or _hidden(source.relative_to(self.workspace).as_posix()):
-            raise BadInput(f"{rel} is hidden (or links to a hidden file); hidden files and folders are not shared")
-        return rel, source
+        if self.workspace is None:
+            raise BadInput("this share store has no workspace: send the content (see share_bundle)")
+        return share_source(self.workspace, path)
 
     def _files_of(self, source):
-        """[[rel, size]] of what a share of `source` holds: the file, or the folder's files
-        without hidden ones (.git, .ipynb_checkpoints, .env) and without symbolic links."""
-        if source.is_file():
-            if source.stat().st_size > self.max_bytes:
-                raise BadInput(f"{source.name} is larger than {self.max_bytes} bytes, too big to share")
-            return [[source.name, source.stat().st_size]]
-        files, total = [], 0
-        for folder, dirs, names in os.walk(source):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(folder, d)))
-            for name in sorted(names):
-                path = os.path.join(folder, name)
-                if name.startswith(".") or os.path.islink(path) or not os.path.isfile(path):
-                    continue
-                size = os.path.getsize(path)
-                files.append([os.path.relpath(path, source).replace(os.sep, "/"), size])
-                total += size
-                if len(files) > MAX_FILES or total > self.max_bytes:
-                    raise BadInput(
-                        f"{source.name} is too big to share (more than {MAX_FILES} files "
-                        f"or {self.max_bytes} bytes); share a smaller folder"
-                    )
-        return files
+        return files_of(source, self.max_bytes)
 
     def _snapshot(self, source, share):
         prefix = f"{share.id}/{share.rev}"
@@ -358,22 +376,50 @@ class ShareStore:
             self.db.close()
 
 
+def share_source(workspace, path):
+    """(rel, resolved path) of what `path` of the workspace names, checked: it exists, it is
+    inside, nothing on the way is hidden."""
+    if not isinstance(path, str) or not path.strip().rstrip("/") or path.strip() in (".", "./"):
+        raise BadInput("give the path of a notebook, file or folder of the workspace to share")
+    rel = _normal(path)
+    source = confine(workspace, rel)  # resolved: a link is judged by what it points at
+    if not source.exists():
+        raise NotFound(f"{rel} does not exist in the workspace")
+    if _hidden(rel) or _hidden(source.relative_to(workspace).as_posix()):
+        raise BadInput(f"{rel} is hidden (or links to a hidden file); hidden files and folders are not shared")
+    return rel, source
+
+
+def files_of(source, max_bytes):
+    """[[rel, size]] of what a share of `source` holds: the file, or the folder's files
+    without hidden ones (.git, .ipynb_checkpoints, .env) and without symbolic links."""
+    if source.is_file():
+        if source.stat().st_size > max_bytes:
+            raise BadInput(f"{source.name} is larger than {max_bytes} bytes, too big to share")
+        return [[source.name, source.stat().st_size]]
+    files, total = [], 0
+    for folder, dirs, names in os.walk(source):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(folder, d)))
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            if name.startswith(".") or os.path.islink(path) or not os.path.isfile(path):
+                continue
+            size = os.path.getsize(path)
+            files.append([os.path.relpath(path, source).replace(os.sep, "/"), size])
+            total += size
+            if len(files) > MAX_FILES or total > max_bytes:
+                raise BadInput(
+                    f"{source.name} is too big to share (more than {MAX_FILES} files "
+                    f"or {max_bytes} bytes); share a smaller folder"
+                )
+    return files
+
+
 def _hidden(rel):
     return any(part.startswith(".") for part in PurePosixPath(rel).parts)
 
 
 _SHARE_ID = re.compile(r"^[0-9a-f]{16}$")
-
-
-def _safe_rel(rel):
-    """A path read back from the database is trusted no more than one from a request: relative,
-    no '..', no empty or hidden parts, no control characters, no backslashes."""
-    if not isinstance(rel, str) or not rel or len(rel) > 4096 or "\\" in rel:
-        return False
-    if any(ord(c) < 32 for c in rel) or rel.startswith("/"):
-        return False
-    parts = rel.split("/")
-    return all(p and p not in (".", "..") and not p.startswith(".") for p in parts)
 
 
 def _well_formed(share):
@@ -384,12 +430,12 @@ def _well_formed(share):
     if not (
         _SHARE_ID.match(str(share.id))
         and share.kind in ("notebook", "file", "folder")
-        and _safe_rel(share.path)
+        and safe_rel(share.path)
         and isinstance(share.rev, int)
         and isinstance(files, list)
     ):
         return False
-    if not all(isinstance(f, list) and len(f) == 2 and _safe_rel(f[0]) and isinstance(f[1], int) for f in files):
+    if not all(isinstance(f, list) and len(f) == 2 and safe_rel(f[0]) and isinstance(f[1], int) for f in files):
         return False
     if share.kind != "folder":  # one file, under the shared file's own name
         return len(files) == 1 and files[0][0] == share.name

@@ -1,0 +1,318 @@
+"""`cygnet-shares`: the share store as a JupyterHub service, so share links outlive the sessions
+that made them and users share with each other by name.
+
+The hub starts it (see setup.add_shares_service) and routes /services/cygnet-shares/ to it. It
+holds the one store of the hub (`ShareStore`: its database and snapshots, under the hub's data
+dir or in the site's box) and serves:
+
+- the public pages of shares, `s/{token}` (no login; sandboxed exactly as on a user's server);
+- a REST API under `api/`, for users' servers (the Share dialog and *Shared* panel go through
+  them), `cygnet share` in a terminal and scripts; every call carries a hub token and acts for
+  its owner only: `api/shares` (list, make from a bundle), `api/shares/{id}` (get, revoke),
+  `api/shares/{id}/refresh` (a new bundle), `api/shares/with-me[/{id}[/bundle]]` (shares that
+  name you, and their content), `api/links/{token}[/bundle]` (what a link opens, for a copy).
+
+The snapshot is taken by the user's server, which can read the workspace, and sent here as a
+bundle (`cygnet.storage.share_bundle`); the service never reads a user's files.
+"""
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader
+from jupyterhub.services.auth import HubAuthenticated
+from tornado import ioloop, web
+
+from cygnet.core import checks
+from cygnet.core.errors import BadInput, CygnetError, as_http_error
+from cygnet.server import share_public
+from cygnet.server.log_scrub import ScrubSecrets, scrub_secrets
+from cygnet.server.share_page import RenderCache
+from cygnet.server.work import Work
+from cygnet.storage.share_bundle import unpack_to_temp
+from cygnet.storage.shares import ShareStore
+
+log = logging.getLogger("cygnet.shares")
+TOKEN = r"[A-Za-z0-9_-]{16,64}"
+SHARE_ID = r"[0-9a-f]{16}"
+SPOOL_BYTES = 32 << 20
+
+
+class Service:
+    """What every handler shares: the store, the pools, the page cache, the addresses."""
+
+    def __init__(self, store, prefix, hub_base, work=None):
+        self.store, self.prefix, self.hub_base = store, prefix, hub_base
+        self.work = work or Work()
+        self.pages = RenderCache(entries=256)
+        templates = os.path.join(os.path.dirname(share_public.__file__), "templates")
+        self.templates = Environment(loader=FileSystemLoader(templates), autoescape=True)
+
+    def open_link(self, token):
+        """A copy opens in the viewer's own session, through login and spawn if need be."""
+        return f"{self.hub_base}hub/user-redirect/cygnet/open?share={token}"
+
+
+class PublicPage(share_public.SharePages, web.RequestHandler):
+    def initialize(self, service):
+        self.service = service
+
+    log = log
+
+    def share_store(self):
+        return self.service.store
+
+    def page_cache(self):
+        return self.service.pages
+
+    async def quick(self, function, *args, timeout=60):
+        return await self.service.work.quick(function, *args, timeout=timeout)
+
+    def page_root(self, token):
+        return f"{self.service.prefix}s/{token}"
+
+    def open_link(self, token):
+        return self.service.open_link(token)
+
+    def page_template(self):
+        return self.service.templates.get_template("share.html")
+
+    def set_default_headers(self):
+        super().set_default_headers()
+        self.set_header("Content-Security-Policy", self.content_security_policy)
+
+
+class ApiHandler(HubAuthenticated, web.RequestHandler):
+    """A call of the REST API: a hub token (a session's, or one a user made with the scope
+    access:services!service=cygnet-shares) names the user; answers are JSON, errors too."""
+
+    def initialize(self, service):
+        self.service = service
+
+    def prepare(self):
+        if len(self.request.query) > 8192:
+            raise web.HTTPError(414, "the query is too long")
+        if not self.current_user:
+            raise web.HTTPError(403, "a hub token with access to the cygnet-shares service is needed")
+        if self.current_user.get("kind", "user") != "user":
+            raise web.HTTPError(403, "shares belong to users: use a user's token, not a service's")
+
+    def check_xsrf_cookie(self):
+        pass  # tokens only (no cookies are accepted here): nothing a foreign page could forge
+
+    @property
+    def user(self):
+        return self.current_user["name"]
+
+    async def core(self, function, *args, timeout=60):
+        try:
+            return await self.service.work.quick(function, *args, timeout=timeout)
+        except CygnetError as e:
+            raise as_http_error(e) from e
+
+    def argument(self, name, max_length=4096):
+        try:
+            return checks.text(self.get_argument(name, None), name, required=False, max_length=max_length)
+        except BadInput as e:
+            raise as_http_error(e) from e
+
+    def finish_json(self, data, status=200):
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(data))
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
+        self.finish_json({"message": message}, status_code)
+
+    def share_json(self, share, **extra):
+        return {**share.to_dict(), "listing": share.files, **extra}
+
+    def _request_summary(self):
+        return scrub_secrets(super()._request_summary())
+
+
+@web.stream_request_body
+class BundleHandler(ApiHandler):
+    """A handler whose POST body is a share's bundle (a zip), spooled as it arrives."""
+
+    def prepare(self):
+        super().prepare()
+        self.spool = None
+        if self.request.method == "POST":
+            # The bundle is at most the site's limit, plus the zip's own headers.
+            self.request.connection.set_max_body_size(self.service.store.max_bytes + (64 << 20))
+            self.spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES)
+
+    def data_received(self, chunk):
+        if self.spool is not None:
+            self.spool.write(chunk)
+
+    def on_finish(self):
+        if self.spool is not None:
+            self.spool.close()
+
+    def unpacked(self, rel, kind):
+        """(staging folder, unpacked source) of the bundle received, for a share of `rel`."""
+        if self.spool is None or self.spool.tell() == 0:
+            raise BadInput("send the share's content as a zip bundle in the body")
+        self.spool.seek(0)
+        name = rel.rstrip("/").rsplit("/", 1)[-1]
+        return unpack_to_temp(self.spool, name, kind, self.service.store.max_bytes)
+
+
+class SharesHandler(BundleHandler):
+    """GET api/shares[?path=P]: your shares. POST ?path=&kind=&expires_in=&users=a,b with the
+    bundle as body: a new share; its token is in this answer only."""
+
+    async def get(self):
+        shares = await self.core(self.service.store.list, self.user, self.argument("path"))
+        self.finish_json([self.share_json(s) for s in shares])
+
+    async def post(self):
+        path, kind = self.argument("path"), self.argument("kind", 16)
+        if not path:
+            raise web.HTTPError(400, "path is required: where the shared file is in your workspace")
+        users = [u for u in (self.argument("users", 65536) or "").split(",") if u]
+        expires_in = self.argument("expires_in", 64)
+        share, token = await self.core(self._create, path, kind or "", expires_in, users, timeout=600)
+        prefix = self.service.prefix
+        self.finish_json(self.share_json(share, token=token, url=f"{prefix}s/{token}"), 201)
+
+    def _create(self, path, kind, expires_in, users):
+        staging, source = self.unpacked(path, kind)
+        try:
+            return self.service.store.create_from(path, source, self.user, expires_in, users)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+class ShareHandler(ApiHandler):
+    """GET api/shares/{id}: one of yours. DELETE: revoke it (its link answers 404 at once)."""
+
+    async def get(self, share_id):
+        self.finish_json(self.share_json(await self.core(self.service.store.get, share_id, self.user)))
+
+    async def delete(self, share_id):
+        await self.core(self.service.store.revoke, share_id, self.user)
+        self.set_status(204)
+        self.finish()
+
+
+class RefreshHandler(BundleHandler):
+    """POST api/shares/{id}/refresh with a new bundle: the link shows it from now on."""
+
+    async def post(self, share_id):
+        self.finish_json(self.share_json(await self.core(self._refresh, share_id, timeout=600)))
+
+    def _refresh(self, share_id):
+        share = self.service.store.get(share_id, self.user)
+        staging, source = self.unpacked(share.path, share.kind)
+        try:
+            return self.service.store.refresh_from(share_id, self.user, source)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+class WithMeHandler(ApiHandler):
+    """GET api/shares/with-me: shares that name you; .../{id}: one; .../{id}/bundle: its content."""
+
+    async def get(self, share_id=None, bundle=None):
+        store = self.service.store
+        if share_id is None:
+            shares = await self.core(store.shared_with, self.user)
+            return self.finish_json([self.share_json(s) for s in shares])
+        share = await self.core(store.for_user, share_id, self.user)
+        if bundle:
+            return await send_bundle(self, share)
+        self.finish_json(self.share_json(share))
+
+
+class LinkHandler(ApiHandler):
+    """GET api/links/{token}: what a share link opens; .../bundle: its content (for a copy)."""
+
+    async def get(self, token, bundle=None):
+        share = await self.core(self.service.store.resolve, token)
+        if bundle:
+            return await send_bundle(self, share)
+        self.finish_json(self.share_json(share))
+
+
+async def send_bundle(handler, share):
+    spool = await handler.core(_bundle, handler.service.store, share, timeout=600)
+    handler.set_header("Content-Type", "application/zip")
+    with spool:
+        while chunk := spool.read(1 << 20):
+            handler.write(chunk)
+            await handler.flush()
+    handler.finish()
+
+
+def _bundle(store, share):
+    spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES)
+    store.write_bundle(share, spool)
+    spool.seek(0)
+    return spool
+
+
+class HealthHandler(web.RequestHandler):
+    def get(self):
+        self.finish({"status": "ok"})
+
+
+def make_app(service):
+    p = service.prefix
+    args = {"service": service}
+    return web.Application(
+        [
+            (rf"{p}s/({TOKEN})/?", PublicPage, args),
+            (rf"{p}s/({TOKEN})/(raw|view)/?(.*)", PublicPage, args),
+            (rf"{p}api/shares", SharesHandler, args),
+            (rf"{p}api/shares/with-me", WithMeHandler, args),
+            (rf"{p}api/shares/with-me/({SHARE_ID})(/bundle)?", WithMeHandler, args),
+            (rf"{p}api/shares/({SHARE_ID})", ShareHandler, args),
+            (rf"{p}api/shares/({SHARE_ID})/refresh", RefreshHandler, args),
+            (rf"{p}api/links/({TOKEN})(/bundle)?", LinkHandler, args),
+            (rf"{p}health", HealthHandler),
+        ],
+        log_function=_log_request,
+        xsrf_cookies=False,
+    )
+
+
+def _log_request(handler):
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    log.log(level, "%d %s %.1fms", status, handler._request_summary(), 1000 * handler.request.request_time())
+
+
+def main():
+    """Run as the hub starts it: its address from $JUPYTERHUB_SERVICE_URL, its state from
+    $CYGNET_SHARES_DB and $CYGNET_SHARES_URL (set by `cygnet hub`)."""
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s cygnet-shares] %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(ScrubSecrets())
+    url = urlsplit(os.environ["JUPYTERHUB_SERVICE_URL"])
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/cygnet-shares/")
+    hub_base = os.environ.get("JUPYTERHUB_BASE_URL", "/")
+    store = ShareStore(
+        os.environ["CYGNET_SHARES_DB"],
+        os.environ["CYGNET_SHARES_URL"],
+        None,
+        int(os.environ.get("CYGNET_SHARE_MAX_BYTES", 1 << 30)),
+    )
+    app = make_app(Service(store, prefix, hub_base))
+    app.listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
+    log.info("serving shares on %s (under %s)", url.geturl(), prefix)
+    ioloop.IOLoop.current().start()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
