@@ -209,3 +209,38 @@ def test_ten_users_spawning_at_once_all_get_their_session(hub):
         times = list(pool.map(spawn, names))
         assert len(times) == 10
         list(pool.map(lambda name: hub.stop_session(browsers[name], name), names))  # the machine back
+
+
+def test_the_environment_script_runs_after_the_view_and_open_lands_on_the_file(hub):
+    gina_web = hub.login("gina")
+    gina_token = hub.token(gina_web, "gina")
+    gina = hub.api(gina_token)
+    for bad, words in (("/etc/profile", "inside your workspace"), ("../x.sh", "inside your workspace")):
+        r = hub.spawn(gina_web, {"view": f"LCG_marker/{PLATFORM}", "env_script": bad})
+        assert r.status_code == 400 and words in html.unescape(r.text), r.text[-500:]
+    r = hub.spawn(gina_web, {"view": f"LCG_marker/{PLATFORM}", "open": "file:///etc/passwd"})
+    assert r.status_code == 400 and "http(s) URL or a path" in html.unescape(r.text)
+
+    options = {"view": f"LCG_marker/{PLATFORM}", "cluster": "local", "env_script": "env.sh", "open": "notes.md"}
+    r = hub.spawn(gina_web, options)
+    assert r.status_code == 302, r.text[-500:]
+    hub.wait_ready(gina_web, "gina")
+    landing = gina_web.get(f"{hub.url}/user/gina/", timeout=60, allow_redirects=False)
+    assert landing.headers["Location"].rstrip("?").endswith("/user/gina/lab/tree/notes.md"), landing.headers
+    script = "export GINA_MARKER=from-env-script\n"
+    put = gina.put(
+        f"{hub.url}/user/gina/api/contents/env.sh", json={"type": "file", "format": "text", "content": script}
+    )
+    assert put.status_code in (200, 201), put.text
+    kernel = hub.kernel("gina", gina_token, f"lcg_marker__{PLATFORM}")
+    try:
+        status, out, err = kernel.execute(
+            "import os; print(*(os.environ[k] for k in ('GINA_MARKER', 'CYGNET_TEST_MARKER', 'CYGNET_SPARK_CLUSTER')))"
+        )
+        assert status == "ok", err
+        assert out.split() == ["from-env-script", "marker-LCG_marker", "local"], out
+    finally:
+        kernel.shutdown()
+    model = gina.get(f"{hub.url}/hub/api/users/gina", timeout=30).json()
+    kept = model["servers"][""]["user_options"]
+    assert kept["env_script"] == "env.sh" and "open" not in kept, "what to open is done once, not kept"

@@ -128,3 +128,18 @@ class Hub(Service):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{user}'s session still runs after {timeout} s")
             time.sleep(0.5)
+
+    def kernel(self, user, token, name):
+        """A kernel started in `user`'s session (through the proxy, with `token`), and its client."""
+        from types import SimpleNamespace
+
+        from tests.support.jupyter import KernelClient
+
+        api, base = self.api(token), f"{self.url}/user/{user}"
+        r = api.post(f"{base}/api/kernels", json={"name": name}, timeout=120)
+        if r.status_code != 201:
+            raise RuntimeError(f"{user}'s kernel {name} did not start: {r.status_code} {r.text}")
+        session = SimpleNamespace(
+            port=self.port, token=token, base_path=f"/user/{user}", delete=lambda path: api.delete(base + path)
+        )
+        return KernelClient(session, r.json()["id"])

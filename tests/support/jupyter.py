@@ -128,7 +128,8 @@ class KernelClient:
         self.session = uuid.uuid4().hex
         self.inbox = []  # comm messages that arrived while waiting for something else
         self.ws = websocket.create_connection(
-            f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels?session_id={self.session}",
+            f"ws://127.0.0.1:{server.port}{getattr(server, 'base_path', '')}/api/kernels/{kernel_id}"
+            f"/channels?session_id={self.session}",
             header=[f"Authorization: token {server.token}"],
             timeout=120,
         )

@@ -77,6 +77,17 @@ class Cygnet(Configurable):
         "'python3'). Off by default: those run outside any view, with the service's packages.",
     ).tag(config=True)
 
+    env_script = Unicode(
+        help="A script of the user's, relative to the workspace, that every kernel sources after its "
+        "view's setup.sh (SWAN's user environment script): exported variables reach the kernel. Set "
+        "from the hub's form ($CYGNET_ENV_SCRIPT). A script that is missing or fails stops the kernel "
+        "with its reason.",
+    ).tag(config=True)
+
+    @default("env_script")
+    def _default_env_script(self) -> str:
+        return os.environ.get("CYGNET_ENV_SCRIPT", "")
+
     kernel_env_passthrough = List(
         Unicode(),
         [
@@ -199,6 +210,15 @@ class Cygnet(Configurable):
         help="Ports (LOW-HIGH) kernels take their Spark driver, block manager and UI ports from; "
         "open them in the firewall for YARN and standalone clusters elsewhere.",
     ).tag(config=True)
+
+    spark_default_cluster = Unicode(
+        help="The cluster `%spark connect` and the Spark panel start on when a notebook has no saved "
+        "choice (the session's choice in the hub's form, $CYGNET_SPARK_CLUSTER). Default: local.",
+    ).tag(config=True)
+
+    @default("spark_default_cluster")
+    def _default_spark_default_cluster(self) -> str:
+        return os.environ.get("CYGNET_SPARK_CLUSTER", "") or "local"
 
     spark_preload_client = Bool(
         False,

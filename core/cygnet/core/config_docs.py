@@ -4,6 +4,8 @@ A test fails when the committed page is not what this makes."""
 
 import json
 
+from traitlets import HasTraits
+
 from .config import Cygnet
 
 HEADER = """# Configuration reference
@@ -44,7 +46,7 @@ HUB_SECTIONS = [
 ]
 
 
-def table(prefix: str, cls: type) -> str:
+def table(prefix: str, cls: type[HasTraits]) -> str:
     rows = []
     computed = set(cls._trait_default_generators)
     for name, trait in sorted(cls.class_traits(config=True).items()):

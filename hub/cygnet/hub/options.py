@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from cygnet.core import checks
 from cygnet.core.errors import BadInput
 
-OPTION_KEYS = ("view", "cores", "memory", "cluster")
+OPTION_KEYS = ("view", "cores", "memory", "cluster", "env_script", "open")
 
 
 @dataclass
@@ -23,6 +23,8 @@ class SiteChoices:
             "cores": self.cores[0],
             "memory": self.memory[0],
             "cluster": "none",
+            "env_script": "",
+            "open": "",
         }
 
 
@@ -65,9 +67,49 @@ def check_options(options, choices):
         if cores not in choices.cores:
             raise BadInput(f"cores must be one of {choices.cores}, not {cores}")
         chosen["cores"] = cores
+    chosen["env_script"] = _workspace_path(options.get("env_script"), "env_script")
+    chosen["open"] = _to_open(options.get("open"))
     if not chosen["view"]:
         raise BadInput("this site has no usable software view to start a session on")
     return chosen
+
+
+def _workspace_path(value, name):
+    """A path inside the user's workspace, relative to it ("" when not given). The hub cannot see
+    the workspace, so only the shape is checked here; the session reports a missing file."""
+    if value in (None, ""):
+        return ""
+    path = checks.text(value, name, max_length=1024).strip()
+    parts = path.split("/")
+    if path.startswith(("/", "~")) or "\\" in path or any(p in ("", ".", "..") for p in parts):
+        raise BadInput(f"{name} must be a path inside your workspace, like env/setup.sh, not {path!r}")
+    return path
+
+
+def _to_open(value):
+    """What to open once the session is up: an http(s) URL of a Git repository, a notebook or a
+    zip (checked again, with the site's address rules, when it is opened), or a workspace path."""
+    if value in (None, ""):
+        return ""
+    text = checks.text(value, "open", max_length=2048).strip()
+    if "://" in text:
+        if not text.startswith(("https://", "http://")) or any(c.isspace() for c in text):
+            raise BadInput(f"open must be an http(s) URL or a path in your workspace, not {text!r}")
+        return text
+    return _workspace_path(text, "open")
+
+
+def landing_url(to_open):
+    """Where the session opens: the opener for a URL (a notebook or zip by url=, else a Git
+    repository), the file in JupyterLab for a workspace path; None for the site's default."""
+    from urllib.parse import quote, urlencode, urlsplit
+
+    if not to_open:
+        return None
+    if "://" in to_open:
+        kind = "url" if urlsplit(to_open).path.endswith((".ipynb", ".zip")) else "repo"
+        return "/cygnet/open?" + urlencode({kind: to_open})
+    return "/lab/tree/" + quote(to_open)
 
 
 def _pick(options, name, allowed, refusal, max_length):

@@ -1,7 +1,8 @@
 """Cygnet's spawner: JupyterHub's spawners with Cygnet's options form (software view, cores,
-memory, Spark cluster), each choice checked against the site's own data, whether it comes from
-the form, a /hub/spawn?view=... link or the REST API's user_options; the last choice is
-selected again next time.
+memory, Spark cluster, an environment script, something to open), each choice checked against
+the site's own data, whether it comes from the form, a /hub/spawn?view=... link or the REST
+API's user_options; the last choice is selected again next time (but what to open: that is
+done once).
 
 `CygnetSpawnerMixin` goes in front of any spawner class; `CygnetLocalSpawner` is the embedded
 default (every session under the hub's own account: for trials and single-tenant machines).
@@ -15,7 +16,7 @@ from cygnet.core.config import Cygnet
 from cygnet.core.errors import BadInput
 
 from .form import render_form
-from .options import OPTION_KEYS, check_options, port_block, site_choices
+from .options import OPTION_KEYS, check_options, landing_url, port_block, site_choices
 
 
 class CygnetSpawnerMixin(HasTraits):
@@ -56,7 +57,10 @@ class CygnetSpawnerMixin(HasTraits):
             chosen = check_options(options, self._choices())
         except BadInput as e:
             raise web.HTTPError(400, str(e)) from None
-        self.user_options = chosen  # kept by the hub: selected again next time
+        self.user_options = {k: v for k, v in chosen.items() if k != "open"}  # selected again next time
+        if not hasattr(self, "_site_default_url"):
+            self._site_default_url = self.default_url
+        self.default_url = landing_url(chosen["open"]) or self._site_default_url
         self.cpu_limit = float(chosen["cores"])
         self.mem_limit = chosen["memory"]
         ports = port_block(self.user.id, Cygnet(parent=self).spark_port_range, self.spark_ports_per_user)
@@ -68,6 +72,7 @@ class CygnetSpawnerMixin(HasTraits):
             "CYGNET_CORES": str(chosen["cores"]),
             "CYGNET_MEMORY": chosen["memory"],
             "CYGNET_SPARK_CLUSTER": "" if chosen["cluster"] == "none" else chosen["cluster"],
+            "CYGNET_ENV_SCRIPT": chosen["env_script"],
         }
 
 

@@ -11,7 +11,7 @@ from traitlets import Unicode
 from cygnet.core.errors import CygnetError, Unavailable, as_http_error
 from cygnet.views import find_view
 
-from .isolation import kernel_environment
+from .isolation import env_script_path, kernel_environment, with_env_script
 
 
 @functools.cache
@@ -35,7 +35,21 @@ class ViewProvisioner(LocalProvisioner):
             self.log.warning("cygnet: kernel for view %s not started: %s", self.view, e)
             raise as_http_error(e) from e
         kwargs["env"] = env
-        return await super().pre_launch(**kwargs)
+        kwargs = await super().pre_launch(**kwargs)
+        script = self._env_script()
+        if script:
+            kwargs["cmd"] = with_env_script(script, kwargs["cmd"])
+        return kwargs
+
+    def _env_script(self):
+        """The user's environment script (absolute), checked; None when there is none."""
+        manager = self.parent.kernel_spec_manager
+        workspace = getattr(getattr(self.parent, "parent", None), "root_dir", None) or os.getcwd()
+        try:
+            return env_script_path(manager.cygnet.env_script, workspace)
+        except CygnetError as e:
+            self.log.warning("cygnet: kernel for view %s not started: %s", self.view, e)
+            raise as_http_error(e) from e
 
     def _kernel_env(self, server_env):
         manager = getattr(self.parent, "kernel_spec_manager", None)

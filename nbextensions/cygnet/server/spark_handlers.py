@@ -15,7 +15,8 @@ class SparkCatalogueHandler(CygnetHandler):
     async def get(self, what):
         catalogue = await self.run_core(self.extensionapp.spark_catalogue)
         if what == "clusters":
-            self.finish_json([c.to_dict() for c in catalogue.clusters])
+            chosen = self.extensionapp.cygnet.spark_default_cluster  # the panel starts on it
+            self.finish_json([{**c.to_dict(), "default": c.name == chosen} for c in catalogue.clusters])
         elif what == "bundles":
             bundles = await self.run_core(catalogue.bundles_for, self.get_argument("cluster", None))
             self.finish_json([b.to_dict() for b in bundles])

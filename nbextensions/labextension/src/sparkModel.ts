@@ -6,6 +6,8 @@ export interface Cluster {
   name: string;
   display_name: string;
   kind: string;
+  /** The session's cluster (chosen in the hub's form): the panel starts on it. */
+  default?: boolean;
 }
 
 export interface Bundle {
@@ -40,10 +42,10 @@ export interface SparkChoice {
 export const EMPTY_CHOICE: SparkChoice = { cluster: 'local', bundles: [], options: {} };
 
 /** A choice from notebook metadata, tolerating what older or hand-edited notebooks hold. */
-export function choiceFromMetadata(metadata: unknown): SparkChoice {
+export function choiceFromMetadata(metadata: unknown, defaultCluster = 'local'): SparkChoice {
   const spark = (metadata as any)?.cygnet?.spark;
   if (!spark || typeof spark !== 'object') {
-    return { ...EMPTY_CHOICE, options: {} };
+    return { ...EMPTY_CHOICE, cluster: defaultCluster, options: {} };
   }
   const options: Record<string, string> = {};
   if (spark.options && typeof spark.options === 'object' && !Array.isArray(spark.options)) {
@@ -52,7 +54,7 @@ export function choiceFromMetadata(metadata: unknown): SparkChoice {
     }
   }
   return {
-    cluster: typeof spark.cluster === 'string' && spark.cluster ? spark.cluster : 'local',
+    cluster: typeof spark.cluster === 'string' && spark.cluster ? spark.cluster : defaultCluster,
     bundles: Array.isArray(spark.bundles) ? spark.bundles.filter((b: unknown) => typeof b === 'string') : [],
     options
   };
@@ -126,4 +128,9 @@ export function describeState(state: KernelState | null, kernelName: string | nu
 /** The comm message that asks the kernel to connect with a choice. */
 export function connectMessage(choice: SparkChoice): Record<string, unknown> {
   return { action: 'connect', cluster: choice.cluster, bundles: choice.bundles, options: choice.options };
+}
+
+/** The cluster a notebook without a saved choice starts on: the session's, else local. */
+export function defaultCluster(clusters: Cluster[]): string {
+  return clusters.find(c => c.default)?.name ?? 'local';
 }

@@ -15,6 +15,7 @@ import {
   SparkChoice,
   bundlesFor,
   choiceFromMetadata,
+  defaultCluster,
   connectMessage,
   describeState,
   formatOptions,
@@ -129,15 +130,19 @@ export class SparkPanel extends Widget {
     this.renderSuggestions();
   }
 
+  private defaultCluster(): string {
+    return defaultCluster(this.catalogue?.clusters ?? []);
+  }
+
   /** Show the saved choice of the notebook in focus, once it is loaded. */
   private showSavedChoice(notebook: NotebookPanel | null): void {
     if (!notebook) {
-      this.showChoice(choiceFromMetadata({}));
+      this.showChoice(choiceFromMetadata({}, this.defaultCluster()));
       return;
     }
     void notebook.context.ready.then(() => {
       if (this.connector.notebook === notebook) {
-        this.showChoice(choiceFromMetadata({ cygnet: notebook.model?.getMetadata('cygnet') }));
+        this.showChoice(choiceFromMetadata({ cygnet: notebook.model?.getMetadata('cygnet') }, this.defaultCluster()));
       }
     });
   }

@@ -3,6 +3,7 @@ import { describeExpiry, describeJob, errorMessage, formatBytes, parseExpiry, Sy
 import {
   bundlesFor,
   choiceFromMetadata,
+  defaultCluster,
   connectMessage,
   describeState,
   formatOptions,
@@ -93,6 +94,8 @@ describe('Spark choice in notebook metadata', () => {
   });
   it('tolerates missing or hand-edited metadata', () => {
     expect(choiceFromMetadata({})).toEqual({ cluster: 'local', bundles: [], options: {} });
+    expect(choiceFromMetadata({}, 'analytix').cluster).toBe('analytix');
+    expect(choiceFromMetadata({ cygnet: { spark: { cluster: 'k8s' } } }, 'analytix').cluster).toBe('k8s');
     expect(choiceFromMetadata({ cygnet: { spark: { cluster: 7, bundles: 'x', options: ['a'] } } })).toEqual({
       cluster: 'local',
       bundles: [],
@@ -168,5 +171,13 @@ describe('openQuery', () => {
   it('refuses what is not a URL', () => {
     expect(() => openQuery('not a url', '', '')).toThrow(/not a repository URL/);
     expect(() => openQuery('', '', '')).toThrow();
+  });
+});
+
+describe('defaultCluster', () => {
+  it('is the session cluster the server marks, else local', () => {
+    const local = { name: 'local', display_name: 'Local', kind: 'local' };
+    expect(defaultCluster([local])).toBe('local');
+    expect(defaultCluster([local, { name: 'yarn', display_name: 'YARN', kind: 'yarn', default: true }])).toBe('yarn');
   });
 });

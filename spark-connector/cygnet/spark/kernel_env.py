@@ -25,5 +25,6 @@ def kernel_env(config):
         "CYGNET_SPARK_PORTS": config.spark_port_range,
         "CYGNET_SPARK_PORTS_DIR": str(Path(config.data_dir) / "spark" / "ports"),
         "CYGNET_SPARK_SERVERS_DIR": servers_dir(config),
+        "CYGNET_SPARK_CLUSTER": config.spark_default_cluster,
         "CYGNET_SPARK_PRELOAD": "1" if config.spark_preload_client else "",
     }
