@@ -24,6 +24,7 @@ QUICK = {
     "xrootd_io": ["--mib", "256", "--runs", "1"],
     "share_view": ["--seconds", "5", "--runs", "1"],
     "hostile": ["--samples", "100", "--files", "1000"],
+    "hub_spawn": ["--runs", "1", "--seconds", "5"],
 }
 VERDICT = re.compile(r"\b(met|MISSED|missed)\b")
 
