@@ -34,14 +34,7 @@ def hub_command(args, extra):
     env.setdefault("CYGNET_HUB_PROXY_API_PORT", str(free_port()))
     env.setdefault("CYGNET_HUB_SHARES_PORT", str(free_port()))
     folder = hub_dir()
-    print(
-        f"cygnet: the hub's state is in {folder}; users log in with any name and the password in "
-        f"{os.path.join(folder, 'password')}.\n"
-        "cygnet: every session runs under this account, with no isolation between users: for trials "
-        "and single-tenant machines. Real sites configure a spawner that runs users as themselves.",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(f"cygnet: the hub's state is in {folder}", file=sys.stderr, flush=True)
     config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hub_config.py")
     argv = [sys.executable, "-m", "jupyterhub", "-f", config, f"--ip={args.ip}", f"--port={args.port}", *extra]
     os.execve(sys.executable, argv, env)  # the hub replaces this process: signals reach it as they are

@@ -71,6 +71,10 @@ class CygnetHub(Configurable):
     ).tag(config=True)
 
 
+def say(line):
+    print(f"cygnet: {line}", file=sys.stderr, flush=True)
+
+
 def configure(c):
     """Cygnet's defaults, for what the site's configuration left unset."""
     folder = hub_dir()
@@ -97,7 +101,14 @@ def configure(c):
         c.JupyterHub.authenticator_class = "shared-password"
         c.SharedPasswordAuthenticator.user_password = shared_password(folder)
         default("Authenticator", "allow_all", True)
+        say(f"users log in with any name and the password in {os.path.join(folder, 'password')}")
     default("JupyterHub", "spawner_class", "cygnet.hub.spawner.CygnetLocalSpawner")
+    if c.JupyterHub.spawner_class == "cygnet.hub.spawner.CygnetLocalSpawner":
+        say(
+            "every session runs under this account, with NO isolation between users: for trials and "
+            "single-tenant machines. Real sites run users as themselves (cygnet.hub.spawner."
+            "CygnetSystemUserSpawner, or SystemdSpawner, DockerSpawner, KubeSpawner with CygnetSpawnerMixin)."
+        )
     default("CygnetLocalSpawner", "home_dir_template", os.path.join(folder, "users", "{username}"))
     default("Spawner", "cmd", [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser")])
     default("Spawner", "default_url", "/lab")

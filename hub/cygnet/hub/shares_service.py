@@ -311,7 +311,10 @@ def main():
     app = make_app(Service(store, prefix, hub_base))
     app.listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
     log.info("serving shares on %s (under %s)", url.geturl(), prefix)
-    ioloop.IOLoop.current().start()
+    try:
+        ioloop.IOLoop.current().start()
+    except KeyboardInterrupt:  # the hub stops its services with SIGINT
+        log.info("stopped")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,12 @@ done once).
 default (every session under the hub's own account: for trials and single-tenant machines).
 """
 
-from jupyterhub.spawner import SimpleLocalProcessSpawner
+import os
+import pwd
+
+from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
 from tornado import web
-from traitlets import HasTraits, Integer, List, Unicode, default
+from traitlets import Bool, HasTraits, Integer, List, Unicode, default
 
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import BadInput
@@ -79,3 +82,26 @@ class CygnetSpawnerMixin(HasTraits):
 class CygnetLocalSpawner(CygnetSpawnerMixin, SimpleLocalProcessSpawner):
     """Every user's session as a local process under the hub's account, in a home of its own
     under `home_dir_template`: no isolation between users (trials, single-tenant machines)."""
+
+
+class CygnetSystemUserSpawner(CygnetSpawnerMixin, LocalProcessSpawner):
+    """Every user's session as their own Unix account (the hub runs as root and each user has an
+    account of the same name): the workspace is their home, and the kernel's, terminal's and
+    server's files are theirs alone. Homes are made private (0700) before each start, since
+    Debian's useradd makes them readable by everyone."""
+
+    private_homes = Bool(True, help="Make each user's home directory 0700 before their session starts.").tag(
+        config=True
+    )
+
+    async def start(self):
+        try:
+            home = pwd.getpwnam(self.user.name).pw_dir
+        except KeyError:
+            raise web.HTTPError(
+                500, f"{self.user.name} has no account on this machine: each user needs a Unix account of that name"
+            ) from None
+        if self.private_homes:
+            if os.path.isdir(home) and os.stat(home).st_mode & 0o077:
+                os.chmod(home, os.stat(home).st_mode & 0o700)
+        return await super().start()

@@ -1,0 +1,129 @@
+"""Isolation between users is real: a hub running as root spawns each session as its own Unix
+account (CygnetSystemUserSpawner), and one user's kernel cannot read another's workspace or
+data dir. Two accounts are made for the test (CI runs as root; elsewhere the test is skipped).
+
+A terminal runs as the same account as the kernel, so what a kernel cannot read a terminal
+cannot either; the kernel is what the test drives. SystemdSpawner, DockerSpawner and KubeSpawner
+give the same separation by other means and cannot run here (no systemd, no container runtime
+or cluster in CI); their settings are in docs/admin-guide.md and docker/."""
+
+import html
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import PLATFORM
+from tests.support.hub import Hub
+from tests.support.views import kernel_name, lcg_view
+
+USERS = ("cyg-alice", "cyg-bob")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("useradd"), reason="needs root to make Unix accounts"
+)
+
+
+@pytest.fixture(scope="module")
+def shared_interpreter():
+    """Every account must be able to run the service's Python (as on a site, where it is in /opt
+    or /cvmfs). Here it may sit under /root (pyenv): the folders on the way get o+x, the right to
+    pass through without listing, for the length of the test, and their modes back afterwards."""
+    import sys
+
+    changed = []
+    for target in (Path(os.path.realpath(sys.executable)), Path(__file__).resolve()):
+        for folder in reversed(target.parents):
+            mode = folder.stat().st_mode
+            if not mode & 0o001:
+                changed.append((folder, mode))
+                os.chmod(folder, mode | 0o001)
+    yield
+    for folder, mode in changed:
+        os.chmod(folder, mode)
+
+
+@pytest.fixture(scope="module")
+def accounts(shared_interpreter):
+    for name in USERS:
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+    yield {name: pwd.getpwnam(name) for name in USERS}
+    for name in USERS:
+        subprocess.run(["pkill", "-KILL", "-u", name], check=False)
+        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def readable_views(kernel_site):
+    """A views root every account can read (pytest's own temporary folders are root's alone)."""
+    root = Path(tempfile.mkdtemp(prefix="cygnet-shared-views-"))
+    site = root / "site-packages"
+    shutil.copytree(kernel_site, site, symlinks=True)
+    lcg_view(root / "views", "LCG_iso", PLATFORM, kernel_site=site)
+    for folder, _, files in os.walk(root):
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode | 0o444)
+    yield root / "views"
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_each_session_runs_as_its_user_and_cannot_read_anothers_files(tmp_path, accounts, readable_views):
+    site = tmp_path / "site_config.py"
+    site.write_text('c.JupyterHub.spawner_class = "cygnet.hub.spawner.CygnetSystemUserSpawner"\n')
+    hub = Hub(tmp_path / "data", env={"CYGNET_VIEWS_PATH": str(readable_views)}, args=[f"--config={site}"]).start()
+    try:
+        assert "NO isolation" not in hub.log(), "the trial warning is for the embedded spawner only"
+        tokens = {}
+        for name in USERS:
+            web = hub.login(name)
+            hub.start_session(web, name, {"view": f"LCG_iso/{PLATFORM}"})
+            tokens[name] = hub.token(web, name)
+        bob = hub.api(tokens["cyg-bob"])
+        secret = {"type": "file", "format": "text", "content": "bob's secret"}
+        assert bob.put(f"{hub.url}/user/cyg-bob/api/contents/secret.txt", json=secret, timeout=30).ok
+
+        home = accounts["cyg-bob"].pw_dir
+        assert os.stat(home).st_mode & 0o077 == 0, "homes are made private before a session starts"
+        kernel = hub.kernel("cyg-alice", tokens["cyg-alice"], kernel_name("LCG_iso", PLATFORM))
+        try:
+            out = kernel.run(
+                "import os\n"
+                "print(os.getuid())\n"
+                f"for path in [{home + '/secret.txt'!r}, {home!r}, {home + '/.local/share/cygnet'!r}]:\n"
+                "    try:\n"
+                "        open(path).read() if path.endswith('.txt') else os.listdir(path)\n"
+                "        print('READ', path)\n"
+                "    except PermissionError:\n"
+                "        print('denied')\n"
+            )
+        finally:
+            kernel.shutdown()
+        lines = out.split()
+        assert lines[0] == str(accounts["cyg-alice"].pw_uid), out
+        assert lines[1:] == ["denied"] * 3, out
+    finally:
+        hub.stop()
+
+
+def test_a_spawn_for_a_user_with_no_account_fails_with_a_message(tmp_path, accounts, readable_views):
+    site = tmp_path / "site_config.py"
+    site.write_text('c.JupyterHub.spawner_class = "cygnet.hub.spawner.CygnetSystemUserSpawner"\n')
+    hub = Hub(tmp_path / "data", env={"CYGNET_VIEWS_PATH": str(readable_views)}, args=[f"--config={site}"]).start()
+    try:
+        web = hub.login("nobody-here")
+        r = hub.spawn(web, {"view": f"LCG_iso/{PLATFORM}"})
+        text = html.unescape(r.text) if r.status_code != 302 else ""
+        if r.status_code == 302:  # the failure shows on the progress page
+            text = web.get(f"{hub.url}/hub/api/users/nobody-here", timeout=30).text + hub.log()
+        assert "nobody-here has no account on this machine" in text, text[-800:]
+    finally:
+        hub.stop()
