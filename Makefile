@@ -9,7 +9,7 @@ PROXY := $(BIN)/configurable-http-proxy
 UP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: up test bench docs install install-test sysdeps sysdeps-test sysdeps-bench lint lab lab-test lock clean
+.PHONY: up test test-image bench docs install install-test sysdeps sysdeps-test sysdeps-bench lint lab lab-test lock clean
 
 up: install
 	$(BIN)/cygnet up $(UP_ARGS)
@@ -30,6 +30,11 @@ lint: install-test
 BENCH_ARGS ?=
 bench: install-test sysdeps-bench
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+# The session image, built with podman from a Debian base made here and checked to serve
+# (slow, so not part of `make test`; see docker/test-image.sh).
+test-image:
+	bash docker/test-image.sh
 
 # The documentation site (site/): the configuration reference is remade from the code first.
 docs: install-test

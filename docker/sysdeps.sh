@@ -65,3 +65,14 @@ need_npm() {
   command -v npm >/dev/null 2>&1 && return 0
   _apt_install npm || return 1
 }
+
+# podman, runc and debootstrap build and run the images in `make test-image` (no Docker daemon
+# and no image registry here: the base image is made by debootstrap).
+need_image_tools() {
+  local missing=()
+  command -v podman >/dev/null 2>&1 || missing+=(podman)
+  command -v runc >/dev/null 2>&1 || missing+=(runc)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  _apt_install "${missing[@]}" || return 1
+}

@@ -28,18 +28,19 @@ class SiteChoices:
         }
 
 
-def site_choices(config, core_choices=(1, 2, 4), memory_choices=("2G", "4G", "8G")):
-    """The choices of this site: its usable views (the discovery `cygnet views` uses) and the
-    clusters of its Spark catalogue."""
+def site_choices(config, core_choices=(1, 2, 4), memory_choices=("2G", "4G", "8G"), views=()):
+    """The choices of this site: its usable views (the discovery `cygnet views` uses, unless the
+    site lists them) and the clusters of its Spark catalogue."""
     from cygnet.spark.catalogue import load_catalogue
     from cygnet.views import discover
 
-    views = sorted(v.name for v in discover(config.effective_views_roots()) if v.usable)
+    if not views:
+        views = sorted(v.name for v in discover(config.effective_views_roots()) if v.usable)
     try:
         clusters = [c.name for c in load_catalogue(config.spark_clusters or None).clusters]
     except Exception:  # noqa: BLE001 - a broken catalogue must not stop spawning: no clusters offered
         clusters = []
-    return SiteChoices(views=views, cores=list(core_choices), memory=list(memory_choices), clusters=clusters)
+    return SiteChoices(views=list(views), cores=list(core_choices), memory=list(memory_choices), clusters=clusters)
 
 
 def check_options(options, choices):

@@ -64,7 +64,12 @@ class CygnetHub(Configurable):
         "Default: <hub data dir>/shares/snapshots.",
     ).tag(config=True)
     share_max_bytes = Integer(1 << 30, help="Largest file or folder (bytes) a user can share.").tag(config=True)
-    shares_port = Integer(0, help="Port of the share service on 127.0.0.1 (0: a free one).").tag(config=True)
+    shares_port = Integer(0, help="Port of the share service (0: a free one).").tag(config=True)
+    shares_host = Unicode(
+        "127.0.0.1",
+        help="The name the proxy reaches the share service by. Other than 127.0.0.1 (the proxy in "
+        "a pod of its own, as in Zero to JupyterHub: 'hub'), the service listens on all interfaces.",
+    ).tag(config=True)
     shares_connect_url = Unicode(
         help="How sessions reach the share service, when not at http://127.0.0.1:<shares_port> "
         "(containers, Kubernetes): e.g. http://hub:8181/services/cygnet-shares/.",
@@ -156,12 +161,13 @@ def add_shares_service(c, hub, folder):
     store = os.path.join(folder, "shares")
     service = {
         "name": name,
-        "url": f"http://127.0.0.1:{port}",
+        "url": f"http://{hub.shares_host}:{port}",
         "command": [sys.executable, "-m", "cygnet.hub.shares_service"],
         "environment": {
             "CYGNET_SHARES_DB": os.path.join(store, "shares.sqlite"),
             "CYGNET_SHARES_URL": hub.shares_url or os.path.join(store, "snapshots"),
             "CYGNET_SHARE_MAX_BYTES": str(hub.share_max_bytes),
+            "CYGNET_SHARES_BIND": "127.0.0.1" if hub.shares_host == "127.0.0.1" else "0.0.0.0",
         },
     }
     if not add_service(c, service):

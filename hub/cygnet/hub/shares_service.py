@@ -309,7 +309,7 @@ def main():
         int(os.environ.get("CYGNET_SHARE_MAX_BYTES", 1 << 30)),
     )
     app = make_app(Service(store, prefix, hub_base))
-    app.listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
+    app.listen(url.port or 80, os.environ.get("CYGNET_SHARES_BIND", "127.0.0.1"), xheaders=True)
     log.info("serving shares on %s (under %s)", url.geturl(), prefix)
     try:
         ioloop.IOLoop.current().start()

@@ -31,8 +31,14 @@ class CygnetSpawnerMixin(HasTraits):
         30, help="Spark driver ports each user's sessions get, a slice of Cygnet.spark_port_range of their own."
     ).tag(config=True)
 
+    view_choices = List(
+        Unicode(),
+        help="The views (<release>/<platform>) users may choose, when the hub cannot see the views root "
+        "itself (a hub in Kubernetes without CVMFS). Empty: the views the hub discovers, as `cygnet views`.",
+    ).tag(config=True)
+
     def _choices(self):
-        return site_choices(Cygnet(parent=self), self.core_choices, self.memory_choices)
+        return site_choices(Cygnet(parent=self), self.core_choices, self.memory_choices, self.view_choices)
 
     @default("options_form")
     def _cygnet_options_form(self):

@@ -1,0 +1,21 @@
+# The multi-user service in Docker (docker/compose.hub.yaml): `cygnet hub` in one container,
+# each user's session in a container of its own from the session image, through
+# CygnetDockerSpawner. A site copies this file and changes what it needs: the authenticator
+# above all (the embedded shared password is for trials).
+import os
+
+c = get_config()  # noqa: F821 - JupyterHub's config loader gives it
+
+c.JupyterHub.spawner_class = "cygnet.hub.docker_spawner.CygnetDockerSpawner"
+c.DockerSpawner.image = os.environ.get("CYGNET_SESSION_IMAGE", "cygnet")
+c.DockerSpawner.network_name = os.environ.get("CYGNET_NETWORK", "cygnet")
+c.DockerSpawner.remove = True  # a stopped session's container goes; its home volume stays
+c.DockerSpawner.notebook_dir = "/home/scientist"
+c.DockerSpawner.volumes = {"cygnet-user-{username}": "/home/scientist"}
+c.CygnetDockerSpawner.host_mounts = {"/cvmfs": "ro"}  # add "/eos": "rw" where EOS is mounted
+# Sessions reach the hub and its share service by the hub container's name on the network.
+c.JupyterHub.hub_ip = "0.0.0.0"
+c.JupyterHub.hub_connect_ip = "hub"
+c.CygnetHub.shares_connect_url = "http://hub:8000/services/cygnet-shares/"
+# The hub does not see the views root: list the views users may choose.
+c.CygnetDockerSpawner.view_choices = [v for v in os.environ.get("CYGNET_VIEW_CHOICES", "").split(",") if v]

@@ -1,0 +1,116 @@
+"""Cygnet's form in front of the spawners real sites run: KubeSpawner (Zero to JupyterHub) and
+DockerSpawner. What they would ask Kubernetes and Docker for is checked here, in process: the
+pod's and container's limits, command, environment and mounts. Neither Kubernetes nor a Docker
+daemon can run on these machines, so no pod or container is started (a kube-config pointing
+nowhere lets KubeSpawner build its client without a cluster)."""
+
+import asyncio
+
+import pytest
+from tornado import web
+
+VIEW = "LCG_106/x86_64-el9-gcc13-opt"
+CHOICE = {"view": VIEW, "cores": "2", "memory": "4G", "cluster": "none", "env_script": "env/setup.sh"}
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: nowhere
+clusters: [{name: nowhere, cluster: {server: "https://127.0.0.1:9"}}]
+contexts: [{name: nowhere, context: {cluster: nowhere, user: nobody}}]
+users: [{name: nobody, user: {token: none}}]
+"""
+
+
+@pytest.fixture
+def kube(tmp_path, monkeypatch):
+    config = tmp_path / "kubeconfig"
+    config.write_text(KUBECONFIG)
+    pytest.importorskip("kubespawner")
+    from kubernetes_asyncio.config import kube_config
+
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(config))  # read at import
+    from cygnet.hub.kube_spawner import CygnetKubeSpawner
+
+    async def make(**settings):
+        spawner = CygnetKubeSpawner(_mock=True, view_choices=[VIEW], image="cygnet:test", **settings)
+        spawner.user.id = 3
+        return spawner
+
+    return make
+
+
+def test_a_kubernetes_pod_gets_the_choice_as_limits_environment_and_mounts(kube):
+    async def pod():
+        spawner = await kube(host_mounts={"/cvmfs": "ro", "/eos": "rw"})
+        spawner.apply_cygnet_options(CHOICE)
+        return await spawner.get_pod_manifest()
+
+    manifest = asyncio.run(pod())
+    container = manifest.spec.containers[0]
+    assert container.resources.limits == {"cpu": 2.0, "memory": 4 * 2**30}
+    args = (container.command or []) + (container.args or [])
+    assert args[0] == "jupyterhub-singleuser", args
+    assert f"--Cygnet.default_view={VIEW}" in args and "--Cygnet.spark_port_range=40060-40089" in args
+    env = {e.name: e.value for e in container.env}
+    assert env["CYGNET_VIEW_CHOSEN"] == VIEW and env["CYGNET_CORES"] == "2"
+    assert env["CYGNET_ENV_SCRIPT"] == "env/setup.sh"
+    mounts = {m.mount_path: m for m in container.volume_mounts}
+    assert mounts["/cvmfs"].read_only is True and mounts["/eos"].read_only is False
+    assert mounts["/cvmfs"].mount_propagation == "HostToContainer"
+    paths = {v.host_path["path"] for v in manifest.spec.volumes if v.host_path}
+    assert paths == {"/cvmfs", "/eos"}
+
+
+def test_a_tampered_choice_never_reaches_kubernetes(kube):
+    async def refused():
+        spawner = await kube()
+        with pytest.raises(web.HTTPError) as e:
+            spawner.apply_cygnet_options({**CHOICE, "cores": "10000"})
+        return e.value
+
+    error = asyncio.run(refused())
+    assert error.status_code == 400 and "cores must be one of" in error.log_message
+
+
+def test_a_docker_container_gets_the_choice_and_the_views(tmp_path):
+    pytest.importorskip("dockerspawner")
+    from types import SimpleNamespace
+
+    from cygnet.hub.docker_spawner import CygnetDockerSpawner
+
+    user = SimpleNamespace(name="alice", id=3, url="/user/alice/", escaped_name="alice")
+    mounts = {"/cvmfs": "ro", "/eos": "rw"}
+    spawner = CygnetDockerSpawner(user=user, image="cygnet:test", view_choices=[VIEW], host_mounts=mounts)
+    spawner.apply_cygnet_options(CHOICE)
+    assert spawner.cmd == ["jupyterhub-singleuser"]
+    assert spawner.cpu_limit == 2.0 and spawner.mem_limit == 4 * 2**30
+    assert spawner.volumes["/eos"] == {"bind": "/eos", "mode": "rw"}
+    assert spawner.volumes["/cvmfs"] == {"bind": "/cvmfs", "mode": "ro"}
+    assert f"--Cygnet.default_view={VIEW}" in spawner.get_args()
+
+
+def test_the_helm_values_and_the_compose_config_make_a_working_hub_config(monkeypatch):
+    """What docker/helm/values.yaml and docker/hub_config.py give JupyterHub, run against a
+    config object as the chart and `cygnet hub -f` run them (no cluster, no Docker)."""
+    from pathlib import Path
+
+    import yaml
+    from traitlets.config import Config
+
+    docker = Path(__file__).resolve().parent.parent / "docker"
+    values = yaml.safe_load((docker / "helm" / "values.yaml").read_text())
+    c = Config(values["hub"]["config"])
+    exec(values["hub"]["extraConfig"]["cygnet"], {"c": c})  # noqa: S102 - the chart does the same
+    service = next(s for s in c.JupyterHub.services if s["name"] == "cygnet-shares")
+    assert service["url"] == "http://hub:8181" and service["environment"]["CYGNET_SHARES_BIND"] == "0.0.0.0"
+    assert c.Spawner.environment["CYGNET_SHARES_SERVICE_URL"] == "http://proxy-public/services/cygnet-shares/"
+    assert "access:services!service=cygnet-shares" in c.Spawner.server_token_scopes
+    assert c.JupyterHub.spawner_class == "cygnet.hub.kube_spawner.CygnetKubeSpawner"
+    ports = [p["port"] for p in values["hub"]["service"]["extraPorts"]]
+    assert ports == [8181]
+
+    monkeypatch.setenv("CYGNET_VIEW_CHOICES", "LCG_106/x86_64-el9-gcc13-opt")
+    c = Config()
+    exec((docker / "hub_config.py").read_text(), {"get_config": lambda: c})  # noqa: S102
+    assert c.JupyterHub.spawner_class == "cygnet.hub.docker_spawner.CygnetDockerSpawner"
+    assert c.CygnetDockerSpawner.view_choices == ["LCG_106/x86_64-el9-gcc13-opt"]
