@@ -31,14 +31,19 @@ if ! podman image exists "$base"; then
 fi
 
 echo "cygnet: building localhost/cygnet:test" >&2
+# The host's CA bundle goes in too: on networks whose HTTPS is inspected, pip and npm need it.
+ca=/etc/ssl/certs/ca-certificates.crt
 podman build --isolation=chroot --network=host --build-arg BASE="$base" \
+  -v "$ca:/etc/ssl/host-ca.crt:ro" --build-arg EXTRA_CA=/etc/ssl/host-ca.crt \
   -f docker/Dockerfile -t localhost/cygnet:test . >"$work/build.log" 2>&1 \
   || { tail -n 40 "$work/build.log" >&2; exit 1; }
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 token=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 name=cygnet-test-$$
-podman run -d --name "$name" -p "127.0.0.1:$port:8888" -e JUPYTER_TOKEN="$token" localhost/cygnet:test >/dev/null
+# The first start builds the default view (pip, so the CA bundle again).
+podman run -d --name "$name" -p "127.0.0.1:$port:8888" -e JUPYTER_TOKEN="$token" \
+  -v "$ca:/etc/ssl/host-ca.crt:ro" -e PIP_CERT=/etc/ssl/host-ca.crt localhost/cygnet:test >/dev/null
 trap 'podman rm -f "$name" >/dev/null 2>&1 || true' EXIT
 echo "cygnet: waiting for cygnet up in the container (it builds its default view first)" >&2
 for _ in $(seq 1 240); do

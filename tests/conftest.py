@@ -3,6 +3,7 @@
 import pytest
 
 from tests.support.cli import PLATFORM, cygnet
+from tests.support.hub import Hub
 from tests.support.jupyter import JupyterServer
 from tests.support.views import lcg_view
 
@@ -130,3 +131,13 @@ def spark_view(tmp_path_factory):
     site = next((root / "sparktest" / PLATFORM / "lib").glob("python3.*")) / "site-packages"
     (site / "cygnet_view_only.py").write_text("def tag(x):\n    return f'view-{x}'\n")
     return root
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory, lcg_root):
+    """One real `cygnet hub` (JupyterHub, proxy, cygnet-shares, culler) over the test views,
+    shared by the hub tests; each test uses users of its own."""
+    root, _ = lcg_root
+    hub = Hub(tmp_path_factory.mktemp("hub") / "data", env={"CYGNET_VIEWS_PATH": str(root)}).start()
+    yield hub
+    hub.stop()

@@ -11,14 +11,6 @@ from tests.support.cli import PLATFORM
 from tests.support.hub import Hub
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory, lcg_root):
-    root, _ = lcg_root
-    hub = Hub(tmp_path_factory.mktemp("hub") / "data", env={"CYGNET_VIEWS_PATH": str(root)}).start()
-    yield hub
-    hub.stop()
-
-
 def test_the_form_offers_the_sites_views_and_a_session_starts_on_the_chosen_one(hub):
     alice = hub.login("alice")
     page, action = hub.spawn_form(alice)

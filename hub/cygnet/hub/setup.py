@@ -163,6 +163,7 @@ def add_shares_service(c, hub, folder):
         "name": name,
         "url": f"http://{hub.shares_host}:{port}",
         "command": [sys.executable, "-m", "cygnet.hub.shares_service"],
+        "display": False,  # an API and public pages, not a page for the hub's Services menu
         "environment": {
             "CYGNET_SHARES_DB": os.path.join(store, "shares.sqlite"),
             "CYGNET_SHARES_URL": hub.shares_url or os.path.join(store, "snapshots"),

@@ -21,7 +21,7 @@ from .core import open_link
 from .gitrepo import repository_of
 from .links import BADGE_SVG, build_link
 
-IGNORED = {"token"}  # Jupyter's login token may ride along in a link's query
+IGNORED = {"token", "_xsrf"}  # Jupyter's login token and the XSRF token may ride along in a query
 
 
 def link_params(handler):
@@ -44,6 +44,9 @@ class OpenPageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, Jupyter
                 api=url_path_join(self.base_url, "cygnet", "api", "open"),
                 lab=url_path_join(self.base_url, "lab"),
                 script=self.static_url("open.js"),
+                # An EventSource cannot send headers: under JupyterHub, a cookie-authenticated
+                # request that is not a page load needs the XSRF token in its query.
+                xsrf=self.xsrf_token.decode() if isinstance(self.xsrf_token, bytes) else self.xsrf_token,
             )
         )
 

@@ -1,11 +1,14 @@
 // The progress page of /cygnet/open: follows the event stream of /cygnet/api/open, then opens
 // the result in JupyterLab (or says why it could not, or what a backup holds).
 (function () {
-  var api = document.body.dataset.api, lab = document.body.dataset.lab;
+  var api = document.body.dataset.api, lab = document.body.dataset.lab, xsrf = document.body.dataset.xsrf;
   var state = document.getElementById('state'), log = document.getElementById('log'), finished = false;
   function show(text, kind) { state.textContent = text; state.className = kind || ''; }
   function append(line) { log.textContent += line + '\n'; log.scrollTop = log.scrollHeight; }
-  var source = new EventSource(api + window.location.search);
+  // The XSRF token rides in the query: EventSource sends no headers, and JupyterHub's sessions
+  // accept a cookie on a request that is not a page load only with it.
+  var query = window.location.search + (window.location.search ? '&' : '?') + '_xsrf=' + encodeURIComponent(xsrf);
+  var source = new EventSource(api + query);
   show('Working\u2026');
   source.addEventListener('progress', function (e) { append(JSON.parse(e.data).line); });
   source.addEventListener('done', function (e) {

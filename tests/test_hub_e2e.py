@@ -1,0 +1,79 @@
+"""The multi-user service in a real browser: Debian's Chromium driven by Playwright through a
+real `cygnet hub`. Ivy logs in, fills the spawn form, gets JupyterLab on her chosen view, and
+finds in her *Shared* panel what Jack shared with her; "Open a copy" puts it in her workspace.
+Screenshots of each step go to test-output/e2e/hub-*.png for a person to look at."""
+
+import os
+
+import pytest
+
+from tests.support.cli import PLATFORM
+from tests.test_lab_e2e import CHROMIUM, FLAGS, SHOTS
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)"
+)
+
+
+def shot(page, name):
+    page.screenshot(path=str(SHOTS / f"hub-{name}.png"))
+
+
+def test_login_form_lab_and_the_shared_panel(hub):
+    from playwright.sync_api import sync_playwright
+
+    # Jack, through his own session's API, shares a notebook with Ivy.
+    jack_web = hub.login("jack")
+    hub.start_session(jack_web, "jack", {"view": f"LCG_marker/{PLATFORM}"})
+    jack = hub.api(hub.token(jack_web, "jack"))
+    content = {
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Jack's fit", "id": "a1"}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    put = jack.put(
+        f"{hub.url}/user/jack/api/contents/fit.ipynb", json={"type": "notebook", "content": content}, timeout=30
+    )
+    assert put.ok, put.text
+    made = jack.post(f"{hub.url}/user/jack/cygnet/api/shares", json={"path": "fit.ipynb", "users": ["ivy"]})
+    assert made.status_code == 201, made.text
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            page.set_default_timeout(90_000)
+            page.goto(f"{hub.url}/hub/login")
+            page.fill("#username_input", "ivy")
+            page.fill("#password_input", hub.password)
+            shot(page, "login")
+            page.click("#login_submit")
+
+            page.wait_for_selector("#cygnet-view")
+            page.select_option("#cygnet-view", f"LCG_second/{PLATFORM}")
+            page.select_option("#cygnet-cores", "2")
+            page.select_option("#cygnet-cluster", "local")
+            shot(page, "form")
+            page.click("form button[type=submit]")
+
+            page.wait_for_url("**/user/ivy/lab**", timeout=120_000)
+            page.wait_for_selector(".jp-DirListing", timeout=120_000)
+            shot(page, "lab")
+            page.click(".jp-SideBar [data-id='cygnet-shared-panel']")
+            row = page.wait_for_selector(".cygnet-shared-with-me .cygnet-share-row:has-text('fit.ipynb')")
+            assert "from jack" in row.inner_text()
+            shot(page, "shared-panel")
+            page.click(".cygnet-shared-with-me .cygnet-shared-open")
+            try:
+                page.wait_for_url("**/user/ivy/lab/tree/fit*.ipynb**", timeout=120_000)
+            except Exception:
+                shot(page, "open-failed")
+                raise AssertionError(f"the copy did not open: at {page.url}") from None
+            page.wait_for_selector('.jp-RenderedMarkdown:has-text("Jack\'s fit")')
+            shot(page, "opened-copy")
+        finally:
+            browser.close()
+    listing = hub.api(hub.token(hub.login("ivy"), "ivy")).get(f"{hub.url}/user/ivy/api/contents/", timeout=30).json()
+    assert "fit.ipynb" in [item["name"] for item in listing["content"]]
