@@ -67,20 +67,35 @@ def test_the_rest_api_takes_the_same_options_through_the_same_checks(hub):
     assert model["servers"][""]["user_options"]["view"] == f"LCG_marker/{PLATFORM}"
 
 
-def test_the_idle_culler_stops_an_idle_session(tmp_path, lcg_root):
-    root, _ = lcg_root
+def test_the_idle_culler_stops_an_idle_session_and_its_spark_jvm(tmp_path, spark_view):
+    import psutil
+
     site = tmp_path / "site_config.py"
-    site.write_text("c.CygnetHub.cull_idle_timeout = 10\nc.CygnetHub.cull_every = 5\n")
-    hub = Hub(tmp_path / "data", env={"CYGNET_VIEWS_PATH": str(root)}, args=[f"--config={site}"]).start()
+    site.write_text("c.CygnetHub.cull_idle_timeout = 20\nc.CygnetHub.cull_every = 5\n")
+    env = {"CYGNET_VIEWS_PATH": str(spark_view), "SPARK_LOCAL_IP": "127.0.0.1"}
+    hub = Hub(tmp_path / "data", env=env, args=[f"--config={site}"]).start()
     try:
-        erin = hub.login("erin")
-        assert hub.spawn(erin, {"view": f"LCG_marker/{PLATFORM}"}).status_code == 302
-        hub.wait_ready(erin, "erin")
-        deadline = time.monotonic() + 120
-        while hub.user_get(erin, "erin", "/api/status").status_code == 200:
-            assert time.monotonic() < deadline, "the idle session was not culled within 120 s"
+        erin_web = hub.login("erin")
+        hub.start_session(erin_web, "erin", {"view": f"sparktest/{PLATFORM}", "cores": "1", "cluster": "local"})
+        token = hub.token(erin_web, "erin")
+        kernel = hub.kernel("erin", token, f"sparktest__{PLATFORM}".lower())
+        out = kernel.run(
+            "import cygnet.spark\n"
+            "spark = cygnet.spark.connect()\n"  # the session's cluster: local, from the form
+            "print('jvm', spark.range(10).count(), spark.sparkContext._gateway.proc.pid)",
+            timeout=240,
+        )
+        count, jvm = next(line for line in out.splitlines() if line.startswith("jvm ")).split()[1:]
+        assert count == "10" and psutil.pid_exists(int(jvm)), out
+        kernel.ws.close()  # nothing more from erin: the session goes idle
+        deadline = time.monotonic() + 180
+        while hub.user_get(erin_web, "erin", "/api/status").status_code == 200:
+            assert time.monotonic() < deadline, "the idle session was not culled within 180 s"
             time.sleep(2)
         assert "cygnet-idle-culler" in hub.log() and "Culling server" in hub.log()
+        while psutil.pid_exists(int(jvm)) and psutil.Process(int(jvm)).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline + 30, "the session's Spark JVM outlived it"
+            time.sleep(1)
     finally:
         hub.stop()
 

@@ -20,6 +20,7 @@ def shot(page, name):
 
 
 def test_login_form_lab_and_the_shared_panel(hub):
+    from playwright.sync_api import TimeoutError as PageTimeout
     from playwright.sync_api import sync_playwright
 
     # Jack, through his own session's API, shares a notebook with Ivy.
@@ -68,7 +69,7 @@ def test_login_form_lab_and_the_shared_panel(hub):
             page.click(".cygnet-shared-with-me .cygnet-shared-open")
             try:
                 page.wait_for_url("**/user/ivy/lab/tree/fit*.ipynb**", timeout=120_000)
-            except Exception:
+            except PageTimeout:
                 shot(page, "open-failed")
                 raise AssertionError(f"the copy did not open: at {page.url}") from None
             page.wait_for_selector('.jp-RenderedMarkdown:has-text("Jack\'s fit")')

@@ -15,9 +15,10 @@ def _user_ns():
     return ip.user_ns if ip is not None else None
 
 
-def connect(cluster="local", bundles=(), conf=None, app_name=None):
-    """A SparkSession on `cluster` with the named configuration `bundles` and extra `conf`
-    (a dict); also bound as `spark` (and `sc`) in the notebook."""
+def connect(cluster=None, bundles=(), conf=None, app_name=None):
+    """A SparkSession on `cluster` (default: the session's cluster, chosen when it started, else
+    local) with the named configuration `bundles` and extra `conf` (a dict); also bound as
+    `spark` (and `sc`) in the notebook."""
     from . import session
 
     return session.connect(cluster, bundles, conf, app_name, namespace=_user_ns())

@@ -69,11 +69,6 @@ USAGE = (
 )
 
 
-def default_cluster():
-    """The session's cluster (the hub form's choice, through the kernel's environment), else local."""
-    return os.environ.get("CYGNET_SPARK_CLUSTER") or "local"
-
-
 def spark_magic(ip, line):
     try:
         args = _parser().parse_args(shlex.split(line))
@@ -83,7 +78,7 @@ def spark_magic(ip, line):
     try:
         if args.command == "connect":
             saved = saved_choice() if args.cluster is None and args.bundle is None and args.conf is None else {}
-            cluster = args.cluster or saved.get("cluster") or default_cluster()
+            cluster = args.cluster or saved.get("cluster") or spark_session.default_cluster()
             bundles = args.bundle if args.bundle is not None else saved.get("bundles") or []
             options = args.conf if args.conf is not None else saved.get("options") or {}
             spark_session.connect(cluster, bundles, options, args.name, namespace=ip.user_ns, on_log=print)
@@ -162,7 +157,7 @@ class SparkComm:
             self.comm.send({"action": "error", "message": f"{type(e).__name__}: {e}", "state": spark_session.status()})
 
     def _connect(self, data):
-        cluster = data.get("cluster") or default_cluster()
+        cluster = data.get("cluster") or spark_session.default_cluster()
         bundles, options = data.get("bundles") or [], data.get("options") or {}
         if not isinstance(bundles, list) or not isinstance(options, (dict, list)):
             raise BadInput("connect takes cluster (a name), bundles (a list) and options (a mapping)")

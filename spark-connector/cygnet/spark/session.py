@@ -27,9 +27,15 @@ def catalogue():
     return load_catalogue(os.environ.get("CYGNET_SPARK_CATALOGUE") or None)
 
 
-def connect(cluster="local", bundles=(), conf=None, app_name=None, namespace=None, on_log=None):
-    """Start a Spark session on `cluster` and return it; binds `spark` (and `sc` where the
-    mode has one) in `namespace` (the notebook's, from the kernel extension)."""
+def default_cluster():
+    """The session's cluster (the hub form's choice, through the kernel's environment), else local."""
+    return os.environ.get("CYGNET_SPARK_CLUSTER") or "local"
+
+
+def connect(cluster=None, bundles=(), conf=None, app_name=None, namespace=None, on_log=None):
+    """Start a Spark session on `cluster` (default: the session's) and return it; binds `spark`
+    (and `sc` where the mode has one) in `namespace` (the notebook's, from the kernel extension)."""
+    cluster = cluster or default_cluster()
     with STATE.lock:
         if STATE.state == "connected":
             raise BadInput(f"already connected to {STATE.cluster.name}: disconnect first")
