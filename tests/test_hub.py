@@ -251,3 +251,22 @@ def test_the_environment_script_runs_after_the_view_and_open_lands_on_the_file(h
     model = gina.get(f"{hub.url}/hub/api/users/gina", timeout=30).json()
     kept = model["servers"][""]["user_options"]
     assert kept["env_script"] == "env.sh" and "open" not in kept, "what to open is done once, not kept"
+
+
+def test_a_link_fills_and_submits_the_form(hub):
+    """SWAN's "generate URL": /hub/spawn?view=...&cluster=...&open=... starts everyone on the
+    same stack; a tampered link is refused like a tampered form."""
+    from urllib.parse import urlencode
+
+    kim = hub.login("kim")
+    bad = kim.get(f"{hub.url}/hub/spawn?" + urlencode({"view": "../../etc"}), timeout=60)
+    assert bad.status_code == 400 and "not one of this site's usable views" in html.unescape(bad.text)
+    query = urlencode({"view": f"LCG_second/{PLATFORM}", "cluster": "local", "open": "intro.ipynb"})
+    r = kim.get(f"{hub.url}/hub/spawn?{query}", timeout=120, allow_redirects=False)
+    assert r.status_code == 302, (r.status_code, r.text[-500:])
+    hub.wait_ready(kim, "kim")
+    token = hub.token(kim, "kim")
+    model = hub.api(token).get(f"{hub.url}/hub/api/users/kim", timeout=30).json()
+    assert model["servers"][""]["user_options"]["view"] == f"LCG_second/{PLATFORM}"
+    landing = kim.get(f"{hub.url}/user/kim/", timeout=60, allow_redirects=False)
+    assert landing.headers["Location"].rstrip("?").endswith("/user/kim/lab/tree/intro.ipynb"), landing.headers

@@ -22,6 +22,11 @@ from .form import render_form
 from .options import OPTION_KEYS, check_options, landing_url, port_block, site_choices
 
 
+def first_values(data):
+    """{key: first value} of the form's (or a link's) fields Cygnet knows; others are dropped."""
+    return {k: v[0] for k, v in data.items() if k in OPTION_KEYS and v}
+
+
 class CygnetSpawnerMixin(HasTraits):
     core_choices = List([1, 2, 4], help="Cores a user may choose (the spawner's cpu_limit).").tag(config=True)
     memory_choices = List(
@@ -50,10 +55,11 @@ class CygnetSpawnerMixin(HasTraits):
 
     @default("options_from_form")
     def _cygnet_options_from_form(self):
-        return lambda form_data: {k: v[0] for k, v in form_data.items() if k in OPTION_KEYS and v}
+        return first_values
 
     def options_from_query(self, query_data):
-        return {k: v for k, v in query_data.items() if k in OPTION_KEYS}
+        """A /hub/spawn?view=...&cluster=... link: the same choices as the form, checked alike."""
+        return first_values(query_data)
 
     @default("apply_user_options")
     def _cygnet_apply_user_options(self):
