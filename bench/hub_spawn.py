@@ -16,7 +16,6 @@ The share page part needs wrk (apt-get install wrk).
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,8 +29,7 @@ import requests  # noqa: E402
 
 from bench.share_view import analysis_notebook, wrk  # noqa: E402
 from tests.support.hub import Hub  # noqa: E402
-from tests.support.jupyter import VENV_BIN  # noqa: E402
-from tests.support.views import kernel_name, lcg_view  # noqa: E402
+from tests.support.views import built_kernel_site, kernel_name, lcg_view  # noqa: E402
 
 PLATFORM = "x86_64-bench"
 BASELINE_CONFIG = """
@@ -107,12 +105,7 @@ def main():
 
     tmp = Path(tempfile.mkdtemp(prefix="cygnet-bench-hub-"))
     print(f"building a view with ipykernel in {tmp} ...", file=sys.stderr)
-    subprocess.run(
-        [str(VENV_BIN / "cygnet"), "views", "build", f"base/{PLATFORM}", "--root", str(tmp / "built")],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    kernel_site = next((tmp / "built" / "base" / PLATFORM / "lib").glob("python3.*")) / "site-packages"
+    kernel_site = built_kernel_site(tmp / "built", PLATFORM)
     lcg_view(tmp / "views", "LCG_bench", PLATFORM, kernel_site=kernel_site)
     env = {"CYGNET_VIEWS_PATH": str(tmp / "views")}
     baseline_config = tmp / "baseline_config.py"

@@ -12,7 +12,6 @@ Goals: (c) within 10% of (a); (c) at least 5x faster than (b).
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.jupyter import VENV_BIN, JupyterServer, KernelClient  # noqa: E402
-from tests.support.views import kernel_name, lcg_view  # noqa: E402
+from tests.support.jupyter import JupyterServer, KernelClient  # noqa: E402
+from tests.support.views import built_kernel_site, kernel_name, lcg_view  # noqa: E402
 
 PLATFORM = "x86_64-bench"
 
@@ -53,12 +52,7 @@ def main():
 
     tmp = Path(tempfile.mkdtemp(prefix="cygnet-bench-"))
     print(f"building a view with ipykernel in {tmp} ...", file=sys.stderr)
-    subprocess.run(
-        [str(VENV_BIN / "cygnet"), "views", "build", f"base/{PLATFORM}", "--root", str(tmp / "built")],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    kernel_site = next((tmp / "built" / "base" / PLATFORM / "lib").glob("python3.*")) / "site-packages"
+    kernel_site = built_kernel_site(tmp / "built", PLATFORM)
     slow = lcg_view(
         tmp / "views", "LCG_slow", PLATFORM, kernel_site=kernel_site, setup_lines=[f"sleep {args.setup_seconds:g}"]
     )

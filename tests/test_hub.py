@@ -248,6 +248,8 @@ def test_the_environment_script_runs_after_the_view_and_open_lands_on_the_file(h
         assert out.split() == ["from-env-script", "marker-LCG_marker", "local"], out
     finally:
         kernel.shutdown()
+    clusters = gina.get(f"{hub.url}/user/gina/cygnet/api/spark/clusters", timeout=30).json()
+    assert [c["name"] for c in clusters if c["default"]] == ["local"], "the Spark panel starts on the chosen one"
     model = gina.get(f"{hub.url}/hub/api/users/gina", timeout=30).json()
     kept = model["servers"][""]["user_options"]
     assert kept["env_script"] == "env.sh" and "open" not in kept, "what to open is done once, not kept"

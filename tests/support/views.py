@@ -42,3 +42,16 @@ def times_sourced(view_path):
 
 def kernel_name(release, platform):
     return f"{release}__{platform}".lower()
+
+
+def built_kernel_site(root, platform):
+    """Build a view with ipykernel under `root` by `cygnet views build` (as a site's first view
+    is made) and return its site-packages, for views that borrow its kernel."""
+    from tests.support.jupyter import VENV_BIN
+
+    subprocess.run(
+        [str(VENV_BIN / "cygnet"), "views", "build", f"base/{platform}", "--root", str(root)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return next((Path(root) / "base" / platform / "lib").glob("python3.*")) / "site-packages"

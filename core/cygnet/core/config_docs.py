@@ -37,19 +37,34 @@ HUB_SECTIONS = [
         "(`cygnet hub -f FILE`) as `c.CygnetHub.<option> = ...`.",
     ),
     (
-        "CygnetLocalSpawner",
+        "Spawner",
         "cygnet.hub.spawner",
         "CygnetSpawnerMixin",
-        "Settings of Cygnet's spawners (the form's choices), as `c.CygnetLocalSpawner.<option>` or "
-        "for any of them `c.Spawner.<option>`.",
+        "The form's choices, for every Cygnet spawner: `c.Spawner.<option>`, or one spawner's "
+        "(`c.CygnetLocalSpawner.<option>`, `c.CygnetKubeSpawner.<option>`, ...).",
+    ),
+    (
+        "CygnetSystemUserSpawner",
+        "cygnet.hub.spawner",
+        "CygnetSystemUserSpawner",
+        "Each session as the user's own Unix account (beside LocalProcessSpawner's own options).",
+    ),
+    (
+        "CygnetKubeSpawner",
+        "cygnet.hub.spawner",
+        "CygnetContainerMixin",
+        "The container spawners, `CygnetKubeSpawner` and `CygnetDockerSpawner` (beside KubeSpawner's "
+        "and DockerSpawner's own options; `c.CygnetDockerSpawner.<option>` for Docker).",
     ),
 ]
 
 
-def table(prefix: str, cls: type[HasTraits]) -> str:
+def table(prefix: str, cls: type[HasTraits], own: bool = False) -> str:
+    """The options of `cls` (only those it defines itself if `own`) as Markdown table rows."""
     rows = []
     computed = set(cls._trait_default_generators)
-    for name, trait in sorted(cls.class_traits(config=True).items()):
+    traits = cls.class_own_traits(config=True) if own else cls.class_traits(config=True)
+    for name, trait in sorted(traits.items()):
         default = "computed (see meaning)" if name in computed else f"`{json.dumps(trait.default())}`"
         meaning = " ".join(trait.help.split()).replace("|", "\\|").replace("<", "&lt;")
         rows.append(f"| `{prefix}.{name}` | {type(trait).__name__} | {default} | {meaning} |")
@@ -63,7 +78,7 @@ def reference() -> str:
     for prefix, module, name, intro in HUB_SECTIONS:  # imported here: the core needs no hub
         cls = getattr(importlib.import_module(module), name)
         page += f"\n## {prefix}\n\n{intro}\n\n| Option | Type | Default | Meaning |\n| --- | --- | --- | --- |\n"
-        page += table(prefix, cls)
+        page += table(prefix, cls, own=True)
     return page + FOOTER
 
 

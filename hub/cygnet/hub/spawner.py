@@ -13,7 +13,7 @@ import pwd
 
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
 from tornado import web
-from traitlets import Bool, HasTraits, Integer, List, Unicode, default
+from traitlets import Bool, Dict, HasTraits, Integer, List, Unicode, default
 
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import BadInput
@@ -117,3 +117,26 @@ class CygnetSystemUserSpawner(CygnetSpawnerMixin, LocalProcessSpawner):
             if os.path.isdir(home) and os.stat(home).st_mode & 0o077:
                 os.chmod(home, os.stat(home).st_mode & 0o700)
         return await super().start()
+
+
+class CygnetContainerMixin(CygnetSpawnerMixin):
+    """What Cygnet's container spawners share: the session image run as `jupyterhub-singleuser`
+    (its own command is `cygnet up`), and the host's folders mounted in (`mount`, per spawner)."""
+
+    host_mounts = Dict(
+        value_trait=Unicode(),
+        default_value={"/cvmfs": "ro"},
+        help="Folders of the host (node) mounted into every session at the same path, 'ro' or 'rw': "
+        "CVMFS for the views (read-only), a FUSE-mounted EOS (read-write), as SWAN mounts them.",
+    ).tag(config=True)
+
+    @default("cmd")
+    def _singleuser(self):
+        return ["jupyterhub-singleuser"]
+
+    def apply_cygnet_options(self, options):
+        super().apply_cygnet_options(options)
+        self.mount_host_folders(sorted(self.host_mounts.items()))
+
+    def mount_host_folders(self, mounts):
+        raise NotImplementedError
