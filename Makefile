@@ -62,8 +62,9 @@ $(VENV)/.deps: $(VENV)/bin/python requirements.lock
 LAB := nbextensions/labextension
 LAB_BUILT := nbextensions/cygnet/server/labextension/package.json
 $(LAB_BUILT): $(VENV)/.deps $(LAB)/package.json $(LAB)/yarn.lock $(LAB)/tsconfig.json $(wildcard $(LAB)/src/*.ts $(LAB)/style/*)
-	cd $(LAB) && PATH="$(abspath $(BIN)):$$PATH" jlpm install --immutable >/dev/null \
-	  && PATH="$(abspath $(BIN)):$$PATH" jlpm build:prod >/dev/null
+	cd $(LAB) && PATH="$(abspath $(BIN)):$$PATH" jlpm install --immutable >.jlpm.log 2>&1 \
+	  && PATH="$(abspath $(BIN)):$$PATH" jlpm build:prod >>.jlpm.log 2>&1 \
+	  || { tail -n 30 .jlpm.log >&2; echo "cygnet: building the JupyterLab extension failed (above)" >&2; exit 1; }
 	@touch $@
 
 lab: $(LAB_BUILT)

@@ -516,3 +516,46 @@ def test_executors_read_root_files_into_a_dataframe(spark_server, tmp_path):
             kernel.shutdown()
     finally:
         eos.stop()
+
+
+def interrupt_long_job(server, kernel, after=8.0):
+    """Run a job that would take minutes, press stop (interrupt the kernel) after `after`
+    seconds; returns (status, output, error, seconds from the interrupt to the cell's end)."""
+    import threading
+
+    result = {}
+
+    def run():
+        result["reply"] = kernel.execute(
+            "spark.range(0, 10**13, numPartitions=64).selectExpr('sum(sqrt(id))').collect()", timeout=300
+        )
+        result["ended"] = time.monotonic()
+
+    cell = threading.Thread(target=run)
+    cell.start()
+    time.sleep(after)
+    interrupted = time.monotonic()
+    assert server.post(f"/api/kernels/{kernel.id}/interrupt").status_code == 204
+    cell.join(120)
+    assert not cell.is_alive(), "the interrupted cell did not end within 120 s"
+    status, out, err = result["reply"]
+    return status, out, err, result["ended"] - interrupted
+
+
+@pytest.mark.parametrize("cluster", ["local", "standalone", "connect"])
+def test_the_stop_button_cancels_the_cells_spark_jobs_and_the_session_stays(spark_server, cluster):
+    kernel = spark_server.kernel(KERNEL)
+    try:
+        kernel.run(f"%spark connect --cluster {cluster}", timeout=300)
+        status, out, err, seconds = interrupt_long_job(spark_server, kernel)
+        assert status == "error" and "Spark jobs cancelled" in err + out, (status, out, err)
+        assert seconds < 10, f"the cell took {seconds:.1f} s to end after the interrupt"
+        started = time.monotonic()
+        assert kernel.run("print(spark.range(5).count())", timeout=60).strip() == "5"
+        assert time.monotonic() - started < 20, "the next cell waited behind the cancelled job"
+        if cluster != "connect":
+            assert kernel.run("print(len(sc.statusTracker().getActiveJobsIds()))").strip() == "0"
+        assert status_of(kernel)["state"] == "connected"
+    finally:
+        kernel.run("%spark disconnect")
+        kernel.shutdown()

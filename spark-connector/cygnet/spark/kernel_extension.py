@@ -19,6 +19,7 @@ from cygnet.core.errors import BadInput, CygnetError
 
 from . import monitor
 from . import session as spark_session
+from .cancel import CellJobs
 from .driver_log import log_lines
 from .state import STATE
 
@@ -27,6 +28,7 @@ COMM_TARGET = "cygnet.spark"
 
 def load_ipython_extension(ip):
     ip.register_magic_function(lambda line="": spark_magic(ip, line), "line", "spark")
+    CellJobs(ip).install()  # the stop button cancels the cell's Spark jobs
     kernel = getattr(ip, "kernel", None)
     if kernel is not None and getattr(kernel, "comm_manager", None) is not None:
         kernel.comm_manager.register_target(COMM_TARGET, lambda comm, msg: SparkComm(ip, comm))
