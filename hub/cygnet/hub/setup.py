@@ -32,19 +32,18 @@ def shared_password(folder):
 
 
 def proxy_command():
-    """configurable-http-proxy: beside this Python (a venv's bin), on PATH, or the repository's
-    hub/proxy install that `make` does."""
-    here = os.path.join(os.path.dirname(sys.executable), "configurable-http-proxy")
-    if os.path.exists(here):
-        return here
-    found = shutil.which("configurable-http-proxy")
-    if found:
-        return found
+    """configurable-http-proxy (beside this Python, as `make` links it; on PATH; or the
+    repository's hub/proxy install), run by the venv's own node when there is one, so the hub
+    needs no system Node.js."""
+    bin_dir = os.path.dirname(sys.executable)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    for rel in PROXY_LOCATIONS:
-        if os.path.exists(os.path.join(root, rel)):
-            return os.path.join(root, rel)
-    return "configurable-http-proxy"  # JupyterHub then names what is missing
+    candidates = [os.path.join(bin_dir, "configurable-http-proxy"), shutil.which("configurable-http-proxy")]
+    candidates += [os.path.join(root, rel) for rel in PROXY_LOCATIONS]
+    script = next((c for c in candidates if c and os.path.exists(c)), None)
+    if script is None:
+        return ["configurable-http-proxy"]  # JupyterHub then names what is missing
+    node = os.path.join(bin_dir, "node")
+    return [node, os.path.realpath(script)] if os.path.exists(node) else [script]
 
 
 class CygnetHub(Configurable):
@@ -96,7 +95,7 @@ def configure(c):
     if os.environ.get("CYGNET_HUB_API_PORT"):
         default("JupyterHub", "hub_ip", "127.0.0.1")
         default("JupyterHub", "hub_port", int(os.environ["CYGNET_HUB_API_PORT"]))
-    default("ConfigurableHTTPProxy", "command", [proxy_command()])
+    default("ConfigurableHTTPProxy", "command", proxy_command())
     default("ConfigurableHTTPProxy", "pid_file", os.path.join(folder, "proxy.pid"))
     if os.environ.get("CYGNET_HUB_PROXY_API_PORT"):
         default("ConfigurableHTTPProxy", "api_url", f"http://127.0.0.1:{os.environ['CYGNET_HUB_PROXY_API_PORT']}")
