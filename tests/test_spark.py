@@ -559,3 +559,24 @@ def test_the_stop_button_cancels_the_cells_spark_jobs_and_the_session_stays(spar
     finally:
         kernel.run("%spark disconnect")
         kernel.shutdown()
+
+
+@pytest.mark.parametrize("cluster", ["local", "connect"])
+def test_the_state_follows_a_session_the_notebook_stopped_itself(spark_server, cluster):
+    kernel = spark_server.kernel(KERNEL)
+    try:
+        kernel.run(f"%spark connect --cluster {cluster}", timeout=300)
+        if cluster == "connect":  # code that builds its own session joins the same one
+            same = kernel.run(
+                "import os\nfrom pyspark.sql import SparkSession\n"
+                "print(SparkSession.builder.getOrCreate().range(3).count(), bool(os.environ['SPARK_REMOTE']))"
+            )
+            assert same.split() == ["3", "True"], same
+        kernel.run("spark.stop()")
+        assert status_of(kernel)["state"] == "disconnected"
+        kernel.run("%spark status")  # no AttributeError
+        kernel.run(f"%spark connect --cluster {cluster}", timeout=300)  # not "already connected"
+        assert kernel.run("print(spark.range(4).count())").strip() == "4"
+    finally:
+        kernel.run("%spark disconnect")
+        kernel.shutdown()

@@ -37,6 +37,7 @@ def connect(cluster=None, bundles=(), conf=None, app_name=None, namespace=None, 
     (and `sc` where the mode has one) in `namespace` (the notebook's, from the kernel extension)."""
     cluster = cluster or default_cluster()
     with STATE.lock:
+        _follow_the_session()
         if STATE.state == "connected":
             raise BadInput(f"already connected to {STATE.cluster.name}: disconnect first")
         bundles = [bundles] if isinstance(bundles, str) else list(bundles or ())
@@ -54,6 +55,8 @@ def connect(cluster=None, bundles=(), conf=None, app_name=None, namespace=None, 
             STATE.reset(error=explain(e))
             raise Unavailable(STATE.error) from e
         STATE.session, STATE.state = session, "connected"
+        if STATE.cluster.is_connect:  # code that builds its own session joins this one
+            os.environ["SPARK_REMOTE"] = STATE.remote
         if namespace is not None:
             namespace["spark"] = session
             if not STATE.cluster.is_connect:
@@ -67,13 +70,38 @@ def disconnect(namespace=None):
     with STATE.lock:
         _cleanup()
         STATE.reset()
+        os.environ.pop("SPARK_REMOTE", None)
         if namespace is not None:
             for name in ("spark", "sc"):
                 namespace.pop(name, None)
 
 
 def status():
+    if STATE.lock.acquire(blocking=False):  # while a connect runs, its state is the news
+        try:
+            _follow_the_session()
+        finally:
+            STATE.lock.release()
     return STATE.to_dict()
+
+
+def _follow_the_session():
+    """A session the notebook stopped itself (`spark.stop()`) is no longer connected: free its
+    ports and say disconnected, so status and the next connect see the truth."""
+    if STATE.state != "connected" or not _stopped(STATE.session):
+        return
+    _cleanup()
+    STATE.reset()
+    os.environ.pop("SPARK_REMOTE", None)
+
+
+def _stopped(session):
+    if session is None:
+        return True
+    if getattr(session, "is_stopped", False):  # Spark Connect
+        return True
+    context = getattr(session, "_sc", None)
+    return context is not None and getattr(context, "_jsc", True) is None  # classic, after stop()
 
 
 def _start(cluster_name, bundles, options, app_name, log):
@@ -93,7 +121,7 @@ def _start(cluster_name, bundles, options, app_name, log):
         remote = cluster.remote if cluster.kind == "connect" else _managed_remote(cluster)
         check_reachable(remote, f"the Spark Connect server of {cluster.name}")
         log(f"connecting to Spark Connect at {remote}")
-        STATE.conf = conf
+        STATE.conf, STATE.remote = conf, remote
         return builder.remote(remote).config(map=conf).create()
 
     check_java()

@@ -15,7 +15,7 @@ class SparkState:
     def reset(self, error=None):
         self.state = "error" if error else "disconnected"
         self.error = error
-        self.session = self.cluster = self.lease = None
+        self.session = self.cluster = self.lease = self.remote = None
         self.conf, self.bundles, self.options = {}, [], {}
         self.log = []
         self.driver_log = None  # the classic driver's log4j file
