@@ -10,6 +10,7 @@ import time
 import uuid
 
 import pytest
+import requests
 
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 from cygnet.spark.catalogue import load_catalogue, parse_catalogue
@@ -577,6 +578,23 @@ def test_the_state_follows_a_session_the_notebook_stopped_itself(spark_server, c
         kernel.run("%spark status")  # no AttributeError
         kernel.run(f"%spark connect --cluster {cluster}", timeout=300)  # not "already connected"
         assert kernel.run("print(spark.range(4).count())").strip() == "4"
+    finally:
+        kernel.run("%spark disconnect")
+        kernel.shutdown()
+
+
+def test_the_spark_ui_is_reached_through_the_server_behind_its_login(spark_server):
+    kernel = spark_server.kernel(KERNEL)
+    try:
+        kernel.run("%spark connect --cluster local", timeout=300)
+        ui = status_of(kernel)["ui_url"]
+        assert ui.startswith("/cygnet/spark-ui/"), ui
+        page = spark_server.get(ui)
+        assert page.status_code == 200 and "Spark Jobs" in page.text, (page.status_code, page.text[:300])
+        assert f'href="{ui.rstrip("/")}/jobs/' in page.text or f"{ui.rstrip('/')}/" in page.text, "links stay inside"
+        anonymous = requests.get(spark_server.url + ui, allow_redirects=False, timeout=30)
+        assert anonymous.status_code in (302, 403), "the UI needs the user's login"
+        assert spark_server.get("/cygnet/spark-ui/22/").status_code == 404, "only this server's Spark ports"
     finally:
         kernel.run("%spark disconnect")
         kernel.shutdown()

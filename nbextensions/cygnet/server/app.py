@@ -25,6 +25,7 @@ from . import handlers, log_scrub, share_handlers, share_public, spark_handlers,
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
 from .share_page import RenderCache
+from .spark_ui import SparkUIHandler
 from .work import Work
 
 HERE = os.path.dirname(__file__)
@@ -74,6 +75,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
     # --- the shared state ----------------------------------------------------------------
     def initialize_settings(self):
         serverapp = self.serverapp
+        # Kernels put this server's Spark UI route in spark.ui.proxyBase (cygnet.spark.kernel_env).
+        os.environ["CYGNET_SERVER_BASE_URL"] = serverapp.base_url
         config = self.cygnet = Cygnet(parent=self)
         for log in (serverapp.log, self.log):  # handlers log through the app, requests through the server
             log_scrub.install(log)
@@ -120,6 +123,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
                 ("/cygnet/link", opener_handlers.LinkHandler),
                 (f"{api}/link", opener_handlers.LinkHandler),
                 ("/cygnet/badge.svg", opener_handlers.BadgeHandler),
+                (r"/cygnet/spark-ui/(\d+)(.*)", SparkUIHandler),
                 ("/git-pull", opener_handlers.GitPullHandler),
             ]
         )

@@ -26,5 +26,14 @@ def kernel_env(config):
         "CYGNET_SPARK_PORTS_DIR": str(Path(config.data_dir) / "spark" / "ports"),
         "CYGNET_SPARK_SERVERS_DIR": servers_dir(config),
         "CYGNET_SPARK_CLUSTER": config.spark_default_cluster,
+        # The server's route to a driver's UI (cygnet.server.spark_ui); empty outside a server.
+        "CYGNET_SPARK_UI_BASE": _ui_base(),
         "CYGNET_SPARK_PRELOAD": "1" if config.spark_preload_client else "",
     }
+
+
+def _ui_base():
+    import os
+
+    base = os.environ.get("CYGNET_SERVER_BASE_URL")
+    return (base.rstrip("/") + "/cygnet/spark-ui/") if base else ""

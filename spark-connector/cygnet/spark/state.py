@@ -1,5 +1,6 @@
 """Kernel side: the state of the kernel's one Spark session, as displays and the comm show it."""
 
+import os
 import threading
 
 SECRET_WORDS = ("password", "secret", "token", "credential", "key")
@@ -37,6 +38,9 @@ class SparkState:
         if self.session is not None and not self.cluster.is_connect:
             sc = self.session.sparkContext
             data["ui_url"], data["app_id"] = sc.uiWebUrl, sc.applicationId
+            ui_base = os.environ.get("CYGNET_SPARK_UI_BASE")
+            if ui_base and self.conf.get("spark.ui.port"):  # through the Jupyter server, behind its login
+                data["ui_url"] = f"{ui_base}{self.conf['spark.ui.port']}/"
         elif self.session is not None:
             data["ui_url"] = self.conf.get("cygnet.connect.ui_url")
         return data

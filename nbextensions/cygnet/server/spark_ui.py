@@ -1,0 +1,56 @@
+"""The Spark UI through the server: GET /cygnet/spark-ui/{port}/... proxies a Spark driver's UI
+(on this machine) behind Jupyter's login, so the panel's UI link works from a browser that
+cannot reach the driver's port (a container, a hub, a remote user). jupyter-server-proxy's
+handler does the proxying; Cygnet only narrows it to the UI ports of this server's own
+sessions: the Spark port range kernels lease from, which under the hub is this user's own
+slice, so one user's server never reaches another's UI. Each request tells Spark where it is
+served (X-Forwarded-Context, which Spark's UI puts in front of its links and redirects), so
+the UI's links stay inside the route."""
+
+from urllib.parse import urlsplit, urlunsplit
+
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
+from jupyter_server_proxy.handlers import LocalProxyHandler
+from tornado import web
+
+from cygnet.core.errors import BadInput
+
+
+class SparkUIHandler(ExtensionHandlerMixin, LocalProxyHandler):
+    auth_resource = "cygnet"
+
+    def proxy(self, port, proxied_path):
+        self._check_port(port)
+        return super().proxy(port, proxied_path)
+
+    async def open(self, port, proxied_path):
+        self._check_port(port)
+        return await super().open(port, proxied_path)
+
+    def _check_port(self, port):
+        from cygnet.spark.ports import parse_range
+
+        try:
+            low, high = parse_range(self.extensionapp.cygnet.spark_port_range)
+        except BadInput as e:
+            raise web.HTTPError(503, str(e)) from None
+        if not low <= int(port) <= high:
+            raise web.HTTPError(404, f"port {port} is not a Spark UI of this server's sessions")
+        self.proxy_base = f"cygnet/spark-ui/{port}"
+
+    def proxy_request_headers(self):
+        headers = super().proxy_request_headers()
+        headers["X-Forwarded-Context"] = url_path_join(self.base_url, self.proxy_base)
+        return headers
+
+    def _rewrite_location_header(self, location, host, port, proxied_path):
+        # Spark redirects by full address, made from the Host it was sent (this server's, or its
+        # own): make that a path, which the proxy then puts under the route; paths that already
+        # start with the route (from X-Forwarded-Context) are left alone.
+        parsed = urlsplit(location)
+        if parsed.netloc in (self.request.host, f"127.0.0.1:{port}", f"localhost:{port}"):
+            location = urlunsplit(("", "", parsed.path or "/", parsed.query, parsed.fragment))
+        if location.startswith(url_path_join(self.base_url, self.proxy_base)):
+            return location
+        return super()._rewrite_location_header(location, host, port, proxied_path)
