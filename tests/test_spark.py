@@ -304,7 +304,7 @@ def test_local_session_runs_udfs_in_the_view_with_bundles_and_separate_ports(spa
         assert f"local[2] sparktest/{PLATFORM}" in result
         state = status_of(first)
         assert state["state"] == "connected" and state["cluster"] == "local"
-        assert state["ui_url"].endswith(str(state["ports"][2]))
+        assert state["ui_url"] == f"/cygnet/spark-ui/{state['ports'][2]}/", state["ui_url"]
         assert all(PORTS[0] <= p <= PORTS[1] for p in state["ports"])
 
         second.run("%spark connect", timeout=300)  # a second notebook of the same user
