@@ -598,3 +598,12 @@ def test_the_spark_ui_is_reached_through_the_server_behind_its_login(spark_serve
     finally:
         kernel.run("%spark disconnect")
         kernel.shutdown()
+
+
+def test_a_connect_client_and_server_of_different_sparks_are_named():
+    from cygnet.core.errors import Unavailable
+    from cygnet.spark.checks import check_connect_versions
+
+    check_connect_versions("4.3.0", "4.3.1", "sc://x:15002")  # same minor: fine
+    with pytest.raises(Unavailable, match=r"runs Spark 3\.5\.2, but this kernel's view has the Spark 4\.3\.0 client"):
+        check_connect_versions("4.3.0", "3.5.2", "sc://x:15002")

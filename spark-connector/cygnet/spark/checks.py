@@ -1,5 +1,6 @@
 """Kernel side: what is checked around a connect, so failures say why instead of failing deep
-inside Java: is the master or Connect server reachable, did an executor register."""
+inside Java: is the master or Connect server reachable, did an executor register, do the
+Spark Connect client and server speak the same Spark."""
 
 import socket
 import time
@@ -36,3 +37,13 @@ def explain(error):
     if "Java gateway process exited" in str(error):
         return "Spark's JVM did not start (is Java 17+ installed, and JAVA_HOME right?): " + text
     return f"Spark failed to start: {type(error).__name__}: {text}"
+
+
+def check_connect_versions(client, server, remote):
+    """The Connect client and server must share Spark's major and minor version: otherwise
+    plans fail later with errors that do not say why. Names both versions."""
+    if client.split(".")[:2] != str(server).split(".")[:2]:
+        raise Unavailable(
+            f"the Spark Connect server at {remote} runs Spark {server}, but this kernel's view has the "
+            f"Spark {client} client: choose a view whose pyspark is {'.'.join(str(server).split('.')[:2])}"
+        )

@@ -14,7 +14,7 @@ import sys
 from cygnet.core.errors import BadInput, CygnetError, Unavailable
 
 from .catalogue import load_catalogue
-from .checks import check_reachable, explain, wait_for_executors
+from .checks import check_connect_versions, check_reachable, explain, wait_for_executors
 from .conf import cluster_conf, effective_conf, view_conf
 from .driver_log import driver_log_option
 from .java import check_java
@@ -122,7 +122,15 @@ def _start(cluster_name, bundles, options, app_name, log):
         check_reachable(remote, f"the Spark Connect server of {cluster.name}")
         log(f"connecting to Spark Connect at {remote}")
         STATE.conf, STATE.remote = conf, remote
-        return builder.remote(remote).config(map=conf).create()
+        session = builder.remote(remote).config(map=conf).create()
+        try:
+            import pyspark
+
+            check_connect_versions(pyspark.__version__, session.version, remote)
+        except CygnetError:
+            session.stop()
+            raise
+        return session
 
     check_java()
     if cluster.kind == "standalone":
