@@ -98,7 +98,7 @@ sysdeps:
 
 # What only the tests need: a real XRootD server, and Chromium for the browser tests.
 sysdeps-test:
-	@bash -c 'source docker/sysdeps.sh && need_xrootd_server && need_chromium'
+	@bash -c 'source docker/sysdeps.sh && need_xrootd_server && need_chromium && need_kerberos'
 
 # What only the benchmarks need: rsync, rclone and wrk to compare against.
 sysdeps-bench:

@@ -36,6 +36,13 @@ need_xrootd_server() {
   _apt_install xrootd-server xrootd-client || return 1
 }
 
+# The Kerberos tests run a real MIT KDC on loopback (krb5-kdc, kdb5_util, kadmin.local) and
+# Cygnet calls MIT's kinit, klist and kdestroy (krb5-user).
+need_kerberos() {
+  command -v krb5kdc >/dev/null 2>&1 && command -v kinit >/dev/null 2>&1 && return 0
+  _apt_install krb5-kdc krb5-admin-server krb5-user || return 1
+}
+
 # The browser tests drive Debian's Chromium through Playwright (no browser download).
 need_chromium() {
   [ -x /usr/bin/chromium ] && return 0

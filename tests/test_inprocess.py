@@ -58,3 +58,32 @@ def test_unknown_ids_and_the_views_listing_in_process(jp_fetch, jp_asyncio_loop)
     assert status == 200 and isinstance(views, list)
     status, answer = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "shares", method="POST", body={"users": 1})
     assert status == 400 and "path" in answer["message"]
+
+
+def test_kerberos_rest_authenticates_reports_and_destroys(jp_fetch, jp_asyncio_loop, tmp_path_factory, monkeypatch):  # noqa: E501
+    """GET/POST/DELETE /cygnet/api/kerberos against a real KDC (the server runs in this process,
+    so the KDC's configuration reaches it through the environment)."""
+    from tests.support.kdc import KDC, REALM
+
+    if not KDC.available():
+        pytest.skip("needs Debian's krb5-kdc and krb5-user")
+    kdc = KDC(tmp_path_factory.mktemp("kdc-rest")).start()
+    try:
+        kdc.add_user("carol", "carol-password")
+        for key, value in kdc.env.items():
+            monkeypatch.setenv(key, value)
+        status, answer = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "kerberos")
+        assert status == 200 and answer["principal"] is None and answer["ccache"].endswith("/kerberos/krb5cc")
+        body = {"principal": "carol", "password": "wrong"}
+        status, answer = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "kerberos", method="POST", body=body)
+        assert status == 400 and answer["message"] == "wrong password for carol"
+        no_password = {"principal": "carol"}
+        status, answer = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "kerberos", method="POST", body=no_password)
+        assert status == 400 and "password" in answer["message"]
+        body["password"] = "carol-password"
+        status, answer = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "kerberos", method="POST", body=body)
+        assert status == 200 and answer["principal"] == f"carol@{REALM}" and answer["expires"] > 0
+        assert call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "kerberos", method="DELETE")[0] == 204
+        assert call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "kerberos")[1]["principal"] is None
+    finally:
+        kdc.stop()

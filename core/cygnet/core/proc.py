@@ -9,8 +9,11 @@ from typing import Any
 from .errors import Unavailable
 
 
-def run_bounded(cmd: Sequence[str], *, timeout: float, what: str, **popen_kwargs: Any) -> subprocess.CompletedProcess:
-    """Run `cmd` to completion, capturing stdout and stderr as bytes.
+def run_bounded(
+    cmd: Sequence[str], *, timeout: float, what: str, input: bytes | None = None, **popen_kwargs: Any
+) -> subprocess.CompletedProcess:
+    """Run `cmd` to completion, capturing stdout and stderr as bytes; `input` goes to its stdin
+    (a secret, never its command line).
 
     The command gets its own process group, and on timeout the whole group is killed: a plain
     subprocess.run would wait forever on a grandchild (a `sleep` in a setup script) that holds
@@ -19,7 +22,7 @@ def run_bounded(cmd: Sequence[str], *, timeout: float, what: str, **popen_kwargs
     try:
         proc = subprocess.Popen(
             cmd,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
@@ -28,7 +31,7 @@ def run_bounded(cmd: Sequence[str], *, timeout: float, what: str, **popen_kwargs
     except OSError as e:
         raise Unavailable(f"{what}: cannot run {cmd[0]}: {e.strerror or e}") from e
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(input=input, timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         proc.communicate()

@@ -22,6 +22,7 @@ from cygnet.storage.sync_jobs import SyncJobs
 from cygnet.views import EnvironmentCache, discover
 
 from . import handlers, log_scrub, share_handlers, share_public, spark_handlers, sync_handlers
+from .kerberos_handlers import KerberosHandler
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
 from .share_page import RenderCache
@@ -112,6 +113,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
                 (f"{api}/spark/(clusters|bundles|options)", spark_handlers.SparkCatalogueHandler),
                 (f"{api}/spark/servers", spark_handlers.SparkServersHandler),
                 (f"{api}/spark/servers/({SERVER_ID})", spark_handlers.SparkServerHandler),
+                (f"{api}/kerberos", KerberosHandler),
                 (f"{api}/shares", share_handlers.SharesHandler),
                 (f"{api}/shares/with-me", share_handlers.SharesWithMeHandler),
                 (f"{api}/shares/({SHARE_ID})", share_handlers.ShareHandler),

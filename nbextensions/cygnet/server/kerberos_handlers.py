@@ -1,0 +1,37 @@
+"""GET /cygnet/api/kerberos: your ticket (principal, expires, renew_until, ccache; principal
+null without one). POST {"principal"?, "password"}: authenticate (the principal defaults to you
+in the default realm); the password goes to kinit's stdin and nowhere else. DELETE: destroy.
+Behind Jupyter's login and XSRF like every /cygnet/api/ call."""
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from cygnet.core import kerberos
+from cygnet.core.identity import current_user
+
+from .handlers import CygnetHandler
+
+
+class KerberosHandler(CygnetHandler):
+    def ccache(self):
+        return kerberos.ccache_of(self.extensionapp.cygnet.data_dir)
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        self.finish_json((await self.run_core(kerberos.status, self.ccache())).to_dict())
+
+    @web.authenticated
+    @authorized
+    async def post(self):
+        body = self.json_body(("principal", "password"), required=("password",))
+        principal = body.get("principal") or current_user()
+        ticket = await self.run_core(kerberos.kinit_password, principal, body["password"], self.ccache())
+        self.finish_json(ticket.to_dict())
+
+    @web.authenticated
+    @authorized
+    async def delete(self):
+        await self.run_core(kerberos.destroy, self.ccache())
+        self.set_status(204)
+        self.finish()

@@ -1,0 +1,96 @@
+"""Kerberos credentials (cygnet.core.kerberos) against a real MIT KDC on loopback (Debian's
+krb5-kdc): a ticket per user in a cache of Cygnet's own, a password only ever on kinit's stdin,
+and failures named in the user's words."""
+
+import os
+import stat
+import time
+
+import pytest
+
+from cygnet.core import kerberos
+from cygnet.core.errors import BadInput, Expired, NotFound, Unavailable
+from tests.support.jupyter import free_port
+from tests.support.kdc import KDC, REALM, client_conf
+
+pytestmark = pytest.mark.skipif(not KDC.available(), reason="needs Debian's krb5-kdc and krb5-user")
+
+
+@pytest.fixture(scope="module")
+def kdc(tmp_path_factory):
+    kdc = KDC(tmp_path_factory.mktemp("kdc")).start()
+    kdc.add_user("alice", "alice-password")
+    kdc.add_user("bob", "bob-password", renewable=False)
+    yield kdc
+    kdc.stop()
+
+
+@pytest.fixture
+def realm(kdc, monkeypatch, tmp_path):
+    for key, value in kdc.env.items():
+        monkeypatch.setenv(key, value)
+    return kerberos.ccache_of(str(tmp_path / "data"))
+
+
+def test_a_ticket_in_a_cache_of_cygnets_own_from_a_password(realm):
+    assert kerberos.status(realm).principal is None
+    ticket = kerberos.kinit_password("alice", "alice-password", realm)
+    assert ticket.principal == f"alice@{REALM}"
+    assert time.time() + 3000 < ticket.expires <= time.time() + 3700
+    assert ticket.renew_until and ticket.renew_until > ticket.expires
+    path = realm.removeprefix("FILE:")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and "/kerberos/" in path
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    renewed = kerberos.renew(realm)
+    assert renewed.principal == ticket.principal and renewed.expires >= ticket.expires
+    kerberos.destroy(realm)
+    assert kerberos.status(realm).principal is None
+    kerberos.destroy(realm)  # twice: no error
+
+
+@pytest.mark.parametrize(
+    "principal, password, error, words",
+    [
+        ("alice", "wrong", BadInput, "wrong password for alice"),
+        ("nobody", "whatever", NotFound, "unknown principal nobody"),
+        ("alice", "", BadInput, "password is required"),
+    ],
+)
+def test_a_refusal_names_its_cause(realm, principal, password, error, words):
+    with pytest.raises(error, match=words):
+        kerberos.kinit_password(principal, password, realm)
+    assert kerberos.status(realm).principal is None
+
+
+def test_a_ticket_that_is_not_renewable_says_so(realm):
+    kerberos.kinit_password("bob", "bob-password", realm)
+    with pytest.raises(Expired, match="not renewable"):
+        kerberos.renew(realm)
+    kerberos.destroy(realm)
+    with pytest.raises(Expired, match="no valid ticket"):
+        kerberos.renew(realm)
+
+
+def test_an_unreachable_kdc_is_named_in_bounded_time(realm, tmp_path, monkeypatch):
+    dead = tmp_path / "dead.conf"
+    dead.write_text(client_conf(f"127.0.0.1:{free_port()}"))
+    monkeypatch.setenv("KRB5_CONFIG", str(dead))
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match=f"KDC of {REALM} cannot be reached"):
+        kerberos.kinit_password("alice", "alice-password", realm)
+    assert time.monotonic() - started < kerberos.TIMEOUT + 5
+
+
+def test_the_cli_reads_the_password_from_stdin_and_says_what_it_holds(kdc, tmp_path):
+    from tests.support.cli import cygnet
+
+    env = {**kdc.env, "CYGNET_DATA_DIR": str(tmp_path / "data")}
+    assert cygnet("kerberos", "status", env=env).returncode == 3
+    wrong = cygnet("kerberos", "init", "alice", env=env, input="nope\n")
+    assert wrong.returncode != 0 and "wrong password for alice" in wrong.stderr and "nope" not in wrong.stderr
+    done = cygnet("kerberos", "init", "alice", env=env, input="alice-password\n")
+    assert done.returncode == 0 and f"alice@{REALM}, valid until" in done.stdout, done.stderr
+    status = cygnet("kerberos", "status", "--json", env=env)
+    assert status.returncode == 0 and '"principal": "alice@CYGNET.TEST"' in status.stdout
+    assert cygnet("kerberos", "destroy", env=env).returncode == 0
+    assert cygnet("kerberos", "status", env=env).returncode == 3
