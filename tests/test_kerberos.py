@@ -94,3 +94,30 @@ def test_the_cli_reads_the_password_from_stdin_and_says_what_it_holds(kdc, tmp_p
     assert status.returncode == 0 and '"principal": "alice@CYGNET.TEST"' in status.stdout
     assert cygnet("kerberos", "destroy", env=env).returncode == 0
     assert cygnet("kerberos", "status", env=env).returncode == 3
+
+
+def test_kernels_and_terminals_of_a_server_use_the_users_own_cache(kdc, tmp_path, lcg_root):
+    """A ticket made through the REST API is the one a kernel of that server sees (KRB5CCNAME),
+    and terminals get the same variable from the server."""
+    from tests.support.cli import PLATFORM
+    from tests.support.jupyter import JupyterServer
+
+    root, _ = lcg_root
+    (tmp_path / "workspace").mkdir()
+    env = {**kdc.env, "CYGNET_DATA_DIR": str(tmp_path / "data"), "CYGNET_VIEWS_PATH": str(root)}
+    with JupyterServer(env=env, root=tmp_path / "workspace") as server:
+        made = server.post("/cygnet/api/kerberos", json={"principal": "alice", "password": "alice-password"})
+        assert made.status_code == 200, made.text
+        ccache = made.json()["ccache"]
+        kernel = server.kernel(f"lcg_marker__{PLATFORM}")
+        try:
+            out = kernel.run(
+                "import os, subprocess\n"
+                "print(os.environ['KRB5CCNAME'])\n"
+                "print(subprocess.run(['klist', '-s'], env={**os.environ, 'KRB5_CONFIG': "
+                f"{kdc.env['KRB5_CONFIG']!r}}}).returncode)"
+            )
+        finally:
+            kernel.shutdown()
+        assert out.split() == [ccache, "0"], out
+        assert "alice-password" not in server.log()

@@ -13,6 +13,7 @@ from functools import partial
 
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 
+from cygnet.core import kerberos
 from cygnet.core.config import Cygnet
 from cygnet.spark.catalogue import load_catalogue
 from cygnet.spark.kernel_env import servers_dir
@@ -76,9 +77,12 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
     # --- the shared state ----------------------------------------------------------------
     def initialize_settings(self):
         serverapp = self.serverapp
-        # Kernels put this server's Spark UI route in spark.ui.proxyBase (cygnet.spark.kernel_env).
+        # Kernels learn this server's Spark UI route from it (cygnet.spark.kernel_env).
         os.environ["CYGNET_SERVER_BASE_URL"] = serverapp.base_url
         config = self.cygnet = Cygnet(parent=self)
+        # Every process that acts for the user (kernels, terminals, sync jobs, the XRootD client
+        # in this server) uses the user's own Kerberos cache, never the account's shared one.
+        os.environ["KRB5CCNAME"] = kerberos.ccache_of(config.data_dir)
         for log in (serverapp.log, self.log):  # handlers log through the app, requests through the server
             log_scrub.install(log)
         ksm = serverapp.kernel_spec_manager
