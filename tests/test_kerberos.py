@@ -121,3 +121,23 @@ def test_kernels_and_terminals_of_a_server_use_the_users_own_cache(kdc, tmp_path
             kernel.shutdown()
         assert out.split() == [ccache, "0"], out
         assert "alice-password" not in server.log()
+
+
+def test_the_server_renews_a_ticket_before_it_expires(kdc, tmp_path):
+    from tests.support.jupyter import JupyterServer
+
+    (tmp_path / "workspace").mkdir()
+    env = {**kdc.env, "CYGNET_DATA_DIR": str(tmp_path / "data")}
+    args = [
+        "--Cygnet.kerberos_renew_every=2",
+        "--Cygnet.kerberos_renew_before=7200",  # a 1 h ticket is due at once
+        "--Cygnet.build_default_view=False",
+    ]
+    with JupyterServer(env=env, root=tmp_path / "workspace", args=args) as server:
+        first = server.post("/cygnet/api/kerberos", json={"principal": "alice", "password": "alice-password"})
+        assert first.status_code == 200, first.text
+        deadline = time.monotonic() + 30
+        while server.get("/cygnet/api/kerberos").json()["expires"] <= first.json()["expires"]:
+            assert time.monotonic() < deadline, "the ticket was not renewed within 30 s"
+            time.sleep(1)
+        assert "renewed the Kerberos ticket of alice@CYGNET.TEST" in server.log()

@@ -239,6 +239,16 @@ class Cygnet(Configurable):
         help="The user's home path on storage_endpoint; {user} is the user name, {u0} its first letter.",
     ).tag(config=True)
 
+    # --- Kerberos ----------------------------------------------------------------------
+    kerberos_renew_every = Integer(
+        300, help="Seconds between the server's checks of the user's Kerberos ticket (0: never renew)."
+    ).tag(config=True)
+
+    kerberos_renew_before = Integer(
+        3600,
+        help="A ticket with less than this many seconds left (and still renewable) is renewed at the next check.",
+    ).tag(config=True)
+
     # --- share links -----------------------------------------------------------------
     shares_db = Unicode(
         help="The SQLite database of share links. Default: <data_dir>/shares.sqlite. Point every "

@@ -24,6 +24,7 @@ from cygnet.views import EnvironmentCache, discover
 
 from . import handlers, log_scrub, share_handlers, share_public, spark_handlers, sync_handlers
 from .kerberos_handlers import KerberosHandler
+from .kerberos_renewal import start_renewal
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
 from .share_page import RenderCache
@@ -94,6 +95,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
             self.list_views = partial(_discover, config, cache)
         workspace = serverapp.web_app.settings["server_root_dir"]
         self.work = Work(config.long_work_workers, config.long_work_per_user)
+        self.kerberos_renewal = start_renewal(self)
         self.shares = open_share_store(config, workspace)
         self.spark_catalogue = partial(load_catalogue, config.spark_clusters or None)
         self.spark_servers = ManagedServers(servers_dir(config), self.spark_catalogue)

@@ -1,0 +1,38 @@
+"""Keeps the user's Kerberos ticket alive while the session runs: every
+`Cygnet.kerberos_renew_every` seconds, a ticket with less than `kerberos_renew_before` seconds
+left and still renewable is renewed (kinit -R), so a long analysis never finds itself without
+credentials. A ticket that can no longer be renewed is left to expire (the user logs in again)."""
+
+import asyncio
+import time
+
+from tornado.ioloop import PeriodicCallback
+
+from cygnet.core import kerberos
+from cygnet.core.errors import CygnetError
+
+
+def start_renewal(app):
+    """A periodic check on the server's loop; None when the site turned it off."""
+    every = app.cygnet.kerberos_renew_every
+    if every <= 0:
+        return None
+    timer = PeriodicCallback(lambda: asyncio.ensure_future(renew_if_due(app)), every * 1000)
+    timer.start()
+    return timer
+
+
+async def renew_if_due(app):
+    config = app.cygnet
+    ccache = kerberos.ccache_of(config.data_dir)
+    try:
+        ticket = await app.work.quick(kerberos.status, ccache)
+        now = time.time()
+        if not ticket.principal or ticket.expires is None or ticket.expires - now > config.kerberos_renew_before:
+            return
+        if not ticket.renew_until or ticket.renew_until <= now:
+            return
+        renewed = await app.work.quick(kerberos.renew, ccache)
+        app.log.info("cygnet: renewed the Kerberos ticket of %s", renewed.principal)
+    except CygnetError as e:
+        app.log.warning("cygnet: the Kerberos ticket was not renewed: %s", e)
