@@ -177,9 +177,17 @@ def test_shares_live_in_the_hub_service_and_outlive_the_owners_session(hub):
     assert bob.delete(f"{service}/{share['id']}", timeout=30).status_code == 404
     assert requests.get(service, timeout=30).status_code == 403, "the API needs a hub token"
 
+    # a refresh goes through alice's session (which holds the original) to the service
+    notebook["cells"][0]["source"] = "alice-refreshed"
+    content = {**notebook, "nbformat": 4, "nbformat_minor": 5}
+    alice.put(f"{hub.url}/user/alice/api/contents/result.ipynb", json={"type": "notebook", "content": content})
+    refreshed = alice.post(f"{hub.url}/user/alice/cygnet/api/shares/{share['id']}/refresh", timeout=60)
+    assert refreshed.status_code == 200 and refreshed.json()["rev"] == 2, refreshed.text
+    assert "alice-refreshed" in requests.get(share["url"], timeout=30).text
+
     # alice's session stops: the link still works; alice revokes it from the service itself
     hub.stop_session(alice, "alice")
-    assert "alice-was-here" in requests.get(share["url"], timeout=30).text
+    assert "alice-refreshed" in requests.get(share["url"], timeout=30).text
     assert [s["id"] for s in alice.get(service, timeout=30).json()] == [share["id"]]
     assert alice.delete(f"{service}/{share['id']}", timeout=30).status_code == 204
     assert requests.get(share["url"], timeout=30).status_code == 404

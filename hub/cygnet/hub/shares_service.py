@@ -216,7 +216,7 @@ class RefreshHandler(BundleHandler):
         share = self.service.store.get(share_id, self.user)
         staging, source = self.unpacked(share.path, share.kind)
         try:
-            return self.service.store.refresh_from(share_id, self.user, source)
+            return self.service.store.refresh_from(share, source)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

@@ -83,7 +83,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         config = self.cygnet = Cygnet(parent=self)
         # Every process that acts for the user (kernels, terminals, sync jobs, the XRootD client
         # in this server) uses the user's own Kerberos cache, never the account's shared one.
-        os.environ["KRB5CCNAME"] = kerberos.ccache_of(config.data_dir)
+        self.kerberos_ccache = kerberos.ccache_of(config.data_dir)  # made once, used by the API and renewal
+        os.environ["KRB5CCNAME"] = self.kerberos_ccache
         for log in (serverapp.log, self.log):  # handlers log through the app, requests through the server
             log_scrub.install(log)
         ksm = serverapp.kernel_spec_manager

@@ -14,7 +14,7 @@ from .handlers import CygnetHandler
 
 class KerberosHandler(CygnetHandler):
     def ccache(self):
-        return kerberos.ccache_of(self.extensionapp.cygnet.data_dir)
+        return self.extensionapp.kerberos_ccache
 
     @web.authenticated
     @authorized

@@ -24,7 +24,7 @@ def start_renewal(app):
 
 async def renew_if_due(app):
     config = app.cygnet
-    ccache = kerberos.ccache_of(config.data_dir)
+    ccache = app.kerberos_ccache
     try:
         ticket = await app.work.quick(kerberos.status, ccache)
         now = time.time()

@@ -81,6 +81,6 @@ class CellJobs:
 def _cut_short(error):
     """Whether a Py4J error is a call cut off by an interrupt (its connection broken), not an
     error Java raised (which keeps its own traceback)."""
-    from py4j.protocol import Py4JJavaError, Py4JNetworkError
+    from py4j.protocol import Py4JNetworkError
 
-    return isinstance(error, Py4JNetworkError) and not isinstance(error, Py4JJavaError)
+    return isinstance(error, Py4JNetworkError)

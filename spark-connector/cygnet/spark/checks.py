@@ -42,8 +42,9 @@ def explain(error):
 def check_connect_versions(client, server, remote):
     """The Connect client and server must share Spark's major and minor version: otherwise
     plans fail later with errors that do not say why. Names both versions."""
-    if client.split(".")[:2] != str(server).split(".")[:2]:
+    wanted = ".".join(str(server).split(".")[:2])
+    if ".".join(client.split(".")[:2]) != wanted:
         raise Unavailable(
             f"the Spark Connect server at {remote} runs Spark {server}, but this kernel's view has the "
-            f"Spark {client} client: choose a view whose pyspark is {'.'.join(str(server).split('.')[:2])}"
+            f"Spark {client} client: choose a view whose pyspark is {wanted}"
         )

@@ -235,11 +235,10 @@ class ShareStore:
             _, source = self._source(share.path)
         except NotFound:
             raise NotFound(f"{share.path} no longer exists, so the share keeps its last snapshot") from None
-        return self.refresh_from(share_id, owner, source)
+        return self.refresh_from(share, source)
 
-    def refresh_from(self, share_id, owner, source):
-        """Refresh a share from `source` (see create_from)."""
-        share = self.get(share_id, owner)
+    def refresh_from(self, share, source):
+        """Refresh `share` (one its owner got with `get`) from `source` (see create_from)."""
         source = Path(source)
         if _kind(source) != share.kind:
             raise BadInput(f"{share.path} is no longer a {share.kind}; make a new share")
