@@ -94,7 +94,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
 
 # System packages: present, installed with apt when root, or a clear message naming them.
 sysdeps:
-	@bash -c 'source docker/sysdeps.sh && need_java && need_git'
+	@PYTHON=$(PYTHON) bash -c 'source docker/sysdeps.sh && need_java && need_git && need_kerberos_client'
 
 # What only the tests need: a real XRootD server, and Chromium for the browser tests.
 sysdeps-test:

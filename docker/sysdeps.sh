@@ -43,6 +43,19 @@ need_kerberos() {
   _apt_install krb5-kdc krb5-admin-server krb5-user || return 1
 }
 
+# Every session's Kerberos: MIT's kinit, klist and kdestroy (krb5-user), and the headers and
+# compiler that requests-kerberos' gssapi and krb5 are built with (PyPI has no Linux wheels).
+need_kerberos_client() {
+  local missing=()
+  command -v kinit >/dev/null 2>&1 || missing+=(krb5-user)
+  command -v krb5-config >/dev/null 2>&1 || missing+=(libkrb5-dev)
+  command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+  [ -f "$(${PYTHON:-python3} -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] \
+    || missing+=(python3-dev)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  _apt_install "${missing[@]}" || return 1
+}
+
 # The browser tests drive Debian's Chromium through Playwright (no browser download).
 need_chromium() {
   [ -x /usr/bin/chromium ] && return 0

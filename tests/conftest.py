@@ -5,6 +5,7 @@ import pytest
 from tests.support.cli import PLATFORM, cygnet
 from tests.support.hub import Hub
 from tests.support.jupyter import JupyterServer
+from tests.support.kdc import KDC
 from tests.support.views import lcg_view
 
 
@@ -17,6 +18,22 @@ def no_share_token_in_any_server_log():
         text = path.read_text(errors="replace") if path.exists() else ""
         leaked += [f"{path}: ...{token[-6:]}" for token in JupyterServer.share_tokens if token in text]
     assert not leaked, f"share tokens reached server logs: {leaked}"
+    for path in JupyterServer.logs:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        leaked += [f"{path}: a Kerberos password" for password in KDC.passwords if password in text]
+    assert not leaked, f"passwords reached server logs: {leaked}"
+
+
+@pytest.fixture(scope="session")
+def kdc(tmp_path_factory):
+    """A real MIT KDC on loopback (realm CYGNET.TEST): alice (renewable tickets), bob (not)."""
+    if not KDC.available():
+        pytest.skip("needs Debian's krb5-kdc and krb5-user")
+    kdc = KDC(tmp_path_factory.mktemp("kdc")).start()
+    kdc.add_user("alice", "alice-password")
+    kdc.add_user("bob", "bob-password", renewable=False)
+    yield kdc
+    kdc.stop()
 
 
 @pytest.fixture(scope="session")

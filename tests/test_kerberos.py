@@ -16,15 +16,6 @@ from tests.support.kdc import KDC, REALM, client_conf
 pytestmark = pytest.mark.skipif(not KDC.available(), reason="needs Debian's krb5-kdc and krb5-user")
 
 
-@pytest.fixture(scope="module")
-def kdc(tmp_path_factory):
-    kdc = KDC(tmp_path_factory.mktemp("kdc")).start()
-    kdc.add_user("alice", "alice-password")
-    kdc.add_user("bob", "bob-password", renewable=False)
-    yield kdc
-    kdc.stop()
-
-
 @pytest.fixture
 def realm(kdc, monkeypatch, tmp_path):
     for key, value in kdc.env.items():

@@ -120,6 +120,12 @@ def test_yarn_and_k8s_configuration_is_generated():
         ({"bundles": [{"name": "b", "options": [{"name": "not.spark", "value": "1"}]}]}, "not a Spark option"),
         ({"clusters": "local"}, "must be a list"),
         ({"clusterz": []}, "expected a mapping"),
+        ({"clusters": [{"name": "x", "kind": "yarn", "auth": "basic"}]}, "auth is kerberos or absent"),
+        ({"clusters": [{"name": "x", "kind": "yarn", "token_service": "https://t"}]}, "with auth: kerberos"),
+        (
+            {"clusters": [{"name": "x", "kind": "yarn", "auth": "kerberos", "token_service": "https://u:p@t"}]},
+            "an http",
+        ),
     ],
 )
 def test_bad_catalogues_are_refused_with_the_reason(catalogue, words):

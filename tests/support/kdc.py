@@ -13,6 +13,8 @@ REALM = "CYGNET.TEST"
 
 
 class KDC:
+    passwords: list = []  # every user password handed out: no server log may hold one (conftest)
+
     def __init__(self, folder):
         self.dir = Path(folder)
         self.port = free_port()
@@ -55,6 +57,14 @@ class KDC:
     def add_user(self, name, password, renewable=True):
         extra = "-maxrenewlife 7d " if renewable else "-maxrenewlife 0 "
         self.kadmin(f"addprinc {extra}-pw {password} {name}")
+        KDC.passwords.append(password)
+
+    def add_service(self, principal, keytab):
+        """A service principal with a random key, written to `keytab` (a fresh file)."""
+        Path(keytab).unlink(missing_ok=True)
+        self.kadmin(f"addprinc -randkey {principal}")
+        self.kadmin(f"ktadd -k {keytab} {principal}")
+        return str(keytab)
 
     def kadmin(self, query):
         self._admin(["kadmin.local", "-r", REALM, "-q", query])

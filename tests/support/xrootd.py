@@ -15,7 +15,9 @@ from tests.support.jupyter import free_port
 
 
 class XRootDServer:
-    def __init__(self, base):
+    def __init__(self, base, keytab=None, principal=None, env=None):
+        """With `keytab` and `principal` (a service principal in it), every client must
+        authenticate with Kerberos (sec.protocol krb5); `env` names the realm (KRB5_CONFIG)."""
         if os.geteuid() == 0:
             # The server's user must reach its folders; pytest's own are private to root.
             base = Path(tempfile.mkdtemp(prefix="cygnet-xrootd-"))
@@ -24,6 +26,7 @@ class XRootDServer:
         self.port = free_port()
         self.url = f"root://127.0.0.1:{self.port}"
         self.proc = None
+        self.keytab, self.principal, self.env = keytab, principal, env or {}
 
     def start(self, timeout=20, attempts=3):
         if not shutil.which("xrootd"):
@@ -34,7 +37,7 @@ class XRootDServer:
         config = self.base / "xrootd.cfg"
         config.write_text(
             f"all.role server\nxrd.port {self.port}\nall.export /\noss.localroot {self.data}\n"
-            f"all.adminpath {admin}\nall.pidpath {admin}\n"
+            f"all.adminpath {admin}\nall.pidpath {admin}\n{self._security()}"
         )
         cmd = ["xrootd", "-c", str(config), "-l", str(admin / "xrootd.log")]
         if os.geteuid() == 0:
@@ -45,7 +48,9 @@ class XRootDServer:
         # server exits at once. It is tried again; what it printed goes into the error.
         for attempt in range(attempts):
             with open(admin / "xrootd.err", "wb") as err:
-                self.proc = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, start_new_session=True)
+                self.proc = subprocess.Popen(
+                    cmd, stdout=err, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **self.env}
+                )
             if self._serving(timeout):
                 return self
             self.stop()
@@ -53,6 +58,17 @@ class XRootDServer:
         printed = (admin / "xrootd.err").read_text(errors="replace")[-1000:]
         log = (admin / "xrootd.log").read_text(errors="replace")[-1500:] if (admin / "xrootd.log").exists() else ""
         raise RuntimeError(f"xrootd did not start on port {self.port}: {printed}\n{log}")
+
+    def _security(self):
+        if not self.keytab:
+            return ""
+        keytab = self.base / "xrootd.keytab"  # a copy the server's user can read, and no one else
+        shutil.copy(self.keytab, keytab)
+        os.chmod(keytab, 0o600)
+        if "KRB5_CONFIG" in self.env:  # the realm's file, where the server's user can read it
+            shutil.copy(self.env["KRB5_CONFIG"], self.base / "krb5.conf")
+            self.env = {**self.env, "KRB5_CONFIG": str(self.base / "krb5.conf")}
+        return f"xrootd.seclib libXrdSec.so\nsec.protocol krb5 {keytab} {self.principal}\nsec.protbind * only krb5\n"
 
     def _serving(self, timeout):
         deadline = time.monotonic() + timeout

@@ -33,6 +33,13 @@ class Unavailable(CygnetError):
     exit_code = 4
 
 
+class NotAuthenticated(Unavailable):
+    """A service behind Cygnet (EOS, a WebDAV box, a token service) wants credentials this session
+    does not have: a Kerberos ticket, most often. The message says how to get them."""
+
+    http_status = 403
+
+
 class Expired(CygnetError):
     """The thing existed but its time is over: an expired share link."""
 

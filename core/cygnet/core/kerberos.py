@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from . import checks
-from .errors import BadInput, CygnetError, Expired, NotFound, Unavailable
+from .errors import BadInput, CygnetError, Expired, NotAuthenticated, NotFound, Unavailable
 from .proc import run_bounded
 
 TIMEOUT = 30.0  # seconds for any Kerberos command (an unreachable KDC is tried for a while)
@@ -87,6 +87,22 @@ def renew(ccache: str) -> Ticket:
 
 def destroy(ccache: str) -> None:
     _run(["kdestroy", "-q", "-c", ccache], "kdestroy")  # no ticket: nothing to do, no error
+
+
+HOW_TO_AUTHENTICATE = "authenticate with `cygnet kerberos init` or the Kerberos item in JupyterLab's status bar"
+
+
+def refused(what: str, ccache: str | None = None) -> NotAuthenticated:
+    """The error for a service that wants Kerberos and refused this session: it names whether
+    there is no ticket, or whose ticket was refused, and how to get one."""
+    ccache = ccache or os.environ.get("KRB5CCNAME")
+    try:
+        ticket = status(ccache) if ccache else None
+    except CygnetError:
+        ticket = None
+    if ticket is None or ticket.principal is None:
+        return NotAuthenticated(f"{what} needs Kerberos and there is no valid ticket: {HOW_TO_AUTHENTICATE}")
+    return NotAuthenticated(f"{what} refused the Kerberos ticket of {ticket.principal}")
 
 
 def _run(cmd: list[str], what: str, secret: bytes | None = None) -> subprocess.CompletedProcess:

@@ -1,6 +1,7 @@
 """GET /cygnet/api/kerberos: your ticket (principal, expires, renew_until, ccache; principal
 null without one). POST {"principal"?, "password"}: authenticate (the principal defaults to you
-in the default realm); the password goes to kinit's stdin and nowhere else. DELETE: destroy.
+in the default realm; the Spark clusters' delegation tokens are fetched with the new ticket);
+the password goes to kinit's stdin and nowhere else. DELETE: destroy.
 Behind Jupyter's login and XSRF like every /cygnet/api/ call."""
 
 from jupyter_server.auth.decorator import authorized
@@ -10,6 +11,7 @@ from cygnet.core import kerberos
 from cygnet.core.identity import current_user
 
 from .handlers import CygnetHandler
+from .kerberos_renewal import refresh_tokens
 
 
 class KerberosHandler(CygnetHandler):
@@ -27,6 +29,7 @@ class KerberosHandler(CygnetHandler):
         body = self.json_body(("principal", "password"), required=("password",))
         principal = body.get("principal") or current_user()
         ticket = await self.run_core(kerberos.kinit_password, principal, body["password"], self.ccache())
+        await refresh_tokens(self.extensionapp)
         self.finish_json(ticket.to_dict())
 
     @web.authenticated

@@ -10,7 +10,8 @@ needs PyYAML, which the server has; kernels get the catalogue as JSON from the s
       - {name: prod, display_name: Production, kind: standalone, master: "spark://spark.example.org:7077"}
       - {name: shared, kind: connect, remote: "sc://connect.example.org:15002"}
       - {name: mine, kind: connect-managed}
-      - {name: analytix, kind: yarn, conf: {spark.yarn.queue: default}}
+      - {name: analytix, kind: yarn, conf: {spark.yarn.queue: default},
+         auth: kerberos, token_service: "https://tokens.example.org/hadoop"}
       - {name: cloud, kind: k8s, master: "k8s://https://k8s.example.org:6443", namespace: spark,
          image: "registry.example.org/spark:4.0"}
     bundles:
@@ -43,6 +44,8 @@ class Cluster:
     namespace: str = ""  # k8s
     image: str = ""  # k8s
     conf: dict = field(default_factory=dict)
+    auth: str = ""  # "kerberos": connect needs the user's ticket (checked first, not deep in Java)
+    token_service: str = ""  # with kerberos: an http(s) service handing out Hadoop delegation tokens
 
     @property
     def is_connect(self):
@@ -59,6 +62,8 @@ class Cluster:
             "namespace": self.namespace,
             "image": self.image,
             "conf": dict(self.conf),
+            "auth": self.auth,
+            "token_service": self.token_service,
         }
 
 
@@ -205,7 +210,8 @@ def _list(data, key, source):
 def _cluster(c, source):
     if not isinstance(c, dict):
         raise BadInput(f"{source}: each cluster is a mapping with a name and a kind")
-    unknown = set(c) - {"name", "kind", "display_name", "master", "remote", "namespace", "image", "conf"}
+    fields = {"name", "kind", "display_name", "master", "remote", "namespace", "image", "conf", "auth", "token_service"}
+    unknown = set(c) - fields
     name = _name(c.get("name"), "cluster", source)
     if unknown:
         raise BadInput(f"{source}: cluster {name}: unknown field(s) {', '.join(sorted(unknown))}")
@@ -226,6 +232,12 @@ def _cluster(c, source):
         master = master or "yarn"
     elif kind == "k8s" and not master.startswith("k8s://"):
         raise BadInput(f"{source}: cluster {name}: a k8s cluster needs master: k8s://https://host:port")
+    auth = str(c.get("auth") or "")
+    token_service = str(c.get("token_service") or "")
+    if auth not in ("", "kerberos"):
+        raise BadInput(f"{source}: cluster {name}: auth is kerberos or absent, not {auth!r}")
+    if token_service and (auth != "kerberos" or not re.match(r"^https?://[^/\s@]+(/\S*)?$", token_service)):
+        raise BadInput(f"{source}: cluster {name}: a token_service is an http(s) URL, with auth: kerberos")
     return Cluster(
         name=name,
         kind=kind,
@@ -235,6 +247,8 @@ def _cluster(c, source):
         namespace=str(c.get("namespace") or ""),
         image=str(c.get("image") or ""),
         conf=_conf(c.get("conf") or {}, f"{source}: cluster {name}"),
+        auth=auth,
+        token_service=token_service,
     )
 
 

@@ -13,6 +13,7 @@ def kernel_env(config):
     from cygnet.core.errors import CygnetError
 
     from .catalogue import kernel_copy
+    from .tokens import tokens_dir
 
     catalogue = config.spark_clusters
     if catalogue:
@@ -29,6 +30,8 @@ def kernel_env(config):
         # The server's route to a driver's UI (cygnet.server.spark_ui); empty outside a server.
         "CYGNET_SPARK_UI_BASE": _ui_base(),
         "CYGNET_SPARK_PRELOAD": "1" if config.spark_preload_client else "",
+        # Delegation tokens the server fetched for clusters with a token service (.tokens).
+        "CYGNET_SPARK_TOKENS": tokens_dir(config.data_dir),
     }
 
 

@@ -11,7 +11,7 @@ import os
 import socket
 import sys
 
-from cygnet.core.errors import BadInput, CygnetError, Unavailable
+from cygnet.core.errors import BadInput, CygnetError, NotAuthenticated, Unavailable
 
 from .catalogue import load_catalogue
 from .checks import check_connect_versions, check_reachable, explain, wait_for_executors
@@ -85,6 +85,28 @@ def status():
     return STATE.to_dict()
 
 
+def _check_credentials(cluster, log):
+    """A Kerberos cluster: a valid ticket first (else say how to get one, instead of a Java
+    stack trace), and the delegation tokens the server fetched, for the driver to ship."""
+    from cygnet.core import kerberos
+
+    ccache = os.environ.get("KRB5CCNAME")
+    ticket = kerberos.status(ccache) if ccache else None
+    if ticket is None or ticket.principal is None:
+        raise kerberos.refused(f"the Spark cluster {cluster.name}", ccache)
+    log(f"Kerberos: {ticket.principal}")
+    if cluster.token_service:
+        from .tokens import token_file
+
+        path = token_file(os.environ.get("CYGNET_SPARK_TOKENS") or "", cluster.name)
+        if not os.path.isfile(path):
+            raise NotAuthenticated(
+                f"there are no delegation tokens for {cluster.name} yet (from {cluster.token_service}): "
+                f"{kerberos.HOW_TO_AUTHENTICATE} again"
+            )
+        os.environ["HADOOP_TOKEN_FILE_LOCATION"] = path  # read by the driver's Hadoop client
+
+
 def _follow_the_session():
     """A session the notebook stopped itself (`spark.stop()`) is no longer connected: free its
     ports and say disconnected, so status and the next connect see the truth."""
@@ -117,6 +139,8 @@ def _start(cluster_name, bundles, options, app_name, log):
             f"this kernel's view ({os.environ.get('CYGNET_VIEW', 'unknown')}) has no pyspark: choose a view with Spark"
         ) from None
     builder = SparkSession.builder.appName(app_name or conf.pop("spark.app.name", None) or _default_app_name())
+    if cluster.auth == "kerberos":
+        _check_credentials(cluster, log)
     if cluster.is_connect:
         remote = cluster.remote if cluster.kind == "connect" else _managed_remote(cluster)
         check_reachable(remote, f"the Spark Connect server of {cluster.name}")

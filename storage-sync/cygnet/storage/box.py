@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from cygnet.core.atomic import PARTIAL_MARK as TEMP_MARK
 from cygnet.core.atomic import partial_name, partial_target  # noqa: F401 - part of the box's vocabulary
-from cygnet.core.errors import BadInput, NotFound, Unavailable
+from cygnet.core.errors import BadInput, NotAuthenticated, NotFound, Unavailable
 
 ATTEMPTS = 3  # for reads and whole-file uploads, on server errors only
 
@@ -310,7 +310,8 @@ class LocalBox(FsspecBox):
 
 class WebDAVBox(FsspecBox):
     """A folder on a WebDAV server (CERNBox, ownCloud, Nextcloud), with credentials from the
-    caller or $CYGNET_BOX_USER / $CYGNET_BOX_PASSWORD, never from the URL."""
+    caller or $CYGNET_BOX_USER / $CYGNET_BOX_PASSWORD, never from the URL; without them, the
+    user's Kerberos ticket when the server asks for Negotiate."""
 
     @classmethod
     def from_url(cls, url, username=None, password=None):
@@ -324,9 +325,11 @@ class WebDAVBox(FsspecBox):
         def webdav():
             from webdav4.fsspec import WebdavFileSystem
 
-            return WebdavFileSystem(
-                f"{http}://{parts.netloc}/", auth=(user, password) if user else None, timeout=60, retry=True
-            )
+            from cygnet.core.negotiate import HttpxNegotiate
+
+            # Without a user, a server that asks for Negotiate gets the session's Kerberos ticket.
+            auth = (user, password) if user else HttpxNegotiate()
+            return WebdavFileSystem(f"{http}://{parts.netloc}/", auth=auth, timeout=60, retry=True)
 
         return cls(webdav, parts.path.strip("/"), display=f"{parts.scheme}://{parts.netloc}{parts.path}")
 
@@ -343,6 +346,8 @@ class WebDAVBox(FsspecBox):
 
 def _transient(error):
     """Worth retrying: a server error (5xx) or a lost connection, not a refusal (401, 403)."""
+    if isinstance(error, NotAuthenticated):
+        return False
     status = getattr(error.__cause__, "status_code", None)
     return status is None or status >= 500
 

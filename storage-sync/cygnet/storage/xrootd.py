@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+from cygnet.core import kerberos
 from cygnet.core.atomic import PARTIAL_MARK as TEMP_MARK
 from cygnet.core.atomic import partial_name
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
@@ -28,6 +29,7 @@ IN_FLIGHT = 4  # chunks requested at once by whole reads and copies
 TIMEOUT = 60  # seconds per request
 ATTEMPTS = 2  # a lost connection is tried once more
 _NOT_FOUND, _NOT_AUTHORIZED, _ALREADY = 3011, 3010, 3018
+_AUTH_FAILED = 204  # XrdCl's errAuthFailed
 
 
 # The client's own connection retries would wait minutes for a dead server, and after a crash it
@@ -98,6 +100,8 @@ def _check(status, url, what):
     if status.ok:
         return
     message = re.sub(r"^\[(ERROR|FATAL)\]\s*", "", status.message).strip()
+    if status.code == _AUTH_FAILED:  # the client's own verdict: no protocol it has was accepted
+        raise kerberos.refused(url)
     if status.errno == _NOT_FOUND:
         raise NotFound(f"{url}: no such file or folder")
     if status.errno == _NOT_AUTHORIZED:
