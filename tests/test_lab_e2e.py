@@ -56,7 +56,7 @@ def notebook(kernel, cells):
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, spark_view):
+def lab(tmp_path_factory, spark_view, kdc):
     workspace = tmp_path_factory.mktemp("lab-workspace")
     (workspace / "analysis.ipynb").write_text(
         notebook(
@@ -84,6 +84,7 @@ def lab(tmp_path_factory, spark_view):
         )
     )
     env = {
+        **kdc.env,  # the test realm: the Kerberos status item has something to show
         "SPARK_LOCAL_IP": "127.0.0.1",
         "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("lab-data")),
         "CYGNET_VIEWS_PATH": str(spark_view),
@@ -289,3 +290,26 @@ def test_sync_to_box_shows_the_summary(page, lab):
     page.click(".jp-Dialog-button.jp-mod-accept")
     page.wait_for_selector(".Toastify__toast:has-text('Synced: 1 copied')", timeout=SLOW)
     shot(page, "sync-summary")
+
+
+def test_kerberos_status_then_authenticate_from_the_status_bar(page, lab):
+    open_lab(page, lab)
+    status = page.locator(".cygnet-kerberos-status")
+    status.wait_for()
+    assert status.inner_text() == "Kerberos: no ticket"
+    status.click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator(".cygnet-kerberos-principal").fill("alice")
+    dialog.locator(".cygnet-kerberos-password").fill("wrong")
+    dialog.get_by_role("button", name="Authenticate").click()
+    page.get_by_text("wrong password for alice").first.wait_for()
+    status.click()
+    dialog.locator(".cygnet-kerberos-principal").fill("alice")
+    dialog.locator(".cygnet-kerberos-password").fill("alice-password")
+    dialog.get_by_role("button", name="Authenticate").click()
+    page.wait_for_function(
+        "document.querySelector('.cygnet-kerberos-status').textContent.includes('alice@CYGNET.TEST')"
+    )
+    assert re.fullmatch(r"Kerberos: alice@CYGNET\.TEST · (\d+h )?\d+m left", status.inner_text()), status.inner_text()
+    shot(page, "kerberos-status")
+    assert lab.delete("/cygnet/api/kerberos").status_code == 204

@@ -31,6 +31,14 @@ class Ticket:
         return asdict(self)
 
 
+def available() -> bool:
+    """Whether this machine does Kerberos: MIT's kinit, and a configuration naming realms."""
+    import shutil
+
+    files = os.environ.get("KRB5_CONFIG") or "/etc/krb5.conf"
+    return shutil.which("kinit") is not None and any(os.path.isfile(f) for f in files.split(":"))
+
+
 def ccache_of(data_dir: str) -> str:
     """The user's credential cache (as KRB5CCNAME names it): a file in their data dir."""
     folder = os.path.join(data_dir, "kerberos")

@@ -1,7 +1,8 @@
 """GET /cygnet/api/kerberos: your ticket (principal, expires, renew_until, ccache; principal
-null without one). POST {"principal"?, "password"}: authenticate (the principal defaults to you
-in the default realm; the Spark clusters' delegation tokens are fetched with the new ticket);
-the password goes to kinit's stdin and nowhere else. DELETE: destroy.
+null without one; available: false where this machine has no Kerberos set up).
+POST {"principal"?, "password"}: authenticate (the principal defaults to you in the default
+realm; the Spark clusters' delegation tokens are fetched with the new ticket); the password
+goes to kinit's stdin and nowhere else. DELETE: destroy.
 Behind Jupyter's login and XSRF like every /cygnet/api/ call."""
 
 from jupyter_server.auth.decorator import authorized
@@ -21,7 +22,8 @@ class KerberosHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def get(self):
-        self.finish_json((await self.run_core(kerberos.status, self.ccache())).to_dict())
+        ticket = (await self.run_core(kerberos.status, self.ccache())).to_dict()
+        self.finish_json({**ticket, "available": kerberos.available()})
 
     @web.authenticated
     @authorized

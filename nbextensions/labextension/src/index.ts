@@ -6,6 +6,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon, shareIcon } from '@jupyterlab/ui-components';
 
+import { KerberosStatus, authenticate } from './kerberosStatus';
 import { copyOpenLink, openRepository } from './openRepo';
 import { showShareDialog } from './shareDialog';
 import { SharedPanel } from './sharedPanel';
@@ -25,12 +26,13 @@ const COMMANDS = {
   shareCurrent: 'cygnet:share-notebook',
   sync: 'cygnet:sync-to-box',
   openRepo: 'cygnet:open-git-repository',
-  copyLink: 'cygnet:copy-open-link'
+  copyLink: 'cygnet:copy-open-link',
+  kerberos: 'cygnet:kerberos-authenticate'
 };
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'cygnet-lab:plugin',
-  description: "Cygnet's Spark panel, view indicator, sharing, sync and open-repository commands.",
+  description: "Cygnet's Spark panel, view indicator, Kerberos status, sharing, sync and open-repository commands.",
   autoStart: true,
   requires: [INotebookTracker, IFileBrowserFactory, ILabShell],
   optional: [ICommandPalette, IStatusBar],
@@ -82,6 +84,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       caption: 'Mirror a workspace folder to your box',
       execute: () => syncToBox(browsers.tracker.currentWidget?.model.path || '.')
     });
+    const kerberosStatus = new KerberosStatus();
+    commands.addCommand(COMMANDS.kerberos, {
+      label: 'Kerberos: Authenticate…',
+      caption: 'Get a Kerberos ticket for EOS, Spark and the services around them',
+      execute: async () => {
+        if (await authenticate()) {
+          await kerberosStatus.refresh();
+        }
+      }
+    });
     commands.addCommand(COMMANDS.openRepo, { label: 'Open Git Repository…', execute: () => openRepository() });
     commands.addCommand(COMMANDS.copyLink, {
       label: "Copy Open-Link of This Notebook's Repository",
@@ -122,6 +134,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         align: 'left',
         rank: 5
       });
+      statusBar.registerStatusItem('cygnet-lab:kerberos', { item: kerberosStatus, align: 'left', rank: 6 });
     }
   }
 };

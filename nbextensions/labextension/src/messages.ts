@@ -100,3 +100,39 @@ export function describeJob(job: SyncJob): string {
     : '';
   return `Synced: ${s.copied} copied, ${s.skipped} unchanged, ${s.deleted} deleted, ${formatBytes(s.bytes)}${conflicts}`;
 }
+
+/** The user's Kerberos ticket as GET /cygnet/api/kerberos gives it (times in epoch seconds). */
+export interface Ticket {
+  principal: string | null;
+  expires: number | null;
+  renew_until: number | null;
+  available?: boolean;
+}
+
+/** Time left, as people say it: "9h 59m", "14m", "under a minute". */
+export function timeLeft(seconds: number): string {
+  if (seconds < 60) {
+    return 'under a minute';
+  }
+  const hours = Math.floor(seconds / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  return hours ? `${hours}h ${minutes}m` : `${minutes}m`;
+}
+
+/** The status bar's words for a ticket at `now` (epoch seconds). */
+export function describeTicket(ticket: Ticket, now: number): string {
+  if (!ticket.principal || ticket.expires === null || ticket.expires <= now) {
+    return 'Kerberos: no ticket';
+  }
+  return `Kerberos: ${ticket.principal} · ${timeLeft(ticket.expires - now)} left`;
+}
+
+/** Whether to warn that the ticket is about to expire: less than `warnBefore` seconds left and
+ * no renewal can extend it past that (the server renews renewable tickets on its own). */
+export function expiresSoon(ticket: Ticket, now: number, warnBefore = 900): boolean {
+  if (!ticket.principal || ticket.expires === null || ticket.expires <= now) {
+    return false;
+  }
+  const renewable = ticket.renew_until !== null && ticket.renew_until > ticket.expires;
+  return ticket.expires - now < warnBefore && !renewable;
+}

@@ -1,5 +1,15 @@
 import { openQuery } from '../src/links';
-import { describeExpiry, describeJob, errorMessage, formatBytes, parseExpiry, SyncJob } from '../src/messages';
+import {
+  describeExpiry,
+  describeJob,
+  describeTicket,
+  errorMessage,
+  expiresSoon,
+  formatBytes,
+  parseExpiry,
+  SyncJob,
+  timeLeft
+} from '../src/messages';
 import {
   bundlesFor,
   choiceFromMetadata,
@@ -179,5 +189,24 @@ describe('defaultCluster', () => {
     const local = { name: 'local', display_name: 'Local', kind: 'local' };
     expect(defaultCluster([local])).toBe('local');
     expect(defaultCluster([local, { name: 'yarn', display_name: 'YARN', kind: 'yarn', default: true }])).toBe('yarn');
+  });
+});
+
+describe('Kerberos ticket', () => {
+  const now = 1_800_000_000;
+  it('says what the status bar shows', () => {
+    expect(describeTicket({ principal: null, expires: null, renew_until: null }, now)).toBe('Kerberos: no ticket');
+    const ticket = { principal: 'alice@CYGNET.TEST', expires: now + 3600 * 9 + 59 * 60 + 30, renew_until: null };
+    expect(describeTicket(ticket, now)).toBe('Kerberos: alice@CYGNET.TEST · 9h 59m left');
+    expect(describeTicket({ ...ticket, expires: now - 1 }, now)).toBe('Kerberos: no ticket');
+    expect(timeLeft(14 * 60 + 5)).toBe('14m');
+    expect(timeLeft(30)).toBe('under a minute');
+  });
+  it('warns only before a ticket that no renewal will extend', () => {
+    const soon = { principal: 'alice@CYGNET.TEST', expires: now + 600, renew_until: null };
+    expect(expiresSoon(soon, now)).toBe(true);
+    expect(expiresSoon({ ...soon, renew_until: now + 86400 }, now)).toBe(false);
+    expect(expiresSoon({ ...soon, expires: now + 7200 }, now)).toBe(false);
+    expect(expiresSoon({ ...soon, principal: null }, now)).toBe(false);
   });
 });
