@@ -56,6 +56,13 @@ HUB_SECTIONS = [
         "The container spawners, `CygnetKubeSpawner` and `CygnetDockerSpawner` (beside KubeSpawner's "
         "and DockerSpawner's own options; `c.CygnetDockerSpawner.<option>` for Docker).",
     ),
+    (
+        "KerberosPasswordAuthenticator",
+        "cygnet.hub.kerberos_login",
+        "KerberosPasswordAuthenticator",
+        'The hub\'s Kerberos login (`c.JupyterHub.authenticator_class = "cygnet-kerberos"`), beside '
+        "JupyterHub's Authenticator options; see *Kerberos* in the admin guide.",
+    ),
 ]
 
 

@@ -46,6 +46,15 @@ def ccache_of(data_dir: str) -> str:
     return "FILE:" + os.path.join(folder, "krb5cc")
 
 
+def install(ccache: str, data: bytes) -> Ticket:
+    """Make `data` (a credential cache handed over, e.g. from the hub's login) the user's cache:
+    written whole (0600) in place of any older one."""
+    from .atomic import atomic_write
+
+    atomic_write(ccache.removeprefix("FILE:"), data, mode=0o600)
+    return status(ccache)
+
+
 def status(ccache: str) -> Ticket:
     """The ticket in `ccache`: its principal, expiry and renewal limit, or principal None."""
     result = _run(["klist", "-c", ccache], "klist")

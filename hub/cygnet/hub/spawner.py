@@ -19,6 +19,7 @@ from cygnet.core.config import Cygnet
 from cygnet.core.errors import BadInput
 
 from .form import render_form
+from .kerberos_login import TICKET_ENV
 from .options import OPTION_KEYS, check_options, landing_url, port_block, site_choices
 
 
@@ -60,6 +61,24 @@ class CygnetSpawnerMixin(HasTraits):
     def options_from_query(self, query_data):
         """A /hub/spawn?view=...&cluster=... link: the same choices as the form, checked alike."""
         return first_values(query_data)
+
+    @default("auth_state_hook")
+    def _cygnet_auth_state_hook(self):
+        def keep_ticket(spawner, auth_state):
+            spawner.kerberos_ticket = (auth_state or {}).get("kerberos_ccache")
+
+        return keep_ticket
+
+    def get_env(self):
+        """The session's environment, with the login's Kerberos ticket when there is one
+        (.kerberos_login): the session's server installs it as the user's cache."""
+        env = super().get_env()
+        if os.environ.get("KRB5_CONFIG"):  # a hub given its realms this way gives them to sessions
+            env.setdefault("KRB5_CONFIG", os.environ["KRB5_CONFIG"])
+        ticket = getattr(self, "kerberos_ticket", None)
+        if ticket:
+            env[TICKET_ENV] = ticket
+        return env
 
     @default("apply_user_options")
     def _cygnet_apply_user_options(self):

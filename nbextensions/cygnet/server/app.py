@@ -7,14 +7,17 @@ the server's configuration, which the `cygnet` command reads too.
 """
 
 import atexit
+import base64
 import dataclasses
 import os
 from functools import partial
 
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
+from tornado.ioloop import IOLoop
 
 from cygnet.core import kerberos
 from cygnet.core.config import Cygnet
+from cygnet.core.errors import CygnetError
 from cygnet.spark.catalogue import load_catalogue
 from cygnet.spark.kernel_env import servers_dir
 from cygnet.spark.managed import ManagedServers
@@ -24,7 +27,7 @@ from cygnet.views import EnvironmentCache, discover
 
 from . import handlers, log_scrub, share_handlers, share_public, spark_handlers, sync_handlers
 from .kerberos_handlers import KerberosHandler
-from .kerberos_renewal import start_renewal
+from .kerberos_renewal import refresh_tokens, start_renewal
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
 from .share_page import RenderCache
@@ -85,6 +88,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         # in this server) uses the user's own Kerberos cache, never the account's shared one.
         self.kerberos_ccache = kerberos.ccache_of(config.data_dir)  # made once, used by the API and renewal
         os.environ["KRB5CCNAME"] = self.kerberos_ccache
+        handed = _install_handed_ticket(self)
         for log in (serverapp.log, self.log):  # handlers log through the app, requests through the server
             log_scrub.install(log)
         ksm = serverapp.kernel_spec_manager
@@ -97,6 +101,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         workspace = serverapp.web_app.settings["server_root_dir"]
         self.work = Work(config.long_work_workers, config.long_work_per_user)
         self.kerberos_renewal = start_renewal(self)
+        if handed:  # the Spark clusters' delegation tokens, as after an Authenticate
+            IOLoop.current().add_callback(refresh_tokens, self)
         self.shares = open_share_store(config, workspace)
         self.spark_catalogue = partial(load_catalogue, config.spark_clusters or None)
         self.spark_servers = ManagedServers(servers_dir(config), self.spark_catalogue)
@@ -167,3 +173,18 @@ def _answer_long_requests(serverapp):
             params.max_header_size = MAX_HEADER_BYTES
 
     serverapp.init_httpserver = init_httpserver
+
+
+def _install_handed_ticket(app):
+    """A ticket the hub handed over at login (cygnet.hub.kerberos_login) becomes the user's
+    cache; the variable is removed first, so no kernel or terminal ever inherits it."""
+    handed = os.environ.pop("CYGNET_KERBEROS_TICKET", None)
+    if not handed:
+        return False
+    try:
+        ticket = kerberos.install(app.kerberos_ccache, base64.b64decode(handed, validate=True))
+    except (ValueError, OSError, CygnetError) as e:
+        app.log.warning("cygnet: the ticket from the login could not be installed: %s", type(e).__name__)
+        return False
+    app.log.info("cygnet: the Kerberos ticket of %s from the login is in place", ticket.principal)
+    return True
