@@ -36,11 +36,15 @@ need_xrootd_server() {
   _apt_install xrootd-server xrootd-client || return 1
 }
 
-# The Kerberos tests run a real MIT KDC on loopback (krb5-kdc, kdb5_util, kadmin.local) and
-# Cygnet calls MIT's kinit, klist and kdestroy (krb5-user).
+# The Kerberos tests run a real MIT KDC on loopback (krb5-kdc, kdb5_util, kadmin.local), Cygnet
+# calls MIT's kinit, klist and kdestroy (krb5-user), and faketime skews a client's clock.
 need_kerberos() {
-  command -v krb5kdc >/dev/null 2>&1 && command -v kinit >/dev/null 2>&1 && return 0
-  _apt_install krb5-kdc krb5-admin-server krb5-user || return 1
+  local missing=()
+  command -v krb5kdc >/dev/null 2>&1 || missing+=(krb5-kdc krb5-admin-server)
+  command -v kinit >/dev/null 2>&1 || missing+=(krb5-user)
+  command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  _apt_install "${missing[@]}" || return 1
 }
 
 # Every session's Kerberos: MIT's kinit, klist and kdestroy (krb5-user), and the headers and

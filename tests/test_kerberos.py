@@ -72,6 +72,21 @@ def test_an_unreachable_kdc_is_named_in_bounded_time(realm, tmp_path, monkeypatc
     assert time.monotonic() - started < kerberos.TIMEOUT + 5
 
 
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+@pytest.mark.skipif(not os.path.exists(FAKETIME), reason="needs Debian's faketime")
+def test_a_clock_far_from_the_kdcs_is_named(kdc, realm, monkeypatch, tmp_path):
+    # MIT clients correct their clock from the KDC's unless told not to (kdc_timesync = 0).
+    strict = tmp_path / "strict.conf"
+    strict.write_text(client_conf(f"127.0.0.1:{kdc.port}", timesync=False))
+    monkeypatch.setenv("KRB5_CONFIG", str(strict))
+    monkeypatch.setenv("LD_PRELOAD", FAKETIME)  # kinit's clock, two hours ahead of the KDC's
+    monkeypatch.setenv("FAKETIME", "+2h")
+    with pytest.raises(Unavailable, match="clock and the KDC's differ too much"):
+        kerberos.kinit_password("alice", "alice-password", realm)
+
+
 def test_the_cli_reads_the_password_from_stdin_and_says_what_it_holds(kdc, tmp_path):
     from tests.support.cli import cygnet
 
@@ -111,6 +126,8 @@ def test_kernels_and_terminals_of_a_server_use_the_users_own_cache(kdc, tmp_path
         finally:
             kernel.shutdown()
         assert out.split() == [ccache, "0"], out
+        shown = server.terminal("echo CACHE=$KRB5CCNAME", "CACHE=")
+        assert f"CACHE={ccache}" in shown, shown
         assert "alice-password" not in server.log()
 
 

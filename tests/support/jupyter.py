@@ -92,6 +92,29 @@ class JupyterServer(Service):
     def delete(self, path, **kw):
         return self.http.delete(self.url + path, timeout=60, **kw)
 
+    def terminal(self, command, marker, timeout=30):
+        """Run `command` in a new terminal (REST + websocket, as JupyterLab does); the output
+        up to and including a line holding `marker`."""
+        name = self.post("/api/terminals").json()["name"]
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{self.port}/terminals/websocket/{name}",
+            header=[f"Authorization: token {self.token}"],
+            timeout=timeout,
+        )
+        try:
+            ws.send(json.dumps(["stdin", command + "\r"]))
+            out, deadline = "", time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                message = json.loads(ws.recv())
+                if message[0] == "stdout":
+                    out += message[1]
+                    if any(marker in line and command not in line for line in out.splitlines()):
+                        return out
+            raise TimeoutError(f"no {marker!r} from the terminal: {out[-500:]}")
+        finally:
+            ws.close()
+            self.delete(f"/api/terminals/{name}")
+
     def events(self, path, params, timeout=300):
         """GET a server-sent event stream to its end: a list of (event, data) pairs."""
         events, event, data = [], "message", []

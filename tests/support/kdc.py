@@ -55,7 +55,7 @@ class KDC:
         return self
 
     def add_user(self, name, password, renewable=True):
-        extra = "-maxrenewlife 7d " if renewable else "-maxrenewlife 0 "
+        extra = "+requires_preauth " + ("-maxrenewlife 7d " if renewable else "-maxrenewlife 0 ")
         self.kadmin(f"addprinc {extra}-pw {password} {name}")
         KDC.passwords.append(password)
 
@@ -80,9 +80,11 @@ class KDC:
             self.proc.wait(10)
 
 
-def client_conf(kdc_address, renew="1d"):
+def client_conf(kdc_address, renew="1d", timesync=True):
+    """A client's krb5.conf for the test realm (timesync=False: no silent clock correction)."""
     return (
         f"[libdefaults]\n default_realm = {REALM}\n rdns = false\n dns_canonicalize_hostname = false\n"
+        f" kdc_timesync = {int(timesync)}\n"
         " dns_lookup_realm = false\n dns_lookup_kdc = false\n ticket_lifetime = 1h\n"
         f" renew_lifetime = {renew}\n udp_preference_limit = 1\n"
         f"[realms]\n {REALM} = {{\n  kdc = {kdc_address}\n }}\n"
