@@ -25,6 +25,7 @@ QUICK = {
     "share_view": ["--seconds", "5", "--runs", "1"],
     "hostile": ["--samples", "100", "--files", "1000"],
     "hub_spawn": ["--runs", "1", "--seconds", "5"],
+    "kerberos": ["--runs", "5", "--mib", "128", "--calls", "50"],
 }
 VERDICT = re.compile(r"\b(met|MISSED|missed)\b")
 

@@ -71,7 +71,7 @@ def test_eos_with_krb5_reads_and_writes_with_a_ticket_and_says_why_not_without(k
     assert (kerberized_eos.data / "alice" / "notes.txt").read_text() == "measured\n"
 
     # An expired ticket is no ticket: a 2-second one, then the same message as none.
-    kerberos.kinit_password("alice", "alice-password", user["KRB5CCNAME"], lifetime="2s")
+    kerberos.kinit_password("alice", "alice-password", user["KRB5CCNAME"], lifetime=2)
     time.sleep(3)
     expired = cygnet("storage", "ls", f"{kerberized_eos.url}//alice", env=user)
     assert expired.returncode != 0 and "no valid ticket" in expired.stderr, expired.stderr

@@ -15,9 +15,10 @@ from tests.support.jupyter import free_port
 
 
 class XRootDServer:
-    def __init__(self, base, keytab=None, principal=None, env=None):
+    def __init__(self, base, keytab=None, principal=None, env=None, protocols="krb5"):
         """With `keytab` and `principal` (a service principal in it), every client must
-        authenticate with Kerberos (sec.protocol krb5); `env` names the realm (KRB5_CONFIG)."""
+        authenticate with Kerberos (sec.protocol krb5); `env` names the realm (KRB5_CONFIG).
+        protocols="krb5 unix" also lets clients in with no credential (for comparisons)."""
         if os.geteuid() == 0:
             # The server's user must reach its folders; pytest's own are private to root.
             base = Path(tempfile.mkdtemp(prefix="cygnet-xrootd-"))
@@ -26,7 +27,7 @@ class XRootDServer:
         self.port = free_port()
         self.url = f"root://127.0.0.1:{self.port}"
         self.proc = None
-        self.keytab, self.principal, self.env = keytab, principal, env or {}
+        self.keytab, self.principal, self.env, self.protocols = keytab, principal, env or {}, protocols
 
     def start(self, timeout=20, attempts=3):
         if not shutil.which("xrootd"):
@@ -68,7 +69,11 @@ class XRootDServer:
         if "KRB5_CONFIG" in self.env:  # the realm's file, where the server's user can read it
             shutil.copy(self.env["KRB5_CONFIG"], self.base / "krb5.conf")
             self.env = {**self.env, "KRB5_CONFIG": str(self.base / "krb5.conf")}
-        return f"xrootd.seclib libXrdSec.so\nsec.protocol krb5 {keytab} {self.principal}\nsec.protbind * only krb5\n"
+        unix = "sec.protocol unix\n" if "unix" in self.protocols.split() else ""
+        return (
+            f"xrootd.seclib libXrdSec.so\nsec.protocol krb5 {keytab} {self.principal}\n{unix}"
+            f"sec.protbind * only {self.protocols}\n"
+        )
 
     def _serving(self, timeout):
         deadline = time.monotonic() + timeout

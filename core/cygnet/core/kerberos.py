@@ -1,23 +1,24 @@
 """A user's Kerberos ticket, in a credential cache of Cygnet's own (a 0600 file in the user's data
-dir, never the account's shared /tmp/krb5cc_<uid>), through MIT Kerberos' own commands: status,
-authenticate with a password (on kinit's stdin: never on a command line, never logged, never
-kept) or a keytab, renew, destroy. Realms and KDCs come from the system's Kerberos configuration
-(/etc/krb5.conf or $KRB5_CONFIG), as for every Kerberos client. Failures name the cause in the
-user's words."""
+dir, never the account's shared /tmp/krb5cc_<uid>), through MIT's libkrb5 (the `krb5` bindings,
+in process, so a password never leaves this process's memory: no command line, no pipe, no
+file, no log): status, authenticate with a password or a keytab, renew, destroy. Realms and
+KDCs come from the system's Kerberos configuration (/etc/krb5.conf or $KRB5_CONFIG), as for
+every Kerberos client. Failures name the cause in the user's words."""
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from . import checks
 from .errors import BadInput, CygnetError, Expired, NotAuthenticated, NotFound, Unavailable
 from .proc import run_bounded
 
-TIMEOUT = 30.0  # seconds for any Kerberos command (an unreachable KDC is tried for a while)
+TIMEOUT = 30.0  # seconds for klist (a kernel whose view has no bindings) and kdestroy
 
 
 @dataclass
@@ -51,13 +52,128 @@ def install(ccache: str, data: bytes) -> Ticket:
     written whole (0600) in place of any older one."""
     from .atomic import atomic_write
 
-    atomic_write(ccache.removeprefix("FILE:"), data, mode=0o600)
+    atomic_write(ccache[len("FILE:") :] if ccache.startswith("FILE:") else ccache, data, mode=0o600)
     return status(ccache)
 
 
 def status(ccache: str) -> Ticket:
     """The ticket in `ccache`: its principal, expiry and renewal limit, or principal None."""
-    result = _run(["klist", "-c", ccache], "klist")
+    krb5 = _library(required=False)
+    if krb5 is None:  # a kernel in a view without the bindings: MIT's klist
+        return _status_from_klist(ccache)
+    context = krb5.init_context()
+    try:
+        cache = krb5.cc_resolve(context, ccache.encode())
+        principal = str(krb5.cc_get_principal(context, cache))
+        tgt = next((c for c in cache if str(c.server).startswith("krbtgt/")), None)
+    except krb5.Krb5Error:  # no cache, an empty or unreadable one: no ticket
+        return Ticket(None, None, None, ccache)
+    if tgt is None or tgt.times.endtime <= time.time():  # an expired ticket is no ticket
+        return Ticket(None, None, None, ccache)
+    renew_until = tgt.times.renew_till or None
+    return Ticket(principal, float(tgt.times.endtime), float(renew_until) if renew_until else None, ccache)
+
+
+def kinit_password(principal: str, password: str, ccache: str, lifetime: int | None = None) -> Ticket:
+    """A ticket for `principal` from its password (in this process's memory only: never on a
+    command line, in a file or a log); `lifetime` in seconds, else the configuration's."""
+    principal = str(checks.text(principal, "principal", max_length=256))
+    if not isinstance(password, str) or not password:
+        raise BadInput("password is required")
+    secret = password.encode()
+    return _initial(principal, ccache, lifetime, lambda krb5, *a: krb5.get_init_creds_password(*a, password=secret))
+
+
+def kinit_keytab(principal: str, keytab: str, ccache: str) -> Ticket:
+    principal = str(checks.text(principal, "principal", max_length=256))
+    if not os.path.isfile(keytab):
+        raise NotFound(f"no keytab at {keytab}")
+
+    def get(krb5: Any, context: Any, client: Any, options: Any) -> Any:
+        table = krb5.kt_resolve(context, f"FILE:{os.path.abspath(keytab)}".encode())
+        return krb5.get_init_creds_keytab(context, client, options, keytab=table)
+
+    return _initial(principal, ccache, None, get)
+
+
+def renew(ccache: str) -> Ticket:
+    """Renew the ticket (as kinit -R does), before it expires; Expired when it cannot be."""
+    current = status(ccache)
+    if current.principal is None:
+        raise Expired("there is no valid ticket to renew: authenticate again")
+    if current.renew_until is None or current.renew_until <= time.time():
+        raise Expired(f"the ticket of {current.principal} is not renewable: log in again")
+    krb5 = _library()
+    context = krb5.init_context()
+    try:
+        cache = krb5.cc_resolve(context, ccache.encode())
+        client = krb5.cc_get_principal(context, cache)
+        _store(krb5, context, ccache, client, krb5.get_renewed_creds(context, client, cache))
+    except krb5.Krb5Error as e:
+        raise _refusal(str(e), current.principal) from None
+    return status(ccache)
+
+
+def destroy(ccache: str) -> None:
+    """Forget the ticket; no ticket: nothing to do, no error. (Not the bindings' cc_destroy: its
+    cache object would release the freed handle again.)"""
+    if ccache.startswith("FILE:"):
+        try:
+            os.unlink(ccache[len("FILE:") :])
+        except FileNotFoundError:
+            pass
+        return
+    run_bounded(["kdestroy", "-q", "-c", ccache], timeout=TIMEOUT, what="kdestroy")
+
+
+def _initial(principal: str, ccache: str, lifetime: int | None, get: Callable[..., Any]) -> Ticket:
+    """Ask the KDC for an initial ticket (`get` gives the password or keytab) and store it."""
+    krb5 = _library()
+    context = krb5.init_context()
+    try:
+        client = krb5.parse_name_flags(context, principal.encode())
+        options = krb5.get_init_creds_opt_alloc(context)
+        if lifetime:
+            krb5.get_init_creds_opt_set_tkt_life(options, int(lifetime))
+        _store(krb5, context, ccache, client, get(krb5, context, client, options))
+    except krb5.Krb5Error as e:
+        raise _refusal(str(e), principal) from None
+    return status(ccache)
+
+
+def _store(krb5: Any, context: Any, ccache: str, client: Any, creds: Any) -> None:
+    """Write the cache whole: a FILE cache is made beside the old one and renamed over it, so a
+    kernel reading it meanwhile sees the old ticket or the new one, never an empty cache."""
+    if not ccache.startswith("FILE:"):  # KCM:, KEYRING:: the cache service is atomic itself
+        cache = krb5.cc_resolve(context, ccache.encode())
+        krb5.cc_initialize(context, cache, client)
+        krb5.cc_store_cred(context, cache, creds)
+        return
+    path = ccache[len("FILE:") :]
+    fresh = f"{path}.new-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        cache = krb5.cc_resolve(context, f"FILE:{fresh}".encode())
+        krb5.cc_initialize(context, cache, client)  # libkrb5 makes it 0600
+        krb5.cc_store_cred(context, cache, creds)
+        os.replace(fresh, path)
+    finally:
+        if os.path.exists(fresh):
+            os.unlink(fresh)
+
+
+def _library(required: bool = True) -> Any:
+    """MIT's libkrb5 through the `krb5` bindings (installed with requests-kerberos)."""
+    try:
+        import krb5
+    except ImportError:
+        if required:
+            raise Unavailable("Kerberos bindings are missing here (pip install krb5)") from None
+        return None
+    return krb5
+
+
+def _status_from_klist(ccache: str) -> Ticket:
+    result = run_bounded(["klist", "-c", ccache], timeout=TIMEOUT, what="klist", env={**os.environ, "LC_ALL": "C"})
     if result.returncode != 0:
         return Ticket(None, None, None, ccache)
     text = result.stdout.decode(errors="replace")
@@ -69,41 +185,9 @@ def status(ccache: str) -> Ticket:
             expires = _when(stamps[1]) if len(stamps) > 1 else None
         elif expires is not None and renew_until is None and "renew until" in line:
             renew_until = _when(line.split("renew until", 1)[1].strip())
-    if expires is not None and expires <= time.time():
-        return Ticket(None, None, None, ccache)  # an expired ticket is no ticket
+    if expires is None or expires <= time.time():
+        return Ticket(None, None, None, ccache)
     return Ticket(principal, expires, renew_until, ccache)
-
-
-def kinit_password(principal: str, password: str, ccache: str, lifetime: str | None = None) -> Ticket:
-    principal = str(checks.text(principal, "principal", max_length=256))
-    if not isinstance(password, str) or not password:
-        raise BadInput("password is required")
-    cmd = ["kinit", "-c", ccache, *(["-l", lifetime] if lifetime else []), principal]
-    _check(_run(cmd, "kinit", (password + "\n").encode()), principal)
-    return status(ccache)
-
-
-def kinit_keytab(principal: str, keytab: str, ccache: str) -> Ticket:
-    principal = str(checks.text(principal, "principal", max_length=256))
-    if not os.path.isfile(keytab):
-        raise NotFound(f"no keytab at {keytab}")
-    _check(_run(["kinit", "-k", "-t", keytab, "-c", ccache, principal], "kinit"), principal)
-    return status(ccache)
-
-
-def renew(ccache: str) -> Ticket:
-    """Renew the ticket (kinit -R), before it expires; Expired when it cannot be."""
-    current = status(ccache)
-    if current.principal is None:
-        raise Expired("there is no valid ticket to renew: authenticate again")
-    if current.renew_until is None or current.renew_until <= time.time():  # kinit -R would "succeed"
-        raise Expired(f"the ticket of {current.principal} is not renewable: log in again")
-    _check(_run(["kinit", "-R", "-c", ccache], "kinit -R"), current.principal)
-    return status(ccache)
-
-
-def destroy(ccache: str) -> None:
-    _run(["kdestroy", "-q", "-c", ccache], "kdestroy")  # no ticket: nothing to do, no error
 
 
 HOW_TO_AUTHENTICATE = "authenticate with `cygnet kerberos init` or the Kerberos item in JupyterLab's status bar"
@@ -122,11 +206,6 @@ def refused(what: str, ccache: str | None = None) -> NotAuthenticated:
     return NotAuthenticated(f"{what} refused the Kerberos ticket of {ticket.principal}")
 
 
-def _run(cmd: list[str], what: str, secret: bytes | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LC_ALL": "C"}  # messages and dates in the form parsed here
-    return run_bounded(cmd, timeout=TIMEOUT, what=what, input=secret, env=env)
-
-
 _CAUSES = [
     ("Password incorrect", BadInput, "wrong password for {p}"),
     ("Preauthentication failed", BadInput, "wrong password for {p}"),
@@ -140,17 +219,15 @@ _CAUSES = [
 ]
 
 
-def _check(result: subprocess.CompletedProcess, principal: str) -> None:
-    if result.returncode == 0:
-        return
-    text = result.stderr.decode(errors="replace")
+def _refusal(text: str, principal: str) -> CygnetError:
+    """The library's message, in the user's words."""
     named = _match(r"realm '([^']+)'", text)
     realm = named or (principal.split("@", 1)[1] if "@" in principal else "the default realm")
     for words, error, message in _CAUSES:
         if words in text:
-            raise error(message.format(p=principal, realm=realm))
+            return error(message.format(p=principal, realm=realm))
     reason = text.strip().splitlines()[-1] if text.strip() else "no reason given"
-    raise CygnetError(f"Kerberos refused {principal}: {reason}")
+    return CygnetError(f"Kerberos refused {principal}: {reason}")
 
 
 def _match(pattern: str, text: str) -> str | None:
