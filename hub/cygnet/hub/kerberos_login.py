@@ -1,10 +1,11 @@
 """Log in to the hub with a Kerberos password, and hand the ticket to the session.
 
 `KerberosPasswordAuthenticator` checks the user name and password against the site's KDC with
-`kinit` (the password on its stdin, as everywhere in Cygnet). The ticket it gets is kept in the
-hub's encrypted auth state (`Authenticator.enable_auth_state`, JUPYTERHUB_CRYPT_KEY), never on
-disk at the hub, and Cygnet's spawners pass it to each new session, whose server installs it as
-the user's own credential cache and renews it; so nobody is asked for their password twice.
+MIT's libkrb5 in the hub's process (cygnet.core.kerberos: the password goes nowhere else). The
+ticket it gets is kept in the hub's encrypted auth state (`Authenticator.enable_auth_state`,
+JUPYTERHUB_CRYPT_KEY); its throw-away cache is deleted at once. Cygnet's spawners pass it to
+each new session, whose server installs it as the user's own credential cache and renews it;
+so nobody is asked for their password twice.
 
     c.JupyterHub.authenticator_class = "cygnet-kerberos"
     c.Authenticator.enable_auth_state = True   # and JUPYTERHUB_CRYPT_KEY in the hub's environment

@@ -2,7 +2,7 @@
 null without one; available: false where this machine has no Kerberos set up).
 POST {"principal"?, "password"}: authenticate (the principal defaults to you in the default
 realm; the Spark clusters' delegation tokens are fetched with the new ticket); the password
-goes to kinit's stdin and nowhere else. DELETE: destroy.
+goes to libkrb5 in this process and nowhere else. DELETE: destroy.
 Behind Jupyter's login and XSRF like every /cygnet/api/ call."""
 
 from jupyter_server.auth.decorator import authorized
