@@ -56,7 +56,18 @@ def notebook(kernel, cells):
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, spark_view, kdc):
+def connect_server(tmp_path_factory):
+    """A Spark Connect server (local[2]) for the progress display of Connect sessions."""
+    from cygnet.spark.launch import start_connect_server, stop_pids
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    state = start_connect_server(tmp_path_factory.mktemp("lab-connect") / "server.log", master="local[2]")
+    yield state
+    stop_pids([state["pid"]])
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, spark_view, kdc, connect_server):
     workspace = tmp_path_factory.mktemp("lab-workspace")
     (workspace / "analysis.ipynb").write_text(
         notebook(
@@ -79,6 +90,7 @@ def lab(tmp_path_factory, spark_view, kdc):
                         "master": f"spark://127.0.0.1:{free_port()}",
                         "display_name": "Offline cluster",
                     },
+                    {"name": "connect", "kind": "connect", "remote": connect_server["url"], "display_name": "Connect"},
                 ]
             }
         )
@@ -161,6 +173,7 @@ def test_spark_panel_connects_a_notebook_and_shows_job_progress(page, lab):
     assert page.locator(".cygnet-spark-cluster option").all_inner_texts() == [
         "Local (local)",
         "Offline cluster (standalone)",
+        "Connect (connect)",
     ]
 
     # A failure comes back as the panel's error and a notification, and the kernel stays usable.
@@ -313,3 +326,36 @@ def test_kerberos_status_then_authenticate_from_the_status_bar(page, lab):
     assert re.fullmatch(r"Kerberos: alice@CYGNET\.TEST · (\d+h )?\d+m left", status.inner_text()), status.inner_text()
     shot(page, "kerberos-status")
     assert lab.delete("/cygnet/api/kerberos").status_code == 204
+
+
+def test_connect_progress_shows_under_the_cell_and_its_cancel_stops_the_job(page, lab):
+    """Spark Connect's progress in the browser (stages, tasks), and the Cancel control beside it:
+    the cell's job is cancelled, the session stays connected, the next cell runs."""
+    cells = [
+        ("code", "%spark connect --cluster connect"),
+        ("code", "spark.range(0, 10**12, 1, 8).selectExpr('sum(sqrt(id))').collect()"),
+        ("code", "print('after', spark.range(5).count())"),
+    ]
+    (lab.root / "connect-progress.ipynb").write_text(notebook(KERNEL, cells))
+    open_lab(page, lab, "connect-progress.ipynb")
+    page.wait_for_selector("text=| Idle", timeout=SLOW)  # the notebook's kernel is up (status bar)
+    code_cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")  # this tab's, not another's
+    code_cells.first.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(".jp-OutputArea-output:has-text('connected to connect')", timeout=SLOW)
+    page.keyboard.press("Shift+Enter")  # the long job
+    page.wait_for_function(
+        "[...document.querySelectorAll('.cygnet-spark-progress')].some("
+        "d => /\\d+\\/8 tasks done, [1-9]\\d* running/.test(d.textContent))",
+        timeout=SLOW,
+    )
+    shot(page, "connect-progress")
+    page.click(".cygnet-spark-cancel:visible")
+    page.wait_for_selector(".jp-OutputArea-output:has-text('its Spark jobs cancelled')", timeout=60_000)
+    page.wait_for_selector("text=| Idle", timeout=60_000)
+    code_cells.nth(2).locator(".cm-content").click()  # the session still answers
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(".jp-OutputArea-output:has-text('after 5')", timeout=60_000)
+    assert code_cells.nth(1).locator(".cygnet-spark-progress").count() == 1  # one display per query, cancelled too
+    shot(page, "connect-cancelled")
+    shot(page, "connect-cancelled")

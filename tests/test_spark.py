@@ -21,11 +21,12 @@ from tests.support.jupyter import JupyterServer, free_port
 
 SPARK_ENV = {"SPARK_LOCAL_IP": "127.0.0.1"}
 PORTS = (41000, 41011)
+OTHER_PYTHONS = ["/root/.pyenv/versions/3.12.1/bin/python3", "/usr/bin/python3.12"]  # where a machine has one
 
 CATALOGUE = {
     "clusters": [
         {"name": "local", "kind": "local", "master": "local[2]"},
-        {"name": "standalone", "kind": "standalone", "master": "MASTER"},
+        {"name": "standalone", "kind": "standalone", "master": "MASTER", "ui": "http://masterui:8080"},
         {"name": "connect", "kind": "connect", "remote": "REMOTE"},
         {"name": "mine", "kind": "connect-managed", "display_name": "My own Spark Connect"},
         {"name": "dead", "kind": "standalone", "master": "spark://127.0.0.1:DEADPORT"},
@@ -217,6 +218,7 @@ def connect_server(tmp_path_factory):
 def spark_server(tmp_path_factory, spark_view, standalone, connect_server):
     text = (
         json.dumps(CATALOGUE)
+        .replace("http://masterui:8080", standalone["ui_url"])
         .replace("MASTER", standalone["master_url"])
         .replace("REMOTE", connect_server["url"])
         .replace("DEADPORT", str(free_port()))
@@ -236,6 +238,7 @@ def spark_server(tmp_path_factory, spark_view, standalone, connect_server):
             f"--Cygnet.spark_clusters={catalogue}",
             f"--Cygnet.spark_port_range={PORTS[0]}-{PORTS[1]}",
             "--Cygnet.spark_preload_client=True",
+            "--Cygnet.spark_server_check_every=2",
         ],
     )
     srv.start()
@@ -333,7 +336,19 @@ def test_local_session_runs_udfs_in_the_view_with_bundles_and_separate_ports(spa
 def test_standalone_cluster_runs_jobs_on_its_executors(spark_server, standalone):
     kernel = spark_server.kernel(KERNEL)
     try:
-        kernel.run("%spark connect --cluster standalone", timeout=300)
+        started = time.monotonic()
+        too_big = kernel.run("%spark connect --cluster standalone --conf spark.executor.memory=8g", timeout=120)
+        assert "cannot start an executor of 1 core(s) and 8192 MiB" in too_big, too_big
+        assert "its largest worker has 1 core(s) and 1024 MiB" in too_big and time.monotonic() - started < 30
+        other = next((p for p in OTHER_PYTHONS if os.path.exists(p)), None)
+        if other:  # executors on another Python minor version: named at connect, not at the first UDF
+            kernel.run(f"import os, sys; os.environ['PYSPARK_PYTHON'] = {other!r}")
+            mismatch = kernel.run("%spark connect --cluster standalone", timeout=300)
+            kernel.run("os.environ['PYSPARK_PYTHON'] = sys.executable")
+            mine = "{}.{}".format(*sys.version_info[:2])  # the spark view is built from this Python
+            assert f"the executors run Python 3.12, this kernel runs Python {mine}" in mismatch, mismatch
+        connected = kernel.run("%spark connect --cluster standalone", timeout=300)
+        assert "connected to standalone" in connected, connected
         out = kernel.run(
             "print(sc.master)\n"
             "tag = lambda x: __import__('cygnet_view_only').tag(x)\n"
@@ -481,12 +496,47 @@ def test_managed_connect_server_lifecycle(spark_server):
     assert spark_server.get(f"/cygnet/api/spark/servers/{server_id}").status_code == 404
     bad = spark_server.post("/cygnet/api/spark/servers", json={"cluster": "local"})
     assert bad.status_code == 400 and "not connect-managed" in bad.json()["message"]
+    unknown = spark_server.post("/cygnet/api/spark/servers", json={"cluster": "mine", "view": "nope/x"})
+    assert unknown.status_code == 404 and "no view nope/x" in unknown.json()["message"]
+
+
+def test_a_managed_server_runs_the_views_python_in_the_workspace_and_releases_dead_kernels(spark_server):
+    """Apache Spark's quickstart on connect-managed failed on pandas UDFs (the server's Python
+    workers were not the view's), relative paths (not in the workspace) and getOrCreate() (no
+    SPARK_REMOTE); and a killed kernel's session stayed on the server."""
     kernel = spark_server.kernel(KERNEL)
-    try:
-        status, out, err = kernel.execute("%spark connect --cluster mine")
-        assert "no Spark Connect server is running for mine" in out + err
-    finally:
-        kernel.shutdown()
+    out = kernel.run("%spark connect --cluster mine", timeout=300)
+    assert "connected to mine" in out, out  # no server ran: the kernel started one for its view
+    result = kernel.run(
+        "from pyspark.sql import SparkSession\n"
+        "df = spark.range(4).mapInPandas(lambda it: (b.assign(id=b.id * 2) for b in it), 'id long')\n"
+        "print(sorted(r.id for r in df.collect()))\n"
+        "spark.range(3).write.mode('overwrite').csv('managed-out.csv')\n"
+        "print(SparkSession.builder.getOrCreate().range(2).count())\n"
+        "import os; print(os.getpid())",
+        timeout=300,
+    )
+    lines = result.split()
+    assert lines[:5] == ["[0,", "2,", "4,", "6]", "2"], result
+    assert (spark_server.root / "managed-out.csv").is_dir()  # relative to the workspace
+    servers = [s for s in spark_server.get("/cygnet/api/spark/servers").json() if s["cluster"] == "mine"]
+    assert [s["view"] for s in servers] == [f"sparktest/{PLATFORM}"], servers
+    leases = list((spark_server.data_dir / "spark" / "servers" / f"{servers[0]['id']}.sessions").glob("*.json"))
+    held = json.loads(leases[0].read_text())
+    assert held["pid"] == int(lines[5])
+    os.kill(held["pid"], 9)  # the kernel dies without a word
+    deadline = time.monotonic() + 60
+    while leases[0].exists():
+        assert time.monotonic() < deadline, "the dead kernel's session was not released within 60 s"
+        time.sleep(1)
+    assert f"released the session of kernel {held['pid']} on mine" in spark_server.log()
+    from pyspark.sql import SparkSession
+
+    url = f"{servers[0]['url']}/;session_id={held['session_id']};user_id={held['user_id']}"
+    again = SparkSession.builder.remote(url).create()  # the released session, asked for again
+    with pytest.raises(Exception, match="SESSION_CLOSED"):
+        again.range(1).collect()
+    spark_server.delete(f"/cygnet/api/spark/servers/{servers[0]['id']}")
 
 
 def test_executors_read_root_files_into_a_dataframe(spark_server, tmp_path):

@@ -227,6 +227,18 @@ class Cygnet(Configurable):
         "120 MB more, Spark or not.",
     ).tag(config=True)
 
+    spark_server_idle_timeout = Integer(
+        3600,
+        help="Seconds a managed Spark Connect server may run with no kernel connected before it stops "
+        "itself (0: until the session ends).",
+    ).tag(config=True)
+
+    spark_server_check_every = Integer(
+        30,
+        help="Seconds between the server's checks of managed Spark Connect servers: the sessions of kernels "
+        "that died, restarted or were shut down are released, and idle servers stopped.",
+    ).tag(config=True)
+
     # --- EOS-style storage over XRootD ---------------------------------------------------
     storage_endpoint = Unicode(
         "",

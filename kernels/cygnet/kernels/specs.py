@@ -1,5 +1,6 @@
 """A kernel spec for every usable view, served by jupyter_client's own extension point."""
 
+import os
 import re
 
 from ipykernel.kernelspec import RESOURCES
@@ -7,7 +8,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKerne
 from traitlets import Instance, default
 
 from cygnet.core.config import Cygnet
-from cygnet.core.errors import Unavailable, as_http_error
+from cygnet.core.errors import NotFound, Unavailable, as_http_error
 from cygnet.views import EnvironmentCache, discover
 
 from .isolation import kernel_side_path
@@ -101,3 +102,21 @@ class CygnetKernelSpecManager(KernelSpecManager):
 
     def kernel_path(self):
         return kernel_side_path(self.cygnet.kernel_packages, self.cygnet.data_dir)
+
+    def view_environment(self, name=""):
+        """What a process of view `name` (default: the default view) runs with, as its kernels
+        do: {view, python, env}. For processes the server starts on the kernels' behalf."""
+        from .isolation import kernel_environment
+
+        views = self.views()
+        view = next((v for v in views if v.name == name), None) if name else None
+        view = view or (None if name else pick_default_view(views, self.cygnet.default_view))
+        if view is None:
+            raise (NotFound(f"no view {name}") if name else Unavailable("no usable view here"))
+        if not view.usable:
+            raise Unavailable(f"view {view.name} cannot run kernels: {view.reason}")
+        resolved = self.env_cache.get(view)
+        env = kernel_environment(
+            view, resolved.env, os.environ, self.cygnet.kernel_env_passthrough, kernel_path=self.kernel_path()
+        )
+        return {"view": view.name, "python": str(view.python), "env": env}

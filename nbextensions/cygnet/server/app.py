@@ -31,6 +31,7 @@ from .kerberos_renewal import refresh_tokens, start_renewal
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
 from .share_page import RenderCache
+from .spark_sweep import start_sweep
 from .spark_ui import SparkUIHandler
 from .work import Work
 
@@ -83,6 +84,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         serverapp = self.serverapp
         # Kernels learn this server's Spark UI route from it (cygnet.spark.kernel_env).
         os.environ["CYGNET_SERVER_BASE_URL"] = serverapp.base_url
+        # Managed Spark Connect servers work in the workspace (relative paths land there).
+        os.environ["CYGNET_WORKSPACE"] = serverapp.root_dir
         config = self.cygnet = Cygnet(parent=self)
         # Every process that acts for the user (kernels, terminals, sync jobs, the XRootD client
         # in this server) uses the user's own Kerberos cache, never the account's shared one.
@@ -105,7 +108,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
             IOLoop.current().add_callback(refresh_tokens, self)
         self.shares = open_share_store(config, workspace)
         self.spark_catalogue = partial(load_catalogue, config.spark_clusters or None)
-        self.spark_servers = ManagedServers(servers_dir(config), self.spark_catalogue)
+        self.spark_servers = ManagedServers(servers_dir(config), self.spark_catalogue, workspace)
+        self.spark_sweep = start_sweep(self)
         atexit.register(self.spark_servers.stop_all)  # a managed server lives no longer than the service
         self.share_pages = RenderCache()
         self.open_settings = dataclasses.replace(settings_from(config), shares=self.shares)

@@ -25,8 +25,9 @@ class SparkCatalogueHandler(CygnetHandler):
 
 
 class SparkServersHandler(CygnetHandler):
-    """GET: the managed Spark Connect servers. POST {cluster, bundles?, options?}: start one
-    (202; it is 'starting' until it answers and has run a first job, then 'ready')."""
+    """GET: the managed Spark Connect servers. POST {cluster, bundles?, options?, view?}: start
+    one for the view (default: the default view), whose Python its workers run (202; it is
+    'starting' until it answers and has run a first job, then 'ready')."""
 
     @web.authenticated
     @authorized
@@ -36,7 +37,15 @@ class SparkServersHandler(CygnetHandler):
     @web.authenticated
     @authorized
     async def post(self):
-        state = await self.run_core(self.extensionapp.spark_servers.start, self.json_value())
+        body = self.json_value()
+        manager = self.serverapp.kernel_spec_manager
+        view = body.get("view") if isinstance(body, dict) else None
+        if view is not None and not isinstance(view, str):
+            raise web.HTTPError(400, "view must be a view's name, <release>/<platform>")
+        environment = None
+        if hasattr(manager, "view_environment"):  # Cygnet's kernel specs: the view's environment
+            environment = await self.run_core(manager.view_environment, view or "")
+        state = await self.run_core(self.extensionapp.spark_servers.start, body, environment)
         self.set_status(202)
         self.finish_json(state)
 

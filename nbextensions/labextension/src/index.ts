@@ -8,6 +8,7 @@ import { LabIcon, shareIcon } from '@jupyterlab/ui-components';
 
 import { KerberosStatus, authenticate } from './kerberosStatus';
 import { copyOpenLink, openRepository } from './openRepo';
+import { watchSparkProgress } from './progressCancel';
 import { showShareDialog } from './shareDialog';
 import { SharedPanel } from './sharedPanel';
 import { SparkPanel } from './sparkPanel';
@@ -125,6 +126,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         });
         panel.toolbar.insertItem(10, 'cygnet-spark', sparkButton);
         panel.toolbar.insertItem(11, 'cygnet-share', shareButton);
+        watchSparkProgress(panel);
         return sparkButton;
       }
     });

@@ -7,7 +7,8 @@ needs PyYAML, which the server has; kernels get the catalogue as JSON from the s
 
     clusters:
       - {name: local, kind: local}
-      - {name: prod, display_name: Production, kind: standalone, master: "spark://spark.example.org:7077"}
+      - {name: prod, display_name: Production, kind: standalone, master: "spark://spark.example.org:7077",
+         ui: "http://spark.example.org:8080"}
       - {name: shared, kind: connect, remote: "sc://connect.example.org:15002"}
       - {name: mine, kind: connect-managed}
       - {name: analytix, kind: yarn, conf: {spark.yarn.queue: default},
@@ -46,6 +47,7 @@ class Cluster:
     conf: dict = field(default_factory=dict)
     auth: str = ""  # "kerberos": connect needs the user's ticket (checked first, not deep in Java)
     token_service: str = ""  # with kerberos: an http(s) service handing out Hadoop delegation tokens
+    ui: str = ""  # standalone: the master's web UI (http://host:8080), to check resources before asking
 
     @property
     def is_connect(self):
@@ -64,6 +66,7 @@ class Cluster:
             "conf": dict(self.conf),
             "auth": self.auth,
             "token_service": self.token_service,
+            "ui": self.ui,
         }
 
 
@@ -211,6 +214,7 @@ def _cluster(c, source):
     if not isinstance(c, dict):
         raise BadInput(f"{source}: each cluster is a mapping with a name and a kind")
     fields = {"name", "kind", "display_name", "master", "remote", "namespace", "image", "conf", "auth", "token_service"}
+    fields |= {"ui"}
     unknown = set(c) - fields
     name = _name(c.get("name"), "cluster", source)
     if unknown:
@@ -238,6 +242,9 @@ def _cluster(c, source):
         raise BadInput(f"{source}: cluster {name}: auth is kerberos or absent, not {auth!r}")
     if token_service and (auth != "kerberos" or not re.match(r"^https?://[^/\s@]+(/\S*)?$", token_service)):
         raise BadInput(f"{source}: cluster {name}: a token_service is an http(s) URL, with auth: kerberos")
+    ui = str(c.get("ui") or "")
+    if ui and (kind != "standalone" or not re.match(r"^https?://[^/\s@]+/?$", ui)):
+        raise BadInput(f"{source}: cluster {name}: ui is a standalone master's web UI, http(s)://host:port")
     return Cluster(
         name=name,
         kind=kind,
@@ -249,6 +256,7 @@ def _cluster(c, source):
         conf=_conf(c.get("conf") or {}, f"{source}: cluster {name}"),
         auth=auth,
         token_service=token_service,
+        ui=ui.rstrip("/"),
     )
 
 

@@ -1,6 +1,7 @@
 """What the Spark connector contributes to every kernel's environment (the `cygnet.kernel_env`
 entry point): the site's settings its kernel side reads."""
 
+import os
 from pathlib import Path
 
 
@@ -30,13 +31,13 @@ def kernel_env(config):
         # The server's route to a driver's UI (cygnet.server.spark_ui); empty outside a server.
         "CYGNET_SPARK_UI_BASE": _ui_base(),
         "CYGNET_SPARK_PRELOAD": "1" if config.spark_preload_client else "",
+        # Where a managed Connect server a kernel starts works (relative paths land there).
+        "CYGNET_WORKSPACE": os.environ.get("CYGNET_WORKSPACE", ""),
         # Delegation tokens the server fetched for clusters with a token service (.tokens).
         "CYGNET_SPARK_TOKENS": tokens_dir(config.data_dir),
     }
 
 
 def _ui_base():
-    import os
-
     base = os.environ.get("CYGNET_SERVER_BASE_URL")
     return (base.rstrip("/") + "/cygnet/spark-ui/") if base else ""

@@ -196,9 +196,13 @@ class ConnectProgress:
 
     def __init__(self):
         self.handle, self.last = None, None
+        self.ended = None  # the operation whose display is final (late calls for it are dropped)
 
     def __call__(self, stages, inflight_tasks, operation_id=None, done=False):
         from IPython.display import display
+
+        if operation_id is not None and operation_id == self.ended:
+            return
 
         stages = list(stages or ())
         total = sum(s.num_tasks for s in stages)
@@ -220,4 +224,4 @@ class ConnectProgress:
         else:
             self.handle.update(data, raw=True)
         if done:
-            self.handle = self.last = None
+            self.handle, self.last, self.ended = None, None, operation_id

@@ -34,11 +34,11 @@ def spark_home():
     return Path(pyspark.__file__).parent
 
 
-def spark_env():
+def spark_env(env=None):
     check_java()
     home = spark_home()
     return {
-        **os.environ,
+        **(env if env is not None else os.environ),
         "SPARK_HOME": str(home),
         "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
         "SPARK_NO_DAEMONIZE": "1",
@@ -51,11 +51,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_process(cmd, log_path):
+def start_process(cmd, log_path, env=None, cwd=None):
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            cmd, env=spark_env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            cmd,
+            env=spark_env(env),
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     return proc.pid
 
@@ -242,11 +248,14 @@ def connect_server_cmd(port, ui_port, master="local[*]", conf=None):
     return cmd
 
 
-def start_connect_server(log_path, master="local[*]", conf=None, timeout=START_TIMEOUT, prewarm=True):
+def start_connect_server(
+    log_path, master="local[*]", conf=None, timeout=START_TIMEOUT, prewarm=True, env=None, cwd=None
+):
     """Start a Spark Connect server and wait until it answers (and, with `prewarm`, has run a
-    first tiny job, so the user's first job does not pay the JVM's warm-up). Returns its state."""
+    first tiny job, so the user's first job does not pay the JVM's warm-up). Returns its state.
+    `env` and `cwd`: the server's environment (a view's, for its Python workers) and folder."""
     port, ui = free_port(), free_port()
-    pid = start_process(connect_server_cmd(port, ui, master, conf), Path(log_path))
+    pid = start_process(connect_server_cmd(port, ui, master, conf), Path(log_path), env, cwd)
     state = {
         "pid": pid,
         "port": port,

@@ -1,10 +1,20 @@
-"""Managed Spark Connect servers: one per user and cluster of kind `connect-managed`, started,
-watched and stopped by the Cygnet server. Each is recorded in <servers dir>/<id>.json, which
-the kernel side reads to find where to connect."""
+"""Managed Spark Connect servers: one per user, cluster of kind `connect-managed` and software
+view, so the server's Python workers (pandas UDFs, mapInPandas) run in the view of the kernels
+that use it, and its working folder is the user's workspace (relative paths land there).
 
+A server is started by the Cygnet server (REST, the Spark panel) or by a kernel whose
+`connect` finds none for its view; either way it is recorded in <servers dir>/<id>.json and
+outlives the kernel that started it. Each connected kernel holds a lease,
+<id>.sessions/<kernel pid>.json, naming its Connect session. The Cygnet server's `sweep`
+releases the sessions of kernels that are gone (killed, restarted, shut down), so the server's
+memory comes back, and stops a server no kernel has used for the idle time."""
+
+import contextlib
+import fcntl
 import json
 import os
 import secrets
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,7 +22,7 @@ from pathlib import Path
 from cygnet.core import checks
 from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
-from cygnet.core.proc import tail
+from cygnet.core.proc import alive, tail
 
 
 def servers_dir():
@@ -22,36 +32,69 @@ def servers_dir():
     return Path(path)
 
 
-def running_server_url(cluster):
-    """Kernel side: the URL of a ready managed server of `cluster`."""
-    from cygnet.core.proc import alive
-
-    for path in sorted(servers_dir().glob("*.json")):
-        try:
-            state = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if state.get("cluster") == cluster and state.get("state") == "ready" and alive(state["pid"]):
-            return state["url"]
-    raise Unavailable(
-        f"no Spark Connect server is running for {cluster}: start one "
-        f"(POST /cygnet/api/spark/servers, or the Spark panel) and connect again"
-    )
+def kernel_view():
+    return os.environ.get("CYGNET_VIEW", "")
 
 
+# --- kernel side -----------------------------------------------------------------------------
+def server_for_kernel(cluster, log):
+    """The state of a ready server of `cluster` for this kernel's view, started here (in the
+    kernel's environment, for its Python) when there is none."""
+    folder = servers_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    view = kernel_view()
+    with _locked(folder / f".start-{cluster.name}.lock"):  # two kernels of one view start one server
+        for state in read_states(folder):
+            if state["cluster"] == cluster.name and state.get("view", "") == view and state["state"] == "ready":
+                return state
+        from .launch import start_connect_server
+
+        log(f"starting a Spark Connect server for {cluster.name} in {view or 'this environment'}")
+        server_id = secrets.token_hex(8)
+        log_path = folder / f"{server_id}.log"
+        conf = {**cluster.conf, "spark.pyspark.python": sys.executable}
+        workspace = os.environ.get("CYGNET_WORKSPACE") or os.getcwd()
+        env = {**os.environ, "PYSPARK_PYTHON": sys.executable}  # the Python its workers run
+        started = start_connect_server(log_path, master=cluster.master or "local[*]", conf=conf, env=env, cwd=workspace)
+        state = _new_state(server_id, cluster.name, view, log_path)
+        state.update(state="ready", pid=started["pid"], url=started["url"], ui_url=started["ui_url"])
+        state["port"] = started["port"]
+        atomic_write(folder / f"{server_id}.json", json.dumps(state))
+        return state
+
+
+def hold(state, session):
+    """Record this kernel's session on the server, for the server's sweep to release if the
+    kernel goes away without disconnecting."""
+    leases = servers_dir() / f"{state['id']}.sessions"
+    leases.mkdir(exist_ok=True)
+    client = session.client
+    lease = {"pid": os.getpid(), "session_id": client._session_id, "user_id": getattr(client, "_user_id", "") or ""}
+    atomic_write(leases / f"{os.getpid()}.json", json.dumps(lease))
+
+
+def let_go(server_id):
+    with contextlib.suppress(OSError, Unavailable):
+        (servers_dir() / f"{server_id}.sessions" / f"{os.getpid()}.json").unlink()
+
+
+# --- server side -----------------------------------------------------------------------------
 class ManagedServers:
-    """Server side: start (in the background), list, follow and stop managed servers."""
+    """Start (in the background), list, follow, sweep and stop managed servers."""
 
-    def __init__(self, directory, catalogue_loader):
+    def __init__(self, directory, catalogue_loader, workspace=None):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.catalogue = catalogue_loader
+        self.workspace = workspace
         self.lock = threading.Lock()
 
-    def start(self, body):
+    def start(self, body, environment=None):
+        """Start a server for `body` ({cluster, bundles?, options?, view?}); `environment`
+        ({view, python, env}) is the view's, resolved by the caller; None: the service's own."""
         from .conf import effective_conf
 
-        body = checks.body(body, ("cluster", "bundles", "options"), required=("cluster",))
+        body = checks.body(body, ("cluster", "bundles", "options", "view"), required=("cluster",))
         options = body.get("options") or {}
         if not isinstance(options, dict) or not all(isinstance(v, (str, int, float, bool)) for v in options.values()):
             raise BadInput("options must be an object of Spark option names to values")
@@ -67,32 +110,27 @@ class ManagedServers:
         )
         if cluster.kind != "connect-managed":
             raise BadInput(f"cluster {cluster.name} is a {cluster.kind} cluster, not connect-managed")
+        environment = environment or {"view": "", "python": sys.executable, "env": dict(os.environ)}
+        conf.setdefault("spark.pyspark.python", environment["python"])
+        environment["env"] = {**environment["env"], "PYSPARK_PYTHON": environment["python"]}
         with self.lock:
             for state in self.list():
-                if state["cluster"] == cluster.name and state["state"] in ("starting", "ready"):
-                    return state  # one per user and cluster
+                same = state["cluster"] == cluster.name and state.get("view", "") == environment["view"]
+                if same and state["state"] in ("starting", "ready"):
+                    return state  # one per user, cluster and view
             server_id = secrets.token_hex(8)
-            state = {
-                "id": server_id,
-                "cluster": cluster.name,
-                "state": "starting",
-                "pid": None,
-                "url": None,
-                "ui_url": None,
-                "port": None,
-                "log": str(self.dir / f"{server_id}.log"),
-                "started": time.time(),
-                "error": None,
-            }
+            state = _new_state(server_id, cluster.name, environment["view"], self.dir / f"{server_id}.log")
             self._save(state)
-        threading.Thread(target=self._run, args=(state, cluster.master or "local[*]", conf), daemon=True).start()
+        threading.Thread(
+            target=self._run, args=(state, cluster.master or "local[*]", conf, environment["env"]), daemon=True
+        ).start()
         return self._public(state)
 
-    def _run(self, state, master, conf):
+    def _run(self, state, master, conf, env):
         from .launch import start_connect_server
 
         try:
-            started = start_connect_server(Path(state["log"]), master=master, conf=conf)
+            started = start_connect_server(Path(state["log"]), master=master, conf=conf, env=env, cwd=self.workspace)
             state.update(
                 state="ready", pid=started["pid"], url=started["url"], ui_url=started["ui_url"], port=started["port"]
             )
@@ -121,6 +159,10 @@ class ManagedServers:
                 if state.get("pid"):
                     stop_pids([state["pid"]])
                 (self.dir / f"{server_id}.json").unlink(missing_ok=True)
+                for lease in self._leases(server_id):
+                    lease.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    (self.dir / f"{server_id}.sessions").rmdir()
                 return
         raise NotFound(f"no Spark Connect server {server_id}")
 
@@ -128,18 +170,46 @@ class ManagedServers:
         for state in self._states():
             self.stop(state["id"])
 
-    def _states(self):
-        from cygnet.core.proc import alive
-
-        states = []
-        for path in sorted(self.dir.glob("*.json")):
-            try:
-                state = json.loads(path.read_text())
-            except (OSError, ValueError):
+    def sweep(self, idle_timeout):
+        """Release the sessions of kernels that are gone; stop servers idle for `idle_timeout`
+        seconds (0: never). Returns what it did, for the log."""
+        done = []
+        now = time.time()
+        for state in self._states():
+            if state["state"] != "ready":
                 continue
+            in_use = 0
+            for lease in self._leases(state["id"]):
+                try:
+                    held = json.loads(lease.read_text())
+                except (OSError, ValueError):
+                    continue
+                if alive(held["pid"]):
+                    in_use += 1
+                    continue
+                release_session(state["url"], held["session_id"], held.get("user_id", ""))
+                lease.unlink(missing_ok=True)
+                done.append(f"released the session of kernel {held['pid']} on {state['cluster']}")
+            last_used = max(state["started"], self._last_lease_change(state["id"]))
+            if idle_timeout > 0 and not in_use and now - last_used > idle_timeout:
+                self.stop(state["id"])
+                done.append(f"stopped the idle Spark Connect server of {state['cluster']}")
+        return done
+
+    def _leases(self, server_id):
+        return sorted((self.dir / f"{server_id}.sessions").glob("*.json"))
+
+    def _last_lease_change(self, server_id):
+        try:
+            return (self.dir / f"{server_id}.sessions").stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def _states(self):
+        states = read_states(self.dir)
+        for state in states:
             if state["state"] == "ready" and not alive(state["pid"]):  # it died: say so
                 state.update(state="failed", error="the Spark Connect server exited; its log has the reason")
-            states.append(state)
         return states
 
     def _save(self, state):
@@ -148,3 +218,54 @@ class ManagedServers:
     @staticmethod
     def _public(state):
         return {k: v for k, v in state.items() if k != "pid"}
+
+
+def release_session(url, session_id, user_id=""):
+    """Ask the Connect server to release a session (its plans, caches, memory); best effort:
+    a server that is gone has nothing left to release."""
+    try:
+        from pyspark.sql.connect.client import SparkConnectClient
+
+        client = SparkConnectClient(f"{url}/;session_id={session_id}" + (f";user_id={user_id}" if user_id else ""))
+        try:
+            client.release_session()
+        finally:
+            client.close()
+    except Exception:  # noqa: BLE001 - a server that is gone or refuses has nothing to give back
+        pass
+
+
+def read_states(folder):
+    states = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            states.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return states
+
+
+def _new_state(server_id, cluster, view, log_path):
+    return {
+        "id": server_id,
+        "cluster": cluster,
+        "view": view,
+        "state": "starting",
+        "pid": None,
+        "url": None,
+        "ui_url": None,
+        "port": None,
+        "log": str(log_path),
+        "started": time.time(),
+        "error": None,
+    }
+
+
+@contextlib.contextmanager
+def _locked(path):
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

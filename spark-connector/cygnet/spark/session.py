@@ -14,10 +14,17 @@ import sys
 from cygnet.core.errors import BadInput, CygnetError, NotAuthenticated, Unavailable
 
 from .catalogue import load_catalogue
-from .checks import check_connect_versions, check_reachable, explain, wait_for_executors
+from .checks import (
+    check_connect_versions,
+    check_reachable,
+    check_standalone_resources,
+    explain,
+    wait_for_executors,
+)
 from .conf import cluster_conf, effective_conf, view_conf
 from .driver_log import driver_log_option
 from .java import check_java
+from .managed import hold, let_go, server_for_kernel
 from .monitor import monitor_conf
 from .ports import PortLease, ports_dir
 from .state import STATE
@@ -142,10 +149,13 @@ def _start(cluster_name, bundles, options, app_name, log):
     if cluster.auth == "kerberos":
         _check_credentials(cluster, log)
     if cluster.is_connect:
-        remote = cluster.remote if cluster.kind == "connect" else _managed_remote(cluster)
+        managed = server_for_kernel(cluster, log) if cluster.kind == "connect-managed" else None
+        remote = managed["url"] if managed else cluster.remote
         check_reachable(remote, f"the Spark Connect server of {cluster.name}")
         log(f"connecting to Spark Connect at {remote}")
-        STATE.conf, STATE.remote = conf, remote
+        STATE.conf, STATE.remote = dict(conf), remote
+        if managed:  # its UI, for the panel's link
+            STATE.conf["cygnet.connect.ui_url"] = managed.get("ui_url") or ""
         session = builder.remote(remote).config(map=conf).create()
         try:
             import pyspark
@@ -154,11 +164,16 @@ def _start(cluster_name, bundles, options, app_name, log):
         except CygnetError:
             session.stop()
             raise
+        if managed:  # the server's sweep releases this session if the kernel goes away
+            hold(managed, session)
+            STATE.managed = managed["id"]
         return session
 
     check_java()
     if cluster.kind == "standalone":
         check_reachable(cluster.master, f"the Spark master of {cluster.name}")
+        if cluster.ui:
+            check_standalone_resources(cluster.ui, conf, cluster.name, log)
     if cluster.kind == "local":
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # nothing outside needs to reach it
     host = os.environ.get("SPARK_LOCAL_IP") or socket.getfqdn()
@@ -179,7 +194,11 @@ def _start(cluster_name, bundles, options, app_name, log):
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = builder.master(cluster.master).config(map=full).getOrCreate()
     if cluster.kind == "standalone":
-        wait_for_executors(session, log)
+        try:
+            wait_for_executors(session, log)
+        except CygnetError:  # a session that failed its checks is not kept for the next connect
+            session.stop()
+            raise
     return session
 
 
@@ -192,12 +211,8 @@ def _cleanup():
             pass
     if lease is not None:
         lease.release()
-
-
-def _managed_remote(cluster):
-    from .managed import running_server_url
-
-    return running_server_url(cluster.name)
+    if STATE.managed:
+        let_go(STATE.managed)
 
 
 def _default_app_name():

@@ -17,6 +17,7 @@ class SparkState:
         self.state = "error" if error else "disconnected"
         self.error = error
         self.session = self.cluster = self.lease = self.remote = None
+        self.managed = None  # the managed Connect server's id, when the session is on one
         self.conf, self.bundles, self.options = {}, [], {}
         self.log = []
         self.driver_log = None  # the classic driver's log4j file

@@ -1,0 +1,29 @@
+"""Keeps managed Spark Connect servers from leaking: every `Cygnet.spark_server_check_every`
+seconds the sessions of kernels that died, restarted or were shut down are released on their
+server, and a server no kernel has used for `spark_server_idle_timeout` seconds is stopped
+(cygnet.spark.managed.ManagedServers.sweep)."""
+
+import asyncio
+
+from tornado.ioloop import PeriodicCallback
+
+from cygnet.core.errors import CygnetError
+
+
+def start_sweep(app):
+    every = app.cygnet.spark_server_check_every
+    if every <= 0:
+        return None
+    timer = PeriodicCallback(lambda: asyncio.ensure_future(sweep(app)), every * 1000)
+    timer.start()
+    return timer
+
+
+async def sweep(app):
+    try:
+        done = await app.work.quick(app.spark_servers.sweep, app.cygnet.spark_server_idle_timeout, timeout=120)
+    except CygnetError as e:
+        app.log.warning("cygnet: the check of managed Spark Connect servers failed: %s", e)
+        return
+    for line in done:
+        app.log.info("cygnet: %s", line)
