@@ -26,6 +26,7 @@ QUICK = {
     "hostile": ["--samples", "100", "--files", "1000"],
     "hub_spawn": ["--runs", "1", "--seconds", "5"],
     "kerberos": ["--runs", "5", "--mib", "128", "--calls", "50"],
+    "spark_sessions": ["--rounds", "2"],
 }
 VERDICT = re.compile(r"\b(met|MISSED|missed)\b")
 

@@ -91,6 +91,7 @@ def lab(tmp_path_factory, spark_view, kdc, connect_server):
                         "display_name": "Offline cluster",
                     },
                     {"name": "connect", "kind": "connect", "remote": connect_server["url"], "display_name": "Connect"},
+                    {"name": "mine", "kind": "connect-managed", "master": "local[1]", "display_name": "My server"},
                 ]
             }
         )
@@ -174,6 +175,7 @@ def test_spark_panel_connects_a_notebook_and_shows_job_progress(page, lab):
         "Local (local)",
         "Offline cluster (standalone)",
         "Connect (connect)",
+        "My server (connect-managed)",
     ]
 
     # A failure comes back as the panel's error and a notification, and the kernel stays usable.
@@ -359,3 +361,47 @@ def test_connect_progress_shows_under_the_cell_and_its_cancel_stops_the_job(page
     assert code_cells.nth(1).locator(".cygnet-spark-progress").count() == 1  # one display per query, cancelled too
     shot(page, "connect-cancelled")
     shot(page, "connect-cancelled")
+
+
+def test_progress_still_shows_after_a_kernel_restart(page, lab):
+    """sparkmonitor's display under cells after the kernel restarted (its comm is opened anew)."""
+    cells = [("code", "%spark connect --cluster local"), ("code", "spark.range(1000).selectExpr('sum(id)').collect()")]
+    (lab.root / "restart-progress.ipynb").write_text(notebook(KERNEL, cells))
+    open_lab(page, lab, "restart-progress.ipynb")
+    page.wait_for_selector("text=| Idle", timeout=SLOW)
+    page.click("text=Kernel")
+    page.click(".lm-Menu-item:has-text('Restart Kernel…')")
+    page.click(".jp-Dialog-button.jp-mod-accept")
+    page.wait_for_timeout(2000)
+    page.wait_for_selector("text=| Idle", timeout=SLOW)
+    code_cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
+    code_cells.first.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(".jp-OutputArea-output:has-text('connected to local')", timeout=SLOW)
+    page.keyboard.press("Shift+Enter")
+    code_cells.nth(1).locator(".sparkMonitorCellRoot").wait_for(state="attached", timeout=SLOW)
+    shot(page, "progress-after-restart")
+    code_cells.first.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("%spark disconnect")
+    page.keyboard.press("Shift+Enter")
+
+
+def test_the_spark_panel_starts_lists_and_stops_my_connect_server(page, lab):
+    open_lab(page, lab, "analysis.ipynb")
+    page.click(".cygnet-toolbar-spark:visible")
+    page.wait_for_selector(".cygnet-spark-server-none")  # none running yet
+    assert page.locator(".cygnet-spark-server-start").is_hidden()  # not for a local cluster
+    page.select_option(".cygnet-spark-cluster", "mine")
+    page.click(".cygnet-spark-server-start")
+    try:
+        page.wait_for_selector(".cygnet-spark-server[data-state='ready']", timeout=SLOW)
+    finally:
+        shot(page, "spark-managed-server")
+    assert page.inner_text(".cygnet-spark-server-name") == f"mine · sparktest/{PLATFORM}"
+    page.click(".cygnet-spark-server-log summary")
+    page.wait_for_selector(".cygnet-spark-server-log pre")
+    shot(page, "spark-managed-server")
+    page.click(".cygnet-spark-server-stop")
+    page.wait_for_selector(".cygnet-spark-server-none")
+    page.select_option(".cygnet-spark-cluster", "local")

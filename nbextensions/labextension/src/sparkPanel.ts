@@ -6,6 +6,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
 import { notifyError, requestAPI } from './api';
+import { ManagedServers } from './managedServers';
 import { el } from './dom';
 import { SparkConnector } from './sparkConnector';
 import {
@@ -64,6 +65,7 @@ export class SparkPanel extends Widget {
   private readonly error = el('div', { className: 'cygnet-spark-error' });
   private readonly uiLink = el('a', { className: 'cygnet-spark-ui', target: '_blank', rel: 'noopener' }, 'Spark UI');
   private readonly logView = el('pre', { className: 'cygnet-spark-log' });
+  private readonly servers = new ManagedServers();
 
   constructor(tracker: INotebookTracker) {
     super();
@@ -85,11 +87,13 @@ export class SparkPanel extends Widget {
       el('div', { className: 'cygnet-spark-buttons' }, this.connectButton, this.disconnectButton),
       this.uiLink,
       el('div', { className: 'cygnet-spark-heading' }, 'Log'),
-      this.logView
+      this.logView,
+      this.servers.node
     );
     this.clusterSelect.onchange = () => {
       this.renderBundles(this.currentChoice(false).bundles);
       this.saveChoice();
+      this.showServerChoice();
     };
     this.optionsText.onchange = () => this.saveChoice();
     this.optionInput.oninput = () => this.renderSuggestions();
@@ -105,7 +109,10 @@ export class SparkPanel extends Widget {
     this.connector.changed.connect(() => this.render());
     this.connector.failed.connect((_, message) => notifyError('Spark', message));
     this.connector.notebookChanged.connect((_, notebook) => this.showSavedChoice(notebook));
-    void this.loadCatalogue().then(() => this.showSavedChoice(this.connector.notebook));
+    void this.loadCatalogue().then(() => {
+      this.showSavedChoice(this.connector.notebook);
+      this.showServerChoice();
+    });
   }
 
   private async loadCatalogue(): Promise<void> {
@@ -216,6 +223,7 @@ export class SparkPanel extends Widget {
     this.clusterSelect.value = choice.cluster;
     this.optionsText.value = formatOptions(choice.options);
     this.renderBundles(choice.bundles);
+    this.showServerChoice();
   }
 
   private renderBundles(checked: string[]): void {
@@ -279,8 +287,16 @@ export class SparkPanel extends Widget {
     this.followLogs();
   }
 
+  /** Start is offered for the chosen cluster when it is connect-managed. */
+  private showServerChoice(): void {
+    const name = this.clusterSelect.value;
+    const kind = this.catalogue?.clusters.find(c => c.name === name)?.kind;
+    this.servers.choose(name, kind === 'connect-managed');
+  }
+
   dispose(): void {
     window.clearInterval(this.logTimer);
+    this.servers.dispose();
     this.connector.dispose();
     super.dispose();
   }

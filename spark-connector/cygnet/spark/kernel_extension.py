@@ -207,9 +207,9 @@ class ConnectProgress:
         stages = list(stages or ())
         total = sum(s.num_tasks for s in stages)
         finished = sum(s.num_completed_tasks for s in stages)
-        text = f"Spark job: {len(stages)} stage(s), {finished}/{total} tasks done, {inflight_tasks} running" + (
-            " - finished" if done else ""
-        )
+        read = sum(getattr(s, "num_bytes_read", 0) or 0 for s in stages)
+        text = f"Spark job: {len(stages)} stage(s), {finished}/{total} tasks done, {inflight_tasks} running"
+        text += (f", {_size(read)} read" if read else "") + (" - finished" if done else "")
         if text == self.last:
             return
         self.last = text
@@ -225,3 +225,11 @@ class ConnectProgress:
             self.handle.update(data, raw=True)
         if done:
             self.handle, self.last, self.ended = None, None, operation_id
+
+
+def _size(count):
+    for unit in ("bytes", "KiB", "MiB"):
+        if count < 1024:
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"

@@ -52,7 +52,7 @@ def server_for_kernel(cluster, log):
         log(f"starting a Spark Connect server for {cluster.name} in {view or 'this environment'}")
         server_id = secrets.token_hex(8)
         log_path = folder / f"{server_id}.log"
-        conf = {**cluster.conf, "spark.pyspark.python": sys.executable}
+        conf = server_conf({**cluster.conf, "spark.pyspark.python": sys.executable})
         workspace = os.environ.get("CYGNET_WORKSPACE") or os.getcwd()
         env = {**os.environ, "PYSPARK_PYTHON": sys.executable}  # the Python its workers run
         started = start_connect_server(log_path, master=cluster.master or "local[*]", conf=conf, env=env, cwd=workspace)
@@ -112,6 +112,7 @@ class ManagedServers:
             raise BadInput(f"cluster {cluster.name} is a {cluster.kind} cluster, not connect-managed")
         environment = environment or {"view": "", "python": sys.executable, "env": dict(os.environ)}
         conf.setdefault("spark.pyspark.python", environment["python"])
+        conf = server_conf(conf)
         environment["env"] = {**environment["env"], "PYSPARK_PYTHON": environment["python"]}
         with self.lock:
             for state in self.list():
@@ -218,6 +219,14 @@ class ManagedServers:
     @staticmethod
     def _public(state):
         return {k: v for k, v in state.items() if k != "pid"}
+
+
+def server_conf(conf):
+    """A managed server's JVM gives memory back to the machine when sessions end: G1 collects
+    when idle every 15 s and uncommits the heap it no longer needs (Java 17's default collector
+    otherwise keeps the peak for good)."""
+    options = conf.get("spark.driver.extraJavaOptions", "")
+    return {**conf, "spark.driver.extraJavaOptions": f"{options} -XX:G1PeriodicGCInterval=15000".strip()}
 
 
 def release_session(url, session_id, user_id=""):
