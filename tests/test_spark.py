@@ -485,6 +485,9 @@ def test_managed_connect_server_lifecycle(spark_server):
         time.sleep(1)
     assert state["state"] == "ready", state
     assert state["url"].startswith("sc://127.0.0.1:") and "log_tail" in state
+    assert state["ui_url"] == f"/cygnet/spark-ui/{state['ui_port']}/", state  # through the server
+    ui = spark_server.get(state["ui_url"])
+    assert ui.status_code == 200 and "Spark" in ui.text, ui.status_code
     kernel = spark_server.kernel(KERNEL)
     try:
         kernel.run("%spark connect --cluster mine", timeout=120)

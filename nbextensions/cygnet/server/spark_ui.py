@@ -3,7 +3,8 @@
 cannot reach the driver's port (a container, a hub, a remote user). jupyter-server-proxy's
 handler does the proxying; Cygnet only narrows it to the UI ports of this server's own
 sessions: the Spark port range kernels lease from, which under the hub is this user's own
-slice, so one user's server never reaches another's UI. Each request tells Spark where it is
+slice, and the UI ports of this user's managed Spark Connect servers (recorded in their own
+data dir), so one user's server never reaches another's UI. Each request tells Spark where it is
 served (X-Forwarded-Context, which Spark's UI puts in front of its links and redirects), so
 the UI's links stay inside the route."""
 
@@ -35,7 +36,8 @@ class SparkUIHandler(ExtensionHandlerMixin, LocalProxyHandler):
             low, high = parse_range(self.extensionapp.cygnet.spark_port_range)
         except BadInput as e:
             raise web.HTTPError(503, str(e)) from None
-        if not low <= int(port) <= high:
+        managed = {s.get("ui_port") for s in self.extensionapp.spark_servers.list()}
+        if not (low <= int(port) <= high or int(port) in managed):
             raise web.HTTPError(404, f"port {port} is not a Spark UI of this server's sessions")
         self.proxy_base = f"cygnet/spark-ui/{port}"
 

@@ -261,6 +261,7 @@ def start_connect_server(
         "port": port,
         "url": f"sc://127.0.0.1:{port}",
         "ui_url": f"http://127.0.0.1:{ui}",
+        "ui_port": ui,
         "log": str(log_path),
         "master": master,
     }

@@ -57,8 +57,8 @@ def server_for_kernel(cluster, log):
         env = {**os.environ, "PYSPARK_PYTHON": sys.executable}  # the Python its workers run
         started = start_connect_server(log_path, master=cluster.master or "local[*]", conf=conf, env=env, cwd=workspace)
         state = _new_state(server_id, cluster.name, view, log_path)
-        state.update(state="ready", pid=started["pid"], url=started["url"], ui_url=started["ui_url"])
-        state["port"] = started["port"]
+        state.update(state="ready", pid=started["pid"], url=started["url"], ui_url=proxied_ui(started))
+        state.update(port=started["port"], ui_port=started["ui_port"])
         atomic_write(folder / f"{server_id}.json", json.dumps(state))
         return state
 
@@ -132,9 +132,8 @@ class ManagedServers:
 
         try:
             started = start_connect_server(Path(state["log"]), master=master, conf=conf, env=env, cwd=self.workspace)
-            state.update(
-                state="ready", pid=started["pid"], url=started["url"], ui_url=started["ui_url"], port=started["port"]
-            )
+            state.update(state="ready", pid=started["pid"], url=started["url"], ui_url=proxied_ui(started))
+            state.update(port=started["port"], ui_port=started["ui_port"])
         except CygnetError as e:
             state.update(state="failed", error=str(e))
         except Exception as e:  # noqa: BLE001 - the state must say what happened
@@ -221,6 +220,17 @@ class ManagedServers:
         return {k: v for k, v in state.items() if k != "pid"}
 
 
+def proxied_ui(started):
+    """The server's UI through the Jupyter server (cygnet.server.spark_ui), behind its login;
+    its own address where there is no Jupyter server."""
+    base = os.environ.get("CYGNET_SPARK_UI_BASE") or (
+        os.environ["CYGNET_SERVER_BASE_URL"].rstrip("/") + "/cygnet/spark-ui/"
+        if os.environ.get("CYGNET_SERVER_BASE_URL")
+        else ""
+    )
+    return f"{base}{started['ui_port']}/" if base else started["ui_url"]
+
+
 def server_conf(conf):
     """A managed server's JVM gives memory back to the machine when sessions end: G1 collects
     when idle every 15 s and uncommits the heap it no longer needs (Java 17's default collector
@@ -263,6 +273,7 @@ def _new_state(server_id, cluster, view, log_path):
         "pid": None,
         "url": None,
         "ui_url": None,
+        "ui_port": None,
         "port": None,
         "log": str(log_path),
         "started": time.time(),
