@@ -666,3 +666,47 @@ def test_a_connect_client_and_server_of_different_sparks_are_named():
     check_connect_versions("4.3.0", "4.3.1", "sc://x:15002")  # same minor: fine
     with pytest.raises(Unavailable, match=r"runs Spark 3\.5\.2, but this kernel's view has the Spark 4\.3\.0 client"):
         check_connect_versions("4.3.0", "3.5.2", "sc://x:15002")
+
+
+@pytest.mark.parametrize(
+    "release, spark, problem", [("11.0.2", "4.0.0", "needs Java 17"), ("1.8.0_292", "3.5.1", None)]
+)
+def test_a_java_too_old_for_this_spark_is_named_without_starting_a_jvm(tmp_path, monkeypatch, release, spark, problem):
+    from cygnet.spark.java import check_java
+
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "java").write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / "release").write_text(f'JAVA_VERSION="{release}"\n')
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    if problem:
+        with pytest.raises(Unavailable, match=f"{problem} or newer, and the Java here is 11"):
+            check_java(spark)
+    else:
+        check_java(spark)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "nowhere"))
+    with pytest.raises(Unavailable, match="Java is not installed"):
+        check_java(spark)
+
+
+def test_an_idle_managed_server_stops_itself_and_a_used_one_does_not(tmp_path):
+    """The sweep on real processes standing in for two servers: one with a live kernel's lease,
+    one with none for longer than the idle time."""
+    from cygnet.spark.managed import ManagedServers
+
+    servers = ManagedServers(tmp_path, lambda: parse_catalogue({}))
+    processes = {}
+    for name in ("idle", "used"):
+        proc = subprocess.Popen(["sleep", "300"], start_new_session=True)
+        processes[name] = proc
+        state = {"id": name, "cluster": "mine", "view": "v", "state": "ready", "pid": proc.pid}
+        state.update(url="sc://127.0.0.1:1", started=time.time() - 100, log=str(tmp_path / f"{name}.log"))
+        (tmp_path / f"{name}.json").write_text(json.dumps(state))
+    (tmp_path / "used.sessions").mkdir()
+    (tmp_path / "used.sessions" / f"{os.getpid()}.json").write_text(json.dumps({"pid": os.getpid(), "session_id": "x"}))
+    done = servers.sweep(idle_timeout=10)
+    assert done == ["stopped the idle Spark Connect server of mine"]
+    assert processes["idle"].wait(10) is not None and processes["used"].poll() is None
+    assert [s["id"] for s in servers.list()] == ["used"]
+    assert servers.sweep(idle_timeout=0) == []  # 0: never stop for idleness
+    servers.stop("used")
+    assert processes["used"].wait(10) is not None
