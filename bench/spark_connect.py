@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil  # noqa: E402
 
-from tests.support.jupyter import VENV_BIN, JupyterServer  # noqa: E402
+from tests.support.jupyter import JupyterServer  # noqa: E402
+from tests.support.views import spark_views  # noqa: E402
 
 JOB = "spark.range(1000).selectExpr('sum(id)').collect()[0][0]"
 RAW = f"""
@@ -85,15 +86,7 @@ def main():
     )
     args = parser.parse_args()
 
-    views = Path(args.views) if args.views else Path(tempfile.mkdtemp()) / "views"
-    if not args.views:
-        print("building a view with Spark (about 45 s)...", flush=True)
-        subprocess.run(
-            [str(VENV_BIN / "cygnet"), "views", "build", "bench/x86_64-bench", "--spark", "--root", str(views)],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    kernel_name = next(f"{r.name}__{p.name}".lower() for r in views.iterdir() for p in r.iterdir() if p.is_dir())
+    views, kernel_name = spark_views(args.views)
     catalogue = Path(tempfile.mkdtemp()) / "clusters.json"
     catalogue.write_text(
         json.dumps(

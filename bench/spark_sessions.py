@@ -15,7 +15,6 @@ Builds a view with Spark (about 45 s) unless --views names a root that has one.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil  # noqa: E402
 
-from tests.support.jupyter import VENV_BIN, JupyterServer  # noqa: E402
+from tests.support.jupyter import JupyterServer  # noqa: E402
+from tests.support.views import spark_views  # noqa: E402
 
 NOTEBOOKS = 10
 QUERY = "spark.range(200000).selectExpr('id % 10 AS k').groupBy('k').count().collect()"
@@ -98,15 +98,7 @@ def main():
     parser.add_argument("--views", help="a views root with a view built with --spark")
     args = parser.parse_args()
 
-    views = Path(args.views) if args.views else Path(tempfile.mkdtemp()) / "views"
-    if not args.views:
-        print("building a view with Spark (about 45 s)...", flush=True)
-        subprocess.run(
-            [str(VENV_BIN / "cygnet"), "views", "build", "bench/x86_64-bench", "--spark", "--root", str(views)],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    kernel_name = next(f"{r.name}__{p.name}".lower() for r in views.iterdir() for p in r.iterdir() if p.is_dir())
+    views, kernel_name = spark_views(args.views)
     catalogue = Path(tempfile.mkdtemp()) / "clusters.json"
     clusters = [{"name": "local", "kind": "local", "master": "local[2]"}, {"name": "mine", "kind": "connect-managed"}]
     catalogue.write_text(json.dumps({"clusters": clusters}))

@@ -130,6 +130,20 @@ def webdav(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def connect_server(tmp_path_factory):
+    """A Spark Connect server (local[2]) from the installed pyspark, shared by the Spark and
+    browser tests (each uses sessions of its own on it)."""
+    import os
+
+    from cygnet.spark.launch import start_connect_server, stop_pids
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    state = start_connect_server(tmp_path_factory.mktemp("connect") / "server.log", master="local[2]")
+    yield state
+    stop_pids([state["pid"]])
+
+
+@pytest.fixture(scope="session")
 def eos_server(tmp_path_factory):
     """Debian's xrootd on a free loopback port, standing in for EOS (tests that stop it have their own)."""
     from tests.support.xrootd import XRootDServer

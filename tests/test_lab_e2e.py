@@ -56,17 +56,6 @@ def notebook(kernel, cells):
 
 
 @pytest.fixture(scope="module")
-def connect_server(tmp_path_factory):
-    """A Spark Connect server (local[2]) for the progress display of Connect sessions."""
-    from cygnet.spark.launch import start_connect_server, stop_pids
-
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    state = start_connect_server(tmp_path_factory.mktemp("lab-connect") / "server.log", master="local[2]")
-    yield state
-    stop_pids([state["pid"]])
-
-
-@pytest.fixture(scope="module")
 def lab(tmp_path_factory, spark_view, kdc, connect_server):
     workspace = tmp_path_factory.mktemp("lab-workspace")
     (workspace / "analysis.ipynb").write_text(

@@ -205,16 +205,6 @@ def standalone(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def connect_server(tmp_path_factory):
-    from cygnet.spark.launch import start_connect_server, stop_pids
-
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    state = start_connect_server(tmp_path_factory.mktemp("connect") / "server.log", master="local[2]")
-    yield state
-    stop_pids([state["pid"]])
-
-
-@pytest.fixture(scope="module")
 def spark_server(tmp_path_factory, spark_view, standalone, connect_server):
     text = (
         json.dumps(CATALOGUE)

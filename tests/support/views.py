@@ -55,3 +55,23 @@ def built_kernel_site(root, platform):
         stdout=subprocess.DEVNULL,
     )
     return next((Path(root) / "base" / platform / "lib").glob("python3.*")) / "site-packages"
+
+
+def spark_views(views=None):
+    """A views root with a view that has Spark (built with `cygnet views build --spark`, about
+    45 s, unless `views` names one) and the kernel name of its view: for the benchmarks."""
+    import tempfile
+
+    from .jupyter import VENV_BIN
+
+    if views is None:
+        views = Path(tempfile.mkdtemp()) / "views"
+        print("building a view with Spark (about 45 s)...", flush=True)
+        subprocess.run(
+            [str(VENV_BIN / "cygnet"), "views", "build", "bench/x86_64-bench", "--spark", "--root", str(views)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    views = Path(views)
+    name = next(f"{r.name}__{p.name}".lower() for r in views.iterdir() for p in r.iterdir() if p.is_dir())
+    return views, name

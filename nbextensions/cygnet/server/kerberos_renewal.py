@@ -4,24 +4,18 @@ left and still renewable is renewed (kinit -R), so a long analysis never finds i
 credentials. A ticket that can no longer be renewed is left to expire (the user logs in again).
 Each new or renewed ticket also refreshes the Spark clusters' delegation tokens (.spark.tokens)."""
 
-import asyncio
 import time
-
-from tornado.ioloop import PeriodicCallback
 
 from cygnet.core import kerberos
 from cygnet.core.errors import CygnetError
 from cygnet.spark import tokens
 
+from .work import every
+
 
 def start_renewal(app):
     """A periodic check on the server's loop; None when the site turned it off."""
-    every = app.cygnet.kerberos_renew_every
-    if every <= 0:
-        return None
-    timer = PeriodicCallback(lambda: asyncio.ensure_future(renew_if_due(app)), every * 1000)
-    timer.start()
-    return timer
+    return every(app.cygnet.kerberos_renew_every, renew_if_due, app)
 
 
 async def renew_if_due(app):

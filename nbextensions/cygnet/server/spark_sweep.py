@@ -3,20 +3,13 @@ seconds the sessions of kernels that died, restarted or were shut down are relea
 server, and a server no kernel has used for `spark_server_idle_timeout` seconds is stopped
 (cygnet.spark.managed.ManagedServers.sweep)."""
 
-import asyncio
-
-from tornado.ioloop import PeriodicCallback
-
 from cygnet.core.errors import CygnetError
+
+from .work import every
 
 
 def start_sweep(app):
-    every = app.cygnet.spark_server_check_every
-    if every <= 0:
-        return None
-    timer = PeriodicCallback(lambda: asyncio.ensure_future(sweep(app)), every * 1000)
-    timer.start()
-    return timer
+    return every(app.cygnet.spark_server_check_every, sweep, app)
 
 
 async def sweep(app):

@@ -58,3 +58,15 @@ class Work:
             self._busy[user] -= 1
             if not self._busy[user]:
                 del self._busy[user]
+
+
+def every(seconds, step, app):
+    """Run the coroutine function `step(app)` on the server's loop every `seconds` (the server's
+    periodic checks); None, and nothing run, when `seconds` is 0 or less (a site turned it off)."""
+    from tornado.ioloop import PeriodicCallback
+
+    if seconds <= 0:
+        return None
+    timer = PeriodicCallback(lambda: asyncio.ensure_future(step(app)), seconds * 1000)
+    timer.start()
+    return timer
