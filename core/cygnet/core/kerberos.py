@@ -47,12 +47,17 @@ def ccache_of(data_dir: str) -> str:
     return "FILE:" + os.path.join(folder, "krb5cc")
 
 
+def file_of(ccache: str) -> str | None:
+    """The file of a FILE: credential cache (Cygnet's own kind); None for KCM:, KEYRING:, ..."""
+    return ccache[len("FILE:") :] if ccache.startswith("FILE:") else None
+
+
 def install(ccache: str, data: bytes) -> Ticket:
     """Make `data` (a credential cache handed over, e.g. from the hub's login) the user's cache:
     written whole (0600) in place of any older one."""
     from .atomic import atomic_write
 
-    atomic_write(ccache[len("FILE:") :] if ccache.startswith("FILE:") else ccache, data, mode=0o600)
+    atomic_write(file_of(ccache) or ccache, data, mode=0o600)
     return status(ccache)
 
 
@@ -117,9 +122,10 @@ def renew(ccache: str) -> Ticket:
 def destroy(ccache: str) -> None:
     """Forget the ticket; no ticket: nothing to do, no error. (Not the bindings' cc_destroy: its
     cache object would release the freed handle again.)"""
-    if ccache.startswith("FILE:"):
+    path = file_of(ccache)
+    if path:
         try:
-            os.unlink(ccache[len("FILE:") :])
+            os.unlink(path)
         except FileNotFoundError:
             pass
         return
@@ -144,12 +150,12 @@ def _initial(principal: str, ccache: str, lifetime: int | None, get: Callable[..
 def _store(krb5: Any, context: Any, ccache: str, client: Any, creds: Any) -> None:
     """Write the cache whole: a FILE cache is made beside the old one and renamed over it, so a
     kernel reading it meanwhile sees the old ticket or the new one, never an empty cache."""
-    if not ccache.startswith("FILE:"):  # KCM:, KEYRING:: the cache service is atomic itself
+    path = file_of(ccache)
+    if path is None:  # KCM:, KEYRING:: the cache service is atomic itself
         cache = krb5.cc_resolve(context, ccache.encode())
         krb5.cc_initialize(context, cache, client)
         krb5.cc_store_cred(context, cache, creds)
         return
-    path = ccache[len("FILE:") :]
     fresh = f"{path}.new-{os.getpid()}-{time.monotonic_ns()}"
     try:
         cache = krb5.cc_resolve(context, f"FILE:{fresh}".encode())

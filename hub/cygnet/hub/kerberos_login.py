@@ -65,7 +65,7 @@ class KerberosPasswordAuthenticator(Authenticator):
 def _kinit(principal, password):
     """A ticket in a throw-away cache; returns (ticket, the cache's bytes in base64)."""
     with tempfile.TemporaryDirectory(prefix="cygnet-login-") as folder:
-        ccache = "FILE:" + os.path.join(folder, "krb5cc")
-        ticket = kerberos.kinit_password(principal, password, ccache)
-        with open(ccache[len("FILE:") :], "rb") as f:
+        path = os.path.join(folder, "krb5cc")
+        ticket = kerberos.kinit_password(principal, password, "FILE:" + path)
+        with open(path, "rb") as f:
             return ticket, base64.b64encode(f.read()).decode()

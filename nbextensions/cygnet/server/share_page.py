@@ -16,6 +16,8 @@ import threading
 from collections import OrderedDict
 from urllib.parse import quote
 
+from cygnet.core.units import human_size
+
 PAGE_CSP = (
     "sandbox allow-downloads; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
     "font-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
@@ -165,9 +167,8 @@ def listing_body(share, link):
     rows = []
     for rel, size in share.files:
         href = link("view/" + quote(rel)) if rel.endswith(".ipynb") else link("raw/" + quote(rel))
-        rows.append(
-            f'<tr><td><a href="{html.escape(href)}">{html.escape(rel)}</a></td><td class="size">{_size(size)}</td></tr>'
-        )
+        name = f'<a href="{html.escape(href)}">{html.escape(rel)}</a>'
+        rows.append(f'<tr><td>{name}</td><td class="size">{human_size(size)}</td></tr>')
     if not rows:
         return note("This folder is empty.")
     head = "<thead><tr><th>File</th><th>Size</th></tr></thead>"
@@ -206,13 +207,6 @@ class RenderCache:
             while len(self.pages) > self.entries:
                 self.pages.popitem(last=False)
         return entry
-
-
-def _size(n):
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
 
 
 @functools.cache

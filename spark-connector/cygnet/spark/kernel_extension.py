@@ -16,6 +16,7 @@ import shlex
 import threading
 
 from cygnet.core.errors import BadInput, CygnetError
+from cygnet.core.units import human_size
 
 from . import monitor
 from . import session as spark_session
@@ -209,7 +210,7 @@ class ConnectProgress:
         finished = sum(s.num_completed_tasks for s in stages)
         read = sum(getattr(s, "num_bytes_read", 0) or 0 for s in stages)
         text = f"Spark job: {len(stages)} stage(s), {finished}/{total} tasks done, {inflight_tasks} running"
-        text += (f", {_size(read)} read" if read else "") + (" - finished" if done else "")
+        text += (f", {human_size(read)} read" if read else "") + (" - finished" if done else "")
         if text == self.last:
             return
         self.last = text
@@ -225,11 +226,3 @@ class ConnectProgress:
             self.handle.update(data, raw=True)
         if done:
             self.handle, self.last, self.ended = None, None, operation_id
-
-
-def _size(count):
-    for unit in ("bytes", "KiB", "MiB"):
-        if count < 1024:
-            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} GiB"

@@ -141,10 +141,10 @@ class ManagedServers:
         self._save(state)
 
     def list(self):
-        return [self._public(s) for s in self._states()]
+        return [self._public(s) for s in read_states(self.dir)]
 
     def get(self, server_id):
-        for state in self._states():
+        for state in read_states(self.dir):
             if state["id"] == server_id:
                 from .launch import read_log
 
@@ -154,7 +154,7 @@ class ManagedServers:
     def stop(self, server_id):
         from .launch import stop_pids
 
-        for state in self._states():
+        for state in read_states(self.dir):
             if state["id"] == server_id:
                 if state.get("pid"):
                     stop_pids([state["pid"]])
@@ -167,7 +167,7 @@ class ManagedServers:
         raise NotFound(f"no Spark Connect server {server_id}")
 
     def stop_all(self):
-        for state in self._states():
+        for state in read_states(self.dir):
             self.stop(state["id"])
 
     def sweep(self, idle_timeout):
@@ -175,7 +175,7 @@ class ManagedServers:
         seconds (0: never). Returns what it did, for the log."""
         done = []
         now = time.time()
-        for state in self._states():
+        for state in read_states(self.dir):
             if state["state"] != "ready":
                 continue
             in_use = 0
@@ -204,13 +204,6 @@ class ManagedServers:
             return (self.dir / f"{server_id}.sessions").stat().st_mtime
         except OSError:
             return 0.0
-
-    def _states(self):
-        states = read_states(self.dir)
-        for state in states:
-            if state["state"] == "ready" and not alive(state["pid"]):  # it died: say so
-                state.update(state="failed", error="the Spark Connect server exited; its log has the reason")
-        return states
 
     def _save(self, state):
         atomic_write(self.dir / f"{state['id']}.json", json.dumps(state))
@@ -255,12 +248,17 @@ def release_session(url, session_id, user_id=""):
 
 
 def read_states(folder):
+    """The recorded servers; one recorded ready whose process is gone is reported failed (so
+    neither a kernel nor the panel takes it for a server that answers)."""
     states = []
     for path in sorted(Path(folder).glob("*.json")):
         try:
-            states.append(json.loads(path.read_text()))
+            state = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
+        if state["state"] == "ready" and not alive(state["pid"]):
+            state.update(state="failed", error="the Spark Connect server exited; its log has the reason")
+        states.append(state)
     return states
 
 
