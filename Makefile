@@ -96,9 +96,10 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
 sysdeps:
 	@PYTHON=$(PYTHON) bash -c 'source docker/sysdeps.sh && need_java && need_git && need_kerberos_client'
 
-# What only the tests need: a real XRootD server, and Chromium for the browser tests.
+# What only the tests need: a real XRootD server, Chromium for the browser tests, R and Octave
+# for the kernels tests put in views.
 sysdeps-test:
-	@bash -c 'source docker/sysdeps.sh && need_xrootd_server && need_chromium && need_kerberos'
+	@bash -c 'source docker/sysdeps.sh && need_xrootd_server && need_chromium && need_kerberos && need_view_kernels'
 
 # What only the benchmarks need: rsync, rclone and wrk to compare against.
 sysdeps-bench:

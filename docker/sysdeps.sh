@@ -47,6 +47,16 @@ need_kerberos() {
   _apt_install "${missing[@]}" || return 1
 }
 
+# Tests put the kernels a stack ships in views: R with IRkernel, and Octave (for octave_kernel).
+need_view_kernels() {
+  local missing=()
+  command -v R >/dev/null 2>&1 || missing+=(r-base-core)
+  [ -f /usr/share/jupyter/kernels/ir/kernel.json ] || missing+=(r-cran-irkernel)
+  command -v octave-cli >/dev/null 2>&1 || missing+=(octave)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  _apt_install "${missing[@]}" || return 1
+}
+
 # Every session's Kerberos: MIT's kinit, klist and kdestroy (krb5-user), and the headers and
 # compiler that requests-kerberos' gssapi and krb5 are built with (PyPI has no Linux wheels).
 need_kerberos_client() {

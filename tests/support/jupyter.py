@@ -92,10 +92,12 @@ class JupyterServer(Service):
     def delete(self, path, **kw):
         return self.http.delete(self.url + path, timeout=60, **kw)
 
-    def terminal(self, command, marker, timeout=30):
-        """Run `command` in a new terminal (REST + websocket, as JupyterLab does); the output
-        up to and including a line holding `marker`."""
-        name = self.post("/api/terminals").json()["name"]
+    def terminal(self, command, marker, timeout=30, body=None):
+        """Run `command` in a new terminal (REST + websocket, as JupyterLab does; `body` is the
+        creation request's); the output up to and including a line holding `marker`."""
+        r = self.post("/api/terminals", json=body or {})
+        assert r.status_code == 200, f"no terminal: {r.status_code} {r.text}"
+        name = r.json()["name"]
         ws = websocket.create_connection(
             f"ws://127.0.0.1:{self.port}/terminals/websocket/{name}",
             header=[f"Authorization: token {self.token}"],

@@ -75,3 +75,39 @@ def spark_views(views=None):
     views = Path(views)
     name = next(f"{r.name}__{p.name}".lower() for r in views.iterdir() for p in r.iterdir() if p.is_dir())
     return views, name
+
+
+# Kernel packages a language view ships, at the versions the test lock pins.
+LANGUAGE_KERNEL_PACKAGES = ("bash_kernel==0.10.0", "octave_kernel==1.1.1", "metakernel==1.0.7", "filetype==1.2.0")
+
+
+def language_view(root, release, platform, *, kernel_site, setup_lines=()):
+    """A view that ships kernels besides its Python, as an LCG view does: R (Debian's IRkernel),
+    Octave (octave_kernel over Debian's octave) and bash (bash_kernel), their specs in the view's
+    share/jupyter/kernels, and bash's where ROOT keeps its own (etc/notebook/kernels)."""
+    import json
+    import shutil
+
+    path = lcg_view(root, release, platform, kernel_site=kernel_site, setup_lines=setup_lines)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps"]
+        + ["--target", str(path / "extra"), *LANGUAGE_KERNEL_PACKAGES],
+        check=True,
+    )
+    specs = {
+        "share/jupyter/kernels/octave": {
+            "argv": ["python", "-m", "octave_kernel", "-f", "{connection_file}"],
+            "display_name": "Octave",
+            "language": "octave",
+        },
+        "etc/notebook/kernels/bash": {
+            "argv": ["python", "-m", "bash_kernel", "-f", "{connection_file}"],
+            "display_name": "Bash",
+            "language": "bash",
+        },
+    }
+    for folder, spec in specs.items():
+        (path / folder).mkdir(parents=True)
+        (path / folder / "kernel.json").write_text(json.dumps(spec))
+    shutil.copytree("/usr/share/jupyter/kernels/ir", path / "share/jupyter/kernels/ir")
+    return path

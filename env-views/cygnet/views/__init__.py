@@ -5,14 +5,16 @@ setup.sh, like the LCG views on CVMFS.
 """
 
 from .build import build_view, default_platform
-from .discovery import discover, find_view, split_name
-from .environment import EnvironmentCache, ViewEnvironment, clean_base_env, env_diff
+from .discovery import ViewsIndex, discover, find_view, split_name
+from .environment import EnvironmentCache, EnvScriptFailed, ViewEnvironment, clean_base_env, env_diff
 from .model import View
 
 __all__ = [
+    "EnvScriptFailed",
     "EnvironmentCache",
     "View",
     "ViewEnvironment",
+    "ViewsIndex",
     "build_view",
     "clean_base_env",
     "default_platform",

@@ -1,13 +1,17 @@
 """Finding views under views roots, cheaply: nothing is sourced or run here, so listing a
 CVMFS root costs a few stat calls per view."""
 
+import os
 import re
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from cygnet.core.errors import BadInput, NotFound
 
 from .model import View
+from .shipped import kernel_dirs, shipped_kernels
 
 BUILDING_MARKER = ".cygnet-building"
 _PYTHON_LIB = re.compile(r"^python(\d+\.\d+)$")
@@ -73,7 +77,7 @@ def inspect_view(release, platform, path):
     version = _python_version(path)
 
     def view(usable, reason=""):
-        return View(release, platform, path, python, version, usable, reason)
+        return View(release, platform, path, python, version, usable, reason, shipped_kernels(path) if usable else ())
 
     if (path / BUILDING_MARKER).exists():
         return view(False, "its build did not finish; run `cygnet views build` again to complete it")
@@ -92,3 +96,63 @@ def _python_version(path):
     except OSError:
         return None
     return max(found, key=lambda v: tuple(map(int, v.split(".")))) if found else None
+
+
+class ViewsIndex:
+    """One discovery pass, kept and reused until the views roots' folders change.
+
+    A CVMFS views root holds hundreds of views and changes rarely. Every listing (kernel specs,
+    the REST views list, kernel starts) reads the kept pass; whether it is still current is told
+    by the modification times of the roots, releases, views and their kernel folders (a few
+    stat calls per view, checked at most every `check_every` seconds), never by scanning again.
+    """
+
+    def __init__(self, roots, check_every=1.0):
+        self.roots = [Path(r) for r in roots]
+        self.check_every = check_every
+        self._views = None
+        self._signature = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def views(self, problems=None, fresh=False):
+        """The views (as `discover` gives them); `fresh` checks for changes now."""
+        with self._lock:
+            now = time.monotonic()
+            if self._views is None or fresh or now - self._checked_at >= self.check_every:
+                signature = self._current_signature()
+                if signature != self._signature or self._views is None:
+                    self._views = discover(self.roots)
+                    self._signature = signature
+                self._checked_at = now
+            views = self._views
+        if not problems:
+            return views
+        return [
+            replace(v, usable=False, reason=problems[v.name]) if v.usable and v.name in problems else v for v in views
+        ]
+
+    def _current_signature(self):
+        marks = []
+        for root in self.roots:
+            marks.append(_mtime(root))
+            for release in _subdirs(root):
+                marks.append(_mtime(release))
+                for platform in _subdirs(release):
+                    marks.append(_mtime(platform))
+                    marks.extend(_mtime(folder) for folder in kernel_dirs(platform))
+        return tuple(marks)
+
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _subdirs(path):
+    try:
+        return [Path(e.path) for e in os.scandir(path) if not e.name.startswith(".") and e.is_dir()]
+    except OSError:
+        return []

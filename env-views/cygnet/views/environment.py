@@ -1,8 +1,9 @@
-"""The environment a view gives: its setup.sh sourced in a clean bash, captured, and cached.
+"""The environment a view gives: its setup.sh sourced in a clean bash, then the user's
+environment script if there is one (SWAN's), captured, and cached.
 
 Sourcing a real LCG setup.sh from CVMFS takes seconds, so the result is kept on disk (and in
-memory) keyed on the view's path, setup.sh's size, mtime and content, and the base environment:
-a kernel start with a warm cache does not source it again.
+memory) keyed on the view's path, setup.sh's size, mtime and content, the environment script's
+path and content, and the base environment: a kernel start with a warm cache sources nothing.
 """
 
 import hashlib
@@ -17,7 +18,7 @@ from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import Unavailable
 from cygnet.core.proc import run_bounded, tail
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 # What a clean login shell would carry over; everything else must come from setup.sh.
 BASE_VARIABLES = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ")
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -29,7 +30,13 @@ FIND_IPYKERNEL = (
     "import importlib.util, sys\n"
     "if importlib.util.find_spec('ipykernel') is None: sys.exit('No module named ipykernel')"
 )
-SOURCE_SCRIPT = 'f="$1"; shift; . "$f" 1>&2 || exit $?; exec env -0'
+# The user's script follows a marker line, so a failure is told apart from setup.sh's.
+SCRIPT_MARKER = "--- cygnet: the environment script starts here ---"
+SOURCE_SCRIPT = (
+    'f="$1"; s="$2"; shift 2; . "$f" 1>&2 || exit $?; '
+    f'if [ -n "$s" ]; then echo "{SCRIPT_MARKER}" >&2; cd "$(dirname "$s")" && . "$s" 1>&2 || exit $?; fi; '
+    "exec env -0"
+)
 
 
 @dataclass
@@ -72,17 +79,20 @@ class EnvironmentCache:
         self._guard = threading.Lock()
         self.failures = {}  # view name -> the last resolution error, for listings
 
-    def get(self, view, base_env=None):
-        """The view's environment, sourcing setup.sh only when nothing cached matches.
-        Only environments that can run a kernel are cached: a broken view is looked at again
-        next time, so fixing it needs no cache flush."""
+    def get(self, view, base_env=None, script=None):
+        """The view's environment (with the environment `script` sourced after setup.sh),
+        sourcing only when nothing cached matches. Only environments that can run a kernel are
+        cached: a broken view is looked at again next time, so fixing it needs no cache flush.
+        A failing script is the user's problem, not the view's: the view stays listed."""
         base = clean_base_env() if base_env is None else dict(base_env)
-        key = self._key(view, base)
+        key = self._key(view, base, script)
         with self._lock_for(key):
             cached = self._memory.get(key) or self._load(view, key)
             if cached is None:
                 try:
-                    cached = resolve(view, base, self.timeout)
+                    cached = resolve(view, base, self.timeout, script)
+                except EnvScriptFailed:
+                    raise
                 except Unavailable as e:
                     self.failures[view.name] = str(e)
                     raise
@@ -115,12 +125,16 @@ class EnvironmentCache:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _key(self, view, base):
+    def _key(self, view, base, script=None):
         try:
             st = view.setup.stat()
             content = view.setup.read_bytes()
         except OSError as e:
             raise Unavailable(f"view {view.name}: cannot read {view.setup}: {e.strerror}") from e
+        try:
+            script_hash = hashlib.sha256(Path(script).read_bytes()).hexdigest() if script else ""
+        except OSError as e:
+            raise EnvScriptFailed(f"your environment script {script} cannot be read: {e.strerror}") from e
         material = json.dumps(
             [
                 CACHE_FORMAT,
@@ -129,6 +143,8 @@ class EnvironmentCache:
                 st.st_mtime_ns,
                 hashlib.sha256(content).hexdigest(),
                 sorted(base.items()),
+                str(script or ""),
+                script_hash,
             ]
         )
         return hashlib.sha256(material.encode()).hexdigest()[:32]
@@ -150,17 +166,29 @@ class EnvironmentCache:
         atomic_write(self._path(view, key), json.dumps(venv.__dict__))
 
 
-def resolve(view, base_env, timeout):
-    """Source the view's setup.sh in a clean bash and return what it gives. No cache."""
-    what = f"view {view.name}: sourcing {view.setup}"
+class EnvScriptFailed(Unavailable):
+    """The user's environment script failed or cannot be read: no kernel starts half set up."""
+
+
+def resolve(view, base_env, timeout, script=None):
+    """Source the view's setup.sh (then `script`) in a clean bash and return what it gives.
+    No cache."""
+    what = f"view {view.name}: sourcing {view.setup}" + (f" and your environment script {script}" if script else "")
     result = run_bounded(
-        ["bash", "--noprofile", "--norc", "-c", SOURCE_SCRIPT, "cygnet-setup", str(view.setup)],
+        ["bash", "--noprofile", "--norc", "-c", SOURCE_SCRIPT, "cygnet-setup", str(view.setup), str(script or "")],
         timeout=timeout,
         what=what,
         env=base_env,
         cwd=view.path,
     )
     if result.returncode != 0:
+        stderr = result.stderr.decode("utf-8", "replace") if isinstance(result.stderr, bytes) else result.stderr or ""
+        if SCRIPT_MARKER in stderr:
+            detail = tail(stderr.split(SCRIPT_MARKER, 1)[1].strip(), 5) or "no output"
+            raise EnvScriptFailed(
+                f"your environment script {script} failed (exit {result.returncode}) after view {view.name}'s "
+                f"setup.sh; no kernel or terminal starts in a half-set environment. Its last lines: {detail}"
+            )
         detail = tail(result.stderr) or "no message"
         raise Unavailable(f"view {view.name}: setup.sh failed (exit {result.returncode}): {detail}")
     env = {}

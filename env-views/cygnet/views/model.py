@@ -1,6 +1,6 @@
 """What a view is."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -15,6 +15,7 @@ class View:
     python_version: str | None
     usable: bool
     reason: str = ""  # why it is unusable; empty when usable
+    kernels: tuple = field(default=(), compare=False)  # the ShippedKernels besides its Python
 
     @property
     def name(self):
@@ -26,6 +27,7 @@ class View:
 
     def to_dict(self):
         d = asdict(self)
+        d["kernels"] = [k.to_dict() for k in self.kernels]
         d["name"] = self.name
         d["path"] = str(self.path)
         d["python"] = str(self.python) if self.python else None

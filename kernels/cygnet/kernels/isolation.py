@@ -68,10 +68,3 @@ def env_script_path(setting, workspace):
     if not path.is_file():
         raise BadInput(f"your environment script {setting} is not a file in your workspace")
     return str(path)
-
-
-def with_env_script(script, cmd):
-    """The kernel's command run after sourcing `script` in bash, in the view's environment; a
-    script that fails stops the start with its own output in the log."""
-    source = '. "$0" >&2 || { echo "cygnet: environment script $0 failed (exit $?)" >&2; exit 1; }; exec "$@"'
-    return ["/bin/bash", "-c", source, script, *cmd]

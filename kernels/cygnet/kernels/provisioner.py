@@ -1,4 +1,5 @@
-"""The `cygnet-view` kernel provisioner: launches a view's kernel in the view's environment."""
+"""The `cygnet-view` kernel provisioner: launches a view's kernel (its Python, or a kernel the
+view ships) in the view's environment."""
 
 import asyncio
 import functools
@@ -8,10 +9,9 @@ from importlib.metadata import entry_points
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Unicode
 
-from cygnet.core.errors import CygnetError, Unavailable, as_http_error
-from cygnet.views import find_view
+from cygnet.core.errors import CygnetError, NotFound, Unavailable, as_http_error
 
-from .isolation import env_script_path, kernel_environment, with_env_script
+from .isolation import kernel_environment
 
 
 @functools.cache
@@ -27,6 +27,9 @@ def contributions():
 
 class ViewProvisioner(LocalProvisioner):
     view = Unicode(help="The view (<release>/<platform>) whose kernel this is.").tag(config=True)
+    kernel = Unicode("", help="The kernel spec the view ships, by folder name; empty for the view's Python.").tag(
+        config=True
+    )
 
     async def pre_launch(self, **kwargs):
         try:
@@ -35,21 +38,7 @@ class ViewProvisioner(LocalProvisioner):
             self.log.warning("cygnet: kernel for view %s not started: %s", self.view, e)
             raise as_http_error(e) from e
         kwargs["env"] = env
-        kwargs = await super().pre_launch(**kwargs)
-        script = self._env_script()
-        if script:
-            kwargs["cmd"] = with_env_script(script, kwargs["cmd"])
-        return kwargs
-
-    def _env_script(self):
-        """The user's environment script (absolute), checked; None when there is none."""
-        manager = self.parent.kernel_spec_manager
-        workspace = getattr(getattr(self.parent, "parent", None), "root_dir", None) or os.getcwd()
-        try:
-            return env_script_path(manager.cygnet.env_script, workspace)
-        except CygnetError as e:
-            self.log.warning("cygnet: kernel for view %s not started: %s", self.view, e)
-            raise as_http_error(e) from e
+        return await super().pre_launch(**kwargs)
 
     def _kernel_env(self, server_env):
         manager = getattr(self.parent, "kernel_spec_manager", None)
@@ -58,11 +47,13 @@ class ViewProvisioner(LocalProvisioner):
                 "the cygnet-view provisioner needs Cygnet's kernel spec manager: enable the cygnet.server extension"
             )
         config = manager.cygnet
-        view = find_view(config.effective_views_roots(), self.view)
+        view = next((v for v in manager.views() if v.name == self.view), None)
+        if view is None:
+            raise NotFound(f"view {self.view} is no longer under the views roots")
         if not view.usable:
             raise Unavailable(f"view {view.name} cannot run kernels: {view.reason}")
-        resolved = manager.env_cache.get(view)  # sources setup.sh only on a cold cache
-        if resolved.kernel_problem:
+        resolved = manager.environment(view)  # sources setup.sh (and the user's script) on a cold cache only
+        if resolved.kernel_problem and not self.kernel:  # ipykernel matters to its Python only
             raise Unavailable(resolved.kernel_problem)
         # Kernel-side components load first (when the site gives kernels them), then the site's.
         extensions, contributed = contributions()

@@ -1,7 +1,10 @@
-"""A kernel spec for every usable view, served by jupyter_client's own extension point."""
+"""A kernel spec for every usable view, and for every kernel a view ships (R, Octave, ROOT's
+C++...), served by jupyter_client's own extension point from one cached discovery pass."""
 
+import asyncio
 import os
 import re
+from functools import cached_property
 
 from ipykernel.kernelspec import RESOURCES
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
@@ -9,9 +12,9 @@ from traitlets import Instance, default
 
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import NotFound, Unavailable, as_http_error
-from cygnet.views import EnvironmentCache, discover
+from cygnet.views import EnvironmentCache, ViewsIndex
 
-from .isolation import kernel_side_path
+from .isolation import env_script_path, kernel_environment, kernel_side_path
 
 EXTENSION = "cygnet.kernels.kernel_extension"
 NATIVE_NAME = "python3"
@@ -20,6 +23,16 @@ NATIVE_NAME = "python3"
 def kernel_name(view):
     """A valid, stable kernel name for a view: 'LCG_105a/x86_64-el9' -> 'lcg_105a__x86_64-el9'."""
     return re.sub(r"[^a-z0-9._-]", "_", f"{view.release}__{view.platform}".lower())
+
+
+def shipped_kernel_name(view, shipped):
+    """'LCG_106/x86_64-el9' + its 'ir' spec -> 'lcg_106__x86_64-el9__ir'."""
+    return f"{kernel_name(view)}__{re.sub(r'[^a-z0-9._-]', '_', shipped.name.lower())}"
+
+
+def spark_capable(language, metadata=None):
+    """Spark is offered to Python kernels, and to others whose spec says they can use it."""
+    return language.lower() == "python" or bool(((metadata or {}).get("cygnet") or {}).get("spark"))
 
 
 def view_kernel_spec(view):
@@ -38,10 +51,59 @@ def view_kernel_spec(view):
                 "release": view.release,
                 "platform": view.platform,
                 "python_version": view.python_version,
+                "spark": True,
             },
             "debugger": True,
         },
     )
+
+
+def shipped_kernel_spec(view, shipped):
+    """The spec of a kernel the view ships, launched by the cygnet-view provisioner in the
+    view's environment (the same isolation as its Python kernel)."""
+    return KernelSpec(
+        argv=list(shipped.argv),
+        display_name=f"{shipped.display_name} ({view.release} {view.platform})",
+        language=shipped.language,
+        interrupt_mode=shipped.interrupt_mode,
+        env=dict(shipped.env),
+        resource_dir=shipped.resource_dir,
+        metadata={
+            **shipped.metadata,
+            "kernel_provisioner": {
+                "provisioner_name": "cygnet-view",
+                "config": {"view": view.name, "kernel": shipped.name},
+            },
+            "cygnet": {
+                "view": view.name,
+                "release": view.release,
+                "platform": view.platform,
+                "kernel": shipped.name,
+                "spark": spark_capable(shipped.language, shipped.metadata),
+            },
+        },
+    )
+
+
+def view_kernels(view):
+    """Every kernel of a view as {name, display_name, language, usable, reason}: its Python
+    first, then what it ships. For listings."""
+    python = {
+        "name": kernel_name(view),
+        "display_name": f"Python 3 ({view.release} {view.platform})",
+        "language": "python",
+        "usable": view.usable,
+        "reason": view.reason,
+    }
+    shipped = [
+        {
+            **k.to_dict(),
+            "name": shipped_kernel_name(view, k),
+            "display_name": f"{k.display_name} ({view.release} {view.platform})",
+        }
+        for k in view.kernels
+    ]
+    return [python, *shipped]
 
 
 def pick_default_view(views, preferred=""):
@@ -54,7 +116,8 @@ def pick_default_view(views, preferred=""):
 
 
 class CygnetKernelSpecManager(KernelSpecManager):
-    """Lists one kernel per usable view (and, if the site keeps them, Jupyter's own specs)."""
+    """Lists the kernels of every usable view (and, if the site keeps them, Jupyter's own specs)
+    from one discovery pass, kept until the views roots change (`ViewsIndex`)."""
 
     cygnet = Instance(Cygnet)
     env_cache = Instance(EnvironmentCache)
@@ -67,8 +130,21 @@ class CygnetKernelSpecManager(KernelSpecManager):
     def _default_env_cache(self):
         return EnvironmentCache(self.cygnet.cache_dir, self.cygnet.view_setup_timeout)
 
-    def views(self):
-        return discover(self.cygnet.effective_views_roots(), self.env_cache.known_problems())
+    @cached_property
+    def index(self):
+        return ViewsIndex(self.cygnet.effective_views_roots())
+
+    def views(self, fresh=False):
+        return self.index.views(self.env_cache.known_problems(), fresh=fresh)
+
+    def catalogue(self, fresh=False):
+        """Kernel name -> (view, ShippedKernel or None for the view's Python), for usable views."""
+        entries = {}
+        for view in self.views(fresh=fresh):
+            if view.usable:
+                entries[kernel_name(view)] = (view, None)
+                entries.update({shipped_kernel_name(view, k): (view, k) for k in view.kernels})
+        return entries
 
     def default_kernel_name(self):
         view = pick_default_view(self.views(), self.cygnet.default_view)
@@ -76,38 +152,77 @@ class CygnetKernelSpecManager(KernelSpecManager):
 
     def find_kernel_specs(self):
         specs = super().find_kernel_specs() if self.cygnet.keep_native_kernels else {}
-        specs.update({kernel_name(v): RESOURCES for v in self.views() if v.usable})
+        specs.update(
+            {name: self._resource_dir(view, k) for name, (view, k) in self.catalogue().items() if not k or k.usable}
+        )
+        return specs
+
+    async def get_all_specs(self):
+        """Every spec, built from the kept pass; its freshness is checked off the event loop."""
+        entries = await asyncio.to_thread(self.catalogue)
+        specs = await asyncio.to_thread(super().get_all_specs) if self.cygnet.keep_native_kernels else {}
+        for name, (view, shipped) in entries.items():
+            if shipped and not shipped.usable:
+                continue  # listed with its reason by /cygnet/api/views; a start says why
+            spec = shipped_kernel_spec(view, shipped) if shipped else view_kernel_spec(view)
+            specs[name] = {"resource_dir": spec.resource_dir, "spec": spec.to_dict()}
         return specs
 
     def get_kernel_spec(self, kernel_name_):
-        view = self.view_for_kernel(kernel_name_)
+        view, shipped = self.kernel_for(kernel_name_)
         if view is None:
             return super().get_kernel_spec(kernel_name_)
         if not view.usable:
             raise as_http_error(Unavailable(f"view {view.name} cannot run kernels: {view.reason}"))
-        return view_kernel_spec(view)
+        if shipped is None:
+            return view_kernel_spec(view)
+        if not shipped.usable:
+            raise as_http_error(
+                Unavailable(f"kernel {shipped.name} of view {view.name} cannot start: {shipped.reason}")
+            )
+        return shipped_kernel_spec(view, shipped)
 
     def view_for_kernel(self, name):
-        """The view behind a kernel name, None for a native kernel, or NoSuchKernel.
-        Without native kernels, 'python3' (most notebooks' kernel) means the default view."""
-        views = self.views()
-        for view in views:
-            if kernel_name(view) == name.lower():
-                return view
+        """The view behind a kernel name, None for a native kernel, or NoSuchKernel."""
+        return self.kernel_for(name)[0]
+
+    def kernel_for(self, name):
+        """(view, ShippedKernel or None) behind a kernel name; (None, None) for a native kernel,
+        or NoSuchKernel. Without native kernels, 'python3' (most notebooks' kernel) means the
+        default view's Python. A name not in the kept pass makes it look for changes first."""
+        name = name.lower()
+        for fresh in (False, True):
+            entries = self.catalogue(fresh=fresh)
+            if name in entries:
+                return entries[name]
+            broken = next((v for v in self.views() if kernel_name(v) == name), None)
+            if broken is not None:
+                return broken, None
         if self.cygnet.keep_native_kernels:
-            return None
-        if name == NATIVE_NAME and (view := pick_default_view(views, self.cygnet.default_view)):
-            return view
+            return None, None
+        if name == NATIVE_NAME and (view := pick_default_view(self.views(), self.cygnet.default_view)):
+            return view, None
         raise NoSuchKernel(name)
+
+    @staticmethod
+    def _resource_dir(view, shipped):
+        return shipped.resource_dir if shipped else RESOURCES
 
     def kernel_path(self):
         return kernel_side_path(self.cygnet.kernel_packages, self.cygnet.data_dir)
 
-    def view_environment(self, name=""):
-        """What a process of view `name` (default: the default view) runs with, as its kernels
-        do: {view, python, env}. For processes the server starts on the kernels' behalf."""
-        from .isolation import kernel_environment
+    def workspace(self):
+        return getattr(self.parent, "root_dir", None) or os.getcwd()
 
+    def environment(self, view):
+        """The view's resolved environment, with the user's environment script (configured as a
+        path in the workspace) sourced after setup.sh."""
+        return self.env_cache.get(view, script=env_script_path(self.cygnet.env_script, self.workspace()))
+
+    def view_environment(self, name="", server_env=None):
+        """What a process of view `name` (default: the default view) runs with, as its kernels
+        do: {view, python, env}. For processes the server starts on the user's behalf (managed
+        Spark servers, terminals)."""
         views = self.views()
         view = next((v for v in views if v.name == name), None) if name else None
         view = view or (None if name else pick_default_view(views, self.cygnet.default_view))
@@ -115,8 +230,12 @@ class CygnetKernelSpecManager(KernelSpecManager):
             raise (NotFound(f"no view {name}") if name else Unavailable("no usable view here"))
         if not view.usable:
             raise Unavailable(f"view {view.name} cannot run kernels: {view.reason}")
-        resolved = self.env_cache.get(view)
+        resolved = self.environment(view)
         env = kernel_environment(
-            view, resolved.env, os.environ, self.cygnet.kernel_env_passthrough, kernel_path=self.kernel_path()
+            view,
+            resolved.env,
+            os.environ if server_env is None else server_env,
+            self.cygnet.kernel_env_passthrough,
+            kernel_path=self.kernel_path(),
         )
         return {"view": view.name, "python": str(view.python), "env": env}

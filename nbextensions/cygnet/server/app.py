@@ -10,6 +10,7 @@ import atexit
 import base64
 import dataclasses
 import os
+import threading
 from functools import partial
 
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
@@ -64,6 +65,12 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
                 "software views only if it is Cygnet's or a subclass of it",
                 chosen,
             )
+        # Terminals run in the user's view (linked before jupyter_server_terminals, which reads this).
+        terminals = serverapp.config.TerminalsExtensionApp
+        if "terminal_manager_class" not in terminals:
+            from .terminals import ViewTerminalManager
+
+            terminals.terminal_manager_class = ViewTerminalManager
         # With a storage endpoint, the file browser shows the user's EOS home as EOS/.
         if (
             serverapp.config.get("Cygnet", {}).get("storage_endpoint")
@@ -98,6 +105,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         if hasattr(ksm, "views"):
             self.list_views = ksm.views
             _choose_default_kernel(serverapp, ksm)
+            # The first terminal's environment comes from the kept copy, not a setup.sh on the loop.
+            threading.Thread(target=_warm_default_view, args=(ksm,), daemon=True).start()
         else:  # a site-chosen spec manager: views can still be listed
             cache = EnvironmentCache(config.cache_dir, config.view_setup_timeout)
             self.list_views = partial(_discover, config, cache)
@@ -146,6 +155,13 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
                 ("/git-pull", opener_handlers.GitPullHandler),
             ]
         )
+
+
+def _warm_default_view(ksm):
+    try:
+        ksm.view_environment()
+    except Exception as e:  # noqa: BLE001 - only a head start; the error comes again where it matters
+        ksm.log.debug("cygnet: the default view's environment was not prepared: %s", e)
 
 
 def _discover(config, cache):

@@ -91,13 +91,17 @@ class CygnetHandler(ExtensionHandlerMixin, APIHandler):
 
 
 class ViewsHandler(CygnetHandler):
-    """GET /cygnet/api/views: every view found, usable or not (with the reason)."""
+    """GET /cygnet/api/views: every view found, usable or not (with the reason), with its
+    kernels: its Python first, then those it ships (each with its kernel name and whether it
+    can start)."""
 
     @web.authenticated
     @authorized
     async def get(self):
+        from cygnet.kernels.specs import view_kernels
+
         views = await self.run_core(self.extensionapp.list_views)
-        self.finish_json([v.to_dict() for v in views])
+        self.finish_json([{**v.to_dict(), "kernels": view_kernels(v)} for v in views])
 
 
 def hub_redirect_path():
