@@ -51,6 +51,34 @@ class Cygnet(Configurable):
     def _default_local_views_root(self) -> str:
         return os.path.join(self.data_dir, "views")
 
+    custom_envs_root = Unicode(
+        help="Where custom environments are built, by `cygnet views build NAME --from REPO` and by links "
+        "with env=1 (those are named env-<hash> and reused by every user of this root). It is a views "
+        "root too. Default: local_views_root. A site may point it at a shared folder.",
+    ).tag(config=True)
+
+    @default("custom_envs_root")
+    def _default_custom_envs_root(self) -> str:
+        return self.local_views_root
+
+    env_build_timeout = Float(
+        900.0,
+        help="Seconds a custom environment's build (uv installing a repository's requirements) may take.",
+    ).tag(config=True)
+
+    env_build_max_bytes = Integer(
+        4 << 30,
+        help="The largest a custom environment may grow, in bytes; a build past it stops and is not kept.",
+    ).tag(config=True)
+
+    env_build_allowed_hosts = List(
+        Unicode(),
+        [],
+        help="Hosts a repository's requirements may name as a package source (--index-url, "
+        "--extra-index-url, --find-links, or a direct URL such as pkg @ https://host/...). Empty: "
+        "only the package index uv is configured with. Local paths are never allowed.",
+    ).tag(config=True)
+
     view_setup_timeout = Float(
         300.0,
         help="Seconds a view's setup.sh may take to source (a cold CVMFS can be slow) "
@@ -78,10 +106,10 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     env_script = Unicode(
-        help="A script of the user's, relative to the workspace, that every kernel sources after its "
-        "view's setup.sh (SWAN's user environment script): exported variables reach the kernel. Set "
-        "from the hub's form ($CYGNET_ENV_SCRIPT). A script that is missing or fails stops the kernel "
-        "with its reason.",
+        help="A script of the user's, relative to the workspace, that every kernel and terminal sources "
+        "after its view's setup.sh (SWAN's user environment script): exported variables reach them. Set "
+        "from the hub's form ($CYGNET_ENV_SCRIPT). Its result is cached with the view's until the script "
+        "changes. A script that is missing or fails stops the kernel or terminal with its last lines.",
     ).tag(config=True)
 
     @default("env_script")
@@ -297,10 +325,10 @@ class Cygnet(Configurable):
 
     # --- derived paths ----------------------------------------------------------------
     def effective_views_roots(self) -> list[Path]:
-        """$CYGNET_VIEWS_PATH's roots, then the configured ones, without duplicates."""
+        """$CYGNET_VIEWS_PATH's roots, the configured ones, then the custom environments' root, once each."""
         extra = [p for p in os.environ.get("CYGNET_VIEWS_PATH", "").split(":") if p]
         seen, roots = set(), []
-        for root in extra + list(self.views_roots):
+        for root in extra + list(self.views_roots) + [self.custom_envs_root]:
             key = os.path.abspath(os.path.expanduser(root))
             if key not in seen:
                 seen.add(key)

@@ -5,7 +5,7 @@ setup.sh, like the LCG views on CVMFS.
 """
 
 from .build import build_view, default_platform
-from .discovery import ViewsIndex, discover, find_view, split_name
+from .discovery import ViewsIndex, discover, find_view, pick_default_view, split_name
 from .environment import EnvironmentCache, EnvScriptFailed, ViewEnvironment, clean_base_env, env_diff
 from .model import View
 
@@ -21,5 +21,6 @@ __all__ = [
     "discover",
     "env_diff",
     "find_view",
+    "pick_default_view",
     "split_name",
 ]

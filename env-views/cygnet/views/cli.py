@@ -1,9 +1,14 @@
 """`cygnet views list|show|build`."""
 
+import contextlib
 import json
+import os
 import sys
+import tempfile
+from pathlib import Path
 
 from cygnet.core.config import load_config
+from cygnet.core.errors import BadInput
 
 from .build import build_view, spark_requirements, storage_requirements
 from .discovery import discover, find_view
@@ -24,8 +29,22 @@ def register(subparsers):
     p.add_argument("--refresh", action="store_true", help="source setup.sh again instead of using the cache")
     p.set_defaults(func=show_command)
 
-    p = sub.add_parser("build", help="build a view (a virtual environment with the LCG layout)")
+    p = sub.add_parser(
+        "build",
+        help="build a view (a virtual environment with the LCG layout), or with --from a custom environment "
+        "from a repository's requirements on top of a view",
+    )
     p.add_argument("name", help="<release> (this machine's platform is added) or <release>/<platform>")
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="REPO",
+        help="a Git URL or local folder whose requirements.txt, pyproject.toml or environment.yml (pip "
+        "section) to install, with uv, on top of --base",
+    )
+    p.add_argument(
+        "--base", metavar="VIEW", help="the view a --from environment is built on (default: the default view)"
+    )
     p.add_argument("--python", help="interpreter to build from (default: the server's)")
     p.add_argument("--packages", nargs="*", default=[], metavar="PKG", help="pip requirements to install")
     p.add_argument(
@@ -92,6 +111,10 @@ def show_command(args, config_argv):
 
 def build_command(args, config_argv):
     config = load_config(config_argv)
+    if args.source:
+        return build_from_command(args, config)
+    if args.base:
+        raise BadInput("--base goes with --from (a custom environment on top of a view)")
     view = build_view(
         args.root or config.local_views_root,
         args.name,
@@ -104,3 +127,52 @@ def build_command(args, config_argv):
         progress=lambda message: print(f"cygnet: {message}", file=sys.stderr, flush=True),
     )
     print(view.name)
+
+
+def build_from_command(args, config):
+    """`cygnet views build NAME --from REPO [--base VIEW]`: uv's log streams to stderr."""
+    from .custom import build_custom_view, find_requirements, limits_from
+    from .discovery import pick_default_view, split_name
+
+    if "/" in args.name:
+        raise BadInput("a custom environment is named by a release only; it takes its base view's platform")
+    split_name(f"{args.name}/platform")  # the same rules as any view name
+    views = discover(config.effective_views_roots())
+    base = find_view(config.effective_views_roots(), args.base) if args.base else None
+    base = base or pick_default_view(views, config.default_view)
+    if base is None:
+        raise BadInput("no usable view to build on; name one with --base")
+    target = Path(args.root or config.custom_envs_root) / args.name / base.platform
+    if target.exists() and not args.force:
+        raise BadInput(f"{args.name}/{base.platform} already exists at {target}; pass --force to rebuild it")
+    limits = limits_from(config)
+    say = lambda line: print(f"cygnet: {line}", file=sys.stderr, flush=True)  # noqa: E731
+    with checked_out(args.source, limits.timeout, say) as folder:
+        requirements = find_requirements(folder, limits.allowed_hosts)
+        base_env = EnvironmentCache(config.cache_dir, config.view_setup_timeout).get(base).env
+        view = build_custom_view(
+            args.root or config.custom_envs_root, args.name, base, base_env, requirements, limits, say
+        )
+    print(view.name)
+
+
+@contextlib.contextmanager
+def checked_out(source, timeout, progress):
+    """A local folder as it is, or a shallow clone of a Git URL in a temporary folder."""
+    if Path(source).is_dir():
+        yield Path(source)
+        return
+    from cygnet.core.proc import run_bounded, tail
+
+    with tempfile.TemporaryDirectory(prefix="cygnet-env-") as tmp:
+        progress(f"cloning {source}")
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        result = run_bounded(
+            ["git", "clone", "--depth", "1", "--quiet", "--", source, f"{tmp}/repo"],
+            timeout=timeout,
+            what="cloning",
+            env=env,
+        )
+        if result.returncode != 0:
+            raise BadInput(f"{source} could not be cloned: {tail(result.stderr)}")
+        yield Path(tmp) / "repo"

@@ -1,6 +1,7 @@
 """Finding views under views roots, cheaply: nothing is sourced or run here, so listing a
 CVMFS root costs a few stat calls per view."""
 
+import json
 import os
 import re
 import threading
@@ -14,6 +15,7 @@ from .model import View
 from .shipped import kernel_dirs, shipped_kernels
 
 BUILDING_MARKER = ".cygnet-building"
+CUSTOM_ENV_INFO = "cygnet-env.json"  # in a custom environment: its base view and source
 _PYTHON_LIB = re.compile(r"^python(\d+\.\d+)$")
 
 
@@ -39,6 +41,17 @@ def find_view(roots, name):
             return view
     known = ", ".join(v.name for v in discover(roots)) or "none"
     raise NotFound(f"no view named {name!r} (views found: {known})")
+
+
+def pick_default_view(views, preferred=""):
+    """The configured default, else a usable view released as 'default', else the newest; a
+    custom environment (built from a repository) only when configured by name."""
+    usable = [v for v in views if v.usable]
+    for view in usable:
+        if view.name == preferred or (not preferred and view.release == "default"):
+            return view
+    stacks = [v for v in usable if not v.base]
+    return stacks[-1] if stacks else None
 
 
 def split_name(name):
@@ -77,7 +90,8 @@ def inspect_view(release, platform, path):
     version = _python_version(path)
 
     def view(usable, reason=""):
-        return View(release, platform, path, python, version, usable, reason, shipped_kernels(path) if usable else ())
+        kernels = shipped_kernels(path) if usable else ()
+        return View(release, platform, path, python, version, usable, reason, kernels, _base_of(path))
 
     if (path / BUILDING_MARKER).exists():
         return view(False, "its build did not finish; run `cygnet views build` again to complete it")
@@ -86,6 +100,14 @@ def inspect_view(release, platform, path):
     if python is None:
         return view(False, f"no Python interpreter (bin/python3 or bin/python) in {path}")
     return view(True)
+
+
+def _base_of(path):
+    """The base view of a custom environment ('' for a view of the stack)."""
+    try:
+        return str(json.loads((path / CUSTOM_ENV_INFO).read_text()).get("base", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def _python_version(path):

@@ -16,6 +16,7 @@ class View:
     usable: bool
     reason: str = ""  # why it is unusable; empty when usable
     kernels: tuple = field(default=(), compare=False)  # the ShippedKernels besides its Python
+    base: str = ""  # for a custom environment built from a repository: the view it is built on
 
     @property
     def name(self):

@@ -12,7 +12,7 @@ from traitlets import Instance, default
 
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import NotFound, Unavailable, as_http_error
-from cygnet.views import EnvironmentCache, ViewsIndex
+from cygnet.views import EnvironmentCache, ViewsIndex, pick_default_view
 
 from .isolation import env_script_path, kernel_environment, kernel_side_path
 
@@ -104,15 +104,6 @@ def view_kernels(view):
         for k in view.kernels
     ]
     return [python, *shipped]
-
-
-def pick_default_view(views, preferred=""):
-    """The configured default, else a usable view released as 'default', else the newest."""
-    usable = [v for v in views if v.usable]
-    for view in usable:
-        if view.name == preferred or (not preferred and view.release == "default"):
-            return view
-    return usable[-1] if usable else None
 
 
 class CygnetKernelSpecManager(KernelSpecManager):

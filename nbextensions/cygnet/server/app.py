@@ -31,6 +31,7 @@ from .kerberos_handlers import KerberosHandler
 from .kerberos_renewal import refresh_tokens, start_renewal
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
+from .opener.environment import link_environment
 from .share_page import RenderCache
 from .spark_sweep import start_sweep
 from .spark_ui import SparkUIHandler
@@ -121,7 +122,11 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.spark_sweep = start_sweep(self)
         atexit.register(self.spark_servers.stop_all)  # a managed server lives no longer than the service
         self.share_pages = RenderCache()
-        self.open_settings = dataclasses.replace(settings_from(config), shares=self.shares)
+        self.open_settings = dataclasses.replace(
+            settings_from(config),
+            shares=self.shares,
+            environments=partial(link_environment, ksm) if hasattr(ksm, "views") else None,
+        )
         self.sync_jobs = SyncJobs(workspace, config.box_url, config.data_dir, config.shares_url)
         serverapp.log.info(
             "cygnet: extension loaded; views roots: %s", ", ".join(map(str, config.effective_views_roots()))

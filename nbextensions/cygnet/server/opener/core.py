@@ -25,6 +25,8 @@ class OpenSettings:
     max_bytes: int = 1 << 30
     depth: int = 1
     shares: object = None  # the ShareStore that share= and shared= links copy from
+    # env=1: (checkout folder, progress) -> the kernel name of the repository's environment
+    environments: object = None
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Opened:
     path: str
     backup: dict = None  # {"folder", "only_in_backup": [...], "differ": [...]}
     kept_yours: list = None  # files changed both here and upstream, the user's edits kept
+    kernel: str = None  # env=1: the kernel of the repository's environment
 
     def to_dict(self):
         return asdict(self)
@@ -71,6 +74,11 @@ def open_link(params, workspace, settings, progress=lambda line: None):
         checks.text(value, name, required=False, allow_empty=True)
     workspace = Path(workspace).resolve()
     report = None
+    wants_env = _flag(params.get("env"), "env")
+    if wants_env and not repo:
+        raise BadInput("env=1 builds a repository's environment: it goes with repo=")
+    if wants_env and settings.environments is None:
+        raise BadInput("building environments from links is not enabled here")
     if share:
         return Opened(_copy_share(params, workspace, settings, progress))
     if repo:
@@ -80,6 +88,7 @@ def open_link(params, workspace, settings, progress=lambda line: None):
         with _lock(folder):
             opened, report = open_repo(repo, params.get("branch") or None, folder, settings, progress)
         source = f"the repository {repo}"
+        kernel = settings.environments(opened, progress) if wants_env else None
     else:
         url = settings.policy.check_download(url)
         folder = confine(workspace, params.get("target") or settings.projects_dir)
@@ -87,12 +96,22 @@ def open_link(params, workspace, settings, progress=lambda line: None):
         # never holds up others into the same folder.
         opened = download_into(url, folder, settings, progress)
         source = f"the archive {url}"
+        kernel = None
     if params.get("path"):
         opened = confine(opened, params["path"])
         if not opened.exists():
             raise BadInput(f"{params['path']} is not in {source}")
     report = report or {}
-    return Opened(opened.relative_to(workspace).as_posix(), report.get("backup"), report.get("kept_yours"))
+    relative = opened.relative_to(workspace).as_posix()
+    return Opened(relative, report.get("backup"), report.get("kept_yours"), kernel)
+
+
+def _flag(value, name):
+    if value in (None, "", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise BadInput(f"{name}= is 1 or 0, not {value!r}")
 
 
 def _copy_share(params, workspace, settings, progress):

@@ -95,6 +95,8 @@ class OpenEventsHandler(CygnetHandler):
         self.set_header("X-Accel-Buffering", "no")  # let proxies pass events as they come
         while True:
             event, data = await events.get()
+            if event == "done" and data.get("kernel"):
+                data = await self._on_its_kernel(data)
             self.write(f"event: {event}\ndata: {json.dumps(data)}\n\n")
             try:
                 await self.flush()
@@ -103,6 +105,25 @@ class OpenEventsHandler(CygnetHandler):
             if event != "progress":
                 break
         self.finish()
+
+    async def _on_its_kernel(self, data):
+        """A notebook opened with its repository's environment gets a session on that kernel, which
+        JupyterLab joins when it opens the notebook (its own metadata is left as it is)."""
+        path = data["path"]
+        if not path.endswith(".ipynb"):
+            return data
+        try:
+            sessions = self.session_manager
+            existing = await sessions.get_session(path=path) if await sessions.session_exists(path=path) else None
+            if existing and existing["kernel"]["name"] != data["kernel"]:
+                await sessions.delete_session(existing["id"])
+                existing = None
+            if existing is None:
+                await sessions.create_session(path=path, name=path, type="notebook", kernel_name=data["kernel"])
+        except Exception as e:  # noqa: BLE001 - the notebook still opens; the user picks the kernel
+            self.log.warning("cygnet: no session on %s for %s: %s", data["kernel"], path, e)
+            return {**data, "warning": f"choose the kernel {data['kernel']} yourself: {e}"}
+        return data
 
 
 class LinkHandler(CygnetHandler):
