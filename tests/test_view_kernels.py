@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.cli import PLATFORM
 from tests.support.jupyter import JupyterServer
-from tests.support.views import kernel_name, language_view, lcg_view
+from tests.support.views import kernel_name, language_view, lcg_view, spark_home_view
 
 LANGS = f"LCG_langs/{PLATFORM}"
 SCRIPT = "env/user-env.sh"
@@ -22,6 +22,7 @@ def langs(tmp_path_factory, kernel_site):
         "langs": language_view(root, "LCG_langs", PLATFORM, kernel_site=kernel_site),
         "plain": lcg_view(root, "LCG_plain", PLATFORM, kernel_site=kernel_site),
         "missing": lcg_view(root, "LCG_missing", PLATFORM, kernel_site=kernel_site),
+        "sparkhome": spark_home_view(root, "LCG_sparkhome", PLATFORM, kernel_site=kernel_site),
     }
     spec = views["missing"] / "share/jupyter/kernels/ir"
     spec.mkdir(parents=True)
@@ -158,3 +159,26 @@ def test_a_failing_user_script_stops_kernels_and_terminals_with_its_last_lines(l
     finally:
         kernel.shutdown()
         script.write_text(GOOD_SCRIPT)
+
+
+def test_spark_from_a_views_spark_home_with_sparkmonitor_matched_to_it(langs):
+    """An LCG-like view: no pyspark package, Spark at $SPARK_HOME (found with findspark)."""
+    server, views, _ = langs
+    kernel = server.kernel(kernel_name("LCG_sparkhome", PLATFORM))
+    try:
+        assert kernel.run("import importlib.util; print(importlib.util.find_spec('pyspark'))").strip() == "None"
+        kernel.run("%spark connect --cluster local", timeout=300)
+        out = kernel.run(
+            "import pyspark; print(pyspark.__file__); print(spark.range(100).count()); "
+            "print(spark.sparkContext.getConf().get('spark.driver.extraClassPath'))",
+            timeout=120,
+        )
+    finally:
+        kernel.shutdown()
+    where, count, classpath = out.strip().splitlines()[-3:]
+    assert where.startswith(str(views["sparkhome"] / "spark" / "python" / "pyspark")), out
+    assert count == "100"
+    import pyspark
+
+    major = pyspark.__version__.split(".")[0]
+    assert f"listener_spark{major}_2.13.jar" in classpath, "sparkmonitor's jar for this Spark"

@@ -111,3 +111,34 @@ def language_view(root, release, platform, *, kernel_site, setup_lines=()):
         (path / folder / "kernel.json").write_text(json.dumps(spec))
     shutil.copytree("/usr/share/jupyter/kernels/ir", path / "share/jupyter/kernels/ir")
     return path
+
+
+def spark_home_view(root, release, platform, *, kernel_site):
+    """A view whose Spark is a distribution at $SPARK_HOME (python/pyspark, python/lib/py4j-*.zip,
+    jars/, bin/), as LCG views ship it, and no pyspark package on its Python's path; sparkmonitor
+    is installed as a package, as in an LCG view."""
+    import importlib.metadata
+    import zipfile
+
+    import py4j
+    import pyspark
+
+    path = Path(root) / release / platform
+    home = path / "spark"
+    lcg_view(root, release, platform, kernel_site=kernel_site, setup_lines=[f'export SPARK_HOME="{home}"'])
+    installed = Path(pyspark.__file__).parent
+    (home / "python" / "lib").mkdir(parents=True)
+    (home / "python" / "pyspark").symlink_to(installed, target_is_directory=True)
+    for folder in ("jars", "bin"):
+        (home / folder).symlink_to(installed / folder, target_is_directory=True)
+    py4j_dir = Path(py4j.__file__).parent
+    with zipfile.ZipFile(home / "python" / "lib" / f"py4j-{py4j.__version__}-src.zip", "w") as z:
+        for file in py4j_dir.rglob("*.py"):
+            z.write(file, Path("py4j") / file.relative_to(py4j_dir))
+    sparkmonitor = f"sparkmonitor=={importlib.metadata.version('sparkmonitor')}"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps"]
+        + ["--target", str(path / "extra"), sparkmonitor],
+        check=True,
+    )
+    return path

@@ -25,10 +25,16 @@ def kernel_environment(view, view_env, server_env, passthrough, kernel_path=None
     return env
 
 
-def kernel_side_path(packages, data_dir):
-    """A folder that makes exactly `packages` (such as 'cygnet.kernels') importable: links to
-    their installed locations, under a `cygnet/` namespace with no __init__.py. Shared by all
-    kernels; rebuilt under a new name whenever the set or the locations change."""
+# Single-module libraries kernel-side code uses, linked beside the Cygnet packages (appended to
+# the kernel's path, so a view's own copy wins): findspark finds a view's SPARK_HOME.
+KERNEL_LIBRARIES = ("findspark",)
+
+
+def kernel_side_path(packages, data_dir, libraries=KERNEL_LIBRARIES):
+    """A folder that makes exactly `packages` (such as 'cygnet.kernels') and the single-module
+    `libraries` importable: links to their installed locations, under a `cygnet/` namespace with
+    no __init__.py. Shared by all kernels; rebuilt under a new name whenever the set or the
+    locations change."""
     links = {}
     for name in packages:
         parts = name.split(".")
@@ -37,7 +43,11 @@ def kernel_side_path(packages, data_dir):
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.submodule_search_locations:
             raise BadInput(f"kernel package {name!r} is not an installed package")
-        links[parts[1]] = os.path.realpath(list(spec.submodule_search_locations)[0])
+        links[f"cygnet/{parts[1]}"] = os.path.realpath(list(spec.submodule_search_locations)[0])
+    for name in libraries:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin and spec.origin.endswith(".py"):
+            links[f"{name}.py"] = os.path.realpath(spec.origin)
 
     digest = hashlib.sha256(repr(sorted(links.items())).encode()).hexdigest()[:16]
     target = Path(data_dir) / "kernel-path" / digest
@@ -45,10 +55,10 @@ def kernel_side_path(packages, data_dir):
         return target
     staging = target.with_name(f".{digest}.{os.getpid()}")
     (staging / "cygnet").mkdir(parents=True, exist_ok=True)
-    for sub, location in links.items():
-        link = staging / "cygnet" / sub
+    for relative, location in links.items():
+        link = staging / relative
         if not link.is_symlink():
-            link.symlink_to(location, target_is_directory=True)
+            link.symlink_to(location, target_is_directory=os.path.isdir(location))
     try:
         staging.rename(target)
     except OSError:  # another process made it first

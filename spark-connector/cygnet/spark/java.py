@@ -27,10 +27,13 @@ def required_java(spark_version=None):
     """Java's major version this Spark needs: 17 for Spark 4, 8 before."""
     if spark_version is None:
         try:
+            from .spark_home import ensure_pyspark
+
+            ensure_pyspark()
             import pyspark
 
             spark_version = pyspark.__version__
-        except ImportError:
+        except (ImportError, Unavailable):
             return 17
     return 17 if int(str(spark_version).split(".")[0]) >= 4 else 8
 

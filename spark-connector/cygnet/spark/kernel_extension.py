@@ -43,6 +43,9 @@ def _preload_client():
     """Import the Spark Connect client (pandas, pyarrow, grpc: most of a first connect's time)
     while the kernel waits for its first cell."""
     try:
+        from .spark_home import ensure_pyspark
+
+        ensure_pyspark()
         import pyspark.sql.connect.session  # noqa: F401
     except Exception:  # noqa: BLE001 - no Spark in this view: connect will say so
         pass

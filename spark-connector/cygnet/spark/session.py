@@ -27,6 +27,7 @@ from .java import check_java
 from .managed import hold, let_go, server_for_kernel
 from .monitor import monitor_conf
 from .ports import PortLease, ports_dir
+from .spark_home import ensure_pyspark
 from .state import STATE
 
 
@@ -140,6 +141,7 @@ def _start(cluster_name, bundles, options, app_name, log):
     STATE.cluster, STATE.bundles = cluster, bundles
     STATE.options = dict(options) if isinstance(options, dict) else dict(o.split("=", 1) for o in options or ())
     try:
+        ensure_pyspark()
         from pyspark.sql import SparkSession
     except ImportError:
         raise Unavailable(
