@@ -12,16 +12,23 @@ class RepoBody extends Widget {
   readonly repo = el('input', { className: 'cygnet-open-repo', placeholder: 'https://github.com/owner/repo' });
   readonly branch = el('input', { className: 'cygnet-open-branch', placeholder: 'default branch' });
   readonly path = el('input', { className: 'cygnet-open-path', placeholder: 'a notebook inside it (optional)' });
+  readonly env = el('input', { className: 'cygnet-open-env', type: 'checkbox' });
   constructor() {
     super();
     this.node.append(
       el('label', {}, 'Repository ', this.repo),
       el('label', {}, 'Branch ', this.branch),
-      el('label', {}, 'Open ', this.path)
+      el('label', {}, 'Open ', this.path),
+      el(
+        'label',
+        { title: 'Install its requirements.txt, pyproject.toml or environment.yml on top of your view' },
+        this.env,
+        ' Build its environment'
+      )
     );
   }
   getValue() {
-    return { repo: this.repo.value, branch: this.branch.value, path: this.path.value };
+    return { repo: this.repo.value, branch: this.branch.value, path: this.path.value, env: this.env.checked };
   }
 }
 
@@ -37,7 +44,9 @@ export async function openRepository(): Promise<void> {
   }
   const value = body.getValue();
   try {
-    window.location.assign(`${serverURL('cygnet', 'open')}?${openQuery(value.repo, value.branch, value.path)}`);
+    window.location.assign(
+      `${serverURL('cygnet', 'open')}?${openQuery(value.repo, value.branch, value.path, value.env)}`
+    );
   } catch (error) {
     notifyError('Open Git repository', error);
   }

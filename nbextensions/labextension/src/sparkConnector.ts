@@ -5,7 +5,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { KernelState } from './sparkModel';
+import { KernelState, sparkUnsupported } from './sparkModel';
 
 export const COMM_TARGET = 'cygnet.spark';
 const NO_SUPPORT = 'this kernel has no Cygnet Spark support: choose a kernel of a Cygnet view';
@@ -106,6 +106,17 @@ export class SparkConnector {
     this._changed.emit();
     if (!kernel) {
       return;
+    }
+    const unsupported = sparkUnsupported(await kernel.spec.catch(() => undefined));
+    if (unsupported) {
+      if (this.kernel === kernel) {
+        this.state = { state: 'error', error: unsupported };
+        this._changed.emit();
+      }
+      return;
+    }
+    if (this.kernel !== kernel) {
+      return; // another kernel came while the spec was read
     }
     kernel.statusChanged.connect(this.onKernelStatus, this);
     const comm = kernel.createComm(COMM_TARGET);

@@ -125,6 +125,22 @@ export function describeState(state: KernelState | null, kernelName: string | nu
   }
 }
 
+/**
+ * Why a kernel cannot use Spark, from its spec's Cygnet metadata, or null when it can (or when
+ * the spec says nothing: the kernel side then answers for itself). Spark is for Python kernels,
+ * and for others whose view's spec says they can use it.
+ */
+export function sparkUnsupported(
+  spec: { language?: string; display_name?: string; metadata?: any } | undefined
+): string | null {
+  const info = spec?.metadata?.cygnet;
+  if (!info || info.spark !== false) {
+    return null;
+  }
+  const language = spec?.language || 'this language';
+  return `Spark is for Python kernels: this ${language} kernel cannot use it. Switch the notebook to the Python kernel of ${info.view ?? 'its view'} to connect.`;
+}
+
 /** The comm message that asks the kernel to connect with a choice. */
 export function connectMessage(choice: SparkChoice): Record<string, unknown> {
   return { action: 'connect', cluster: choice.cluster, bundles: choice.bundles, options: choice.options };

@@ -9,6 +9,8 @@ export interface ViewInfo {
   release: string;
   platform: string;
   python_version?: string;
+  kernel?: string; // a kernel the view ships (R, Octave, ROOT's C++); absent for its Python
+  spark?: boolean;
 }
 
 /** The view of a kernel spec, or null for kernels that are not a Cygnet view's. */
@@ -35,8 +37,8 @@ export class ViewStatus extends Widget {
     const name = session?.session?.kernel?.name ?? session?.kernelPreference.name;
     const view = viewOfSpec(name ? this.specs.specs?.kernelspecs[name] : undefined);
     this.node.textContent = view ? `View: ${view.release} · ${view.platform}` : '';
-    this.node.title = view
-      ? `This kernel runs in the software view ${view.view} (Python ${view.python_version ?? '?'})`
-      : '';
+    const spec = name ? this.specs.specs?.kernelspecs[name] : undefined;
+    const what = view?.kernel ? `${spec?.display_name ?? view.kernel}` : `Python ${view?.python_version ?? '?'}`;
+    this.node.title = view ? `This kernel runs in the software view ${view.view} (${what})` : '';
   }
 }

@@ -16,6 +16,7 @@ import {
   defaultCluster,
   connectMessage,
   describeState,
+  sparkUnsupported,
   formatOptions,
   metadataWithChoice,
   parseOptions,
@@ -180,6 +181,7 @@ describe('openQuery', () => {
   });
   it('refuses what is not a URL', () => {
     expect(() => openQuery('not a url', '', '')).toThrow(/not a repository URL/);
+    expect(openQuery('https://github.com/o/r', '', '', true)).toBe('repo=https%3A%2F%2Fgithub.com%2Fo%2Fr&env=1');
     expect(() => openQuery('', '', '')).toThrow();
   });
 });
@@ -208,5 +210,19 @@ describe('Kerberos ticket', () => {
     expect(expiresSoon({ ...soon, renew_until: now + 86400 }, now)).toBe(false);
     expect(expiresSoon({ ...soon, expires: now + 7200 }, now)).toBe(false);
     expect(expiresSoon({ ...soon, principal: null }, now)).toBe(false);
+  });
+});
+
+describe('sparkUnsupported', () => {
+  it('lets Python kernels and kernels without Cygnet metadata through', () => {
+    expect(sparkUnsupported(undefined)).toBeNull();
+    expect(sparkUnsupported({ language: 'python', metadata: { cygnet: { view: 'v/p', spark: true } } })).toBeNull();
+    expect(sparkUnsupported({ language: 'R', metadata: {} })).toBeNull();
+  });
+  it('says Spark is for Python kernels for a view kernel that cannot use it', () => {
+    const reason = sparkUnsupported({ language: 'R', metadata: { cygnet: { view: 'LCG_106/x86_64', spark: false } } });
+    expect(reason).toContain('Spark is for Python kernels');
+    expect(reason).toContain('R kernel');
+    expect(reason).toContain('LCG_106/x86_64');
   });
 });

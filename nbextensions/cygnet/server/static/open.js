@@ -28,6 +28,8 @@
     if (data.kept_yours && data.kept_yours.length) {
       append('changed both here and upstream, your edits kept: ' + data.kept_yours.join(', '));
     }
+    if (data.kernel) { append('opening on the kernel of its environment: ' + data.kernel); }
+    if (data.warning) { append(data.warning); }
     show('Opening ' + data.path + '\u2026', 'done');
     if (data.url.indexOf(lab) === 0) { window.location.replace(data.url); }
   });
