@@ -117,7 +117,14 @@ def main():
     )
 
     times = {k: [] for k in "abcd"}
-    plain_cmd = [str(VENV_BIN / "jupyter"), "server", "--no-browser"]
+    # Jupyter's own kernel spec manager (Cygnet's extension keeps a configured one).
+    plain_cmd = [
+        str(VENV_BIN / "jupyter"),
+        "server",
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.kernel_spec_manager_class=jupyter_client.kernelspec.KernelSpecManager",
+    ]
     with JupyterServer(env={"JUPYTER_PATH": str(tmp / "jupyter-path")}, root=tmp, command=plain_cmd) as plain:
         latency(plain, "/api/kernelspecs")
         times["a"] = [latency(plain, "/api/kernelspecs")[0] for _ in range(args.runs)]

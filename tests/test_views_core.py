@@ -45,8 +45,9 @@ def test_find_view_names_what_exists(root):
 
 def test_views_path_variable_adds_roots_in_front(monkeypatch, tmp_path):
     monkeypatch.setenv("CYGNET_VIEWS_PATH", f"{tmp_path}/x:{tmp_path}/y")
-    config = Cygnet(views_roots=[str(tmp_path / "z"), str(tmp_path / "x")])
-    assert config.effective_views_roots() == [tmp_path / "x", tmp_path / "y", tmp_path / "z"]
+    config = Cygnet(views_roots=[str(tmp_path / "z"), str(tmp_path / "x")], custom_envs_root=str(tmp_path / "e"))
+    expected = [tmp_path / "x", tmp_path / "y", tmp_path / "z", tmp_path / "e"]
+    assert config.effective_views_roots() == expected, "the custom environments' root comes last"
 
 
 def test_environment_is_what_setup_sh_gives_in_a_clean_shell(root, monkeypatch):

@@ -2,12 +2,14 @@
 C++...), served by jupyter_client's own extension point from one cached discovery pass."""
 
 import asyncio
+import functools
 import os
 import re
 from functools import cached_property
 
 from ipykernel.kernelspec import RESOURCES
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+from jupyter_server.utils import url_path_join
 from traitlets import Instance, default
 
 from cygnet.core.config import Cygnet
@@ -23,6 +25,26 @@ NATIVE_NAME = "python3"
 def kernel_name(view):
     """A valid, stable kernel name for a view: 'LCG_105a/x86_64-el9' -> 'lcg_105a__x86_64-el9'."""
     return re.sub(r"[^a-z0-9._-]", "_", f"{view.release}__{view.platform}".lower())
+
+
+@functools.lru_cache(maxsize=4096)
+def _resource_files(resource_dir):
+    try:
+        return tuple(sorted(os.listdir(resource_dir)))
+    except OSError:
+        return ()
+
+
+def _resources(base_url, name, resource_dir):
+    """The resources part of Jupyter's kernel spec model: logos, kernel.js and kernel.css."""
+    found = {}
+    for file in _resource_files(resource_dir):
+        stem = os.path.splitext(file)[0]
+        if file in ("kernel.js", "kernel.css") or file.startswith("logo-"):
+            found[file if file in ("kernel.js", "kernel.css") else stem] = url_path_join(
+                base_url, "kernelspecs", name, file
+            )
+    return found
 
 
 def shipped_kernel_name(view, shipped):
@@ -121,6 +143,8 @@ class CygnetKernelSpecManager(KernelSpecManager):
     def _default_env_cache(self):
         return EnvironmentCache(self.cygnet.cache_dir, self.cygnet.view_setup_timeout)
 
+    _kept_models = None  # (the discovery pass and problems they were built from, {name: model})
+
     @cached_property
     def index(self):
         return ViewsIndex(self.cygnet.effective_views_roots())
@@ -149,15 +173,32 @@ class CygnetKernelSpecManager(KernelSpecManager):
         return specs
 
     async def get_all_specs(self):
-        """Every spec, built from the kept pass; its freshness is checked off the event loop."""
-        entries = await asyncio.to_thread(self.catalogue)
+        """Every spec as the REST model Jupyter serves, built once per discovery pass (Jupyter
+        would otherwise build each model in a thread of its own, hundreds per listing); the
+        pass's freshness is checked off the event loop."""
+        models = await asyncio.to_thread(self._models)
         specs = await asyncio.to_thread(super().get_all_specs) if self.cygnet.keep_native_kernels else {}
-        for name, (view, shipped) in entries.items():
+        return {**specs, **models}
+
+    def _models(self):
+        passed, problems = self.index.views(), sorted(self.env_cache.known_problems().items())
+        kept = self._kept_models
+        if kept and kept[0] is passed and kept[1] == problems:
+            return kept[2]
+        _resource_files.cache_clear()
+        base_url = getattr(self.parent, "base_url", "/")
+        models = {}
+        for name, (view, shipped) in self.catalogue().items():
             if shipped and not shipped.usable:
                 continue  # listed with its reason by /cygnet/api/views; a start says why
             spec = shipped_kernel_spec(view, shipped) if shipped else view_kernel_spec(view)
-            specs[name] = {"resource_dir": spec.resource_dir, "spec": spec.to_dict()}
-        return specs
+            models[name] = {
+                "name": name,
+                "spec": spec.to_dict(),
+                "resources": _resources(base_url, name, spec.resource_dir),
+            }
+        self._kept_models = (passed, problems, models)
+        return models
 
     def get_kernel_spec(self, kernel_name_):
         view, shipped = self.kernel_for(kernel_name_)
