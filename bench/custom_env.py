@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.gitserve import GitDaemon, Upstream  # noqa: E402
-from tests.support.jupyter import VENV_BIN, JupyterServer, KernelClient  # noqa: E402
+from tests.support.jupyter import VENV_BIN, JupyterServer, time_to_first_reply  # noqa: E402
 from tests.support.views import BASE_PYTHON, built_kernel_site, kernel_name, language_view  # noqa: E402
 
 PLATFORM = "x86_64-bench"
@@ -87,20 +87,6 @@ def link_case(server, url):
     return elapsed
 
 
-def first_reply(server, name):
-    started = time.perf_counter()
-    r = server.start_kernel(name)
-    if r.status_code != 201:
-        raise SystemExit(f"kernel {name} did not start: {r.text}")
-    kernel = KernelClient(server, r.json()["id"])
-    status, _, err = kernel.execute("true")
-    elapsed = time.perf_counter() - started
-    kernel.shutdown()
-    if status != "ok":
-        raise SystemExit(f"kernel {name} failed: {err}")
-    return elapsed
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
@@ -154,11 +140,11 @@ def main():
                     file=sys.stderr,
                 )
             view_bash = f"{kernel_name('LCG_bench', PLATFORM)}__bash"
-            first_reply(server, "plainbash")  # warm the OS caches
-            first_reply(server, view_bash)
+            time_to_first_reply(server, "plainbash", "true")  # warm the OS caches
+            time_to_first_reply(server, view_bash, "true")
             for run in range(args.kernel_runs):
                 for case, name in (("e", "plainbash"), ("f", view_bash))[:: 1 if run % 2 else -1]:
-                    times[case].append(first_reply(server, name))
+                    times[case].append(time_to_first_reply(server, name, "true"))
     finally:
         daemon.stop()
     med = {k: statistics.median(v) for k, v in times.items()}

@@ -19,24 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.jupyter import JupyterServer, KernelClient  # noqa: E402
+from tests.support.jupyter import JupyterServer, time_to_first_reply  # noqa: E402
 from tests.support.views import built_kernel_site, kernel_name, lcg_view  # noqa: E402
 
 PLATFORM = "x86_64-bench"
-
-
-def time_to_first_reply(server, name):
-    started = time.perf_counter()
-    r = server.start_kernel(name)
-    if r.status_code != 201:
-        raise SystemExit(f"kernel {name} did not start: {r.text}")
-    kernel = KernelClient(server, r.json()["id"])
-    status, _, err = kernel.execute("pass")
-    elapsed = time.perf_counter() - started
-    kernel.shutdown()
-    if status != "ok":
-        raise SystemExit(f"kernel {name} failed: {err}")
-    return elapsed
 
 
 def main():

@@ -1,12 +1,14 @@
 """Shared fixtures: real views and a real Cygnet server, started once per test session."""
 
+import json
+
 import pytest
 
 from tests.support.cli import PLATFORM, cygnet
 from tests.support.hub import Hub
 from tests.support.jupyter import JupyterServer
 from tests.support.kdc import KDC
-from tests.support.views import lcg_view
+from tests.support.views import GOOD_SCRIPT, LANGS, SCRIPT, language_view, lcg_view, spark_home_view
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -172,3 +174,40 @@ def hub(tmp_path_factory, lcg_root):
     hub = Hub(tmp_path_factory.mktemp("hub") / "data", env={"CYGNET_VIEWS_PATH": str(root)}).start()
     yield hub
     hub.stop()
+
+
+# --- views that ship kernels besides Python (test_view_kernels, the lab's tests) ---------------
+@pytest.fixture(scope="session")
+def langs(tmp_path_factory, kernel_site):
+    """A server over views that ship R, Octave and bash kernels, one whose Spark is a SPARK_HOME,
+    one with a kernel whose executable is missing; with an environment script in the workspace."""
+    root = tmp_path_factory.mktemp("language-views")
+    views = {
+        "langs": language_view(root, "LCG_langs", PLATFORM, kernel_site=kernel_site),
+        "plain": lcg_view(root, "LCG_plain", PLATFORM, kernel_site=kernel_site),
+        "missing": lcg_view(root, "LCG_missing", PLATFORM, kernel_site=kernel_site),
+        "sparkhome": spark_home_view(root, "LCG_sparkhome", PLATFORM, kernel_site=kernel_site),
+    }
+    spec = views["missing"] / "share/jupyter/kernels/ir"
+    spec.mkdir(parents=True)
+    argv = ["/cvmfs/sft.cern.ch/lcg/releases/R/4.3.2/bin/R", "--slave", "-e", "IRkernel::main()", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "R", "language": "R"}))
+    workspace = tmp_path_factory.mktemp("langs-workspace")
+    (workspace / "env").mkdir()
+    (workspace / SCRIPT).write_text(GOOD_SCRIPT)
+    srv = JupyterServer(
+        env={
+            "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("langs-data")),
+            "CYGNET_VIEWS_PATH": str(root),
+            "SERVER_ONLY_SENTINEL": "must-not-reach-kernels",
+        },
+        root=workspace,
+        args=[
+            f"--Cygnet.default_view={LANGS}",
+            f"--Cygnet.env_script={SCRIPT}",
+            "--Cygnet.build_default_view=False",
+        ],
+    )
+    srv.start()
+    yield srv, views, workspace
+    srv.stop()

@@ -118,11 +118,17 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, lab):
+def fresh_page(browser):
+    """A page in a context of its own (no cookies or layout from other tests); closes with it."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(60_000)
+    return context, page
+
+
+@pytest.fixture
+def page(browser, lab):
+    context, page = fresh_page(browser)
     yield page
     context.close()
 
@@ -394,3 +400,72 @@ def test_the_spark_panel_starts_lists_and_stops_my_connect_server(page, lab):
     page.click(".cygnet-spark-server-stop")
     page.wait_for_selector(".cygnet-spark-server-none")
     page.select_option(".cygnet-spark-cluster", "local")
+
+
+# --- kernels a view ships, terminals in a view, a repository's environment ---------------------
+@pytest.fixture
+def langs_page(browser, langs):
+    context, page = fresh_page(browser)
+    yield page
+    context.close()
+
+
+def test_an_r_notebook_runs_in_its_view_and_the_spark_panel_says_spark_is_for_python(langs_page, langs):
+    server, _, workspace = langs
+    page = langs_page
+    r_kernel = f"lcg_langs__{PLATFORM}__ir".lower()
+    nb = json.loads(notebook(r_kernel, [("code", 'cat(Sys.getenv("CYGNET_TEST_MARKER"))')]))
+    nb["metadata"]["kernelspec"] = {"name": r_kernel, "display_name": "R", "language": "R"}
+    (workspace / "spectrum.ipynb").write_text(json.dumps(nb))
+    open_lab(page, server, "spectrum.ipynb")
+    panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+    page.wait_for_selector(f"{panel} .jp-Toolbar-kernelName:has-text('R (LCG_langs')")
+    page.wait_for_selector(f".cygnet-view-status:has-text('LCG_langs · {PLATFORM}')")
+    page.wait_for_selector(
+        f"{panel} .jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=SLOW
+    )
+    page.click(f"{panel} .jp-Cell .jp-InputArea-editor")
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(f"{panel} .jp-OutputArea-output:has-text('marker-LCG_langs')", timeout=SLOW)
+    page.click(".cygnet-toolbar-spark:visible")
+    page.wait_for_selector("text=Spark is for Python kernels")
+    shot(page, "r-kernel-in-view")
+
+
+def test_a_terminal_in_a_chosen_view(langs_page, langs):
+    server, views, _ = langs
+    page = langs_page
+    open_lab(page, server)
+    page.keyboard.press("Control+Shift+c")
+    page.fill(".lm-CommandPalette-input", "New Terminal in View")
+    page.keyboard.press("Enter")
+    page.select_option(".jp-Dialog select", f"LCG_plain/{PLATFORM}")
+    page.click(".jp-Dialog-button.jp-mod-accept")
+    page.wait_for_selector(".jp-Terminal .xterm-screen")
+    page.click(".jp-Terminal .xterm-screen")
+    page.keyboard.type('echo "VIEW=$CYGNET_VIEW"\n')
+    page.wait_for_selector(f".jp-Terminal .xterm-rows:has-text('VIEW=LCG_plain/{PLATFORM}')", timeout=30_000)
+    shot(page, "terminal-in-view")
+
+
+def test_open_git_repository_can_build_its_environment(page, lab, git_daemon):
+    upstream = Upstream(
+        git_daemon,
+        "lab-env-course",
+        {
+            "requirements.txt": "six==1.17.0\n",
+            "fit.ipynb": notebook(KERNEL, [("code", "import six; print(six.__file__)")]),
+        },
+    )
+    open_lab(page, lab)
+    page.keyboard.press("Control+Shift+c")
+    page.fill(".lm-CommandPalette-input", "Open Git Repository")
+    page.keyboard.press("Enter")
+    page.fill(".cygnet-open-repo", upstream.url)
+    page.fill(".cygnet-open-path", "fit.ipynb")
+    page.check(".cygnet-open-env")
+    page.click(".jp-Dialog-button.jp-mod-accept")
+    page.wait_for_url(re.compile(r"/lab/tree/.*fit\.ipynb"), timeout=SLOW)
+    panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+    page.wait_for_selector(f"{panel} .jp-Toolbar-kernelName:has-text('Python 3 (env-')", timeout=SLOW)
+    shot(page, "open-with-its-environment")

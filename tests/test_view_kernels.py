@@ -2,51 +2,10 @@
 environment script: through a real server, real kernels from Debian (R's IRkernel, Octave) and
 PyPI (octave_kernel, bash_kernel), and the terminals' REST and websocket API."""
 
-import json
-
 import pytest
 
 from tests.support.cli import PLATFORM
-from tests.support.jupyter import JupyterServer
-from tests.support.views import kernel_name, language_view, lcg_view, spark_home_view
-
-LANGS = f"LCG_langs/{PLATFORM}"
-SCRIPT = "env/user-env.sh"
-GOOD_SCRIPT = 'echo "user script says hello"\nexport CYGNET_USER_SCRIPT="from-$(basename "$PWD")"\n'
-
-
-@pytest.fixture(scope="module")
-def langs(tmp_path_factory, kernel_site):
-    root = tmp_path_factory.mktemp("language-views")
-    views = {
-        "langs": language_view(root, "LCG_langs", PLATFORM, kernel_site=kernel_site),
-        "plain": lcg_view(root, "LCG_plain", PLATFORM, kernel_site=kernel_site),
-        "missing": lcg_view(root, "LCG_missing", PLATFORM, kernel_site=kernel_site),
-        "sparkhome": spark_home_view(root, "LCG_sparkhome", PLATFORM, kernel_site=kernel_site),
-    }
-    spec = views["missing"] / "share/jupyter/kernels/ir"
-    spec.mkdir(parents=True)
-    argv = ["/cvmfs/sft.cern.ch/lcg/releases/R/4.3.2/bin/R", "--slave", "-e", "IRkernel::main()", "{connection_file}"]
-    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "R", "language": "R"}))
-    workspace = tmp_path_factory.mktemp("langs-workspace")
-    (workspace / "env").mkdir()
-    (workspace / SCRIPT).write_text(GOOD_SCRIPT)
-    srv = JupyterServer(
-        env={
-            "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("langs-data")),
-            "CYGNET_VIEWS_PATH": str(root),
-            "SERVER_ONLY_SENTINEL": "must-not-reach-kernels",
-        },
-        root=workspace,
-        args=[
-            f"--Cygnet.default_view={LANGS}",
-            f"--Cygnet.env_script={SCRIPT}",
-            "--Cygnet.build_default_view=False",
-        ],
-    )
-    srv.start()
-    yield srv, views, workspace
-    srv.stop()
+from tests.support.views import GOOD_SCRIPT, LANGS, SCRIPT, kernel_name
 
 
 def shipped(release, spec):

@@ -145,6 +145,22 @@ class JupyterServer(Service):
         return KernelClient(self, r.json()["id"])
 
 
+def time_to_first_reply(server, name, code="pass"):
+    """Seconds from POST /api/kernels to the reply of the first `code` run: a kernel's start as
+    a user feels it (for benchmarks)."""
+    started = time.perf_counter()
+    r = server.start_kernel(name)
+    if r.status_code != 201:
+        raise RuntimeError(f"kernel {name} did not start: {r.text}")
+    kernel = KernelClient(server, r.json()["id"])
+    status, _, err = kernel.execute(code)
+    elapsed = time.perf_counter() - started
+    kernel.shutdown()
+    if status != "ok":
+        raise RuntimeError(f"kernel {name} failed: {err}")
+    return elapsed
+
+
 class KernelClient:
     """Executes code in a kernel over the server's websocket, as JupyterLab does."""
 

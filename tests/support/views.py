@@ -142,3 +142,10 @@ def spark_home_view(root, release, platform, *, kernel_site):
         check=True,
     )
     return path
+
+
+# The server of views that ship kernels (conftest's `langs`): its default view, and the user's
+# environment script in its workspace.
+LANGS = "LCG_langs/x86_64-test"  # tests.support.cli.PLATFORM
+SCRIPT = "env/user-env.sh"
+GOOD_SCRIPT = 'echo "user script says hello"\nexport CYGNET_USER_SCRIPT="from-$(basename "$PWD")"\n'

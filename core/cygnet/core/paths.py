@@ -55,3 +55,16 @@ def place_new(source: str | os.PathLike, folder: str | os.PathLike, name: str) -
             return final
         except FileExistsError:
             continue  # taken between the check and the claim: try the next name
+
+
+def tree_size(folder: str | os.PathLike) -> int:
+    """The bytes of the files under `folder` (links counted as links), for size limits; files
+    that vanish while counting are skipped."""
+    total = 0
+    for root, _dirs, files in os.walk(os.fspath(folder)):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total

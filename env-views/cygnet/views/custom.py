@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import BadInput, CygnetError, Unavailable
+from cygnet.core.paths import tree_size
 from cygnet.core.proc import stream_bounded, tail
 
 from .discovery import CUSTOM_ENV_INFO, inspect_view
@@ -286,12 +287,5 @@ def _every(seconds, check):
 
 
 def _check_size(folder, limit):
-    total = 0
-    for dirpath, _, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    if total > limit:
+    if tree_size(folder) > limit:
         raise BadInput(f"the environment grew past the site's limit of {limit // (1 << 20)} MiB; it was not kept")

@@ -5,9 +5,15 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { errorMessage } from './messages';
 
-export async function requestAPI<T>(path: string, init: RequestInit = {}): Promise<T> {
+export function requestAPI<T>(path: string, init: RequestInit = {}): Promise<T> {
+  return requestServer<T>(URLExt.join('cygnet', 'api', path), init);
+}
+
+/** A request to any path under the server's base URL (Jupyter's own API too), its JSON answer,
+ * or an Error carrying the server's message. */
+export async function requestServer<T>(path: string, init: RequestInit = {}): Promise<T> {
   const settings = ServerConnection.makeSettings();
-  const url = URLExt.join(settings.baseUrl, 'cygnet', 'api', path);
+  const url = URLExt.join(settings.baseUrl, path);
   let response: Response;
   try {
     response = await ServerConnection.makeRequest(url, init, settings);

@@ -13,6 +13,7 @@ import { showShareDialog } from './shareDialog';
 import { SharedPanel } from './sharedPanel';
 import { SparkPanel } from './sparkPanel';
 import { syncToBox } from './syncDialog';
+import { terminalInView } from './terminalInView';
 import { ViewStatus } from './viewStatus';
 
 const sparkIcon = new LabIcon({
@@ -28,7 +29,8 @@ const COMMANDS = {
   sync: 'cygnet:sync-to-box',
   openRepo: 'cygnet:open-git-repository',
   copyLink: 'cygnet:copy-open-link',
-  kerberos: 'cygnet:kerberos-authenticate'
+  kerberos: 'cygnet:kerberos-authenticate',
+  terminalInView: 'cygnet:terminal-in-view'
 };
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -94,6 +96,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
           await kerberosStatus.refresh();
         }
       }
+    });
+    commands.addCommand(COMMANDS.terminalInView, {
+      label: 'New Terminal in View…',
+      caption: 'A terminal in another software view than the default one',
+      execute: () => terminalInView(commands)
     });
     commands.addCommand(COMMANDS.openRepo, { label: 'Open Git Repository…', execute: () => openRepository() });
     commands.addCommand(COMMANDS.copyLink, {

@@ -1,4 +1,5 @@
 import { openQuery } from '../src/links';
+import { terminalViews } from '../src/views';
 import {
   describeExpiry,
   describeJob,
@@ -224,5 +225,16 @@ describe('sparkUnsupported', () => {
     expect(reason).toContain('Spark is for Python kernels');
     expect(reason).toContain('R kernel');
     expect(reason).toContain('LCG_106/x86_64');
+  });
+});
+
+describe('terminalViews', () => {
+  it('offers usable views, the site stacks before custom environments', () => {
+    const views = [
+      { name: 'env-1/p', usable: true, base: 'LCG/p' },
+      { name: 'LCG/p', usable: true, base: '' },
+      { name: 'broken/p', usable: false }
+    ];
+    expect(terminalViews(views)).toEqual(['LCG/p', 'env-1/p']);
   });
 });

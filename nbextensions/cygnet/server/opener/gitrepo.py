@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
-from cygnet.core.paths import confine
+from cygnet.core.paths import confine, tree_size
 from cygnet.core.proc import stream_bounded
 
 from .policy import free_name, sweep_stale
@@ -201,7 +201,7 @@ def _run(cmd, settings, progress, what, watch_dir, url):
         progress(line)
 
     def watch():
-        if _size(watch_dir) > settings.max_bytes:
+        if tree_size(watch_dir) > settings.max_bytes:
             raise BadInput(f"{what}: larger than this site's limit of {settings.max_bytes // 2**20} MiB, stopped")
 
     code = stream_bounded(
@@ -217,17 +217,6 @@ def _check(result, what, url):
     if any(_CONNECTION_FAILURES.search(line) for line in last):
         raise Unavailable(f"{what} failed: could not fetch {url}")
     raise CygnetError(f"{what} failed: {'; '.join(last) or f'exit {code}'}")
-
-
-def _size(folder):
-    total = 0
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total
 
 
 def repository_of(workspace, relative):
