@@ -206,6 +206,7 @@ def langs(tmp_path_factory, kernel_site):
             f"--Cygnet.default_view={LANGS}",
             f"--Cygnet.env_script={SCRIPT}",
             "--Cygnet.build_default_view=False",
+            f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('langs-lab-workspaces')}",  # no layout from other runs
         ],
     )
     srv.start()

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -433,7 +434,7 @@ def test_an_r_notebook_runs_in_its_view_and_the_spark_panel_says_spark_is_for_py
 
 
 def test_a_terminal_in_a_chosen_view(langs_page, langs):
-    server, views, _ = langs
+    server, views, workspace = langs
     page = langs_page
     open_lab(page, server)
     page.keyboard.press("Control+Shift+c")
@@ -441,11 +442,24 @@ def test_a_terminal_in_a_chosen_view(langs_page, langs):
     page.keyboard.press("Enter")
     page.select_option(".jp-Dialog select", f"LCG_plain/{PLATFORM}")
     page.click(".jp-Dialog-button.jp-mod-accept")
-    page.wait_for_selector(".jp-Terminal .xterm-screen")
-    page.click(".jp-Terminal .xterm-screen")
-    page.keyboard.type('echo "VIEW=$CYGNET_VIEW"\n')
-    page.wait_for_selector(f".jp-Terminal .xterm-rows:has-text('VIEW=LCG_plain/{PLATFORM}')", timeout=30_000)
+    page.wait_for_selector(".jp-Terminal:visible .xterm-screen")
+    page.locator(".jp-Terminal:visible .xterm-helper-textarea").focus()
+    # xterm draws on a canvas: the shell writes what it sees into the workspace instead. Keys
+    # typed while bash still starts can be lost, so the line is cleared and typed again until
+    # the file appears.
+    written = workspace / "terminal-view.txt"
+    written.unlink(missing_ok=True)
+    deadline = time.monotonic() + 30
+    while not (written.exists() and written.read_text().strip()) and time.monotonic() < deadline:
+        page.keyboard.press("Control+c")
+        page.keyboard.type('echo "VIEW=$CYGNET_VIEW" > terminal-view.txt\n')
+        for _ in range(15):
+            if written.exists():
+                break
+            time.sleep(0.2)
     shot(page, "terminal-in-view")
+    assert written.exists(), "the terminal did not run the command (see the screenshot)"
+    assert written.read_text().strip() == f"VIEW=LCG_plain/{PLATFORM}"
 
 
 def test_open_git_repository_can_build_its_environment(page, lab, git_daemon):

@@ -40,6 +40,8 @@ class ViewTerminalManager(TerminalManager):
         except CygnetError as e:
             self.log.warning("cygnet: terminal not started: %s", e)
             raise as_http_error(e) from e
+        # A terminal asked for without a folder starts in the workspace, not where the server was run.
+        kwargs.setdefault("cwd", getattr(self.parent, "root_dir", None))
         return super().create(**kwargs)
 
     def _view_env(self, view):

@@ -110,7 +110,7 @@ export class SparkConnector {
     const unsupported = sparkUnsupported(await kernel.spec.catch(() => undefined));
     if (unsupported) {
       if (this.kernel === kernel) {
-        this.state = { state: 'error', error: unsupported };
+        this.state = { state: 'unsupported', error: unsupported };
         this._changed.emit();
       }
       return;

@@ -25,7 +25,8 @@ export interface KnownOption {
 
 /** What the kernel reports (cygnet.spark.session.status()). */
 export interface KernelState {
-  state: 'disconnected' | 'connecting' | 'connected' | 'error' | string;
+  // 'unsupported': a kernel that cannot use Spark (its `error` says why; nothing to retry)
+  state: 'disconnected' | 'connecting' | 'connected' | 'error' | 'unsupported' | string;
   error?: string | null;
   cluster?: string | null;
   ui_url?: string | null;
@@ -120,6 +121,8 @@ export function describeState(state: KernelState | null, kernelName: string | nu
       return `Connecting to ${state.cluster ?? 'Spark'}…`;
     case 'error':
       return `Error: ${state.error ?? 'unknown error'}`;
+    case 'unsupported':
+      return state.error ?? 'This kernel cannot use Spark';
     default:
       return 'Disconnected';
   }

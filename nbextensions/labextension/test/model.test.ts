@@ -159,6 +159,9 @@ describe('panel state', () => {
   it('describes each state', () => {
     expect(describeState(null, null)).toBe('No kernel: open a notebook');
     expect(describeState(null, 'k')).toBe('Waiting for the kernel…');
+    expect(describeState({ state: 'unsupported', error: 'Spark is for Python kernels' }, 'k')).toBe(
+      'Spark is for Python kernels'
+    );
     expect(describeState({ state: 'connected', cluster: 'local' }, 'k')).toBe('Connected to local');
     expect(describeState({ state: 'error', error: 'no Java' }, 'k')).toBe('Error: no Java');
     expect(describeState({ state: 'disconnected' }, 'k')).toBe('Disconnected');
