@@ -27,6 +27,8 @@ QUICK = {
     "hub_spawn": ["--runs", "1", "--seconds", "5"],
     "kerberos": ["--runs", "5", "--mib", "128", "--calls", "50"],
     "spark_sessions": ["--rounds", "2"],
+    "custom_env": ["--runs", "1", "--kernel-runs", "3"],
+    "view_listing": ["--runs", "10"],
 }
 VERDICT = re.compile(r"\b(met|MISSED|missed)\b")
 
