@@ -57,6 +57,15 @@ need_view_kernels() {
   _apt_install "${missing[@]}" || return 1
 }
 
+# Batch runs' tests start a real Slurm (slurmctld, slurmd) authenticated by munge.
+need_slurm() {
+  local missing=()
+  command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm)
+  command -v munged >/dev/null 2>&1 || missing+=(munge)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  _apt_install "${missing[@]}" || return 1
+}
+
 # Every session's Kerberos: MIT's kinit, klist and kdestroy (krb5-user), and the headers and
 # compiler that requests-kerberos' gssapi and krb5 are built with (PyPI has no Linux wheels).
 need_kerberos_client() {

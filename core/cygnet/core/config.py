@@ -79,6 +79,32 @@ class Cygnet(Configurable):
         "only the package index uv is configured with. Local paths are never allowed.",
     ).tag(config=True)
 
+    runs_backend = Unicode(
+        "local",
+        help="Where batch runs (`cygnet run`, POST /cygnet/api/runs) go when the request names no backend: "
+        "local (a process on the session's machine), slurm, htcondor or kubernetes.",
+    ).tag(config=True)
+
+    runs_slurm_options = List(
+        Unicode(),
+        [],
+        help="Extra #SBATCH options for runs on Slurm, such as --partition=batch or --account=physics.",
+    ).tag(config=True)
+
+    runs_htcondor_options = List(
+        Unicode(),
+        [],
+        help="Extra lines for runs' HTCondor submit descriptions, such as "
+        "'requirements = (OpSysAndVer == \"AlmaLinux9\")'.",
+    ).tag(config=True)
+
+    runs_kubernetes_image = Unicode(
+        "cygnet/session:latest",
+        help="The image of runs' Kubernetes Jobs (the session image, with the views and workspace mounted).",
+    ).tag(config=True)
+
+    runs_kubernetes_namespace = Unicode("default", help="The namespace of runs' Kubernetes Jobs.").tag(config=True)
+
     view_setup_timeout = Float(
         300.0,
         help="Seconds a view's setup.sh may take to source (a cold CVMFS can be slow) "

@@ -19,6 +19,7 @@ from tornado.ioloop import IOLoop
 from cygnet.core import kerberos
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import CygnetError
+from cygnet.runs.service import Runs
 from cygnet.spark.catalogue import load_catalogue
 from cygnet.spark.kernel_env import servers_dir
 from cygnet.spark.managed import ManagedServers
@@ -26,7 +27,7 @@ from cygnet.storage.shares import open_share_store
 from cygnet.storage.sync_jobs import SyncJobs
 from cygnet.views import EnvironmentCache, discover
 
-from . import handlers, log_scrub, share_handlers, share_public, spark_handlers, sync_handlers
+from . import handlers, log_scrub, run_handlers, share_handlers, share_public, spark_handlers, sync_handlers
 from .kerberos_handlers import KerberosHandler
 from .kerberos_renewal import refresh_tokens, start_renewal
 from .opener import handlers as opener_handlers
@@ -41,6 +42,7 @@ HERE = os.path.dirname(__file__)
 KERNEL_MANAGER_SECTIONS = ("MappingKernelManager", "MultiKernelManager", "AsyncMultiKernelManager")
 MAX_HEADER_BYTES = 256 * 1024  # tornado's 64 KiB default drops a long query without an answer
 SHARE_ID, TOKEN, JOB_ID, SERVER_ID = r"[0-9a-f]{16}", r"[A-Za-z0-9_-]{16,64}", r"[0-9a-f]{32}", r"[0-9a-f]{16}"
+RUN_ID = r"[0-9a-f]{12}"
 
 
 class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
@@ -127,6 +129,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
             shares=self.shares,
             environments=partial(link_environment, ksm) if hasattr(ksm, "views") else None,
         )
+        self.runs = Runs(config, workspace)
         self.sync_jobs = SyncJobs(workspace, config.box_url, config.data_dir, config.shares_url)
         serverapp.log.info(
             "cygnet: extension loaded; views roots: %s", ", ".join(map(str, config.effective_views_roots()))
@@ -138,6 +141,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
             [
                 (f"{api}/views", handlers.ViewsHandler),
                 (f"{api}/open", opener_handlers.OpenEventsHandler),
+                (f"{api}/runs", run_handlers.RunsHandler),
+                (f"{api}/runs/({RUN_ID})", run_handlers.RunHandler),
                 (f"{api}/sync", sync_handlers.SyncJobsHandler),
                 (f"{api}/sync/({JOB_ID})", sync_handlers.SyncJobHandler),
                 (f"{api}/sync/({JOB_ID})/resume", sync_handlers.SyncResumeHandler),

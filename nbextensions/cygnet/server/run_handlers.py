@@ -1,0 +1,57 @@
+"""REST faces of batch runs (the core is cygnet.runs.service): submit a notebook, list and follow
+your runs, cancel one."""
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from cygnet.core import checks
+
+from .handlers import CygnetHandler
+
+FIELDS = ("notebook", "parameters", "view", "cluster", "backend", "out")
+
+
+class RunsHandler(CygnetHandler):
+    """GET /cygnet/api/runs: your runs, newest first. POST {notebook, parameters?, view?, cluster?,
+    backend?, out?}: 201 with the run (queued)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        runs = await self.run_core(self.extensionapp.runs.list)
+        self.finish_json([r.to_dict() for r in runs])
+
+    @web.authenticated
+    @authorized
+    async def post(self):
+        body = self.json_body(FIELDS, required=("notebook",))
+        for name in ("notebook", "view", "cluster", "backend", "out"):
+            checks.text(body.get(name, ""), name, required=name == "notebook", allow_empty=name != "notebook")
+        run = await self.run_core(
+            self.extensionapp.runs.submit,
+            body["notebook"],
+            body.get("parameters") or {},
+            body.get("view", ""),
+            body.get("cluster", ""),
+            body.get("backend", ""),
+            body.get("out", ""),
+        )
+        self.set_status(201)
+        self.finish_json(run.to_dict())
+
+
+class RunHandler(CygnetHandler):
+    """GET /cygnet/api/runs/{id}: the run with its progress and its log's tail. DELETE: cancel it."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id):
+        runs = self.extensionapp.runs
+        run = await self.run_core(runs.get, run_id)
+        self.finish_json({**run.to_dict(), "log_tail": await self.run_core(runs.log_tail, run)})
+
+    @web.authenticated
+    @authorized
+    async def delete(self, run_id):
+        run = await self.run_core(self.extensionapp.runs.cancel, run_id)
+        self.finish_json(run.to_dict())

@@ -1,0 +1,35 @@
+"""Batch runs: a notebook executed non-interactively with parameters (papermill's conventions),
+on a view's kernel, by a backend (a local process, Slurm; HTCondor and Kubernetes descriptions),
+with a record that follows it across server restarts.
+
+    import cygnet.runs
+    run = cygnet.runs.submit("analysis.ipynb", parameters={"year": 2024}, backend="slurm")
+    cygnet.runs.get(run.id).state
+"""
+
+import os
+
+
+def _runs(workspace=None):
+    from cygnet.core.config import load_config
+
+    from .service import Runs
+
+    return Runs(load_config(), workspace or os.environ.get("CYGNET_WORKSPACE") or os.getcwd())
+
+
+def submit(notebook, parameters=None, view="", cluster="", backend="", out="", workspace=None):
+    """Submit `notebook` (a path in the workspace) as a batch job; returns its Run (queued)."""
+    return _runs(workspace).submit(notebook, parameters, view, cluster, backend, out)
+
+
+def get(run_id, workspace=None):
+    return _runs(workspace).get(run_id)
+
+
+def list_runs(workspace=None):
+    return _runs(workspace).list()
+
+
+def cancel(run_id, workspace=None):
+    return _runs(workspace).cancel(run_id)

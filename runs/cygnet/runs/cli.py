@@ -1,0 +1,116 @@
+"""`cygnet run NOTEBOOK [-p name=value]... [--view V] [--cluster C] [--on BACKEND] [--out DIR] [--wait]`
+and `cygnet runs list|show|cancel`."""
+
+import json
+import os
+import sys
+import time
+
+from cygnet.core.errors import BadInput
+
+
+def register(subparsers):
+    p = subparsers.add_parser("run", help="run a notebook as a batch job, with parameters")
+    p.add_argument("notebook", help="a notebook in the workspace (relative to it)")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a value for the notebook's parameters cell (numbers, true/false and none are typed)",
+    )
+    p.add_argument("--view", default="", help="the view whose kernel runs it (default: the default view)")
+    p.add_argument("--cluster", default="", help="a Spark cluster to connect before the first cell")
+    p.add_argument("--on", dest="backend", default="", help="local, slurm, htcondor or kubernetes")
+    p.add_argument("--out", default="", help="a workspace folder for the results (default: beside the notebook)")
+    p.add_argument("--wait", action="store_true", help="follow the run to its end; exit 1 if it failed")
+    p.add_argument("--workspace", default="", help="the workspace (default: $CYGNET_WORKSPACE or here)")
+    p.add_argument("--json", action="store_true", help="print the run as JSON")
+    p.set_defaults(func=run_command)
+
+
+def register_runs(subparsers):
+    p = subparsers.add_parser("runs", help="list, show and cancel your batch runs")
+    sub = p.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    q = sub.add_parser("list", help="your runs, newest first")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=list_command)
+    for name, func, text in (
+        ("show", show_command, "one run and its log's tail"),
+        ("cancel", cancel_command, "cancel a run"),
+    ):
+        q = sub.add_parser(name, help=text)
+        q.add_argument("id")
+        q.add_argument("--json", action="store_true")
+        q.set_defaults(func=func)
+
+
+def _runs(args, config_argv):
+    from cygnet.core.config import load_config
+
+    from .service import Runs
+
+    workspace = getattr(args, "workspace", "") or os.environ.get("CYGNET_WORKSPACE") or os.getcwd()
+    return Runs(load_config(config_argv), workspace)
+
+
+def _parameters(items):
+    from .service import parse_value
+
+    parameters = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise BadInput(f"a parameter is NAME=VALUE, not {item!r}")
+        parameters[name.strip()] = parse_value(value)
+    return parameters
+
+
+def run_command(args, config_argv):
+    runs = _runs(args, config_argv)
+    run = runs.submit(args.notebook, _parameters(args.parameter), args.view, args.cluster, args.backend, args.out)
+    print(f"cygnet: run {run.id} submitted ({run.backend}, job {run.job_id}); result: {run.output}", file=sys.stderr)
+    if args.wait:
+        shown = None
+        while run.state not in ("succeeded", "failed", "cancelled"):
+            time.sleep(0.2)
+            run = runs.get(run.id)
+            progress = (run.state, run.cells_done)
+            if progress != shown and run.state == "running":
+                print(f"cygnet: running, {run.cells_done}/{run.cells_total} cells", file=sys.stderr)
+                shown = progress
+    _show(run, args.json)
+    return 1 if args.wait and run.state != "succeeded" else 0
+
+
+def list_command(args, config_argv):
+    runs = _runs(args, config_argv).list()
+    if args.json:
+        print(json.dumps([r.to_dict() for r in runs], indent=2))
+        return
+    for r in runs:
+        print(f"{r.id}  {r.state:<9}  {r.cells_done}/{r.cells_total}  {r.backend:<8}  {r.notebook} -> {r.output}")
+
+
+def show_command(args, config_argv):
+    runs = _runs(args, config_argv)
+    run = runs.get(args.id)
+    _show(run, args.json, runs.log_tail(run))
+
+
+def cancel_command(args, config_argv):
+    _show(_runs(args, config_argv).cancel(args.id), args.json)
+
+
+def _show(run, as_json, log=""):
+    data = {**run.to_dict(), **({"log_tail": log} if log else {})}
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    for key in ("id", "state", "notebook", "output", "html", "view", "kernel", "backend", "job_id", "error"):
+        if data.get(key) not in (None, ""):
+            print(f"{key}: {data[key]}")
+    print(f"cells: {run.cells_done}/{run.cells_total}")
+    if log:
+        print("log:\n" + log)

@@ -1,0 +1,128 @@
+"""The batch job itself: `python -m cygnet.runs.execute RUN_DIR`, run by whatever backend (a
+detached process, a Slurm job, an HTCondor job, a Kubernetes pod) on a machine that sees the
+workspace and the views at the same paths.
+
+It executes the notebook with papermill (its `parameters` cell conventions and engine) on the
+view's kernel through Cygnet's kernel spec manager, so the kernel has the same environment as
+interactive work, and writes `status.json` (state, cells done of total, error) as it goes. The
+executed notebook is saved after every cell, so a failing run keeps its partial output with the
+failing cell's error; an HTML rendering follows.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from cygnet.core.atomic import atomic_write
+
+SPARK_CELL_TAG = "cygnet-spark"
+
+
+def write_status(run_dir, **status):
+    path = Path(run_dir) / "status.json"
+    try:
+        current = json.loads(path.read_text())
+    except (OSError, ValueError):
+        current = {}
+    current.update(status)
+    atomic_write(path, json.dumps(current))
+
+
+def prepared_notebook(plan, run_dir):
+    """The input with a first cell connecting Spark when the run names a cluster."""
+    import nbformat
+
+    nb = nbformat.read(plan["input"], as_version=4)
+    if plan.get("cluster"):
+        cell = nbformat.v4.new_code_cell(f"%spark connect --cluster {plan['cluster']}")
+        cell.metadata["tags"] = [SPARK_CELL_TAG]
+        nb.cells.insert(0, cell)
+    path = Path(run_dir) / "input.ipynb"
+    nbformat.write(nb, str(path))
+    injected = 1 if plan.get("parameters") else 0  # papermill adds a cell with the parameters
+    return path, injected + sum(1 for c in nb.cells if c.cell_type == "code")
+
+
+def kernel_manager_class():
+    """jupyter_client's KernelManager with Cygnet's kernel spec manager: view kernels start
+    through the cygnet-view provisioner, as they do under the Jupyter server."""
+    from jupyter_client import KernelManager
+
+    from cygnet.core.config import load_config
+    from cygnet.kernels.specs import CygnetKernelSpecManager
+
+    config = load_config()
+
+    class RunKernelManager(KernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("kernel_spec_manager", CygnetKernelSpecManager(cygnet=config))
+            super().__init__(**kwargs)
+
+    return RunKernelManager
+
+
+def main(run_dir):
+    import papermill
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.exceptions import PapermillExecutionError
+
+    run_dir = Path(run_dir)
+    plan = json.loads((run_dir / "run.json").read_text())
+    write_status(run_dir, state="running", started=time.time(), pid=os.getpid())
+    done = [0]
+
+    class CygnetEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            complete = nb_man.cell_complete
+
+            def cell_complete(cell, cell_index=None, **kw):
+                complete(cell, cell_index=cell_index, **kw)
+                done[0] += 1
+                write_status(run_dir, cells_done=done[0])
+
+            nb_man.cell_complete = cell_complete
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    papermill_engines.register("cygnet", CygnetEngine)
+    error = ""
+    try:
+        source, total = prepared_notebook(plan, run_dir)
+        write_status(run_dir, cells_total=total)
+        papermill.execute_notebook(
+            str(source),
+            plan["output"],
+            parameters=plan["parameters"],
+            kernel_name=plan["kernel"],
+            engine_name="cygnet",
+            progress_bar=False,
+            cwd=str(Path(plan["input"]).parent),
+            start_timeout=plan.get("start_timeout", 120),
+            kernel_manager_class=kernel_manager_class(),
+        )
+    except PapermillExecutionError as e:
+        error = f"cell {e.exec_count or e.cell_index}: {e.ename}: {e.evalue}"
+    except Exception as e:  # noqa: BLE001 - the run's record must say what stopped it
+        error = f"{type(e).__name__}: {e}"
+    render_html(plan)
+    write_status(run_dir, state="failed" if error else "succeeded", ended=time.time(), error=error)
+    return 1 if error else 0
+
+
+def render_html(plan):
+    """The executed notebook as HTML beside it (what there is of it, after a failure too)."""
+    if not os.path.exists(plan["output"]):
+        return
+    try:
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_filename(plan["output"])
+        atomic_write(plan["html"], body)
+    except Exception as e:  # noqa: BLE001 - the notebook is the result; HTML is a convenience
+        print(f"cygnet: no HTML rendering: {e}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,243 @@
+"""Runs for one user and workspace: submit a notebook as a batch job, follow it, cancel it.
+The REST API, `cygnet run` and `cygnet.runs.submit` are faces of this."""
+
+import json
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+
+from cygnet.core.atomic import atomic_write
+from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
+from cygnet.core.identity import current_user
+from cygnet.core.paths import confine, free_name
+from cygnet.core.proc import tail
+
+from .backends import Job, backend_named
+from .store import FINAL, Run, RunStore
+
+# Variables a batch job never gets from the server: logins and secrets of the service itself.
+SECRET_NAMES = re.compile(r"TOKEN|SECRET|PASSW|API_KEY|PRIVATE_KEY|COOKIE", re.I)
+PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_value(text):
+    """A parameter from the command line (-p name=value): a number, true/false, none, or text."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+class Runs:
+    def __init__(self, config, workspace, owner=None):
+        self.config = config
+        self.workspace = Path(workspace).resolve()
+        self.owner = owner or current_user()
+        self.dir = Path(config.data_dir) / "runs"
+        self.store = RunStore(self.dir / "runs.db")
+
+    # --- submit --------------------------------------------------------------------------
+    def submit(self, notebook, parameters=None, view="", cluster="", backend="", out=""):
+        """Check the request, reserve the output names, start the job; the Run (queued)."""
+        from .execute import prepared_notebook  # noqa: F401 - fail here, not in the job, if papermill is missing
+
+        notebook_path = confine(self.workspace, notebook)
+        if notebook_path.suffix != ".ipynb" or not notebook_path.is_file():
+            raise NotFound(f"no notebook {notebook} in your workspace")
+        parameters = self._checked_parameters(notebook_path, parameters or {})
+        view_obj, kernel = self._kernel_for(notebook_path, view)
+        if cluster:
+            self._check_cluster(cluster)
+        backend = backend or self.config.runs_backend
+        runner = backend_named(backend, self.config)
+        out_dir = confine(self.workspace, out) if out else notebook_path.parent
+        if not out_dir.is_dir():
+            raise NotFound(f"no folder {out} in your workspace")
+
+        run_id = uuid.uuid4().hex[:12]
+        run_dir = self.dir / run_id
+        run_dir.mkdir(parents=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        output = _reserve(out_dir, f"{notebook_path.stem}-run-{stamp}.ipynb")
+        html = _reserve(out_dir, f"{output.stem}.html")
+        plan = {
+            "input": str(notebook_path),
+            "output": str(output),
+            "html": str(html),
+            "parameters": parameters,
+            "kernel": kernel,
+            "cluster": cluster,
+        }
+        atomic_write(run_dir / "run.json", json.dumps(plan, indent=2))
+        run = Run(
+            id=run_id,
+            owner=self.owner,
+            notebook=notebook_path.relative_to(self.workspace).as_posix(),
+            parameters=parameters,
+            view=view_obj.name,
+            kernel=kernel,
+            backend=backend,
+            output=output.relative_to(self.workspace).as_posix(),
+            html=html.relative_to(self.workspace).as_posix(),
+            run_dir=str(run_dir),
+            cluster=cluster,
+        )
+        self.store.add(run)
+        try:
+            run.job_id = runner.submit(self._job(run))
+        except CygnetError as e:
+            run.state, run.error, run.ended = "failed", str(e), time.time()
+            self.store.save(run)
+            raise
+        self.store.save(run)
+        return run
+
+    def _checked_parameters(self, notebook_path, parameters):
+        import papermill
+
+        if not isinstance(parameters, dict):
+            raise BadInput("parameters is an object of name: value")
+        bad = [name for name in parameters if not isinstance(name, str) or not PARAMETER_NAME.match(name)]
+        if bad:
+            raise BadInput(f"not a parameter name: {bad[0]!r}")
+        if not parameters:
+            return {}
+        try:
+            known = papermill.inspect_notebook(str(notebook_path))
+        except Exception as e:  # noqa: BLE001 - a notebook papermill cannot read is bad input
+            raise BadInput(f"{notebook_path.name} cannot be read as a notebook: {e}") from e
+        if not known:
+            raise BadInput(f"{notebook_path.name} has no cell tagged 'parameters', so it takes no parameters")
+        unknown = sorted(set(parameters) - set(known))
+        if unknown:
+            raise BadInput(
+                f"{notebook_path.name} has no parameter {', '.join(unknown)} (its parameters: {', '.join(known)})"
+            )
+        return parameters
+
+    def _kernel_for(self, notebook_path, view_name):
+        """The view and kernel a run uses: the notebook's own kernel when it is one of the view's
+        (an R notebook on the view's R), else the view's Python."""
+        from cygnet.kernels.specs import CygnetKernelSpecManager, kernel_name
+        from cygnet.views import pick_default_view
+
+        ksm = CygnetKernelSpecManager(cygnet=self.config)
+        views = ksm.views()
+        if view_name:
+            view = next((v for v in views if v.name == view_name), None)
+            if view is None:
+                raise NotFound(f"no view {view_name} (usable views: {', '.join(v.name for v in views if v.usable)})")
+        else:
+            view = pick_default_view(views, self.config.default_view)
+            if view is None:
+                raise Unavailable("there is no usable view to run the notebook in")
+        if not view.usable:
+            raise Unavailable(f"view {view.name} cannot run kernels: {view.reason}")
+        try:
+            wanted = json.loads(notebook_path.read_text())["metadata"]["kernelspec"]["name"]
+        except (OSError, ValueError, KeyError, TypeError):
+            wanted = ""
+        entry = ksm.catalogue().get(str(wanted).lower())
+        if entry and entry[0].name == view.name and entry[1] is not None and entry[1].usable:
+            return view, wanted.lower()
+        return view, kernel_name(view)
+
+    def _check_cluster(self, cluster):
+        from cygnet.spark.catalogue import load_catalogue
+
+        names = [c.name for c in load_catalogue(self.config.spark_clusters or None).clusters]
+        if cluster not in names:
+            raise NotFound(f"no Spark cluster {cluster!r} (clusters: {', '.join(names)})")
+
+    def _job(self, run):
+        env = {k: v for k, v in os.environ.items() if not SECRET_NAMES.search(k)}
+        # The job finds the same views and keeps its state where the server does.
+        env["CYGNET_VIEWS_PATH"] = ":".join(map(str, self.config.effective_views_roots()))
+        env["CYGNET_DATA_DIR"] = str(self.config.data_dir)
+        options = {"slurm": self.config.runs_slurm_options, "htcondor": self.config.runs_htcondor_options}
+        return Job(
+            run_id=run.id,
+            run_dir=run.run_dir,
+            workdir=str(self.workspace),
+            env=env,
+            options=list(options.get(run.backend, [])),
+        )
+
+    # --- follow ----------------------------------------------------------------------------
+    def get(self, run_id):
+        return self._refresh(self.store.get(run_id, self.owner))
+
+    def list(self):
+        return [self._refresh(run) for run in self.store.list(self.owner)]
+
+    def log_tail(self, run, lines=20):
+        try:
+            return tail((Path(run.run_dir) / "job.log").read_bytes()[-65536:], lines)
+        except OSError:
+            return ""
+
+    def cancel(self, run_id):
+        run = self.get(run_id)
+        if run.state in FINAL:
+            raise BadInput(f"run {run.id} has already ended ({run.state}); there is nothing to cancel")
+        backend_named(run.backend, self.config).cancel(run.job_id, run.run_dir)
+        run.state, run.ended = "cancelled", time.time()
+        run.error = "cancelled by its owner"
+        self.store.save(run)
+        return run
+
+    def _refresh(self, run):
+        """The run's state from its backend and its own status.json."""
+        if run.state in FINAL or not run.job_id:
+            return run
+        try:
+            where = backend_named(run.backend, self.config).state(run.job_id, run.run_dir)
+        except Unavailable as e:
+            run.error = f"its state is unknown for now: {e}"
+            return run  # the scheduler is down: the run is not lost, only not seen
+        status = _read_status(run.run_dir)
+        before = (run.state, run.cells_done, run.cells_total, run.started, run.ended, run.error)
+        run.cells_done = status.get("cells_done", run.cells_done)
+        run.cells_total = status.get("cells_total", run.cells_total)
+        run.started = status.get("started", run.started)
+        run.error = ""
+        if where == "queued":
+            run.state = "queued"
+        elif where == "running":
+            run.state = "running" if status.get("state") else "queued"
+        elif status.get("state") in ("succeeded", "failed"):
+            run.state, run.ended, run.error = status["state"], status.get("ended"), status.get("error", "")
+        else:
+            run.state, run.ended = "failed", time.time()
+            run.error = f"the job ended without finishing; its log: {self.log_tail(run, 5) or 'empty'}"
+        if (run.state, run.cells_done, run.cells_total, run.started, run.ended, run.error) != before:
+            self.store.save(run)
+        return run
+
+
+def _read_status(run_dir):
+    try:
+        return json.loads((Path(run_dir) / "status.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _reserve(folder, name):
+    """A new file in `folder` named `name` or name-1, ...: created here, so no other run (or
+    anything else) can take the name, and nothing is ever overwritten."""
+    while True:
+        path = Path(folder) / free_name(folder, name)
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            return path
+        except FileExistsError:
+            continue
