@@ -48,8 +48,6 @@ class Runs:
     # --- submit --------------------------------------------------------------------------
     def submit(self, notebook, parameters=None, view="", cluster="", backend="", out=""):
         """Check the request, reserve the output names, start the job; the Run (queued)."""
-        from .execute import prepared_notebook  # noqa: F401 - fail here, not in the job, if papermill is missing
-
         notebook_path = confine(self.workspace, notebook)
         if notebook_path.suffix != ".ipynb" or not notebook_path.is_file():
             raise NotFound(f"no notebook {notebook} in your workspace")
