@@ -1,6 +1,7 @@
 """Batch runs, side by side in one run, on a 20-cell notebook with a parameters cell:
   (a) plain papermill in process (`papermill.execute_notebook` on a kernel.json of the same
       interpreter): the baseline,
+  (a') papermill's own command line (a fresh process, as a batch job is), for context,
   (b) `cygnet run --on local --wait` (a new command, a detached job, the view's kernel),
   (c) on a real Slurm (slurmctld + slurmd on 127.0.0.1): submit to start (the job's executor is
       running) and submit to done, through POST /cygnet/api/runs,
@@ -50,6 +51,21 @@ def papermill_case(notebook, out, kernel_dir):
     os.environ["JUPYTER_PATH"] = str(kernel_dir)
     started = time.perf_counter()
     papermill.execute_notebook(str(notebook), str(out), parameters={"n": 2000}, kernel_name="plain", progress_bar=False)
+    return time.perf_counter() - started
+
+
+def papermill_command_case(notebook, out, kernel_dir):
+    """papermill's own command: a fresh process, as every batch job is."""
+    import os
+    import subprocess
+
+    started = time.perf_counter()
+    subprocess.run(
+        [str(Path(sys.executable).parent / "papermill"), str(notebook), str(out), "-p", "n", "2000", "-k", "plain"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "JUPYTER_PATH": str(kernel_dir)},
+    )
     return time.perf_counter() - started
 
 
@@ -131,12 +147,15 @@ def main():
         "CYGNET_DATA_DIR": str(tmp / "data"),
         "CYGNET_VIEWS_PATH": str(tmp / "views"),
     }
-    times = {"a": [], "b": [], "start": [], "done": []}
+    times = {"a": [], "a2": [], "b": [], "start": [], "done": []}
     try:
         papermill_case(workspace / "twenty.ipynb", tmp / "warm.ipynb", tmp / "jupyter-path")  # warm the caches
         cygnet_case(workspace, env)
         for run in range(args.runs):
             times["a"].append(papermill_case(workspace / "twenty.ipynb", tmp / f"pm-{run}.ipynb", tmp / "jupyter-path"))
+            times["a2"].append(
+                papermill_command_case(workspace / "twenty.ipynb", tmp / f"pmc-{run}.ipynb", tmp / "jupyter-path")
+            )
             times["b"].append(cygnet_case(workspace, env))
             print(f"run {run + 1}/{args.runs}: a={times['a'][-1]:.2f}s b={times['b'][-1]:.2f}s", file=sys.stderr)
         with JupyterServer(env=env, root=workspace) as server:
@@ -150,7 +169,8 @@ def main():
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\nbatch runs of a 20-cell notebook, median of {args.runs}")
     print(f"  (a) papermill in process                 {med['a']:6.2f} s")
-    print(f"  (b) cygnet run --on local --wait         {med['b']:6.2f} s")
+    print(f"  (a') papermill's command (a new process)  {med['a2']:6.2f} s")
+    print(f"  (b) cygnet run --on local --wait         {med['b']:6.2f} s   ({med['b'] / med['a2']:.2f}x of (a'))")
     print(f"  (c) Slurm: submit to start {med['start']:.2f} s, submit to done {med['done']:.2f} s")
     print(f"  (d) {args.crowd} runs at once through REST: all ended in {crowd_seconds:.1f} s, {lost} lost or failed")
     print(

@@ -68,6 +68,9 @@ def _parameters(items):
 
 
 def run_command(args, config_argv):
+    from .execute import skip_slow_optional_imports
+
+    skip_slow_optional_imports()
     runs = _runs(args, config_argv)
     run = runs.submit(args.notebook, _parameters(args.parameter), args.view, args.cluster, args.backend, args.out)
     print(f"cygnet: run {run.id} submitted ({run.backend}, job {run.job_id}); result: {run.output}", file=sys.stderr)
