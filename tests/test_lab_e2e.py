@@ -483,3 +483,29 @@ def test_open_git_repository_can_build_its_environment(page, lab, git_daemon):
     panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
     page.wait_for_selector(f"{panel} .jp-Toolbar-kernelName:has-text('Python 3 (env-')", timeout=SLOW)
     shot(page, "open-with-its-environment")
+
+
+def test_run_as_batch_job_from_the_file_browser_then_the_runs_panel(page, lab):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("energy = 13.6")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("print('energy is', energy)")]
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(lab.root / "scan.ipynb"))
+    open_lab(page, lab)
+    page.click(".jp-DirListing-item[title^='Name: scan.ipynb']", button="right")
+    page.click(".lm-Menu-item:has-text('Run as Batch Job')")
+    page.wait_for_selector(".cygnet-run-parameter[name='energy']")
+    assert page.input_value(".cygnet-run-parameter[name='energy']") == "13.6", "prefilled from its parameters cell"
+    page.fill(".cygnet-run-parameter[name='energy']", "7")
+    page.click(".jp-Dialog-button.jp-mod-accept")
+    page.wait_for_selector(".Toastify__toast:has-text('submitted')")
+    page.click(".jp-SideBar [data-id='cygnet-runs-panel']")
+    page.wait_for_selector(".cygnet-run[data-state='succeeded']:has-text('scan.ipynb')", timeout=SLOW)
+    page.wait_for_selector(".Toastify__toast:has-text('Run of scan.ipynb succeeded')", timeout=SLOW)
+    shot(page, "runs-panel")
+    page.click(".cygnet-run[data-state='succeeded'] .cygnet-run-open")
+    page.wait_for_selector(".jp-OutputArea-output:has-text('energy is 7')")
+    shot(page, "run-result")

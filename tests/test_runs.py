@@ -172,12 +172,23 @@ def test_a_run_on_a_spark_cluster_connects_first(runs, runs_setup):
         ({"notebook": "fit.ipynb", "cluster": "nope"}, 404, "no Spark cluster 'nope'"),
         ({"notebook": "fit.ipynb", "backend": "htcondor"}, 503, "HTCondor schedd"),
         ({"notebook": "fit.ipynb", "extra": 1}, 400, "extra"),
+        ({"notebook": 12}, 400, "notebook must be a string"),
+        ({"notebook": "fit.ipynb", "parameters": [1]}, 400, "parameters is an object"),
         ({}, 400, "notebook"),
     ],
 )
 def test_bad_requests_are_answered_clearly(runs, body, status, words):
     r = runs.post("/cygnet/api/runs", json=body)
     assert r.status_code == status and words in r.json()["message"], r.text
+
+
+def test_the_dialog_gets_the_notebooks_parameters_and_the_choices(runs):
+    form = runs.get("/cygnet/api/runs/form", params={"notebook": "fit.ipynb"}).json()
+    assert [(p["name"], p["default"]) for p in form["parameters"]] == [("year", "2020"), ("scale", "1.0")]
+    assert form["default_view"] == f"LCG_marker/{PLATFORM}" and f"sparktest/{PLATFORM}" in form["views"]
+    assert "local" in form["clusters"] and form["backends"][:2] == ["local", "slurm"]
+    assert runs.get("/cygnet/api/runs/form", params={"notebook": "nope.ipynb"}).status_code == 404
+    assert runs.get("/cygnet/api/runs/form").status_code == 400
 
 
 def test_unknown_and_other_users_runs_are_not_found(runs):

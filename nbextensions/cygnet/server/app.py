@@ -142,6 +142,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
                 (f"{api}/views", handlers.ViewsHandler),
                 (f"{api}/open", opener_handlers.OpenEventsHandler),
                 (f"{api}/runs", run_handlers.RunsHandler),
+                (f"{api}/runs/form", run_handlers.RunFormHandler),
                 (f"{api}/runs/({RUN_ID})", run_handlers.RunHandler),
                 (f"{api}/sync", sync_handlers.SyncJobsHandler),
                 (f"{api}/sync/({JOB_ID})", sync_handlers.SyncJobHandler),

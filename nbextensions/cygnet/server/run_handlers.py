@@ -5,6 +5,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from cygnet.core import checks
+from cygnet.core.errors import BadInput, as_http_error
 
 from .handlers import CygnetHandler
 
@@ -25,8 +26,11 @@ class RunsHandler(CygnetHandler):
     @authorized
     async def post(self):
         body = self.json_body(FIELDS, required=("notebook",))
-        for name in ("notebook", "view", "cluster", "backend", "out"):
-            checks.text(body.get(name, ""), name, required=name == "notebook", allow_empty=name != "notebook")
+        try:
+            for name in ("notebook", "view", "cluster", "backend", "out"):
+                checks.text(body.get(name, ""), name, required=name == "notebook", allow_empty=name != "notebook")
+        except BadInput as e:
+            raise as_http_error(e) from e
         run = await self.run_core(
             self.extensionapp.runs.submit,
             body["notebook"],
@@ -38,6 +42,19 @@ class RunsHandler(CygnetHandler):
         )
         self.set_status(201)
         self.finish_json(run.to_dict())
+
+
+class RunFormHandler(CygnetHandler):
+    """GET /cygnet/api/runs/form?notebook=PATH: what the 'Run as batch job' dialog offers: the
+    notebook's parameters (name, default, type, help), views, clusters and backends."""
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        notebook = self.argument("notebook", "")
+        if not notebook:
+            raise web.HTTPError(400, "notebook is required")
+        self.finish_json(await self.run_core(self.extensionapp.runs.form, notebook))
 
 
 class RunHandler(CygnetHandler):

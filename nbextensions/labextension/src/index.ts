@@ -4,11 +4,13 @@ import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
-import { LabIcon, shareIcon } from '@jupyterlab/ui-components';
+import { LabIcon, runIcon, shareIcon } from '@jupyterlab/ui-components';
 
 import { KerberosStatus, authenticate } from './kerberosStatus';
 import { copyOpenLink, openRepository } from './openRepo';
 import { watchSparkProgress } from './progressCancel';
+import { runAsBatchJob } from './runDialog';
+import { RunsPanel } from './runsPanel';
 import { showShareDialog } from './shareDialog';
 import { SharedPanel } from './sharedPanel';
 import { SparkPanel } from './sparkPanel';
@@ -30,7 +32,8 @@ const COMMANDS = {
   openRepo: 'cygnet:open-git-repository',
   copyLink: 'cygnet:copy-open-link',
   kerberos: 'cygnet:kerberos-authenticate',
-  terminalInView: 'cygnet:terminal-in-view'
+  terminalInView: 'cygnet:terminal-in-view',
+  runBatch: 'cygnet:run-as-batch-job'
 };
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -54,6 +57,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const shared = new SharedPanel();
     shared.title.icon = shareIcon;
     shell.add(shared, 'left', { rank: 610 });
+    const runs = new RunsPanel(path => void commands.execute('docmanager:open', { path }));
+    runs.title.icon = runIcon;
+    shell.add(runs, 'left', { rank: 620 });
 
     const selectedPath = () => browsers.tracker.currentWidget?.selectedItems().next()?.value?.path;
     const notebookPath = () => notebooks.currentWidget?.context.path;
@@ -97,6 +103,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       }
     });
+    // From the file browser's menu: the notebook clicked; elsewhere: the current notebook.
+    const notebookToRun = (args: { fromBrowser?: boolean }) => {
+      const selected = selectedPath();
+      return args.fromBrowser && selected?.endsWith('.ipynb') ? selected : notebookPath();
+    };
+    commands.addCommand(COMMANDS.runBatch, {
+      label: 'Run as Batch Job…',
+      caption: 'Run this notebook non-interactively, with parameters, on a backend',
+      icon: runIcon,
+      isEnabled: args => !!notebookToRun(args),
+      execute: args => {
+        const path = notebookToRun(args);
+        return path ? runAsBatchJob(path, () => void runs.refresh()) : undefined;
+      }
+    });
     commands.addCommand(COMMANDS.terminalInView, {
       label: 'New Terminal in View…',
       caption: 'A terminal in another software view than the default one',
@@ -113,6 +134,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     app.contextMenu.addItem({ command: COMMANDS.share, selector: '.jp-DirListing-item[data-isdir]', rank: 10 });
+    app.contextMenu.addItem({
+      command: COMMANDS.runBatch,
+      selector: '.jp-DirListing-item[data-file-type="notebook"]',
+      rank: 11,
+      args: { fromBrowser: true }
+    });
     for (const command of Object.values(COMMANDS)) {
       palette?.addItem({ command, category: 'Cygnet' });
     }

@@ -1,5 +1,6 @@
 import { openQuery } from '../src/links';
 import { terminalViews } from '../src/views';
+import { changedParameters, describeRun, newlyEnded, parseValue, Run } from '../src/runs';
 import {
   describeExpiry,
   describeJob,
@@ -239,5 +240,54 @@ describe('terminalViews', () => {
       { name: 'broken/p', usable: false }
     ];
     expect(terminalViews(views)).toEqual(['LCG/p', 'env-1/p']);
+  });
+});
+
+describe('batch runs', () => {
+  it('types what is written in the dialog', () => {
+    expect(parseValue('2024')).toBe(2024);
+    expect(parseValue(' 0.5 ')).toBe(0.5);
+    expect(parseValue('True')).toBe(true);
+    expect(parseValue('None')).toBeNull();
+    expect(parseValue("'muons'")).toBe('muons');
+    expect(parseValue('[1, 2]')).toEqual([1, 2]);
+    expect(parseValue('[not json')).toBe('[not json');
+    expect(parseValue('muons')).toBe('muons');
+  });
+  it('sends only the parameters changed from the defaults', () => {
+    const form = {
+      parameters: [
+        { name: 'year', default: '2020', type: 'int', help: '' },
+        { name: 'scale', default: '1.0', type: 'float', help: '' }
+      ],
+      views: [],
+      default_view: '',
+      clusters: [],
+      backends: [],
+      default_backend: 'local'
+    };
+    expect(changedParameters(form, { year: '2024', scale: '1.0' })).toEqual({ year: 2024 });
+  });
+  it('tells runs apart and sees which ended', () => {
+    const run = (id: string, state: string): Run => ({
+      id,
+      notebook: 'fit.ipynb',
+      state,
+      cells_done: 2,
+      cells_total: 4,
+      backend: 'slurm',
+      output: 'o',
+      html: 'h',
+      error: '',
+      created: 0
+    });
+    expect(describeRun(run('a', 'running'))).toBe('fit.ipynb · running 2/4 cells · slurm');
+    const before = new Map([
+      ['a', 'running'],
+      ['b', 'succeeded']
+    ]);
+    expect(
+      newlyEnded(before, [run('a', 'failed'), run('b', 'succeeded'), run('c', 'succeeded')]).map(r => r.id)
+    ).toEqual(['a']);
   });
 });

@@ -170,6 +170,38 @@ class Runs:
             options=list(options.get(run.backend, [])),
         )
 
+    def form(self, notebook):
+        """What the 'Run as batch job' dialog offers for `notebook`: its parameters (name ->
+        default as written, type, help), the usable views, the Spark clusters, the backends."""
+        import papermill
+
+        from cygnet.kernels.specs import CygnetKernelSpecManager
+        from cygnet.spark.catalogue import load_catalogue
+        from cygnet.views import pick_default_view
+
+        from .backends import BACKENDS
+
+        path = confine(self.workspace, notebook)
+        if path.suffix != ".ipynb" or not path.is_file():
+            raise NotFound(f"no notebook {notebook} in your workspace")
+        try:
+            parameters = papermill.inspect_notebook(str(path))
+        except Exception as e:  # noqa: BLE001 - a notebook papermill cannot read is bad input
+            raise BadInput(f"{path.name} cannot be read as a notebook: {e}") from e
+        views = CygnetKernelSpecManager(cygnet=self.config).views()
+        default = pick_default_view(views, self.config.default_view)
+        return {
+            "parameters": [
+                {"name": p["name"], "default": p["default"], "type": p["inferred_type_name"], "help": p["help"]}
+                for p in parameters.values()
+            ],
+            "views": [v.name for v in views if v.usable],
+            "default_view": default.name if default else "",
+            "clusters": [c.name for c in load_catalogue(self.config.spark_clusters or None).clusters],
+            "backends": list(BACKENDS),
+            "default_backend": self.config.runs_backend,
+        }
+
     # --- follow ----------------------------------------------------------------------------
     def get(self, run_id):
         return self._refresh(self.store.get(run_id, self.owner))

@@ -1,0 +1,96 @@
+// The "Runs" panel: your batch runs with their state and progress, to open the result or
+// cancel; a notification when one ends (while JupyterLab is open).
+import { Notification } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+
+import { notifyError, reported, requestAPI } from './api';
+import { el } from './dom';
+import { FINAL_STATES, Run, describeRun, newlyEnded } from './runs';
+
+// While a run is under way the panel looks every few seconds; otherwise rarely.
+const POLL_ACTIVE_MS = 3000;
+const POLL_IDLE_MS = 15000;
+
+export class RunsPanel extends Widget {
+  private readonly list = el('ul', { className: 'cygnet-runs-list' });
+  private readonly seen = new Map<string, string>();
+  private timer = 0;
+
+  constructor(private readonly open: (path: string) => void) {
+    super();
+    this.id = 'cygnet-runs-panel';
+    this.title.caption = 'Batch runs';
+    this.addClass('cygnet-runs-panel');
+    this.node.append(el('h2', {}, 'Runs'), this.list);
+    void this.poll();
+  }
+
+  private async poll(): Promise<void> {
+    const active = await this.refresh();
+    if (!this.isDisposed) {
+      this.timer = window.setTimeout(() => void this.poll(), active ? POLL_ACTIVE_MS : POLL_IDLE_MS);
+    }
+  }
+
+  /** Look again (after a submit, too); whether any run is still under way. */
+  async refresh(): Promise<boolean> {
+    let runs: Run[];
+    try {
+      runs = await requestAPI<Run[]>('runs');
+    } catch (error) {
+      if (this.isVisible) {
+        notifyError('Runs', error);
+      }
+      return false;
+    }
+    for (const run of newlyEnded(this.seen, runs)) {
+      const notify = run.state === 'succeeded' ? Notification.success : Notification.error;
+      notify(`Run of ${run.notebook} ${run.state}${run.error ? `: ${run.error}` : ''}`, {
+        autoClose: 10000,
+        actions: [{ label: 'Open result', callback: () => this.open(run.output) }]
+      });
+    }
+    runs.forEach(r => this.seen.set(r.id, r.state));
+    if (this.isVisible) {
+      this.list.replaceChildren(...(runs.length ? runs.map(r => this.row(r)) : [el('li', {}, 'No runs yet.')]));
+    }
+    return runs.some(r => !FINAL_STATES.includes(r.state));
+  }
+
+  private row(run: Run): HTMLElement {
+    const item = el('li', { className: 'cygnet-run' }, el('span', { className: 'cygnet-run-state' }, describeRun(run)));
+    item.dataset.state = run.state;
+    if (run.state === 'running' && run.cells_total) {
+      item.append(el('progress', { max: run.cells_total, value: run.cells_done }));
+    }
+    item.append(
+      el('button', {
+        className: 'jp-mod-styled cygnet-run-open',
+        textContent: 'Open result',
+        onclick: () => this.open(run.output)
+      })
+    );
+    if (!FINAL_STATES.includes(run.state)) {
+      item.append(
+        el('button', {
+          className: 'jp-mod-styled cygnet-run-cancel',
+          textContent: 'Cancel',
+          onclick: async () => {
+            await reported('Cancel run', () => requestAPI(`runs/${run.id}`, { method: 'DELETE' }));
+            void this.refresh();
+          }
+        })
+      );
+    }
+    return item;
+  }
+
+  protected onAfterShow(): void {
+    void this.refresh();
+  }
+
+  dispose(): void {
+    window.clearTimeout(this.timer);
+    super.dispose();
+  }
+}
