@@ -30,6 +30,7 @@ from cygnet.views import EnvironmentCache, discover
 from . import handlers, log_scrub, run_handlers, share_handlers, share_public, spark_handlers, sync_handlers
 from .kerberos_handlers import KerberosHandler
 from .kerberos_renewal import refresh_tokens, start_renewal
+from .openapi import OpenAPIHandler
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
 from .opener.environment import link_environment
@@ -139,6 +140,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         api = "/cygnet/api"
         self.handlers.extend(
             [
+                (f"{api}/openapi.json", OpenAPIHandler),
                 (f"{api}/views", handlers.ViewsHandler),
                 (f"{api}/open", opener_handlers.OpenEventsHandler),
                 (f"{api}/runs", run_handlers.RunsHandler),

@@ -26,7 +26,12 @@ class SyncJobsHandler(CygnetHandler):
         self.finish_json(job)
 
     def _submit(self, run):
-        return self.extensionapp.work.submit_long(current_user(), "this sync", run)
+        return _submit_long(self, run)
+
+
+def _submit_long(handler, run):
+    """A sync's work on the long pool, counted against the user's share of it."""
+    return handler.extensionapp.work.submit_long(current_user(), "this sync", run)
 
 
 class SyncJobHandler(CygnetHandler):
@@ -39,12 +44,15 @@ class SyncJobHandler(CygnetHandler):
         self.finish_json(await self.run_core(self.extensionapp.sync_jobs.get, job_id, current_user()))
 
 
-class SyncResumeHandler(SyncJobsHandler):
-    """POST /cygnet/api/sync/{id}/resume: a new job with an interrupted or failed job's parameters."""
+class SyncResumeHandler(CygnetHandler):
+    """POST /cygnet/api/sync/{id}/resume: a new job with an interrupted or failed job's parameters.
+    (POST only: it once inherited the listing's GET, which failed on the id it was given.)"""
 
     @web.authenticated
     @authorized
     async def post(self, job_id):
-        job = await self.run_core(self.extensionapp.sync_jobs.resume, job_id, current_user(), self._submit)
+        job = await self.run_core(
+            self.extensionapp.sync_jobs.resume, job_id, current_user(), lambda run: _submit_long(self, run)
+        )
         self.set_status(202)
         self.finish_json(job)

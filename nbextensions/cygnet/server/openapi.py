@@ -1,0 +1,287 @@
+"""The OpenAPI 3.1 document of everything under /cygnet/api/, served at
+/cygnet/api/openapi.json. A test compares its paths and methods with the routes the extension
+registers, so the two cannot drift apart (tests/test_openapi.py)."""
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from cygnet.core.version import VERSION
+
+from .handlers import CygnetHandler
+
+
+def _obj(properties, required=()):
+    schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _array(items):
+    return {"type": "array", "items": items}
+
+
+STRING, BOOL, INT, NUMBER = {"type": "string"}, {"type": "boolean"}, {"type": "integer"}, {"type": "number"}
+NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_NUMBER = {"type": ["number", "null"]}
+ANY_OBJECT = {"type": "object"}
+
+SCHEMAS = {
+    "Error": _obj({"message": STRING, "reason": NULLABLE_STRING}, ["message"]),
+    "ViewKernel": _obj(
+        {"name": STRING, "display_name": STRING, "language": STRING, "usable": BOOL, "reason": STRING},
+        ["name", "usable"],
+    ),
+    "View": _obj(
+        {
+            "name": STRING,
+            "release": STRING,
+            "platform": STRING,
+            "path": STRING,
+            "python": NULLABLE_STRING,
+            "python_version": NULLABLE_STRING,
+            "usable": BOOL,
+            "reason": STRING,
+            "base": STRING,
+            "kernels": _array(_ref("ViewKernel")),
+        },
+        ["name", "usable", "kernels"],
+    ),
+    "Run": _obj(
+        {
+            "id": STRING,
+            "owner": STRING,
+            "notebook": STRING,
+            "parameters": ANY_OBJECT,
+            "view": STRING,
+            "kernel": STRING,
+            "backend": STRING,
+            "cluster": STRING,
+            "job_id": STRING,
+            "state": {"enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
+            "cells_done": INT,
+            "cells_total": INT,
+            "created": NUMBER,
+            "started": NULLABLE_NUMBER,
+            "ended": NULLABLE_NUMBER,
+            "output": STRING,
+            "html": STRING,
+            "error": STRING,
+            "log_tail": STRING,
+        },
+        ["id", "state", "notebook", "output"],
+    ),
+    "RunRequest": _obj(
+        {
+            "notebook": STRING,
+            "parameters": ANY_OBJECT,
+            "view": STRING,
+            "cluster": STRING,
+            "backend": {"enum": ["", "local", "slurm", "htcondor", "kubernetes"]},
+            "out": STRING,
+        },
+        ["notebook"],
+    ),
+    "RunForm": _obj(
+        {
+            "parameters": _array(_obj({"name": STRING, "default": STRING, "type": STRING, "help": STRING})),
+            "views": _array(STRING),
+            "default_view": STRING,
+            "clusters": _array(STRING),
+            "backends": _array(STRING),
+            "default_backend": STRING,
+        }
+    ),
+    "SyncJob": _obj(
+        {
+            "id": STRING,
+            "state": {"enum": ["queued", "running", "done", "failed", "interrupted"]},
+            "progress": ANY_OBJECT,
+            "summary": {"type": ["object", "null"]},
+            "error": NULLABLE_STRING,
+        },
+        ["id", "state"],
+    ),
+    "SyncRequest": _obj({"src": STRING, "dest": STRING, "delete": BOOL, "dry_run": BOOL}, ["src"]),
+    "SparkServer": _obj(
+        {
+            "id": STRING,
+            "cluster": STRING,
+            "view": STRING,
+            "state": {"enum": ["starting", "ready", "failed"]},
+            "url": NULLABLE_STRING,
+            "ui_url": NULLABLE_STRING,
+        },
+        ["id", "state"],
+    ),
+    "SparkServerRequest": _obj(
+        {"cluster": STRING, "bundles": _array(STRING), "options": ANY_OBJECT, "view": STRING}, ["cluster"]
+    ),
+    "Ticket": _obj(
+        {
+            "principal": NULLABLE_STRING,
+            "expires": NULLABLE_NUMBER,
+            "renew_until": NULLABLE_NUMBER,
+            "ccache": STRING,
+            "available": BOOL,
+        }
+    ),
+    "KerberosRequest": _obj({"principal": STRING, "password": STRING}, ["password"]),
+    "Share": _obj(
+        {
+            "id": STRING,
+            "path": STRING,
+            "kind": STRING,
+            "name": STRING,
+            "state": {"enum": ["active", "expired"]},
+            "expires": NULLABLE_NUMBER,
+            "users": _array(STRING),
+        },
+        ["id"],
+    ),
+    "ShareRequest": _obj(
+        {"path": STRING, "expires_in": {"type": ["string", "integer", "null"]}, "users": _array(STRING)}, ["path"]
+    ),
+    "Link": _obj({"url": STRING, "markdown": STRING}, ["url"]),
+}
+
+
+def _operation(summary, *, ok=200, response=ANY_OBJECT, body=None, query=(), path_id=False, errors=(400, 404)):
+    operation = {"summary": summary, "responses": {}}
+    if ok == 204:
+        operation["responses"]["204"] = {"description": "done"}
+    else:
+        content_type = "text/event-stream" if response == "events" else "application/json"
+        schema = {"type": "string"} if response == "events" else response
+        operation["responses"][str(ok)] = {"description": "success", "content": {content_type: {"schema": schema}}}
+    for status in (*errors, 403, 503):
+        operation["responses"][str(status)] = {
+            "description": "an error, with a message naming its cause",
+            "content": {"application/json": {"schema": _ref("Error")}},
+        }
+    parameters = [{"name": "id", "in": "path", "required": True, "schema": STRING}] if path_id else []
+    parameters += [{"name": name, "in": "query", "required": required, "schema": STRING} for name, required in query]
+    if parameters:
+        operation["parameters"] = parameters
+    if body:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+    return operation
+
+
+OPEN_QUERY = [(name, False) for name in ("repo", "branch", "path", "target", "url", "share", "shared", "env")]
+
+PATHS = {
+    "/views": {"get": _operation("Every view, usable or not, with its kernels", response=_array(_ref("View")))},
+    "/open": {
+        "get": _operation(
+            "Open a repository, a notebook or a share by link: server-sent events (progress, then done or failed)",
+            response="events",
+            query=OPEN_QUERY,
+        )
+    },
+    "/link": {
+        "get": _operation(
+            "The shareable link (and badge) of the Git checkout holding a workspace path",
+            response=_ref("Link"),
+            query=[("from", True)],
+        )
+    },
+    "/runs": {
+        "get": _operation("Your batch runs, newest first", response=_array(_ref("Run"))),
+        "post": _operation("Run a notebook as a batch job", ok=201, response=_ref("Run"), body="RunRequest"),
+    },
+    "/runs/form": {
+        "get": _operation(
+            "What the Run as Batch Job dialog offers for a notebook",
+            response=_ref("RunForm"),
+            query=[("notebook", True)],
+        )
+    },
+    "/runs/{id}": {
+        "get": _operation("One run, with its log's tail", response=_ref("Run"), path_id=True),
+        "delete": _operation("Cancel a run", response=_ref("Run"), path_id=True),
+    },
+    "/sync": {
+        "get": _operation("Your sync jobs, newest first", response=_array(_ref("SyncJob"))),
+        "post": _operation(
+            "Sync a workspace folder into the box", ok=202, response=_ref("SyncJob"), body="SyncRequest"
+        ),
+    },
+    "/sync/{id}": {"get": _operation("One sync job", response=_ref("SyncJob"), path_id=True)},
+    "/sync/{id}/resume": {
+        "post": _operation(
+            "A new job with a failed or interrupted job's parameters", ok=202, response=_ref("SyncJob"), path_id=True
+        )
+    },
+    "/spark/clusters": {"get": _operation("The site's Spark clusters", response=_array(ANY_OBJECT))},
+    "/spark/bundles": {
+        "get": _operation("Configuration bundles", response=_array(ANY_OBJECT), query=[("cluster", False)])
+    },
+    "/spark/options": {"get": _operation("Known Spark options, for completion", response=_array(ANY_OBJECT))},
+    "/spark/servers": {
+        "get": _operation("Your managed Spark Connect servers", response=_array(_ref("SparkServer"))),
+        "post": _operation(
+            "Start a managed Spark Connect server", ok=202, response=_ref("SparkServer"), body="SparkServerRequest"
+        ),
+    },
+    "/spark/servers/{id}": {
+        "get": _operation("One managed server, with its log's tail", response=_ref("SparkServer"), path_id=True),
+        "delete": _operation("Stop it", ok=204, path_id=True),
+    },
+    "/kerberos": {
+        "get": _operation("Your Kerberos ticket", response=_ref("Ticket")),
+        "post": _operation("Authenticate (get a ticket)", response=_ref("Ticket"), body="KerberosRequest"),
+        "delete": _operation("Forget the ticket", ok=204),
+    },
+    "/shares": {
+        "get": _operation("Your share links", response=_array(_ref("Share"))),
+        "post": _operation(
+            "Share a file or folder by link (the answer adds its token and url, shown once)",
+            ok=201,
+            response=_ref("Share"),
+            body="ShareRequest",
+        ),
+    },
+    "/shares/with-me": {"get": _operation("What others shared with you", response=_array(_ref("Share")))},
+    "/shares/{id}": {
+        "get": _operation("One of your shares", response=_ref("Share"), path_id=True),
+        "delete": _operation("Revoke it", ok=204, path_id=True),
+    },
+    "/shares/{id}/refresh": {
+        "post": _operation("Take a new snapshot for the same link", response=_ref("Share"), path_id=True)
+    },
+    "/openapi.json": {"get": _operation("This document", errors=())},
+}
+
+
+def document(base_url="/"):
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Cygnet",
+            "version": VERSION,
+            "description": "Cygnet's REST API: software views, opening by link, batch runs, box sync, Spark, "
+            "Kerberos and share links. Every call needs the Jupyter (or JupyterHub) login: a token in the "
+            "Authorization header, or the session cookie with the XSRF token for changes.",
+        },
+        "servers": [{"url": base_url.rstrip("/") + "/cygnet/api"}],
+        "security": [{"token": []}],
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"token": {"type": "apiKey", "in": "header", "name": "Authorization"}},
+        },
+    }
+
+
+class OpenAPIHandler(CygnetHandler):
+    """GET /cygnet/api/openapi.json: this service's API, described."""
+
+    @web.authenticated
+    @authorized
+    def get(self):
+        self.finish_json(document(self.base_url))
