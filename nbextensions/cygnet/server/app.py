@@ -30,7 +30,7 @@ from cygnet.views import EnvironmentCache, discover
 from . import handlers, log_scrub, run_handlers, share_handlers, share_public, spark_handlers, sync_handlers
 from .kerberos_handlers import KerberosHandler
 from .kerberos_renewal import refresh_tokens, start_renewal
-from .openapi import OpenAPIHandler
+from .openapi import OpenAPIHandler, UnknownAPIHandler
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
 from .opener.environment import link_environment
@@ -165,6 +165,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
                 (f"{api}/link", opener_handlers.LinkHandler),
                 ("/cygnet/badge.svg", opener_handlers.BadgeHandler),
                 (r"/cygnet/spark-ui/(\d+)(.*)", SparkUIHandler),
+                (f"{api}/.*", UnknownAPIHandler),  # last: only what nothing above matched
                 ("/git-pull", opener_handlers.GitPullHandler),
             ]
         )

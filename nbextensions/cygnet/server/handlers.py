@@ -22,13 +22,33 @@ MAX_QUERY = 8192  # characters of a request's query string
 
 class CygnetHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = "cygnet"
+    # The query parameters this handler reads; any other is refused with a 400 (Jupyter's own
+    # token and _xsrf always pass). None: the handler checks its parameters itself.
+    query_params: tuple[str, ...] | None = ()
 
     def prepare(self):
         if len(self.request.query) > MAX_QUERY:
             raise web.HTTPError(
                 414, f"the query is too long ({len(self.request.query)} characters; at most {MAX_QUERY})"
             )
+        if self.query_params is not None:
+            unknown = sorted(set(self.request.query_arguments) - set(self.query_params) - {"token", "_xsrf"})
+            if unknown:
+                raise web.HTTPError(400, f"unknown query parameter(s): {', '.join(unknown)[:200]}")
         return super().prepare()
+
+    def write_error(self, status_code, **kwargs):
+        if status_code == 405:  # RFC 9110: say which methods this path has
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
+        return super().write_error(status_code, **kwargs)
+
+    @classmethod
+    def allowed_methods(cls):
+        return [
+            m.upper()
+            for m in ("get", "post", "put", "patch", "delete")
+            if getattr(cls, m) is not getattr(web.RequestHandler, m)
+        ]
 
     async def run_core(self, function, *args, timeout=60):
         """Run a blocking core function on the quick pool (never behind clones and syncs),

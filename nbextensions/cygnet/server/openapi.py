@@ -17,6 +17,23 @@ def _obj(properties, required=()):
     return schema
 
 
+def _text(schema, required=False):
+    """Request text where the answer's schema says string: as Cygnet checks it (items too)."""
+    if schema == STRING:
+        return {**TEXT, "minLength": 1} if required else TEXT
+    if schema.get("type") == "array":
+        return {**schema, "items": _text(schema["items"], required=True)}
+    return schema
+
+
+def _request(properties, required=()):
+    """A request body: only these fields (others are refused), the required ones not empty."""
+    schema = _obj({k: _text(v, k in required) for k, v in properties.items()})
+    schema["required"] = list(required)
+    schema["additionalProperties"] = False
+    return schema
+
+
 def _ref(name):
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -26,6 +43,9 @@ def _array(items):
 
 
 STRING, BOOL, INT, NUMBER = {"type": "string"}, {"type": "boolean"}, {"type": "integer"}, {"type": "number"}
+# What Cygnet accepts as text in a request (cygnet.core.checks.text): no control characters, no
+# unpaired surrogates, at most 4,096 characters.
+TEXT = {"type": "string", "maxLength": 4096, "pattern": "^[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]*$"}
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
 ANY_OBJECT = {"type": "object"}
@@ -75,7 +95,7 @@ SCHEMAS = {
         },
         ["id", "state", "notebook", "output"],
     ),
-    "RunRequest": _obj(
+    "RunRequest": _request(
         {
             "notebook": STRING,
             "parameters": ANY_OBJECT,
@@ -106,7 +126,7 @@ SCHEMAS = {
         },
         ["id", "state"],
     ),
-    "SyncRequest": _obj({"src": STRING, "dest": STRING, "delete": BOOL, "dry_run": BOOL}, ["src"]),
+    "SyncRequest": _request({"src": STRING, "dest": STRING, "delete": BOOL, "dry_run": BOOL}, ["src"]),
     "SparkServer": _obj(
         {
             "id": STRING,
@@ -118,7 +138,7 @@ SCHEMAS = {
         },
         ["id", "state"],
     ),
-    "SparkServerRequest": _obj(
+    "SparkServerRequest": _request(
         {"cluster": STRING, "bundles": _array(STRING), "options": ANY_OBJECT, "view": STRING}, ["cluster"]
     ),
     "Ticket": _obj(
@@ -130,7 +150,7 @@ SCHEMAS = {
             "available": BOOL,
         }
     ),
-    "KerberosRequest": _obj({"principal": STRING, "password": STRING}, ["password"]),
+    "KerberosRequest": _request({"principal": STRING, "password": STRING}, ["password"]),
     "Share": _obj(
         {
             "id": STRING,
@@ -143,20 +163,20 @@ SCHEMAS = {
         },
         ["id"],
     ),
-    "ShareRequest": _obj(
+    "ShareRequest": _request(
         {"path": STRING, "expires_in": {"type": ["string", "integer", "null"]}, "users": _array(STRING)}, ["path"]
     ),
     "Link": _obj({"url": STRING, "markdown": STRING}, ["url"]),
 }
 
 
-def _operation(summary, *, ok=200, response=ANY_OBJECT, body=None, query=(), path_id=False, errors=(400, 404)):
+def _operation(summary, *, ok=200, response=ANY_OBJECT, body=None, query=(), path_id=None, errors=(400, 404)):
     operation = {"summary": summary, "responses": {}}
     if ok == 204:
         operation["responses"]["204"] = {"description": "done"}
     else:
         content_type = "text/event-stream" if response == "events" else "application/json"
-        schema = {"type": "string"} if response == "events" else response
+        schema = {} if response == "events" else response  # each event's data: JSON (see the user guide)
         operation["responses"][str(ok)] = {"description": "success", "content": {content_type: {"schema": schema}}}
     for status in (*errors, 403, 503):
         operation["responses"][str(status)] = {
@@ -171,6 +191,12 @@ def _operation(summary, *, ok=200, response=ANY_OBJECT, body=None, query=(), pat
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
     return operation
 
+
+def _id(hex_digits):
+    return {"type": "string", "pattern": f"^[0-9a-f]{{{hex_digits}}}$"}
+
+
+RUN_ID, JOB_ID, SERVER_ID, SHARE_ID = _id(12), _id(32), _id(16), _id(16)
 
 OPEN_QUERY = [(name, False) for name in ("repo", "branch", "path", "target", "url", "share", "shared", "env")]
 
@@ -202,8 +228,8 @@ PATHS = {
         )
     },
     "/runs/{id}": {
-        "get": _operation("One run, with its log's tail", response=_ref("Run"), path_id=True),
-        "delete": _operation("Cancel a run", response=_ref("Run"), path_id=True),
+        "get": _operation("One run, with its log's tail", response=_ref("Run"), path_id=RUN_ID),
+        "delete": _operation("Cancel a run", response=_ref("Run"), path_id=RUN_ID),
     },
     "/sync": {
         "get": _operation("Your sync jobs, newest first", response=_array(_ref("SyncJob"))),
@@ -211,10 +237,10 @@ PATHS = {
             "Sync a workspace folder into the box", ok=202, response=_ref("SyncJob"), body="SyncRequest"
         ),
     },
-    "/sync/{id}": {"get": _operation("One sync job", response=_ref("SyncJob"), path_id=True)},
+    "/sync/{id}": {"get": _operation("One sync job", response=_ref("SyncJob"), path_id=JOB_ID)},
     "/sync/{id}/resume": {
         "post": _operation(
-            "A new job with a failed or interrupted job's parameters", ok=202, response=_ref("SyncJob"), path_id=True
+            "A new job with a failed or interrupted job's parameters", ok=202, response=_ref("SyncJob"), path_id=JOB_ID
         )
     },
     "/spark/clusters": {"get": _operation("The site's Spark clusters", response=_array(ANY_OBJECT))},
@@ -229,8 +255,8 @@ PATHS = {
         ),
     },
     "/spark/servers/{id}": {
-        "get": _operation("One managed server, with its log's tail", response=_ref("SparkServer"), path_id=True),
-        "delete": _operation("Stop it", ok=204, path_id=True),
+        "get": _operation("One managed server, with its log's tail", response=_ref("SparkServer"), path_id=SERVER_ID),
+        "delete": _operation("Stop it", ok=204, path_id=SERVER_ID),
     },
     "/kerberos": {
         "get": _operation("Your Kerberos ticket", response=_ref("Ticket")),
@@ -238,7 +264,7 @@ PATHS = {
         "delete": _operation("Forget the ticket", ok=204),
     },
     "/shares": {
-        "get": _operation("Your share links", response=_array(_ref("Share"))),
+        "get": _operation("Your share links (of one path)", response=_array(_ref("Share")), query=[("path", False)]),
         "post": _operation(
             "Share a file or folder by link (the answer adds its token and url, shown once)",
             ok=201,
@@ -248,11 +274,11 @@ PATHS = {
     },
     "/shares/with-me": {"get": _operation("What others shared with you", response=_array(_ref("Share")))},
     "/shares/{id}": {
-        "get": _operation("One of your shares", response=_ref("Share"), path_id=True),
-        "delete": _operation("Revoke it", ok=204, path_id=True),
+        "get": _operation("One of your shares", response=_ref("Share"), path_id=SHARE_ID),
+        "delete": _operation("Revoke it", ok=204, path_id=SHARE_ID),
     },
     "/shares/{id}/refresh": {
-        "post": _operation("Take a new snapshot for the same link", response=_ref("Share"), path_id=True)
+        "post": _operation("Take a new snapshot for the same link", response=_ref("Share"), path_id=SHARE_ID)
     },
     "/openapi.json": {"get": _operation("This document", errors=())},
 }
@@ -285,3 +311,18 @@ class OpenAPIHandler(CygnetHandler):
     @authorized
     def get(self):
         self.finish_json(document(self.base_url))
+
+
+class UnknownAPIHandler(CygnetHandler):
+    """Any other path under /cygnet/api/: a JSON 404 pointing at the document (not an HTML page)."""
+
+    def _unknown(self, *args):
+        raise web.HTTPError(
+            404, f"no Cygnet API at {self.request.path}; the API is described at /cygnet/api/openapi.json"
+        )
+
+    @web.authenticated
+    def get(self, *args):
+        self._unknown()
+
+    post = put = patch = delete = get

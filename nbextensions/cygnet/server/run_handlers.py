@@ -48,6 +48,8 @@ class RunFormHandler(CygnetHandler):
     """GET /cygnet/api/runs/form?notebook=PATH: what the 'Run as batch job' dialog offers: the
     notebook's parameters (name, default, type, help), views, clusters and backends."""
 
+    query_params = ("notebook",)
+
     @web.authenticated
     @authorized
     async def get(self):

@@ -24,6 +24,8 @@ class SharesHandler(CygnetHandler):
     """GET /cygnet/api/shares[?path=P]: your shares. POST {path, expires_in?, users?}: a new one,
     with its token and URL (shown this once; only the token's hash is kept)."""
 
+    query_params = ("path",)
+
     @web.authenticated
     @authorized
     async def get(self):

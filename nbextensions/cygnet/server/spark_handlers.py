@@ -10,6 +10,8 @@ from .handlers import CygnetHandler
 class SparkCatalogueHandler(CygnetHandler):
     """GET clusters | bundles[?cluster=NAME] | options."""
 
+    query_params = ("cluster",)
+
     @web.authenticated
     @authorized
     async def get(self, what):
@@ -18,7 +20,7 @@ class SparkCatalogueHandler(CygnetHandler):
             chosen = self.extensionapp.cygnet.spark_default_cluster  # the panel starts on it
             self.finish_json([{**c.to_dict(), "default": c.name == chosen} for c in catalogue.clusters])
         elif what == "bundles":
-            bundles = await self.run_core(catalogue.bundles_for, self.get_argument("cluster", None))
+            bundles = await self.run_core(catalogue.bundles_for, self.argument("cluster"))
             self.finish_json([b.to_dict() for b in bundles])
         else:
             self.finish_json(catalogue.known_options())

@@ -59,19 +59,26 @@ def settings_from(config):
     )
 
 
-def open_link(params, workspace, settings, progress=lambda line: None):
-    """Do what a link asks; returns an Opened."""
+def check_params(params):
+    """BadInput for a parameter a link cannot have, or a value that is not text: before anything
+    starts (the event stream answers these with a 400, not a stream that fails)."""
     unknown = set(params) - set(PARAMETERS)
     if unknown:
         raise BadInput(f"unknown link parameter(s): {', '.join(sorted(unknown))}")
+    for name, value in params.items():
+        checks.text(value, name, required=False, allow_empty=True)
+    return params
+
+
+def open_link(params, workspace, settings, progress=lambda line: None):
+    """Do what a link asks; returns an Opened."""
+    check_params(params)
     repo, url = params.get("repo"), params.get("url")
     share = params.get("share") or params.get("shared")
     if sum(map(bool, (repo, url, share))) != 1:
         raise BadInput(
             "a link needs one of repo= (a Git repository), url= (a notebook or zip) or share= (a share link's token)"
         )
-    for name, value in params.items():
-        checks.text(value, name, required=False, allow_empty=True)
     workspace = Path(workspace).resolve()
     report = None
     wants_env = _flag(params.get("env"), "env")

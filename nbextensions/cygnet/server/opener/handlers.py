@@ -17,7 +17,7 @@ from cygnet.core.errors import CygnetError, as_http_error
 
 from ..handlers import CygnetHandler
 from ..log_scrub import scrub_secrets
-from .core import open_link
+from .core import check_params, open_link
 from .gitrepo import repository_of
 from .links import BADGE_SVG, build_link
 
@@ -55,6 +55,8 @@ class OpenEventsHandler(CygnetHandler):
     """GET /cygnet/api/open?...: does the work, streaming server-sent events: `progress`
     ({line}) as it goes, then `done` ({path, url}) or `failed` ({message})."""
 
+    query_params = None  # a link's parameters, checked as a link's
+
     @web.authenticated
     @authorized
     async def get(self):
@@ -63,7 +65,10 @@ class OpenEventsHandler(CygnetHandler):
         # pointing here). Scripts send no such header and are unaffected.
         if self.request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
             raise web.HTTPError(403, "links open through /cygnet/open, not from other sites' pages")
-        params = link_params(self)
+        try:
+            params = check_params(link_params(self))
+        except CygnetError as e:
+            raise as_http_error(e) from e
         loop = asyncio.get_running_loop()
         events = asyncio.Queue()
 
@@ -129,6 +134,8 @@ class OpenEventsHandler(CygnetHandler):
 class LinkHandler(CygnetHandler):
     """GET /cygnet/link?repo=...&branch=...&path=...: the shareable URL and a Markdown badge.
     GET /cygnet/api/link?from=PATH: the same for the Git checkout in the workspace holding PATH."""
+
+    query_params = None  # a link's parameters, checked as a link's
 
     @web.authenticated
     @authorized
