@@ -30,7 +30,7 @@ schema = schemathesis.openapi.from_dict(document("/"))
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_generated_input_clearly(case, fuzz_server):
     response = case.call(
         base_url=f"{fuzz_server.url}/cygnet/api",
@@ -43,6 +43,8 @@ def test_every_operation_answers_generated_input_clearly(case, fuzz_server):
         content_type = (response.headers.get("content-type") or [""])[0]
         assert content_type.startswith("application/json"), f"{status} {content_type}: {response.text[:300]}"
         assert response.json().get("message"), response.text[:300]
+    if status == 414:
+        return  # a query over 8,192 characters, refused before anything else (schemathesis expects a 400)
     # 503 is checked above; a request without credentials gets Jupyter's 403 (documented), where
     # schemathesis would expect 401; and a request the schema allows may still be refused with a
     # 400 naming why (a path that does not exist or whose name is too long for the file system).

@@ -79,6 +79,11 @@ class Cygnet(Configurable):
         "only the package index uv is configured with. Local paths are never allowed.",
     ).tag(config=True)
 
+    storage_http_max_bytes = Integer(
+        5 << 30,
+        help="The largest file, in bytes, a PUT to /cygnet/api/storage/ may upload to EOS (a larger one is a 413).",
+    ).tag(config=True)
+
     runs_backend = Unicode(
         "local",
         help="Where batch runs (`cygnet run`, POST /cygnet/api/runs) go when the request names no backend: "

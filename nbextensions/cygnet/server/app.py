@@ -37,6 +37,7 @@ from .opener.environment import link_environment
 from .share_page import RenderCache
 from .spark_sweep import start_sweep
 from .spark_ui import SparkUIHandler
+from .storage_handlers import StorageHandler
 from .work import Work
 
 HERE = os.path.dirname(__file__)
@@ -153,6 +154,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
                 (f"{api}/spark/servers", spark_handlers.SparkServersHandler),
                 (f"{api}/spark/servers/({SERVER_ID})", spark_handlers.SparkServerHandler),
                 (f"{api}/kerberos", KerberosHandler),
+                (f"{api}/storage/(.*)", StorageHandler),
                 (f"{api}/shares", share_handlers.SharesHandler),
                 (f"{api}/shares/with-me", share_handlers.SharesWithMeHandler),
                 (f"{api}/shares/({SHARE_ID})", share_handlers.ShareHandler),

@@ -178,13 +178,18 @@ def _operation(summary, *, ok=200, response=ANY_OBJECT, body=None, query=(), pat
         content_type = "text/event-stream" if response == "events" else "application/json"
         schema = {} if response == "events" else response  # each event's data: JSON (see the user guide)
         operation["responses"][str(ok)] = {"description": "success", "content": {content_type: {"schema": schema}}}
-    for status in (*errors, 403, 503):
+    for status in (*errors, 403, 414, 429, 503):  # 414: a query over 8,192 characters; 429: too much at once
         operation["responses"][str(status)] = {
             "description": "an error, with a message naming its cause",
             "content": {"application/json": {"schema": _ref("Error")}},
         }
-    parameters = [{"name": "id", "in": "path", "required": True, "schema": STRING}] if path_id else []
-    parameters += [{"name": name, "in": "query", "required": required, "schema": STRING} for name, required in query]
+    # path_id: the schema of the path's {id} (or, for TEXT, of its {path})
+    name = "path" if path_id is TEXT else "id"
+    parameters = [{"name": name, "in": "path", "required": True, "schema": path_id}] if path_id else []
+    parameters += [
+        {"name": name, "in": "query", "required": required, "schema": _text(STRING, required)}
+        for name, required in query
+    ]
     if parameters:
         operation["parameters"] = parameters
     if body:
@@ -279,6 +284,19 @@ PATHS = {
     },
     "/shares/{id}/refresh": {
         "post": _operation("Take a new snapshot for the same link", response=_ref("Share"), path_id=SHARE_ID)
+    },
+    "/storage/{path}": {
+        "get": _operation(
+            "A file in your EOS home (Range requests answer 206), or with ?list (or a folder) its entries",
+            response={},
+            path_id=TEXT,
+            query=[("list", False)],
+            errors=(400, 404, 416),
+        ),
+        "put": _operation(
+            "Upload the body as a file (atomically; folders are made)", ok=201, path_id=TEXT, errors=(400, 404, 413)
+        ),
+        "delete": _operation("Delete a file or an empty folder", ok=204, path_id=TEXT),
     },
     "/openapi.json": {"get": _operation("This document", errors=())},
 }
