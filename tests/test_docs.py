@@ -17,6 +17,13 @@ def test_the_configuration_reference_is_made_from_the_traits():
     assert all(f"`Cygnet.{name}`" in page for name in Cygnet.class_traits(config=True))
 
 
+def test_the_api_reference_is_made_from_the_openapi_document():
+    from cygnet.server.openapi import reference as api_reference
+
+    page = (ROOT / "docs" / "api-reference.md").read_text()
+    assert page == api_reference() + "\n", "docs/api-reference.md is stale: run `make docs`"
+
+
 def test_the_docs_site_builds_strictly(tmp_path):
     built = subprocess.run(
         [str(VENV_BIN / "mkdocs"), "build", "--strict", "-q", "-d", str(tmp_path / "site")],

@@ -344,3 +344,44 @@ class UnknownAPIHandler(CygnetHandler):
         self._unknown()
 
     post = put = patch = delete = get
+
+
+def reference():
+    """docs/api-reference.md: the document rendered for people (`python -m
+    cygnet.server.openapi > docs/api-reference.md`, `make docs`); a test keeps it current."""
+    lines = [
+        "# API reference",
+        "",
+        "<!-- Made by `python -m cygnet.server.openapi` from cygnet.server.openapi: edit the document there,",
+        "     then run `make docs`. The machine-readable form is GET /cygnet/api/openapi.json. -->",
+        "",
+        "Every path is under `/cygnet/api`, behind the Jupyter (or JupyterHub) login. Errors are JSON",
+        '`{"message": ...}`; every operation may also answer 403 (no login), 414 (a query over 8,192',
+        "characters), 429 (too much long work at once) and 503 (a service behind Cygnet unavailable).",
+        "",
+        "| Method | Path | What it does | Parameters | Body | Success |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for path, item in PATHS.items():
+        for method, op in item.items():
+            params = ", ".join(
+                f"`{p['name']}`{'' if p['required'] else '?'} ({p['in']})" for p in op.get("parameters", [])
+            )
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            body_name = body.get("$ref", "").rsplit("/", 1)[-1]
+            success = next(code for code in op["responses"] if code.startswith("2"))
+            lines.append(
+                f"| {method.upper()} | `{path}` | {op['summary']} | {params or '-'} | "
+                f"{f'[{body_name}](#{body_name.lower()})' if body_name else '-'} | {success} |"
+            )
+    lines += ["", "## Schemas", ""]
+    for name, schema in SCHEMAS.items():
+        required = set(schema.get("required", []))
+        fields = ", ".join(f"`{k}`{'' if k in required else '?'}" for k in schema.get("properties", {}))
+        closed = " Other fields are refused." if schema.get("additionalProperties") is False else ""
+        lines += [f"### {name}", "", f"Fields: {fields}.{closed}", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(reference())
