@@ -127,5 +127,15 @@ def test_the_openapi_document_describes_every_registered_route(jp_fetch, jp_asyn
     # What the comparison found once: the resume route inherited the job listing's GET (a 500).
     status, _ = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "sync", "0" * 32, "resume")
     assert status == 405
+
+    def views(params):
+        response = jp_asyncio_loop.run_until_complete(
+            jp_fetch("cygnet", "api", "views", params=params, raise_error=False)
+        )
+        return response.code, json.loads(response.body or b"null")
+
+    assert views({"1795466312345": ""})[0] == 200, "JupyterLab's cache-busting timestamp is not an unknown parameter"
+    status, body = views({"color": "red"})
+    assert status == 400 and "color" in body["message"]
     status, body = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "runs", "not-an-id")
     assert status == 404 and "openapi.json" in body["message"], "unknown API paths answer JSON"

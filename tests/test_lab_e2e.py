@@ -494,7 +494,7 @@ def test_run_as_batch_job_from_the_file_browser_then_the_runs_panel(page, lab):
     nb.cells = [params, nbformat.v4.new_code_cell("print('energy is', energy)")]
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, str(lab.root / "scan.ipynb"))
-    open_lab(page, lab)
+    open_lab(page, lab, "scan.ipynb")  # the file browser at its folder, whatever earlier tests left
     page.click(".jp-DirListing-item[title^='Name: scan.ipynb']", button="right")
     page.click(".lm-Menu-item:has-text('Run as Batch Job')")
     page.wait_for_selector(".cygnet-run-parameter[name='energy']")

@@ -23,7 +23,8 @@ MAX_QUERY = 8192  # characters of a request's query string
 class CygnetHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = "cygnet"
     # The query parameters this handler reads; any other is refused with a 400 (Jupyter's own
-    # token and _xsrf always pass). None: the handler checks its parameters itself.
+    # token and _xsrf, and JupyterLab's cache-busting timestamp, always pass). None: the handler
+    # checks its parameters itself.
     query_params: tuple[str, ...] | None = ()
 
     def prepare(self):
@@ -32,7 +33,9 @@ class CygnetHandler(ExtensionHandlerMixin, APIHandler):
                 414, f"the query is too long ({len(self.request.query)} characters; at most {MAX_QUERY})"
             )
         if self.query_params is not None:
-            unknown = sorted(set(self.request.query_arguments) - set(self.query_params) - {"token", "_xsrf"})
+            # JupyterLab adds a bare timestamp (?1795466...) to GETs so no cache answers them.
+            asked = {name for name in self.request.query_arguments if not name.isdigit()}
+            unknown = sorted(asked - set(self.query_params) - {"token", "_xsrf"})
             if unknown:
                 raise web.HTTPError(400, f"unknown query parameter(s): {', '.join(unknown)[:200]}")
         return super().prepare()
