@@ -53,4 +53,8 @@ def test_every_operation_answers_generated_input_clearly(case, fuzz_server):
         schemathesis.checks.missing_required_header,
         schemathesis.checks.positive_data_acceptance,
     ]
+    if case.operation.path == "/open":
+        # The open stream answers every failure, bad parameters too, as a `failed` event (the page's
+        # EventSource cannot read an error's body): a 200 whose events say why.
+        excluded.append(schemathesis.checks.negative_data_rejection)
     case.validate_response(response, excluded_checks=excluded)

@@ -209,7 +209,8 @@ PATHS = {
     "/views": {"get": _operation("Every view, usable or not, with its kernels", response=_array(_ref("View")))},
     "/open": {
         "get": _operation(
-            "Open a repository, a notebook or a share by link: server-sent events (progress, then done or failed)",
+            "Open a repository, a notebook or a share by link: server-sent events (progress, then done or "
+            "failed; bad parameters too are a failed event)",
             response="events",
             query=OPEN_QUERY,
         )

@@ -60,8 +60,8 @@ def settings_from(config):
 
 
 def check_params(params):
-    """BadInput for a parameter a link cannot have, or a value that is not text: before anything
-    starts (the event stream answers these with a 400, not a stream that fails)."""
+    """BadInput for a parameter a link cannot have, or a value that is not text, before anything
+    starts."""
     unknown = set(params) - set(PARAMETERS)
     if unknown:
         raise BadInput(f"unknown link parameter(s): {', '.join(sorted(unknown))}")

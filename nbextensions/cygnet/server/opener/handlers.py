@@ -17,7 +17,7 @@ from cygnet.core.errors import CygnetError, as_http_error
 
 from ..handlers import CygnetHandler
 from ..log_scrub import scrub_secrets
-from .core import check_params, open_link
+from .core import open_link
 from .gitrepo import repository_of
 from .links import BADGE_SVG, build_link
 
@@ -65,10 +65,9 @@ class OpenEventsHandler(CygnetHandler):
         # pointing here). Scripts send no such header and are unaffected.
         if self.request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
             raise web.HTTPError(403, "links open through /cygnet/open, not from other sites' pages")
-        try:
-            params = check_params(link_params(self))
-        except CygnetError as e:
-            raise as_http_error(e) from e
+        # Bad parameters are answered as a `failed` event like every other failure: the progress
+        # page's EventSource cannot read an error's body, and would only say the connection failed.
+        params = link_params(self)
         loop = asyncio.get_running_loop()
         events = asyncio.Queue()
 
