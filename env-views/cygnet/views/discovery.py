@@ -23,14 +23,19 @@ def discover(roots, problems=None):
     """Every view under `roots` (earlier roots win on a name clash), sorted by name.
     What is not a view is ignored; a broken view is listed as unusable with the reason.
     `problems` maps view names to problems already seen when using them (a failing setup.sh)."""
-    problems = problems or {}
     views = {}
     for root in roots:
         for view in _scan_root(Path(root)):
-            if view.usable and view.name in problems:
-                view = replace(view, usable=False, reason=problems[view.name])
             views.setdefault(view.name, view)
-    return sorted(views.values(), key=lambda v: v.name)
+    return with_problems(sorted(views.values(), key=lambda v: v.name), problems)
+
+
+def with_problems(views, problems):
+    """`views`, those with a problem seen when using them (`problems`: name -> reason) marked
+    unusable with it; the same list when there is none."""
+    if not problems:
+        return views
+    return [replace(v, usable=False, reason=problems[v.name]) if v.usable and v.name in problems else v for v in views]
 
 
 def find_view(roots, name):
@@ -148,11 +153,7 @@ class ViewsIndex:
                     self._signature = signature
                 self._checked_at = now
             views = self._views
-        if not problems:
-            return views
-        return [
-            replace(v, usable=False, reason=problems[v.name]) if v.usable and v.name in problems else v for v in views
-        ]
+        return with_problems(views, problems)
 
     def _current_signature(self):
         marks = []

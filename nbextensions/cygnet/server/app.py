@@ -131,7 +131,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
             shares=self.shares,
             environments=partial(link_environment, ksm) if hasattr(ksm, "views") else None,
         )
-        self.runs = Runs(config, workspace)
+        self.runs = Runs(config, workspace, kernel_specs=ksm if hasattr(ksm, "views") else None)
         self.sync_jobs = SyncJobs(workspace, config.box_url, config.data_dir, config.shares_url)
         serverapp.log.info(
             "cygnet: extension loaded; views roots: %s", ", ".join(map(str, config.effective_views_roots()))

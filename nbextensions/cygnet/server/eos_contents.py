@@ -17,7 +17,6 @@ import nbformat
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from tornado import web
 
-from cygnet.core import checks
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import BadInput, CygnetError, NotFound, as_http_error
 from cygnet.core.identity import current_user
@@ -40,12 +39,9 @@ class EOSContentsManager(AsyncLargeFileManager):
         """The root:// URL of a path under EOS/: confined to the user's home like workspace paths."""
         rel = path.strip("/")[len(MOUNT) :].strip("/")
         try:
-            checks.text(rel, "path", required=False, allow_empty=True)
+            return xrootd.in_home(self._home(), rel, f"{MOUNT}/")
         except BadInput as e:
             raise as_http_error(e) from None
-        if any(part in ("..", ".") for part in rel.split("/")):
-            raise web.HTTPError(400, f"path {path!r} must stay inside EOS/")
-        return self._home().rstrip("/") + ("/" + rel if rel else "")
 
     async def _call(self, function, *args):
         """XRootD work on the server's quick pool, its errors mapped the one way (each XRootD

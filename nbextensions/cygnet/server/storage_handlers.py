@@ -17,7 +17,6 @@ import tempfile
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from cygnet.core import checks
 from cygnet.core.errors import BadInput, CygnetError, Unavailable, as_http_error
 from cygnet.core.identity import current_user
 
@@ -72,15 +71,11 @@ class StorageHandler(CygnetHandler):
         config = self.extensionapp.cygnet
         if not config.storage_endpoint:
             raise as_http_error(Unavailable("this site has no storage endpoint (Cygnet.storage_endpoint)"))
+        home = xrootd.home(config.storage_endpoint, config.storage_home, current_user())
         try:
-            checks.text(path, "path", required=False, allow_empty=True)
-            parts = [p for p in path.split("/") if p not in ("", ".")]
-            if ".." in parts:
-                raise BadInput(f"{path!r} goes outside your storage home")
+            return xrootd.in_home(home, path, "your storage home")
         except BadInput as e:
             raise as_http_error(e) from e
-        home = xrootd.home(config.storage_endpoint, config.storage_home, current_user()).rstrip("/")
-        return home + ("/" + "/".join(parts) if parts else "")
 
     @web.authenticated
     @authorized

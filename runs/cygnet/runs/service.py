@@ -38,12 +38,22 @@ def parse_value(text):
 
 
 class Runs:
-    def __init__(self, config, workspace, owner=None):
+    def __init__(self, config, workspace, owner=None, kernel_specs=None):
         self.config = config
         self.workspace = Path(workspace).resolve()
         self.owner = owner or current_user()
         self.dir = Path(config.data_dir) / "runs"
         self.store = RunStore(self.dir / "runs.db")
+        self._kernel_specs = kernel_specs  # the server's, with its kept discovery pass
+
+    @property
+    def kernel_specs(self):
+        """Cygnet's kernel spec manager: the server's when given, else one made once here."""
+        if self._kernel_specs is None:
+            from cygnet.kernels.specs import CygnetKernelSpecManager
+
+            self._kernel_specs = CygnetKernelSpecManager(cygnet=self.config)
+        return self._kernel_specs
 
     # --- submit --------------------------------------------------------------------------
     def submit(self, notebook, parameters=None, view="", cluster="", backend="", out=""):
@@ -125,10 +135,10 @@ class Runs:
     def _kernel_for(self, notebook_path, view_name):
         """The view and kernel a run uses: the notebook's own kernel when it is one of the view's
         (an R notebook on the view's R), else the view's Python."""
-        from cygnet.kernels.specs import CygnetKernelSpecManager, kernel_name
+        from cygnet.kernels.specs import kernel_name
         from cygnet.views import pick_default_view
 
-        ksm = CygnetKernelSpecManager(cygnet=self.config)
+        ksm = self.kernel_specs
         views = ksm.views()
         if view_name:
             view = next((v for v in views if v.name == view_name), None)
@@ -175,7 +185,6 @@ class Runs:
         default as written, type, help), the usable views, the Spark clusters, the backends."""
         import papermill
 
-        from cygnet.kernels.specs import CygnetKernelSpecManager
         from cygnet.spark.catalogue import load_catalogue
         from cygnet.views import pick_default_view
 
@@ -188,7 +197,7 @@ class Runs:
             parameters = papermill.inspect_notebook(str(path))
         except Exception as e:  # noqa: BLE001 - a notebook papermill cannot read is bad input
             raise BadInput(f"{path.name} cannot be read as a notebook: {e}") from e
-        views = CygnetKernelSpecManager(cygnet=self.config).views()
+        views = self.kernel_specs.views()
         default = pick_default_view(views, self.config.default_view)
         return {
             "parameters": [

@@ -466,3 +466,15 @@ def home(endpoint, pattern, user):
         raise CygnetError("no storage endpoint is configured (Cygnet.storage_endpoint)")
     server, _ = parse_url(endpoint.rstrip("/") + "//")
     return join(server, pattern.format(user=user, u0=user[:1]))
+
+
+def in_home(home_url, rel, where):
+    """The root:// URL of `rel` under `home_url` (the user's home): BadInput for a path that is
+    not text or has '.' or '..' parts, so paths from requests stay inside the home."""
+    from cygnet.core import checks
+
+    checks.text(rel, "path", required=False, allow_empty=True)
+    parts = [p for p in rel.strip("/").split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise BadInput(f"path {rel!r} must stay inside {where}")
+    return home_url.rstrip("/") + ("/" + "/".join(parts) if parts else "")
