@@ -110,6 +110,8 @@ class StorageHandler(CygnetHandler):
         self.finish()
 
     def write_error(self, status_code, **kwargs):
+        if status_code == 413:  # the rest of the body is never read: the client must not reuse this connection
+            self.set_header("Connection", "close")
         if status_code == 416 and getattr(self, "_unsatisfiable", None) is not None:
             self.set_header("Content-Range", f"bytes */{self._unsatisfiable}")
         return super().write_error(status_code, **kwargs)
