@@ -157,9 +157,12 @@ def eos_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def spark_view(tmp_path_factory):
-    """A view built with `--spark --storage` (Spark and XRootD for kernels), plus a module only this view has."""
+    """A view built with `--spark --storage --dask` (Spark, XRootD and Dask for kernels), plus a module only
+    this view has."""
     root = tmp_path_factory.mktemp("spark-views")
-    built = cygnet("views", "build", f"sparktest/{PLATFORM}", "--spark", "--storage", "--root", str(root), timeout=900)
+    built = cygnet(
+        "views", "build", f"sparktest/{PLATFORM}", "--spark", "--storage", "--dask", "--root", str(root), timeout=900
+    )
     assert built.returncode == 0, built.stderr
     site = next((root / "sparktest" / PLATFORM / "lib").glob("python3.*")) / "site-packages"
     (site / "cygnet_view_only.py").write_text("def tag(x):\n    return f'view-{x}'\n")

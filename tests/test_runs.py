@@ -169,7 +169,7 @@ def test_a_run_on_a_spark_cluster_connects_first(runs, runs_setup):
         ({"notebook": "fit.ipynb", "parameters": {"1bad": 1}}, 400, "not a parameter name"),
         ({"notebook": "fit.ipynb", "view": "LCG_nothere/x"}, 404, "no view LCG_nothere/x"),
         ({"notebook": "fit.ipynb", "backend": "pbs"}, 400, "unknown backend 'pbs'"),
-        ({"notebook": "fit.ipynb", "cluster": "nope"}, 404, "no Spark cluster 'nope'"),
+        ({"notebook": "fit.ipynb", "cluster": "nope"}, 404, "no Spark or Dask cluster 'nope'"),
         ({"notebook": "fit.ipynb", "backend": "htcondor"}, 503, "HTCondor schedd"),
         ({"notebook": "fit.ipynb", "extra": 1}, 400, "extra"),
         ({"notebook": 12}, 400, "notebook must be a string"),

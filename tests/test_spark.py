@@ -138,13 +138,14 @@ def test_catalogue_files_yaml_json_and_missing(tmp_path):
     (tmp_path / "c.yaml").write_text(
         "clusters:\n  - {name: local, kind: local}\n  - {name: s, kind: standalone, master: 'spark://h:1'}\n"
     )
-    assert [c.name for c in load_catalogue(tmp_path / "c.yaml").clusters] == ["local", "s"]
+    # A catalogue that names no Dask cluster gets dask-local, as Spark's embedded one has local.
+    assert [c.name for c in load_catalogue(tmp_path / "c.yaml").clusters] == ["local", "s", "dask-local"]
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(BadInput, match="not valid JSON"):
         load_catalogue(tmp_path / "bad.json")
     with pytest.raises(NotFound, match="does not exist"):
         load_catalogue(tmp_path / "missing.yaml")
-    assert [c.name for c in load_catalogue().clusters] == ["local"]  # the embedded default
+    assert [c.name for c in load_catalogue().clusters] == ["local", "dask-local"]  # the embedded default
     for bad in ("spark.x", "x=1", "=1"):
         with pytest.raises(BadInput):
             parse_option(bad)
@@ -245,7 +246,8 @@ def status_of(kernel):
 
 def test_rest_catalogue(spark_server):
     clusters = spark_server.get("/cygnet/api/spark/clusters").json()
-    assert [c["name"] for c in clusters] == [c["name"] for c in CATALOGUE["clusters"]]
+    assert [c["name"] for c in clusters] == [c["name"] for c in CATALOGUE["clusters"]] + ["dask-local"]
+    assert {c["engine"] for c in clusters} == {"spark", "dask"}
     assert [b["name"] for b in spark_server.get("/cygnet/api/spark/bundles", params={"cluster": "local"}).json()] == [
         "tuned",
         "base-java",

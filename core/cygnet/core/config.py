@@ -164,6 +164,9 @@ class Cygnet(Configurable):
             "CYGNET_*",
             "JAVA_HOME",
             "SPARK_LOCAL_IP",
+            # The session's size, as JupyterHub's spawners set it: dask-local sizes its workers by it.
+            "CPU_LIMIT",
+            "MEM_LIMIT",
             "JUPYTERHUB_USER",
         ],
         help="Names (shell-style patterns) of the server's environment variables a kernel "
@@ -172,7 +175,7 @@ class Cygnet(Configurable):
 
     kernel_packages = List(
         Unicode(),
-        ["cygnet.kernels", "cygnet.core", "cygnet.spark", "cygnet.storage"],
+        ["cygnet.kernels", "cygnet.core", "cygnet.spark", "cygnet.storage", "cygnet.dask"],
         help="Cygnet sub-packages put on every kernel's path (kernel-side code). Nothing "
         "else of the service is importable in a kernel.",
     ).tag(config=True)
@@ -278,6 +281,22 @@ class Cygnet(Configurable):
     @default("spark_default_cluster")
     def _default_spark_default_cluster(self) -> str:
         return os.environ.get("CYGNET_SPARK_CLUSTER", "") or "local"
+
+    dask_default_cluster = Unicode(
+        help="The Dask cluster `%dask connect` and `cygnet.dask.connect()` start when none is named "
+        "($CYGNET_DASK_CLUSTER). Default: dask-local, a LocalCluster beside the kernel. Dask clusters "
+        "are listed in the same catalogue as Spark's (spark_clusters), with kind dask-local or dask-gateway.",
+    ).tag(config=True)
+
+    @default("dask_default_cluster")
+    def _default_dask_default_cluster(self) -> str:
+        return os.environ.get("CYGNET_DASK_CLUSTER", "") or "dask-local"
+
+    dask_sweep_interval = Float(
+        10.0,
+        help="Seconds between the server's checks for gateway Dask clusters whose kernel has died, "
+        "restarted or been culled; each such cluster is stopped through its gateway.",
+    ).tag(config=True)
 
     spark_preload_client = Bool(
         False,

@@ -80,6 +80,32 @@ def storage_requirements():
     return pins if any(p.startswith("xrootd==") for p in pins) else []
 
 
+DASK_DISTRIBUTIONS = (
+    "dask",
+    "distributed",
+    "dask-gateway",
+    "bokeh",
+    "xarray",
+    "zarr",
+    "h5netcdf",
+    "h5py",
+    "pyarrow",
+    "webdav4",
+)
+
+
+def dask_requirements():
+    """Dask for a view's kernels (cygnet.dask) and the formats Pangeo reads, at the server's
+    own versions, so local workers, the client and a gateway's scheduler agree."""
+    pins = []
+    for name in DASK_DISTRIBUTIONS:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            pass
+    return pins if any(p.startswith("distributed==") for p in pins) else []
+
+
 def build_view(
     root, name, python=None, packages=(), system_site_packages=False, force=False, progress=lambda message: None
 ):

@@ -10,7 +10,7 @@ from pathlib import Path
 from cygnet.core.config import load_config
 from cygnet.core.errors import BadInput
 
-from .build import build_view, spark_requirements, storage_requirements
+from .build import build_view, dask_requirements, spark_requirements, storage_requirements
 from .discovery import discover, find_view
 from .environment import EnvironmentCache
 
@@ -59,6 +59,11 @@ def register(subparsers):
         "--storage",
         action="store_true",
         help="add the XRootD client for kernels (xrootd, fsspec-xrootd) at the server's versions",
+    )
+    p.add_argument(
+        "--dask",
+        action="store_true",
+        help="add Dask for kernels (distributed, dask-gateway, xarray, zarr, h5netcdf) at the server's versions",
     )
     p.add_argument("--root", help="views root to build in (default: Cygnet.local_views_root)")
     p.add_argument("--force", action="store_true", help="replace an existing view of that name")
@@ -121,7 +126,8 @@ def build_command(args, config_argv):
         python=args.python,
         packages=list(args.packages)
         + (spark_requirements() if args.spark else [])
-        + (storage_requirements() if args.storage else []),
+        + (storage_requirements() if args.storage else [])
+        + (dask_requirements() if args.dask else []),
         system_site_packages=args.system_site_packages,
         force=args.force,
         progress=lambda message: print(f"cygnet: {message}", file=sys.stderr, flush=True),

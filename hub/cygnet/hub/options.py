@@ -37,7 +37,7 @@ def site_choices(config, core_choices=(1, 2, 4), memory_choices=("2G", "4G", "8G
     if not views:
         views = sorted(v.name for v in discover(config.effective_views_roots()) if v.usable)
     try:
-        clusters = [c.name for c in load_catalogue(config.spark_clusters or None).clusters]
+        clusters = load_catalogue(config.spark_clusters or None).names("spark")
     except Exception:  # noqa: BLE001 - a broken catalogue must not stop spawning: no clusters offered
         clusters = []
     return SiteChoices(views=list(views), cores=list(core_choices), memory=list(memory_choices), clusters=clusters)

@@ -28,6 +28,8 @@ from cygnet.storage.sync_jobs import SyncJobs
 from cygnet.views import EnvironmentCache, discover
 
 from . import handlers, log_scrub, run_handlers, share_handlers, share_public, spark_handlers, sync_handlers
+from .dask_dashboard import DaskDashboardHandler
+from .dask_sweep import start_sweep as start_dask_sweep
 from .kerberos_handlers import KerberosHandler
 from .kerberos_renewal import refresh_tokens, start_renewal
 from .openapi import OpenAPIHandler, UnknownAPIHandler
@@ -124,6 +126,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.spark_catalogue = partial(load_catalogue, config.spark_clusters or None)
         self.spark_servers = ManagedServers(servers_dir(config), self.spark_catalogue, workspace)
         self.spark_sweep = start_sweep(self)
+        self.dask_sweep = start_dask_sweep(self)
         atexit.register(self.spark_servers.stop_all)  # a managed server lives no longer than the service
         self.share_pages = RenderCache()
         self.open_settings = dataclasses.replace(
@@ -167,6 +170,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
                 (f"{api}/link", opener_handlers.LinkHandler),
                 ("/cygnet/badge.svg", opener_handlers.BadgeHandler),
                 (r"/cygnet/spark-ui/(\d+)(.*)", SparkUIHandler),
+                (r"/cygnet/dask-dashboard/(\d+)(.*)", DaskDashboardHandler),
                 (f"{api}/.*", UnknownAPIHandler),  # last: only what nothing above matched
                 ("/git-pull", opener_handlers.GitPullHandler),
             ]

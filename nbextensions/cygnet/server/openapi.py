@@ -249,7 +249,9 @@ PATHS = {
             "A new job with a failed or interrupted job's parameters", ok=202, response=_ref("SyncJob"), path_id=JOB_ID
         )
     },
-    "/spark/clusters": {"get": _operation("The site's Spark clusters", response=_array(ANY_OBJECT))},
+    "/spark/clusters": {
+        "get": _operation("The site's Spark and Dask clusters (each with its engine)", response=_array(ANY_OBJECT))
+    },
     "/spark/bundles": {
         "get": _operation("Configuration bundles", response=_array(ANY_OBJECT), query=[("cluster", False)])
     },

@@ -39,12 +39,13 @@ def write_status(run_dir, **status):
 
 
 def prepared_notebook(plan, run_dir):
-    """The input with a first cell connecting Spark when the run names a cluster."""
+    """The input with a first cell connecting Spark (or Dask) when the run names a cluster."""
     import nbformat
 
     nb = nbformat.read(plan["input"], as_version=4)
     if plan.get("cluster"):
-        cell = nbformat.v4.new_code_cell(f"%spark connect --cluster {plan['cluster']}")
+        magic = "dask" if plan.get("engine") == "dask" else "spark"
+        cell = nbformat.v4.new_code_cell(f"%{magic} connect --cluster {plan['cluster']}")
         cell.metadata["tags"] = [SPARK_CELL_TAG]
         nb.cells.insert(0, cell)
     path = Path(run_dir) / "input.ipynb"

@@ -63,8 +63,7 @@ class Runs:
             raise NotFound(f"no notebook {notebook} in your workspace")
         parameters = self._checked_parameters(notebook_path, parameters or {})
         view_obj, kernel = self._kernel_for(notebook_path, view)
-        if cluster:
-            self._check_cluster(cluster)
+        engine = self._check_cluster(cluster) if cluster else ""
         backend = backend or self.config.runs_backend
         runner = backend_named(backend, self.config)
         out_dir = confine(self.workspace, out) if out else notebook_path.parent
@@ -84,6 +83,7 @@ class Runs:
             "parameters": parameters,
             "kernel": kernel,
             "cluster": cluster,
+            "engine": engine,
         }
         atomic_write(run_dir / "run.json", json.dumps(plan, indent=2))
         run = Run(
@@ -162,9 +162,10 @@ class Runs:
     def _check_cluster(self, cluster):
         from cygnet.spark.catalogue import load_catalogue
 
-        names = [c.name for c in load_catalogue(self.config.spark_clusters or None).clusters]
-        if cluster not in names:
-            raise NotFound(f"no Spark cluster {cluster!r} (clusters: {', '.join(names)})")
+        catalogue = load_catalogue(self.config.spark_clusters or None)
+        if cluster not in catalogue.names():
+            raise NotFound(f"no Spark or Dask cluster {cluster!r} (clusters: {', '.join(catalogue.names())})")
+        return catalogue.cluster(cluster).engine
 
     def _job(self, run):
         env = {k: v for k, v in os.environ.items() if not SECRET_NAMES.search(k)}

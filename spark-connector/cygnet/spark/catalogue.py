@@ -15,6 +15,9 @@ needs PyYAML, which the server has; kernels get the catalogue as JSON from the s
          auth: kerberos, token_service: "https://tokens.example.org/hadoop"}
       - {name: cloud, kind: k8s, master: "k8s://https://k8s.example.org:6443", namespace: spark,
          image: "registry.example.org/spark:4.0"}
+      # Dask (cygnet.dask, %dask): a LocalCluster beside the kernel, or a site's dask-gateway.
+      - {name: dask-local, kind: dask-local, max_workers: 8}
+      - {name: gateway, kind: dask-gateway, address: "https://dask.example.org", auth: jupyterhub}
     bundles:
       - name: big-driver
         clusters: [local, prod]          # where it applies; absent: everywhere
@@ -30,7 +33,10 @@ from pathlib import Path
 
 from cygnet.core.errors import BadInput, NotFound
 
-KINDS = ("local", "standalone", "connect", "connect-managed", "yarn", "k8s")
+SPARK_KINDS = ("local", "standalone", "connect", "connect-managed", "yarn", "k8s")
+DASK_KINDS = ("dask-local", "dask-gateway")
+KINDS = SPARK_KINDS + DASK_KINDS
+GATEWAY_AUTHS = ("", "jupyterhub", "kerberos", "basic")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 OPTION = re.compile(r"^(spark|hadoop)\.[A-Za-z0-9_.\-]+$")
 
@@ -48,6 +54,14 @@ class Cluster:
     auth: str = ""  # "kerberos": connect needs the user's ticket (checked first, not deep in Java)
     token_service: str = ""  # with kerberos: an http(s) service handing out Hadoop delegation tokens
     ui: str = ""  # standalone: the master's web UI (http://host:8080), to check resources before asking
+    address: str = ""  # dask-gateway: the gateway's http(s) address
+    proxy_address: str = ""  # dask-gateway: its scheduler proxy, when not on the same address
+    max_workers: int = 0  # Dask: most workers a user may ask for (0: the session's cores, or 100 on a gateway)
+
+    @property
+    def engine(self):
+        """Which engine the cluster serves: 'spark' or 'dask'."""
+        return "dask" if self.kind in DASK_KINDS else "spark"
 
     @property
     def is_connect(self):
@@ -67,7 +81,15 @@ class Cluster:
             "auth": self.auth,
             "token_service": self.token_service,
             "ui": self.ui,
+            "engine": self.engine,
+            "address": self.address,
+            "proxy_address": self.proxy_address,
+            "max_workers": self.max_workers,
         }
+
+    def to_spec(self):
+        """The cluster as a catalogue file lists it (what the parser takes back): set fields only."""
+        return {k: v for k, v in self.to_dict().items() if k != "engine" and v not in ("", {}, 0, None)}
 
 
 @dataclass(frozen=True)
@@ -99,21 +121,30 @@ class Bundle:
 
 
 DEFAULT_LOCAL = Cluster(name="local", kind="local", display_name="Local (this machine)", master="local[*]")
+# Dask needs no site set-up either: a catalogue that names no Dask cluster gets this one.
+DEFAULT_DASK_LOCAL = Cluster(name="dask-local", kind="dask-local", display_name="Dask (this machine)")
 
 
 @dataclass(frozen=True)
 class Catalogue:
-    clusters: tuple = (DEFAULT_LOCAL,)
+    clusters: tuple = (DEFAULT_LOCAL, DEFAULT_DASK_LOCAL)
     bundles: tuple = ()
     options: tuple = ()  # extra known options from the site: ({name, category, description})
 
-    def cluster(self, name):
+    def cluster(self, name, engine=None):
+        """The cluster `name`; with `engine`, one of that engine's ('spark' or 'dask')."""
         for c in self.clusters:
             if c.name == name:
+                if engine and c.engine != engine:
+                    use = "%dask connect (cygnet.dask.connect)" if c.engine == "dask" else "%spark connect"
+                    raise BadInput(f"{name!r} is a {c.engine.capitalize()} cluster ({c.kind}): use {use} for it")
                 return c
-        raise NotFound(
-            f"no Spark cluster {name!r} here (clusters: {', '.join(c.name for c in self.clusters) or 'none'})"
-        )
+        what = {"spark": "Spark cluster", "dask": "Dask cluster"}.get(engine, "cluster")
+        raise NotFound(f"no {what} {name!r} here (clusters: {', '.join(self.names(engine)) or 'none'})")
+
+    def names(self, engine=None):
+        """The clusters' names, of one engine ('spark' or 'dask') or of all."""
+        return [c.name for c in self.clusters if not engine or c.engine == engine]
 
     def bundle(self, name):
         for b in self.bundles:
@@ -164,7 +195,7 @@ def kernel_copy(path, data_dir):
     from cygnet.core.atomic import atomic_write
 
     catalogue = load_catalogue(path)
-    text = json.dumps(catalogue.to_dict(), sort_keys=True)
+    text = json.dumps({**catalogue.to_dict(), "clusters": [c.to_spec() for c in catalogue.clusters]}, sort_keys=True)
     target = Path(data_dir) / "spark" / f"catalogue-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
     if not target.exists():
         atomic_write(target, text)
@@ -177,6 +208,8 @@ def parse_catalogue(data, source="the Spark catalogue"):
     clusters = (
         tuple(_cluster(c, source) for c in _list(data, "clusters", source)) if "clusters" in data else (DEFAULT_LOCAL,)
     )
+    if not any(c.engine == "dask" for c in clusters) and "dask-local" not in [c.name for c in clusters]:
+        clusters += (DEFAULT_DASK_LOCAL,)
     bundles = tuple(_bundle(b, source) for b in _list(data, "bundles", source))
     options = tuple(_known_option(o, source) for o in _list(data, "options", source))
     for kind, names in (("cluster", [c.name for c in clusters]), ("bundle", [b.name for b in bundles])):
@@ -214,7 +247,7 @@ def _cluster(c, source):
     if not isinstance(c, dict):
         raise BadInput(f"{source}: each cluster is a mapping with a name and a kind")
     fields = {"name", "kind", "display_name", "master", "remote", "namespace", "image", "conf", "auth", "token_service"}
-    fields |= {"ui"}
+    fields |= {"ui", "address", "proxy_address", "max_workers"}
     unknown = set(c) - fields
     name = _name(c.get("name"), "cluster", source)
     if unknown:
@@ -236,6 +269,10 @@ def _cluster(c, source):
         master = master or "yarn"
     elif kind == "k8s" and not master.startswith("k8s://"):
         raise BadInput(f"{source}: cluster {name}: a k8s cluster needs master: k8s://https://host:port")
+    if kind in DASK_KINDS:
+        return _dask_cluster(c, name, kind, source)
+    if set(c) & {"address", "proxy_address", "max_workers"}:
+        raise BadInput(f"{source}: cluster {name}: address, proxy_address and max_workers are for Dask clusters")
     auth = str(c.get("auth") or "")
     token_service = str(c.get("token_service") or "")
     if auth not in ("", "kerberos"):
@@ -257,6 +294,35 @@ def _cluster(c, source):
         auth=auth,
         token_service=token_service,
         ui=ui.rstrip("/"),
+    )
+
+
+def _dask_cluster(c, name, kind, source):
+    spark_only = set(c) & {"master", "remote", "namespace", "image", "conf", "token_service", "ui"}
+    if spark_only:
+        raise BadInput(f"{source}: cluster {name}: {', '.join(sorted(spark_only))} are Spark fields, not Dask's")
+    address, proxy = str(c.get("address") or ""), str(c.get("proxy_address") or "")
+    auth = str(c.get("auth") or "")
+    if kind == "dask-gateway":
+        if not re.match(r"^https?://[^/\s@]+(/\S*)?$", address):
+            raise BadInput(f"{source}: cluster {name}: a dask-gateway cluster needs address: http(s)://host:port")
+        if proxy and not re.match(r"^(gateway|tls|tcp)://[^/\s@]+:\d+$", proxy):
+            raise BadInput(f"{source}: cluster {name}: proxy_address is gateway://host:port")
+        if auth not in GATEWAY_AUTHS:
+            raise BadInput(f"{source}: cluster {name}: auth is one of {', '.join(filter(None, GATEWAY_AUTHS))}")
+    elif address or proxy or auth:
+        raise BadInput(f"{source}: cluster {name}: a dask-local cluster has no address or auth")
+    max_workers = c.get("max_workers") or 0
+    if not isinstance(max_workers, int) or isinstance(max_workers, bool) or not 0 <= max_workers <= 100_000:
+        raise BadInput(f"{source}: cluster {name}: max_workers is a whole number of workers")
+    return Cluster(
+        name=name,
+        kind=kind,
+        display_name=str(c.get("display_name") or ""),
+        address=address.rstrip("/"),
+        proxy_address=proxy,
+        auth=auth,
+        max_workers=max_workers,
     )
 
 

@@ -40,7 +40,7 @@ def effective_conf(catalogue, cluster_name, bundles=(), options=None, env=None):
     """(cluster, conf dict) for connecting to `cluster_name` with `bundles` and `options`
     (a dict, or a list of 'key=value' strings), placeholders filled from `env`."""
     env = env or {}
-    cluster = catalogue.cluster(cluster_name)
+    cluster = catalogue.cluster(cluster_name, engine="spark")
     conf = dict(cluster.conf)
     for name in bundles or ():
         bundle = catalogue.bundle(name)

@@ -95,7 +95,8 @@ def spark_magic(ip, line):
             print("Spark: disconnected")
         elif args.command == "clusters":
             for c in spark_session.catalogue().clusters:
-                print(f"{c.name:16} {c.kind:16} {c.display_name}")
+                if c.engine == "spark":
+                    print(f"{c.name:16} {c.kind:16} {c.display_name}")
         elif args.command == "status":
             _print_state()
         elif args.command == "logs":

@@ -1,0 +1,41 @@
+"""What the Dask connector contributes to every kernel's environment (the `cygnet.kernel_env`
+entry point). The catalogue itself is Spark's (`CYGNET_SPARK_CATALOGUE`): one file lists both
+engines' clusters."""
+
+import os
+from pathlib import Path
+
+
+def records_dir(config):
+    """Where kernels record their gateway clusters, for the server's sweep (`records`)."""
+    return str(Path(config.data_dir) / "dask" / "clusters")
+
+
+def kernel_env(config):
+    env = {
+        "CYGNET_DASK_RECORDS": records_dir(config),
+        "CYGNET_DASK_CLUSTER": config.dask_default_cluster,
+        # The server's route to a local cluster's dashboard (cygnet.server.dask_dashboard).
+        "CYGNET_DASK_DASHBOARD_BASE": _dashboard_base(),
+    }
+    if os.environ.get("JUPYTERHUB_API_TOKEN") and _hub_gateway(config):
+        # A gateway that authenticates through the hub takes the user's own token, as
+        # dask-gateway's JupyterHubAuth reads it; only when the site has such a gateway.
+        env["JUPYTERHUB_API_TOKEN"] = os.environ["JUPYTERHUB_API_TOKEN"]
+    return env
+
+
+def _hub_gateway(config):
+    from cygnet.core.errors import CygnetError
+    from cygnet.spark.catalogue import load_catalogue
+
+    try:
+        clusters = load_catalogue(config.spark_clusters or None).clusters
+    except CygnetError:
+        return False
+    return any(c.kind == "dask-gateway" and c.auth == "jupyterhub" for c in clusters)
+
+
+def _dashboard_base():
+    base = os.environ.get("CYGNET_SERVER_BASE_URL")
+    return (base.rstrip("/") + "/cygnet/dask-dashboard/") if base else ""

@@ -1,0 +1,35 @@
+"""The Dask dashboard through the server: GET /cygnet/dask-dashboard/{port}/... proxies a local
+Dask cluster's dashboard (bokeh, on this machine) behind Jupyter's login, as the Spark UI route
+does and with the same narrowing: only ports of the lease range this server's kernels take
+their ports from (the kernel leases the dashboard's port there, see cygnet.dask.session), so
+one user's server never reaches another's dashboard. The dashboard's links are relative, and
+its live plots are websockets, which jupyter-server-proxy carries. JupyterLab's Dask panels
+(dask-labextension) read the same address from `client.dashboard_link`."""
+
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server_proxy.handlers import LocalProxyHandler
+from tornado import web
+
+from cygnet.core.errors import BadInput
+
+
+class DaskDashboardHandler(ExtensionHandlerMixin, LocalProxyHandler):
+    auth_resource = "cygnet"
+
+    def proxy(self, port, proxied_path):
+        self._check_port(port)
+        return super().proxy(port, proxied_path)
+
+    async def open(self, port, proxied_path):
+        self._check_port(port)
+        return await super().open(port, proxied_path)
+
+    def _check_port(self, port):
+        from cygnet.spark.ports import parse_range
+
+        try:
+            low, high = parse_range(self.extensionapp.cygnet.spark_port_range)
+        except BadInput as e:
+            raise web.HTTPError(503, str(e)) from None
+        if not low <= int(port) <= high:
+            raise web.HTTPError(404, f"port {port} is not a Dask dashboard of this server's kernels")

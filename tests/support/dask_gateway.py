@@ -1,0 +1,78 @@
+"""A real dask-gateway-server for tests and benchmarks: its local backend (scheduler and
+workers are processes on this machine, in a view), simple authentication (a user name), on
+127.0.0.1, configured by Cygnet's own `cygnet.hub.dask_gateway`."""
+
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from .jupyter import VENV_BIN, free_port
+
+
+class Gateway:
+    def __init__(self, folder, views, default_view=None, idle_timeout=600, max_workers=8):
+        from cygnet.hub.dask_gateway import write_config
+
+        folder = Path(folder)
+        self.port, self.proxy_port = free_port(), free_port()
+        self.address = f"http://127.0.0.1:{self.port}"
+        settings = {
+            "address": f"127.0.0.1:{self.port}",
+            "proxy_address": f"127.0.0.1:{self.proxy_port}",
+            "auth": "simple",
+            "backend": "unsafe-local",
+            "clusters_directory": str(folder / "clusters"),
+            "idle_timeout": idle_timeout,
+            "max_workers": max_workers,
+            "views": {name: str(setup) for name, setup in views.items()},
+            "default_view": default_view or next(iter(views)),
+        }
+        self.config = write_config(folder, settings)
+        self.log = open(folder / "gateway.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "dask-gateway-server"), "-f", str(self.config)],
+            cwd=folder,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{self.address}/api/health", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dask-gateway-server did not start: {(folder / 'gateway.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+
+    def catalogue_entry(self, name="gateway"):
+        return {
+            "name": name,
+            "kind": "dask-gateway",
+            "address": self.address,
+            "proxy_address": f"gateway://127.0.0.1:{self.proxy_port}",
+        }
+
+    def clusters(self, user):
+        """The names of `user`'s running clusters, asked of the gateway itself."""
+        answer = requests.get(f"{self.address}/api/v1/clusters/", auth=(user, ""), timeout=10)
+        answer.raise_for_status()
+        return sorted(answer.json())
+
+    def stop(self):
+        import os
+        import signal
+
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.log.close()
