@@ -231,6 +231,14 @@ def test_dask_local_connects_scales_adapts_and_runs_the_views_modules(dask_serve
         assert page.status_code == 200 and "Dask" in page.text, (page.status_code, page.text[:200])
         assert requests.get(dask_server.url + url, allow_redirects=False, timeout=30).status_code in (302, 403)
         assert dask_server.get("/cygnet/dask-dashboard/22/status").status_code == 404
+        # JupyterLab's Dask panels (dask-labextension) find the dashboard at that address.
+        from urllib.parse import quote
+
+        check = dask_server.get("/dask/dashboard-check/" + quote(quote(url, safe=""), safe=""))
+        assert check.status_code == 200 and check.json()["isActive"] is True, check.text
+        # Its NEW button does not start a cluster in the server (outside any view).
+        made = dask_server.http.put(dask_server.url + "/dask/clusters", json={}, timeout=60)
+        assert made.status_code >= 400 and "start from a notebook" in made.text, (made.status_code, made.text[:300])
         assert kernel.run("%dask disconnect").strip() == "Dask: disconnected"
         assert dask_status(kernel)["state"] == "disconnected"
     finally:

@@ -172,6 +172,7 @@ def test_spark_panel_connects_a_notebook_and_shows_job_progress(page, lab):
         "Offline cluster (standalone)",
         "Connect (connect)",
         "My server (connect-managed)",
+        "Dask (this machine) (dask-local)",
     ]
 
     # A failure comes back as the panel's error and a notification, and the kernel stays usable.
@@ -220,6 +221,44 @@ def test_spark_panel_connects_a_notebook_and_shows_job_progress(page, lab):
     page.click(".cygnet-spark-disconnect")
     page.wait_for_selector(".cygnet-spark-status[data-state='disconnected']", timeout=SLOW)
     assert page.locator(".cygnet-spark-connect").inner_text() == "Connect"
+
+
+def test_the_compute_panel_starts_scales_and_shows_a_dask_cluster(page, lab):
+    (lab.root / "dask.ipynb").write_text(
+        notebook(KERNEL, [("code", "import dask.array as da\nint(da.ones(10_000, chunks=1000).sum().compute())")])
+    )
+    open_lab(page, lab, "dask.ipynb")
+    page.wait_for_selector(".jp-Notebook:visible")  # the layout may hold another notebook, hidden
+    page.click(".cygnet-toolbar-spark:visible")
+    page.wait_for_selector(".cygnet-spark-status[data-state='disconnected']", timeout=SLOW)
+    page.select_option(".cygnet-spark-cluster", "dask-local")
+    assert page.locator(".cygnet-spark-bundles").is_hidden() and page.locator(".cygnet-dask-workers").is_visible()
+    page.fill(".cygnet-dask-workers", "10000")  # more than the session has: the kernel says so
+    page.click(".cygnet-spark-connect")
+    page.wait_for_selector(".cygnet-spark-panel[data-dask-state='error']", timeout=SLOW)
+    assert "10000 workers is more than dask-local allows" in page.inner_text(".cygnet-spark-error")
+    page.fill(".cygnet-dask-workers", "1")
+    page.click(".cygnet-spark-connect")
+    page.wait_for_selector(".cygnet-spark-panel[data-dask-state='connected']", timeout=SLOW)
+    assert page.inner_text(".cygnet-spark-status") == "Connected to dask-local"
+    page.wait_for_selector(".cygnet-dask-details:has-text('1 worker')")
+    dashboard = page.get_attribute(".cygnet-dask-dashboard", "href")
+    assert re.match(r"/cygnet/dask-dashboard/411(0\d|1[01])/status$", dashboard), dashboard
+    tab = page.context.new_page()  # the browser's own login reaches it
+    tab.goto(f"{lab.url}{dashboard}")
+    tab.wait_for_selector("a[href='individual-task-stream']", state="attached", timeout=SLOW)
+    assert "Dask" in tab.title(), tab.title()
+    tab.close()
+    # The notebook's `client` is the panel's cluster.
+    page.click(".jp-Notebook:visible .jp-CodeCell .cm-content")
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(".jp-Notebook:visible .jp-OutputArea-output:has-text('10000')", timeout=SLOW)
+    page.fill(".cygnet-dask-scale-to", "2")
+    page.click(".cygnet-dask-scale")
+    page.wait_for_selector(".cygnet-dask-details:has-text('2 workers')", timeout=SLOW)
+    shot(page, "dask-connected")
+    page.click(".cygnet-spark-disconnect")
+    page.wait_for_selector(".cygnet-spark-panel[data-dask-state='disconnected']", timeout=SLOW)
 
 
 def test_reopening_a_notebook_shows_its_saved_spark_choice(page, lab):

@@ -204,7 +204,9 @@ def _start_local(definition, workers, adapt, log):
     cluster = LocalCluster(
         n_workers=count,
         threads_per_worker=per_worker,
-        memory_limit=memory // max(count, adapt[1] if adapt else 0, 1),  # the session's memory, shared
+        # The session's memory shared by as many workers as it may scale to, so scaling up never
+        # promises more than the session has.
+        memory_limit=memory // max(count, adapt[1] if adapt else 0, max_workers(definition), 1),
         host="127.0.0.1",
         dashboard_address=f"127.0.0.1:{lease.ports[0]}",
         processes=True,

@@ -4,8 +4,11 @@ does and with the same narrowing: only ports of the lease range this server's ke
 their ports from (the kernel leases the dashboard's port there, see cygnet.dask.session), so
 one user's server never reaches another's dashboard. The dashboard's links are relative, and
 its live plots are websockets, which jupyter-server-proxy carries. JupyterLab's Dask panels
-(dask-labextension) read the same address from `client.dashboard_link`."""
+(dask-labextension) read the same address from `client.dashboard_link`; its server side checks
+an address by fetching `individual-plots.json` there without the user's cookies, so that one
+document (a fixed list of plot names, no data) is answered without a login."""
 
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server_proxy.handlers import LocalProxyHandler
 from tornado import web
@@ -15,6 +18,14 @@ from cygnet.core.errors import BadInput
 
 class DaskDashboardHandler(ExtensionHandlerMixin, LocalProxyHandler):
     auth_resource = "cygnet"
+
+    async def prepare(self, *args, **kwargs):
+        if self.request.method == "GET" and self.request.path.endswith("/individual-plots.json"):
+            prepared = JupyterHandler.prepare(self, *args, **kwargs)  # no login for the plot list
+            if prepared is not None:
+                await prepared
+            return
+        await super().prepare(*args, **kwargs)
 
     def proxy(self, port, proxied_path):
         self._check_port(port)

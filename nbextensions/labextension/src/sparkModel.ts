@@ -6,6 +6,9 @@ export interface Cluster {
   name: string;
   display_name: string;
   kind: string;
+  /** 'spark' or 'dask': which engine, and so which comm, serves the cluster. */
+  engine?: string;
+  max_workers?: number;
   /** The session's cluster (chosen in the hub's form): the panel starts on it. */
   default?: boolean;
 }
@@ -107,7 +110,7 @@ export function suggestOptions(known: KnownOption[], typed: string, limit = 12):
 }
 
 /** One line for the panel's status: 'Connected to local', 'Error: ...'. */
-export function describeState(state: KernelState | null, kernelName: string | null): string {
+export function describeState(state: KernelState | null, kernelName: string | null, engine = 'Spark'): string {
   if (!kernelName) {
     return 'No kernel: open a notebook';
   }
@@ -116,13 +119,13 @@ export function describeState(state: KernelState | null, kernelName: string | nu
   }
   switch (state.state) {
     case 'connected':
-      return `Connected to ${state.cluster ?? 'Spark'}`;
+      return `Connected to ${state.cluster ?? engine}`;
     case 'connecting':
-      return `Connecting to ${state.cluster ?? 'Spark'}…`;
+      return `Connecting to ${state.cluster ?? engine}…`;
     case 'error':
       return `Error: ${state.error ?? 'unknown error'}`;
     case 'unsupported':
-      return state.error ?? 'This kernel cannot use Spark';
+      return state.error ?? `This kernel cannot use ${engine}`;
     default:
       return 'Disconnected';
   }

@@ -1,6 +1,9 @@
-// The Spark panel (left sidebar): pick a cluster, bundles and options, connect the current
-// notebook's kernel, and follow its state, Spark UI and log. The kernel side is reached
-// through a SparkConnector; the panel only renders what it holds.
+// The compute panel (left sidebar), for Spark and Dask alike: pick a cluster from the site's
+// catalogue (both engines' clusters, grouped), its options (Spark: bundles and options; Dask:
+// workers or adaptive bounds, and a gateway's options), connect the current notebook's kernel,
+// and follow its state, Spark UI or Dask workers and dashboard, and log. Each engine's kernel
+// side is reached through an EngineConnector of its own (the same comm protocol shape); the
+// panel only renders what they hold.
 import { Notification } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
@@ -8,7 +11,8 @@ import { Widget } from '@lumino/widgets';
 import { notifyError, requestAPI } from './api';
 import { ManagedServers } from './managedServers';
 import { el } from './dom';
-import { SparkConnector } from './sparkConnector';
+import { DASK, DaskState, daskConnectMessage, describeDask, engineOf, parseWorkers } from './daskModel';
+import { EngineConnector, SPARK } from './engineConnector';
 import {
   Bundle,
   Cluster,
@@ -26,6 +30,7 @@ import {
 } from './sparkModel';
 
 const LOG_POLL_MS = 3000;
+const DASK_POLL_MS = 3000;
 
 interface Catalogue {
   clusters: Cluster[];
@@ -35,8 +40,10 @@ interface Catalogue {
 
 export class SparkPanel extends Widget {
   private catalogue: Catalogue | null = null;
-  private readonly connector: SparkConnector;
+  private readonly connector: EngineConnector;
+  private readonly dask: EngineConnector;
   private logTimer = 0;
+  private daskTimer = 0;
 
   private readonly clusterSelect = el('select', { className: 'cygnet-spark-cluster' });
   private readonly bundleList = el('div', { className: 'cygnet-spark-bundles' });
@@ -66,35 +73,73 @@ export class SparkPanel extends Widget {
   private readonly uiLink = el('a', { className: 'cygnet-spark-ui', target: '_blank', rel: 'noopener' }, 'Spark UI');
   private readonly logView = el('pre', { className: 'cygnet-spark-log' });
   private readonly servers = new ManagedServers();
+  // Dask: workers or adaptive bounds before connecting; workers, dashboard and scaling after.
+  private readonly daskWorkers = el('input', {
+    className: 'cygnet-dask-workers',
+    type: 'number',
+    min: '0',
+    placeholder: "the session's cores"
+  });
+  private readonly daskAdapt = el('input', { className: 'cygnet-dask-adapt', type: 'checkbox' });
+  private readonly daskMin = el('input', { className: 'cygnet-dask-adapt-min', type: 'number', min: '0', value: '1' });
+  private readonly daskMax = el('input', { className: 'cygnet-dask-adapt-max', type: 'number', min: '0', value: '4' });
+  private readonly daskDetails = el('div', { className: 'cygnet-dask-details' });
+  private readonly daskDashboard = el(
+    'a',
+    { className: 'cygnet-dask-dashboard', target: '_blank', rel: 'noopener' },
+    'Dask dashboard'
+  );
+  private readonly daskScaleTo = el('input', { className: 'cygnet-dask-scale-to', type: 'number', min: '0' });
+  private readonly daskScale = el('button', { className: 'jp-mod-styled cygnet-dask-scale' }, 'Scale');
+  private readonly sparkBefore = el('div', { className: 'cygnet-spark-only' });
+  private readonly sparkAfter = el('div', { className: 'cygnet-spark-only' });
+  private readonly daskBefore = el('div', { className: 'cygnet-dask-only' });
+  private readonly daskAfter = el('div', { className: 'cygnet-dask-only' });
 
   constructor(tracker: INotebookTracker) {
     super();
     this.id = 'cygnet-spark-panel';
-    this.title.caption = 'Spark';
+    this.title.caption = 'Spark and Dask';
     this.addClass('cygnet-spark-panel');
     this.optionInput.setAttribute('list', this.optionList.id);
+    this.sparkBefore.append(el('div', { className: 'cygnet-spark-heading' }, 'Bundles'), this.bundleList);
+    this.sparkAfter.append(this.optionInput, this.optionList, this.optionHelp);
+    this.daskBefore.append(
+      el('label', {}, 'Workers', this.daskWorkers),
+      el('label', { className: 'cygnet-dask-adapt-label' }, this.daskAdapt, ' Adapt to the load, between'),
+      el('div', { className: 'cygnet-dask-bounds' }, this.daskMin, el('span', {}, 'and'), this.daskMax)
+    );
+    this.daskAfter.append(
+      this.daskDetails,
+      this.daskDashboard,
+      el('div', { className: 'cygnet-dask-scale-row' }, this.daskScaleTo, this.daskScale)
+    );
     this.node.append(
-      el('h2', {}, 'Spark'),
+      el('h2', {}, 'Compute: Spark and Dask'),
       this.status,
       this.error,
       el('label', {}, 'Cluster', this.clusterSelect),
-      el('div', { className: 'cygnet-spark-heading' }, 'Bundles'),
-      this.bundleList,
+      this.sparkBefore,
+      this.daskBefore,
       el('label', {}, 'Options (key=value, one per line)', this.optionsText),
-      this.optionInput,
-      this.optionList,
-      this.optionHelp,
+      this.sparkAfter,
       el('div', { className: 'cygnet-spark-buttons' }, this.connectButton, this.disconnectButton),
       this.uiLink,
+      this.daskAfter,
       el('div', { className: 'cygnet-spark-heading' }, 'Log'),
       this.logView,
       this.servers.node
     );
     this.clusterSelect.onchange = () => {
-      this.renderBundles(this.currentChoice(false).bundles);
-      this.saveChoice();
+      if (this.engine() === 'spark') {
+        this.renderBundles(this.currentChoice(false).bundles);
+        this.saveChoice();
+      }
       this.showServerChoice();
+      this.render();
     };
+    this.daskAdapt.onchange = () => this.render();
+    this.daskScale.onclick = () => this.scaleDask();
     this.optionsText.onchange = () => this.saveChoice();
     this.optionInput.oninput = () => this.renderSuggestions();
     this.optionInput.onkeydown = event => {
@@ -105,9 +150,12 @@ export class SparkPanel extends Widget {
     this.optionInput.onchange = () => this.addOption(this.optionInput.value);
     this.connectButton.onclick = () => this.connect();
     this.disconnectButton.onclick = () => this.send({ action: 'disconnect' });
-    this.connector = new SparkConnector(tracker);
+    this.connector = new EngineConnector(tracker, SPARK);
     this.connector.changed.connect(() => this.render());
     this.connector.failed.connect((_, message) => notifyError('Spark', message));
+    this.dask = new EngineConnector(tracker, DASK);
+    this.dask.changed.connect(() => this.render());
+    this.dask.failed.connect((_, message) => notifyError('Dask', message));
     this.connector.notebookChanged.connect((_, notebook) => this.showSavedChoice(notebook));
     void this.loadCatalogue().then(() => {
       this.showSavedChoice(this.connector.notebook);
@@ -131,8 +179,16 @@ export class SparkPanel extends Widget {
       };
       notifyError('Spark catalogue', error);
     }
+    const option = (c: Cluster) => el('option', { value: c.name }, `${c.display_name} (${c.kind})`);
+    const spark = this.catalogue.clusters.filter(c => engineOf([c], c.name) === 'spark');
+    const dask = this.catalogue.clusters.filter(c => engineOf([c], c.name) === 'dask');
     this.clusterSelect.replaceChildren(
-      ...this.catalogue.clusters.map(c => el('option', { value: c.name }, `${c.display_name} (${c.kind})`))
+      ...(dask.length
+        ? [
+            el('optgroup', { label: 'Spark' }, ...spark.map(option)),
+            el('optgroup', { label: 'Dask' }, ...dask.map(option))
+          ]
+        : spark.map(option))
     );
     this.renderSuggestions();
   }
@@ -164,20 +220,51 @@ export class SparkPanel extends Widget {
     this.logTimer = 0;
     if (connected) {
       this.logTimer = window.setInterval(() => {
-        if (this.isVisible) {
-          this.send({ action: 'logs' });
+        if (this.isVisible && this.engine() === 'spark') {
+          this.connector.send({ action: 'logs' });
         }
       }, LOG_POLL_MS);
     }
   }
 
+  /** While a Dask cluster is connected, ask for its workers every few seconds (when seen). */
+  private followDask(): void {
+    const connected = this.dask.state?.state === 'connected';
+    if (connected === (this.daskTimer !== 0)) {
+      return;
+    }
+    window.clearInterval(this.daskTimer);
+    this.daskTimer = 0;
+    if (connected) {
+      this.daskTimer = window.setInterval(() => {
+        if (this.isVisible && this.engine() === 'dask') {
+          this.dask.send({ action: 'get-state' });
+        }
+      }, DASK_POLL_MS);
+    }
+  }
+
+  /** The engine of the chosen cluster, and its connector. */
+  private engine(): 'spark' | 'dask' {
+    return engineOf(this.catalogue?.clusters ?? [], this.clusterSelect.value || 'local');
+  }
+
+  private active(): EngineConnector {
+    return this.engine() === 'dask' ? this.dask : this.connector;
+  }
+
   private send(data: Record<string, unknown>): void {
-    if (!this.connector.send(data)) {
-      Notification.warning('Spark: open a notebook with a Cygnet kernel first');
+    const connector = this.active();
+    if (!connector.send(data)) {
+      Notification.warning(`${connector.engine.name}: open a notebook with a Cygnet kernel first`);
     }
   }
 
   private connect(): void {
+    if (this.engine() === 'dask') {
+      this.connectDask();
+      return;
+    }
     let choice: SparkChoice;
     try {
       choice = this.currentChoice(true);
@@ -188,6 +275,35 @@ export class SparkPanel extends Widget {
     this.saveChoice();
     this.connector.clearLogs();
     this.send(connectMessage(choice));
+  }
+
+  private connectDask(): void {
+    let message: Record<string, unknown>;
+    try {
+      const adapt = this.daskAdapt.checked ? { minimum: this.daskMin.value, maximum: this.daskMax.value } : null;
+      message = daskConnectMessage(
+        this.clusterSelect.value,
+        this.daskWorkers.value,
+        adapt,
+        parseOptions(this.optionsText.value)
+      );
+    } catch (error) {
+      this.error.textContent = (error as Error).message;
+      return;
+    }
+    this.error.textContent = '';
+    this.dask.clearLogs();
+    this.send(message);
+  }
+
+  private scaleDask(): void {
+    const state = this.dask.state as DaskState | null;
+    try {
+      const workers = parseWorkers(this.daskScaleTo.value, state?.max_workers ?? 0);
+      this.dask.send({ action: 'scale', workers });
+    } catch (error) {
+      this.error.textContent = (error as Error).message;
+    }
   }
 
   private currentChoice(strict: boolean): SparkChoice {
@@ -206,8 +322,8 @@ export class SparkPanel extends Widget {
   /** Keep the choice in the notebook's metadata, so reopening it (or %spark connect) finds it. */
   private saveChoice(): void {
     const model = this.connector.notebook?.model;
-    if (!model) {
-      return;
+    if (!model || this.engine() !== 'spark') {
+      return; // the saved choice is Spark's (metadata.cygnet.spark)
     }
     const choice = this.currentChoice(false);
     const metadata = metadataWithChoice({ cygnet: model.getMetadata('cygnet') ?? {} }, choice);
@@ -268,8 +384,18 @@ export class SparkPanel extends Widget {
   }
 
   private render(): void {
-    const { kernel, state, logs, attached } = this.connector;
-    this.status.textContent = describeState(state, kernel ? kernel.name : null);
+    const engine = this.engine();
+    const connector = this.active();
+    const { kernel, state, logs, attached } = connector;
+    for (const part of [this.sparkBefore, this.sparkAfter]) {
+      part.hidden = engine !== 'spark';
+    }
+    for (const part of [this.daskBefore, this.daskAfter]) {
+      part.hidden = engine !== 'dask';
+    }
+    this.optionsText.placeholder =
+      engine === 'dask' ? "worker_cores=2 (a gateway's options)" : 'spark.executor.memory=4g';
+    this.status.textContent = describeState(state, kernel ? kernel.name : null, connector.engine.name);
     this.status.dataset.state = state?.state ?? 'none';
     this.error.textContent = state?.state === 'error' ? (state.error ?? '') : '';
     const busy = state?.state === 'connecting';
@@ -278,13 +404,29 @@ export class SparkPanel extends Widget {
     this.connectButton.textContent = busy ? 'Connecting\u2026' : connected ? 'Connected' : 'Connect';
     this.connectButton.disabled = !attached || busy || connected;
     this.disconnectButton.disabled = !attached || !connected;
-    this.clusterSelect.disabled = busy || connected;
-    this.node.dataset.sparkState = state?.state ?? 'none';
-    this.uiLink.hidden = !state?.ui_url;
+    this.clusterSelect.disabled = busy;
+    // While an engine is connected, its other clusters wait for a disconnect; the other
+    // engine's stay open (a kernel can hold a Spark session and a Dask client at once).
+    for (const option of Array.from(this.clusterSelect.querySelectorAll('option'))) {
+      const of = engineOf(this.catalogue?.clusters ?? [], option.value) === 'dask' ? this.dask : this.connector;
+      option.disabled = of.state?.state === 'connected' && option.value !== of.state?.cluster;
+    }
+    this.node.dataset.sparkState = this.connector.state?.state ?? 'none';
+    this.node.dataset.daskState = this.dask.state?.state ?? 'none';
+    const dask = this.dask.state as DaskState | null;
+    this.daskDetails.textContent = describeDask(dask);
+    this.daskDashboard.hidden = !dask?.dashboard_url || dask.state !== 'connected';
+    this.daskDashboard.href = dask?.dashboard_url ?? '';
+    this.daskScale.disabled = dask?.state !== 'connected';
+    this.daskScaleTo.disabled = dask?.state !== 'connected';
+    this.daskMin.disabled = this.daskMax.disabled = !this.daskAdapt.checked;
+    this.daskWorkers.disabled = this.daskAdapt.checked;
+    this.uiLink.hidden = engine !== 'spark' || !state?.ui_url;
     this.uiLink.href = state?.ui_url ?? '';
     this.logView.textContent = logs.slice(-200).join('\n');
     this.logView.scrollTop = this.logView.scrollHeight;
     this.followLogs();
+    this.followDask();
   }
 
   /** Start is offered for the chosen cluster when it is connect-managed. */
@@ -296,8 +438,10 @@ export class SparkPanel extends Widget {
 
   dispose(): void {
     window.clearInterval(this.logTimer);
+    window.clearInterval(this.daskTimer);
     this.servers.dispose();
     this.connector.dispose();
+    this.dask.dispose();
     super.dispose();
   }
 }

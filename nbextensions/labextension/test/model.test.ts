@@ -1,3 +1,4 @@
+import { daskConnectMessage, daskUnsupported, describeDask, engineOf, parseWorkers } from '../src/daskModel';
 import { openQuery } from '../src/links';
 import { terminalViews } from '../src/views';
 import { changedParameters, describeRun, newlyEnded, parseValue, Run } from '../src/runs';
@@ -289,5 +290,56 @@ describe('batch runs', () => {
     expect(
       newlyEnded(before, [run('a', 'failed'), run('b', 'succeeded'), run('c', 'succeeded')]).map(r => r.id)
     ).toEqual(['a']);
+  });
+});
+
+describe('the Dask half of the compute panel', () => {
+  const clusters = [
+    { name: 'local', display_name: 'Local', kind: 'local', engine: 'spark' },
+    { name: 'dask-local', display_name: 'Dask', kind: 'dask-local', engine: 'dask' },
+    { name: 'old-gw', display_name: 'GW', kind: 'dask-gateway' }
+  ];
+
+  it('tells the engine of a cluster, catalogues before Dask included', () => {
+    expect(engineOf(clusters, 'local')).toBe('spark');
+    expect(engineOf(clusters, 'dask-local')).toBe('dask');
+    expect(engineOf(clusters, 'old-gw')).toBe('dask');
+    expect(engineOf(clusters, 'unknown')).toBe('spark');
+  });
+
+  it('checks workers and adaptive bounds before asking the kernel', () => {
+    expect(daskConnectMessage('dask-local', '2', null, {})).toEqual({
+      action: 'connect',
+      cluster: 'dask-local',
+      options: {},
+      workers: 2
+    });
+    expect(daskConnectMessage('gw', '', { minimum: '1', maximum: '4' }, { worker_cores: '2' })).toEqual({
+      action: 'connect',
+      cluster: 'gw',
+      options: { worker_cores: '2' },
+      adapt: [1, 4]
+    });
+    expect(daskConnectMessage('dask-local', '', null, {})).not.toHaveProperty('workers');
+    expect(() => daskConnectMessage('d', 'two', null, {})).toThrow("Workers: a whole number of workers, not 'two'");
+    expect(() => daskConnectMessage('d', '', { minimum: '4', maximum: '1' }, {})).toThrow('minimum is more');
+    expect(() => parseWorkers('10000', 8)).toThrow('at most 8 workers');
+  });
+
+  it('describes a connected cluster in one line', () => {
+    expect(describeDask({ state: 'connected', workers: 2, threads: 4, memory: 8 * 2 ** 30, requested: 2 })).toBe(
+      '2 workers · 4 threads · 8.0 GiB'
+    );
+    expect(describeDask({ state: 'connected', workers: 1, threads: 1, memory: 0, adapt: [1, 3] })).toBe(
+      '1 worker · 1 threads · 0 B, adapting 1–3'
+    );
+    expect(describeDask({ state: 'disconnected' })).toBe('');
+    expect(describeState({ state: 'connecting', cluster: null }, 'k', 'Dask')).toBe('Connecting to Dask…');
+  });
+
+  it('is for Python kernels, as Spark is', () => {
+    const r = { language: 'R', metadata: { cygnet: { spark: false, view: 'LCG_1/x' } } };
+    expect(daskUnsupported(r)).toContain('Dask is for Python kernels');
+    expect(daskUnsupported({ language: 'python', metadata: {} })).toBeNull();
   });
 });

@@ -1,16 +1,24 @@
-// The Spark panel's link to kernels: follows the notebook in focus, keeps a `cygnet.spark` comm
-// open to its kernel (a new one after a restart or a kernel change), and tells what the kernel
-// says through Lumino signals. The panel only renders what this holds.
+// The compute panel's link to kernels, one per engine (Spark, Dask): follows the notebook in
+// focus, keeps the engine's comm (`cygnet.spark`, `cygnet.dask`: the same protocol shape) open
+// to its kernel (a new one after a restart or a kernel change), and tells what the kernel says
+// through Lumino signals. The panel only renders what this holds.
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { KernelState, sparkUnsupported } from './sparkModel';
 
-export const COMM_TARGET = 'cygnet.spark';
-const NO_SUPPORT = 'this kernel has no Cygnet Spark support: choose a kernel of a Cygnet view';
+/** What differs between engines: the comm's target, the engine's name, which kernels it serves. */
+export interface Engine {
+  name: string;
+  target: string;
+  /** Why a kernel (by its spec) cannot use the engine, or null. */
+  unsupported: (spec: { language?: string; display_name?: string; metadata?: any } | undefined) => string | null;
+}
 
-export class SparkConnector {
+export const SPARK: Engine = { name: 'Spark', target: 'cygnet.spark', unsupported: sparkUnsupported };
+
+export class EngineConnector {
   /** The notebook in focus, its kernel, the Spark state the kernel last reported, and the log. */
   notebook: NotebookPanel | null = null;
   kernel: Kernel.IKernelConnection | null = null;
@@ -21,7 +29,10 @@ export class SparkConnector {
   private readonly _notebookChanged = new Signal<this, NotebookPanel | null>(this);
   private readonly _failed = new Signal<this, string>(this);
 
-  constructor(tracker: INotebookTracker) {
+  constructor(
+    tracker: INotebookTracker,
+    readonly engine: Engine = SPARK
+  ) {
     tracker.currentChanged.connect(() => this.follow(tracker.currentWidget));
     this.follow(tracker.currentWidget);
   }
@@ -107,7 +118,7 @@ export class SparkConnector {
     if (!kernel) {
       return;
     }
-    const unsupported = sparkUnsupported(await kernel.spec.catch(() => undefined));
+    const unsupported = this.engine.unsupported(await kernel.spec.catch(() => undefined));
     if (unsupported) {
       if (this.kernel === kernel) {
         this.state = { state: 'unsupported', error: unsupported };
@@ -119,12 +130,15 @@ export class SparkConnector {
       return; // another kernel came while the spec was read
     }
     kernel.statusChanged.connect(this.onKernelStatus, this);
-    const comm = kernel.createComm(COMM_TARGET);
+    const comm = kernel.createComm(this.engine.target);
     comm.onMsg = msg => this.onMessage(msg);
     comm.onClose = () => {
       if (this.comm === comm) {
         this.comm = null;
-        this.state = { state: 'error', error: NO_SUPPORT };
+        this.state = {
+          state: 'error',
+          error: `this kernel has no Cygnet ${this.engine.name} support: choose a kernel of a Cygnet view`
+        };
         this._changed.emit();
       }
     };
