@@ -280,3 +280,53 @@ def test_a_link_fills_and_submits_the_form(hub):
     assert model["servers"][""]["user_options"]["view"] == f"LCG_second/{PLATFORM}"
     landing = kim.get(f"{hub.url}/user/kim/", timeout=60, allow_redirects=False)
     assert landing.headers["Location"].rstrip("?").endswith("/user/kim/lab/tree/intro.ipynb"), landing.headers
+
+
+def test_the_hubs_dask_gateway_gives_each_user_clusters_of_their_own(tmp_path, spark_view):
+    """dask-gateway-server as a hub service with JupyterHub authentication (CygnetHub.dask_gateway):
+    sessions find it in their catalogue, its workers run in the view, and users see only theirs."""
+    import os
+    import signal
+
+    site = tmp_path / "site_config.py"
+    site.write_text("c.CygnetHub.dask_gateway = True\nc.CygnetHub.cull_idle_timeout = 0\n")
+    env = {"CYGNET_VIEWS_PATH": str(spark_view), "SPARK_LOCAL_IP": "127.0.0.1"}
+    hub = Hub(tmp_path / "data", env=env, args=[f"--config={site}"]).start()
+    try:
+        view = {"view": f"sparktest/{PLATFORM}", "cores": "1", "cluster": "none"}
+        tokens = {}
+        for user in ("dana", "eve"):
+            web = hub.login(user)
+            hub.start_session(web, user, view)
+            tokens[user] = hub.token(web, user)
+        kernel = hub.kernel("dana", tokens["dana"], f"sparktest__{PLATFORM}".lower())
+        out = kernel.run("%dask connect --cluster dask-gateway --workers 1 --option worker_memory=1", timeout=300)
+        assert "Dask: connected to dask-gateway (dask-gateway)" in out, out
+        kernel.run("client.wait_for_workers(1, timeout=120)", timeout=150)
+        tagged = kernel.run("print(client.submit(__import__('cygnet_view_only').tag, 5).result())", timeout=60)
+        assert tagged.strip() == "view-5"
+        name = kernel.run("import cygnet.dask.session as s; print(s.STATE.cluster.name)").strip()
+
+        gateway = f"{hub.url}/services/dask-gateway/api/v1/clusters/"
+        mine = requests.get(gateway, headers={"Authorization": f"jupyterhub {tokens['dana']}"}, timeout=30)
+        theirs = requests.get(gateway, headers={"Authorization": f"jupyterhub {tokens['eve']}"}, timeout=30)
+        assert mine.status_code == 200 and name in mine.json(), mine.text
+        assert theirs.status_code == 200 and theirs.json() == {}, "eve sees none of dana's clusters"
+        stop = requests.delete(gateway + name, headers={"Authorization": f"jupyterhub {tokens['eve']}"}, timeout=30)
+        assert (
+            name in requests.get(gateway, headers={"Authorization": f"jupyterhub {tokens['dana']}"}, timeout=30).json()
+        )
+        assert stop.status_code in (403, 404, 204) and stop.status_code != 500
+        anonymous = requests.get(gateway, timeout=30)
+        assert anonymous.status_code == 401
+
+        # dana's kernel dies: her session stops the cluster.
+        os.kill(int(kernel.run("import os; print(os.getpid())")), signal.SIGKILL)
+        deadline = time.monotonic() + 90
+        while (
+            name in requests.get(gateway, headers={"Authorization": f"jupyterhub {tokens['dana']}"}, timeout=30).json()
+        ):
+            assert time.monotonic() < deadline, "the killed kernel's gateway cluster still runs"
+            time.sleep(2)
+    finally:
+        hub.stop()

@@ -17,7 +17,7 @@ class Gateway:
 
         folder = Path(folder)
         self.port, self.proxy_port = free_port(), free_port()
-        self.address = f"http://127.0.0.1:{self.port}"
+        self.address = f"http://127.0.0.1:{self.proxy_port}"  # its public face (the API server is behind it)
         settings = {
             "address": f"127.0.0.1:{self.port}",
             "proxy_address": f"127.0.0.1:{self.proxy_port}",

@@ -52,6 +52,8 @@ def configure(c, settings_path):
     s = json.loads(Path(settings_path).read_text())
     c.DaskGateway.address = s["address"]
     c.Proxy.address = s["proxy_address"]
+    if s.get("prefix"):  # served under the hub's route to it too (/hub base/services/dask-gateway)
+        c.Proxy.prefix = s["prefix"]
     c.DaskGateway.log_level = s.get("log_level", "INFO")
     if s.get("auth") == "jupyterhub":
         c.DaskGateway.authenticator_class = "dask_gateway_server.auth.JupyterHubAuthenticator"
@@ -63,8 +65,9 @@ def configure(c, settings_path):
     backend = "UnsafeLocalBackend" if unsafe else "LocalBackend"
     c.DaskGateway.backend_class = f"dask_gateway_server.backends.local.{backend}"
     c.LocalBackend.clusters_directory = s["clusters_directory"]
-    if s.get("db_url"):
+    if s.get("db_url"):  # a database on disk keeps clusters' secrets encrypted, with this key
         c.LocalBackend.db_url = s["db_url"]
+        c.LocalBackend.db_encrypt_keys = [Path(s["encrypt_key_file"]).read_text().strip()]
     c.ClusterConfig.idle_timeout = float(s.get("idle_timeout", 1800))
     c.ClusterConfig.cluster_max_workers = int(s.get("max_workers", 20))
     c.ClusterConfig.worker_threads = None
@@ -87,3 +90,76 @@ def configure(c, settings_path):
         Select("view", options=sorted(views), default=s.get("default_view") or sorted(views)[0], label="View"),
         handler=handler,
     )
+
+
+def encrypt_key(folder):
+    """The gateway database's encryption key: made once, readable by the hub's account only."""
+    import os
+
+    from cryptography.fernet import Fernet
+
+    path = Path(folder) / "encrypt_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(Fernet.generate_key().decode() + "\n")
+    return path
+
+
+def add_gateway_service(c, hub, folder):
+    """dask-gateway as a hub-managed service: its config written under the hub's folder, every
+    user (and each session's token) allowed to call it, and sessions told where it is
+    ($CYGNET_DASK_GATEWAY_URL, which their catalogue turns into the cluster 'dask-gateway')."""
+    import os
+    import sys
+
+    from cygnet.core.config import Cygnet
+    from cygnet.views import discover
+
+    from .setup import add_service, free_port, grant_user_access, say
+
+    name = "dask-gateway"
+    port = hub.dask_gateway_port or free_port()  # its public face: the API, dashboards, schedulers' TLS
+    private_port = free_port()  # its own API server, behind that proxy
+    prefix = c.JupyterHub.get("base_url", "/").rstrip("/") + f"/services/{name}"
+    views = {
+        v.name: str(Path(v.path) / "setup.sh") for v in discover(Cygnet(config=c).effective_views_roots()) if v.usable
+    }
+    if not views:
+        say("no usable views: the Dask gateway is not started (its workers run in a view)")
+        return
+    local_spawner = c.JupyterHub.get("spawner_class") == "cygnet.hub.spawner.CygnetLocalSpawner"
+    state = Path(folder) / name
+    settings = {
+        "address": f"127.0.0.1:{private_port}",
+        "proxy_address": f"127.0.0.1:{port}",
+        "prefix": prefix,
+        "auth": "jupyterhub",
+        # Sessions under the hub's own account: clusters too. Users as themselves: theirs too.
+        "backend": "unsafe-local" if local_spawner else "local",
+        "clusters_directory": str(state / "clusters"),
+        "db_url": f"sqlite:///{state / 'gateway.sqlite'}",
+        "idle_timeout": hub.dask_gateway_idle_timeout,
+        "max_workers": hub.dask_gateway_max_workers,
+        "max_worker_cores": hub.dask_gateway_max_worker_cores,
+        "max_worker_memory_gib": hub.dask_gateway_max_worker_memory,
+        "views": views,
+    }
+    settings["encrypt_key_file"] = str(encrypt_key(state))
+    config = write_config(state, settings)
+    service = {
+        "name": name,
+        "url": f"http://127.0.0.1:{port}",
+        "command": [os.path.join(os.path.dirname(sys.executable), "dask-gateway-server"), "-f", str(config)],
+        "display": False,  # an API (and clusters' dashboards), not a page
+        "environment": {"PATH": os.environ.get("PATH", "")},
+    }
+    if not add_service(c, service):
+        return
+    grant_user_access(c, name)
+    c.Spawner.environment = {
+        **c.Spawner.get("environment", {}),
+        "CYGNET_DASK_GATEWAY_URL": f"http://127.0.0.1:{port}{prefix}",
+        "CYGNET_DASK_GATEWAY_PROXY": f"gateway://127.0.0.1:{port}",
+    }

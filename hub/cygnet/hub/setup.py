@@ -7,7 +7,7 @@ import secrets
 import shutil
 import sys
 
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Float, Integer, Unicode
 from traitlets.config import Configurable
 
 from cygnet.core.atomic import atomic_write
@@ -73,6 +73,21 @@ class CygnetHub(Configurable):
         help="How sessions reach the share service, when not at http://127.0.0.1:<shares_port> "
         "(containers, Kubernetes): e.g. http://hub:8181/services/cygnet-shares/.",
     ).tag(config=True)
+    dask_gateway = Bool(
+        False,
+        help="Run dask-gateway-server as a hub service (dask-gateway), with JupyterHub authentication: "
+        "every session's catalogue then offers the Dask cluster 'dask-gateway', each user's clusters "
+        "their own. Its schedulers and workers run on this machine, in the view the user picks.",
+    ).tag(config=True)
+    dask_gateway_port = Integer(0, help="Port of the gateway's API and dashboards (0: a free one).").tag(config=True)
+    dask_gateway_idle_timeout = Integer(
+        1800, help="Seconds a gateway cluster with no client lives on before it stops itself (0: never)."
+    ).tag(config=True)
+    dask_gateway_max_workers = Integer(20, help="Most workers one gateway cluster may have.").tag(config=True)
+    dask_gateway_max_worker_cores = Integer(4, help="Most cores a user may give each gateway worker.").tag(config=True)
+    dask_gateway_max_worker_memory = Float(8.0, help="Most memory (GiB) a user may give each gateway worker.").tag(
+        config=True
+    )
 
 
 def say(line):
@@ -137,6 +152,10 @@ def configure(c):
         add_culler(c, hub.cull_idle_timeout, hub.cull_every)
     if hub.shares:
         add_shares_service(c, hub, folder)
+    if hub.dask_gateway:
+        from .dask_gateway import add_gateway_service
+
+        add_gateway_service(c, hub, folder)
 
 
 def add_service(c, service, scopes=None):
@@ -172,6 +191,14 @@ def add_shares_service(c, hub, folder):
     }
     if not add_service(c, service):
         return
+    grant_user_access(c, name)
+    base = c.JupyterHub.get("base_url", "/").rstrip("/") + "/"
+    connect = hub.shares_connect_url or f"http://127.0.0.1:{port}{base}services/{name}/"
+    c.Spawner.environment = {**c.Spawner.get("environment", {}), "CYGNET_SHARES_SERVICE_URL": connect}
+
+
+def grant_user_access(c, name):
+    """Every user, and each session's own token, may call the hub service `name`."""
     access = f"access:services!service={name}"
     roles = list(c.JupyterHub.get("load_roles", []))
     user_role = next((r for r in roles if r.get("name") == "user"), None)
@@ -185,9 +212,6 @@ def add_shares_service(c, hub, folder):
     if isinstance(scopes, list) and access not in scopes:
         scopes = [*scopes, access]
     c.Spawner.server_token_scopes = scopes
-    base = c.JupyterHub.get("base_url", "/").rstrip("/") + "/"
-    connect = hub.shares_connect_url or f"http://127.0.0.1:{port}{base}services/{name}/"
-    c.Spawner.environment = {**c.Spawner.get("environment", {}), "CYGNET_SHARES_SERVICE_URL": connect}
 
 
 def free_port():

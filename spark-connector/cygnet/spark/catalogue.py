@@ -172,7 +172,28 @@ class Catalogue:
 
 
 def load_catalogue(path=None, text=None):
-    """The catalogue from a JSON or YAML file (or its text); the embedded one if neither."""
+    """The catalogue from a JSON or YAML file (or its text); the embedded one if neither. Under
+    a hub that runs a Dask gateway ($CYGNET_DASK_GATEWAY_URL), it offers that gateway too."""
+    return with_hub_gateway(_load(path, text))
+
+
+def with_hub_gateway(catalogue):
+    import os
+
+    url = os.environ.get("CYGNET_DASK_GATEWAY_URL")
+    if not url or "dask-gateway" in catalogue.names():
+        return catalogue
+    gateway = _dask_cluster(
+        {"address": url, "proxy_address": os.environ.get("CYGNET_DASK_GATEWAY_PROXY", ""), "auth": "jupyterhub"},
+        "dask-gateway",
+        "dask-gateway",
+        "$CYGNET_DASK_GATEWAY_URL",
+    )
+    gateway = Cluster(**{**gateway.__dict__, "display_name": "Dask Gateway (the hub's)"})
+    return Catalogue(catalogue.clusters + (gateway,), catalogue.bundles, catalogue.options)
+
+
+def _load(path, text):
     if path is None and text is None:
         return Catalogue()
     source = str(path) if path else "the Spark catalogue"
