@@ -29,6 +29,7 @@ QUICK = {
     "spark_sessions": ["--rounds", "2"],
     "custom_env": ["--runs", "1", "--kernel-runs", "3"],
     "view_listing": ["--runs", "10"],
+    "dask_compute": ["--runs", "1", "--mib", "256"],
 }
 VERDICT = re.compile(r"\b(met|MISSED|missed)\b")
 

@@ -348,10 +348,16 @@ for base in ({eos!r}, {box!r}):
     read = dd.read_parquet(base + "/events.parquet", storage_options=so)
     results.append(float(read.pt.sum().compute()))
     results.append(len(pd.read_parquet(base + "/events.parquet", storage_options=so)))
+    import dask, fsspec
+    with dask.config.set(scheduler="synchronous"), fsspec.open(base + "/small.nc", "wb", **so) as f:
+        # xarray's in-memory NetCDF writer cannot take distributed's locks: made here, in the kernel
+        f.write(bytes(xr.Dataset({{"t": (("x",), np.arange(10.0))}}).to_netcdf(engine="h5netcdf")))
+    nc = xr.open_dataset(base + "/small.nc", engine="h5netcdf", storage_options=so, chunks={{}})
+    results.append(float(nc.t.sum().compute()))
 print(results)
 """
         out = kernel.run(code, timeout=300).strip().splitlines()
-        assert out[-1] == str([sum(range(4000)), 4950.0, 100] * 2), out
+        assert out[-1] == str([sum(range(4000)), 4950.0, 100, 45.0] * 2), out
         # A write that fails half-way leaves no store that looks complete.
         _, out, err = kernel.execute(
             f"""

@@ -1,9 +1,10 @@
 """webdav4's fsspec filesystem for box URLs as Cygnet writes them (webdav(s)://host/path):
-webdav4 reads the host as part of the path, this takes the server from the URL."""
+webdav4 reads the host as part of the path, this takes the server from the URL. Files opened
+for reading also know their size, which block caches (xarray's for NetCDF) need."""
 
 from urllib.parse import urlsplit
 
-from webdav4.fsspec import WebdavFileSystem
+from webdav4.fsspec import WebdavFile, WebdavFileSystem
 
 
 class BoxWebdavFileSystem(WebdavFileSystem):
@@ -32,3 +33,33 @@ class BoxWebdavFileSystem(WebdavFileSystem):
             http = "https" if parts.scheme == "webdavs" else "http"
             return {"base_url": f"{http}://{parts.netloc}/"}
         return {}
+
+    def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
+        if mode != "rb":
+            return super()._open(path, mode=mode, block_size=block_size, autocommit=autocommit, **kwargs)
+        size = kwargs.pop("size", None)
+        return BoxWebdavFile(
+            self,
+            path,
+            mode=mode,
+            block_size=block_size,
+            autocommit=autocommit,
+            size=self.size(path) if size is None else size,
+            cache_options=cache_options,
+            **kwargs,
+        )
+
+
+class BoxWebdavFile(WebdavFile):
+    """A file read from a box that travels to Dask workers (pickled, then opened there again;
+    webdav4's own `__reduce_ex__` hands its arguments as six where its reopen takes one)."""
+
+    def __reduce_ex__(self, protocol):
+        cache = self.cache.name if self.cache else "none"
+        return _reopen, (self.fs, self.path, self.blocksize, self.size, cache, self.loc)
+
+
+def _reopen(fs, path, blocksize, size, cache_type, loc):
+    file = fs.open(path, "rb", block_size=blocksize, size=size, cache_type=cache_type)
+    file.seek(loc)
+    return file
