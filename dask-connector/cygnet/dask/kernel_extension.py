@@ -14,7 +14,8 @@ import argparse
 import shlex
 import sys
 
-from cygnet.core.errors import BadInput, CygnetError
+from cygnet.core.errors import CygnetError
+from cygnet.core.kernel_comm import EngineComm
 from cygnet.core.units import human_size
 
 from . import session
@@ -103,44 +104,33 @@ def _print_state():
     print("\n".join(lines))
 
 
-class DaskComm:
-    def __init__(self, ip, comm):
-        self.ip, self.comm = ip, comm
-        comm.on_msg(self.on_msg)
+class DaskComm(EngineComm):
+    actions = {"connect": "connect", "scale": "scale", "adapt": "adapt", "disconnect": "disconnect"}
+
+    def status(self):
+        return session.status()
+
+    def connect(self, data):
+        cluster = data.get("cluster") or session.default_cluster()
+        self.send_connecting(cluster)
+        session.connect(
+            cluster,
+            data.get("workers"),
+            data.get("adapt"),
+            data.get("options"),
+            namespace=self.ip.user_ns,
+            on_log=self.send_log,
+        )
         self.send_state()
 
-    def on_msg(self, msg):
-        data = msg.get("content", {}).get("data", {}) or {}
-        action = data.get("action")
-        try:
-            if action == "get-state":
-                pass
-            elif action == "connect":
-                cluster = data.get("cluster") or session.default_cluster()
-                self.comm.send(
-                    {"action": "state", "state": {**session.status(), "state": "connecting", "cluster": cluster}}
-                )
-                session.connect(
-                    cluster,
-                    data.get("workers"),
-                    data.get("adapt"),
-                    data.get("options"),
-                    namespace=self.ip.user_ns,
-                    on_log=lambda line: self.comm.send({"action": "log", "line": line}),
-                )
-            elif action == "scale":
-                session.scale(data.get("workers"))
-            elif action == "adapt":
-                session.adapt(data.get("minimum"), data.get("maximum"))
-            elif action == "disconnect":
-                session.disconnect(self.ip.user_ns)
-            else:
-                raise BadInput(f"unknown action {action!r} (get-state, connect, scale, adapt, disconnect)")
-            self.send_state()
-        except CygnetError as e:
-            self.comm.send({"action": "error", "message": str(e), "state": session.status()})
-        except Exception as e:  # noqa: BLE001 - the front end must always get an answer
-            self.comm.send({"action": "error", "message": f"{type(e).__name__}: {e}", "state": session.status()})
+    def scale(self, data):
+        session.scale(data.get("workers"))
+        self.send_state()
 
-    def send_state(self):
-        self.comm.send({"action": "state", "state": session.status()})
+    def adapt(self, data):
+        session.adapt(data.get("minimum"), data.get("maximum"))
+        self.send_state()
+
+    def disconnect(self, data):
+        session.disconnect(self.ip.user_ns)
+        self.send_state()

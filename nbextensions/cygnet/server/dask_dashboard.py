@@ -11,9 +11,8 @@ document (a fixed list of plot names, no data) is answered without a login."""
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server_proxy.handlers import LocalProxyHandler
-from tornado import web
 
-from cygnet.core.errors import BadInput
+from .spark_ui import check_session_port
 
 
 class DaskDashboardHandler(ExtensionHandlerMixin, LocalProxyHandler):
@@ -36,11 +35,4 @@ class DaskDashboardHandler(ExtensionHandlerMixin, LocalProxyHandler):
         return await super().open(port, proxied_path)
 
     def _check_port(self, port):
-        from cygnet.spark.ports import parse_range
-
-        try:
-            low, high = parse_range(self.extensionapp.cygnet.spark_port_range)
-        except BadInput as e:
-            raise web.HTTPError(503, str(e)) from None
-        if not low <= int(port) <= high:
-            raise web.HTTPError(404, f"port {port} is not a Dask dashboard of this server's kernels")
+        check_session_port(self.extensionapp, port, "a Dask dashboard")

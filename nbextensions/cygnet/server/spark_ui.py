@@ -30,15 +30,8 @@ class SparkUIHandler(ExtensionHandlerMixin, LocalProxyHandler):
         return await super().open(port, proxied_path)
 
     def _check_port(self, port):
-        from cygnet.spark.ports import parse_range
-
-        try:
-            low, high = parse_range(self.extensionapp.cygnet.spark_port_range)
-        except BadInput as e:
-            raise web.HTTPError(503, str(e)) from None
         managed = {s.get("ui_port") for s in self.extensionapp.spark_servers.list()}
-        if not (low <= int(port) <= high or int(port) in managed):
-            raise web.HTTPError(404, f"port {port} is not a Spark UI of this server's sessions")
+        check_session_port(self.extensionapp, port, "a Spark UI", also=managed)
         self.proxy_base = f"cygnet/spark-ui/{port}"
 
     def proxy_request_headers(self):
@@ -56,3 +49,16 @@ class SparkUIHandler(ExtensionHandlerMixin, LocalProxyHandler):
         if location.startswith(url_path_join(self.base_url, self.proxy_base)):
             return location
         return super()._rewrite_location_header(location, host, port, proxied_path)
+
+
+def check_session_port(extensionapp, port, what, also=()):
+    """A 404 unless `port` is one this server's kernels lease theirs from (the site's Spark port
+    range; under the hub, this user's slice of it) or one of `also`."""
+    from cygnet.spark.ports import parse_range
+
+    try:
+        low, high = parse_range(extensionapp.cygnet.spark_port_range)
+    except BadInput as e:
+        raise web.HTTPError(503, str(e)) from None
+    if not (low <= int(port) <= high or int(port) in also):
+        raise web.HTTPError(404, f"port {port} is not {what} of this server's sessions")

@@ -3,7 +3,7 @@
 // workers, threads, memory and the dashboard), and the checks of what the user typed.
 import { Engine } from './engineConnector';
 import { formatBytes } from './messages';
-import { Cluster, KernelState } from './sparkModel';
+import { Cluster, KernelState, pythonOnly } from './sparkModel';
 
 /** What the kernel reports (cygnet.dask.session.status()). */
 export interface DaskState extends KernelState {
@@ -18,16 +18,7 @@ export interface DaskState extends KernelState {
 }
 
 /** Dask, as Spark, is for Python kernels: the same spec metadata tells. */
-export function daskUnsupported(
-  spec: { language?: string; display_name?: string; metadata?: any } | undefined
-): string | null {
-  const info = spec?.metadata?.cygnet;
-  if (!info || info.spark !== false) {
-    return null;
-  }
-  const language = spec?.language || 'this language';
-  return `Dask is for Python kernels: this ${language} kernel cannot use it. Switch the notebook to the Python kernel of ${info.view ?? 'its view'} to connect.`;
-}
+export const daskUnsupported = pythonOnly('Dask');
 
 export const DASK: Engine = { name: 'Dask', target: 'cygnet.dask', unsupported: daskUnsupported };
 

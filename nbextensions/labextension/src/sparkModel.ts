@@ -131,21 +131,25 @@ export function describeState(state: KernelState | null, kernelName: string | nu
   }
 }
 
+type KernelSpecLike = { language?: string; display_name?: string; metadata?: any } | undefined;
+
 /**
- * Why a kernel cannot use Spark, from its spec's Cygnet metadata, or null when it can (or when
- * the spec says nothing: the kernel side then answers for itself). Spark is for Python kernels,
- * and for others whose view's spec says they can use it.
+ * Why a kernel cannot use an engine (Spark, Dask), from its spec's Cygnet metadata, or null when
+ * it can (or when the spec says nothing: the kernel side then answers for itself). Both engines
+ * are for Python kernels, and for others whose view's spec says they can use them.
  */
-export function sparkUnsupported(
-  spec: { language?: string; display_name?: string; metadata?: any } | undefined
-): string | null {
-  const info = spec?.metadata?.cygnet;
-  if (!info || info.spark !== false) {
-    return null;
-  }
-  const language = spec?.language || 'this language';
-  return `Spark is for Python kernels: this ${language} kernel cannot use it. Switch the notebook to the Python kernel of ${info.view ?? 'its view'} to connect.`;
+export function pythonOnly(engine: string): (spec: KernelSpecLike) => string | null {
+  return spec => {
+    const info = spec?.metadata?.cygnet;
+    if (!info || info.spark !== false) {
+      return null;
+    }
+    const language = spec?.language || 'this language';
+    return `${engine} is for Python kernels: this ${language} kernel cannot use it. Switch the notebook to the Python kernel of ${info.view ?? 'its view'} to connect.`;
+  };
 }
+
+export const sparkUnsupported = pythonOnly('Spark');
 
 /** The comm message that asks the kernel to connect with a choice. */
 export function connectMessage(choice: SparkChoice): Record<string, unknown> {

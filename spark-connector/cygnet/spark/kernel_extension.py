@@ -16,6 +16,7 @@ import shlex
 import threading
 
 from cygnet.core.errors import BadInput, CygnetError
+from cygnet.core.kernel_comm import EngineComm
 from cygnet.core.units import human_size
 
 from . import monitor
@@ -137,53 +138,30 @@ def saved_choice():
 
 
 # --- the comm ----------------------------------------------------------------------------------------
-class SparkComm:
-    def __init__(self, ip, comm):
-        self.ip, self.comm = ip, comm
-        comm.on_msg(self.on_msg)
-        self.send_state()
+class SparkComm(EngineComm):
+    actions = {"connect": "connect", "disconnect": "disconnect", "logs": "logs"}
 
-    def on_msg(self, msg):
-        data = msg.get("content", {}).get("data", {}) or {}
-        action = data.get("action")
-        try:
-            if action == "get-state":
-                self.send_state()
-            elif action == "connect":
-                self._connect(data)
-            elif action == "disconnect":
-                spark_session.disconnect(self.ip.user_ns)
-                self.send_state()
-            elif action == "logs":
-                self.comm.send({"action": "logs", "lines": log_lines()})
-            else:
-                raise BadInput(f"unknown action {action!r} (get-state, connect, disconnect, logs)")
-        except CygnetError as e:
-            self.comm.send({"action": "error", "message": str(e), "state": spark_session.status()})
-        except Exception as e:  # noqa: BLE001 - the front end must always get an answer
-            self.comm.send({"action": "error", "message": f"{type(e).__name__}: {e}", "state": spark_session.status()})
+    def status(self):
+        return spark_session.status()
 
-    def _connect(self, data):
+    def connect(self, data):
         cluster = data.get("cluster") or spark_session.default_cluster()
         bundles, options = data.get("bundles") or [], data.get("options") or {}
         if not isinstance(bundles, list) or not isinstance(options, (dict, list)):
             raise BadInput("connect takes cluster (a name), bundles (a list) and options (a mapping)")
-        self.comm.send(
-            {"action": "state", "state": {**spark_session.status(), "state": "connecting", "cluster": cluster}}
-        )
+        self.send_connecting(cluster)
         spark_session.connect(
-            cluster,
-            bundles,
-            options,
-            data.get("app_name"),
-            namespace=self.ip.user_ns,
-            on_log=lambda line: self.comm.send({"action": "log", "line": line}),
+            cluster, bundles, options, data.get("app_name"), namespace=self.ip.user_ns, on_log=self.send_log
         )
         _progress_for(STATE)
         self.send_state()
 
-    def send_state(self):
-        self.comm.send({"action": "state", "state": spark_session.status()})
+    def disconnect(self, data):
+        spark_session.disconnect(self.ip.user_ns)
+        self.send_state()
+
+    def logs(self, data):
+        self.comm.send({"action": "logs", "lines": log_lines()})
 
 
 # --- progress for Spark Connect --------------------------------------------------------------------
