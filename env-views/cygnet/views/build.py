@@ -71,13 +71,19 @@ STORAGE_DISTRIBUTIONS = ("xrootd", "fsspec", "fsspec-xrootd")
 
 def storage_requirements():
     """XRootD for a view's kernels (cygnet.storage), at the server's own versions."""
+    pins = server_pins(STORAGE_DISTRIBUTIONS)
+    return pins if any(p.startswith("xrootd==") for p in pins) else []
+
+
+def server_pins(names):
+    """`name==version` of each of `names` the server has installed."""
     pins = []
-    for name in STORAGE_DISTRIBUTIONS:
+    for name in names:
         try:
             pins.append(f"{name}=={version(name)}")
         except PackageNotFoundError:
             pass
-    return pins if any(p.startswith("xrootd==") for p in pins) else []
+    return pins
 
 
 DASK_DISTRIBUTIONS = (
@@ -97,12 +103,7 @@ DASK_DISTRIBUTIONS = (
 def dask_requirements():
     """Dask for a view's kernels (cygnet.dask) and the formats Pangeo reads, at the server's
     own versions, so local workers, the client and a gateway's scheduler agree."""
-    pins = []
-    for name in DASK_DISTRIBUTIONS:
-        try:
-            pins.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            pass
+    pins = server_pins(DASK_DISTRIBUTIONS)
     return pins if any(p.startswith("distributed==") for p in pins) else []
 
 

@@ -9,15 +9,11 @@ an address by fetching `individual-plots.json` there without the user's cookies,
 document (a fixed list of plot names, no data) is answered without a login."""
 
 from jupyter_server.base.handlers import JupyterHandler
-from jupyter_server.extension.handler import ExtensionHandlerMixin
-from jupyter_server_proxy.handlers import LocalProxyHandler
 
-from .spark_ui import check_session_port
+from .spark_ui import SessionPortProxy, check_session_port
 
 
-class DaskDashboardHandler(ExtensionHandlerMixin, LocalProxyHandler):
-    auth_resource = "cygnet"
-
+class DaskDashboardHandler(SessionPortProxy):
     async def prepare(self, *args, **kwargs):
         if self.request.method == "GET" and self.request.path.endswith("/individual-plots.json"):
             prepared = JupyterHandler.prepare(self, *args, **kwargs)  # no login for the plot list
@@ -25,14 +21,6 @@ class DaskDashboardHandler(ExtensionHandlerMixin, LocalProxyHandler):
                 await prepared
             return
         await super().prepare(*args, **kwargs)
-
-    def proxy(self, port, proxied_path):
-        self._check_port(port)
-        return super().proxy(port, proxied_path)
-
-    async def open(self, port, proxied_path):
-        self._check_port(port)
-        return await super().open(port, proxied_path)
 
     def _check_port(self, port):
         check_session_port(self.extensionapp, port, "a Dask dashboard")

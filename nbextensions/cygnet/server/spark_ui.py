@@ -18,7 +18,9 @@ from tornado import web
 from cygnet.core.errors import BadInput
 
 
-class SparkUIHandler(ExtensionHandlerMixin, LocalProxyHandler):
+class SessionPortProxy(ExtensionHandlerMixin, LocalProxyHandler):
+    """jupyter-server-proxy's handler, behind Cygnet's login, for ports `_check_port` allows."""
+
     auth_resource = "cygnet"
 
     def proxy(self, port, proxied_path):
@@ -29,6 +31,11 @@ class SparkUIHandler(ExtensionHandlerMixin, LocalProxyHandler):
         self._check_port(port)
         return await super().open(port, proxied_path)
 
+    def _check_port(self, port):
+        raise NotImplementedError
+
+
+class SparkUIHandler(SessionPortProxy):
     def _check_port(self, port):
         managed = {s.get("ui_port") for s in self.extensionapp.spark_servers.list()}
         check_session_port(self.extensionapp, port, "a Spark UI", also=managed)
