@@ -300,6 +300,29 @@ def test_a_gateway_cluster_in_the_view_and_stopped_when_its_kernel_is_killed(das
     wait_until(lambda: mine[0] not in gateway.clusters(user), 60, "the killed kernel's gateway cluster stops")
 
 
+def test_a_gateway_cluster_no_client_uses_stops_itself(tmp_path, spark_view):
+    """The gateway's own guard (Cygnet's hub sets it from CygnetHub.dask_gateway_idle_timeout)."""
+    from dask_gateway import Gateway as Client
+    from dask_gateway.auth import BasicAuth
+
+    from tests.support.dask_gateway import Gateway
+
+    setup = spark_view / "sparktest" / PLATFORM / "setup.sh"
+    gateway = Gateway(tmp_path, {f"sparktest/{PLATFORM}": setup}, idle_timeout=3)
+    try:
+        client = Client(
+            gateway.address, proxy_address=f"gateway://127.0.0.1:{gateway.proxy_port}", auth=BasicAuth("idle")
+        )
+        cluster = client.new_cluster(shutdown_on_close=False)
+        name = cluster.name
+        cluster.close()  # the notebook went away without stopping it
+        assert gateway.clusters("idle") == [name]
+        wait_until(lambda: gateway.clusters("idle") == [], 60, "an idle gateway cluster stops itself")
+        client.close()
+    finally:
+        gateway.stop()
+
+
 @pytest.mark.parametrize(
     "line, words",
     [
