@@ -71,7 +71,7 @@ def jupyter_argv(args, extra):
 def ensure_a_view(config):
     """With no usable view anywhere, build 'default' from this Python so kernels work."""
     from cygnet.views import build_view, discover
-    from cygnet.views.build import spark_requirements, storage_requirements
+    from cygnet.views.build import dask_requirements, spark_requirements, storage_requirements
 
     if any(v.usable for v in discover(config.effective_views_roots())):
         return
@@ -85,6 +85,6 @@ def ensure_a_view(config):
         config.local_views_root,
         "default",
         python=sys.executable,
-        packages=spark_requirements() + storage_requirements(),
+        packages=spark_requirements() + storage_requirements() + dask_requirements(),
         progress=lambda m: print(f"cygnet: {m}", file=sys.stderr, flush=True),
     )
