@@ -268,6 +268,24 @@ def test_the_comm_speaks_sparks_protocol_shape(dask_server):
         kernel.shutdown()
 
 
+def test_connect_without_arguments_reuses_the_notebooks_saved_choice(dask_server):
+    from tests.support.jupyter import KernelClient
+
+    name = "saved-dask.ipynb"
+    notebook = {"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}
+    notebook["metadata"]["cygnet"] = {"dask": {"cluster": "dask-local", "adapt": [1, 2], "options": {}}}
+    (dask_server.root / name).write_text(json.dumps(notebook))
+    session = dask_server.post(
+        "/api/sessions", json={"path": name, "type": "notebook", "name": name, "kernel": {"name": KERNEL}}
+    ).json()
+    kernel = KernelClient(dask_server, session["kernel"]["id"])
+    try:
+        out = kernel.run("%dask connect", timeout=180)
+        assert "adapting between 1 and 2" in out, out
+    finally:
+        kernel.shutdown()
+
+
 def kernel_pid(kernel):
     return int(kernel.run("import os; print(os.getpid())"))
 

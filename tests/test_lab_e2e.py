@@ -253,6 +253,10 @@ def test_the_compute_panel_starts_scales_and_shows_a_dask_cluster(page, lab):
     page.click(".jp-Notebook:visible .jp-CodeCell .cm-content")
     page.keyboard.press("Shift+Enter")
     page.wait_for_selector(".jp-Notebook:visible .jp-OutputArea-output:has-text('10000')", timeout=SLOW)
+    page.keyboard.press("Control+s")  # the choice is kept with the notebook, as Spark's is
+    page.wait_for_timeout(1000)
+    saved = lab.get("/api/contents/dask.ipynb").json()["content"]["metadata"]["cygnet"]["dask"]
+    assert saved == {"cluster": "dask-local", "workers": 1, "options": {}}
     page.fill(".cygnet-dask-scale-to", "2")
     page.click(".cygnet-dask-scale")
     page.wait_for_selector(".cygnet-dask-details:has-text('2 workers')", timeout=SLOW)

@@ -6,6 +6,8 @@ leaves the front end waiting. Kernel-side code: standard library only, Python 3.
 
 from __future__ import annotations  # kernel side: Python 3.8 reads dict[...] annotations unevaluated
 
+import json
+import os
 from typing import Any
 
 from cygnet.core.errors import BadInput, CygnetError
@@ -48,3 +50,19 @@ class EngineComm:
 
     def send_log(self, line: str) -> None:
         self.comm.send({"action": "log", "line": line})
+
+
+def saved_choice(engine: str) -> dict[str, Any]:
+    """The notebook's saved choice for `engine` (metadata.cygnet.spark or .dask, which the compute
+    panel writes), read from the notebook file the kernel's session names ($JPY_SESSION_NAME);
+    {} if there is none."""
+    path = os.environ.get("JPY_SESSION_NAME")
+    if not path or not path.endswith(".ipynb"):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            metadata = json.load(f).get("metadata", {})
+    except (OSError, ValueError):
+        return {}
+    choice = metadata.get("cygnet", {}).get(engine, {})
+    return choice if isinstance(choice, dict) else {}

@@ -15,7 +15,7 @@ import shlex
 import sys
 
 from cygnet.core.errors import CygnetError
-from cygnet.core.kernel_comm import EngineComm
+from cygnet.core.kernel_comm import EngineComm, saved_choice
 from cygnet.core.units import human_size
 
 from . import session
@@ -25,8 +25,9 @@ COMM_TARGET = "cygnet.dask"
 USAGE = (
     "%dask connect [--cluster NAME] [--workers N | --adapt MIN MAX] [--option key=value]...\n"
     "%dask status | %dask scale N | %dask adapt MIN MAX | %dask disconnect | %dask clusters\n"
-    "connect binds `client` (a distributed.Client); without --cluster it uses the session's\n"
-    "Dask cluster (dask-local by default). --option sets a gateway's cluster options."
+    "connect binds `client` (a distributed.Client); without options it reuses the notebook's saved\n"
+    "choice (metadata.cygnet.dask), else the session's Dask cluster (dask-local by default).\n"
+    "--option sets a gateway's cluster options."
 )
 
 
@@ -63,7 +64,16 @@ def dask_magic(ip, line):
         return None
     try:
         if args.command == "connect":
-            session.connect(args.cluster, args.workers, args.adapt, args.option, namespace=ip.user_ns, on_log=print)
+            bare = args.cluster is None and args.workers is None and args.adapt is None and args.option is None
+            saved = saved_choice("dask") if bare else {}  # the notebook's saved choice, as for Spark
+            session.connect(
+                args.cluster or saved.get("cluster"),
+                args.workers if not bare else saved.get("workers"),
+                args.adapt if not bare else saved.get("adapt"),
+                args.option if not bare else saved.get("options"),
+                namespace=ip.user_ns,
+                on_log=print,
+            )
             _print_state()
         elif args.command == "scale":
             session.scale(args.workers)

@@ -76,3 +76,46 @@ export function describeDask(state: DaskState | null): string {
   }
   return text;
 }
+
+/** What a notebook keeps in metadata.cygnet.dask (written at connect), and %dask connect reads back. */
+export interface DaskChoice {
+  cluster: string;
+  workers?: number;
+  adapt?: [number, number];
+  options: Record<string, string>;
+}
+
+/** The saved Dask choice of a notebook, or null, tolerating hand-edited metadata. */
+export function daskChoiceFromMetadata(metadata: unknown): DaskChoice | null {
+  const dask = (metadata as any)?.cygnet?.dask;
+  if (!dask || typeof dask !== 'object' || typeof dask.cluster !== 'string' || !dask.cluster) {
+    return null;
+  }
+  const choice: DaskChoice = { cluster: dask.cluster, options: {} };
+  if (Number.isInteger(dask.workers) && dask.workers >= 0) {
+    choice.workers = dask.workers;
+  }
+  if (Array.isArray(dask.adapt) && dask.adapt.length === 2 && dask.adapt.every(Number.isInteger)) {
+    choice.adapt = [dask.adapt[0], dask.adapt[1]];
+  }
+  if (dask.options && typeof dask.options === 'object' && !Array.isArray(dask.options)) {
+    for (const [key, value] of Object.entries(dask.options)) {
+      choice.options[key] = String(value);
+    }
+  }
+  return choice;
+}
+
+/** The choice a connect message makes, as the notebook keeps it. */
+export function daskChoiceOf(message: Record<string, unknown>): DaskChoice {
+  const choice: DaskChoice = {
+    cluster: String(message.cluster),
+    options: (message.options as Record<string, string>) ?? {}
+  };
+  if (message.adapt) {
+    choice.adapt = message.adapt as [number, number];
+  } else if (message.workers !== undefined) {
+    choice.workers = message.workers as number;
+  }
+  return choice;
+}

@@ -11,7 +11,16 @@ import { Widget } from '@lumino/widgets';
 import { notifyError, requestAPI } from './api';
 import { ManagedServers } from './managedServers';
 import { el } from './dom';
-import { DASK, DaskState, daskConnectMessage, describeDask, engineOf, parseWorkers } from './daskModel';
+import {
+  DASK,
+  DaskState,
+  daskChoiceFromMetadata,
+  daskChoiceOf,
+  daskConnectMessage,
+  describeDask,
+  engineOf,
+  parseWorkers
+} from './daskModel';
 import { EngineConnector, SPARK } from './engineConnector';
 import {
   Bundle,
@@ -205,7 +214,9 @@ export class SparkPanel extends Widget {
     }
     void notebook.context.ready.then(() => {
       if (this.connector.notebook === notebook) {
-        this.showChoice(choiceFromMetadata({ cygnet: notebook.model?.getMetadata('cygnet') }, this.defaultCluster()));
+        const metadata = { cygnet: notebook.model?.getMetadata('cygnet') };
+        this.showChoice(choiceFromMetadata(metadata, this.defaultCluster()));
+        this.showDaskChoice(metadata);
       }
     });
   }
@@ -292,6 +303,11 @@ export class SparkPanel extends Widget {
       return;
     }
     this.error.textContent = '';
+    const model = this.dask.notebook?.model;
+    if (model) {
+      // Kept with the notebook, so reopening it (or %dask connect) finds it, as Spark's choice.
+      model.setMetadata('cygnet', { ...((model.getMetadata('cygnet') as any) ?? {}), dask: daskChoiceOf(message) });
+    }
     this.dask.clearLogs();
     this.send(message);
   }
@@ -340,6 +356,24 @@ export class SparkPanel extends Widget {
     this.optionsText.value = formatOptions(choice.options);
     this.renderBundles(choice.bundles);
     this.showServerChoice();
+  }
+
+  /** A saved Dask choice fills the Dask fields; a notebook with no Spark choice opens on it. */
+  private showDaskChoice(metadata: unknown): void {
+    const choice = daskChoiceFromMetadata(metadata);
+    if (!choice) {
+      return;
+    }
+    this.daskAdapt.checked = !!choice.adapt;
+    this.daskWorkers.value = choice.workers !== undefined ? String(choice.workers) : '';
+    if (choice.adapt) {
+      [this.daskMin.value, this.daskMax.value] = choice.adapt.map(String);
+    }
+    if (!(metadata as any)?.cygnet?.spark && this.catalogue?.clusters.some(c => c.name === choice.cluster)) {
+      this.clusterSelect.value = choice.cluster;
+      this.optionsText.value = formatOptions(choice.options);
+    }
+    this.render();
   }
 
   private renderBundles(checked: string[]): void {

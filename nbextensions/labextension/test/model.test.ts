@@ -1,4 +1,12 @@
-import { daskConnectMessage, daskUnsupported, describeDask, engineOf, parseWorkers } from '../src/daskModel';
+import {
+  daskChoiceFromMetadata,
+  daskChoiceOf,
+  daskConnectMessage,
+  daskUnsupported,
+  describeDask,
+  engineOf,
+  parseWorkers
+} from '../src/daskModel';
 import { openQuery } from '../src/links';
 import { terminalViews } from '../src/views';
 import { changedParameters, describeRun, newlyEnded, parseValue, Run } from '../src/runs';
@@ -341,5 +349,21 @@ describe('the Dask half of the compute panel', () => {
     const r = { language: 'R', metadata: { cygnet: { spark: false, view: 'LCG_1/x' } } };
     expect(daskUnsupported(r)).toContain('Dask is for Python kernels');
     expect(daskUnsupported({ language: 'python', metadata: {} })).toBeNull();
+  });
+});
+
+describe("a notebook's saved Dask choice", () => {
+  it('round-trips what a connect asked for, and tolerates hand edits', () => {
+    const message = daskConnectMessage('gw', '', { minimum: '1', maximum: '3' }, { worker_cores: '2' });
+    const choice = daskChoiceOf(message);
+    expect(choice).toEqual({ cluster: 'gw', adapt: [1, 3], options: { worker_cores: '2' } });
+    expect(daskChoiceFromMetadata({ cygnet: { dask: choice } })).toEqual(choice);
+    expect(
+      daskChoiceFromMetadata({ cygnet: { dask: { cluster: 'd', workers: -1, adapt: 'x', options: [1] } } })
+    ).toEqual({
+      cluster: 'd',
+      options: {}
+    });
+    expect(daskChoiceFromMetadata({ cygnet: { spark: {} } })).toBeNull();
   });
 });

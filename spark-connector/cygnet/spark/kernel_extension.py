@@ -10,13 +10,12 @@ Comm protocol (JSON in both directions, on a comm opened by the front end):
 """
 
 import argparse
-import json
 import os
 import shlex
 import threading
 
 from cygnet.core.errors import BadInput, CygnetError
-from cygnet.core.kernel_comm import EngineComm
+from cygnet.core.kernel_comm import EngineComm, saved_choice
 from cygnet.core.units import human_size
 
 from . import monitor
@@ -84,7 +83,8 @@ def spark_magic(ip, line):
         return None
     try:
         if args.command == "connect":
-            saved = saved_choice() if args.cluster is None and args.bundle is None and args.conf is None else {}
+            bare = args.cluster is None and args.bundle is None and args.conf is None
+            saved = saved_choice("spark") if bare else {}
             cluster = args.cluster or saved.get("cluster") or spark_session.default_cluster()
             bundles = args.bundle if args.bundle is not None else saved.get("bundles") or []
             options = args.conf if args.conf is not None else saved.get("options") or {}
@@ -120,21 +120,6 @@ def _print_state():
     if state["ports"]:
         lines.append(f"driver ports: {', '.join(map(str, state['ports']))}")
     print("\n".join(lines))
-
-
-def saved_choice():
-    """The notebook's saved Spark choice (metadata.cygnet.spark), read from the notebook file the
-    kernel's session names ($JPY_SESSION_NAME); {} if there is none."""
-    path = os.environ.get("JPY_SESSION_NAME")
-    if not path or not path.endswith(".ipynb"):
-        return {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            metadata = json.load(f).get("metadata", {})
-    except (OSError, ValueError):
-        return {}
-    choice = metadata.get("cygnet", {}).get("spark", {})
-    return choice if isinstance(choice, dict) else {}
 
 
 # --- the comm ----------------------------------------------------------------------------------------
