@@ -306,6 +306,11 @@ def test_the_hubs_dask_gateway_gives_each_user_clusters_of_their_own(tmp_path, s
         tagged = kernel.run("print(client.submit(__import__('cygnet_view_only').tag, 5).result())", timeout=60)
         assert tagged.strip() == "view-5"
         name = kernel.run("import cygnet.dask.session as s; print(s.STATE.cluster.name)").strip()
+        # The dashboard is linked through the hub (the session reaches the gateway on loopback).
+        dashboard = kernel.run("import cygnet.dask; print(cygnet.dask.status()['dashboard_url'])").strip()
+        assert dashboard == f"/services/dask-gateway/clusters/{name}/status", dashboard
+        page = requests.get(hub.url + dashboard, timeout=60)
+        assert page.status_code == 200 and "Dask" in page.text, (page.status_code, page.text[:200])
 
         gateway = f"{hub.url}/services/dask-gateway/api/v1/clusters/"
         mine = requests.get(gateway, headers={"Authorization": f"jupyterhub {tokens['dana']}"}, timeout=30)

@@ -55,11 +55,22 @@ class DaskState:
             data["threads"] = sum(w.get("nthreads", 0) for w in workers)
             data["memory"] = sum(w.get("memory_limit", 0) or 0 for w in workers)
             data["scheduler"] = info.get("address")
-            data["dashboard_url"] = self.client.dashboard_link
+            data["dashboard_url"] = _browser_link(self.cluster_def, self.client.dashboard_link)
         return data
 
 
 STATE = DaskState()
+
+
+def _browser_link(definition, link):
+    """The hub's own gateway is served under the hub's route (/services/dask-gateway/): its
+    dashboards are linked by path, which the browser reaches through the hub, not by the
+    loopback address the session talks to."""
+    from urllib.parse import urlsplit
+
+    if link and definition.kind == "dask-gateway" and definition.address == os.environ.get("CYGNET_DASK_GATEWAY_URL"):
+        return urlsplit(link).path
+    return link
 
 
 def catalogue():
