@@ -274,7 +274,7 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     spark_default_cluster = Unicode(
-        help="The cluster `%spark connect` and the Spark panel start on when a notebook has no saved "
+        help="The cluster `%spark connect` and the compute panel start on when a notebook has no saved "
         "choice (the session's choice in the hub's form, $CYGNET_SPARK_CLUSTER). Default: local.",
     ).tag(config=True)
 

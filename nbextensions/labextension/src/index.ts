@@ -38,7 +38,7 @@ const COMMANDS = {
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'cygnet-lab:plugin',
-  description: "Cygnet's Spark panel, view indicator, Kerberos status, sharing, sync and open-repository commands.",
+  description: "Cygnet's compute panel, view indicator, Kerberos status, sharing, sync and open-repository commands.",
   autoStart: true,
   requires: [INotebookTracker, IFileBrowserFactory, ILabShell],
   optional: [ICommandPalette, IStatusBar],
@@ -65,8 +65,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const notebookPath = () => notebooks.currentWidget?.context.path;
 
     commands.addCommand(COMMANDS.spark, {
-      label: 'Spark',
-      caption: 'Connect this notebook to a Spark cluster',
+      label: 'Compute',
+      caption: 'Connect this notebook to a Spark or Dask cluster',
       icon: sparkIcon,
       execute: () => shell.activateById(spark.id)
     });
@@ -147,8 +147,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       createNew: (panel: NotebookPanel) => {
         const sparkButton = new ToolbarButton({
           icon: sparkIcon,
-          label: 'Spark',
-          tooltip: 'Open the Spark panel',
+          label: 'Compute',
+          tooltip: 'Open the compute panel (Spark and Dask clusters)',
           className: 'cygnet-toolbar-spark',
           onClick: () => void commands.execute(COMMANDS.spark)
         });

@@ -1,5 +1,5 @@
 // "Run as Batch Job…": the notebook's parameters (prefilled from its parameters cell), the view,
-// a Spark cluster and the backend, sent to POST /cygnet/api/runs.
+// a Spark or Dask cluster and the backend, sent to POST /cygnet/api/runs.
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
@@ -23,7 +23,7 @@ class RunBody extends Widget {
       return select;
     };
     this.view = options(form.views, form.default_view, 'cygnet-run-view');
-    this.cluster = options(form.clusters, '', 'cygnet-run-cluster', 'no Spark');
+    this.cluster = options(form.clusters, '', 'cygnet-run-cluster', 'none');
     this.backend = options(form.backends, form.default_backend, 'cygnet-run-backend');
     const parameters = el('fieldset', { className: 'cygnet-run-parameters' }, el('legend', {}, 'Parameters'));
     for (const p of form.parameters) {
@@ -37,7 +37,7 @@ class RunBody extends Widget {
     this.node.append(
       parameters,
       el('label', {}, 'View ', this.view),
-      el('label', {}, 'Spark ', this.cluster),
+      el('label', {}, 'Cluster ', this.cluster),
       el('label', {}, 'Run on ', this.backend)
     );
   }
