@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -111,10 +112,10 @@ def test_the_gateways_configuration_runs_workers_in_the_chosen_view(tmp_path):
             "auth": "jupyterhub",
             "hub_api_url": "http://127.0.0.1:8081/hub/api",
             "backend": "local",
-            "clusters_directory": str(tmp_path / "c"),
             "idle_timeout": 900,
             "views": {"LCG_1/x": "/cvmfs/LCG_1/x/setup.sh", "LCG_2/x": "/cvmfs/LCG_2/x/setup.sh"},
             "default_view": "LCG_2/x",
+            "python_path": "/opt/cygnet/share/cygnet/kernel-path/abc",
         },
     )
     assert "configure(c," in path.read_text()
@@ -128,6 +129,21 @@ def test_the_gateways_configuration_runs_workers_in_the_chosen_view(tmp_path):
     config = options.get_configuration({"view": "LCG_1/x", "worker_cores": 2}, None)
     assert config["worker_cores"] == 2 and "/cvmfs/LCG_1/x/setup.sh" in config["worker_cmd"][2]
     assert config["worker_cmd"][-1] == "distributed.cli.dask_worker"
+    assert "export PYTHONPATH=/opt/cygnet/share/cygnet/kernel-path/abc" in config["scheduler_cmd"][2]
+    assert "clusters_directory" not in c.LocalBackend, "users' clusters get the gateway's own private folders"
+
+
+def test_gateway_workers_get_cygnets_kernel_side_packages_and_nothing_else(tmp_path):
+    import subprocess
+
+    from cygnet.hub.dask_gateway import view_command, workers_python_path
+
+    path = workers_python_path(["cygnet.core", "cygnet.storage"], tmp_path)
+    setup = tmp_path / "setup.sh"
+    setup.write_text("export PYTHONPATH=/view/lib\n")
+    script = view_command(setup, "x", path)[2].replace("exec python -m x", 'echo "$PYTHONPATH"')
+    assert subprocess.run(["bash", "-c", script], capture_output=True, text=True).stdout.strip() == f"{path}:/view/lib"
+    assert sorted(p.name for p in (Path(path) / "cygnet").iterdir()) == ["core", "storage"]
 
 
 def test_a_batch_run_on_a_dask_cluster_connects_dask_first(tmp_path):
@@ -300,7 +316,7 @@ def test_a_killed_kernels_local_workers_go_with_it(dask_server):
     wait_until(lambda: not any(alive(p) for p in workers), 30, "the workers of a killed kernel exit")
 
 
-def test_a_gateway_cluster_in_the_view_and_stopped_when_its_kernel_is_killed(dask_server, gateway):
+def test_a_gateway_cluster_in_the_view_and_stopped_when_its_kernel_is_killed(dask_server, gateway, eos_server):
     import getpass
 
     user = getpass.getuser()
@@ -311,6 +327,15 @@ def test_a_gateway_cluster_in_the_view_and_stopped_when_its_kernel_is_killed(das
     kernel.run("client.wait_for_workers(1, timeout=120)", timeout=150)
     tagged = kernel.run("print(client.submit(__import__('cygnet_view_only').tag, 3).result())", timeout=60)
     assert tagged.strip() == "view-3"
+    # The workers have Cygnet's storage adapters, as a kernel has: they write and read root:// chunks.
+    eos = f"{eos_server.url}//eos/gateway-{os.getpid()}"
+    code = f"""
+import dask.array as da, cygnet.dask, cygnet.storage
+cygnet.storage.mkdir({eos!r})
+cygnet.dask.to_zarr(da.arange(1000, chunks=100), {eos!r} + "/g.zarr")
+print(int(da.from_zarr({eos!r} + "/g.zarr", storage_options=cygnet.dask.storage_options({eos!r})).sum().compute()))
+"""
+    assert kernel.run(code, timeout=120).strip().splitlines()[-1] == str(sum(range(1000)))
     mine = [c for c in gateway.clusters(user) if c not in before]
     assert len(mine) == 1
     assert gateway.clusters("someone-else") == [], "another user sees none of them"

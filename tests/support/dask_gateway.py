@@ -13,7 +13,8 @@ from .jupyter import VENV_BIN, free_port
 
 class Gateway:
     def __init__(self, folder, views, default_view=None, idle_timeout=600, max_workers=8):
-        from cygnet.hub.dask_gateway import write_config
+        from cygnet.core.config import Cygnet
+        from cygnet.hub.dask_gateway import workers_python_path, write_config
 
         folder = Path(folder)
         self.port, self.proxy_port = free_port(), free_port()
@@ -28,6 +29,7 @@ class Gateway:
             "max_workers": max_workers,
             "views": {name: str(setup) for name, setup in views.items()},
             "default_view": default_view or next(iter(views)),
+            "python_path": workers_python_path(Cygnet().kernel_packages, folder),
         }
         self.config = write_config(folder, settings)
         self.log = open(folder / "gateway.log", "wb")  # noqa: SIM115 - closed in stop()

@@ -11,7 +11,10 @@ scales and stops only their own clusters. Its configuration file is two lines th
 - `idle_timeout`: a cluster no client has used for that long stops itself, the gateway's own
   guard for kernels that vanish (Cygnet's server also stops a dead kernel's clusters at once);
 - the local backend: processes on this machine, as the user's Unix account (LocalBackend, when
-  the hub runs as root with per-user accounts) or as the hub's own (UnsafeLocalBackend).
+  the hub runs as root with per-user accounts) or as the hub's own (UnsafeLocalBackend);
+- Cygnet's kernel-side packages on the scheduler's and workers' path (`python_path`), as on a
+  kernel's: tasks that read root:// or box URLs through Cygnet's fsspec adapters (zarr, parquet)
+  run on the workers.
 """
 
 import json
@@ -38,11 +41,32 @@ def write_config(folder, settings):
     return config_path
 
 
-def view_command(setup_sh, module):
+def view_command(setup_sh, module, python_path=None):
     """A command that enters the view (its setup.sh) and runs `python -m module` there with
-    the arguments the gateway appends."""
-    script = f'source {shlex.quote(str(setup_sh))} >/dev/null 2>&1 && exec python -m {module} "$@"'
+    the arguments the gateway appends; `python_path` goes first on the view's PYTHONPATH."""
+    script = f"source {shlex.quote(str(setup_sh))} >/dev/null 2>&1"
+    if python_path:
+        script += f' && export PYTHONPATH={shlex.quote(str(python_path))}"${{PYTHONPATH:+:$PYTHONPATH}}"'
+    script += f' && exec python -m {module} "$@"'
     return ["/bin/bash", "-c", script, module]
+
+
+def workers_python_path(kernel_packages, folder=None):
+    """The folder that puts Cygnet's kernel-side packages (and nothing else of the service) on a
+    gateway scheduler's and workers' path, as on a kernel's. By default under the service's own
+    prefix, which every account that runs the service's Python can read (the hub's folder is
+    its own, 0700); None, said, when that cannot be written."""
+    import sys
+
+    from cygnet.kernels.isolation import kernel_side_path
+
+    try:
+        return str(kernel_side_path(kernel_packages, folder or Path(sys.prefix) / "share" / "cygnet"))
+    except OSError as e:
+        from .setup import say
+
+        say(f"gateway workers get no Cygnet packages (root:// and box URLs need them there): {e}")
+        return None
 
 
 def configure(c, settings_path):
@@ -64,7 +88,8 @@ def configure(c, settings_path):
     unsafe = s.get("backend", "unsafe-local") == "unsafe-local"
     backend = "UnsafeLocalBackend" if unsafe else "LocalBackend"
     c.DaskGateway.backend_class = f"dask_gateway_server.backends.local.{backend}"
-    c.LocalBackend.clusters_directory = s["clusters_directory"]
+    if s.get("clusters_directory"):  # else the gateway's own: a private temporary folder per cluster
+        c.LocalBackend.clusters_directory = s["clusters_directory"]
     if s.get("db_url"):  # a database on disk keeps clusters' secrets encrypted, with this key
         c.LocalBackend.db_url = s["db_url"]
         c.LocalBackend.db_encrypt_keys = [Path(s["encrypt_key_file"]).read_text().strip()]
@@ -75,13 +100,15 @@ def configure(c, settings_path):
     views = s["views"]  # name -> setup.sh
     max_cores, max_memory = int(s.get("max_worker_cores", 4)), float(s.get("max_worker_memory_gib", 8))
 
+    python_path = s.get("python_path")
+
     def handler(options, user):
         setup = views[options.view]
         return {
             "worker_cores": options.worker_cores,
             "worker_memory": f"{options.worker_memory}G",
-            "scheduler_cmd": view_command(setup, "distributed.cli.dask_scheduler"),
-            "worker_cmd": view_command(setup, "distributed.cli.dask_worker"),
+            "scheduler_cmd": view_command(setup, "distributed.cli.dask_scheduler", python_path),
+            "worker_cmd": view_command(setup, "distributed.cli.dask_worker", python_path),
         }
 
     c.Backend.cluster_options = Options(
@@ -136,9 +163,11 @@ def add_gateway_service(c, hub, folder):
         "proxy_address": f"127.0.0.1:{port}",
         "prefix": prefix,
         "auth": "jupyterhub",
-        # Sessions under the hub's own account: clusters too. Users as themselves: theirs too.
+        # Sessions under the hub's own account: clusters too. Users as themselves: theirs too,
+        # with the gateway's private temporary folders (users cannot pass through the hub's).
         "backend": "unsafe-local" if local_spawner else "local",
-        "clusters_directory": str(state / "clusters"),
+        "clusters_directory": str(state / "clusters") if local_spawner else None,
+        "python_path": workers_python_path(Cygnet(config=c).kernel_packages),
         "db_url": f"sqlite:///{state / 'gateway.sqlite'}",
         "idle_timeout": hub.dask_gateway_idle_timeout,
         "max_workers": hub.dask_gateway_max_workers,
