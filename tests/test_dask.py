@@ -122,7 +122,7 @@ def test_the_gateways_configuration_runs_workers_in_the_chosen_view(tmp_path):
     c = Config()
     configure(c, str(tmp_path / "dask_gateway_settings.json"))
     assert c.DaskGateway.authenticator_class.endswith("JupyterHubAuthenticator")
-    assert c.DaskGateway.backend_class.endswith("local.LocalBackend") and c.ClusterConfig.idle_timeout == 900
+    assert c.DaskGateway.backend_class.endswith("UserLocalBackend") and c.ClusterConfig.idle_timeout == 900
     options = c.Backend.cluster_options
     chosen = options.get_specification()
     assert [f["field"] for f in chosen] == ["worker_cores", "worker_memory", "view"]

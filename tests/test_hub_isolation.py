@@ -127,3 +127,48 @@ def test_a_spawn_for_a_user_with_no_account_fails_with_a_message(tmp_path, accou
         assert "nobody-here has no account on this machine" in text, text[-800:]
     finally:
         hub.stop()
+
+
+def test_a_users_gateway_dask_cluster_runs_as_their_own_account(tmp_path, accounts, spark_view):
+    """With per-user accounts the hub's dask-gateway starts each user's scheduler and workers as
+    that user (LocalBackend), in the view, with Cygnet's packages on their path."""
+    # The views root is under pytest's private folders: every account may list it and pass through
+    # the folders above it, for this test.
+    changed = [(f, f.stat().st_mode) for f in [spark_view, *spark_view.parents]]
+    for folder, mode in changed:
+        os.chmod(folder, mode | (0o005 if folder == spark_view else 0o001))
+    site = tmp_path / "site_config.py"
+    site.write_text(
+        'c.JupyterHub.spawner_class = "cygnet.hub.spawner.CygnetSystemUserSpawner"\n'
+        "c.CygnetHub.dask_gateway = True\nc.CygnetHub.cull_idle_timeout = 0\n"
+    )
+    env = {"CYGNET_VIEWS_PATH": str(spark_view), "SPARK_LOCAL_IP": "127.0.0.1"}
+    hub = Hub(tmp_path / "data", env=env, args=[f"--config={site}"]).start()
+    try:
+        web = hub.login("cyg-alice")
+        hub.start_session(web, "cyg-alice", {"view": f"sparktest/{PLATFORM}", "cores": "1", "cluster": "none"})
+        token = hub.token(web, "cyg-alice")
+        kernel = hub.kernel("cyg-alice", token, kernel_name("sparktest", PLATFORM))
+        try:
+            out = kernel.run("%dask connect --cluster dask-gateway --workers 1 --option worker_memory=1", timeout=300)
+            assert "Dask: connected to dask-gateway (dask-gateway)" in out, out + hub.log()[-3000:]
+            kernel.run("client.wait_for_workers(1, timeout=120)", timeout=150)
+            code = (
+                "import os\n"
+                "def who():\n"
+                "    import cygnet.storage.xrootd_fs, cygnet_view_only\n"
+                "    return os.getuid()\n"
+                "print(sorted(set(client.run(who).values())), client.run_on_scheduler(os.getuid))"
+            )
+            uid = accounts["cyg-alice"].pw_uid
+            assert kernel.run(code, timeout=60).strip() == f"[{uid}] {uid}"
+            assert os.stat("/").st_uid == 0, "dask-gateway's own LocalBackend gives the user '/'"
+            kernel.run("%dask disconnect", timeout=120)
+        finally:
+            kernel.shutdown()
+    finally:
+        hub.stop()
+        for folder, mode in changed:
+            os.chmod(folder, mode)
+        if os.stat("/").st_uid != 0:  # the machine stays usable whatever the test found
+            os.chown("/", 0, 0)

@@ -85,9 +85,10 @@ def configure(c, settings_path):
             c.JupyterHubAuthenticator.jupyterhub_api_url = s["hub_api_url"]
     else:  # tests and single-user machines: a user name, no password
         c.DaskGateway.authenticator_class = "dask_gateway_server.auth.SimpleAuthenticator"
-    unsafe = s.get("backend", "unsafe-local") == "unsafe-local"
-    backend = "UnsafeLocalBackend" if unsafe else "LocalBackend"
-    c.DaskGateway.backend_class = f"dask_gateway_server.backends.local.{backend}"
+    if s.get("backend", "unsafe-local") == "unsafe-local":
+        c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
+    else:  # LocalBackend's own working-folder set-up chowns "/": see dask_gateway_backend
+        c.DaskGateway.backend_class = "cygnet.hub.dask_gateway_backend.UserLocalBackend"
     if s.get("clusters_directory"):  # else the gateway's own: a private temporary folder per cluster
         c.LocalBackend.clusters_directory = s["clusters_directory"]
     if s.get("db_url"):  # a database on disk keeps clusters' secrets encrypted, with this key
