@@ -144,3 +144,9 @@ def test_every_command_answers_bad_input_with_a_message_and_an_exit_code(tmp_pat
     result = cygnet(*args, env={"CYGNET_DATA_DIR": str(tmp_path)}, timeout=120)
     assert result.returncode in (2, 3, 4), (args, result.returncode, result.stderr[-500:])
     assert "Traceback" not in result.stderr and "cygnet" in result.stderr, result.stderr[-500:]
+
+
+def test_a_kernel_no_view_has_is_404_naming_it(server):
+    r = server.http.post(server.url + "/api/kernels", json={"name": "lcg_0__nowhere"}, timeout=60)
+    assert r.status_code == 404, r.text
+    assert "lcg_0__nowhere" in assert_clear_4xx(r, "an unknown kernel")

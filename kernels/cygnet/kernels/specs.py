@@ -10,6 +10,7 @@ from functools import cached_property
 from ipykernel.kernelspec import RESOURCES
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_server.utils import url_path_join
+from tornado.web import HTTPError
 from traitlets import Instance, default
 
 from cygnet.core.config import Cygnet
@@ -128,6 +129,15 @@ def view_kernels(view):
     return [python, *shipped]
 
 
+class UnknownKernel(NoSuchKernel, HTTPError):
+    """NoSuchKernel for the callers that catch it, and a 404 naming the kernel for REST clients:
+    jupyter_server's POST /api/kernels reports any other exception as 'Unhandled error'."""
+
+    def __init__(self, name):
+        HTTPError.__init__(self, 404, f"no kernel named {name!r} here: not a kernel of any view under the views roots")
+        NoSuchKernel.__init__(self, name)
+
+
 class CygnetKernelSpecManager(KernelSpecManager):
     """Lists the kernels of every usable view (and, if the site keeps them, Jupyter's own specs)
     from one discovery pass, kept until the views roots change (`ViewsIndex`)."""
@@ -201,7 +211,10 @@ class CygnetKernelSpecManager(KernelSpecManager):
         return models
 
     def get_kernel_spec(self, kernel_name_):
-        view, shipped = self.kernel_for(kernel_name_)
+        try:
+            view, shipped = self.kernel_for(kernel_name_)
+        except NoSuchKernel:
+            raise UnknownKernel(kernel_name_) from None
         if view is None:
             return super().get_kernel_spec(kernel_name_)
         if not view.usable:
