@@ -125,12 +125,24 @@ def test_the_gateways_configuration_runs_workers_in_the_chosen_view(tmp_path):
     assert c.DaskGateway.backend_class.endswith("UserLocalBackend") and c.ClusterConfig.idle_timeout == 900
     options = c.Backend.cluster_options
     chosen = options.get_specification()
-    assert [f["field"] for f in chosen] == ["worker_cores", "worker_memory", "view"]
+    assert [f["field"] for f in chosen] == ["worker_cores", "worker_memory", "view", "kerberos_cache"]
     config = options.get_configuration({"view": "LCG_1/x", "worker_cores": 2}, None)
     assert config["worker_cores"] == 2 and "/cvmfs/LCG_1/x/setup.sh" in config["worker_cmd"][2]
     assert config["worker_cmd"][-1] == "distributed.cli.dask_worker"
     assert "export PYTHONPATH=/opt/cygnet/share/cygnet/kernel-path/abc" in config["scheduler_cmd"][2]
     assert "clusters_directory" not in c.LocalBackend, "users' clusters get the gateway's own private folders"
+    # Workers as the user get the session's ticket cache; a cache that is not a plain file is refused.
+    config = options.get_configuration({"view": "LCG_1/x", "kerberos_cache": "FILE:/home/a/.krb5cc"}, None)
+    assert config["environment"] == {"KRB5CCNAME": "FILE:/home/a/.krb5cc"}
+    for bad in ("KEYRING:persistent:0", "FILE:relative", "FILE:/a/../b", "FILE:/a\nb"):
+        with pytest.raises(ValueError, match="kerberos_cache"):
+            options.get_configuration({"view": "LCG_1/x", "kerberos_cache": bad}, None)
+    # Clusters that all run as the hub's account are offered no cache: a user could name another's.
+    settings = json.loads((tmp_path / "dask_gateway_settings.json").read_text())
+    write_config(tmp_path, {**settings, "backend": "unsafe-local"})
+    shared = Config()
+    configure(shared, str(tmp_path / "dask_gateway_settings.json"))
+    assert "kerberos_cache" not in [f["field"] for f in shared.Backend.cluster_options.get_specification()]
 
 
 def test_gateway_workers_get_cygnets_kernel_side_packages_and_nothing_else(tmp_path):

@@ -163,6 +163,11 @@ def test_a_users_gateway_dask_cluster_runs_as_their_own_account(tmp_path, accoun
             uid = accounts["cyg-alice"].pw_uid
             assert kernel.run(code, timeout=60).strip() == f"[{uid}] {uid}"
             assert os.stat("/").st_uid == 0, "dask-gateway's own LocalBackend gives the user '/'"
+            caches = kernel.run(
+                "print(os.environ['KRB5CCNAME'], set(client.run(lambda: os.environ.get('KRB5CCNAME')).values()))"
+            ).split()
+            assert caches[0].startswith("FILE:/home/cyg-alice/"), caches
+            assert caches[1] == "{" + repr(caches[0]) + "}", "the workers use the session's Kerberos ticket"
             kernel.run("%dask disconnect", timeout=120)
         finally:
             kernel.shutdown()

@@ -295,6 +295,9 @@ def _start_gateway(definition, workers, adapt, options, log):
             cluster_options["view"] = view
         except ValueError:
             log(f"Dask: the gateway does not offer view {view}; its workers use its default")
+    if "kerberos_cache" in known and "kerberos_cache" not in options and os.environ.get("KRB5CCNAME"):
+        # Workers that run as the user (the hub's gateway) read root:// with the session's ticket.
+        cluster_options["kerberos_cache"] = os.environ["KRB5CCNAME"]
     log(f"Dask: asking {definition.address} for a cluster")
     cluster = gateway.new_cluster(cluster_options, shutdown_on_close=True)
     STATE.cluster = cluster

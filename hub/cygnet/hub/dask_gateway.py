@@ -71,7 +71,7 @@ def workers_python_path(kernel_packages, folder=None):
 
 def configure(c, settings_path):
     """Set the gateway's traitlets config `c` from Cygnet's settings file."""
-    from dask_gateway_server.options import Float, Integer, Options, Select
+    from dask_gateway_server.options import Float, Integer, Options, Select, String
 
     s = json.loads(Path(settings_path).read_text())
     c.DaskGateway.address = s["address"]
@@ -85,7 +85,8 @@ def configure(c, settings_path):
             c.JupyterHubAuthenticator.jupyterhub_api_url = s["hub_api_url"]
     else:  # tests and single-user machines: a user name, no password
         c.DaskGateway.authenticator_class = "dask_gateway_server.auth.SimpleAuthenticator"
-    if s.get("backend", "unsafe-local") == "unsafe-local":
+    as_users = s.get("backend", "unsafe-local") != "unsafe-local"
+    if not as_users:
         c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
     else:  # LocalBackend's own working-folder set-up chowns "/": see dask_gateway_backend
         c.DaskGateway.backend_class = "cygnet.hub.dask_gateway_backend.UserLocalBackend"
@@ -105,19 +106,34 @@ def configure(c, settings_path):
 
     def handler(options, user):
         setup = views[options.view]
-        return {
+        config = {
             "worker_cores": options.worker_cores,
             "worker_memory": f"{options.worker_memory}G",
             "scheduler_cmd": view_command(setup, "distributed.cli.dask_scheduler", python_path),
             "worker_cmd": view_command(setup, "distributed.cli.dask_worker", python_path),
         }
+        if options.get("kerberos_cache"):
+            config["environment"] = {"KRB5CCNAME": checked_cache(options.kerberos_cache)}
+        return config
 
-    c.Backend.cluster_options = Options(
+    fields = [
         Integer("worker_cores", default=1, min=1, max=max_cores, label="Worker cores"),
         Float("worker_memory", default=min(2.0, max_memory), min=0.25, max=max_memory, label="Worker memory (GiB)"),
         Select("view", options=sorted(views), default=s.get("default_view") or sorted(views)[0], label="View"),
-        handler=handler,
-    )
+    ]
+    if as_users:
+        # Workers as the user read root:// with the session's ticket (the kernel fills this in).
+        # Not offered when every cluster runs as the hub's account: a user could name another's.
+        fields.append(String("kerberos_cache", label="Kerberos ticket cache (the session's)"))
+    c.Backend.cluster_options = Options(*fields, handler=handler)
+
+
+def checked_cache(value):
+    """A ticket cache a user's own workers may use: a file (FILE:/absolute/path) the account
+    reads anyway; anything else is refused."""
+    if not value.startswith("FILE:/") or any(ord(ch) < 32 for ch in value) or "/../" in value:
+        raise ValueError(f"kerberos_cache is FILE:/path of the session's ticket cache, not {value!r}")
+    return value
 
 
 def encrypt_key(folder):
