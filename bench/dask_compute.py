@@ -158,7 +158,7 @@ def main():
     args = parser.parse_args()
     views, view, kernel_name = dask_view(args.views)
     scratch = Path(tempfile.mkdtemp(prefix="dask-bench-"))
-    gateway = Gateway(scratch / "gateway", {f"{view.parent.name}/{view.name}": view / "setup.sh"})
+    gateway = Gateway(scratch / "gateway", [view.parent.parent], default_view=f"{view.parent.name}/{view.name}")
     catalogue = scratch / "clusters.json"
     catalogue.write_text(
         json.dumps({"clusters": [{"name": "dask-local", "kind": "dask-local"}, gateway.catalogue_entry()]})

@@ -103,7 +103,11 @@ def test_the_gateways_configuration_runs_workers_in_the_chosen_view(tmp_path):
     from traitlets.config import Config
 
     from cygnet.hub.dask_gateway import configure, write_config
+    from tests.support.views import lcg_view
 
+    roots = tmp_path / "views"
+    for release in ("LCG_1", "LCG_2"):
+        lcg_view(roots, release, "x")
     path = write_config(
         tmp_path,
         {
@@ -113,7 +117,8 @@ def test_the_gateways_configuration_runs_workers_in_the_chosen_view(tmp_path):
             "hub_api_url": "http://127.0.0.1:8081/hub/api",
             "backend": "local",
             "idle_timeout": 900,
-            "views": {"LCG_1/x": "/cvmfs/LCG_1/x/setup.sh", "LCG_2/x": "/cvmfs/LCG_2/x/setup.sh"},
+            "views_roots": [str(roots)],
+            "views_refresh_seconds": 0,
             "default_view": "LCG_2/x",
             "python_path": "/opt/cygnet/share/cygnet/kernel-path/abc",
         },
@@ -123,11 +128,12 @@ def test_the_gateways_configuration_runs_workers_in_the_chosen_view(tmp_path):
     configure(c, str(tmp_path / "dask_gateway_settings.json"))
     assert c.DaskGateway.authenticator_class.endswith("JupyterHubAuthenticator")
     assert c.DaskGateway.backend_class.endswith("UserLocalBackend") and c.ClusterConfig.idle_timeout == 900
-    options = c.Backend.cluster_options
+    options = c.Backend.cluster_options(None)
     chosen = options.get_specification()
     assert [f["field"] for f in chosen] == ["worker_cores", "worker_memory", "view", "kerberos_cache"]
+    assert chosen[2]["spec"]["options"] == ["LCG_1/x", "LCG_2/x"] and chosen[2]["default"] == "LCG_2/x"
     config = options.get_configuration({"view": "LCG_1/x", "worker_cores": 2}, None)
-    assert config["worker_cores"] == 2 and "/cvmfs/LCG_1/x/setup.sh" in config["worker_cmd"][2]
+    assert config["worker_cores"] == 2 and f"{roots}/LCG_1/x/setup.sh" in config["worker_cmd"][2]
     assert config["worker_cmd"][-1] == "distributed.cli.dask_worker"
     assert "export PYTHONPATH=/opt/cygnet/share/cygnet/kernel-path/abc" in config["scheduler_cmd"][2]
     assert "clusters_directory" not in c.LocalBackend, "users' clusters get the gateway's own private folders"
@@ -137,12 +143,15 @@ def test_the_gateways_configuration_runs_workers_in_the_chosen_view(tmp_path):
     for bad in ("KEYRING:persistent:0", "FILE:relative", "FILE:/a/../b", "FILE:/a\nb"):
         with pytest.raises(ValueError, match="kerberos_cache"):
             options.get_configuration({"view": "LCG_1/x", "kerberos_cache": bad}, None)
+    # A release added to the views roots is offered without restarting anything.
+    lcg_view(roots, "LCG_3", "x")
+    assert "LCG_3/x" in c.Backend.cluster_options(None).get_specification()[2]["spec"]["options"]
     # Clusters that all run as the hub's account are offered no cache: a user could name another's.
     settings = json.loads((tmp_path / "dask_gateway_settings.json").read_text())
     write_config(tmp_path, {**settings, "backend": "unsafe-local"})
     shared = Config()
     configure(shared, str(tmp_path / "dask_gateway_settings.json"))
-    assert "kerberos_cache" not in [f["field"] for f in shared.Backend.cluster_options.get_specification()]
+    assert "kerberos_cache" not in [f["field"] for f in shared.Backend.cluster_options(None).get_specification()]
 
 
 def test_gateway_workers_get_cygnets_kernel_side_packages_and_nothing_else(tmp_path):
@@ -176,8 +185,7 @@ def test_a_batch_run_on_a_dask_cluster_connects_dask_first(tmp_path):
 def gateway(tmp_path_factory, spark_view):
     from tests.support.dask_gateway import Gateway
 
-    setup = spark_view / "sparktest" / PLATFORM / "setup.sh"
-    gw = Gateway(tmp_path_factory.mktemp("gateway"), {f"sparktest/{PLATFORM}": setup})
+    gw = Gateway(tmp_path_factory.mktemp("gateway"), [spark_view])
     yield gw
     gw.stop()
 
@@ -362,8 +370,7 @@ def test_a_gateway_cluster_no_client_uses_stops_itself(tmp_path, spark_view):
 
     from tests.support.dask_gateway import Gateway
 
-    setup = spark_view / "sparktest" / PLATFORM / "setup.sh"
-    gateway = Gateway(tmp_path, {f"sparktest/{PLATFORM}": setup}, idle_timeout=3)
+    gateway = Gateway(tmp_path, [spark_view], idle_timeout=3)
     try:
         client = Client(
             gateway.address, proxy_address=f"gateway://127.0.0.1:{gateway.proxy_port}", auth=BasicAuth("idle")

@@ -12,7 +12,7 @@ from .jupyter import VENV_BIN, free_port
 
 
 class Gateway:
-    def __init__(self, folder, views, default_view=None, idle_timeout=600, max_workers=8):
+    def __init__(self, folder, views_roots, default_view=None, idle_timeout=600, max_workers=8):
         from cygnet.core.config import Cygnet
         from cygnet.hub.dask_gateway import workers_python_path, write_config
 
@@ -27,8 +27,8 @@ class Gateway:
             "clusters_directory": str(folder / "clusters"),
             "idle_timeout": idle_timeout,
             "max_workers": max_workers,
-            "views": {name: str(setup) for name, setup in views.items()},
-            "default_view": default_view or next(iter(views)),
+            "views_roots": [str(root) for root in views_roots],
+            "default_view": default_view,
             "python_path": workers_python_path(Cygnet().kernel_packages, folder),
         }
         self.config = write_config(folder, settings)

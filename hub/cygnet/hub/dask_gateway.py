@@ -7,7 +7,8 @@ scales and stops only their own clusters. Its configuration file is two lines th
 
 - cluster options users pick (the compute panel, `%dask connect --option`): worker cores and
   memory within the site's limits, and the **view** the scheduler and workers run in (the
-  kernel's by default), as Spark executors run in the kernel's view;
+  kernel's by default), as Spark executors run in the kernel's view; the views under the views
+  roots are looked at again when the options are asked for (at most every 30 s);
 - `idle_timeout`: a cluster no client has used for that long stops itself, the gateway's own
   guard for kernels that vanish (Cygnet's server also stops a dead kernel's clusters at once);
 - the local backend: processes on this machine, as the user's Unix account (LocalBackend, when
@@ -19,6 +20,7 @@ scales and stops only their own clusters. Its configuration file is two lines th
 
 import json
 import shlex
+import time
 from pathlib import Path
 
 CONFIG_PY = """# Written by Cygnet (cygnet.hub.dask_gateway): the gateway's settings are in the JSON beside it.
@@ -99,33 +101,60 @@ def configure(c, settings_path):
     c.ClusterConfig.cluster_max_workers = int(s.get("max_workers", 20))
     c.ClusterConfig.worker_threads = None
 
-    views = s["views"]  # name -> setup.sh
     max_cores, max_memory = int(s.get("max_worker_cores", 4)), float(s.get("max_worker_memory_gib", 8))
-
     python_path = s.get("python_path")
 
-    def handler(options, user):
-        setup = views[options.view]
-        config = {
-            "worker_cores": options.worker_cores,
-            "worker_memory": f"{options.worker_memory}G",
-            "scheduler_cmd": view_command(setup, "distributed.cli.dask_scheduler", python_path),
-            "worker_cmd": view_command(setup, "distributed.cli.dask_worker", python_path),
-        }
-        if options.get("kerberos_cache"):
-            config["environment"] = {"KRB5CCNAME": checked_cache(options.kerberos_cache)}
-        return config
+    def options_for(views):  # views: name -> setup.sh
+        if not views:
+            from dask_gateway_server.backends.base import PublicException
 
-    fields = [
-        Integer("worker_cores", default=1, min=1, max=max_cores, label="Worker cores"),
-        Float("worker_memory", default=min(2.0, max_memory), min=0.25, max=max_memory, label="Worker memory (GiB)"),
-        Select("view", options=sorted(views), default=s.get("default_view") or sorted(views)[0], label="View"),
-    ]
-    if as_users:
-        # Workers as the user read root:// with the session's ticket (the kernel fills this in).
-        # Not offered when every cluster runs as the hub's account: a user could name another's.
-        fields.append(String("kerberos_cache", label="Kerberos ticket cache (the session's)"))
-    c.Backend.cluster_options = Options(*fields, handler=handler)
+            raise PublicException("no usable views under the views roots: the gateway has nowhere to run workers")
+
+        def handler(options, user):
+            setup = views[options.view]
+            config = {
+                "worker_cores": options.worker_cores,
+                "worker_memory": f"{options.worker_memory}G",
+                "scheduler_cmd": view_command(setup, "distributed.cli.dask_scheduler", python_path),
+                "worker_cmd": view_command(setup, "distributed.cli.dask_worker", python_path),
+            }
+            if options.get("kerberos_cache"):
+                config["environment"] = {"KRB5CCNAME": checked_cache(options.kerberos_cache)}
+            return config
+
+        default_view = s.get("default_view") if s.get("default_view") in views else sorted(views)[0]
+        fields = [
+            Integer("worker_cores", default=1, min=1, max=max_cores, label="Worker cores"),
+            Float("worker_memory", default=min(2.0, max_memory), min=0.25, max=max_memory, label="Worker memory (GiB)"),
+            Select("view", options=sorted(views), default=default_view, label="View"),
+        ]
+        if as_users:
+            # Workers as the user read root:// with the session's ticket (the kernel fills this in).
+            # Not offered when every cluster runs as the hub's account: a user could name another's.
+            fields.append(String("kerberos_cache", label="Kerberos ticket cache (the session's)"))
+        return Options(*fields, handler=handler)
+
+    # The views roots are looked at again (at most every 30 s), so releases added to them are
+    # offered without restarting the hub.
+    views_now = current_views(s["views_roots"], float(s.get("views_refresh_seconds", 30)))
+    c.Backend.cluster_options = lambda user: options_for(views_now())
+
+
+def current_views(roots, refresh_seconds):
+    """A function that returns the usable views under `roots` (name -> setup.sh), scanned again
+    when the last scan is more than `refresh_seconds` old."""
+    from cygnet.views import discover
+
+    last = {"at": None, "views": {}}
+
+    def views():
+        now = time.monotonic()
+        if last["at"] is None or now - last["at"] >= refresh_seconds:
+            last["views"] = {v.name: str(Path(v.path) / "setup.sh") for v in discover(roots) if v.usable}
+            last["at"] = now
+        return last["views"]
+
+    return views
 
 
 def checked_cache(value):
@@ -167,10 +196,8 @@ def add_gateway_service(c, hub, folder):
     port = hub.dask_gateway_port or free_port()  # its public face: the API, dashboards, schedulers' TLS
     private_port = free_port()  # its own API server, behind that proxy
     prefix = c.JupyterHub.get("base_url", "/").rstrip("/") + f"/services/{name}"
-    views = {
-        v.name: str(Path(v.path) / "setup.sh") for v in discover(Cygnet(config=c).effective_views_roots()) if v.usable
-    }
-    if not views:
+    roots = [str(root) for root in Cygnet(config=c).effective_views_roots()]
+    if not any(v.usable for v in discover(roots)):
         say("no usable views: the Dask gateway is not started (its workers run in a view)")
         return
     local_spawner = c.JupyterHub.get("spawner_class") == "cygnet.hub.spawner.CygnetLocalSpawner"
@@ -190,7 +217,7 @@ def add_gateway_service(c, hub, folder):
         "max_workers": hub.dask_gateway_max_workers,
         "max_worker_cores": hub.dask_gateway_max_worker_cores,
         "max_worker_memory_gib": hub.dask_gateway_max_worker_memory,
-        "views": views,
+        "views_roots": roots,
     }
     settings["encrypt_key_file"] = str(encrypt_key(state))
     config = write_config(state, settings)
