@@ -139,9 +139,15 @@ def open_lab(page, lab, path=""):
     panel open in the saved layout)."""
     page.goto(f"{lab.url}/lab{'/tree/' + path if path else ''}?token={lab.token}")
     page.wait_for_selector(".jp-DirListing-item", state="attached")
-    if not page.is_visible(".jp-DirListing"):
-        page.click(".jp-SideBar [data-id='filebrowser']")
-    page.wait_for_selector(".jp-DirListing-item")
+    # The saved layout is restored a moment later (under the splash screen) and may switch the
+    # sidebar to another panel after a first look found the file browser showing.
+    page.wait_for_selector("#jupyterlab-splash", state="detached")
+    deadline = time.monotonic() + 60
+    while not page.is_visible(".jp-DirListing-item"):
+        assert time.monotonic() < deadline, "the file browser did not show"
+        if not page.is_visible(".jp-DirListing"):
+            page.click(".jp-SideBar [data-id='filebrowser']")
+        page.wait_for_timeout(250)
 
 
 def shot(page, name):
