@@ -34,15 +34,26 @@ def shared_interpreter():
     pass through without listing, for the length of the test, and their modes back afterwards."""
     import sys
 
-    changed = []
-    for target in (Path(os.path.realpath(sys.executable)), Path(__file__).resolve()):
-        for folder in reversed(target.parents):
-            mode = folder.stat().st_mode
-            if not mode & 0o001:
-                changed.append((folder, mode))
-                os.chmod(folder, mode | 0o001)
+    changed = let_every_account_through([Path(os.path.realpath(sys.executable)), Path(__file__).resolve()])
     yield
-    for folder, mode in changed:
+    restore(changed)
+
+
+def let_every_account_through(targets, listable=()):
+    """o+x on the folders above `targets` (o+rx on the `listable` folders themselves); their
+    old modes, for `restore`."""
+    changed = []
+    for folder in [*listable, *(f for target in targets for f in reversed(target.parents))]:
+        mode = folder.stat().st_mode
+        wanted = mode | (0o005 if folder in listable else 0o001)
+        if wanted != mode:
+            changed.append((folder, mode))
+            os.chmod(folder, wanted)
+    return changed
+
+
+def restore(changed):
+    for folder, mode in reversed(changed):
         os.chmod(folder, mode)
 
 
@@ -134,9 +145,7 @@ def test_a_users_gateway_dask_cluster_runs_as_their_own_account(tmp_path, accoun
     that user (LocalBackend), in the view, with Cygnet's packages on their path."""
     # The views root is under pytest's private folders: every account may list it and pass through
     # the folders above it, for this test.
-    changed = [(f, f.stat().st_mode) for f in [spark_view, *spark_view.parents]]
-    for folder, mode in changed:
-        os.chmod(folder, mode | (0o005 if folder == spark_view else 0o001))
+    changed = let_every_account_through([spark_view], listable=[spark_view])
     site = tmp_path / "site_config.py"
     site.write_text(
         'c.JupyterHub.spawner_class = "cygnet.hub.spawner.CygnetSystemUserSpawner"\n'
@@ -173,7 +182,6 @@ def test_a_users_gateway_dask_cluster_runs_as_their_own_account(tmp_path, accoun
             kernel.shutdown()
     finally:
         hub.stop()
-        for folder, mode in changed:
-            os.chmod(folder, mode)
+        restore(changed)
         if os.stat("/").st_uid != 0:  # the machine stays usable whatever the test found
             os.chown("/", 0, 0)

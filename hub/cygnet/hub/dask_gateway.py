@@ -88,10 +88,10 @@ def configure(c, settings_path):
     else:  # tests and single-user machines: a user name, no password
         c.DaskGateway.authenticator_class = "dask_gateway_server.auth.SimpleAuthenticator"
     as_users = s.get("backend", "unsafe-local") != "unsafe-local"
-    if not as_users:
-        c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
-    else:  # LocalBackend's own working-folder set-up chowns "/": see dask_gateway_backend
+    if as_users:  # LocalBackend's own working-folder set-up chowns "/": see dask_gateway_backend
         c.DaskGateway.backend_class = "cygnet.hub.dask_gateway_backend.UserLocalBackend"
+    else:
+        c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
     if s.get("clusters_directory"):  # else the gateway's own: a private temporary folder per cluster
         c.LocalBackend.clusters_directory = s["clusters_directory"]
     if s.get("db_url"):  # a database on disk keeps clusters' secrets encrypted, with this key
@@ -196,7 +196,8 @@ def add_gateway_service(c, hub, folder):
     port = hub.dask_gateway_port or free_port()  # its public face: the API, dashboards, schedulers' TLS
     private_port = free_port()  # its own API server, behind that proxy
     prefix = c.JupyterHub.get("base_url", "/").rstrip("/") + f"/services/{name}"
-    roots = [str(root) for root in Cygnet(config=c).effective_views_roots()]
+    cygnet = Cygnet(config=c)
+    roots = [str(root) for root in cygnet.effective_views_roots()]
     if not any(v.usable for v in discover(roots)):
         say("no usable views: the Dask gateway is not started (its workers run in a view)")
         return
@@ -211,7 +212,7 @@ def add_gateway_service(c, hub, folder):
         # with the gateway's private temporary folders (users cannot pass through the hub's).
         "backend": "unsafe-local" if local_spawner else "local",
         "clusters_directory": str(state / "clusters") if local_spawner else None,
-        "python_path": workers_python_path(Cygnet(config=c).kernel_packages),
+        "python_path": workers_python_path(cygnet.kernel_packages),
         "db_url": f"sqlite:///{state / 'gateway.sqlite'}",
         "idle_timeout": hub.dask_gateway_idle_timeout,
         "max_workers": hub.dask_gateway_max_workers,
