@@ -28,12 +28,18 @@ def no_share_token_in_any_server_log():
 
 @pytest.fixture(scope="session")
 def kdc(tmp_path_factory):
-    """A real MIT KDC on loopback (realm CYGNET.TEST): alice (renewable tickets), bob (not)."""
+    """A real MIT KDC on loopback (realm CYGNET.TEST): alice (renewable tickets), bob (not),
+    carol (no pre-authentication), dave (disabled), erin (password expired)."""
     if not KDC.available():
         pytest.skip("needs Debian's krb5-kdc and krb5-user")
     kdc = KDC(tmp_path_factory.mktemp("kdc")).start()
     kdc.add_user("alice", "alice-password")
     kdc.add_user("bob", "bob-password", renewable=False)
+    # Refusals a user can meet: no pre-authentication (MIT's default), a disabled account, an
+    # expired password.
+    kdc.add_user("carol", "carol-password", preauth=False)
+    kdc.add_user("dave", "dave-password", flags="+disallow_all_tix")
+    kdc.add_user("erin", "erin-password", flags='-pwexpire "2020-01-01"')
     yield kdc
     kdc.stop()
 

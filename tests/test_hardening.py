@@ -128,6 +128,18 @@ def test_links_to_internal_addresses_are_refused_in_every_spelling(tmp_path, hos
             open_link(params, tmp_path, OpenSettings(timeout=5))
 
 
+@pytest.mark.parametrize("spelling", ["127.0.0.1", "0x7f000001", "2130706433", "127.1", "localhost"])
+def test_an_internal_entry_with_a_port_allows_that_port_only(spelling):
+    policy = OpenPolicy(internal=("127.0.0.1:9418",))
+    assert policy.check_remote(f"git://{spelling}:9418/x.git")
+    for url in (f"http://{spelling}:8888/x.git", f"git://{spelling}:9419/x.git", f"https://{spelling}/x.git"):
+        with pytest.raises(BadInput, match="loopback, private or link-local"):
+            policy.check_remote(url)
+    # Without a port the entry allows every port of the address, as the admin guide says.
+    assert OpenPolicy(internal=("127.0.0.1",)).check_remote(f"http://{spelling}:8888/x.git")
+    assert OpenPolicy(internal=("[::1]:8022",)).check_remote("http://[::1]:8022/x.git")
+
+
 def test_a_redirect_to_an_internal_address_is_refused(tmp_path):
     files = tmp_path / "files"
     files.mkdir()

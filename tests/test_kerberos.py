@@ -9,7 +9,7 @@ import time
 import pytest
 
 from cygnet.core import kerberos
-from cygnet.core.errors import BadInput, Expired, NotFound, Unavailable
+from cygnet.core.errors import BadInput, Expired, NotAuthenticated, NotFound, Unavailable
 from tests.support.jupyter import free_port
 from tests.support.kdc import KDC, REALM, client_conf
 
@@ -45,6 +45,10 @@ def test_a_ticket_in_a_cache_of_cygnets_own_from_a_password(realm):
         ("alice", "wrong", BadInput, "wrong password for alice"),
         ("nobody", "whatever", NotFound, "unknown principal nobody"),
         ("alice", "", BadInput, "password is required"),
+        ("carol", "wrong", BadInput, "wrong password for carol"),
+        ("carol@", "x", BadInput, "is not a Kerberos principal name"),
+        ("dave", "dave-password", NotAuthenticated, "dave .*(disabled|locked)"),
+        ("erin", "erin-password", NotAuthenticated, "password of erin has expired"),
     ],
 )
 def test_a_refusal_names_its_cause(realm, principal, password, error, words):

@@ -4,10 +4,14 @@ YARN and Kubernetes cannot run here: only their generated configuration is check
 
 import json
 import os
+import re
+import socket
+import stat
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,7 +19,7 @@ import requests
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 from cygnet.spark.catalogue import load_catalogue, parse_catalogue
 from cygnet.spark.conf import cluster_conf, effective_conf, fill_placeholders, parse_option, view_conf
-from cygnet.spark.ports import PortLease
+from cygnet.spark.ports import PortLease, leased_outside
 from tests.support.cli import PLATFORM, cygnet
 from tests.support.jupyter import JupyterServer, free_port
 
@@ -179,18 +183,46 @@ def test_port_leases_are_exclusive_and_come_back_when_their_holder_dies(tmp_path
     probe = PortLease(locks, span, count=2)
     assert not set(held) & set(probe.ports) and not set(held) & set(second.ports)
     probe.release()
-    for port in held:  # a live kernel's ports cannot be taken, one by one
-        with pytest.raises(Unavailable, match="no 1 free Spark driver ports"):
-            PortLease(locks, f"{port}-{port}", count=1)
+    for port in held:  # a live kernel's ports cannot be taken: the lease goes outside the range, and says so
+        outside = PortLease(locks, f"{port}-{port}", count=1)
+        assert outside.ports != [port] and "outside it" in outside.note
+        taken_outside = outside.ports[0]
+        assert leased_outside(taken_outside, locks)
+        outside.release()
+        assert not leased_outside(taken_outside, locks)
     holder.kill()
     holder.wait()
-    with pytest.raises(Unavailable, match="no 50 free Spark driver ports"):
-        PortLease(locks, span, count=50)
+    more = PortLease(locks, span, count=50)  # more than the range has
+    assert len(set(more.ports)) == 50 and re.search(r"had \d+ free port\(s\) of 50", more.note)
+    more.release()
     for port in held:  # a dead kernel's ports are free again
         again = PortLease(locks, f"{port}-{port}", count=1)
         assert again.ports == [port]
         again.release()
     second.release()
+
+
+def test_another_account_binding_a_whole_slice_does_not_stop_a_lease(tmp_path):
+    """Ports taken by another program (another user squatting on this user's slice) are skipped,
+    and a slice with none left leases free ports outside it instead of refusing the session."""
+    low = free_port()
+    squatters = []
+    for port in range(low, low + 3):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            s.listen()
+        except OSError:
+            s.close()
+            continue
+        squatters.append(s)
+    try:
+        lease = PortLease(tmp_path / "locks", f"{low}-{low + 2}", count=3)
+        assert not set(lease.ports) & {s.getsockname()[1] for s in squatters} and lease.note
+        lease.release()
+    finally:
+        for s in squatters:
+            s.close()
 
 
 # --- real Spark ------------------------------------------------------------------------------------------
@@ -476,10 +508,24 @@ def test_managed_connect_server_lifecycle(spark_server):
             break
         time.sleep(1)
     assert state["state"] == "ready", state
-    assert state["url"].startswith("sc://127.0.0.1:") and "log_tail" in state
+    assert state["url"].startswith("sc://localhost:") and "log_tail" in state and "token" not in state
     assert state["ui_url"] == f"/cygnet/spark-ui/{state['ui_port']}/", state  # through the server
     ui = spark_server.get(state["ui_url"])
     assert ui.status_code == 200 and "Spark" in ui.text, ui.status_code
+    # Only through the server: the UI's own port wants the session's signature, the server its token.
+    assert requests.get(f"http://127.0.0.1:{state['ui_port']}/", timeout=30).status_code == 403
+    token_file = spark_server.data_dir / "spark" / "servers" / f"{server_id}.token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    from pyspark.sql.connect.session import SparkSession
+
+    from cygnet.spark.connect_auth import channel
+
+    stranger = SparkSession.builder.channelBuilder(channel(state["url"], "not-the-token")).create()
+    try:
+        with pytest.raises(Exception, match="UNAUTHENTICATED|Invalid authentication token"):
+            stranger.range(1).collect()
+    finally:
+        stranger.client.close()
     kernel = spark_server.kernel(KERNEL)
     try:
         kernel.run("%spark connect --cluster mine", timeout=120)
@@ -525,10 +571,13 @@ def test_a_managed_server_runs_the_views_python_in_the_workspace_and_releases_de
         assert time.monotonic() < deadline, "the dead kernel's session was not released within 60 s"
         time.sleep(1)
     assert f"released the session of kernel {held['pid']} on mine" in spark_server.log()
-    from pyspark.sql import SparkSession
+    from pyspark.sql.connect.session import SparkSession
+
+    from cygnet.spark.connect_auth import channel
 
     url = f"{servers[0]['url']}/;session_id={held['session_id']};user_id={held['user_id']}"
-    again = SparkSession.builder.remote(url).create()  # the released session, asked for again
+    token = (spark_server.data_dir / "spark" / "servers" / f"{servers[0]['id']}.token").read_text()
+    again = SparkSession.builder.channelBuilder(channel(url, token)).create()  # the released session, again
     try:
         with pytest.raises(Exception, match="SESSION_CLOSED"):
             again.range(1).collect()
@@ -651,9 +700,58 @@ def test_the_spark_ui_is_reached_through_the_server_behind_its_login(spark_serve
         anonymous = requests.get(spark_server.url + ui, allow_redirects=False, timeout=30)
         assert anonymous.status_code in (302, 403), "the UI needs the user's login"
         assert spark_server.get("/cygnet/spark-ui/22/").status_code == 404, "only this server's Spark ports"
+        # The driver's own port answers only requests the route signed with the session's key, and
+        # its RPC wants spark.authenticate's secret; none of it is on a command line.
+        port = ui.strip("/").rsplit("/", 1)[1]
+        assert requests.get(f"http://127.0.0.1:{port}/api/v1/applications", timeout=30).status_code == 403
+        conf = kernel.run("print(spark.conf.get('spark.authenticate'), spark.conf.get('spark.ui.filters'))").split()
+        assert conf == ["true", "org.apache.spark.ui.JWSFilter"], conf
+        key = (spark_server.data_dir / "session.key").read_text()
+        assert stat.S_IMODE((spark_server.data_dir / "session.key").stat().st_mode) == 0o600
+        assert not [pid for pid, line in command_lines() if key in line], "the session key is on a command line"
     finally:
         kernel.run("%spark disconnect")
         kernel.shutdown()
+
+
+def test_a_sessions_spark_scratch_is_private_to_its_account(spark_server):
+    """Shuffle, spill and the JVM's temporary files land in the session's 0700 scratch, written
+    with umask 077, not in a /tmp every account can walk."""
+    kernel = spark_server.kernel(KERNEL)
+    try:
+        kernel.run("%spark connect --cluster local", timeout=300)
+        out = kernel.run(
+            "import os\n"
+            "m = os.umask(0); os.umask(m)\n"
+            "spark.range(2000).selectExpr('id % 7 as k').groupBy('k').count().collect()\n"
+            "print(oct(m), os.environ['TMPDIR'], os.environ['SPARK_LOCAL_DIRS'], "
+            "spark.sparkContext._jvm.System.getProperty('java.io.tmpdir'))",
+            timeout=120,
+        ).split()
+        assert out[0] == "0o77", out
+        scratch = Path(out[1]).parent
+        assert scratch.parent == spark_server.data_dir / "scratch" and out[3] == out[1], out
+        assert stat.S_IMODE(scratch.stat().st_mode) == 0o700
+        shuffle = list(Path(out[2]).glob("blockmgr-*/*/shuffle_*"))
+        assert shuffle, "the shuffle files are in the session's scratch"
+        loose = [p for p in scratch.rglob("*") if stat.S_IMODE(p.lstat().st_mode) & 0o077 and not p.is_symlink()]
+        assert not loose, f"files others could read: {loose[:5]}"
+    finally:
+        kernel.run("%spark disconnect")
+        kernel.shutdown()
+
+
+def command_lines():
+    """(pid, command line) of every process on the machine, as any account may read them."""
+    lines = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    lines.append((int(entry), f.read().replace(b"\0", b" ").decode(errors="replace")))
+            except OSError:
+                continue
+    return lines
 
 
 def test_a_connect_client_and_server_of_different_sparks_are_named():

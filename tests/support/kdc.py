@@ -54,8 +54,11 @@ class KDC:
             raise RuntimeError(f"krb5kdc did not start: {(self.dir / 'kdc.log').read_text(errors='replace')}")
         return self
 
-    def add_user(self, name, password, renewable=True):
-        extra = "+requires_preauth " + ("-maxrenewlife 7d " if renewable else "-maxrenewlife 0 ")
+    def add_user(self, name, password, renewable=True, preauth=True, flags=""):
+        """A user principal; `preauth=False` is MIT's own default for addprinc; `flags` more
+        addprinc options (+disallow_all_tix, -pwexpire ...)."""
+        extra = ("+requires_preauth " if preauth else "-requires_preauth ") + flags + " "
+        extra += "-maxrenewlife 7d " if renewable else "-maxrenewlife 0 "
         self.kadmin(f"addprinc {extra}-pw {password} {name}")
         KDC.passwords.append(password)
 

@@ -30,6 +30,25 @@ class Cygnet(Configurable):
     def _default_data_dir(self) -> str:
         return default_data_dir()
 
+    # --- isolation between users ---------------------------------------------------------
+    scratch_dir = Unicode(
+        "",
+        help="A local scratch disk for sessions' temporary files (shuffle, spill, $TMPDIR): each account "
+        "gets a 0700 folder of its own there. Empty: a folder in the user's data dir. Either way the "
+        "files are the account's alone, and a session's folder is removed when it ends.",
+    ).tag(config=True)
+
+    generic_port_proxy = Bool(
+        help="Serve jupyter-server-proxy's generic /proxy/<port>/ and /proxy/<host>:<port>/ routes, which "
+        "reach any port of the machine from the browser. Default: off under JupyterHub (other users' "
+        "sessions listen on the same machine), on for a single user. Named server-proxy servers are "
+        "not affected.",
+    ).tag(config=True)
+
+    @default("generic_port_proxy")
+    def _default_generic_port_proxy(self) -> bool:
+        return not os.environ.get("JUPYTERHUB_API_TOKEN")
+
     # --- software views ---------------------------------------------------------------
     views_roots = List(
         Unicode(),
@@ -159,6 +178,10 @@ class Cygnet(Configurable):
             "TERM",
             "SHELL",
             "TMPDIR",
+            # The session's private scratch (cygnet.core.scratch): Spark's and Dask's temporary files.
+            "SPARK_LOCAL_DIRS",
+            "SPARK_SUBMIT_OPTS",
+            "DASK_TEMPORARY_DIRECTORY",
             "JPY_*",
             "KRB5CCNAME",
             "CYGNET_*",
@@ -210,9 +233,11 @@ class Cygnet(Configurable):
     open_internal_hosts = List(
         Unicode(),
         [],
-        help="Hosts ('host', 'host:port') or networks ('10.1.0.0/16', '127.0.0.1') links may reach "
-        "although they resolve to loopback, private or link-local addresses (a site's own GitLab). "
-        "Empty: links reach public addresses only, checked after resolving and after each redirect.",
+        help="Hosts ('host', 'host:port') or networks ('10.1.0.0/16', '127.0.0.1', '127.0.0.1:9418') links "
+        "may reach although they resolve to loopback, private or link-local addresses (a site's own "
+        "GitLab). An entry with a port allows only that port, by name or by address in any spelling; "
+        "one without a port allows every port of the host, the Jupyter server's own included. Empty: "
+        "links reach public addresses only, checked after resolving and after each redirect.",
     ).tag(config=True)
 
     open_timeout = Float(

@@ -132,8 +132,13 @@ def destroy(ccache: str) -> None:
     run_bounded(["kdestroy", "-q", "-c", ccache], timeout=TIMEOUT, what="kdestroy")
 
 
+PRINCIPAL = re.compile(r"^[^@\s/]+(/[^@\s/]+)*(@[^@\s]+)?$")
+
+
 def _initial(principal: str, ccache: str, lifetime: int | None, get: Callable[..., Any]) -> Ticket:
     """Ask the KDC for an initial ticket (`get` gives the password or keytab) and store it."""
+    if not PRINCIPAL.match(principal):
+        raise BadInput(f"{principal} is not a Kerberos principal name (user or user@REALM)")
     krb5 = _library()
     context = krb5.init_context()
     try:
@@ -212,10 +217,19 @@ def refused(what: str, ccache: str | None = None) -> NotAuthenticated:
     return NotAuthenticated(f"{what} refused the Kerberos ticket of {ticket.principal}")
 
 
+# What a user can cause, in their words. A principal without pre-authentication (MIT's default
+# for addprinc) answers a wrong password with the client failing to decrypt the KDC's reply.
 _CAUSES = [
     ("Password incorrect", BadInput, "wrong password for {p}"),
     ("Preauthentication failed", BadInput, "wrong password for {p}"),
+    ("Decrypt integrity check failed", BadInput, "wrong password for {p}"),
     ("not found in Kerberos database", NotFound, "unknown principal {p}"),
+    ("Malformed representation of principal", BadInput, "{p} is not a Kerberos principal name (user or user@REALM)"),
+    ("does not specify default realm", BadInput, "give {p} with its realm (user@REALM): this machine has no default"),
+    ("Password has expired", NotAuthenticated, "the password of {p} has expired: change it, then log in again"),
+    ("entry in database has expired", NotAuthenticated, "the account of {p} has expired: ask the site's admins"),
+    ("credentials have been revoked", NotAuthenticated, "the account of {p} is locked or disabled"),
+    ("KDC policy rejects request", NotAuthenticated, "the KDC does not give {p} tickets (account disabled?)"),
     ("Cannot contact any KDC", Unavailable, "the KDC of {realm} cannot be reached"),
     ("Cannot find KDC", Unavailable, "no KDC is known for {realm} (see the Kerberos configuration)"),
     ("Clock skew too great", Unavailable, "this machine's clock and the KDC's differ too much"),

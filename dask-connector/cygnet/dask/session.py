@@ -200,19 +200,27 @@ def _checked_options(options):
 
 
 def _start_local(definition, workers, adapt, log):
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
+    from cygnet.core.session_key import session_key
     from cygnet.spark.ports import PortLease, ports_dir
+
+    from .private import private_local_cluster, temporary_security
 
     cores, memory = session_size()
     count = workers if workers is not None else (adapt[0] if adapt else min(cores, 4))
     per_worker = max(1, cores // max(count, 1))
     lease = PortLease(ports_dir(), os.environ.get("CYGNET_SPARK_PORTS") or "40000-40999", count=1)
     STATE.lease = lease
+    if lease.note:
+        log(f"Dask: {lease.note}")
     _set_dashboard_link(lease.ports[0])
     log(f"Dask: starting {count} local worker(s), {per_worker} thread(s) each")
     # Workers are processes of the kernel's own Python (its view) that exit when the kernel does.
-    cluster = LocalCluster(
+    # The cluster answers only this session: TLS with its own credentials, a gated dashboard.
+    security = temporary_security()
+    cluster = private_local_cluster(
+        session_key(),
         n_workers=count,
         threads_per_worker=per_worker,
         # The session's memory shared by as many workers as it may scale to, so scaling up never
@@ -221,12 +229,14 @@ def _start_local(definition, workers, adapt, log):
         host="127.0.0.1",
         dashboard_address=f"127.0.0.1:{lease.ports[0]}",
         processes=True,
+        protocol="tls",
+        security=security,
     )
     STATE.cluster = cluster
     if adapt:
         cluster.adapt(minimum=adapt[0], maximum=adapt[1])
     STATE.adapt, STATE.requested = adapt, count
-    STATE.client = Client(cluster, set_as_default=True)
+    STATE.client = Client(cluster, security=security, set_as_default=True)
 
 
 def _set_dashboard_link(port):

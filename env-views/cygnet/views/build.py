@@ -91,6 +91,8 @@ DASK_DISTRIBUTIONS = (
     "distributed",
     "dask-gateway",
     "bokeh",
+    # dask-local clusters are private: TLS with credentials made per cluster (Security.temporary).
+    "cryptography",
     "xarray",
     "zarr",
     "h5netcdf",

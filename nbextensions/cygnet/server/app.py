@@ -16,13 +16,14 @@ from functools import partial
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 from tornado.ioloop import IOLoop
 
-from cygnet.core import kerberos
+from cygnet.core import kerberos, scratch, session_key
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import CygnetError
 from cygnet.runs.service import Runs
 from cygnet.spark.catalogue import load_catalogue
 from cygnet.spark.kernel_env import servers_dir
 from cygnet.spark.managed import ManagedServers
+from cygnet.spark.ui_auth import bearer
 from cygnet.storage.shares import open_share_store
 from cygnet.storage.sync_jobs import SyncJobs
 from cygnet.views import EnvironmentCache, discover
@@ -101,6 +102,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         # Managed Spark Connect servers work in the workspace (relative paths land there).
         os.environ["CYGNET_WORKSPACE"] = serverapp.root_dir
         config = self.cygnet = Cygnet(parent=self)
+        _make_private(self, config)
         # Every process that acts for the user (kernels, terminals, sync jobs, the XRootD client
         # in this server) uses the user's own Kerberos cache, never the account's shared one.
         self.kerberos_ccache = kerberos.ccache_of(config.data_dir)  # made once, used by the API and renewal
@@ -175,6 +177,22 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
                 ("/git-pull", opener_handlers.GitPullHandler),
             ]
         )
+        if not self.cygnet.generic_port_proxy:
+            # Ahead of jupyter-server-proxy's own routes (extensions load by name, cygnet first).
+            self.handlers.append((r"/proxy/(.*)", handlers.GenericProxyOffHandler))
+
+
+def _make_private(app, config):
+    """What this session writes is its account's alone, and its servers answer only it: umask
+    077 and a private scratch for everything it starts (cygnet.core.scratch), and the session's
+    key, which its routes present to its Spark UIs and Dask dashboards (cygnet.core.session_key)."""
+    scratch.private_umask()
+    scratch.private_dir(config.data_dir)
+    os.environ.update(scratch.prepare(config.data_dir, config.scratch_dir))
+    atexit.register(scratch.remove, os.environ["CYGNET_SCRATCH"])
+    os.environ[session_key.ENV] = session_key.key_path(config.data_dir)  # kernels and Connect servers read it
+    app.session_key = session_key.session_key()
+    app.spark_ui_bearer = bearer(app.session_key)
 
 
 def _warm_default_view(ksm):

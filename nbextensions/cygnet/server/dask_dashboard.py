@@ -10,6 +10,8 @@ document (a fixed list of plot names, no data) is answered without a login."""
 
 from jupyter_server.base.handlers import JupyterHandler
 
+from cygnet.dask.private import HEADER as SESSION_HEADER
+
 from .spark_ui import SessionPortProxy, check_session_port
 
 
@@ -24,3 +26,8 @@ class DaskDashboardHandler(SessionPortProxy):
 
     def _check_port(self, port):
         check_session_port(self.extensionapp, port, "a Dask dashboard")
+
+    def proxy_request_headers(self):
+        headers = super().proxy_request_headers()
+        headers[SESSION_HEADER] = self.extensionapp.session_key  # the dashboard's gate (cygnet.dask.private)
+        return headers

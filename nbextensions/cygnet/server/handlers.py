@@ -9,7 +9,7 @@ import os
 from urllib.parse import urlsplit
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
@@ -132,3 +132,11 @@ def hub_redirect_path():
     if not os.environ.get("JUPYTERHUB_USER"):
         return None
     return os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/user-redirect/"
+
+
+class GenericProxyOffHandler(ExtensionHandlerMixin, JupyterHandler):
+    """jupyter-server-proxy's generic port routes (/proxy/<port>/, /proxy/<host>:<port>/),
+    answered 404 where the site switched them off (Cygnet.generic_port_proxy)."""
+
+    def prepare(self, *args, **kwargs):
+        raise web.HTTPError(404, "the generic /proxy/ routes are off on this site (Cygnet.generic_port_proxy)")

@@ -1,13 +1,21 @@
 """Secrets out of the server's log: share tokens (in /cygnet/s/TOKEN paths and share=TOKEN
 queries) and Jupyter's own token= are replaced by [secret] in every line the server logs,
-access lines and tracebacks alike."""
+access lines and tracebacks alike, written plainly or percent-encoded (as in a login's
+`next=%2Fcygnet%2Fopen%3Fshare%3DTOKEN`)."""
 
 import logging
 import re
 
+# A delimiter as written, or percent-encoded once or more (a `next=` that carries a whole URL).
+_SLASH, _QUERY, _EQUALS = r"(?:/|%(?:25)*2F)", r"(?:[?&;]|%(?:25)*(?:3F|26|3B))", r"(?:=|%(?:25)*3D)"
 _PATTERNS = [
-    (re.compile(r"(/cygnet/s/|/cygnet-shares/s/|/api/links/)[A-Za-z0-9_%-]+"), r"\1[secret]"),
-    (re.compile(r"([?&;](?:share|token|_xsrf)(?:=|%3D))[^&\s'\"#]+", re.IGNORECASE), r"\1[secret]"),
+    (
+        re.compile(
+            rf"({_SLASH}(?:cygnet|cygnet-shares){_SLASH}s{_SLASH}|{_SLASH}api{_SLASH}links{_SLASH})[A-Za-z0-9_-]+", re.I
+        ),
+        r"\1[secret]",
+    ),
+    (re.compile(rf"({_QUERY}(?:share|token|_xsrf){_EQUALS})[^&\s'\"#%]+", re.IGNORECASE), r"\1[secret]"),
 ]
 
 

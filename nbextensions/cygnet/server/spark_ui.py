@@ -44,6 +44,8 @@ class SparkUIHandler(SessionPortProxy):
     def proxy_request_headers(self):
         headers = super().proxy_request_headers()
         headers["X-Forwarded-Context"] = url_path_join(self.base_url, self.proxy_base)
+        # The UI answers only requests signed with the session's key (cygnet.spark.ui_auth).
+        headers["Authorization"] = self.extensionapp.spark_ui_bearer
         return headers
 
     def _rewrite_location_header(self, location, host, port, proxied_path):
@@ -60,12 +62,19 @@ class SparkUIHandler(SessionPortProxy):
 
 def check_session_port(extensionapp, port, what, also=()):
     """A 404 unless `port` is one this server's kernels lease theirs from (the site's Spark port
-    range; under the hub, this user's slice of it) or one of `also`."""
-    from cygnet.spark.ports import parse_range
+    range; under the hub, this user's slice of it; or a port leased outside it when the slice was
+    taken) or one of `also`, and what listens there is this account's: the session's key is only
+    ever sent to the session's own servers, never to another user's listener in its range."""
+    from cygnet.core.listeners import owned_by_me
+    from cygnet.spark.kernel_env import ports_dir_of
+    from cygnet.spark.ports import leased_outside, parse_range
 
     try:
         low, high = parse_range(extensionapp.cygnet.spark_port_range)
     except BadInput as e:
         raise web.HTTPError(503, str(e)) from None
-    if not (low <= int(port) <= high or int(port) in also):
+    port = int(port)
+    if not (low <= port <= high or port in also or leased_outside(port, ports_dir_of(extensionapp.cygnet))):
         raise web.HTTPError(404, f"port {port} is not {what} of this server's sessions")
+    if not owned_by_me(port):
+        raise web.HTTPError(404, f"nothing of this session listens on port {port} (is {what} still running?)")

@@ -10,6 +10,7 @@ needs PyYAML, which the server has; kernels get the catalogue as JSON from the s
       - {name: prod, display_name: Production, kind: standalone, master: "spark://spark.example.org:7077",
          ui: "http://spark.example.org:8080"}
       - {name: shared, kind: connect, remote: "sc://connect.example.org:15002"}
+      - {name: secured, kind: connect, remote: "sc://localhost:15003", token_file: "~/.spark-connect-token"}
       - {name: mine, kind: connect-managed}
       - {name: analytix, kind: yarn, conf: {spark.yarn.queue: default},
          auth: kerberos, token_service: "https://tokens.example.org/hadoop"}
@@ -57,6 +58,8 @@ class Cluster:
     address: str = ""  # dask-gateway: the gateway's http(s) address
     proxy_address: str = ""  # dask-gateway: its scheduler proxy, when not on the same address
     max_workers: int = 0  # Dask: most workers a user may ask for (0: the session's cores, or 100 on a gateway)
+    token_file: str = ""  # connect: a file holding the server's authentication token (~ is the user's home)
+    token_env: str = ""  # connect: or the environment variable holding it
 
     @property
     def engine(self):
@@ -85,6 +88,8 @@ class Cluster:
             "address": self.address,
             "proxy_address": self.proxy_address,
             "max_workers": self.max_workers,
+            "token_file": self.token_file,
+            "token_env": self.token_env,
         }
 
     def to_spec(self):
@@ -268,7 +273,7 @@ def _cluster(c, source):
     if not isinstance(c, dict):
         raise BadInput(f"{source}: each cluster is a mapping with a name and a kind")
     fields = {"name", "kind", "display_name", "master", "remote", "namespace", "image", "conf", "auth", "token_service"}
-    fields |= {"ui", "address", "proxy_address", "max_workers"}
+    fields |= {"ui", "address", "proxy_address", "max_workers", "token_file", "token_env"}
     unknown = set(c) - fields
     name = _name(c.get("name"), "cluster", source)
     if unknown:
@@ -300,6 +305,11 @@ def _cluster(c, source):
         raise BadInput(f"{source}: cluster {name}: auth is kerberos or absent, not {auth!r}")
     if token_service and (auth != "kerberos" or not re.match(r"^https?://[^/\s@]+(/\S*)?$", token_service)):
         raise BadInput(f"{source}: cluster {name}: a token_service is an http(s) URL, with auth: kerberos")
+    token_file, token_env = str(c.get("token_file") or ""), str(c.get("token_env") or "")
+    if (token_file or token_env) and kind != "connect":
+        raise BadInput(f"{source}: cluster {name}: token_file and token_env are for connect clusters")
+    if token_env and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", token_env):
+        raise BadInput(f"{source}: cluster {name}: token_env is an environment variable's name, not {token_env!r}")
     ui = str(c.get("ui") or "")
     if ui and (kind != "standalone" or not re.match(r"^https?://[^/\s@]+/?$", ui)):
         raise BadInput(f"{source}: cluster {name}: ui is a standalone master's web UI, http(s)://host:port")
@@ -315,11 +325,14 @@ def _cluster(c, source):
         auth=auth,
         token_service=token_service,
         ui=ui.rstrip("/"),
+        token_file=token_file,
+        token_env=token_env,
     )
 
 
 def _dask_cluster(c, name, kind, source):
-    spark_only = set(c) & {"master", "remote", "namespace", "image", "conf", "token_service", "ui"}
+    spark_only = set(c) & {"master", "remote", "namespace", "image", "conf", "token_service", "ui", "token_file"}
+    spark_only |= set(c) & {"token_env"}
     if spark_only:
         raise BadInput(f"{source}: cluster {name}: {', '.join(sorted(spark_only))} are Spark fields, not Dask's")
     address, proxy = str(c.get("address") or ""), str(c.get("proxy_address") or "")

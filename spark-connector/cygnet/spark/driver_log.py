@@ -26,6 +26,12 @@ appender.console.filter.threshold.type = ThresholdFilter
 appender.console.filter.threshold.level = error
 logger.jetty.name = org.sparkproject.jetty
 logger.jetty.level = warn
+# spark.authenticate's handshakes and the UI filter put on each page (cygnet.spark.ui_auth) say
+# nothing a user needs at info.
+logger.security.name = org.apache.spark.SecurityManager
+logger.security.level = warn
+logger.uifilters.name = org.apache.spark.ui.ServerInfo
+logger.uifilters.level = warn
 """
 
 
@@ -42,9 +48,10 @@ def driver_log_option():
 
 
 def log_lines(limit=200):
-    """Cygnet's connection log, then the end of the driver's log file (classic sessions)."""
-    lines = list(STATE.log)
+    """Cygnet's connection log, then the end of the driver's log file (classic sessions): at
+    most `limit` lines of each."""
+    lines = list(STATE.log)[-limit:]
     if STATE.driver_log and os.path.exists(STATE.driver_log):
         with open(STATE.driver_log, errors="replace") as f:
             lines += f.read().splitlines()[-limit:]
-    return lines[-limit:]
+    return lines

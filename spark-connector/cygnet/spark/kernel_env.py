@@ -10,6 +10,11 @@ def servers_dir(config):
     return str(Path(config.data_dir) / "spark" / "servers")
 
 
+def ports_dir_of(config):
+    """Where kernels lease their driver ports (.ports)."""
+    return str(Path(config.data_dir) / "spark" / "ports")
+
+
 def kernel_env(config):
     from cygnet.core.errors import CygnetError
 
@@ -25,7 +30,7 @@ def kernel_env(config):
     return {
         "CYGNET_SPARK_CATALOGUE": catalogue,
         "CYGNET_SPARK_PORTS": config.spark_port_range,
-        "CYGNET_SPARK_PORTS_DIR": str(Path(config.data_dir) / "spark" / "ports"),
+        "CYGNET_SPARK_PORTS_DIR": ports_dir_of(config),
         "CYGNET_SPARK_SERVERS_DIR": servers_dir(config),
         "CYGNET_SPARK_CLUSTER": config.spark_default_cluster,
         # The server's route to a driver's UI (cygnet.server.spark_ui); empty outside a server.

@@ -227,7 +227,9 @@ def _alive_workers(ui):
 
 
 # --- Spark Connect servers -----------------------------------------------------------------------------
-def connect_server_cmd(port, ui_port, master="local[*]", conf=None):
+def connect_server_cmd(port, ui_port, master="local[*]", conf=None, properties_file=None):
+    """spark-submit's command for a Connect server. Nothing secret goes here (every account can
+    read a command line): secrets reach it through `properties_file` (0600) and its environment."""
     cmd = [
         str(spark_home() / "bin" / "spark-submit"),
         "--class",
@@ -243,23 +245,48 @@ def connect_server_cmd(port, ui_port, master="local[*]", conf=None):
         "--conf",
         "spark.driver.host=127.0.0.1",
     ]
+    if properties_file:
+        cmd += ["--extra-properties-file", str(properties_file)]
     for key, value in (conf or {}).items():
         cmd += ["--conf", f"{key}={value}"]
     return cmd
 
 
 def start_connect_server(
-    log_path, master="local[*]", conf=None, timeout=START_TIMEOUT, prewarm=True, env=None, cwd=None
+    log_path,
+    master="local[*]",
+    conf=None,
+    timeout=START_TIMEOUT,
+    prewarm=True,
+    env=None,
+    cwd=None,
+    token=None,
+    ui_key=None,
 ):
     """Start a Spark Connect server and wait until it answers (and, with `prewarm`, has run a
     first tiny job, so the user's first job does not pay the JVM's warm-up). Returns its state.
-    `env` and `cwd`: the server's environment (a view's, for its Python workers) and folder."""
+    `env` and `cwd`: the server's environment (a view's, for its Python workers) and folder.
+    `token`: the one clients must present (cygnet.spark.connect_auth); `ui_key`: the key its UI
+    requires signatures with (cygnet.spark.ui_auth). Both are handed over out of sight."""
+    from .connect_auth import TOKEN_ENV
+    from .ui_auth import filter_conf
+
     port, ui = free_port(), free_port()
-    pid = start_process(connect_server_cmd(port, ui, master, conf), Path(log_path), env, cwd)
+    log_path = Path(log_path)
+    env = dict(env if env is not None else os.environ)
+    if token:
+        env[TOKEN_ENV] = token
+    properties = None
+    if ui_key:
+        properties = log_path.with_suffix(".properties")
+        write_properties(properties, filter_conf(ui_key, conf))
+    conf = {k: v for k, v in (conf or {}).items() if k != "spark.ui.filters"}
+    pid = start_process(connect_server_cmd(port, ui, master, conf, properties), log_path, env, cwd)
     state = {
         "pid": pid,
         "port": port,
-        "url": f"sc://127.0.0.1:{port}",
+        # localhost: pyspark sends a token in the clear only there (gRPC's local credentials).
+        "url": f"sc://{'localhost' if token else '127.0.0.1'}:{port}",
         "ui_url": f"http://127.0.0.1:{ui}",
         "ui_port": ui,
         "log": str(log_path),
@@ -268,18 +295,32 @@ def start_connect_server(
     try:
         wait_for(lambda: listening(port), timeout, "the Spark Connect server", [pid], log_path)
         if prewarm:
-            _prewarm(state["url"])
+            _prewarm(state["url"], token)
     except BaseException:
         stop_pids([pid])
         raise
     return state
 
 
-def _prewarm(url):
-    try:
-        from pyspark.sql import SparkSession
+def write_properties(path, properties):
+    """A Java properties file only its account reads, for spark-submit's --extra-properties-file."""
+    lines = [f"{key}={_escaped(value)}" for key, value in properties.items()]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
-        session = SparkSession.builder.remote(url).create()
+
+def _escaped(value):
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _prewarm(url, token=None):
+    try:
+        from pyspark.sql.connect.session import SparkSession
+
+        from .connect_auth import channel
+
+        session = SparkSession.builder.channelBuilder(channel(url, token)).create()
         session.range(1000).selectExpr("sum(id)").collect()
         session.stop()
     except ImportError:

@@ -23,6 +23,9 @@ from cygnet.core import checks
 from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
 from cygnet.core.proc import alive, tail
+from cygnet.core.session_key import session_key
+
+from .connect_auth import TOKEN_ENV, channel, new_token, read_token, write_token
 
 
 def servers_dir():
@@ -55,7 +58,16 @@ def server_for_kernel(cluster, log):
         conf = server_conf({**cluster.conf, "spark.pyspark.python": sys.executable})
         workspace = os.environ.get("CYGNET_WORKSPACE") or os.getcwd()
         env = {**os.environ, "PYSPARK_PYTHON": sys.executable}  # the Python its workers run
-        started = start_connect_server(log_path, master=cluster.master or "local[*]", conf=conf, env=env, cwd=workspace)
+        env.pop(TOKEN_ENV, None)  # the new server's own token, not one this kernel holds
+        started = start_connect_server(
+            log_path,
+            master=cluster.master or "local[*]",
+            conf=conf,
+            env=env,
+            cwd=workspace,
+            token=server_token(folder, server_id),
+            ui_key=session_key(),
+        )
         state = _new_state(server_id, cluster.name, view, log_path)
         state.update(state="ready", pid=started["pid"], url=started["url"], ui_url=proxied_ui(started))
         state.update(port=started["port"], ui_port=started["ui_port"])
@@ -131,7 +143,15 @@ class ManagedServers:
         from .launch import start_connect_server
 
         try:
-            started = start_connect_server(Path(state["log"]), master=master, conf=conf, env=env, cwd=self.workspace)
+            started = start_connect_server(
+                Path(state["log"]),
+                master=master,
+                conf=conf,
+                env=env,
+                cwd=self.workspace,
+                token=server_token(self.dir, state["id"]),
+                ui_key=session_key(),
+            )
             state.update(state="ready", pid=started["pid"], url=started["url"], ui_url=proxied_ui(started))
             state.update(port=started["port"], ui_port=started["ui_port"])
         except CygnetError as e:
@@ -158,7 +178,8 @@ class ManagedServers:
             if state["id"] == server_id:
                 if state.get("pid"):
                     stop_pids([state["pid"]])
-                (self.dir / f"{server_id}.json").unlink(missing_ok=True)
+                for suffix in (".json", ".token", ".properties"):
+                    (self.dir / f"{server_id}{suffix}").unlink(missing_ok=True)
                 for lease in self._leases(server_id):
                     lease.unlink(missing_ok=True)
                 with contextlib.suppress(OSError):
@@ -187,7 +208,8 @@ class ManagedServers:
                 if alive(held["pid"]):
                     in_use += 1
                     continue
-                release_session(state["url"], held["session_id"], held.get("user_id", ""))
+                token = read_token(self.dir / f"{state['id']}.token")
+                release_session(state["url"], held["session_id"], held.get("user_id", ""), token)
                 lease.unlink(missing_ok=True)
                 done.append(f"released the session of kernel {held['pid']} on {state['cluster']}")
             last_used = max(state["started"], self._last_lease_change(state["id"]))
@@ -232,13 +254,26 @@ def server_conf(conf):
     return {**conf, "spark.driver.extraJavaOptions": f"{options} -XX:G1PeriodicGCInterval=15000".strip()}
 
 
-def release_session(url, session_id, user_id=""):
+def server_token(folder, server_id):
+    """A new token for the server `server_id`, kept 0600 beside its state for its kernels."""
+    token = new_token()
+    write_token(Path(folder) / f"{server_id}.token", token)
+    return token
+
+
+def token_of(state):
+    """The token of a recorded server, for a kernel that connects to it."""
+    return read_token(servers_dir() / f"{state['id']}.token")
+
+
+def release_session(url, session_id, user_id="", token=None):
     """Ask the Connect server to release a session (its plans, caches, memory); best effort:
     a server that is gone has nothing left to release."""
     try:
         from pyspark.sql.connect.client import SparkConnectClient
 
-        client = SparkConnectClient(f"{url}/;session_id={session_id}" + (f";user_id={user_id}" if user_id else ""))
+        url = f"{url}/;session_id={session_id}" + (f";user_id={user_id}" if user_id else "")
+        client = SparkConnectClient(channel(url, token))
         try:
             client.release_session()
         finally:

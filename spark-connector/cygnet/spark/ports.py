@@ -3,7 +3,9 @@
 A port is leased by holding an exclusive lock on <dir>/<port>.lock: the kernel keeps the file
 open while its session lives, and the operating system drops the lock when the kernel exits,
 however it exits, so a dead session's ports come back on their own. A leased port is also
-checked to be free to bind, since other programs do not know about the locks.
+checked to be free to bind, since other programs do not know about the locks. When another
+program (or another account, on purpose) holds every free port of the range, the lease takes
+free ports outside it rather than stop the user's session, and says so (`note`).
 """
 
 import errno
@@ -47,11 +49,24 @@ class PortLease:
         except BaseException:
             self.release()
             raise
+        self.note = ""
         if len(self.ports) < count:
-            self.release()
-            raise Unavailable(
-                f"no {count} free Spark driver ports left in {port_range}: close other "
-                "notebooks' Spark sessions, or ask the site for a larger spark_port_range"
+            # Every port of the range is leased or taken, perhaps by another account squatting
+            # on it: free ports outside it keep the session going (leased the same way, so the
+            # session's UI route knows them), and the note says what that costs.
+            taken = list(self.ports)
+            try:
+                while len(self.ports) < count:
+                    port, held = _free_leased_port(lock_dir, host)
+                    self.ports.append(port)
+                    self._files.append(held)
+            except BaseException:
+                self.release()
+                raise
+            self.note = (
+                f"the port range {port_range} had {len(taken)} free port(s) of {count}: using "
+                f"{', '.join(map(str, self.ports[len(taken) :]))} outside it (executors on other machines "
+                "reach the driver only if the site's firewall lets them)"
             )
 
     def release(self):
@@ -64,7 +79,7 @@ class PortLease:
 
 
 def _try_lock(path):
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as e:
@@ -73,6 +88,36 @@ def _try_lock(path):
             return None
         raise
     return fd
+
+
+def _free_leased_port(lock_dir, host, tries=20):
+    """A port the system calls free, leased in `lock_dir` like the range's ports."""
+    for _ in range(tries):
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        held = _try_lock(os.path.join(lock_dir, f"{port}.lock"))
+        if held is not None and _bindable(host, port):
+            return port, held
+        if held is not None:
+            os.close(held)
+    raise Unavailable(f"no free port on {host} for a Spark driver")
+
+
+def leased_outside(port, lock_dir=None):
+    """Whether a kernel of this account holds a lease on `port` (one outside the range)."""
+    path = os.path.join(lock_dir or ports_dir(), f"{int(port)}.lock")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True  # held by a living kernel
+    finally:
+        os.close(fd)  # closing drops a lock this call took
+    return False
 
 
 def _bindable(host, port):

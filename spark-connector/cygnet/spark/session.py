@@ -12,6 +12,7 @@ import socket
 import sys
 
 from cygnet.core.errors import BadInput, CygnetError, NotAuthenticated, Unavailable
+from cygnet.core.session_key import session_key
 
 from .catalogue import load_catalogue
 from .checks import (
@@ -22,13 +23,15 @@ from .checks import (
     wait_for_executors,
 )
 from .conf import cluster_conf, effective_conf, view_conf
+from .connect_auth import cluster_token, use_token
 from .driver_log import driver_log_option
 from .java import check_java
-from .managed import hold, let_go, server_for_kernel
+from .managed import hold, let_go, server_for_kernel, token_of
 from .monitor import monitor_conf
 from .ports import PortLease, ports_dir
 from .spark_home import ensure_pyspark
 from .state import STATE
+from .ui_auth import filter_conf, has_jws_filter
 
 
 def catalogue():
@@ -63,7 +66,7 @@ def connect(cluster=None, bundles=(), conf=None, app_name=None, namespace=None, 
             STATE.reset(error=explain(e))
             raise Unavailable(STATE.error) from e
         STATE.session, STATE.state = session, "connected"
-        if STATE.cluster.is_connect:  # code that builds its own session joins this one
+        if STATE.cluster.is_connect:  # code that builds its own session joins this one (with its token)
             os.environ["SPARK_REMOTE"] = STATE.remote
         if namespace is not None:
             namespace["spark"] = session
@@ -78,7 +81,7 @@ def disconnect(namespace=None):
     with STATE.lock:
         _cleanup()
         STATE.reset()
-        os.environ.pop("SPARK_REMOTE", None)
+        _forget_remote()
         if namespace is not None:
             for name in ("spark", "sc"):
                 namespace.pop(name, None)
@@ -122,7 +125,12 @@ def _follow_the_session():
         return
     _cleanup()
     STATE.reset()
+    _forget_remote()
+
+
+def _forget_remote():
     os.environ.pop("SPARK_REMOTE", None)
+    use_token(None)
 
 
 def _stopped(session):
@@ -154,6 +162,8 @@ def _start(cluster_name, bundles, options, app_name, log):
         managed = server_for_kernel(cluster, log) if cluster.kind == "connect-managed" else None
         remote = managed["url"] if managed else cluster.remote
         check_reachable(remote, f"the Spark Connect server of {cluster.name}")
+        # A managed server answers only with its own token; a site's server may want one too.
+        use_token(token_of(managed) if managed else cluster_token(cluster))
         log(f"connecting to Spark Connect at {remote}")
         STATE.conf, STATE.remote = dict(conf), remote
         if managed:  # its UI, for the panel's link
@@ -180,6 +190,8 @@ def _start(cluster_name, bundles, options, app_name, log):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # nothing outside needs to reach it
     host = os.environ.get("SPARK_LOCAL_IP") or socket.getfqdn()
     STATE.lease = PortLease(ports_dir(), os.environ.get("CYGNET_SPARK_PORTS") or "40000-40999")
+    if STATE.lease.note:
+        log(STATE.lease.note)
     full = {
         **cluster_conf(cluster),
         **view_conf(sys.executable, env, STATE.lease.ports, host),
@@ -191,10 +203,14 @@ def _start(cluster_name, bundles, options, app_name, log):
     full["spark.driver.extraJavaOptions"] = " ".join(
         filter(None, [log_option, full.get("spark.driver.extraJavaOptions")])
     )
+    if cluster.kind == "local":  # the driver's RPC and block manager ask for the JVM's own secret
+        full.setdefault("spark.authenticate", "true")
+    secret = _private_ui(full, log)
     STATE.conf = full
     log(f"starting a Spark session on {cluster.name} ({cluster.master}), driver ports {STATE.lease.ports}")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = builder.master(cluster.master).config(map=full).getOrCreate()
+    _start_jvm(cluster.master, full)
+    session = builder.master(cluster.master).config(map={**full, **secret}).getOrCreate()
     if cluster.kind == "standalone":
         try:
             wait_for_executors(session, log)
@@ -202,6 +218,35 @@ def _start(cluster_name, bundles, options, app_name, log):
             session.stop()
             raise
     return session
+
+
+def _private_ui(conf, log):
+    """The options that make the driver's UI answer only the session's route (secret: kept out
+    of the recorded conf); with a Spark that cannot (before 4.0), the UI is off instead."""
+    import pyspark
+
+    if conf.get("spark.ui.enabled", "true").lower() == "false":
+        return {}
+    if has_jws_filter(pyspark.__version__):
+        return filter_conf(session_key(), conf)
+    if "spark.ui.enabled" not in conf:
+        conf["spark.ui.enabled"] = "false"
+        log(
+            f"Spark {pyspark.__version__} cannot restrict its UI to you, so it is off "
+            "(spark.ui.enabled=true turns it on, open to every account on this machine)"
+        )
+    return {}
+
+
+def _start_jvm(master, conf):
+    """pyspark puts the options of a first session on spark-submit's command line, which every
+    account on the machine can read: the JVM starts with the options that are not secret, and
+    the secret ones reach it through the configuration object when the session is made."""
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized(
+        conf=SparkConf(loadDefaults=False).setAll([*conf.items(), ("spark.master", master)])
+    )
 
 
 def _cleanup():

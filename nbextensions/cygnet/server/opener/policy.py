@@ -75,26 +75,45 @@ class OpenPolicy:
         except (OSError, UnicodeError):
             raise Unavailable(f"could not fetch {url}") from None
         addresses = sorted({info[4][0] for info in infos})
-        named = host in self.internal or f"{host}:{port}" in self.internal
         for text in addresses:
             address = ipaddress.ip_address(text.split("%")[0])
             address = getattr(address, "ipv4_mapped", None) or address
-            if _public(address) or named or any(address in net for net in self._internal_networks()):
+            if _public(address) or self._internal(host, address, port):
                 continue
             raise BadInput(
-                f"links may not reach {host}: it is a loopback, private or link-local address "
+                f"links may not reach {host}"
+                + (f" port {port}" if port else "")
+                + ": it is a loopback, private or link-local address "
                 "(a site admin can allow internal hosts with c.Cygnet.open_internal_hosts)"
             )
         return addresses[0]
 
-    def _internal_networks(self):
-        networks = []
+    def _internal(self, host, address, port):
+        """Whether an internal entry allows `host` (by name) or `address` (by network) on `port`:
+        an entry with a port allows only that port, one without allows all of the host's ports."""
         for entry in self.internal:
+            name, entry_port = _split_port(entry)
+            if entry_port is not None and entry_port != port:
+                continue
+            if name == host:
+                return True
             try:
-                networks.append(ipaddress.ip_network(entry, strict=False))
+                if address in ipaddress.ip_network(name, strict=False):
+                    return True
             except ValueError:
                 pass  # a host name, matched by name
-        return networks
+        return False
+
+
+def _split_port(entry):
+    """'host:9418' -> ('host', 9418); '[::1]:22' -> ('::1', 22); '10.0.0.0/8', '::1' -> (entry, None)."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    host, sep, port = entry.rpartition(":")
+    if sep and port.isdigit() and ":" not in host:
+        return host, int(port)
+    return entry, None
 
 
 def _public(address):
