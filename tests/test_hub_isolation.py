@@ -13,6 +13,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,212 @@ def test_a_users_gateway_dask_cluster_runs_as_their_own_account(tmp_path, accoun
         restore(changed)
         if os.stat("/").st_uid != 0:  # the machine stays usable whatever the test found
             os.chown("/", 0, 0)
+
+
+# --- nothing a session starts answers another account ------------------------------------------------
+# What alice runs in her own kernel (her uid) against bob's session: every listener of his she
+# finds in /proc/net/tcp gets an HTTP request, his Dask scheduler a distributed Client (with no
+# credentials, and with TLS credentials of her own), his Connect server a Spark Connect client
+# (no token, a guessed one) running a UDF, and his files under /tmp a read.
+ATTACK = r"""
+import http.client, json, os
+BOB, DASK, CONNECT, PAGES = {bob}, {dask!r}, {connect!r}, {pages!r}
+
+def listening(uid):
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).readlines()[1:]:
+            f = line.split()
+            if f[3] == "0A" and int(f[7]) == uid:
+                ports.add(int(f[1].rsplit(":", 1)[1], 16))
+    return sorted(ports)
+
+def get(port, path):
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return [r.status, r.read(200).decode(errors="replace")]
+    except Exception as e:
+        return [0, type(e).__name__]
+
+ports = listening(BOB)
+answers = {{f"{{p}}/": get(p, "/") for p in ports}}
+answers.update({{f"{{p}}{{path}}": get(p, path) for p, path in PAGES}})
+ran, refused = [], []
+from distributed import Client
+from distributed.security import Security
+for address, security in ((f"tcp://{{DASK}}", None), (f"tls://{{DASK}}", Security.temporary())):
+    try:
+        client = Client(address, security=security, timeout=10)
+        ran.append(["dask", address, client.run_on_scheduler(os.getuid)])
+        client.close()
+    except Exception as e:
+        refused.append(["dask", address, f"{{type(e).__name__}}: {{e}}"[:300]])
+from pyspark.sql.connect.client import DefaultChannelBuilder
+from pyspark.sql.connect.session import SparkSession
+for token in (None, "guessed-token"):
+    channel = DefaultChannelBuilder(CONNECT)
+    if token:
+        channel.set("token", token)
+    session = None
+    try:
+        session = SparkSession.builder.channelBuilder(channel).create()
+        session.range(1).collect()
+        from pyspark.sql.connect.functions import udf
+        row = session.range(1).select(udf(lambda x: os.getuid(), "int")("id")).collect()
+        ran.append(["connect", token, row[0][0]])
+    except Exception as e:
+        refused.append(["connect", token, f"{{type(e).__name__}}: {{e}}"[:300]])
+    finally:
+        if session is not None:
+            session.client.close()
+readable = []
+for root, dirs, files in os.walk("/tmp"):
+    for name in dirs + files:
+        path = os.path.join(root, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if st.st_uid != BOB or os.path.islink(path):
+            continue
+        if name.startswith("hsperfdata_") and os.path.isdir(path):
+            continue  # the JVM's: a list of pids (as /proc shows), each file 0600, checked as files
+        if os.access(path, os.R_OK):
+            readable.append(path)
+print(json.dumps({{"ports": ports, "answers": answers, "ran": ran, "refused": refused, "readable": readable}}))
+"""
+
+
+def listeners_of(uid):
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[7]) == uid:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_another_account_reaches_none_of_a_sessions_listeners_or_files(tmp_path, accounts, spark_view):
+    """bob runs Spark local, dask-local and a managed Connect server; alice, as her own uid, tries
+    every one of his listeners with the right client and his files under /tmp: nothing answers
+    her, nothing runs as bob, nothing is readable. bob's own routes still reach all of it, and
+    none of his secrets is on a command line."""
+    import json
+
+    changed = let_every_account_through([spark_view], listable=[spark_view])
+    site_dir = Path(tempfile.mkdtemp(prefix="cygnet-site-"))
+    os.chmod(site_dir, 0o755)
+    catalogue = site_dir / "clusters.json"
+    catalogue.write_text(
+        json.dumps({"clusters": [{"name": "local", "kind": "local"}, {"name": "mine", "kind": "connect-managed"}]})
+    )
+    os.chmod(catalogue, 0o644)
+    site = tmp_path / "site_config.py"
+    site.write_text(
+        'c.JupyterHub.spawner_class = "cygnet.hub.spawner.CygnetSystemUserSpawner"\n'
+        f"c.Spawner.args = ['--allow-root', '--Cygnet.spark_clusters={catalogue}']\n"
+        "c.CygnetHub.cull_idle_timeout = 0\n"
+    )
+    env = {"CYGNET_VIEWS_PATH": str(spark_view), "SPARK_LOCAL_IP": "127.0.0.1"}
+    hub = Hub(tmp_path / "data", env=env, args=[f"--config={site}"]).start()
+    name = kernel_name("sparktest", PLATFORM)
+    options = {"view": f"sparktest/{PLATFORM}", "cores": "1", "memory": "2G", "cluster": "local"}
+    bob_uid = accounts["cyg-bob"].pw_uid
+    try:
+        web, tokens = {}, {}
+        for user in USERS:
+            web[user] = hub.login(user)
+            hub.start_session(web[user], user, options)
+            tokens[user] = hub.token(web[user], user)
+        bob = hub.kernel("cyg-bob", tokens["cyg-bob"], name)
+        bob_connect = hub.kernel("cyg-bob", tokens["cyg-bob"], name)
+        try:
+            assert "connected to local" in bob.run("%spark connect --cluster local", timeout=300)
+            assert "connected to dask-local" in bob.run("%dask connect --workers 1", timeout=300)
+            assert "connected to mine" in bob_connect.run("%spark connect --cluster mine", timeout=300)
+            ports = json.loads(
+                bob.run(
+                    "import json\n"
+                    "print(json.dumps({'ui': spark.conf.get('spark.ui.port'), 'dask': client.scheduler.address,"
+                    " 'dashboard': client.dashboard_link.rstrip('/').rsplit('/', 2)[-2],"
+                    " 'count': spark.range(10).count(), 'dask_sum': client.submit(sum, [1, 2]).result()}))"
+                )
+            )
+            assert (ports["count"], ports["dask_sum"]) == (10, 3), "bob's own Spark and Dask work"
+            remote = bob_connect.run("import os; print(os.environ['SPARK_REMOTE'], spark.range(5).count())").split()
+            assert remote[1] == "5", remote
+            servers = hub.api(tokens["cyg-bob"]).get(f"{hub.url}/user/cyg-bob/cygnet/api/spark/servers", timeout=30)
+            connect_ui = next(s["ui_port"] for s in servers.json() if s["cluster"] == "mine")
+
+            # bob's routes reach each of his servers, signed with his session's key
+            own = hub.api(tokens["cyg-bob"])
+            for path in (
+                f"/cygnet/spark-ui/{ports['ui']}/jobs/",
+                f"/cygnet/spark-ui/{connect_ui}/jobs/",
+                f"/cygnet/dask-dashboard/{ports['dashboard']}/status",
+            ):
+                r = own.get(f"{hub.url}/user/cyg-bob{path}", timeout=60)
+                assert r.status_code == 200, (path, r.status_code)
+            # alice's own server will not proxy to bob's ports
+            theirs = hub.api(tokens["cyg-alice"]).get(
+                f"{hub.url}/user/cyg-alice/cygnet/spark-ui/{ports['ui']}/", timeout=60
+            )
+            assert theirs.status_code == 404
+
+            pages = [(int(ports["ui"]), "/environment/"), (int(ports["ui"]), "/api/v1/applications")]
+            pages += [(connect_ui, "/environment/"), (int(ports["dashboard"]), "/info/main/workers.html")]
+            attack = ATTACK.format(bob=bob_uid, dask=ports["dask"].split("://")[1], connect=remote[0], pages=pages)
+            alice = hub.kernel("cyg-alice", tokens["cyg-alice"], name)
+            try:
+                found = json.loads(alice.run(attack, timeout=600).strip().splitlines()[-1])
+            finally:
+                alice.shutdown()
+            assert found["ran"] == [], f"code ran as bob: {found['ran']}"
+            # ... refused for want of credentials, not for a mistake in the attack
+            reasons = {(kind, str(how)): why for kind, how, why in found["refused"]}
+            assert len(reasons) == 4, found["refused"]
+            for (kind, _), why in reasons.items():
+                words = (
+                    ("UNAUTHENTICATED", "authentication token")
+                    if kind == "connect"
+                    else ("Connection reset", "Timed out", "TLS", "SSL", "certificate")
+                )
+                assert any(w in why for w in words), (kind, why)
+            print("alice's attempts were refused:", *found["refused"], sep="\n  ")
+            assert len(found["ports"]) >= 8, found["ports"]  # server, kernels, Spark, Dask, Connect
+            answered = {k: v for k, v in found["answers"].items() if 200 <= v[0] < 300}
+            assert not answered, f"bob's listeners answered alice: {answered}"
+            for port, path in pages:
+                assert found["answers"][f"{port}{path}"][0] == 403, (port, path, found["answers"][f"{port}{path}"])
+            assert found["readable"] == [], f"bob's files alice can read: {found['readable']}"
+
+            # none of bob's secrets is on a command line any account can read
+            data = Path(accounts["cyg-bob"].pw_dir) / ".local" / "share" / "cygnet"
+            secrets = [(data / "session.key").read_text()]
+            secrets += [p.read_text() for p in (data / "spark" / "servers").glob("*.token")]
+            assert len(secrets) == 2
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        line = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                    except OSError:
+                        continue
+                    assert not any(s in line for s in secrets), f"a secret of bob's on the command line of {pid}"
+        finally:
+            bob.shutdown()
+            bob_connect.shutdown()
+        # bob's session stops: nothing of his listens any more, his scratch is gone
+        hub.stop_session(web["cyg-bob"], "cyg-bob")
+        deadline = time.monotonic() + 120
+        while listeners_of(bob_uid):
+            assert time.monotonic() < deadline, f"bob's ports still listen: {sorted(listeners_of(bob_uid))}"
+            time.sleep(1)
+        scratch = Path(accounts["cyg-bob"].pw_dir) / ".local" / "share" / "cygnet" / "scratch"
+        assert not [p for p in scratch.iterdir() if p.name.isdigit()], "the session's scratch is removed"
+    finally:
+        hub.stop()
+        restore(changed)
+        shutil.rmtree(site_dir, ignore_errors=True)

@@ -40,3 +40,12 @@ class Service:
     def log(self, last=None):
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return text[-last:] if last else text
+
+    def wait_for_log(self, text, timeout=30):
+        """Wait until the log holds `text` (a server writes its access lines after answering)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.what}'s log did not show {text!r} within {timeout} s")
+            time.sleep(0.1)
+        return self.log()

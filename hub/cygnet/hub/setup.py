@@ -2,6 +2,7 @@
 JupyterHub's shared-password authenticator, configurable-http-proxy, loopback ports chosen by
 `cygnet hub` (so hubs never collide on one machine)."""
 
+import logging
 import os
 import secrets
 import shutil
@@ -99,6 +100,7 @@ def configure(c):
     folder = hub_dir()
     os.makedirs(folder, mode=0o700, exist_ok=True)
     hub = CygnetHub(config=c)
+    scrub_hub_log()
 
     def default(section, key, value):
         if key not in c[section]:
@@ -156,6 +158,18 @@ def configure(c):
         from .dask_gateway import add_gateway_service
 
         add_gateway_service(c, hub, folder)
+
+
+def scrub_hub_log():
+    """Share tokens out of the hub's own log: its access lines carry them in a login's `next=`
+    (/hub/login?next=%2Fuser%2F...%2Fcygnet%2Fopen%3Fshare%3DTOKEN), which JupyterHub's own
+    scrubbing leaves alone. The config file runs in the hub's process, before it logs a request."""
+    from cygnet.server.log_scrub import ScrubSecrets
+
+    for name in ("tornado.access", "JupyterHub"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, ScrubSecrets) for f in logger.filters):
+            logger.addFilter(ScrubSecrets())
 
 
 def add_service(c, service, scopes=None):
