@@ -53,8 +53,9 @@ def private_local_cluster(key, **options):
             self.scheduler_spec = {**self.scheduler_spec, "cls": GatedScheduler}
             await super()._start()
 
-    with dask.config.set({"distributed.worker.http.routes": []}):
-        return PrivateLocalCluster(**options)
+    # For this kernel's workers from now on, those a later scale or adapt starts included.
+    dask.config.set({"distributed.worker.http.routes": []})
+    return PrivateLocalCluster(**options)
 
 
 class SessionGate(httputil.HTTPServerConnectionDelegate):
