@@ -1,6 +1,9 @@
 """Shared fixtures: real views and a real Cygnet server, started once per test session."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -221,3 +224,30 @@ def langs(tmp_path_factory, kernel_site):
     srv.start()
     yield srv, views, workspace
     srv.stop()
+
+
+# --- the suite leaves the checkout as it found it ----------------------------------------------------
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _checkout_state():
+    """`git status` of the checkout (None outside a git work tree)."""
+    result = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=REPO, capture_output=True, text=True
+    )
+    return set(result.stdout.splitlines()) if result.returncode == 0 else None
+
+
+def pytest_sessionstart(session):
+    session.config._checkout_before = _checkout_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_checkout_before", None)
+    after = _checkout_state()
+    if before is None or after is None:
+        return
+    left = sorted(after - before)
+    if left:
+        print(f"\nthe tests changed the checkout (files written or changed there): {left[:20]}", file=sys.stderr)
+        session.exitstatus = 1

@@ -4,12 +4,26 @@ checks, error mapping, routes). Fixtures are imported here, so pytest-jupyter's 
 fixtures apply to this module only."""
 
 import json
+import os
 
 import pytest
 from pytest_jupyter.jupyter_core import *  # noqa: F403 - pytest-jupyter's fixtures, for this module
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 from pytest_jupyter.pytest_tornasync import *  # noqa: F403
 from tornado.httpclient import HTTPClientError
+
+
+@pytest.fixture(autouse=True)
+def the_test_process_stays_as_it_was():
+    """The extension makes its process the user's session (umask 077, a private $TMPDIR that goes
+    when the session ends, the session's variables). Here that process is pytest's own: what the
+    tests after these start (Chromium, kadmin's keytabs read by another account) needs it back."""
+    env, mask = dict(os.environ), os.umask(0o022)
+    os.umask(mask)
+    yield
+    os.umask(mask)
+    os.environ.clear()
+    os.environ.update(env)
 
 
 @pytest.fixture
