@@ -110,3 +110,20 @@ def test_version_and_a_settings_cache_that_follows_the_configuration(tmp_path):
         assert result.returncode == 0, result.stderr
         assert (tmp_path / box / "a.txt").read_text() == "a"
     assert list((tmp_path / "cache" / "cygnet").glob("settings-*.json")), "the settings were cached"
+
+
+def test_paths_from_the_shell_are_taken_absolute_or_relative_and_checked_where_they_resolve(tmp_path, monkeypatch):
+    from cygnet.core.errors import BadInput
+    from cygnet.core.paths import confine, from_shell
+
+    workspace = tmp_path / "ws"
+    (workspace / "sub").mkdir(parents=True)
+    (workspace / "sub" / "param.ipynb").write_text("{}")
+    monkeypatch.chdir(workspace)
+    assert from_shell(str(workspace / "sub" / "param.ipynb"), workspace) == "sub/param.ipynb"
+    assert from_shell("sub/param.ipynb", workspace) == "sub/param.ipynb"
+    monkeypatch.chdir(workspace / "sub")
+    assert from_shell("param.ipynb", workspace) == "sub/param.ipynb"  # relative to where the shell is
+    assert from_shell("other.ipynb", workspace) == "other.ipynb"  # no such file here: the workspace's
+    with pytest.raises(BadInput, match="must stay inside the workspace"):
+        confine(workspace, from_shell(str(tmp_path / "outside.ipynb"), workspace))

@@ -114,3 +114,36 @@ def test_the_helm_values_and_the_compose_config_make_a_working_hub_config(monkey
     exec((docker / "hub_config.py").read_text(), {"get_config": lambda: c})  # noqa: S102
     assert c.JupyterHub.spawner_class == "cygnet.hub.docker_spawner.CygnetDockerSpawner"
     assert c.CygnetDockerSpawner.view_choices == ["LCG_106/x86_64-el9-gcc13-opt"]
+
+
+@pytest.mark.parametrize("form", ["assigned", "appended"])
+def test_a_sites_hub_file_that_appends_keeps_its_entries_beside_cygnets(tmp_path, monkeypatch, form):
+    """Sites write `c.JupyterHub.services.append(...)` as often as `= [...]`: both keep the site's
+    entries, and Cygnet's (the shares service, its roles, the kept variables) are added beside."""
+    from traitlets.config import Config
+
+    from cygnet.hub.setup import configure
+
+    monkeypatch.setenv("CYGNET_HUB_DIR", str(tmp_path / "hub"))
+    c = Config()
+    mine = {"name": "site-monitor", "url": "http://127.0.0.1:9"}
+    role = {"name": "site-monitor", "services": ["site-monitor"], "scopes": ["read:users"]}
+    if form == "assigned":
+        c.JupyterHub.services = [mine]
+        c.JupyterHub.load_roles = [role]
+        c.Spawner.env_keep = ["SITE_VAR"]
+        c.Spawner.environment = {"SITE": "1"}
+    else:
+        c.JupyterHub.services.append(mine)
+        c.JupyterHub.load_roles.append(role)
+        c.Spawner.env_keep.append("SITE_VAR")
+        c.Spawner.environment.update({"SITE": "1"})
+    configure(c)
+    names = [s["name"] for s in c.JupyterHub.services]
+    assert "site-monitor" in names and "cygnet-shares" in names, names
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert "site-monitor" in roles and "access:services!service=cygnet-shares" in roles["user"]["scopes"]
+    assert "SITE_VAR" in c.Spawner.env_keep
+    if form == "appended":  # added to Cygnet's own list, not to JupyterHub's
+        assert "CYGNET_VIEWS_PATH" in c.Spawner.env_keep
+    assert c.Spawner.environment["SITE"] == "1" and "CYGNET_SHARES_SERVICE_URL" in c.Spawner.environment

@@ -25,6 +25,21 @@ def confine(workspace: str | os.PathLike, relative: str | None) -> Path:
     return target
 
 
+def from_shell(path: str, workspace: str | os.PathLike) -> str:
+    """A path a user typed in a shell (absolute, or relative to the current folder) as the
+    workspace-relative path the cores take, when it lies inside the workspace; otherwise as
+    typed, for `confine` to refuse or to read relative to the workspace."""
+    if not path:
+        return path
+    root = Path(workspace).resolve()
+    typed = Path(path)
+    full = (typed if typed.is_absolute() else Path.cwd() / typed).resolve()
+    if typed.is_absolute() or full.exists():
+        if full == root or root in full.parents:
+            return full.relative_to(root).as_posix() or "."
+    return path
+
+
 def free_name(folder: str | os.PathLike, name: str, is_folder: bool = False) -> str:
     """`name` in `folder`, or name-1, name-2, ... (before a file's suffix) if taken: never
     overwrite anything."""

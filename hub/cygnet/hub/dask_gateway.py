@@ -190,7 +190,7 @@ def add_gateway_service(c, hub, folder):
     from cygnet.core.config import Cygnet
     from cygnet.views import discover
 
-    from .setup import add_service, free_port, grant_user_access, say
+    from .setup import add_service, free_port, grant_user_access, say, site_value
 
     name = "dask-gateway"
     port = hub.dask_gateway_port or free_port()  # its public face: the API, dashboards, schedulers' TLS
@@ -233,7 +233,7 @@ def add_gateway_service(c, hub, folder):
         return
     grant_user_access(c, name)
     c.Spawner.environment = {
-        **c.Spawner.get("environment", {}),
+        **site_value(c.Spawner, "environment", {}),
         "CYGNET_DASK_GATEWAY_URL": f"http://127.0.0.1:{port}{prefix}",
         "CYGNET_DASK_GATEWAY_PROXY": f"gateway://127.0.0.1:{port}",
     }

@@ -2,6 +2,7 @@
 JupyterHub's shared-password authenticator, configurable-http-proxy, loopback ports chosen by
 `cygnet hub` (so hubs never collide on one machine)."""
 
+import copy
 import logging
 import os
 import secrets
@@ -10,6 +11,7 @@ import sys
 
 from traitlets import Bool, Float, Integer, Unicode
 from traitlets.config import Configurable
+from traitlets.config.loader import LazyConfigValue
 
 from cygnet.core.atomic import atomic_write
 
@@ -105,6 +107,8 @@ def configure(c):
     def default(section, key, value):
         if key not in c[section]:
             c[section][key] = value
+        elif isinstance(c[section][key], LazyConfigValue):  # the site appended to it: to ours
+            c[section][key] = c[section][key].get_value(value)
 
     default("JupyterHub", "db_url", "sqlite:///" + os.path.join(folder, "jupyterhub.sqlite"))
     default("JupyterHub", "cookie_secret_file", os.path.join(folder, "cookie_secret"))
@@ -160,6 +164,15 @@ def configure(c):
         add_gateway_service(c, hub, folder)
 
 
+def site_value(section, key, initial):
+    """What the site's file set for `key`, a copy; where it appended or updated the traitlets way
+    (`c.JupyterHub.services.append(...)`), those changes applied to `initial`."""
+    value = section.get(key, initial)
+    if isinstance(value, LazyConfigValue):
+        value = value.get_value(copy.deepcopy(initial))
+    return copy.copy(value)
+
+
 def scrub_hub_log():
     """Share tokens out of the hub's own log: its access lines carry them in a login's `next=`
     (/hub/login?next=%2Fuser%2F...%2Fcygnet%2Fopen%3Fshare%3DTOKEN), which JupyterHub's own
@@ -174,12 +187,12 @@ def scrub_hub_log():
 
 def add_service(c, service, scopes=None):
     """A hub-managed service (unless the site defined one of that name), with a role of its own."""
-    services = list(c.JupyterHub.get("services", []))
+    services = list(site_value(c.JupyterHub, "services", []))
     if any(s.get("name") == service["name"] for s in services):
         return False
     c.JupyterHub.services = [*services, service]
     if scopes:
-        roles = list(c.JupyterHub.get("load_roles", []))
+        roles = list(site_value(c.JupyterHub, "load_roles", []))
         roles.append({"name": service["name"], "services": [service["name"]], "scopes": scopes})
         c.JupyterHub.load_roles = roles
     return True
@@ -208,13 +221,13 @@ def add_shares_service(c, hub, folder):
     grant_user_access(c, name)
     base = c.JupyterHub.get("base_url", "/").rstrip("/") + "/"
     connect = hub.shares_connect_url or f"http://127.0.0.1:{port}{base}services/{name}/"
-    c.Spawner.environment = {**c.Spawner.get("environment", {}), "CYGNET_SHARES_SERVICE_URL": connect}
+    c.Spawner.environment = {**site_value(c.Spawner, "environment", {}), "CYGNET_SHARES_SERVICE_URL": connect}
 
 
 def grant_user_access(c, name):
     """Every user, and each session's own token, may call the hub service `name`."""
     access = f"access:services!service={name}"
-    roles = list(c.JupyterHub.get("load_roles", []))
+    roles = list(site_value(c.JupyterHub, "load_roles", []))
     user_role = next((r for r in roles if r.get("name") == "user"), None)
     if user_role is None:
         roles.append({"name": "user", "scopes": ["self", access]})
@@ -222,7 +235,7 @@ def grant_user_access(c, name):
         user_role["scopes"].append(access)
     c.JupyterHub.load_roles = roles
     default = ["users:activity!user", "access:servers!server", access]
-    scopes = c.Spawner.get("server_token_scopes", default)
+    scopes = site_value(c.Spawner, "server_token_scopes", default)
     if isinstance(scopes, list) and access not in scopes:
         scopes = [*scopes, access]
     c.Spawner.server_token_scopes = scopes

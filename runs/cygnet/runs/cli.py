@@ -7,11 +7,12 @@ import sys
 import time
 
 from cygnet.core.errors import BadInput
+from cygnet.core.paths import from_shell
 
 
 def register(subparsers):
     p = subparsers.add_parser("run", help="run a notebook as a batch job, with parameters")
-    p.add_argument("notebook", help="a notebook in the workspace (relative to it)")
+    p.add_argument("notebook", help="a notebook in the workspace (relative to it or to this folder, or absolute)")
     p.add_argument(
         "-p",
         "--parameter",
@@ -72,7 +73,8 @@ def run_command(args, config_argv):
 
     skip_slow_optional_imports()
     runs = _runs(args, config_argv)
-    run = runs.submit(args.notebook, _parameters(args.parameter), args.view, args.cluster, args.backend, args.out)
+    notebook, out = (from_shell(p, runs.workspace) for p in (args.notebook, args.out))
+    run = runs.submit(notebook, _parameters(args.parameter), args.view, args.cluster, args.backend, out)
     print(f"cygnet: run {run.id} submitted ({run.backend}, job {run.job_id}); result: {run.output}", file=sys.stderr)
     if args.wait:
         shown = None
