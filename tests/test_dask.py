@@ -347,6 +347,9 @@ def test_a_gateway_cluster_in_the_view_and_stopped_when_its_kernel_is_killed(das
     kernel.run("client.wait_for_workers(1, timeout=120)", timeout=150)
     tagged = kernel.run("print(client.submit(__import__('cygnet_view_only').tag, 3).result())", timeout=60)
     assert tagged.strip() == "view-3"
+    # dask-gateway's clusters are private already: TLS with a certificate of the cluster's own.
+    tls = kernel.run("print(client.security.require_encryption, bool(client.security.tls_client_cert))").split()
+    assert tls == ["True", "True"], tls
     # The workers have Cygnet's storage adapters, as a kernel has: they write and read root:// chunks.
     eos = f"{eos_server.url}//eos/gateway-{os.getpid()}"
     code = f"""

@@ -154,6 +154,23 @@ def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
+def run_cell(page, cell, tries=3):
+    """Run `cell` (a locator) with Shift+Enter, again if the keys were lost (the editor was not
+    focused yet on a busy machine): until its prompt shows it queued or ran ([*] or [N])."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(tries):
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            cell.locator(".jp-InputPrompt", has_text=re.compile(r"\[(\*|\d+)\]")).wait_for(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            continue  # not run: focus the editor and press again
+    shot(page, "cell-not-run")
+    raise AssertionError("the cell did not run after Shift+Enter (see cell-not-run.png)")
+
+
 def test_lab_lists_the_extension_as_enabled(lab):
     out = subprocess.run(
         [str(Path(sys.executable).parent / "jupyter"), "labextension", "list"],
@@ -387,10 +404,12 @@ def test_connect_progress_shows_under_the_cell_and_its_cancel_stops_the_job(page
     open_lab(page, lab, "connect-progress.ipynb")
     page.wait_for_selector("text=| Idle", timeout=SLOW)  # the notebook's kernel is up (status bar)
     code_cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")  # this tab's, not another's
-    code_cells.first.locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
-    page.wait_for_selector(".jp-OutputArea-output:has-text('connected to connect')", timeout=SLOW)
-    page.keyboard.press("Shift+Enter")  # the long job
+    run_cell(page, code_cells.first)
+    try:
+        page.wait_for_selector(".jp-OutputArea-output:has-text('connected to connect')", timeout=SLOW)
+    finally:
+        shot(page, "connect-connecting")  # what the cell showed, for a failure's diagnosis
+    run_cell(page, code_cells.nth(1))  # the long job
     page.wait_for_function(
         "[...document.querySelectorAll('.cygnet-spark-progress')].some("
         "d => /\\d+\\/8 tasks done, [1-9]\\d* running/.test(d.textContent))",
@@ -400,11 +419,9 @@ def test_connect_progress_shows_under_the_cell_and_its_cancel_stops_the_job(page
     page.click(".cygnet-spark-cancel:visible")
     page.wait_for_selector(".jp-OutputArea-output:has-text('its Spark jobs cancelled')", timeout=60_000)
     page.wait_for_selector("text=| Idle", timeout=60_000)
-    code_cells.nth(2).locator(".cm-content").click()  # the session still answers
-    page.keyboard.press("Shift+Enter")
+    run_cell(page, code_cells.nth(2))  # the session still answers
     page.wait_for_selector(".jp-OutputArea-output:has-text('after 5')", timeout=60_000)
     assert code_cells.nth(1).locator(".cygnet-spark-progress").count() == 1  # one display per query, cancelled too
-    shot(page, "connect-cancelled")
     shot(page, "connect-cancelled")
 
 
