@@ -348,8 +348,12 @@ def test_a_gateway_cluster_in_the_view_and_stopped_when_its_kernel_is_killed(das
     tagged = kernel.run("print(client.submit(__import__('cygnet_view_only').tag, 3).result())", timeout=60)
     assert tagged.strip() == "view-3"
     # dask-gateway's clusters are private already: TLS with a certificate of the cluster's own.
-    tls = kernel.run("print(client.security.require_encryption, bool(client.security.tls_client_cert))").split()
-    assert tls == ["True", "True"], tls
+    tls = kernel.run(
+        "args = client.security.get_connection_args('client')\n"
+        "print(args['require_encryption'], args['ssl_context'].verify_mode.name,"
+        " client.scheduler.address.split(':')[0])"
+    ).split()
+    assert tls == ["True", "CERT_REQUIRED", "gateway"], tls
     # The workers have Cygnet's storage adapters, as a kernel has: they write and read root:// chunks.
     eos = f"{eos_server.url}//eos/gateway-{os.getpid()}"
     code = f"""
