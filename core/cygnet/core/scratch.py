@@ -15,6 +15,8 @@ import os
 import shutil
 from collections.abc import Mapping
 
+from .proc import alive
+
 UMASK = 0o077
 
 
@@ -38,7 +40,12 @@ def prepare(data_dir: str, site_scratch: str = "", environ: Mapping[str, str] | 
     root = scratch_root(data_dir, site_scratch)
     _private_dir(root)
     sweep(root)
-    session = os.path.join(root, str(os.getpid()))
+    return private_scratch(os.path.join(root, str(os.getpid())), environ)
+
+
+def private_scratch(session: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """Make the 0700 folder `session` and the environment that sends every temporary file there
+    (a session's, or a batch run's, which outlives the session that started it)."""
     tmp, spark, dask = (os.path.join(session, part) for part in ("tmp", "spark", "dask"))
     for folder in (session, tmp, spark, dask):
         _private_dir(folder)
@@ -60,7 +67,7 @@ def sweep(root: str) -> None:
     except OSError:
         return
     for name in names:
-        if name.isdigit() and not _alive(int(name)):
+        if name.isdigit() and not alive(int(name)):
             shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
@@ -79,13 +86,3 @@ def _private_dir(path: str) -> None:
     os.makedirs(path, mode=0o700, exist_ok=True)
     if os.stat(path).st_mode & 0o077:  # made earlier, or by a laxer umask
         os.chmod(path, 0o700)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -8,6 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
+from cygnet.core import scratch
 from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
 from cygnet.core.identity import current_user
@@ -172,6 +173,8 @@ class Runs:
         # The job finds the same views and keeps its state where the server does.
         env["CYGNET_VIEWS_PATH"] = ":".join(map(str, self.config.effective_views_roots()))
         env["CYGNET_DATA_DIR"] = str(self.config.data_dir)
+        # A scratch of the run's own: it outlives the session's, which goes when the session ends.
+        env.update(scratch.private_scratch(os.path.join(run.run_dir, "scratch"), env))
         options = {"slurm": self.config.runs_slurm_options, "htcondor": self.config.runs_htcondor_options}
         return Job(
             run_id=run.id,
