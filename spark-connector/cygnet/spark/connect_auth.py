@@ -15,6 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
+from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import NotAuthenticated
 
 TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
@@ -25,10 +26,8 @@ def new_token():
 
 
 def write_token(path, token):
-    """The token in a file only its account reads (made 0600 from the start)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token)
+    """The token in a file only its account reads (written whole, 0600 from the start)."""
+    atomic_write(path, token, mode=0o600)
 
 
 def read_token(path):

@@ -305,9 +305,7 @@ def start_connect_server(
 def write_properties(path, properties):
     """A Java properties file only its account reads, for spark-submit's --extra-properties-file."""
     lines = [f"{key}={_escaped(value)}" for key, value in properties.items()]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    atomic_write(path, "\n".join(lines) + "\n", mode=0o600)
 
 
 def _escaped(value):
