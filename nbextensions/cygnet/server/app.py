@@ -28,26 +28,46 @@ from cygnet.storage.shares import open_share_store
 from cygnet.storage.sync_jobs import SyncJobs
 from cygnet.views import EnvironmentCache, discover
 
-from . import handlers, log_scrub, run_handlers, share_handlers, share_public, spark_handlers, sync_handlers
-from .dask_dashboard import DaskDashboardHandler
+from . import (
+    dask_dashboard,
+    handlers,
+    kerberos_handlers,
+    log_scrub,
+    openapi,
+    run_handlers,
+    share_handlers,
+    share_public,
+    spark_handlers,
+    spark_ui,
+    storage_handlers,
+    sync_handlers,
+)
 from .dask_sweep import start_sweep as start_dask_sweep
-from .kerberos_handlers import KerberosHandler
 from .kerberos_renewal import refresh_tokens, start_renewal
-from .openapi import OpenAPIHandler, UnknownAPIHandler
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
 from .opener.environment import link_environment
 from .share_page import RenderCache
 from .spark_sweep import start_sweep
-from .spark_ui import SparkUIHandler
-from .storage_handlers import StorageHandler
 from .work import Work
 
 HERE = os.path.dirname(__file__)
 KERNEL_MANAGER_SECTIONS = ("MappingKernelManager", "MultiKernelManager", "AsyncMultiKernelManager")
 MAX_HEADER_BYTES = 256 * 1024  # tornado's 64 KiB default drops a long query without an answer
-SHARE_ID, TOKEN, JOB_ID, SERVER_ID = r"[0-9a-f]{16}", r"[A-Za-z0-9_-]{16,64}", r"[0-9a-f]{32}", r"[0-9a-f]{16}"
-RUN_ID = r"[0-9a-f]{12}"
+FEATURES = (
+    openapi,
+    handlers,
+    opener_handlers,
+    run_handlers,
+    sync_handlers,
+    spark_handlers,
+    kerberos_handlers,
+    storage_handlers,
+    share_handlers,
+    share_public,
+    spark_ui,
+    dask_dashboard,
+)
 
 
 class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
@@ -143,40 +163,11 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         )
 
     def initialize_handlers(self):
-        api = "/cygnet/api"
-        self.handlers.extend(
-            [
-                (f"{api}/openapi.json", OpenAPIHandler),
-                (f"{api}/views", handlers.ViewsHandler),
-                (f"{api}/open", opener_handlers.OpenEventsHandler),
-                (f"{api}/runs", run_handlers.RunsHandler),
-                (f"{api}/runs/form", run_handlers.RunFormHandler),
-                (f"{api}/runs/({RUN_ID})", run_handlers.RunHandler),
-                (f"{api}/sync", sync_handlers.SyncJobsHandler),
-                (f"{api}/sync/({JOB_ID})", sync_handlers.SyncJobHandler),
-                (f"{api}/sync/({JOB_ID})/resume", sync_handlers.SyncResumeHandler),
-                (f"{api}/spark/(clusters|bundles|options)", spark_handlers.SparkCatalogueHandler),
-                (f"{api}/spark/servers", spark_handlers.SparkServersHandler),
-                (f"{api}/spark/servers/({SERVER_ID})", spark_handlers.SparkServerHandler),
-                (f"{api}/kerberos", KerberosHandler),
-                (f"{api}/storage/(.*)", StorageHandler),
-                (f"{api}/shares", share_handlers.SharesHandler),
-                (f"{api}/shares/with-me", share_handlers.SharesWithMeHandler),
-                (f"{api}/shares/({SHARE_ID})", share_handlers.ShareHandler),
-                (f"{api}/shares/({SHARE_ID})/refresh", share_handlers.ShareRefreshHandler),
-                (f"/cygnet/s/({TOKEN})", share_public.PublicShareHandler),
-                (f"/cygnet/s/({TOKEN})/(raw|view)", share_public.PublicShareHandler),
-                (f"/cygnet/s/({TOKEN})/(raw|view)/(.+)", share_public.PublicShareHandler),
-                ("/cygnet/open", opener_handlers.OpenPageHandler),
-                ("/cygnet/link", opener_handlers.LinkHandler),
-                (f"{api}/link", opener_handlers.LinkHandler),
-                ("/cygnet/badge.svg", opener_handlers.BadgeHandler),
-                (r"/cygnet/spark-ui/(\d+)(.*)", SparkUIHandler),
-                (r"/cygnet/dask-dashboard/(\d+)(.*)", DaskDashboardHandler),
-                (f"{api}/.*", UnknownAPIHandler),  # last: only what nothing above matched
-                ("/git-pull", opener_handlers.GitPullHandler),
-            ]
-        )
+        # Each feature declares its routes beside its handlers (`default_handlers`, as
+        # jupyter_server's services do); the app only collects them.
+        for feature in FEATURES:
+            self.handlers.extend(feature.default_handlers)
+        self.handlers.extend(openapi.fallback_handlers)
         if not self.cygnet.generic_port_proxy:
             # Ahead of jupyter-server-proxy's own routes (extensions load by name, cygnet first).
             self.handlers.append((r"/proxy/(.*)", handlers.GenericProxyOffHandler))

@@ -31,3 +31,6 @@ class DaskDashboardHandler(SessionPortProxy):
         headers = super().proxy_request_headers()
         headers[SESSION_HEADER] = self.extensionapp.session_key  # the dashboard's gate (cygnet.dask.private)
         return headers
+
+
+default_handlers = [(r"/cygnet/dask-dashboard/(\d+)(.*)", DaskDashboardHandler)]

@@ -140,3 +140,7 @@ class GenericProxyOffHandler(ExtensionHandlerMixin, JupyterHandler):
 
     def prepare(self, *args, **kwargs):
         raise web.HTTPError(404, "the generic /proxy/ routes are off on this site (Cygnet.generic_port_proxy)")
+
+
+# Routes under the server's base URL, collected by CygnetApp (as jupyter_server's services do).
+default_handlers = [("/cygnet/api/views", ViewsHandler)]

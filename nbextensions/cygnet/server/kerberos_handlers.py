@@ -40,3 +40,6 @@ class KerberosHandler(CygnetHandler):
         await self.run_core(kerberos.destroy, self.ccache())
         self.set_status(204)
         self.finish()
+
+
+default_handlers = [("/cygnet/api/kerberos", KerberosHandler)]

@@ -388,3 +388,8 @@ def reference():
 
 if __name__ == "__main__":
     print(reference())
+
+
+default_handlers = [("/cygnet/api/openapi.json", OpenAPIHandler)]
+# Collected last: it answers only what no feature's route matched.
+fallback_handlers = [("/cygnet/api/.*", UnknownAPIHandler)]

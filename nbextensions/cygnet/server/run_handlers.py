@@ -74,3 +74,11 @@ class RunHandler(CygnetHandler):
     async def delete(self, run_id):
         run = await self.run_core(self.extensionapp.runs.cancel, run_id)
         self.finish_json(run.to_dict())
+
+
+RUN_ID = r"[0-9a-f]{12}"
+default_handlers = [
+    ("/cygnet/api/runs", RunsHandler),
+    ("/cygnet/api/runs/form", RunFormHandler),
+    (rf"/cygnet/api/runs/({RUN_ID})", RunHandler),
+]

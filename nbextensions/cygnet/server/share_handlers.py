@@ -81,3 +81,12 @@ class ShareRefreshHandler(CygnetHandler):
     async def post(self, share_id):
         share = await self.run_core(self.extensionapp.shares.refresh, share_id, current_user())
         self.finish_json(share.to_dict())
+
+
+SHARE_ID = r"[0-9a-f]{16}"
+default_handlers = [
+    ("/cygnet/api/shares", SharesHandler),
+    ("/cygnet/api/shares/with-me", SharesWithMeHandler),
+    (rf"/cygnet/api/shares/({SHARE_ID})", ShareHandler),
+    (rf"/cygnet/api/shares/({SHARE_ID})/refresh", ShareRefreshHandler),
+]

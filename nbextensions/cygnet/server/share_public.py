@@ -187,3 +187,11 @@ async def _once(key, start):
         task = _in_flight[key] = asyncio.ensure_future(start())
         task.add_done_callback(lambda _: _in_flight.pop(key, None))
     return await asyncio.shield(task)
+
+
+TOKEN = r"[A-Za-z0-9_-]{16,64}"
+default_handlers = [
+    (rf"/cygnet/s/({TOKEN})", PublicShareHandler),
+    (rf"/cygnet/s/({TOKEN})/(raw|view)", PublicShareHandler),
+    (rf"/cygnet/s/({TOKEN})/(raw|view)/(.+)", PublicShareHandler),
+]

@@ -66,3 +66,11 @@ class SparkServerHandler(CygnetHandler):
         await self.run_core(self.extensionapp.spark_servers.stop, server_id)
         self.set_status(204)
         self.finish()
+
+
+SERVER_ID = r"[0-9a-f]{16}"
+default_handlers = [
+    ("/cygnet/api/spark/(clusters|bundles|options)", SparkCatalogueHandler),
+    ("/cygnet/api/spark/servers", SparkServersHandler),
+    (rf"/cygnet/api/spark/servers/({SERVER_ID})", SparkServerHandler),
+]

@@ -78,3 +78,6 @@ def check_session_port(extensionapp, port, what, also=()):
         raise web.HTTPError(404, f"port {port} is not {what} of this server's sessions")
     if not owned_by_me(port):
         raise web.HTTPError(404, f"nothing of this session listens on port {port} (is {what} still running?)")
+
+
+default_handlers = [(r"/cygnet/spark-ui/(\d+)(.*)", SparkUIHandler)]

@@ -169,3 +169,6 @@ class StorageHandler(CygnetHandler):
 def _read_at(handle, position, size):
     handle.seek(position)
     return handle.read(size)
+
+
+default_handlers = [("/cygnet/api/storage/(.*)", StorageHandler)]

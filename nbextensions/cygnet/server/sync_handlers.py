@@ -56,3 +56,11 @@ class SyncResumeHandler(CygnetHandler):
         )
         self.set_status(202)
         self.finish_json(job)
+
+
+JOB_ID = r"[0-9a-f]{32}"
+default_handlers = [
+    ("/cygnet/api/sync", SyncJobsHandler),
+    (rf"/cygnet/api/sync/({JOB_ID})", SyncJobHandler),
+    (rf"/cygnet/api/sync/({JOB_ID})/resume", SyncResumeHandler),
+]

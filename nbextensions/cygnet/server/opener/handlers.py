@@ -174,3 +174,13 @@ class BadgeHandler(ExtensionHandlerMixin, JupyterHandler):
         self.set_header("Content-Type", "image/svg+xml")
         self.set_header("Cache-Control", "public, max-age=86400")
         self.finish(BADGE_SVG)
+
+
+default_handlers = [
+    ("/cygnet/api/open", OpenEventsHandler),
+    ("/cygnet/open", OpenPageHandler),
+    ("/cygnet/link", LinkHandler),
+    ("/cygnet/api/link", LinkHandler),
+    ("/cygnet/badge.svg", BadgeHandler),
+    ("/git-pull", GitPullHandler),
+]
