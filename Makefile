@@ -10,13 +10,19 @@ NODE := $(BIN)/node
 UP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: up test test-image bench docs install install-test sysdeps sysdeps-test sysdeps-bench lint lab lab-test lock clean
+.PHONY: up test test-fast test-image bench docs install install-test sysdeps sysdeps-test sysdeps-bench lint lab lab-test lock clean
 
 up: install
 	$(BIN)/cygnet up $(UP_ARGS)
 
 test: install-test lint lab-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The developer's loop: unit and in-process tests and cheap real servers, no Chromium, hub, KDC,
+# Slurm, Spark JVM or pip-built view (the tiers are marked in tests/conftest.py). Under 3 minutes.
+FAST_TIER := not (slow or browser or hub or kdc or slurm or spark)
+test-fast: install-test
+	$(BIN)/python -m pytest -m "$(FAST_TIER)" --durations 20 $(PYTEST_ARGS)
 
 # Linters every engineer runs (CI fails on a violation): ruff for Python, mypy for the typed
 # cores (pyproject.toml's [tool.mypy] files), ESLint and Prettier for the extension's TypeScript.

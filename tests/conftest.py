@@ -226,6 +226,40 @@ def langs(tmp_path_factory, kernel_site):
     srv.stop()
 
 
+# --- tiers: what each test needs, marked from the fixtures it uses ---------------------------------
+# `make test-fast` deselects every tier but the fast one (unit and in-process tests, and cheap real
+# servers such as XRootD, WebDAV and git daemon); `make test` runs them all. A test that starts a
+# costly part itself, not through a fixture, carries its marker by hand.
+TIERS = {
+    "browser": {"browser", "page", "lab"},
+    "hub": {"hub", "accounts"},
+    "kdc": {"kdc", "realm", "kerberized_eos", "negotiate_service"},
+    "slurm": {"slurm", "runs_setup"},
+    "spark": {"spark_view", "connect_server", "spark_server", "standalone"},
+    # Views built with pip and servers on them.
+    "slow": {"built_view", "kernel_site", "lcg_root", "server", "langs", "dask_server", "gateway"},
+}
+# Modules whose every test starts a hub or a browser itself.
+MODULE_TIERS = {
+    "test_hub.py": "hub",
+    "test_hub_e2e.py": "browser",
+    "test_hub_isolation.py": "hub",
+    "test_hub_kerberos.py": "hub",
+    "test_lab_e2e.py": "browser",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for tier, fixtures in TIERS.items():
+            if used & fixtures:
+                item.add_marker(tier)
+        tier = MODULE_TIERS.get(item.path.name)
+        if tier:
+            item.add_marker(tier)
+
+
 # --- the suite leaves the checkout as it found it ----------------------------------------------------
 REPO = Path(__file__).resolve().parent.parent
 

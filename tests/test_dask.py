@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from cygnet.compute.catalogue import load_catalogue, parse_catalogue
 from cygnet.core.errors import BadInput, NotFound
-from cygnet.spark.catalogue import load_catalogue, parse_catalogue
 from tests.support.cli import PLATFORM
 from tests.support.jupyter import JupyterServer, free_port
 
@@ -51,10 +51,10 @@ def test_the_catalogue_lists_dask_clusters_beside_spark_ones():
         ({"name": "g", "kind": "dask-gateway", "address": "ftp://x"}, "needs address"),
         ({"name": "g", "kind": "dask-gateway", "address": "http://x", "auth": "magic"}, "auth is one of"),
         ({"name": "g", "kind": "dask-gateway", "address": "http://x", "proxy_address": "x:1"}, "gateway://"),
-        ({"name": "d", "kind": "dask-local", "master": "local[2]"}, "Spark fields"),
+        ({"name": "d", "kind": "dask-local", "master": "local[2]"}, "master is not a field of Dask clusters"),
         ({"name": "d", "kind": "dask-local", "address": "http://x"}, "no address"),
         ({"name": "d", "kind": "dask-local", "max_workers": -1}, "whole number"),
-        ({"name": "s", "kind": "local", "max_workers": 3}, "for Dask clusters"),
+        ({"name": "s", "kind": "local", "max_workers": 3}, "max_workers is not a field of Spark clusters"),
     ],
 )
 def test_bad_dask_clusters_are_refused_with_the_reason(cluster, words):

@@ -16,7 +16,7 @@ import requests
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 from cygnet.server.opener.core import OpenSettings, open_link
 from cygnet.server.opener.policy import OpenPolicy
-from cygnet.storage.shares import ShareStore
+from cygnet.shares.store import ShareStore
 from cygnet.storage.sync_engine import sync
 from tests.support.gitserve import StaticServer, Upstream
 from tests.support.hostile import DripServer, RedirectServer

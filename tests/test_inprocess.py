@@ -34,9 +34,9 @@ def jp_server_config(tmp_path):
     }
 
 
-def call(loop, fetch, *path, method="GET", body=None):
+def call(loop, fetch, *path, method="GET", body=None, params=None):
     """(status, JSON body) of one request to the in-process server."""
-    kwargs = {"method": method, "raise_error": False}
+    kwargs = {"method": method, "raise_error": False, "params": params}
     if body is not None:
         kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
     try:
@@ -72,6 +72,27 @@ def test_unknown_ids_and_the_views_listing_in_process(jp_fetch, jp_asyncio_loop)
     assert status == 200 and isinstance(views, list)
     status, answer = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "shares", method="POST", body={"users": 1})
     assert status == 400 and "path" in answer["message"]
+
+
+def test_share_fields_and_malformed_share_links_get_json_errors_in_process(jp_fetch, jp_asyncio_loop):
+    """A share's path of the wrong type is named as sync's fields are; a /cygnet/s/ path that
+    cannot be a share link is a JSON error (never Jupyter's HTML 404), and never echoes the token."""
+    status, answer = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "shares", method="POST", body={"path": 1})
+    assert status == 400 and answer["message"] == "path must be a string, not a number", answer
+    status, answer = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "shares", method="POST", body={"path": ["a"]})
+    assert status == 400 and answer["message"] == "path must be a string, not a list", answer
+    for suffix, code, words in [
+        ("A" * 5000, 414, "at most 64 characters, not 5000"),
+        ("too-short", 404, "not a share link"),
+        ("not!a!token!at!all!", 404, "not a share link"),
+        ("A" * 32 + "/elsewhere", 404, "no such page of a share"),
+    ]:
+        status, answer = call(jp_asyncio_loop, jp_fetch, "cygnet", "s", suffix)
+        assert status == code and words in answer["message"], (suffix[:40], status, answer)
+        assert "AAAA" not in answer["message"] and "too-short" not in answer["message"]
+    response = jp_asyncio_loop.run_until_complete(jp_fetch("cygnet", "s", "x", raise_error=False))
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.headers["Cache-Control"] == "no-store" and "sandbox" in response.headers["Content-Security-Policy"]
 
 
 def test_kerberos_rest_authenticates_reports_and_destroys(jp_fetch, jp_asyncio_loop, tmp_path_factory, monkeypatch):  # noqa: E501
@@ -153,3 +174,20 @@ def test_the_openapi_document_describes_every_registered_route(jp_fetch, jp_asyn
     assert status == 400 and "color" in body["message"]
     status, body = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "runs", "not-an-id")
     assert status == 404 and "openapi.json" in body["message"], "unknown API paths answer JSON"
+
+
+def test_the_compute_layer_lists_every_engine_and_spark_keeps_its_old_route(jp_fetch, jp_asyncio_loop):
+    status, clusters = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "compute", "clusters")
+    assert status == 200
+    assert [(c["name"], c["engine"], c["default"]) for c in clusters] == [
+        ("local", "spark", True),
+        ("dask-local", "dask", False),
+    ]
+    assert call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "spark", "clusters") == (200, clusters)
+    # Spark's bundles are asked for a Spark cluster: a Dask one is refused with its engine named.
+    status, answer = call(jp_asyncio_loop, jp_fetch, "cygnet", "api", "spark", "bundles", params={"cluster": "nosuch"})
+    assert status == 404 and "dask-local" not in answer["message"] and "local" in answer["message"]
+    status, answer = call(
+        jp_asyncio_loop, jp_fetch, "cygnet", "api", "spark", "bundles", params={"cluster": "dask-local"}
+    )
+    assert status == 400 and "is a Dask cluster" in answer["message"]

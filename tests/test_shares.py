@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from cygnet.core.errors import BadInput, Expired, NotFound
-from cygnet.storage.shares import ShareStore, current_user, parse_duration
+from cygnet.core.identity import current_user
+from cygnet.shares.store import ShareStore, parse_duration
 from tests.support.cli import cygnet
 
 ME = current_user()
@@ -263,6 +264,14 @@ def test_revoked_and_unknown_links_are_404_expired_410(server, shared):
     assert r.status_code == 410 and "expired" in r.text
 
 
+def test_links_that_cannot_be_shares_are_json_errors_even_at_100000_characters(server):
+    r = public(f"{server.url}/cygnet/s/{'A' * 100_000}")
+    assert r.status_code == 414 and r.headers["Content-Type"].startswith("application/json"), r.text[:300]
+    assert "at most 64 characters" in r.json()["message"] and "AAAA" not in r.text
+    r = public(f"{server.url}/cygnet/s/{'%7E' * 40}")
+    assert r.status_code == 404 and r.json()["message"].startswith("not a share link"), r.text[:300]
+
+
 def test_tokens_never_reach_the_server_log(server, shared):
     _, share = shared
     public(share["url"])
@@ -308,6 +317,8 @@ def test_list_get_refresh_and_with_me(server, shared):
         ({"path": "x", "users": "bob"}, 400, "users must be a list of names"),
         ({"path": "x", "users": {"a": 1}}, 400, "users must be a list of names"),
         ({"path": "x", "extra": 1}, 400, "unknown field(s) in the body: 'extra'"),
+        ({"path": 1}, 400, "path must be a string, not a number"),
+        ({"path": "a\x01b"}, 400, "path must not contain control characters"),
         (["path"], 400, "the body must be a JSON object"),
     ],
 )
@@ -359,6 +370,52 @@ def test_cli_create_list_revoke(tmp_path):
     assert not os.path.exists(tmp_path / "data" / "box" / ".cygnet-shares" / share["id"])
 
 
+def test_the_hub_service_serves_the_same_pages_and_json_link_errors(tmp_path):
+    """The hub's share service (in this process, without a hub: its pages need no login) renders
+    with cygnet.shares' own template and answers links that cannot be shares as the server does."""
+    import asyncio
+
+    from tornado.httpclient import AsyncHTTPClient
+    from tornado.httpserver import HTTPServer
+    from tornado.testing import bind_unused_port
+
+    from cygnet.hub.shares_service import Service, make_app
+
+    write(tmp_path / "ws" / "n.ipynb", evil_notebook("hub-page"))
+    store = ShareStore(tmp_path / "shares.sqlite", str(tmp_path / "snapshots"), tmp_path / "ws")
+    _, token = store.create("n.ipynb", ME)
+
+    async def fetch_all(paths):
+        sock, port = bind_unused_port()
+        server = HTTPServer(make_app(Service(store, "/services/cygnet-shares/", "/")))
+        server.add_sockets([sock])
+        client = AsyncHTTPClient(force_instance=True)
+        try:
+            base = f"http://127.0.0.1:{port}/services/cygnet-shares/s/"
+            return [await client.fetch(base + path, raise_error=False) for path in paths]
+        finally:
+            client.close()
+            server.stop()
+
+    try:
+        page, raw, long, short, other = asyncio.run(
+            fetch_all([token, token + "/raw", "A" * 5000, "short", token + "/elsewhere"])
+        )
+    finally:
+        store.close()
+    assert page.code == 200 and b"Results hub-page" in page.body and b"<script" not in page.body
+    assert b"/hub/user-redirect/cygnet/open?share=" in page.body and b"Shared by" in page.body
+    assert "sandbox" in page.headers["Content-Security-Policy"] and page.headers["Cache-Control"] == "no-store"
+    assert raw.code == 200 and raw.headers["Content-Type"] == "application/octet-stream"
+    for answer, code, words in (
+        (long, 414, "at most 64"),
+        (short, 404, "not a share link"),
+        (other, 404, "no such page"),
+    ):
+        assert answer.code == code and answer.headers["Content-Type"].startswith("application/json"), answer.body
+        assert words in json.loads(answer.body)["message"]
+
+
 # --- bundles: what a user's server sends the hub's share service ---------------------------
 
 
@@ -390,7 +447,7 @@ def _zip(entries, link=None):
     ],
 )
 def test_a_bundle_that_is_not_well_made_is_refused(tmp_path, entries, name, kind, link, words):
-    from cygnet.storage.share_bundle import unpack
+    from cygnet.shares.bundle import unpack
 
     with pytest.raises(BadInput, match=words):
         unpack(_zip(entries, link), tmp_path, name, kind, max_bytes=1000)
@@ -398,8 +455,8 @@ def test_a_bundle_that_is_not_well_made_is_refused(tmp_path, entries, name, kind
 
 
 def test_a_bundle_round_trips_a_folder(tmp_path):
-    from cygnet.storage.share_bundle import pack, unpack
-    from cygnet.storage.shares import files_of
+    from cygnet.shares.bundle import pack, unpack
+    from cygnet.shares.store import files_of
 
     src = tmp_path / "src"
     (src / "sub").mkdir(parents=True)

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from cygnet.compute.catalogue import load_catalogue, parse_catalogue
+from cygnet.compute.ports import PortLease, leased_outside
 from cygnet.core.errors import BadInput, NotFound, Unavailable
-from cygnet.spark.catalogue import load_catalogue, parse_catalogue
 from cygnet.spark.conf import cluster_conf, effective_conf, fill_placeholders, parse_option, view_conf
-from cygnet.spark.ports import PortLease, leased_outside
 from tests.support.cli import PLATFORM, cygnet
 from tests.support.jupyter import JupyterServer, free_port
 
@@ -86,7 +86,7 @@ def test_catalogue_bundles_concatenate_and_placeholders():
         effective_conf(cat, "local", ["yarn-only"])
     with pytest.raises(BadInput, match=r"\$CYGNET_TEST_TAG is not set"):
         effective_conf(cat, "local", ["tuned"], {}, {})
-    with pytest.raises(NotFound, match="no Spark configuration bundle 'nope'"):
+    with pytest.raises(NotFound, match="no configuration bundle 'nope'"):
         effective_conf(cat, "local", ["nope"])
     with pytest.raises(NotFound, match="no Spark cluster 'nope'"):
         effective_conf(cat, "nope")
@@ -122,7 +122,7 @@ def test_yarn_and_k8s_configuration_is_generated():
         ({"clusters": [{"name": "x", "kind": "connect"}]}, "sc://host:port"),
         ({"clusters": [{"name": "x", "kind": "local"}, {"name": "x", "kind": "local"}]}, "used twice"),
         ({"clusters": [{"name": "../x", "kind": "local"}]}, "cluster name"),
-        ({"bundles": [{"name": "b", "options": [{"name": "not.spark", "value": "1"}]}]}, "not a Spark option"),
+        ({"bundles": [{"name": "b", "options": [{"name": "not.spark", "value": "1"}]}]}, "not an option name"),
         ({"clusters": "local"}, "must be a list"),
         ({"clusterz": []}, "expected a mapping"),
         ({"clusters": [{"name": "x", "kind": "yarn", "auth": "basic"}]}, "auth is kerberos or absent"),
@@ -171,7 +171,7 @@ def test_port_leases_are_exclusive_and_come_back_when_their_holder_dies(tmp_path
             sys.executable,
             "-c",
             (
-                "import sys, time; sys.path[:0] = sys.argv[1:]; from cygnet.spark.ports import PortLease; "
+                "import sys, time; sys.path[:0] = sys.argv[1:]; from cygnet.compute.ports import PortLease; "
                 f"l = PortLease({str(locks)!r}, {span!r}); print(l.ports, flush=True); time.sleep(60)"
             ),
             *sys.path,
@@ -445,7 +445,7 @@ def test_connect_over_the_comm_with_progress_under_the_cell(spark_server, connec
     "line, words",
     [
         ("%spark connect --cluster nope", "no Spark cluster 'nope'"),
-        ("%spark connect --bundle nope", "no Spark configuration bundle 'nope'"),
+        ("%spark connect --bundle nope", "no configuration bundle 'nope'"),
         ("%spark connect --bundle yarn-only", "is not for cluster 'local'"),
         ("%spark connect --conf notanoption", "a Spark option is key=value"),
         ("%spark connect --cluster dead", "cannot reach the Spark master of dead"),

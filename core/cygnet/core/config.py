@@ -10,7 +10,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from traitlets import Bool, Float, Integer, List, Unicode, default
+from traitlets import Bool, Float, Integer, List, Unicode, default, observe
 from traitlets.config import Configurable
 
 from .datadir import default_data_dir
@@ -106,28 +106,35 @@ class Cygnet(Configurable):
     runs_backend = Unicode(
         "local",
         help="Where batch runs (`cygnet run`, POST /cygnet/api/runs) go when the request names no backend: "
-        "local (a process on the session's machine), slurm, htcondor or kubernetes.",
+        "local (a process on the session's machine), slurm, htcondor, kubernetes, or a site's own backend "
+        "(entry point group cygnet.run_backends). A name no installed backend provides is refused, "
+        "naming the installed ones. Each backend has options of its own (c.SlurmRunBackend.partition, ...).",
     ).tag(config=True)
 
+    # Deprecated: each backend has typed options of its own (cygnet.runs.settings reads these as those).
     runs_slurm_options = List(
         Unicode(),
         [],
-        help="Extra #SBATCH options for runs on Slurm, such as --partition=batch or --account=physics.",
+        help="Deprecated: use SlurmRunBackend.extra_directives (and its partition, account, qos and "
+        "time_limit), which this is still read as, with a warning.",
     ).tag(config=True)
 
     runs_htcondor_options = List(
         Unicode(),
         [],
-        help="Extra lines for runs' HTCondor submit descriptions, such as "
-        "'requirements = (OpSysAndVer == \"AlmaLinux9\")'.",
+        help="Deprecated: use HTCondorRunBackend.extra_submit_lines (and its requirements), which this "
+        "is still read as, with a warning.",
     ).tag(config=True)
 
     runs_kubernetes_image = Unicode(
         "cygnet/session:latest",
-        help="The image of runs' Kubernetes Jobs (the session image, with the views and workspace mounted).",
+        help="Deprecated: use KubernetesRunBackend.image, which this is still read as, with a warning.",
     ).tag(config=True)
 
-    runs_kubernetes_namespace = Unicode("default", help="The namespace of runs' Kubernetes Jobs.").tag(config=True)
+    runs_kubernetes_namespace = Unicode(
+        "default",
+        help="Deprecated: use KubernetesRunBackend.namespace, which this is still read as, with a warning.",
+    ).tag(config=True)
 
     view_setup_timeout = Float(
         300.0,
@@ -198,9 +205,10 @@ class Cygnet(Configurable):
 
     kernel_packages = List(
         Unicode(),
-        ["cygnet.kernels", "cygnet.core", "cygnet.spark", "cygnet.storage", "cygnet.dask"],
-        help="Cygnet sub-packages put on every kernel's path (kernel-side code). Nothing "
-        "else of the service is importable in a kernel.",
+        ["cygnet.kernels", "cygnet.core", "cygnet.compute", "cygnet.spark", "cygnet.storage", "cygnet.dask"],
+        help="Cygnet sub-packages put on every kernel's path (kernel-side code), with the packages "
+        "each of them needs (cygnet.dask brings cygnet.compute). Nothing else of the service is "
+        "importable in a kernel.",
     ).tag(config=True)
 
     kernel_extensions = List(
@@ -284,13 +292,29 @@ class Cygnet(Configurable):
     def _default_box_url(self) -> str:
         return os.path.join(self.data_dir, "box")
 
-    # --- Spark ---------------------------------------------------------------------------
+    # --- compute: Spark, Dask, and any engine that registers kinds of cluster ------------
+    clusters = Unicode(
+        help="A JSON or YAML file (it may live on CVMFS) with the site's compute clusters (Spark's "
+        "and Dask's in one list, each with its kind), Spark configuration bundles and extra known "
+        "options; see the user guide's Spark and Dask sections. Default: each engine's own cluster "
+        "on this machine ('local' for Spark, 'dask-local' for Dask).",
+    ).tag(config=True)
+
     spark_clusters = Unicode(
         "",
-        help="A JSON or YAML file (it may live on CVMFS) with the site's Spark clusters, "
-        "configuration bundles and extra known options; see the user guide's Spark section. Default: only the "
-        "cluster 'local'.",
+        help="Deprecated: the old name of `clusters`, still read when `clusters` is not set.",
     ).tag(config=True)
+
+    @default("clusters")
+    def _default_clusters(self) -> str:
+        return self.spark_clusters
+
+    @observe("spark_clusters")
+    def _warn_spark_clusters(self, change: dict) -> None:
+        if change["new"]:
+            logging.getLogger("cygnet").warning("cygnet: Cygnet.spark_clusters is deprecated: use Cygnet.clusters")
+
+    # --- Spark ---------------------------------------------------------------------------
 
     spark_port_range = Unicode(
         "40000-40999",
@@ -310,7 +334,7 @@ class Cygnet(Configurable):
     dask_default_cluster = Unicode(
         help="The Dask cluster `%dask connect` and `cygnet.dask.connect()` start when none is named "
         "($CYGNET_DASK_CLUSTER). Default: dask-local, a LocalCluster beside the kernel. Dask clusters "
-        "are listed in the same catalogue as Spark's (spark_clusters), with kind dask-local or dask-gateway.",
+        "are listed in the catalogue (`clusters`) beside Spark's, with kind dask-local or dask-gateway.",
     ).tag(config=True)
 
     @default("dask_default_cluster")

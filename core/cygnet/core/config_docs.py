@@ -66,6 +66,23 @@ HUB_SECTIONS = [
 ]
 
 
+# The run backends' own options (cygnet.runs.backends): `local` has none.
+RUN_BACKEND_SECTIONS = [
+    (
+        name,
+        f"cygnet.runs.backends.{module}",
+        name,
+        f'Batch runs on {what} (`c.Cygnet.runs_backend = "{module}"`, or `--on {module}`), as '
+        f"`c.{name}.<option> = ...`; see *Batch runs* in the admin guide.",
+    )
+    for name, module, what in (
+        ("SlurmRunBackend", "slurm", "Slurm"),
+        ("HTCondorRunBackend", "htcondor", "HTCondor"),
+        ("KubernetesRunBackend", "kubernetes", "Kubernetes"),
+    )
+]
+
+
 def table(prefix: str, cls: type[HasTraits], own: bool = False) -> str:
     """The options of `cls` (only those it defines itself if `own`) as Markdown table rows."""
     rows = []
@@ -82,7 +99,7 @@ def reference() -> str:
     import importlib
 
     page = HEADER + table("Cygnet", Cygnet)
-    for prefix, module, name, intro in HUB_SECTIONS:  # imported here: the core needs no hub
+    for prefix, module, name, intro in HUB_SECTIONS + RUN_BACKEND_SECTIONS:  # imported here: the core needs neither
         cls = getattr(importlib.import_module(module), name)
         page += f"\n## {prefix}\n\n{intro}\n\n| Option | Type | Default | Meaning |\n| --- | --- | --- | --- |\n"
         page += table(prefix, cls, own=True)

@@ -33,6 +33,11 @@ class Unavailable(CygnetError):
     exit_code = 4
 
 
+class MissingTool(Unavailable):
+    """A program Cygnet drives is not installed on this machine (a scheduler's `condor_submit` or
+    `kubectl`): the message names it and what it is for, so the site knows what to install."""
+
+
 class NotAuthenticated(Unavailable):
     """A service behind Cygnet (EOS, a WebDAV box, a token service) wants credentials this session
     does not have: a Kerberos ticket, most often. The message says how to get them."""

@@ -14,4 +14,7 @@ catalogue (`dask-local` on this machine, or a site's `dask-gateway`) and returns
 from .session import adapt, connect, disconnect, scale, status
 from .storage import storage_options, to_zarr
 
+# Kernel-side packages this one needs on a kernel's path (cygnet.kernels.isolation).
+KERNEL_REQUIRES = ("cygnet.core", "cygnet.compute", "cygnet.storage")
+
 __all__ = ["adapt", "connect", "disconnect", "scale", "status", "storage_options", "to_zarr"]

@@ -1,6 +1,5 @@
 """What the Dask connector contributes to every kernel's environment (the `cygnet.kernel_env`
-entry point). The catalogue itself is Spark's (`CYGNET_SPARK_CATALOGUE`): one file lists both
-engines' clusters."""
+entry point). The catalogue and the port leases are the compute layer's (cygnet.compute.kernel_env)."""
 
 import os
 from pathlib import Path
@@ -26,11 +25,11 @@ def kernel_env(config):
 
 
 def _hub_gateway(config):
+    from cygnet.compute.catalogue import load_catalogue
     from cygnet.core.errors import CygnetError
-    from cygnet.spark.catalogue import load_catalogue
 
     try:
-        clusters = load_catalogue(config.spark_clusters or None).clusters
+        clusters = load_catalogue(config.clusters or None).clusters
     except CygnetError:
         return False
     return any(c.kind == "dask-gateway" and c.auth == "jupyterhub" for c in clusters)

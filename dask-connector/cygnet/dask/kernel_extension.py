@@ -14,8 +14,8 @@ import argparse
 import shlex
 import sys
 
+from cygnet.compute.engine_comm import EngineComm, saved_choice
 from cygnet.core.errors import CygnetError
-from cygnet.core.kernel_comm import EngineComm, saved_choice
 from cygnet.core.units import human_size
 
 from . import session

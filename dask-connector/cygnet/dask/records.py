@@ -65,7 +65,7 @@ def orphans(folder=None):
 
 def stop_orphans(folder=None, log=None):
     """Stop the gateway clusters of dead kernels; the names of those stopped."""
-    from cygnet.spark.catalogue import parse_catalogue
+    from cygnet.compute.catalogue import parse_catalogue
 
     from .session import gateway_for
 

@@ -74,9 +74,9 @@ def _browser_link(definition, link):
 
 
 def catalogue():
-    from cygnet.spark.catalogue import load_catalogue
+    from cygnet.compute.catalogue import load_catalogue
 
-    return load_catalogue(os.environ.get("CYGNET_SPARK_CATALOGUE") or None)
+    return load_catalogue(os.environ.get("CYGNET_CATALOGUE") or None)
 
 
 def default_cluster():
@@ -202,15 +202,15 @@ def _checked_options(options):
 def _start_local(definition, workers, adapt, log):
     from distributed import Client
 
+    from cygnet.compute.ports import PortLease, port_range, ports_dir
     from cygnet.core.session_key import session_key
-    from cygnet.spark.ports import PortLease, ports_dir
 
     from .private import private_local_cluster, temporary_security
 
     cores, memory = session_size()
     count = workers if workers is not None else (adapt[0] if adapt else min(cores, 4))
     per_worker = max(1, cores // max(count, 1))
-    lease = PortLease(ports_dir(), os.environ.get("CYGNET_SPARK_PORTS") or "40000-40999", count=1)
+    lease = PortLease(ports_dir(), port_range(), count=1)
     STATE.lease = lease
     if lease.note:
         log(f"Dask: {lease.note}")

@@ -31,13 +31,13 @@ class SiteChoices:
 def site_choices(config, core_choices=(1, 2, 4), memory_choices=("2G", "4G", "8G"), views=()):
     """The choices of this site: its usable views (the discovery `cygnet views` uses, unless the
     site lists them) and the clusters of its Spark catalogue."""
-    from cygnet.spark.catalogue import load_catalogue
+    from cygnet.compute.catalogue import load_catalogue
     from cygnet.views import discover
 
     if not views:
         views = sorted(v.name for v in discover(config.effective_views_roots()) if v.usable)
     try:
-        clusters = load_catalogue(config.spark_clusters or None).names("spark")
+        clusters = load_catalogue(config.clusters or None).names("spark")
     except Exception:  # noqa: BLE001 - a broken catalogue must not stop spawning: no clusters offered
         clusters = []
     return SiteChoices(views=list(views), cores=list(core_choices), memory=list(memory_choices), clusters=clusters)
@@ -127,7 +127,7 @@ def port_block(user_id, site_range, per_user):
     """The slice of the site's Spark driver port range for one user ("LOW-HIGH"), so users on one
     host never lease the same ports at the same moment. With more users than slices, slices are
     shared again in turn (the leases' bind check still keeps a port from being used twice)."""
-    from cygnet.spark.ports import parse_range
+    from cygnet.compute.ports import parse_range
 
     low, high = parse_range(site_range)
     if per_user < 3:

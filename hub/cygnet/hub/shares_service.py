@@ -5,7 +5,8 @@ The hub starts it (see setup.add_shares_service) and routes /services/cygnet-sha
 holds the one store of the hub (`ShareStore`: its database and snapshots, under the hub's data
 dir or in the site's box) and serves:
 
-- the public pages of shares, `s/{token}` (no login; sandboxed exactly as on a user's server);
+- the public pages of shares, `s/{token}` (no login; the same pages as on a user's server,
+  from cygnet.shares.pages);
 - a REST API under `api/`, for users' servers (the Share dialog and *Shared* panel go through
   them), `cygnet share` in a terminal and scripts; every call carries a hub token and acts for
   its owner only: `api/shares` (list, make from a bundle), `api/shares/{id}` (get, revoke),
@@ -13,7 +14,7 @@ dir or in the site's box) and serves:
   name you, and their content), `api/links/{token}[/bundle]` (what a link opens, for a copy).
 
 The snapshot is taken by the user's server, which can read the workspace, and sent here as a
-bundle (`cygnet.storage.share_bundle`); the service never reads a user's files.
+bundle (`cygnet.shares.bundle`); the service never reads a user's files.
 """
 
 import json
@@ -24,21 +25,19 @@ import sys
 import tempfile
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader
 from jupyterhub.services.auth import HubAuthenticated
 from tornado import ioloop, web
 
 from cygnet.core import checks
 from cygnet.core.errors import BadInput, CygnetError, as_http_error
-from cygnet.server import share_public
 from cygnet.server.log_scrub import ScrubSecrets, scrub_secrets
-from cygnet.server.share_page import RenderCache
 from cygnet.server.work import Work
-from cygnet.storage.share_bundle import unpack_to_temp
-from cygnet.storage.shares import ShareStore
+from cygnet.shares.bundle import unpack_to_temp
+from cygnet.shares.pages import TOKEN, BadShareLinks, SharePages, page_routes
+from cygnet.shares.render import RenderCache
+from cygnet.shares.store import ShareStore
 
 log = logging.getLogger("cygnet.shares")
-TOKEN = r"[A-Za-z0-9_-]{16,64}"
 SHARE_ID = r"[0-9a-f]{16}"
 SPOOL_BYTES = 32 << 20
 
@@ -50,19 +49,19 @@ class Service:
         self.store, self.prefix, self.hub_base = store, prefix, hub_base
         self.work = work or Work()
         self.pages = RenderCache(entries=256)
-        templates = os.path.join(os.path.dirname(share_public.__file__), "templates")
-        self.templates = Environment(loader=FileSystemLoader(templates), autoescape=True)
 
     def open_link(self, token):
         """A copy opens in the viewer's own session, through login and spawn if need be."""
         return f"{self.hub_base}hub/user-redirect/cygnet/open?share={token}"
 
 
-class PublicPage(share_public.SharePages, web.RequestHandler):
-    def initialize(self, service):
-        self.service = service
+class PublicPage(SharePages, web.RequestHandler):
+    """s/{token}[/raw|/view[/{file}]]: a share's page or download."""
 
     log = log
+
+    def initialize(self, service):
+        self.service = service
 
     def share_store(self):
         return self.service.store
@@ -79,12 +78,18 @@ class PublicPage(share_public.SharePages, web.RequestHandler):
     def open_link(self, token):
         return self.service.open_link(token)
 
-    def page_template(self):
-        return self.service.templates.get_template("share.html")
+    def _request_summary(self):
+        return scrub_secrets(super()._request_summary())
 
-    def set_default_headers(self):
-        super().set_default_headers()
-        self.set_header("Content-Security-Policy", self.content_security_policy)
+
+class BadLink(BadShareLinks, web.RequestHandler):
+    """Anything else under s/: a JSON 404 (or 414 for an over-long token)."""
+
+    def initialize(self, service):
+        self.service = service
+
+    def _request_summary(self):
+        return scrub_secrets(super()._request_summary())
 
 
 class ApiHandler(HubAuthenticated, web.RequestHandler):
@@ -272,8 +277,7 @@ def make_app(service):
     args = {"service": service}
     return web.Application(
         [
-            (rf"{p}s/({TOKEN})/?", PublicPage, args),
-            (rf"{p}s/({TOKEN})/(raw|view)/?(.*)", PublicPage, args),
+            *page_routes(f"{p}s/", PublicPage, BadLink, args),
             (rf"{p}api/shares", SharesHandler, args),
             (rf"{p}api/shares/with-me", WithMeHandler, args),
             (rf"{p}api/shares/with-me/({SHARE_ID})(/bundle)?", WithMeHandler, args),

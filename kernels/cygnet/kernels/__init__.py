@@ -5,3 +5,6 @@ view's environment), `isolation` (what a kernel may inherit). Kernel side: `kern
 auto-loaded in every Cygnet kernel. This file imports nothing, so the package can be put on a
 kernel's path.
 """
+
+# Kernel-side packages this one needs on a kernel's path (cygnet.kernels.isolation).
+KERNEL_REQUIRES = ("cygnet.core",)

@@ -30,13 +30,30 @@ def kernel_environment(view, view_env, server_env, passthrough, kernel_path=None
 KERNEL_LIBRARIES = ("findspark",)
 
 
+def with_requirements(packages):
+    """`packages` and every kernel-side package they need (each package's KERNEL_REQUIRES), in
+    order: a site that gives kernels only cygnet.dask still gets the compute layer it uses."""
+    ordered, queue = [], list(packages)
+    while queue:
+        name = queue.pop(0)
+        if name in ordered:
+            continue
+        ordered.append(name)
+        try:
+            module = importlib.import_module(name)
+        except (ImportError, ValueError):
+            continue  # reported as not installed below
+        queue.extend(getattr(module, "KERNEL_REQUIRES", ()))
+    return ordered
+
+
 def kernel_side_path(packages, data_dir, libraries=KERNEL_LIBRARIES):
     """A folder that makes exactly `packages` (such as 'cygnet.kernels') and the single-module
     `libraries` importable: links to their installed locations, under a `cygnet/` namespace with
     no __init__.py. Shared by all kernels; rebuilt under a new name whenever the set or the
     locations change."""
     links = {}
-    for name in packages:
+    for name in with_requirements(packages):
         parts = name.split(".")
         if len(parts) != 2 or parts[0] != "cygnet" or not parts[1].isidentifier():
             raise BadInput(f"kernel packages are Cygnet sub-packages such as 'cygnet.spark', not {name!r}")

@@ -11,7 +11,7 @@ from traitlets import Unicode
 
 from cygnet.core.errors import CygnetError, NotFound, Unavailable, as_http_error
 
-from .isolation import kernel_environment
+from .isolation import kernel_environment, with_requirements
 
 
 @functools.cache
@@ -57,7 +57,8 @@ class ViewProvisioner(LocalProvisioner):
             raise Unavailable(resolved.kernel_problem)
         # Kernel-side components load first (when the site gives kernels them), then the site's.
         extensions, contributed = contributions()
-        own = [extensions[p] for p in config.kernel_packages if p in extensions]
+        packages = with_requirements(config.kernel_packages)
+        own = [extensions[p] for p in packages if p in extensions]
         env = kernel_environment(
             view,
             resolved.env,
@@ -66,7 +67,7 @@ class ViewProvisioner(LocalProvisioner):
             kernel_path=manager.kernel_path(),
             extensions=own + list(config.kernel_extensions),
         )
-        for package in config.kernel_packages:
+        for package in packages:
             if package in contributed:
                 env.update(contributed[package].load()(config))
         return env

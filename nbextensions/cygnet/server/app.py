@@ -16,19 +16,22 @@ from functools import partial
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 from tornado.ioloop import IOLoop
 
+from cygnet.compute.catalogue import load_catalogue
 from cygnet.core import kerberos, scratch, session_key
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import CygnetError
+from cygnet.runs import settings as run_settings
 from cygnet.runs.service import Runs
-from cygnet.spark.catalogue import load_catalogue
+from cygnet.shares.render import RenderCache
+from cygnet.shares.store import open_share_store
 from cygnet.spark.kernel_env import servers_dir
 from cygnet.spark.managed import ManagedServers
 from cygnet.spark.ui_auth import bearer
-from cygnet.storage.shares import open_share_store
 from cygnet.storage.sync_jobs import SyncJobs
 from cygnet.views import EnvironmentCache, discover
 
 from . import (
+    compute_handlers,
     dask_dashboard,
     handlers,
     kerberos_handlers,
@@ -47,7 +50,6 @@ from .kerberos_renewal import refresh_tokens, start_renewal
 from .opener import handlers as opener_handlers
 from .opener.core import settings_from
 from .opener.environment import link_environment
-from .share_page import RenderCache
 from .spark_sweep import start_sweep
 from .work import Work
 
@@ -60,6 +62,7 @@ FEATURES = (
     opener_handlers,
     run_handlers,
     sync_handlers,
+    compute_handlers,
     spark_handlers,
     kerberos_handlers,
     storage_handlers,
@@ -145,8 +148,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         if handed:  # the Spark clusters' delegation tokens, as after an Authenticate
             IOLoop.current().add_callback(refresh_tokens, self)
         self.shares = open_share_store(config, workspace)
-        self.spark_catalogue = partial(load_catalogue, config.spark_clusters or None)
-        self.spark_servers = ManagedServers(servers_dir(config), self.spark_catalogue, workspace)
+        self.catalogue = partial(load_catalogue, config.clusters or None)
+        self.spark_servers = ManagedServers(servers_dir(config), self.catalogue, workspace)
         self.spark_sweep = start_sweep(self)
         self.dask_sweep = start_dask_sweep(self)
         atexit.register(self.spark_servers.stop_all)  # a managed server lives no longer than the service
@@ -156,7 +159,15 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
             shares=self.shares,
             environments=partial(link_environment, ksm) if hasattr(ksm, "views") else None,
         )
-        self.runs = Runs(config, workspace, kernel_specs=ksm if hasattr(ksm, "views") else None)
+        self.runs = Runs(
+            run_settings.from_config(config, serverapp.log),
+            workspace,
+            kernel_specs=ksm if hasattr(ksm, "views") else None,
+        )
+        try:
+            self.runs.check()
+        except CygnetError as e:  # named at start; the rest of Cygnet, and runs naming a backend, still work
+            serverapp.log.error("cygnet: batch runs: %s", e)
         self.sync_jobs = SyncJobs(workspace, config.box_url, config.data_dir, config.shares_url)
         serverapp.log.info(
             "cygnet: extension loaded; views roots: %s", ", ".join(map(str, config.effective_views_roots()))

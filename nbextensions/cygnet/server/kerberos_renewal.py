@@ -40,7 +40,7 @@ async def refresh_tokens(app):
     """Fetch the delegation tokens of every cluster with a token service, with the ticket."""
     folder = tokens.tokens_dir(app.cygnet.data_dir)
     try:
-        outcome = await app.work.quick(lambda: tokens.refresh(app.spark_catalogue(), folder))
+        outcome = await app.work.quick(lambda: tokens.refresh(app.catalogue(), folder))
     except CygnetError as e:
         app.log.warning("cygnet: no delegation tokens: %s", e)
         return

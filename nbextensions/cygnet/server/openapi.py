@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of everything under /cygnet/api/, served at
 /cygnet/api/openapi.json. A test compares its paths and methods with the routes the extension
-registers, so the two cannot drift apart (tests/test_openapi.py)."""
+registers, so the two cannot drift apart (tests/test_inprocess.py)."""
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -249,8 +249,16 @@ PATHS = {
             "A new job with a failed or interrupted job's parameters", ok=202, response=_ref("SyncJob"), path_id=JOB_ID
         )
     },
+    "/compute/clusters": {
+        "get": _operation(
+            "The site's clusters of every engine (Spark, Dask), each with its engine", response=_array(ANY_OBJECT)
+        )
+    },
     "/spark/clusters": {
-        "get": _operation("The site's Spark and Dask clusters (each with its engine)", response=_array(ANY_OBJECT))
+        "get": {
+            **_operation("Deprecated: the old route of /compute/clusters", response=_array(ANY_OBJECT)),
+            "deprecated": True,
+        }
     },
     "/spark/bundles": {
         "get": _operation("Configuration bundles", response=_array(ANY_OBJECT), query=[("cluster", False)])

@@ -1,17 +1,14 @@
-"""The owner's REST API of shares under /cygnet/api/shares (behind Jupyter's login and XSRF);
-the public pages are in share_public."""
+"""The owner's REST API of shares under /cygnet/api/shares (behind Jupyter's login and XSRF),
+thin faces over the store of cygnet.shares; the public pages are in share_public."""
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
 
 from cygnet.core.identity import current_user
-from cygnet.storage.shares import share_link
+from cygnet.shares.store import share_link
 
 from .handlers import CygnetHandler
-
-TOKEN = r"[A-Za-z0-9_-]{16,64}"
-SHARE_ID = r"[0-9a-f]{16}"
 
 
 def public_url(handler, token):

@@ -1,5 +1,5 @@
-"""REST faces of the Spark connector under /cygnet/api/spark/: the site's catalogue (clusters,
-bundles, options) and managed Spark Connect servers."""
+"""REST faces of the Spark connector under /cygnet/api/spark/: its configuration bundles and
+known options, and managed Spark Connect servers."""
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -8,19 +8,18 @@ from .handlers import CygnetHandler
 
 
 class SparkCatalogueHandler(CygnetHandler):
-    """GET clusters | bundles[?cluster=NAME] | options."""
+    """GET bundles[?cluster=NAME] | options: Spark's configuration bundles (those that apply to
+    one of its clusters) and the options it knows. The clusters are the compute layer's
+    (/cygnet/api/compute/clusters)."""
 
     query_params = ("cluster",)
 
     @web.authenticated
     @authorized
     async def get(self, what):
-        catalogue = await self.run_core(self.extensionapp.spark_catalogue)
-        if what == "clusters":
-            chosen = self.extensionapp.cygnet.spark_default_cluster  # the panel starts on it
-            self.finish_json([{**c.to_dict(), "default": c.name == chosen} for c in catalogue.clusters])
-        elif what == "bundles":
-            bundles = await self.run_core(catalogue.bundles_for, self.argument("cluster"))
+        catalogue = await self.run_core(self.extensionapp.catalogue)
+        if what == "bundles":
+            bundles = await self.run_core(catalogue.bundles_for, self.argument("cluster"), "spark")
             self.finish_json([b.to_dict() for b in bundles])
         else:
             self.finish_json(catalogue.known_options())
@@ -70,7 +69,7 @@ class SparkServerHandler(CygnetHandler):
 
 SERVER_ID = r"[0-9a-f]{16}"
 default_handlers = [
-    ("/cygnet/api/spark/(clusters|bundles|options)", SparkCatalogueHandler),
+    ("/cygnet/api/spark/(bundles|options)", SparkCatalogueHandler),
     ("/cygnet/api/spark/servers", SparkServersHandler),
     (rf"/cygnet/api/spark/servers/({SERVER_ID})", SparkServerHandler),
 ]

@@ -65,9 +65,9 @@ def check_session_port(extensionapp, port, what, also=()):
     range; under the hub, this user's slice of it; or a port leased outside it when the slice was
     taken) or one of `also`, and what listens there is this account's: the session's key is only
     ever sent to the session's own servers, never to another user's listener in its range."""
+    from cygnet.compute.kernel_env import ports_dir_of
+    from cygnet.compute.ports import leased_outside, parse_range
     from cygnet.core.listeners import owned_by_me
-    from cygnet.spark.kernel_env import ports_dir_of
-    from cygnet.spark.ports import leased_outside, parse_range
 
     try:
         low, high = parse_range(extensionapp.cygnet.spark_port_range)

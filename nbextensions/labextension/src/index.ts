@@ -13,7 +13,7 @@ import { runAsBatchJob } from './runDialog';
 import { RunsPanel } from './runsPanel';
 import { showShareDialog } from './shareDialog';
 import { SharedPanel } from './sharedPanel';
-import { SparkPanel } from './sparkPanel';
+import { ComputePanel } from './computePanel';
 import { syncToBox } from './syncDialog';
 import { terminalInView } from './terminalInView';
 import { ViewStatus } from './viewStatus';
@@ -51,9 +51,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     statusBar: IStatusBar | null
   ) => {
     const { commands } = app;
-    const spark = new SparkPanel(notebooks);
-    spark.title.icon = sparkIcon;
-    shell.add(spark, 'left', { rank: 600 });
+    const compute = new ComputePanel(notebooks);
+    compute.title.icon = sparkIcon;
+    shell.add(compute, 'left', { rank: 600 });
     const shared = new SharedPanel();
     shared.title.icon = shareIcon;
     shell.add(shared, 'left', { rank: 610 });
@@ -68,7 +68,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Compute',
       caption: 'Connect this notebook to a Spark or Dask cluster',
       icon: sparkIcon,
-      execute: () => shell.activateById(spark.id)
+      execute: () => shell.activateById(compute.id)
     });
     commands.addCommand(COMMANDS.share, {
       label: 'Share…',

@@ -1,6 +1,6 @@
 """Batch runs: a notebook executed non-interactively with parameters (papermill's conventions),
-on a view's kernel, by a backend (a local process, Slurm; HTCondor and Kubernetes descriptions),
-with a record that follows it across server restarts.
+on a view's kernel, by a backend (a local process, Slurm, HTCondor, Kubernetes, or a site's own:
+see cygnet.runs.backends), with a record that follows it across server restarts.
 
     import cygnet.runs
     run = cygnet.runs.submit("analysis.ipynb", parameters={"year": 2024}, backend="slurm")
@@ -11,11 +11,10 @@ import os
 
 
 def _runs(workspace=None):
-    from cygnet.core.config import load_config
-
+    from . import settings
     from .service import Runs
 
-    return Runs(load_config(), workspace or os.environ.get("CYGNET_WORKSPACE") or os.getcwd())
+    return Runs(settings.load(), workspace or os.environ.get("CYGNET_WORKSPACE") or os.getcwd())
 
 
 def submit(notebook, parameters=None, view="", cluster="", backend="", out="", workspace=None):

@@ -23,7 +23,9 @@ def register(subparsers):
     )
     p.add_argument("--view", default="", help="the view whose kernel runs it (default: the default view)")
     p.add_argument("--cluster", default="", help="a Spark cluster to connect before the first cell")
-    p.add_argument("--on", dest="backend", default="", help="local, slurm, htcondor or kubernetes")
+    p.add_argument(
+        "--on", dest="backend", default="", help="local, slurm, htcondor, kubernetes or a site's own backend"
+    )
     p.add_argument("--out", default="", help="a workspace folder for the results (default: beside the notebook)")
     p.add_argument("--wait", action="store_true", help="follow the run to its end; exit 1 if it failed")
     p.add_argument("--workspace", default="", help="the workspace (default: $CYGNET_WORKSPACE or here)")
@@ -48,12 +50,11 @@ def register_runs(subparsers):
 
 
 def _runs(args, config_argv):
-    from cygnet.core.config import load_config
-
+    from . import settings
     from .service import Runs
 
     workspace = getattr(args, "workspace", "") or os.environ.get("CYGNET_WORKSPACE") or os.getcwd()
-    return Runs(load_config(config_argv), workspace)
+    return Runs(settings.load(config_argv), workspace)
 
 
 def _parameters(items):
@@ -73,6 +74,7 @@ def run_command(args, config_argv):
 
     skip_slow_optional_imports()
     runs = _runs(args, config_argv)
+    runs.check()  # a runs_backend no installed backend provides is named before anything else
     notebook, out = (from_shell(p, runs.workspace) for p in (args.notebook, args.out))
     run = runs.submit(notebook, _parameters(args.parameter), args.view, args.cluster, args.backend, out)
     print(f"cygnet: run {run.id} submitted ({run.backend}, job {run.job_id}); result: {run.output}", file=sys.stderr)

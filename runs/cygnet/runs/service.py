@@ -1,9 +1,11 @@
 """Runs for one user and workspace: submit a notebook as a batch job, follow it, cancel it.
-The REST API, `cygnet run` and `cygnet.runs.submit` are faces of this."""
+The REST API, `cygnet run` and `cygnet.runs.submit` are faces of this; each gives it the site's
+choices as RunSettings (cygnet.runs.settings), never the Cygnet configurable."""
 
 import json
 import os
 import re
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -15,7 +17,8 @@ from cygnet.core.identity import current_user
 from cygnet.core.paths import confine, free_name
 from cygnet.core.proc import tail
 
-from .backends import Job, backend_named
+from .backends import Job, RunBackend, registry
+from .settings import RunSettings
 from .store import FINAL, Run, RunStore
 
 # Variables a batch job never gets from the server: logins and secrets of the service itself.
@@ -39,22 +42,37 @@ def parse_value(text):
 
 
 class Runs:
-    def __init__(self, config, workspace, owner=None, kernel_specs=None):
-        self.config = config
+    def __init__(self, settings: RunSettings, workspace, owner=None, kernel_specs=None):
+        self.settings = settings
         self.workspace = Path(workspace).resolve()
         self.owner = owner or current_user()
-        self.dir = Path(config.data_dir) / "runs"
+        self.dir = Path(settings.data_dir) / "runs"
         self.store = RunStore(self.dir / "runs.db")
         self._kernel_specs = kernel_specs  # the server's, with its kept discovery pass
+        self._backends: dict[str, RunBackend] = {}
+        self._backends_lock = threading.Lock()
 
     @property
     def kernel_specs(self):
         """Cygnet's kernel spec manager: the server's when given, else one made once here."""
         if self._kernel_specs is None:
-            from cygnet.kernels.specs import CygnetKernelSpecManager
-
-            self._kernel_specs = CygnetKernelSpecManager(cygnet=self.config)
+            if self.settings.kernel_specs is None:
+                raise Unavailable("runs cannot find kernels here: no kernel spec manager was given")
+            self._kernel_specs = self.settings.kernel_specs()
         return self._kernel_specs
+
+    def backend(self, name, option=""):
+        """Backend `name`, configured and checked once: BadInput naming the installed backends
+        when none has that name (`option`: the setting that named it), or the option set wrong."""
+        with self._backends_lock:
+            if name not in self._backends:
+                self._backends[name] = registry.make(name, self.settings.backend_config, option=option)
+            return self._backends[name]
+
+    def check(self):
+        """The default backend is installed and takes its settings: called at start, so a
+        site's mistake is named there rather than at the first run."""
+        self.backend(self.settings.default_backend, option="c.Cygnet.runs_backend")
 
     # --- submit --------------------------------------------------------------------------
     def submit(self, notebook, parameters=None, view="", cluster="", backend="", out=""):
@@ -65,8 +83,11 @@ class Runs:
         parameters = self._checked_parameters(notebook_path, parameters or {})
         view_obj, kernel = self._kernel_for(notebook_path, view)
         engine = self._check_cluster(cluster) if cluster else ""
-        backend = backend or self.config.runs_backend
-        runner = backend_named(backend, self.config)
+        if backend:
+            runner = self.backend(backend)
+        else:
+            backend = self.settings.default_backend
+            runner = self.backend(backend, option="c.Cygnet.runs_backend")
         out_dir = confine(self.workspace, out) if out else notebook_path.parent
         if not out_dir.is_dir():
             raise NotFound(f"no folder {out} in your workspace")
@@ -146,7 +167,7 @@ class Runs:
             if view is None:
                 raise NotFound(f"no view {view_name} (usable views: {', '.join(v.name for v in views if v.usable)})")
         else:
-            view = pick_default_view(views, self.config.default_view)
+            view = pick_default_view(views, self.settings.default_view)
             if view is None:
                 raise Unavailable("there is no usable view to run the notebook in")
         if not view.usable:
@@ -161,9 +182,9 @@ class Runs:
         return view, kernel_name(view)
 
     def _check_cluster(self, cluster):
-        from cygnet.spark.catalogue import load_catalogue
+        from cygnet.compute.catalogue import load_catalogue
 
-        catalogue = load_catalogue(self.config.spark_clusters or None)
+        catalogue = load_catalogue(self.settings.clusters_file or None)
         if cluster not in catalogue.names():
             raise NotFound(f"no Spark or Dask cluster {cluster!r} (clusters: {', '.join(catalogue.names())})")
         return catalogue.cluster(cluster).engine
@@ -171,28 +192,19 @@ class Runs:
     def _job(self, run):
         env = {k: v for k, v in os.environ.items() if not SECRET_NAMES.search(k)}
         # The job finds the same views and keeps its state where the server does.
-        env["CYGNET_VIEWS_PATH"] = ":".join(map(str, self.config.effective_views_roots()))
-        env["CYGNET_DATA_DIR"] = str(self.config.data_dir)
+        env["CYGNET_VIEWS_PATH"] = ":".join(self.settings.views_roots)
+        env["CYGNET_DATA_DIR"] = self.settings.data_dir
         # A scratch of the run's own: it outlives the session's, which goes when the session ends.
         env.update(scratch.private_scratch(os.path.join(run.run_dir, "scratch"), env))
-        options = {"slurm": self.config.runs_slurm_options, "htcondor": self.config.runs_htcondor_options}
-        return Job(
-            run_id=run.id,
-            run_dir=run.run_dir,
-            workdir=str(self.workspace),
-            env=env,
-            options=list(options.get(run.backend, [])),
-        )
+        return Job(run_id=run.id, run_dir=run.run_dir, workdir=str(self.workspace), env=env)
 
     def form(self, notebook):
         """What the 'Run as batch job' dialog offers for `notebook`: its parameters (name ->
         default as written, type, help), the usable views, the Spark clusters, the backends."""
         import papermill
 
-        from cygnet.spark.catalogue import load_catalogue
+        from cygnet.compute.catalogue import load_catalogue
         from cygnet.views import pick_default_view
-
-        from .backends import BACKENDS
 
         path = confine(self.workspace, notebook)
         if path.suffix != ".ipynb" or not path.is_file():
@@ -202,7 +214,7 @@ class Runs:
         except Exception as e:  # noqa: BLE001 - a notebook papermill cannot read is bad input
             raise BadInput(f"{path.name} cannot be read as a notebook: {e}") from e
         views = self.kernel_specs.views()
-        default = pick_default_view(views, self.config.default_view)
+        default = pick_default_view(views, self.settings.default_view)
         return {
             "parameters": [
                 {"name": p["name"], "default": p["default"], "type": p["inferred_type_name"], "help": p["help"]}
@@ -210,9 +222,9 @@ class Runs:
             ],
             "views": [v.name for v in views if v.usable],
             "default_view": default.name if default else "",
-            "clusters": [c.name for c in load_catalogue(self.config.spark_clusters or None).clusters],
-            "backends": list(BACKENDS),
-            "default_backend": self.config.runs_backend,
+            "clusters": [c.name for c in load_catalogue(self.settings.clusters_file or None).clusters],
+            "backends": registry.names(),
+            "default_backend": self.settings.default_backend,
         }
 
     # --- follow ----------------------------------------------------------------------------
@@ -232,7 +244,7 @@ class Runs:
         run = self.get(run_id)
         if run.state in FINAL:
             raise BadInput(f"run {run.id} has already ended ({run.state}); there is nothing to cancel")
-        backend_named(run.backend, self.config).cancel(run.job_id, run.run_dir)
+        self.backend(run.backend).cancel(run.job_id, run.run_dir)
         run.state, run.ended = "cancelled", time.time()
         run.error = "cancelled by its owner"
         self.store.save(run)
@@ -243,10 +255,10 @@ class Runs:
         if run.state in FINAL or not run.job_id:
             return run
         try:
-            where = backend_named(run.backend, self.config).state(run.job_id, run.run_dir)
-        except Unavailable as e:
+            where = self.backend(run.backend).state(run.job_id, run.run_dir)
+        except (Unavailable, BadInput) as e:
             run.error = f"its state is unknown for now: {e}"
-            return run  # the scheduler is down: the run is not lost, only not seen
+            return run  # the scheduler is down (or its backend gone): the run is not lost, only not seen
         status = _read_status(run.run_dir)
         before = (run.state, run.cells_done, run.cells_total, run.started, run.ended, run.error)
         run.cells_done = status.get("cells_done", run.cells_done)

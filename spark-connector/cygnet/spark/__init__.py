@@ -5,6 +5,9 @@ server side: `catalogue` (clusters, bundles, options), `launch` and `managed` (S
 Cygnet starts itself), `cli` (`cygnet spark`). Imports nothing heavy here.
 """
 
+# Kernel-side packages this one needs on a kernel's path (cygnet.kernels.isolation).
+KERNEL_REQUIRES = ("cygnet.core", "cygnet.compute")
+
 
 def _user_ns():
     try:

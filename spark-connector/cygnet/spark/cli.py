@@ -18,9 +18,7 @@ def register(subparsers):
     up.set_defaults(func=up_command)
     commands.add_parser("down", help="stop the cluster `up` started").set_defaults(func=down_command)
     commands.add_parser("status", help="the running cluster, if any").set_defaults(func=status_command)
-    commands.add_parser("clusters", help="the site's Spark clusters (Cygnet.spark_clusters)").set_defaults(
-        func=clusters_command
-    )
+    commands.add_parser("clusters", help="the site's clusters (Cygnet.clusters)").set_defaults(func=clusters_command)
     for sub in commands.choices.values():
         sub.add_argument("--json", action="store_true", help="print JSON")
 
@@ -62,14 +60,16 @@ def status_command(args, config_argv):
 
 
 def clusters_command(args, config_argv):
-    from .catalogue import load_catalogue
+    from cygnet.compute.catalogue import load_catalogue
 
-    catalogue = load_catalogue(load_config(config_argv).spark_clusters or None)
+    catalogue = load_catalogue(load_config(config_argv).clusters or None)
     if args.json:
         print(json.dumps(catalogue.to_dict(), indent=2))
         return 0
     for c in catalogue.clusters:
-        print(f"{c.name:16} {c.kind:16} {c.master or c.remote:32} {c.display_name}")
+        d = c.to_dict()
+        where = d.get("master") or d.get("remote") or d.get("address") or ""
+        print(f"{c.name:16} {c.kind:16} {where:32} {c.display_name}")
     return 0
 
 

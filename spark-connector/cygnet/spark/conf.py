@@ -6,7 +6,7 @@ import re
 
 from cygnet.core.errors import BadInput
 
-from .catalogue import OPTION
+from .kinds import OPTION
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PORT_OPTIONS = ("spark.driver.port", "spark.driver.blockManager.port", "spark.ui.port")

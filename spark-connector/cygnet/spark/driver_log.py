@@ -4,7 +4,8 @@ and `%spark logs` shows Cygnet's connection log, then that file's end."""
 import os
 import time
 
-from .ports import ports_dir
+from cygnet.compute.ports import ports_dir
+
 from .state import STATE
 
 LOG4J2 = """\

@@ -1,5 +1,6 @@
 """What the Spark connector contributes to every kernel's environment (the `cygnet.kernel_env`
-entry point): the site's settings its kernel side reads."""
+entry point): the site's settings its kernel side reads. The catalogue and the port leases are
+the compute layer's (cygnet.compute.kernel_env)."""
 
 import os
 from pathlib import Path
@@ -10,27 +11,10 @@ def servers_dir(config):
     return str(Path(config.data_dir) / "spark" / "servers")
 
 
-def ports_dir_of(config):
-    """Where kernels lease their driver ports (.ports)."""
-    return str(Path(config.data_dir) / "spark" / "ports")
-
-
 def kernel_env(config):
-    from cygnet.core.errors import CygnetError
-
-    from .catalogue import kernel_copy
     from .tokens import tokens_dir
 
-    catalogue = config.spark_clusters
-    if catalogue:
-        try:  # JSON for kernels: a view may have no YAML parser
-            catalogue = kernel_copy(catalogue, config.data_dir)
-        except CygnetError:
-            pass  # the file itself: `connect` then reports why it cannot be read
     return {
-        "CYGNET_SPARK_CATALOGUE": catalogue,
-        "CYGNET_SPARK_PORTS": config.spark_port_range,
-        "CYGNET_SPARK_PORTS_DIR": ports_dir_of(config),
         "CYGNET_SPARK_SERVERS_DIR": servers_dir(config),
         "CYGNET_SPARK_CLUSTER": config.spark_default_cluster,
         # The server's route to a driver's UI (cygnet.server.spark_ui); empty outside a server.

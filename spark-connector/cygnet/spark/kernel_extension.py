@@ -14,8 +14,8 @@ import os
 import shlex
 import threading
 
+from cygnet.compute.engine_comm import EngineComm, saved_choice
 from cygnet.core.errors import BadInput, CygnetError
-from cygnet.core.kernel_comm import EngineComm, saved_choice
 from cygnet.core.units import human_size
 
 from . import monitor

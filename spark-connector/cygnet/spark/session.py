@@ -3,18 +3,19 @@ disconnect, status. Its state is in `state`, the checks around a connect in `che
 driver's log in `driver_log`, sparkmonitor's progress in `monitor`.
 
 Runs in the view's Python (standard library, IPython and the view's pyspark). The server hands
-the kernel its settings in the environment: $CYGNET_SPARK_CATALOGUE (the catalogue as JSON),
-$CYGNET_SPARK_PORTS (the driver port range) and $CYGNET_SPARK_PORTS_DIR (the port leases).
+the kernel its settings in the environment: the compute layer's catalogue and port leases
+(cygnet.compute.kernel_env), and Spark's own (cygnet.spark.kernel_env).
 """
 
 import os
 import socket
 import sys
 
+from cygnet.compute.catalogue import load_catalogue
+from cygnet.compute.ports import PortLease, port_range, ports_dir
 from cygnet.core.errors import BadInput, CygnetError, NotAuthenticated, Unavailable
 from cygnet.core.session_key import session_key
 
-from .catalogue import load_catalogue
 from .checks import (
     check_connect_versions,
     check_reachable,
@@ -28,14 +29,13 @@ from .driver_log import driver_log_option
 from .java import check_java
 from .managed import hold, let_go, server_for_kernel, token_of
 from .monitor import monitor_conf
-from .ports import PortLease, ports_dir
 from .spark_home import ensure_pyspark
 from .state import STATE
 from .ui_auth import filter_conf, has_jws_filter
 
 
 def catalogue():
-    return load_catalogue(os.environ.get("CYGNET_SPARK_CATALOGUE") or None)
+    return load_catalogue(os.environ.get("CYGNET_CATALOGUE") or None)
 
 
 def default_cluster():
@@ -189,7 +189,7 @@ def _start(cluster_name, bundles, options, app_name, log):
     if cluster.kind == "local":
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # nothing outside needs to reach it
     host = os.environ.get("SPARK_LOCAL_IP") or socket.getfqdn()
-    STATE.lease = PortLease(ports_dir(), os.environ.get("CYGNET_SPARK_PORTS") or "40000-40999")
+    STATE.lease = PortLease(ports_dir(), port_range())
     if STATE.lease.note:
         log(STATE.lease.note)
     full = {

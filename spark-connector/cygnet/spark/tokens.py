@@ -23,7 +23,7 @@ def refresh(catalogue, folder):
     from cygnet.core.errors import CygnetError
 
     outcome = {}
-    clusters = [c for c in catalogue.clusters if c.token_service]
+    clusters = [c for c in catalogue.clusters if c.engine == "spark" and c.token_service]
     http = negotiate.session() if clusters else None  # one handshake per service, not per cluster
     for cluster in clusters:
         try:

@@ -11,6 +11,8 @@ This file imports nothing heavy.
 import os
 import shutil
 
+# Kernel-side packages this one needs on a kernel's path (cygnet.kernels.isolation).
+KERNEL_REQUIRES = ("cygnet.core",)
 DEFAULT_HOME = "/eos/user/{u0}/{user}"
 
 

@@ -28,11 +28,10 @@ from urllib.parse import urlsplit
 
 from cygnet.core import checks
 from cygnet.core.errors import BadInput, Expired, NotFound
-from cygnet.core.identity import current_user  # noqa: F401 - the owner of new shares, for callers
 from cygnet.core.paths import confine, place_new
+from cygnet.storage.box import open_box
 
-from .box import open_box
-from .share_bundle import safe_rel
+from .bundle import safe_rel
 
 TOKEN_BYTES = 24  # 192 bits of randomness
 MAX_FILES = 10000
@@ -104,7 +103,7 @@ def open_share_store(config, workspace):
     """The store a server or the CLI uses: the hub's share service when Cygnet runs under a hub
     that has one (Cygnet.shares_service_url), else the embedded store in the data dir."""
     if config.shares_service_url:
-        from .share_client import ShareServiceClient
+        from .client import ShareServiceClient
 
         token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
         return ShareServiceClient(config.shares_service_url, token, workspace, config.share_max_bytes)
@@ -301,7 +300,7 @@ class ShareStore:
                 archive.writestr(f"{share.name}/{rel}", self.read(share, rel))
 
     def write_bundle(self, share, out):
-        """Write the snapshot into `out` as a bundle (see share_bundle), for a copy made elsewhere."""
+        """Write the snapshot into `out` as a bundle (see bundle), for a copy made elsewhere."""
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             for rel, _ in share.files:
                 archive.writestr(rel, self.read(share, rel))
@@ -324,7 +323,7 @@ class ShareStore:
     # --- inside ------------------------------------------------------------------------------
     def _source(self, path):
         if self.workspace is None:
-            raise BadInput("this share store has no workspace: send the content (see share_bundle)")
+            raise BadInput("this share store has no workspace: send the content (see bundle)")
         return share_source(self.workspace, path)
 
     def _files_of(self, source):
@@ -378,7 +377,8 @@ class ShareStore:
 def share_source(workspace, path):
     """(rel, resolved path) of what `path` of the workspace names, checked: it exists, it is
     inside, nothing on the way is hidden."""
-    if not isinstance(path, str) or not path.strip().rstrip("/") or path.strip() in (".", "./"):
+    path = checks.text(path, "path", required=False, allow_empty=True)  # a string, as every field
+    if not path or not path.strip().rstrip("/") or path.strip() in (".", "./"):
         raise BadInput("give the path of a notebook, file or folder of the workspace to share")
     rel = _normal(path)
     source = confine(workspace, rel)  # resolved: a link is judged by what it points at

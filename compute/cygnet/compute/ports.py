@@ -1,4 +1,4 @@
-"""Driver ports from a range the site opens in its firewall (as SWAN does for containers).
+"""Ports of drivers and schedulers from a range the site opens in its firewall (as SWAN does for containers).
 
 A port is leased by holding an exclusive lock on <dir>/<port>.lock: the kernel keeps the file
 open while its session lives, and the operating system drops the lock when the kernel exits,
@@ -101,7 +101,7 @@ def _free_leased_port(lock_dir, host, tries=20):
             return port, held
         if held is not None:
             os.close(held)
-    raise Unavailable(f"no free port on {host} for a Spark driver")
+    raise Unavailable(f"no free port on {host} for a driver or scheduler")
 
 
 def leased_outside(port, lock_dir=None):
@@ -129,8 +129,16 @@ def _bindable(host, port):
     return True
 
 
+DEFAULT_RANGE = "40000-40999"
+
+
 def ports_dir():
     """Where port leases live: the server's choice, else under Cygnet's data directory."""
     from cygnet.core.datadir import default_data_dir
 
-    return os.environ.get("CYGNET_SPARK_PORTS_DIR") or os.path.join(default_data_dir(), "spark", "ports")
+    return os.environ.get("CYGNET_PORTS_DIR") or os.path.join(default_data_dir(), "compute", "ports")
+
+
+def port_range():
+    """The range drivers and schedulers lease their ports from: the server's, else the default."""
+    return os.environ.get("CYGNET_PORTS") or DEFAULT_RANGE

@@ -47,7 +47,7 @@ interface Catalogue {
   options: KnownOption[];
 }
 
-export class SparkPanel extends Widget {
+export class ComputePanel extends Widget {
   private catalogue: Catalogue | null = null;
   private readonly connector: EngineConnector;
   private readonly dask: EngineConnector;
@@ -175,7 +175,7 @@ export class SparkPanel extends Widget {
   private async loadCatalogue(): Promise<void> {
     try {
       const [clusters, bundles, options] = await Promise.all([
-        requestAPI<Cluster[]>('spark/clusters'),
+        requestAPI<Cluster[]>('compute/clusters'),
         requestAPI<Bundle[]>('spark/bundles'),
         requestAPI<KnownOption[]>('spark/options')
       ]);

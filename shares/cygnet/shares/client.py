@@ -2,7 +2,7 @@
 same methods as `ShareStore`, each one call to the service's REST API made with the user's own
 hub token ($JUPYTERHUB_API_TOKEN), so the service knows who asks and a user reaches only their
 own shares. The snapshot is taken here, where the workspace is, and sent as a bundle
-(`share_bundle`); copies come back the same way."""
+(`bundle`); copies come back the same way."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import requests
 from cygnet.core.errors import BadInput, CygnetError, Expired, NotFound, TooBusy, Unavailable
 from cygnet.core.paths import place_new
 
-from .share_bundle import pack, unpack_to_temp
-from .shares import Share, _kind, files_of, share_source
+from .bundle import pack, unpack_to_temp
+from .store import Share, _kind, files_of, share_source
 
 _ERRORS = {400: BadInput, 404: NotFound, 410: Expired, 429: TooBusy}
 SPOOL_BYTES = 32 << 20

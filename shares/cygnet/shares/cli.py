@@ -5,6 +5,7 @@ import json
 import os
 
 from cygnet.core.config import load_config
+from cygnet.core.identity import current_user
 
 
 def register(subparsers):
@@ -35,13 +36,13 @@ def register(subparsers):
 
 
 def _store(args, config):
-    from .shares import open_share_store
+    from .store import open_share_store
 
     return open_share_store(config, os.path.abspath(args.workspace))
 
 
 def create_command(args, config_argv):
-    from .shares import current_user, share_link
+    from .store import share_link
 
     config = load_config(config_argv)
     store = _store(args, config)
@@ -57,8 +58,6 @@ def create_command(args, config_argv):
 
 
 def list_command(args, config_argv):
-    from .shares import current_user
-
     shares = _store(args, load_config(config_argv)).list(current_user(), args.path)
     if args.json:
         print(json.dumps([s.to_dict() for s in shares], indent=2))
@@ -71,8 +70,6 @@ def list_command(args, config_argv):
 
 
 def refresh_command(args, config_argv):
-    from .shares import current_user
-
     share = _store(args, load_config(config_argv)).refresh(args.id, current_user())
     print(
         json.dumps(share.to_dict(), indent=2)
@@ -83,8 +80,6 @@ def refresh_command(args, config_argv):
 
 
 def revoke_command(args, config_argv):
-    from .shares import current_user
-
     share = _store(args, load_config(config_argv)).revoke(args.id, current_user())
     print(json.dumps({"revoked": share.id}) if args.json else f"revoked share {share.id} of {share.path}")
     return 0

@@ -1,10 +1,10 @@
 """The public page of a share: a notebook rendered read-only, a folder's listing, or a file's
-card, each with download and 'open a copy' links.
+card, each with download and 'open a copy' links, framed by `templates/share.html`.
 
 A shared notebook may come from an attacker, and the page is served from the service's own
 origin. Two guards: the rendering is sanitized (nh3 keeps formatting, tables and data: images,
 and drops scripts, event handlers, iframes, forms and styles), and the handler serves it with
-PAGE_CSP, which sandboxes the page into an opaque origin where no script runs and nothing
+PAGE_CSP (see pages), which sandboxes the page into an opaque origin where no script runs and nothing
 loads from elsewhere.
 """
 
@@ -12,6 +12,7 @@ import functools
 import gzip
 import hashlib
 import html
+import os
 import threading
 from collections import OrderedDict
 from urllib.parse import quote
@@ -23,6 +24,7 @@ PAGE_CSP = (
     "font-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
 TEXT_PREVIEW_BYTES = 1 << 20
+TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
 _TAGS = {
     "a",
@@ -175,14 +177,22 @@ def listing_body(share, link):
     return f'<table class="listing">{head}<tbody>{"".join(rows)}</tbody></table>'
 
 
-def page(template, title, subtitle, body, actions):
+def page(title, subtitle, body, actions):
     """The whole page from the `share.html` template: a header with the title and action links,
     then the (sanitized) body."""
     from markupsafe import Markup
 
-    return template.render(
+    return _template().render(
         title=title, subtitle=subtitle, body=Markup(body), actions=actions, code_css=Markup(_code_css())
     )
+
+
+@functools.cache
+def _template():
+    """share.html, loaded once from this package's templates (any server that shows shares uses it)."""
+    from jinja2 import Environment, FileSystemLoader
+
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True).get_template("share.html")
 
 
 class RenderCache:
