@@ -191,3 +191,13 @@ def test_the_compute_layer_lists_every_engine_and_spark_keeps_its_old_route(jp_f
         jp_asyncio_loop, jp_fetch, "cygnet", "api", "spark", "bundles", params={"cluster": "dask-local"}
     )
     assert status == 400 and "is a Dask cluster" in answer["message"]
+
+
+def test_an_over_long_open_link_is_refused_by_the_page_as_by_its_api(jp_fetch, jp_asyncio_loop):
+    params = {"share": "T" * 20, "pad": "x" * 9000}
+    for path in (("cygnet", "open"), ("cygnet", "api", "open")):
+        try:
+            response = jp_asyncio_loop.run_until_complete(jp_fetch(*path, params=params, raise_error=False))
+        except HTTPClientError as e:
+            response = e.response
+        assert response.code == 414, path

@@ -110,12 +110,19 @@ def test_diverged_history_moves_the_old_folder_to_a_backup_and_clones_afresh(ser
     target = unique("diverged")
     opened(server, repo=upstream.url, target=target)
     (server.root / target / "a.txt").write_text("precious\n")
+    (server.root / target / "fresh.txt").write_text("my own fresh start\n")  # upstream adds it too
+    as_it_was = sorted(p.relative_to(server.root / target) for p in (server.root / target).rglob("*"))
     upstream.rewrite_history({"fresh.txt": "a new start\n"})
 
     opened(server, repo=upstream.url, target=target)
     assert (server.root / target / "fresh.txt").read_text() == "a new start\n"
     backups = [p for p in server.root.iterdir() if p.name.startswith(f"{target}-backup-")]
     assert len(backups) == 1 and (backups[0] / "a.txt").read_text() == "precious\n"
+    # The backup is the user's folder exactly as it was: nothing renamed or set aside in it.
+    assert (backups[0] / "fresh.txt").read_text() == "my own fresh start\n"
+    assert sorted(p.relative_to(backups[0]) for p in backups[0].rglob("*") if ".git" not in p.parts) == [
+        p for p in as_it_was if ".git" not in p.parts
+    ]
 
 
 def test_a_folder_of_something_else_is_never_touched(server, upstream):

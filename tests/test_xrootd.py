@@ -210,3 +210,5 @@ def test_the_file_browser_shows_eos_and_saves_notebooks_back_atomically(eos, tmp
             f"{server.url}/api/contents/EOS/plots/h.txt", json={"path": "EOS/../../x.txt"}, timeout=30
         )
         assert r.status_code == 400 and "inside EOS/" in r.json()["message"], r.text
+        # '.' parts stay where they are: a path through one is the same file.
+        assert server.get("/api/contents/EOS/%2E/plots/h.txt").json()["content"] == "histogram"

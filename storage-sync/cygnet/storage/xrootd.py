@@ -470,11 +470,12 @@ def home(endpoint, pattern, user):
 
 def in_home(home_url, rel, where):
     """The root:// URL of `rel` under `home_url` (the user's home): BadInput for a path that is
-    not text or has '.' or '..' parts, so paths from requests stay inside the home."""
+    not text or has '..' parts, so paths from requests stay inside the home ('.' parts, which
+    stay where they are, are dropped)."""
     from cygnet.core import checks
 
     checks.text(rel, "path", required=False, allow_empty=True)
-    parts = [p for p in rel.strip("/").split("/") if p]
-    if any(p in (".", "..") for p in parts):
-        raise BadInput(f"path {rel!r} must stay inside {where}")
+    parts = [p for p in rel.strip("/").split("/") if p and p != "."]
+    if ".." in parts:
+        raise BadInput(f"path {rel!r} has '..' parts: paths must stay inside {where}")
     return home_url.rstrip("/") + ("/" + "/".join(parts) if parts else "")

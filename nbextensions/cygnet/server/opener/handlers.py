@@ -15,7 +15,7 @@ from tornado.iostream import StreamClosedError
 
 from cygnet.core.errors import CygnetError, as_http_error
 
-from ..handlers import CygnetHandler
+from ..handlers import MAX_QUERY, CygnetHandler
 from ..log_scrub import scrub_secrets
 from .core import open_link
 from .gitrepo import repository_of
@@ -33,6 +33,15 @@ class OpenPageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, Jupyter
     Not logged in: Jupyter's login, then back to this same link."""
 
     auth_resource = "cygnet"
+
+    def prepare(self):
+        # The same limit as the API the page calls, so an over-long link is refused here, not
+        # after the page has loaded.
+        if len(self.request.query) > MAX_QUERY:
+            raise web.HTTPError(
+                414, f"the link is too long ({len(self.request.query)} characters; at most {MAX_QUERY})"
+            )
+        return super().prepare()
 
     @web.authenticated
     @authorized

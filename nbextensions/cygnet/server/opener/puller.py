@@ -60,7 +60,16 @@ class CygnetPuller(GitPuller):
         return _changed_between(self.repo_dir, spec)
 
     def update(self):
-        yield from super().update()
+        try:
+            yield from super().update()
+        except BaseException:
+            # The merge failed (histories diverged, git broke): the user's files go back where
+            # they were, so a backup of the folder is their copy exactly as it was.
+            for name, aside in getattr(self, "both_created", []):
+                path = os.path.join(self.repo_dir, name)
+                if os.path.lexists(aside) and not os.path.lexists(path):
+                    os.replace(aside, path)
+            raise
         for name, aside in self.both_created:
             path = os.path.join(self.repo_dir, name)
             folder, base = os.path.split(path)
