@@ -43,10 +43,12 @@ bench: install-test sysdeps-bench
 test-image:
 	bash docker/test-image.sh
 
-# The documentation site (site/): the configuration and API references are remade from the code first.
+# The documentation site (site/): the configuration and API references, and the table of the
+# server→kernel contract in docs/development.md, are remade from the code first.
 docs: install-test
 	$(BIN)/python -m cygnet.core.config_docs > docs/configuration.md
 	$(BIN)/python -m cygnet.server.openapi > docs/api-reference.md
+	$(BIN)/python -m cygnet.core.contract --update docs/development.md
 	$(BIN)/mkdocs build --strict
 
 # The front end's unit tests (Jest), in the extension's folder.

@@ -2,13 +2,13 @@
 # each user's session in a container of its own from the session image, through
 # CygnetDockerSpawner. A site copies this file and changes what it needs: the authenticator
 # above all (the embedded shared password is for trials).
-import os
+from cygnet.core import contract
 
 c = get_config()  # noqa: F821 - JupyterHub's config loader gives it
 
 c.JupyterHub.spawner_class = "cygnet.hub.docker_spawner.CygnetDockerSpawner"
-c.DockerSpawner.image = os.environ.get("CYGNET_SESSION_IMAGE", "cygnet")
-c.DockerSpawner.network_name = os.environ.get("CYGNET_NETWORK", "cygnet")
+c.DockerSpawner.image = contract.SESSION_IMAGE.get()
+c.DockerSpawner.network_name = contract.NETWORK.get()
 c.DockerSpawner.remove = True  # a stopped session's container goes; its home volume stays
 c.DockerSpawner.notebook_dir = "/home/scientist"
 c.DockerSpawner.volumes = {"cygnet-user-{username}": "/home/scientist"}
@@ -18,4 +18,4 @@ c.JupyterHub.hub_ip = "0.0.0.0"
 c.JupyterHub.hub_connect_ip = "hub"
 c.CygnetHub.shares_connect_url = "http://hub:8000/services/cygnet-shares/"
 # The hub does not see the views root: list the views users may choose.
-c.CygnetDockerSpawner.view_choices = [v for v in os.environ.get("CYGNET_VIEW_CHOICES", "").split(",") if v]
+c.CygnetDockerSpawner.view_choices = [v for v in contract.VIEW_CHOICES.get().split(",") if v]

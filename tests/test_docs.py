@@ -4,6 +4,7 @@ the MkDocs site builds without a warning, and the README keeps its two commands.
 import subprocess
 from pathlib import Path
 
+from cygnet.core import contract
 from cygnet.core.config import Cygnet
 from cygnet.core.config_docs import reference
 from tests.support.jupyter import VENV_BIN
@@ -22,6 +23,14 @@ def test_the_api_reference_is_made_from_the_openapi_document():
 
     page = (ROOT / "docs" / "api-reference.md").read_text()
     assert page == api_reference() + "\n", "docs/api-reference.md is stale: run `make docs`"
+
+
+def test_the_contract_table_in_the_development_guide_is_made_from_the_contract():
+    page = (ROOT / "docs" / "development.md").read_text()
+    assert contract.HEADING in page
+    assert contract.section_of(page) == contract.markdown(), (
+        "docs/development.md's contract table is stale: run `make docs`"
+    )
 
 
 def test_the_docs_site_builds_strictly(tmp_path):

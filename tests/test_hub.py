@@ -71,7 +71,12 @@ def test_the_idle_culler_stops_an_idle_session_and_its_spark_jvm(tmp_path, spark
     import psutil
 
     site = tmp_path / "site_config.py"
-    site.write_text("c.CygnetHub.cull_idle_timeout = 20\nc.CygnetHub.cull_every = 5\n")
+    # The session reports its activity every 5 s, so the culler knows within seconds that the
+    # kernel is busy (a slow first Spark connect is not idleness) and when it has gone idle.
+    site.write_text(
+        "c.CygnetHub.cull_idle_timeout = 20\nc.CygnetHub.cull_every = 5\n"
+        "c.Spawner.environment = {'JUPYTERHUB_ACTIVITY_INTERVAL': '5'}\n"
+    )
     env = {"CYGNET_VIEWS_PATH": str(spark_view), "SPARK_LOCAL_IP": "127.0.0.1"}
     hub = Hub(tmp_path / "data", env=env, args=[f"--config={site}"]).start()
     try:
@@ -82,9 +87,12 @@ def test_the_idle_culler_stops_an_idle_session_and_its_spark_jvm(tmp_path, spark
         out = kernel.run(
             "import cygnet.spark\n"
             "spark = cygnet.spark.connect()\n"  # the session's cluster: local, from the form
-            "print('jvm', spark.range(10).count(), spark.sparkContext._gateway.proc.pid)",
+            "print('jvm', spark.range(10).count(), spark.sparkContext._gateway.proc.pid, flush=True)\n"
+            "import time; time.sleep(30)\n"  # silent and busy for longer than the cull timeout: not idle
+            "print('still here')",
             timeout=240,
         )
+        assert "still here" in out, out
         count, jvm = next(line for line in out.splitlines() if line.startswith("jvm ")).split()[1:]
         assert count == "10" and psutil.pid_exists(int(jvm)), out
         kernel.ws.close()  # nothing more from erin: the session goes idle

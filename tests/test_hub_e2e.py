@@ -4,6 +4,7 @@ finds in her *Shared* panel what Jack shared with her; "Open a copy" puts it in 
 Screenshots of each step go to test-output/e2e/hub-*.png for a person to look at."""
 
 import os
+import re
 
 import pytest
 
@@ -78,3 +79,46 @@ def test_login_form_lab_and_the_shared_panel(hub):
             browser.close()
     listing = hub.api(hub.token(hub.login("ivy"), "ivy")).get(f"{hub.url}/user/ivy/api/contents/", timeout=30).json()
     assert "fit.ipynb" in [item["name"] for item in listing["content"]]
+
+
+def test_a_newcomer_on_a_fresh_machine_goes_from_login_to_a_running_notebook(tmp_path):
+    """`cygnet hub` with no configuration and no views anywhere: it builds the default view on
+    its first start (saying so, once), and a newcomer logs in, starts the form's defaults and
+    runs a cell."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.hub import Hub
+    from tests.test_lab_e2e import run_cell
+
+    hub = Hub(tmp_path / "data", env={"CYGNET_VIEWS_PATH": "", "HOME": str(tmp_path / "home")})
+    hub.start(timeout=600)
+    try:
+        assert hub.log().count("building 'default'") == 1
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            try:
+                page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+                page.set_default_timeout(120_000)
+                page.goto(f"{hub.url}/hub/login")
+                page.fill("#username_input", "newcomer")
+                page.fill("#password_input", hub.password)
+                page.click("#login_submit")
+                view = page.wait_for_selector("#cygnet-view option[selected]", state="attached")
+                assert re.match(r"default / \S+ \N{EM DASH} Python 3\.\d+$", view.inner_text())
+                assert "nothing to install" in page.inner_text("#cygnet-view-help")
+                shot(page, "newcomer-form")
+                page.click("form button[type=submit]")
+                page.wait_for_url("**/user/newcomer/lab**", timeout=180_000)
+                page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
+                cell = page.locator(".jp-Notebook .jp-CodeCell").first
+                cell.locator(".cm-content").click()
+                page.keyboard.type("print(6 * 7)")
+                run_cell(page, cell)
+                cell.locator(".jp-OutputArea-output", has_text="42").wait_for(timeout=120_000)
+                shot(page, "newcomer-notebook")
+            finally:
+                browser.close()
+
+    finally:
+        hub.stop()

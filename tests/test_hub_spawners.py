@@ -126,6 +126,7 @@ def test_a_sites_hub_file_that_appends_keeps_its_entries_beside_cygnets(tmp_path
 
     monkeypatch.setenv("CYGNET_HUB_DIR", str(tmp_path / "hub"))
     c = Config()
+    c.Cygnet.build_default_view = False  # no view here: configure would build one (test_hub_e2e does)
     mine = {"name": "site-monitor", "url": "http://127.0.0.1:9"}
     role = {"name": "site-monitor", "services": ["site-monitor"], "scopes": ["read:users"]}
     if form == "assigned":
@@ -147,3 +148,24 @@ def test_a_sites_hub_file_that_appends_keeps_its_entries_beside_cygnets(tmp_path
     if form == "appended":  # added to Cygnet's own list, not to JupyterHub's
         assert "CYGNET_VIEWS_PATH" in c.Spawner.env_keep
     assert c.Spawner.environment["SITE"] == "1" and "CYGNET_SHARES_SERVICE_URL" in c.Spawner.environment
+
+
+def test_the_form_explains_each_field_and_describes_each_view():
+    from cygnet.core.config import Cygnet
+    from cygnet.core.errors import BadInput
+    from cygnet.hub.form import render_form
+    from cygnet.hub.options import SiteChoices, check_options, site_choices
+
+    views = [VIEW, "LCG_107/x86_64-el9-gcc13-opt", "dev3/x86_64-el9-gcc13-opt"]
+    choices = site_choices(
+        Cygnet(), views=views, descriptions={"LCG_107": "ROOT 6.34, Python 3.11", VIEW: "the old one"}
+    )
+    form = render_form(choices, choices.defaults())
+    assert "LCG_107 / x86_64-el9-gcc13-opt \N{EM DASH} ROOT 6.34, Python 3.11" in form
+    assert "LCG_106 / x86_64-el9-gcc13-opt \N{EM DASH} the old one" in form
+    assert ">dev3 / x86_64-el9-gcc13-opt</option>" in form  # no description: the name alone
+    for field in ("view", "cores", "memory", "cluster", "env_script", "open"):
+        assert f'id="cygnet-{field}-help"' in form, f"{field} has no explanation"
+    # A site with no view: the refusal says what its administrators do about it.
+    with pytest.raises(BadInput, match="cygnet views build default"):
+        check_options({}, SiteChoices(views=[]))

@@ -10,6 +10,7 @@ def ports_dir_of(config):
 
 
 def kernel_env(config):
+    from cygnet.core import contract
     from cygnet.core.errors import CygnetError
 
     from .catalogue import kernel_copy
@@ -21,7 +22,7 @@ def kernel_env(config):
         except CygnetError:
             pass  # the file itself: `connect` then reports why it cannot be read
     return {
-        "CYGNET_CATALOGUE": catalogue,
-        "CYGNET_PORTS": config.spark_port_range,
-        "CYGNET_PORTS_DIR": ports_dir_of(config),
+        contract.CATALOGUE.name: catalogue,
+        contract.PORTS.name: config.spark_port_range,
+        contract.PORTS_DIR.name: ports_dir_of(config),
     }

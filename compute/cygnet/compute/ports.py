@@ -13,6 +13,7 @@ import fcntl
 import os
 import socket
 
+from cygnet.core import contract
 from cygnet.core.errors import BadInput, Unavailable
 
 
@@ -129,16 +130,13 @@ def _bindable(host, port):
     return True
 
 
-DEFAULT_RANGE = "40000-40999"
-
-
 def ports_dir():
     """Where port leases live: the server's choice, else under Cygnet's data directory."""
     from cygnet.core.datadir import default_data_dir
 
-    return os.environ.get("CYGNET_PORTS_DIR") or os.path.join(default_data_dir(), "compute", "ports")
+    return contract.PORTS_DIR.get() or os.path.join(default_data_dir(), "compute", "ports")
 
 
 def port_range():
     """The range drivers and schedulers lease their ports from: the server's, else the default."""
-    return os.environ.get("CYGNET_PORTS") or DEFAULT_RANGE
+    return contract.PORTS.get()

@@ -13,6 +13,7 @@ from pathlib import Path
 from traitlets import Bool, Float, Integer, List, Unicode, default, observe
 from traitlets.config import Configurable
 
+from . import contract
 from .datadir import default_data_dir
 
 CVMFS_VIEWS = "/cvmfs/sft.cern.ch/lcg/views"
@@ -151,8 +152,9 @@ class Cygnet(Configurable):
 
     build_default_view = Bool(
         True,
-        help="Let `cygnet up` build a view named 'default' from the server's Python when no "
-        "usable view exists, so kernels work with no configuration.",
+        help="Let `cygnet up` (and `cygnet hub`, when sessions run under its account) build a view "
+        "named 'default' from the service's Python when no usable view exists, so kernels work with "
+        "no configuration.",
     ).tag(config=True)
 
     # --- kernels ----------------------------------------------------------------------
@@ -171,7 +173,7 @@ class Cygnet(Configurable):
 
     @default("env_script")
     def _default_env_script(self) -> str:
-        return os.environ.get("CYGNET_ENV_SCRIPT", "")
+        return contract.ENV_SCRIPT.get()
 
     kernel_env_passthrough = List(
         Unicode(),
@@ -317,7 +319,7 @@ class Cygnet(Configurable):
     # --- Spark ---------------------------------------------------------------------------
 
     spark_port_range = Unicode(
-        "40000-40999",
+        contract.PORTS.default,
         help="Ports (LOW-HIGH) kernels take their Spark driver, block manager and UI ports from; "
         "open them in the firewall for YARN and standalone clusters elsewhere.",
     ).tag(config=True)
@@ -329,7 +331,7 @@ class Cygnet(Configurable):
 
     @default("spark_default_cluster")
     def _default_spark_default_cluster(self) -> str:
-        return os.environ.get("CYGNET_SPARK_CLUSTER", "") or "local"
+        return contract.SPARK_CLUSTER.get()
 
     dask_default_cluster = Unicode(
         help="The Dask cluster `%dask connect` and `cygnet.dask.connect()` start when none is named "
@@ -339,7 +341,7 @@ class Cygnet(Configurable):
 
     @default("dask_default_cluster")
     def _default_dask_default_cluster(self) -> str:
-        return os.environ.get("CYGNET_DASK_CLUSTER", "") or "dask-local"
+        return contract.DASK_CLUSTER.get()
 
     dask_sweep_interval = Float(
         10.0,
@@ -374,7 +376,7 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     storage_home = Unicode(
-        "/eos/user/{u0}/{user}",
+        contract.STORAGE_HOME.default,
         help="The user's home path on storage_endpoint; {user} is the user name, {u0} its first letter.",
     ).tag(config=True)
 
@@ -415,7 +417,7 @@ class Cygnet(Configurable):
 
     @default("shares_service_url")
     def _default_shares_service_url(self) -> str:
-        return os.environ.get("CYGNET_SHARES_SERVICE_URL", "")
+        return contract.SHARES_SERVICE_URL.get()
 
     share_max_bytes = Integer(
         1 << 30,
@@ -425,7 +427,7 @@ class Cygnet(Configurable):
     # --- derived paths ----------------------------------------------------------------
     def effective_views_roots(self) -> list[Path]:
         """$CYGNET_VIEWS_PATH's roots, the configured ones, then the custom environments' root, once each."""
-        extra = [p for p in os.environ.get("CYGNET_VIEWS_PATH", "").split(":") if p]
+        extra = [p for p in contract.VIEWS_PATH.get().split(":") if p]
         seen, roots = set(), []
         for root in extra + list(self.views_roots) + [self.custom_envs_root]:
             key = os.path.abspath(os.path.expanduser(root))

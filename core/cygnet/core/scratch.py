@@ -15,6 +15,7 @@ import os
 import shutil
 from collections.abc import Mapping
 
+from . import contract
 from .proc import alive
 
 UMASK = 0o077
@@ -52,7 +53,7 @@ def private_scratch(session: str, environ: Mapping[str, str]) -> dict[str, str]:
     java_tmp = f"-Djava.io.tmpdir={tmp}"
     submit_opts = environ.get("SPARK_SUBMIT_OPTS", "")
     return {
-        "CYGNET_SCRATCH": session,
+        contract.SCRATCH.name: session,
         "TMPDIR": tmp,
         "SPARK_LOCAL_DIRS": spark,
         "SPARK_SUBMIT_OPTS": submit_opts if java_tmp in submit_opts else f"{submit_opts} {java_tmp}".strip(),

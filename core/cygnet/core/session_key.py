@@ -10,7 +10,7 @@ import base64
 import os
 import secrets
 
-ENV = "CYGNET_SESSION_KEY"
+from . import contract
 
 
 def key_path(data_dir: str) -> str:
@@ -21,7 +21,7 @@ def session_key(path: str | None = None) -> str:
     """The key from `path` (default $CYGNET_SESSION_KEY), made there first if missing (0600).
     With no path at all (a kernel outside a server), a key of this process alone, so what it
     protects answers nobody else."""
-    path = path or os.environ.get(ENV)
+    path = path or contract.SESSION_KEY.get()
     if not path:
         return new_key()
     try:

@@ -4,6 +4,8 @@ entry point). The catalogue and the port leases are the compute layer's (cygnet.
 import os
 from pathlib import Path
 
+from cygnet.core import contract
+
 
 def records_dir(config):
     """Where kernels record their gateway clusters, for the server's sweep (`records`)."""
@@ -12,10 +14,10 @@ def records_dir(config):
 
 def kernel_env(config):
     env = {
-        "CYGNET_DASK_RECORDS": records_dir(config),
-        "CYGNET_DASK_CLUSTER": config.dask_default_cluster,
+        contract.DASK_RECORDS.name: records_dir(config),
+        contract.DASK_CLUSTER.name: config.dask_default_cluster,
         # The server's route to a local cluster's dashboard (cygnet.server.dask_dashboard).
-        "CYGNET_DASK_DASHBOARD_BASE": _dashboard_base(),
+        contract.DASK_DASHBOARD_BASE.name: _dashboard_base(),
     }
     if os.environ.get("JUPYTERHUB_API_TOKEN") and _hub_gateway(config):
         # A gateway that authenticates through the hub takes the user's own token, as
@@ -36,5 +38,5 @@ def _hub_gateway(config):
 
 
 def _dashboard_base():
-    base = os.environ.get("CYGNET_SERVER_BASE_URL")
+    base = contract.SERVER_BASE_URL.get()
     return (base.rstrip("/") + "/cygnet/dask-dashboard/") if base else ""

@@ -9,12 +9,12 @@ Kernel side too: standard library only.
 
 from __future__ import annotations  # kernel side: Python 3.8 reads the annotations unevaluated
 
-import os
 import re
 from dataclasses import dataclass
 
 from cygnet.compute.catalogue import Cluster, check_fields, with_clusters
 from cygnet.compute.kinds import ClusterKind, Engine
+from cygnet.core import contract
 from cygnet.core.errors import BadInput
 
 GATEWAY_AUTHS = ("", "jupyterhub", "kerberos", "basic")
@@ -60,12 +60,12 @@ def _parse(c, name, source):
 
 def with_hub_gateway(catalogue):
     """The catalogue with the hub's own gateway, when the hub runs one ($CYGNET_DASK_GATEWAY_URL)."""
-    url = os.environ.get("CYGNET_DASK_GATEWAY_URL")
+    url = contract.DASK_GATEWAY_URL.get()
     if not url or "dask-gateway" in catalogue.names():
         return catalogue
     spec = {"kind": "dask-gateway", "address": url, "auth": "jupyterhub"}
-    spec["proxy_address"] = os.environ.get("CYGNET_DASK_GATEWAY_PROXY", "")
-    gateway = _parse(spec, "dask-gateway", "$CYGNET_DASK_GATEWAY_URL")
+    spec["proxy_address"] = contract.DASK_GATEWAY_PROXY.get()
+    gateway = _parse(spec, "dask-gateway", f"${contract.DASK_GATEWAY_URL.name}")
     return with_clusters(catalogue, DaskCluster(**{**gateway.__dict__, "display_name": "Dask Gateway (the hub's)"}))
 
 

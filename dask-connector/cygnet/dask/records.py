@@ -12,13 +12,14 @@ import json
 import os
 from pathlib import Path
 
+from cygnet.core import contract
 from cygnet.core.atomic import atomic_write
 
 
 def records_dir():
     from cygnet.core.datadir import default_data_dir
 
-    return Path(os.environ.get("CYGNET_DASK_RECORDS") or Path(default_data_dir()) / "dask" / "clusters")
+    return Path(contract.DASK_RECORDS.get() or Path(default_data_dir()) / "dask" / "clusters")
 
 
 def process_start(pid):

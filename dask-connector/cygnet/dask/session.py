@@ -6,6 +6,7 @@ dies; see `records`)."""
 import os
 import threading
 
+from cygnet.core import contract
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
 
 from . import records
@@ -68,7 +69,11 @@ def _browser_link(definition, link):
     loopback address the session talks to."""
     from urllib.parse import urlsplit
 
-    if link and definition.kind == "dask-gateway" and definition.address == os.environ.get("CYGNET_DASK_GATEWAY_URL"):
+    if (
+        link
+        and definition.kind == "dask-gateway"
+        and definition.address == os.environ.get(contract.DASK_GATEWAY_URL.name)
+    ):
         return urlsplit(link).path
     return link
 
@@ -76,12 +81,12 @@ def _browser_link(definition, link):
 def catalogue():
     from cygnet.compute.catalogue import load_catalogue
 
-    return load_catalogue(os.environ.get("CYGNET_CATALOGUE") or None)
+    return load_catalogue(contract.CATALOGUE.get() or None)
 
 
 def default_cluster():
     """The session's Dask cluster (the site's choice), else dask-local."""
-    return os.environ.get("CYGNET_DASK_CLUSTER") or "dask-local"
+    return contract.DASK_CLUSTER.get()
 
 
 def session_size():
@@ -153,7 +158,7 @@ def _check_importable(module):
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
-        view = os.environ.get("CYGNET_VIEW") or "this kernel's view"
+        view = contract.VIEW.get() or "this kernel's view"
         raise Unavailable(
             f"{view} has no {module.replace('_', '-')}: choose a view that ships Dask "
             "(or build one with `cygnet views build --dask`)"
@@ -244,7 +249,7 @@ def _set_dashboard_link(port):
     and `client.dashboard_link` then use; the plain address outside a server."""
     import dask
 
-    base = os.environ.get("CYGNET_DASK_DASHBOARD_BASE")
+    base = contract.DASK_DASHBOARD_BASE.get()
     if base:
         dask.config.set({"distributed.dashboard.link": f"{base}{port}/status"})
 
@@ -299,7 +304,7 @@ def _start_gateway(definition, workers, adapt, options, log):
             cluster_options[key] = _typed(cluster_options[key], value)
         except (TypeError, ValueError) as e:
             raise BadInput(f"gateway option {key}: {e}") from None
-    view = os.environ.get("CYGNET_VIEW")
+    view = contract.VIEW.get()
     if "view" in known and "view" not in options and view:
         try:  # workers in the kernel's own view, when the gateway offers it
             cluster_options["view"] = view

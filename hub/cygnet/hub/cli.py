@@ -3,6 +3,7 @@
 import os
 import sys
 
+from cygnet.core import contract
 from cygnet.core.errors import BadInput
 
 
@@ -29,10 +30,10 @@ def hub_command(args, extra):
     if args.config:
         if not os.path.isfile(args.config):
             raise BadInput(f"--config {args.config!r} is not a file")
-        env["CYGNET_HUB_SITE_CONFIG"] = os.path.abspath(args.config)
-    env.setdefault("CYGNET_HUB_API_PORT", str(free_port()))
-    env.setdefault("CYGNET_HUB_PROXY_API_PORT", str(free_port()))
-    env.setdefault("CYGNET_HUB_SHARES_PORT", str(free_port()))
+        env[contract.HUB_SITE_CONFIG.name] = os.path.abspath(args.config)
+    env.setdefault(contract.HUB_API_PORT.name, str(free_port()))
+    env.setdefault(contract.HUB_PROXY_API_PORT.name, str(free_port()))
+    env.setdefault(contract.HUB_SHARES_PORT.name, str(free_port()))
     folder = hub_dir()
     print(f"cygnet: the hub's state is in {folder}", file=sys.stderr, flush=True)
     config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hub_config.py")

@@ -187,6 +187,7 @@ def add_gateway_service(c, hub, folder):
     import os
     import sys
 
+    from cygnet.core import contract
     from cygnet.core.config import Cygnet
     from cygnet.views import discover
 
@@ -234,6 +235,6 @@ def add_gateway_service(c, hub, folder):
     grant_user_access(c, name)
     c.Spawner.environment = {
         **site_value(c.Spawner, "environment", {}),
-        "CYGNET_DASK_GATEWAY_URL": f"http://127.0.0.1:{port}{prefix}",
-        "CYGNET_DASK_GATEWAY_PROXY": f"gateway://127.0.0.1:{port}",
+        contract.DASK_GATEWAY_URL.name: f"http://127.0.0.1:{port}{prefix}",
+        contract.DASK_GATEWAY_PROXY.name: f"gateway://127.0.0.1:{port}",
     }

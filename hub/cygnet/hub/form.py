@@ -8,28 +8,58 @@ def render_form(choices, selected):
         chosen = " selected" if str(value) == str(selected.get(name)) else ""
         return f'<option value="{html.escape(str(value), quote=True)}"{chosen}>{html.escape(show(value))}</option>'
 
-    def select(name, label, values, show=str):
-        options = "".join(option(name, v, show) for v in values)
+    def explained(name, label, field, about):
         return (
-            f'<div class="form-group"><label for="cygnet-{name}">{label}</label>'
-            f'<select class="form-control" id="cygnet-{name}" name="{name}">{options}</select></div>'
+            f'<div class="form-group"><label for="cygnet-{name}">{label}</label>{field}'
+            f'<small class="form-text text-muted" id="cygnet-{name}-help">{html.escape(about)}</small></div>'
         )
 
-    def text(name, label, hint):
-        value = html.escape(str(selected.get(name) or ""), quote=True)
-        return (
-            f'<div class="form-group"><label for="cygnet-{name}">{label}</label>'
-            f'<input class="form-control" type="text" id="cygnet-{name}" name="{name}" value="{value}" '
-            f'placeholder="{html.escape(hint, quote=True)}"></div>'
+    def select(name, label, values, about, show=str):
+        options = "".join(option(name, v, show) for v in values)
+        field = (
+            f'<select class="form-control" id="cygnet-{name}" name="{name}" aria-describedby="cygnet-{name}-help">'
+            f"{options}</select>"
         )
+        return explained(name, label, field, about)
+
+    def text(name, label, hint, about):
+        value = html.escape(str(selected.get(name) or ""), quote=True)
+        field = (
+            f'<input class="form-control" type="text" id="cygnet-{name}" name="{name}" value="{value}" '
+            f'placeholder="{html.escape(hint, quote=True)}" aria-describedby="cygnet-{name}-help">'
+        )
+        return explained(name, label, field, about)
 
     return "\n".join(
         [
-            select("view", "Software stack", choices.views, lambda v: v.replace("/", " / ")),
-            select("cores", "Cores", choices.cores),
-            select("memory", "Memory", choices.memory),
-            select("cluster", "Spark cluster", ["none", *choices.clusters]),
-            text("env_script", "Environment script (optional)", "a script in your workspace, run after setup"),
-            text("open", "Open when ready (optional)", "a Git repository or notebook URL, or a path in your workspace"),
+            select(
+                "view",
+                "Software stack",
+                choices.views,
+                "The software every kernel and terminal of the session runs in; nothing to install.",
+                choices.view_label,
+            ),
+            select(
+                "cores", "Cores", choices.cores, "CPU cores the session may use (Spark's local mode uses them all)."
+            ),
+            select("memory", "Memory", choices.memory, "The most memory the session may take, kernels included."),
+            select(
+                "cluster",
+                "Spark cluster",
+                ["none", *choices.clusters],
+                "Where the compute panel's Spark connects by default; you can change it in the session.",
+            ),
+            text(
+                "env_script",
+                "Environment script (optional)",
+                "a script in your workspace, run after setup",
+                "A bash script of yours, sourced after the stack's setup: your own variables and paths.",
+            ),
+            text(
+                "open",
+                "Open when ready (optional)",
+                "a Git repository or notebook URL, or a path in your workspace",
+                "Cloned or downloaded into your workspace and opened once the session is up.",
+            ),
         ]
     )

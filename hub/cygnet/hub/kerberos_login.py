@@ -28,8 +28,6 @@ from traitlets import Bool, Unicode
 from cygnet.core import kerberos
 from cygnet.core.errors import BadInput, Expired, NotFound, Unavailable
 
-TICKET_ENV = "CYGNET_KERBEROS_TICKET"
-
 
 class KerberosPasswordAuthenticator(Authenticator):
     realm = Unicode(

@@ -16,6 +16,10 @@ class SiteChoices:
     cores: list = field(default_factory=lambda: [1, 2, 4])
     memory: list = field(default_factory=lambda: ["2G", "4G", "8G"])
     clusters: list = field(default_factory=lambda: ["local"])
+    view_labels: dict = field(default_factory=dict)  # view -> what the form shows for it
+
+    def view_label(self, view):
+        return self.view_labels.get(view) or view.replace("/", " / ")
 
     def defaults(self):
         return {
@@ -28,19 +32,32 @@ class SiteChoices:
         }
 
 
-def site_choices(config, core_choices=(1, 2, 4), memory_choices=("2G", "4G", "8G"), views=()):
+def site_choices(config, core_choices=(1, 2, 4), memory_choices=("2G", "4G", "8G"), views=(), descriptions=None):
     """The choices of this site: its usable views (the discovery `cygnet views` uses, unless the
-    site lists them) and the clusters of its Spark catalogue."""
+    site lists them), each shown with the site's description of it (by view or by release) or its
+    Python, and the clusters of its Spark catalogue."""
     from cygnet.compute.catalogue import load_catalogue
     from cygnet.views import discover
 
+    descriptions = descriptions or {}
+    found = {}
     if not views:
-        views = sorted(v.name for v in discover(config.effective_views_roots()) if v.usable)
+        found = {v.name: v for v in discover(config.effective_views_roots()) if v.usable}
+        views = sorted(found)
+    labels = {}
+    for name in views:
+        release = name.split("/")[0]
+        about = descriptions.get(name) or descriptions.get(release)
+        if not about and name in found and found[name].python_version:
+            about = f"Python {found[name].python_version}"
+        labels[name] = name.replace("/", " / ") + (f" \N{EM DASH} {about}" if about else "")
     try:
         clusters = load_catalogue(config.clusters or None).names("spark")
     except Exception:  # noqa: BLE001 - a broken catalogue must not stop spawning: no clusters offered
         clusters = []
-    return SiteChoices(views=list(views), cores=list(core_choices), memory=list(memory_choices), clusters=clusters)
+    return SiteChoices(
+        views=list(views), cores=list(core_choices), memory=list(memory_choices), clusters=clusters, view_labels=labels
+    )
 
 
 def check_options(options, choices):
@@ -71,7 +88,11 @@ def check_options(options, choices):
     chosen["env_script"] = _workspace_path(options.get("env_script"), "env_script")
     chosen["open"] = _to_open(options.get("open"))
     if not chosen["view"]:
-        raise BadInput("this site has no usable software view to start a session on")
+        raise BadInput(
+            "this site has no usable software view to start a session on: its administrators build one "
+            "(`cygnet views build default --root FOLDER`) or list the views root in c.Cygnet.views_roots, "
+            "then restart the hub"
+        )
     return chosen
 
 

@@ -13,6 +13,7 @@ from traitlets import Bool, Float, Integer, Unicode
 from traitlets.config import Configurable
 from traitlets.config.loader import LazyConfigValue
 
+from cygnet.core import contract
 from cygnet.core.atomic import atomic_write
 
 PROXY_LOCATIONS = ("hub/proxy/node_modules/.bin/configurable-http-proxy",)
@@ -21,7 +22,7 @@ PROXY_LOCATIONS = ("hub/proxy/node_modules/.bin/configurable-http-proxy",)
 def hub_dir():
     from cygnet.core.datadir import default_data_dir
 
-    return os.environ.get("CYGNET_HUB_DIR") or os.path.join(default_data_dir(), "hub")
+    return contract.HUB_DIR.get() or os.path.join(default_data_dir(), "hub")
 
 
 def shared_password(folder):
@@ -65,7 +66,9 @@ class CygnetHub(Configurable):
         help="Where the share service keeps snapshots: a folder, a webdav(s):// or a root:// URL. "
         "Default: <hub data dir>/shares/snapshots.",
     ).tag(config=True)
-    share_max_bytes = Integer(1 << 30, help="Largest file or folder (bytes) a user can share.").tag(config=True)
+    share_max_bytes = Integer(
+        int(contract.SHARE_MAX_BYTES.default), help="Largest file or folder (bytes) a user can share."
+    ).tag(config=True)
     shares_port = Integer(0, help="Port of the share service (0: a free one).").tag(config=True)
     shares_host = Unicode(
         "127.0.0.1",
@@ -113,13 +116,13 @@ def configure(c):
     default("JupyterHub", "db_url", "sqlite:///" + os.path.join(folder, "jupyterhub.sqlite"))
     default("JupyterHub", "cookie_secret_file", os.path.join(folder, "cookie_secret"))
     default("JupyterHub", "pid_file", os.path.join(folder, "jupyterhub.pid"))
-    if os.environ.get("CYGNET_HUB_API_PORT"):
+    if contract.HUB_API_PORT.get():
         default("JupyterHub", "hub_ip", "127.0.0.1")
-        default("JupyterHub", "hub_port", int(os.environ["CYGNET_HUB_API_PORT"]))
+        default("JupyterHub", "hub_port", int(contract.HUB_API_PORT.get()))
     default("ConfigurableHTTPProxy", "command", proxy_command())
     default("ConfigurableHTTPProxy", "pid_file", os.path.join(folder, "proxy.pid"))
-    if os.environ.get("CYGNET_HUB_PROXY_API_PORT"):
-        default("ConfigurableHTTPProxy", "api_url", f"http://127.0.0.1:{os.environ['CYGNET_HUB_PROXY_API_PORT']}")
+    if contract.HUB_PROXY_API_PORT.get():
+        default("ConfigurableHTTPProxy", "api_url", f"http://127.0.0.1:{contract.HUB_PROXY_API_PORT.get()}")
     # Shared password: works on a fresh machine with no accounts, and every user still has a
     # name of their own. Sites set any authenticator (OAuth/OIDC, LDAP, Kerberos) in their file.
     if "authenticator_class" not in c.JupyterHub:
@@ -135,6 +138,7 @@ def configure(c):
             "CygnetSystemUserSpawner, or SystemdSpawner, DockerSpawner, KubeSpawner with CygnetSpawnerMixin)."
         )
     default("CygnetLocalSpawner", "home_dir_template", os.path.join(folder, "users", "{username}"))
+    offer_a_view(c, folder)
     default("Spawner", "cmd", [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser")])
     default("Spawner", "default_url", "/lab")
     default("Spawner", "args", ["--allow-root"] if os.geteuid() == 0 else [])
@@ -146,7 +150,7 @@ def configure(c):
             "LANG",
             "LC_ALL",
             "VIRTUAL_ENV",
-            "CYGNET_VIEWS_PATH",
+            contract.VIEWS_PATH.name,
             "JAVA_HOME",
             "SPARK_LOCAL_IP",
             "JUPYTERHUB_SINGLEUSER_APP",
@@ -162,6 +166,32 @@ def configure(c):
         from .dask_gateway import add_gateway_service
 
         add_gateway_service(c, hub, folder)
+
+
+def offer_a_view(c, folder):
+    """A first start with no usable view builds 'default' as `cygnet up` does (saying so, once),
+    under the hub's folder, and hands its root to sessions ($CYGNET_VIEWS_PATH, which the spawner
+    keeps). Only where sessions run under the hub's account: per-account sessions could not read
+    it, so there the site is told what to do instead."""
+    from cygnet.core.config import Cygnet
+    from cygnet.views import discover
+
+    config = Cygnet(config=c)
+    roots = config.effective_views_roots()
+    root = os.path.join(folder, "views")
+    if any(v.usable for v in discover(roots)):
+        return
+    if c.JupyterHub.spawner_class != "cygnet.hub.spawner.CygnetLocalSpawner" or not config.build_default_view:
+        say(
+            "the hub sees no usable software view under " + ", ".join(map(str, roots)) + ": unless the "
+            "spawner lists its view_choices, sessions cannot start until the site provides one "
+            "(`cygnet views build default --root FOLDER`, then c.Cygnet.views_roots)"
+        )
+        return
+    from cygnet.views.first_start import ensure_default_view
+
+    ensure_default_view(roots, root)
+    os.environ[contract.VIEWS_PATH.name] = os.pathsep.join(filter(None, [root, contract.VIEWS_PATH.get()]))
 
 
 def site_value(section, key, initial):
@@ -202,7 +232,7 @@ def add_shares_service(c, hub, folder):
     """cygnet-shares (see shares_service): the hub's one share store. Every user may call it
     (the `user` role gains access to it) and so may each session's own token."""
     name = "cygnet-shares"
-    port = hub.shares_port or int(os.environ.get("CYGNET_HUB_SHARES_PORT") or 0) or free_port()
+    port = hub.shares_port or int(contract.HUB_SHARES_PORT.get() or 0) or free_port()
     store = os.path.join(folder, "shares")
     service = {
         "name": name,
@@ -210,10 +240,10 @@ def add_shares_service(c, hub, folder):
         "command": [sys.executable, "-m", "cygnet.hub.shares_service"],
         "display": False,  # an API and public pages, not a page for the hub's Services menu
         "environment": {
-            "CYGNET_SHARES_DB": os.path.join(store, "shares.sqlite"),
-            "CYGNET_SHARES_URL": hub.shares_url or os.path.join(store, "snapshots"),
-            "CYGNET_SHARE_MAX_BYTES": str(hub.share_max_bytes),
-            "CYGNET_SHARES_BIND": "127.0.0.1" if hub.shares_host == "127.0.0.1" else "0.0.0.0",
+            contract.SHARES_DB.name: os.path.join(store, "shares.sqlite"),
+            contract.SHARES_URL.name: hub.shares_url or os.path.join(store, "snapshots"),
+            contract.SHARE_MAX_BYTES.name: str(hub.share_max_bytes),
+            contract.SHARES_BIND.name: "127.0.0.1" if hub.shares_host == "127.0.0.1" else "0.0.0.0",
         },
     }
     if not add_service(c, service):
@@ -221,7 +251,7 @@ def add_shares_service(c, hub, folder):
     grant_user_access(c, name)
     base = c.JupyterHub.get("base_url", "/").rstrip("/") + "/"
     connect = hub.shares_connect_url or f"http://127.0.0.1:{port}{base}services/{name}/"
-    c.Spawner.environment = {**site_value(c.Spawner, "environment", {}), "CYGNET_SHARES_SERVICE_URL": connect}
+    c.Spawner.environment = {**site_value(c.Spawner, "environment", {}), contract.SHARES_SERVICE_URL.name: connect}
 
 
 def grant_user_access(c, name):

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from jupyterhub.services.auth import HubAuthenticated
 from tornado import ioloop, web
 
-from cygnet.core import checks
+from cygnet.core import checks, contract
 from cygnet.core.errors import BadInput, CygnetError, as_http_error
 from cygnet.server.log_scrub import ScrubSecrets, scrub_secrets
 from cygnet.server.work import Work
@@ -307,13 +307,13 @@ def main():
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/cygnet-shares/")
     hub_base = os.environ.get("JUPYTERHUB_BASE_URL", "/")
     store = ShareStore(
-        os.environ["CYGNET_SHARES_DB"],
-        os.environ["CYGNET_SHARES_URL"],
+        os.environ[contract.SHARES_DB.name],
+        os.environ[contract.SHARES_URL.name],
         None,
-        int(os.environ.get("CYGNET_SHARE_MAX_BYTES", 1 << 30)),
+        int(contract.SHARE_MAX_BYTES.get()),
     )
     app = make_app(Service(store, prefix, hub_base))
-    app.listen(url.port or 80, os.environ.get("CYGNET_SHARES_BIND", "127.0.0.1"), xheaders=True)
+    app.listen(url.port or 80, contract.SHARES_BIND.get(), xheaders=True)
     log.info("serving shares on %s (under %s)", url.geturl(), prefix)
     try:
         ioloop.IOLoop.current().start()

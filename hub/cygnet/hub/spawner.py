@@ -15,11 +15,11 @@ from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
 from tornado import web
 from traitlets import Bool, Dict, HasTraits, Integer, List, Unicode, default
 
+from cygnet.core import contract
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import BadInput
 
 from .form import render_form
-from .kerberos_login import TICKET_ENV
 from .options import OPTION_KEYS, check_options, landing_url, port_block, site_choices
 
 
@@ -43,8 +43,16 @@ class CygnetSpawnerMixin(HasTraits):
         "itself (a hub in Kubernetes without CVMFS). Empty: the views the hub discovers, as `cygnet views`.",
     ).tag(config=True)
 
+    view_descriptions = Dict(
+        value_trait=Unicode(),
+        help="What the form says of a view, by view (<release>/<platform>) or by release, e.g. "
+        "{'LCG_107': 'LCG 107: ROOT 6.34, Python 3.11'}. Without one, the form shows the view's Python.",
+    ).tag(config=True)
+
     def _choices(self):
-        return site_choices(Cygnet(parent=self), self.core_choices, self.memory_choices, self.view_choices)
+        return site_choices(
+            Cygnet(parent=self), self.core_choices, self.memory_choices, self.view_choices, self.view_descriptions
+        )
 
     @default("options_form")
     def _cygnet_options_form(self):
@@ -77,7 +85,7 @@ class CygnetSpawnerMixin(HasTraits):
             env.setdefault("KRB5_CONFIG", os.environ["KRB5_CONFIG"])
         ticket = getattr(self, "kerberos_ticket", None)
         if ticket:
-            env[TICKET_ENV] = ticket
+            env[contract.KERBEROS_TICKET.name] = ticket
         return env
 
     @default("apply_user_options")
@@ -102,11 +110,11 @@ class CygnetSpawnerMixin(HasTraits):
         self.args += [f"--Cygnet.default_view={chosen['view']}", f"--Cygnet.spark_port_range={ports}"]
         self.environment = {
             **self.environment,
-            "CYGNET_VIEW_CHOSEN": chosen["view"],
-            "CYGNET_CORES": str(chosen["cores"]),
-            "CYGNET_MEMORY": chosen["memory"],
-            "CYGNET_SPARK_CLUSTER": "" if chosen["cluster"] == "none" else chosen["cluster"],
-            "CYGNET_ENV_SCRIPT": chosen["env_script"],
+            contract.VIEW_CHOSEN.name: chosen["view"],
+            contract.CORES.name: str(chosen["cores"]),
+            contract.MEMORY.name: chosen["memory"],
+            contract.SPARK_CLUSTER.name: "" if chosen["cluster"] == "none" else chosen["cluster"],
+            contract.ENV_SCRIPT.name: chosen["env_script"],
         }
 
 

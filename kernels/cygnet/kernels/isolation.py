@@ -8,6 +8,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+from cygnet.core import contract
 from cygnet.core.errors import BadInput
 
 
@@ -19,9 +20,9 @@ def kernel_environment(view, view_env, server_env, passthrough, kernel_path=None
     if kernel_path:
         # Appended, so the view's own packages win over anything of Cygnet's.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [view_env.get("PYTHONPATH"), str(kernel_path)]))
-    env["CYGNET_VIEW"] = view.name
-    env["CYGNET_VIEW_PATH"] = str(view.path)
-    env["CYGNET_KERNEL_EXTENSIONS"] = ",".join(extensions)
+    env[contract.VIEW.name] = view.name
+    env[contract.VIEW_PATH.name] = str(view.path)
+    env[contract.KERNEL_EXTENSIONS.name] = ",".join(extensions)
     return env
 
 

@@ -17,7 +17,7 @@ from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinja
 from tornado.ioloop import IOLoop
 
 from cygnet.compute.catalogue import load_catalogue
-from cygnet.core import kerberos, scratch, session_key
+from cygnet.core import contract, kerberos, scratch, session_key
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import CygnetError
 from cygnet.runs import settings as run_settings
@@ -31,6 +31,7 @@ from cygnet.storage.sync_jobs import SyncJobs
 from cygnet.views import EnvironmentCache, discover
 
 from . import (
+    busy_activity,
     compute_handlers,
     dask_dashboard,
     handlers,
@@ -121,9 +122,9 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
     def initialize_settings(self):
         serverapp = self.serverapp
         # Kernels learn this server's Spark UI route from it (cygnet.spark.kernel_env).
-        os.environ["CYGNET_SERVER_BASE_URL"] = serverapp.base_url
+        os.environ[contract.SERVER_BASE_URL.name] = serverapp.base_url
         # Managed Spark Connect servers work in the workspace (relative paths land there).
-        os.environ["CYGNET_WORKSPACE"] = serverapp.root_dir
+        os.environ[contract.WORKSPACE.name] = serverapp.root_dir
         config = self.cygnet = Cygnet(parent=self)
         _make_private(self, config)
         # Every process that acts for the user (kernels, terminals, sync jobs, the XRootD client
@@ -152,6 +153,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.spark_servers = ManagedServers(servers_dir(config), self.catalogue, workspace)
         self.spark_sweep = start_sweep(self)
         self.dask_sweep = start_dask_sweep(self)
+        self.busy_activity = busy_activity.start(serverapp)  # a computing kernel is not idle
         atexit.register(self.spark_servers.stop_all)  # a managed server lives no longer than the service
         self.share_pages = RenderCache()
         self.open_settings = dataclasses.replace(
@@ -191,8 +193,8 @@ def _make_private(app, config):
     scratch.private_umask()
     scratch.private_dir(config.data_dir)
     os.environ.update(scratch.prepare(config.data_dir, config.scratch_dir))
-    atexit.register(scratch.remove, os.environ["CYGNET_SCRATCH"])
-    os.environ[session_key.ENV] = session_key.key_path(config.data_dir)  # kernels and Connect servers read it
+    atexit.register(scratch.remove, os.environ[contract.SCRATCH.name])
+    os.environ[contract.SESSION_KEY.name] = session_key.key_path(config.data_dir)  # kernels and Connect servers read it
     app.session_key = session_key.session_key()
     app.spark_ui_bearer = bearer(app.session_key)
 
@@ -238,7 +240,7 @@ def _answer_long_requests(serverapp):
 def _install_handed_ticket(app):
     """A ticket the hub handed over at login (cygnet.hub.kerberos_login) becomes the user's
     cache; the variable is removed first, so no kernel or terminal ever inherits it."""
-    handed = os.environ.pop("CYGNET_KERBEROS_TICKET", None)
+    handed = os.environ.pop(contract.KERBEROS_TICKET.name, None)
     if not handed:
         return False
     try:

@@ -70,21 +70,6 @@ def jupyter_argv(args, extra):
 
 def ensure_a_view(config):
     """With no usable view anywhere, build 'default' from this Python so kernels work."""
-    from cygnet.views import build_view, discover
-    from cygnet.views.build import dask_requirements, spark_requirements, storage_requirements
+    from cygnet.views.first_start import ensure_default_view
 
-    if any(v.usable for v in discover(config.effective_views_roots())):
-        return
-    print(
-        f"cygnet: no usable software view under {', '.join(map(str, config.effective_views_roots()))}; "
-        "building 'default' from this Python (first start only)",
-        file=sys.stderr,
-        flush=True,
-    )
-    build_view(
-        config.local_views_root,
-        "default",
-        python=sys.executable,
-        packages=spark_requirements() + storage_requirements() + dask_requirements(),
-        progress=lambda m: print(f"cygnet: {m}", file=sys.stderr, flush=True),
-    )
+    ensure_default_view(config.effective_views_roots(), config.local_views_root)

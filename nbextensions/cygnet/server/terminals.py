@@ -12,6 +12,7 @@ import shutil
 
 from jupyter_server_terminals.terminalmanager import TerminalManager
 
+from cygnet.core import contract
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable, as_http_error
 
 # What the terminal itself sets, kept over the view's environment.
@@ -62,5 +63,5 @@ class ViewTerminalManager(TerminalManager):
             return env
         own = {k: env[k] for k in TERMINAL_VARIABLES if k in env}
         own.update({k: v for k, v in env.items() if k.startswith("PYXTERM_")})
-        own["CYGNET_TERMINAL_PATH"] = view_env.get("PATH", "")
+        own[contract.TERMINAL_PATH.name] = view_env.get("PATH", "")
         return {**view_env, **own}

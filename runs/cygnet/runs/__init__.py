@@ -11,10 +11,12 @@ import os
 
 
 def _runs(workspace=None):
+    from cygnet.core import contract
+
     from . import settings
     from .service import Runs
 
-    return Runs(settings.load(), workspace or os.environ.get("CYGNET_WORKSPACE") or os.getcwd())
+    return Runs(settings.load(), workspace or contract.WORKSPACE.get() or os.getcwd())
 
 
 def submit(notebook, parameters=None, view="", cluster="", backend="", out="", workspace=None):

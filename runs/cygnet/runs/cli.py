@@ -6,6 +6,7 @@ import os
 import sys
 import time
 
+from cygnet.core import contract
 from cygnet.core.errors import BadInput
 from cygnet.core.paths import from_shell
 
@@ -53,7 +54,7 @@ def _runs(args, config_argv):
     from . import settings
     from .service import Runs
 
-    workspace = getattr(args, "workspace", "") or os.environ.get("CYGNET_WORKSPACE") or os.getcwd()
+    workspace = getattr(args, "workspace", "") or contract.WORKSPACE.get() or os.getcwd()
     return Runs(settings.load(config_argv), workspace)
 
 

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from cygnet.core import scratch
+from cygnet.core import contract, scratch
 from cygnet.core.atomic import atomic_write
 
 SPARK_CELL_TAG = "cygnet-spark"
@@ -118,7 +118,7 @@ def main(run_dir):
     except Exception as e:  # noqa: BLE001 - the run's record must say what stopped it
         error = f"{type(e).__name__}: {e}"
     render_html(plan)
-    scratch.remove(os.environ.get("CYGNET_SCRATCH"))  # the run's own (see Runs._job)
+    scratch.remove(contract.SCRATCH.get())  # the run's own (see Runs._job)
     write_status(run_dir, state="failed" if error else "succeeded", ended=time.time(), error=error)
     return 1 if error else 0
 

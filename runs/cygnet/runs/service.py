@@ -10,7 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
-from cygnet.core import scratch
+from cygnet.core import contract, scratch
 from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
 from cygnet.core.identity import current_user
@@ -21,7 +21,8 @@ from .backends import Job, RunBackend, registry
 from .settings import RunSettings
 from .store import FINAL, Run, RunStore
 
-# Variables a batch job never gets from the server: logins and secrets of the service itself.
+# Variables a batch job never gets from the server: logins and secrets of the service itself,
+# and the contract's secrets (cygnet.core.contract).
 SECRET_NAMES = re.compile(r"TOKEN|SECRET|PASSW|API_KEY|PRIVATE_KEY|COOKIE", re.I)
 PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -190,10 +191,10 @@ class Runs:
         return catalogue.cluster(cluster).engine
 
     def _job(self, run):
-        env = {k: v for k, v in os.environ.items() if not SECRET_NAMES.search(k)}
+        env = {k: v for k, v in os.environ.items() if not (SECRET_NAMES.search(k) or k in contract.SECRETS)}
         # The job finds the same views and keeps its state where the server does.
-        env["CYGNET_VIEWS_PATH"] = ":".join(self.settings.views_roots)
-        env["CYGNET_DATA_DIR"] = self.settings.data_dir
+        env[contract.VIEWS_PATH.name] = ":".join(self.settings.views_roots)
+        env[contract.DATA_DIR.name] = self.settings.data_dir
         # A scratch of the run's own: it outlives the session's, which goes when the session ends.
         env.update(scratch.private_scratch(os.path.join(run.run_dir, "scratch"), env))
         return Job(run_id=run.id, run_dir=run.run_dir, workdir=str(self.workspace), env=env)

@@ -4,6 +4,7 @@ executors use the kernel's view. Pure functions: the kernel side calls them, tes
 
 import re
 
+from cygnet.core import contract
 from cygnet.core.errors import BadInput
 
 from .kinds import OPTION
@@ -82,8 +83,8 @@ def view_conf(python, view_env, ports=None, host="127.0.0.1"):
     for name in ("PYTHONPATH", "LD_LIBRARY_PATH", "PATH"):
         if view_env.get(name):
             conf[f"spark.executorEnv.{name}"] = view_env[name]
-    if view_env.get("CYGNET_VIEW"):
-        conf["spark.executorEnv.CYGNET_VIEW"] = view_env["CYGNET_VIEW"]
+    if contract.VIEW.get(view_env):
+        conf[f"spark.executorEnv.{contract.VIEW.name}"] = contract.VIEW.get(view_env)
     if ports:
         conf.update(zip(PORT_OPTIONS, map(str, ports)))  # noqa: B905 - kernel side: views may predate 3.10
         conf["spark.driver.host"] = host

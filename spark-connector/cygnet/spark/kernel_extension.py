@@ -10,11 +10,11 @@ Comm protocol (JSON in both directions, on a comm opened by the front end):
 """
 
 import argparse
-import os
 import shlex
 import threading
 
 from cygnet.compute.engine_comm import EngineComm, saved_choice
+from cygnet.core import contract
 from cygnet.core.errors import BadInput, CygnetError
 from cygnet.core.units import human_size
 
@@ -35,7 +35,7 @@ def load_ipython_extension(ip):
         kernel.comm_manager.register_target(COMM_TARGET, lambda comm, msg: SparkComm(ip, comm))
         if monitor.importable("sparkmonitor"):
             kernel.comm_manager.register_target("SparkMonitor", monitor.hold_monitor_comm)
-    if os.environ.get("CYGNET_SPARK_PRELOAD"):
+    if contract.SPARK_PRELOAD.get():
         threading.Thread(target=_preload_client, name="cygnet-spark-preload", daemon=True).start()
 
 

@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from cygnet.core import checks
+from cygnet.core import checks, contract
 from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable
 from cygnet.core.proc import alive, tail
@@ -29,14 +29,14 @@ from .connect_auth import TOKEN_ENV, channel, new_token, read_token, write_token
 
 
 def servers_dir():
-    path = os.environ.get("CYGNET_SPARK_SERVERS_DIR")
+    path = contract.SPARK_SERVERS_DIR.get()
     if not path:
         raise Unavailable("managed Spark Connect servers need the Cygnet server (no $CYGNET_SPARK_SERVERS_DIR)")
     return Path(path)
 
 
 def kernel_view():
-    return os.environ.get("CYGNET_VIEW", "")
+    return contract.VIEW.get()
 
 
 # --- kernel side -----------------------------------------------------------------------------
@@ -56,7 +56,7 @@ def server_for_kernel(cluster, log):
         server_id = secrets.token_hex(8)
         log_path = folder / f"{server_id}.log"
         conf = server_conf({**cluster.conf, "spark.pyspark.python": sys.executable})
-        workspace = os.environ.get("CYGNET_WORKSPACE") or os.getcwd()
+        workspace = contract.WORKSPACE.get() or os.getcwd()
         env = {**os.environ, "PYSPARK_PYTHON": sys.executable}  # the Python its workers run
         env.pop(TOKEN_ENV, None)  # the new server's own token, not one this kernel holds
         started = start_connect_server(
@@ -238,11 +238,8 @@ class ManagedServers:
 def proxied_ui(started):
     """The server's UI through the Jupyter server (cygnet.server.spark_ui), behind its login;
     its own address where there is no Jupyter server."""
-    base = os.environ.get("CYGNET_SPARK_UI_BASE") or (
-        os.environ["CYGNET_SERVER_BASE_URL"].rstrip("/") + "/cygnet/spark-ui/"
-        if os.environ.get("CYGNET_SERVER_BASE_URL")
-        else ""
-    )
+    server = contract.SERVER_BASE_URL.get()
+    base = contract.SPARK_UI_BASE.get() or (server.rstrip("/") + "/cygnet/spark-ui/" if server else "")
     return f"{base}{started['ui_port']}/" if base else started["ui_url"]
 
 

@@ -13,6 +13,7 @@ import sys
 
 from cygnet.compute.catalogue import load_catalogue
 from cygnet.compute.ports import PortLease, port_range, ports_dir
+from cygnet.core import contract
 from cygnet.core.errors import BadInput, CygnetError, NotAuthenticated, Unavailable
 from cygnet.core.session_key import session_key
 
@@ -35,12 +36,12 @@ from .ui_auth import filter_conf, has_jws_filter
 
 
 def catalogue():
-    return load_catalogue(os.environ.get("CYGNET_CATALOGUE") or None)
+    return load_catalogue(contract.CATALOGUE.get() or None)
 
 
 def default_cluster():
     """The session's cluster (the hub form's choice, through the kernel's environment), else local."""
-    return os.environ.get("CYGNET_SPARK_CLUSTER") or "local"
+    return contract.SPARK_CLUSTER.get()
 
 
 def connect(cluster=None, bundles=(), conf=None, app_name=None, namespace=None, on_log=None):
@@ -109,7 +110,7 @@ def _check_credentials(cluster, log):
     if cluster.token_service:
         from .tokens import token_file
 
-        path = token_file(os.environ.get("CYGNET_SPARK_TOKENS") or "", cluster.name)
+        path = token_file(contract.SPARK_TOKENS.get(), cluster.name)
         if not os.path.isfile(path):
             raise NotAuthenticated(
                 f"there are no delegation tokens for {cluster.name} yet (from {cluster.token_service}): "
@@ -153,7 +154,7 @@ def _start(cluster_name, bundles, options, app_name, log):
         from pyspark.sql import SparkSession
     except ImportError:
         raise Unavailable(
-            f"this kernel's view ({os.environ.get('CYGNET_VIEW', 'unknown')}) has no pyspark: choose a view with Spark"
+            f"this kernel's view ({contract.VIEW.get() or 'unknown'}) has no pyspark: choose a view with Spark"
         ) from None
     builder = SparkSession.builder.appName(app_name or conf.pop("spark.app.name", None) or _default_app_name())
     if cluster.auth == "kerberos":
@@ -263,7 +264,7 @@ def _cleanup():
 
 
 def _default_app_name():
-    view = os.environ.get("CYGNET_VIEW", "")
+    view = contract.VIEW.get()
     return f"cygnet-{os.environ.get('USER', 'user')}" + (f" ({view})" if view else "")
 
 

@@ -1,7 +1,8 @@
 """Kernel side: the state of the kernel's one Spark session, as displays and the comm show it."""
 
-import os
 import threading
+
+from cygnet.core import contract
 
 SECRET_WORDS = ("password", "secret", "token", "credential", "key")
 
@@ -39,7 +40,7 @@ class SparkState:
         if self.session is not None and not self.cluster.is_connect:
             sc = self.session.sparkContext
             data["ui_url"], data["app_id"] = sc.uiWebUrl, sc.applicationId
-            ui_base = os.environ.get("CYGNET_SPARK_UI_BASE")
+            ui_base = contract.SPARK_UI_BASE.get()
             if ui_base and self.conf.get("spark.ui.port"):  # through the Jupyter server, behind its login
                 data["ui_url"] = f"{ui_base}{self.conf['spark.ui.port']}/"
         elif self.session is not None:

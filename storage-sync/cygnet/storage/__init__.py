@@ -13,20 +13,16 @@ import shutil
 
 # Kernel-side packages this one needs on a kernel's path (cygnet.kernels.isolation).
 KERNEL_REQUIRES = ("cygnet.core",)
-DEFAULT_HOME = "/eos/user/{u0}/{user}"
 
 
 def home():
     """The user's EOS home: root://endpoint//eos/user/<u>/<user>."""
+    from cygnet.core import contract
     from cygnet.core.identity import current_user
 
     from .xrootd import home as _home
 
-    return _home(
-        os.environ.get("CYGNET_STORAGE_ENDPOINT", ""),
-        os.environ.get("CYGNET_STORAGE_HOME") or DEFAULT_HOME,
-        current_user(),
-    )
+    return _home(contract.STORAGE_ENDPOINT.get(), contract.STORAGE_HOME.get(), current_user())
 
 
 def resolve(target):
@@ -40,7 +36,9 @@ def resolve(target):
         raise BadInput(f"not an XRootD URL (root://host//path) or a local path: {target!r}")
     if is_url(target) or os.path.isabs(target) or target.startswith("."):
         return target
-    if os.environ.get("CYGNET_STORAGE_ENDPOINT"):
+    from cygnet.core import contract
+
+    if contract.STORAGE_ENDPOINT.get():
         return home().rstrip("/") + "/" + target
     return target
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from cygnet.core import contract
 from cygnet.core.atomic import PARTIAL_MARK as TEMP_MARK
 from cygnet.core.atomic import partial_name, partial_target  # noqa: F401 - part of the box's vocabulary
 from cygnet.core.errors import BadInput, NotAuthenticated, NotFound, Unavailable
@@ -319,8 +320,8 @@ class WebDAVBox(FsspecBox):
         if parts.username or parts.password:
             raise BadInput("put box credentials in $CYGNET_BOX_USER and $CYGNET_BOX_PASSWORD, not in the URL")
         http = "https" if parts.scheme in ("webdavs", "https") else "http"
-        user = username or os.environ.get("CYGNET_BOX_USER")
-        password = password or os.environ.get("CYGNET_BOX_PASSWORD")
+        user = username or contract.BOX_USER.get()
+        password = password or contract.BOX_PASSWORD.get()
 
         def webdav():
             from webdav4.fsspec import WebdavFileSystem

@@ -12,9 +12,9 @@ dask.dataframe, pandas) take its URLs as they are:
   filesystem (`webdav_fs`) carries the credentials to the workers, which read their own chunks from the server.
 """
 
-import os
 from urllib.parse import urlsplit
 
+from cygnet.core import contract
 from cygnet.core.errors import BadInput
 
 BOX_PROTOCOLS = ("webdav", "webdavs")
@@ -40,9 +40,9 @@ def storage_options(url):
         parts = urlsplit(str(url))
         if parts.username or parts.password:
             raise BadInput("put box credentials in $CYGNET_BOX_USER and $CYGNET_BOX_PASSWORD, not in the URL")
-        user, password = os.environ.get("CYGNET_BOX_USER"), os.environ.get("CYGNET_BOX_PASSWORD")
+        user, password = contract.BOX_USER.get(), contract.BOX_PASSWORD.get()
         if user:
-            return {"auth": (user, password or ""), "timeout": 60}
+            return {"auth": (user, password), "timeout": 60}
         from cygnet.core.negotiate import HttpxNegotiate
 
         return {"auth": HttpxNegotiate(), "timeout": 60}

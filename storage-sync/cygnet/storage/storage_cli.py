@@ -31,9 +31,11 @@ def _env(config_argv):
     """Relative paths mean the EOS home of the configured endpoint, as in kernels."""
     import os
 
+    from cygnet.core import contract
+
     config = load_config(config_argv)
-    os.environ.setdefault("CYGNET_STORAGE_ENDPOINT", config.storage_endpoint)
-    os.environ.setdefault("CYGNET_STORAGE_HOME", config.storage_home)
+    os.environ.setdefault(contract.STORAGE_ENDPOINT.name, config.storage_endpoint)
+    os.environ.setdefault(contract.STORAGE_HOME.name, config.storage_home)
 
 
 def ls_command(args, config_argv):
