@@ -148,12 +148,15 @@ def test_kernel_environment_rules(root):
     assert env["CYGNET_KERNEL_EXTENSIONS"] == "a.b"
 
 
-def test_kernel_side_path_exposes_only_the_named_packages(tmp_path, kernel_site):
+def test_kernel_side_path_exposes_only_the_named_packages_and_their_requirements(tmp_path, kernel_site):
+    # cygnet.kernels declares KERNEL_REQUIRES = ("cygnet.core",): the contract comes along,
+    # the server side (views, server) does not.
     path = kernel_side_path(["cygnet.kernels"], tmp_path)
     assert kernel_side_path(["cygnet.kernels"], tmp_path) == path
     code = (
         "import importlib.util as u; import cygnet.kernels.kernel_extension; "
-        "print(u.find_spec('cygnet.views') is None, u.find_spec('cygnet.core') is None)"
+        "print(u.find_spec('cygnet.views') is None, u.find_spec('cygnet.server') is None, "
+        "u.find_spec('cygnet.core') is None)"
     )
     out = subprocess.run(
         ["python3", "-I", "-c", f"import sys; sys.path.append({str(path)!r}); {code}"],
@@ -161,7 +164,7 @@ def test_kernel_side_path_exposes_only_the_named_packages(tmp_path, kernel_site)
         text=True,
         env={"PATH": os.environ["PATH"]},
     )
-    assert out.stdout.split() == ["True", "True"], out.stderr
+    assert out.stdout.split() == ["True", "True", "False"], out.stderr
     for bad in ("jupyter_server", "cygnet", "cygnet.nope", "cygnet.a.b"):
         with pytest.raises(BadInput):
             kernel_side_path([bad], tmp_path)
