@@ -70,7 +70,7 @@ def test_build_layout_is_an_lcg_view(built_view):
     assert list((path / "lib").glob("python3.*/site-packages/ipykernel"))
 
 
-@pytest.mark.slow  # builds the default view with pip
+@pytest.mark.slow  # builds the default view (uv, or pip without it)
 def test_up_with_no_configuration_builds_a_default_view_and_serves(tmp_path):
     """The embedded default: nothing configured, no views anywhere."""
     env = {

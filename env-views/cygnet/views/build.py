@@ -137,26 +137,42 @@ def build_view(
         requirements.insert(0, kernel_requirement())
     if requirements:
         progress(f"installing {' '.join(requirements)}")
-        # The server's pip installs into the view, which then needs no pip of its own.
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "--python",
-                str(view_python),
-                "install",
-                "--disable-pip-version-check",
-                *requirements,
-            ],
-            "installing packages",
-            timeout=INSTALL_TIMEOUT,
-        )
+        _run(install_command(view_python, requirements), "installing packages", timeout=INSTALL_TIMEOUT)
 
     atomic_write(target / "setup.sh", SETUP_SH)
     (target / BUILDING_MARKER).unlink()
     progress(f"view {release}/{platform} is ready")
     return inspect_view(release, platform, target)
+
+
+def uv_binary():
+    """The uv that comes with Cygnet, or None."""
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return None
+
+
+def install_command(view_python, requirements):
+    """The command that installs `requirements` into the view of `view_python`, which needs no
+    installer of its own: uv where Cygnet has it (about twice as fast as pip on a Spark view),
+    else the server's pip. Bytecode is compiled now, since a view is read-only once published
+    (as on CVMFS) and its kernels could not write it."""
+    uv = uv_binary()
+    if uv:
+        return [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(view_python), *requirements]
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(view_python),
+        "install",
+        "--disable-pip-version-check",
+        *requirements,
+    ]
 
 
 def _run(cmd, what, timeout):

@@ -26,6 +26,7 @@ from cygnet.core.errors import BadInput, CygnetError, Unavailable
 from cygnet.core.paths import tree_size
 from cygnet.core.proc import stream_bounded, tail
 
+from .build import uv_binary
 from .discovery import CUSTOM_ENV_INFO, inspect_view
 
 CUSTOM_FORMAT = 1
@@ -236,12 +237,10 @@ def build_custom_view(root, release, base_view, base_env, requirements, limits=B
 
 
 def _uv():
-    try:
-        from uv import find_uv_bin
-
-        return find_uv_bin()
-    except (ImportError, FileNotFoundError) as e:
-        raise Unavailable("uv is not installed with Cygnet; reinstall it (`make up`)") from e
+    uv = uv_binary()
+    if not uv:
+        raise Unavailable("uv is not installed with Cygnet; reinstall it (`make up`)")
+    return uv
 
 
 def _build_env(base_env):
