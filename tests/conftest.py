@@ -1,8 +1,10 @@
 """Shared fixtures: real views and a real Cygnet server, started once per test session."""
 
 import json
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,17 +18,19 @@ from tests.support.views import GOOD_SCRIPT, LANGS, SCRIPT, language_view, lcg_v
 
 @pytest.fixture(scope="session", autouse=True)
 def no_share_token_in_any_server_log():
-    """At the end of the suite: no server log of any test holds a share token it handed out."""
+    """At the end of the suite: no server log of any test holds a share token it handed out,
+    nor a Kerberos password. Each log is read and searched once, for all of them at a time."""
     yield
+    secrets = {token: "a share token" for token in JupyterServer.share_tokens}
+    secrets.update({password: "a Kerberos password" for password in KDC.passwords})
+    if not secrets:
+        return
+    pattern = re.compile("|".join(re.escape(s) for s in sorted(secrets, key=len, reverse=True)))
     leaked = []
-    for path in JupyterServer.logs:
+    for path in set(JupyterServer.logs):
         text = path.read_text(errors="replace") if path.exists() else ""
-        leaked += [f"{path}: ...{token[-6:]}" for token in JupyterServer.share_tokens if token in text]
-    assert not leaked, f"share tokens reached server logs: {leaked}"
-    for path in JupyterServer.logs:
-        text = path.read_text(errors="replace") if path.exists() else ""
-        leaked += [f"{path}: a Kerberos password" for password in KDC.passwords if password in text]
-    assert not leaked, f"passwords reached server logs: {leaked}"
+        leaked += sorted({f"{path}: {secrets[m.group(0)]}" for m in pattern.finditer(text)})
+    assert not leaked, f"secrets reached server logs: {leaked}"
 
 
 @pytest.fixture(scope="session")
@@ -236,7 +240,7 @@ TIERS = {
     "kdc": {"kdc", "realm", "kerberized_eos", "negotiate_service"},
     "slurm": {"slurm", "runs_setup"},
     "spark": {"spark_view", "connect_server", "spark_server", "standalone"},
-    # Views built with pip and servers on them.
+    # Freshly built views and servers on them.
     "slow": {"built_view", "kernel_site", "lcg_root", "server", "langs", "dask_server", "gateway"},
 }
 # Modules whose every test starts a hub or a browser itself.
@@ -285,3 +289,30 @@ def pytest_sessionfinish(session, exitstatus):
     if left:
         print(f"\nthe tests changed the checkout (files written or changed there): {left[:20]}", file=sys.stderr)
         session.exitstatus = 1
+
+
+# --- slow teardowns are named in the summary -----------------------------------------------------
+# --durations shows a slow teardown only as the last test's; this names the fixture it was.
+_teardown_clock = {"last": 0.0}
+_slow_teardowns = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    _teardown_clock["last"] = time.monotonic()
+    yield
+
+
+def pytest_fixture_post_finalizer(fixturedef, request):
+    now = time.monotonic()
+    took = now - _teardown_clock["last"]
+    _teardown_clock["last"] = now
+    if took > 2 and fixturedef.scope in ("session", "package", "module"):
+        _slow_teardowns.append((took, fixturedef.scope, fixturedef.argname))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _slow_teardowns:
+        terminalreporter.section("slow fixture teardowns")
+        for took, scope, name in sorted(_slow_teardowns, reverse=True)[:15]:
+            terminalreporter.write_line(f"{took:7.2f}s {scope:<8} {name}")
