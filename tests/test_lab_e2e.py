@@ -2,6 +2,8 @@
 real `cygnet up` server, a real Spark-capable view kernel and a real git daemon. Each scenario
 saves a screenshot of its final state under test-output/e2e/ for a person to look at."""
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -100,6 +102,8 @@ def lab(tmp_path_factory, spark_view, kdc, connect_server):
             "--Cygnet.spark_port_range=41100-41111",
             f"--Cygnet.default_view=sparktest/{PLATFORM}",
             "--Cygnet.open_internal_hosts=127.0.0.1",
+            "--Cygnet.runs_min_interval=2",
+            "--Cygnet.runs_check_every=0.5",
             f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}",
         ],
     )  # no layout from other runs
@@ -575,3 +579,36 @@ def test_run_as_batch_job_from_the_file_browser_then_the_runs_panel(page, lab):
     page.click(".cygnet-run[data-state='succeeded'] .cygnet-run-open")
     page.wait_for_selector(".jp-OutputArea-output:has-text('energy is 7')")
     shot(page, "run-result")
+
+    # The same dialog schedules it: at an interval, with a signed webhook told of every run.
+    from tests.support.mailbox import WebhookReceiver
+
+    hook = WebhookReceiver()
+    try:
+        page.click(".jp-SideBar [data-id='filebrowser']")  # back from the Runs panel
+        page.click(".jp-DirListing-item[title^='Name: scan.ipynb']", button="right")
+        page.click(".lm-Menu-item:has-text('Run as Batch Job')")
+        page.wait_for_selector(".cygnet-run-when")
+        page.select_option(".cygnet-run-when", "every")
+        page.fill(".cygnet-run-every", "3s")
+        page.select_option(".cygnet-run-notify-on", "ended")
+        page.fill(".cygnet-run-webhook", hook.url)
+        page.click(".jp-Dialog-button.jp-mod-accept")
+        page.wait_for_selector(".cygnet-webhook-secret")  # shown once
+        secret = page.input_value(".cygnet-webhook-secret")
+        page.click(".jp-Dialog-button.jp-mod-accept")
+        page.click(".jp-SideBar [data-id='cygnet-runs-panel']")
+        page.wait_for_selector(".cygnet-schedule:has-text('scan.ipynb · every 3 s')", timeout=SLOW)
+        page.wait_for_selector(".cygnet-runs-group h3:has-text('(schedule ')", timeout=SLOW)
+        (payload,) = hook.wait_for(1)[:1]
+        assert payload["run"]["schedule"] and payload["run"]["state"] == "succeeded"
+        raw = hook.delivered()[0]["body"]
+        expected = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+        assert hook.delivered()[0]["headers"]["X-Cygnet-Signature"] == expected
+        shot(page, "schedules-panel")
+        page.click(".cygnet-schedule .cygnet-schedule-pause")
+        page.wait_for_selector(".cygnet-schedule:has-text('paused') .cygnet-schedule-resume", timeout=SLOW)
+        page.click(".cygnet-schedule .cygnet-schedule-remove")
+        page.wait_for_selector(".cygnet-schedules-list li:has-text('No schedules.')", timeout=SLOW)
+    finally:
+        hook.stop()

@@ -137,6 +137,48 @@ class Cygnet(Configurable):
         help="Deprecated: use KubernetesRunBackend.namespace, which this is still read as, with a warning.",
     ).tag(config=True)
 
+    runs_min_interval = Float(
+        300.0,
+        help="The shortest time, in seconds, between two runs of one schedule (cron or interval) this site "
+        "allows; a schedule that would fire more often is refused, naming its cron or every field.",
+    ).tag(config=True)
+
+    runs_max_schedules = Integer(
+        20,
+        help="How many schedules one user may have; one more is refused until they remove one.",
+    ).tag(config=True)
+
+    runs_check_every = Float(
+        5.0,
+        help="How often, at least, in seconds, the server looks for due schedules (it also wakes at each "
+        "schedule's next slot), for runs that ended and for notifications to send; 0 turns schedules and "
+        "notifications off in this server.",
+    ).tag(config=True)
+
+    runs_smtp_host = Unicode(
+        "",
+        help="The mail server (SMTP) that sends run notifications by email; empty: email notifications are "
+        "off and asking for one is refused. Its password, if it needs one, comes from the environment "
+        "variable CYGNET_SMTP_PASSWORD, never from a configuration file.",
+    ).tag(config=True)
+
+    runs_smtp_port = Integer(25, help="The mail server's port.").tag(config=True)
+
+    runs_smtp_sender = Unicode(
+        "",
+        help="The From address of run notifications. Default: cygnet@<runs_smtp_host>.",
+    ).tag(config=True)
+
+    runs_smtp_user = Unicode(
+        "",
+        help="The user the mail server is logged in as (with CYGNET_SMTP_PASSWORD); empty: no login.",
+    ).tag(config=True)
+
+    runs_smtp_starttls = Bool(
+        False,
+        help="Whether to switch the mail server connection to TLS (STARTTLS) before sending.",
+    ).tag(config=True)
+
     view_setup_timeout = Float(
         300.0,
         help="Seconds a view's setup.sh may take to source (a cold CVMFS can be slow) "

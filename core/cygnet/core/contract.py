@@ -140,6 +140,14 @@ VIEWS_PATH = Var("CYGNET_VIEWS_PATH", "", "views roots (colon-separated) in fron
 BOX_USER = Var("CYGNET_BOX_USER", "", "the user name for a WebDAV box (never taken from the URL)")
 BOX_PASSWORD = Var("CYGNET_BOX_PASSWORD", "", "the password for a WebDAV box (never taken from the URL)", secret=True)
 
+# --- the site → the server's run notifications ----------------------------------------------------
+SMTP_PASSWORD = Var(
+    "CYGNET_SMTP_PASSWORD",
+    "",
+    "the mail server's password for run notifications (c.Cygnet.runs_smtp_user)",
+    secret=True,
+)
+
 # --- `cygnet hub` → JupyterHub's configuration and the hub's share service -----------------------
 HUB_SITE_CONFIG = Var("CYGNET_HUB_SITE_CONFIG", "", "the site's own JupyterHub config file (`cygnet hub -f FILE`)")
 HUB_DIR = Var("CYGNET_HUB_DIR", "", "the hub's state folder; empty: hub under Cygnet's data dir")
@@ -210,6 +218,7 @@ GROUPS: tuple[tuple[str, tuple[Var, ...]], ...] = (
     ),
     ("server → batch job", (DATA_DIR, VIEWS_PATH)),
     ("user → box client", (BOX_USER, BOX_PASSWORD)),
+    ("site → server", (SMTP_PASSWORD,)),
     (
         "hub → hub services",
         (

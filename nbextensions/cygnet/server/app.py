@@ -21,6 +21,7 @@ from cygnet.core import contract, kerberos, scratch, session_key
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import CygnetError
 from cygnet.runs import settings as run_settings
+from cygnet.runs.schedule_service import Schedules
 from cygnet.runs.service import Runs
 from cygnet.shares.render import RenderCache
 from cygnet.shares.store import open_share_store
@@ -39,6 +40,8 @@ from . import (
     log_scrub,
     openapi,
     run_handlers,
+    runs_loop,
+    schedule_handlers,
     share_handlers,
     share_public,
     spark_handlers,
@@ -62,6 +65,7 @@ FEATURES = (
     handlers,
     opener_handlers,
     run_handlers,
+    schedule_handlers,
     sync_handlers,
     compute_handlers,
     spark_handlers,
@@ -170,6 +174,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
             self.runs.check()
         except CygnetError as e:  # named at start; the rest of Cygnet, and runs naming a backend, still work
             serverapp.log.error("cygnet: batch runs: %s", e)
+        self.schedules = Schedules(self.runs)
+        self.runs_loop = runs_loop.start(self, serverapp)
         self.sync_jobs = SyncJobs(workspace, config.box_url, config.data_dir, config.shares_url)
         serverapp.log.info(
             "cygnet: extension loaded; views roots: %s", ", ".join(map(str, config.effective_views_roots()))

@@ -92,9 +92,94 @@ SCHEMAS = {
             "html": STRING,
             "error": STRING,
             "log_tail": STRING,
+            "schedule": STRING,
+            "notify": _ref("NotifyShown"),
+            "notifications": _array(
+                _obj(
+                    {
+                        "channel": {"enum": ["email", "webhook"]},
+                        "target": STRING,
+                        "state": {"enum": ["pending", "sent", "failed"]},
+                        "attempts": INT,
+                        "last_error": STRING,
+                        "next_try": NUMBER,
+                        "sent": NULLABLE_NUMBER,
+                    }
+                )
+            ),
+            "webhook_secret": STRING,
         },
         ["id", "state", "notebook", "output"],
     ),
+    "Notify": _obj(
+        {
+            "on": {"enum": ["failed", "ended", "never"]},
+            "email": TEXT,
+            "webhook": TEXT,
+            "webhook_secret": TEXT,
+        }
+    )
+    | {"additionalProperties": False},
+    "NotifyShown": _obj(
+        {"on": {"enum": ["failed", "ended", "never"]}, "email": STRING, "webhook": STRING, "webhook_signed": BOOL}
+    ),
+    "Schedule": _obj(
+        {
+            "id": STRING,
+            "owner": STRING,
+            "notebook": STRING,
+            "parameters": ANY_OBJECT,
+            "view": STRING,
+            "cluster": STRING,
+            "backend": STRING,
+            "cron": STRING,
+            "every": NUMBER,
+            "timezone": STRING,
+            "start": NULLABLE_NUMBER,
+            "end": NULLABLE_NUMBER,
+            "paused": BOOL,
+            "misfire": {"enum": ["skip", "catch_up"]},
+            "overlap": {"enum": ["skip", "allow"]},
+            "notify": _ref("NotifyShown"),
+            "created": NUMBER,
+            "next_slot": NULLABLE_NUMBER,
+            "last_slot": NULLABLE_NUMBER,
+            "last_run": STRING,
+            "fired": INT,
+            "skipped": INT,
+            "firings": _array(
+                _obj(
+                    {
+                        "slot": NUMBER,
+                        "state": {"enum": ["claimed", "submitted", "skipped", "failed"]},
+                        "run": STRING,
+                        "note": STRING,
+                    }
+                )
+            ),
+            "webhook_secret": STRING,
+        },
+        ["id", "notebook", "paused", "next_slot"],
+    ),
+    "ScheduleRequest": _request(
+        {
+            "notebook": STRING,
+            "parameters": ANY_OBJECT,
+            "view": STRING,
+            "cluster": STRING,
+            "backend": STRING,
+            "cron": STRING,
+            "every": {"type": ["number", "string"]},
+            "timezone": STRING,
+            "start": {"type": ["number", "string"]},
+            "end": {"type": ["number", "string"]},
+            "misfire": {"enum": ["skip", "catch_up"]},
+            "overlap": {"enum": ["skip", "allow"]},
+            "notify": _ref("Notify"),
+        },
+        ["notebook"],
+    ),
+    "SchedulePatch": _request({"paused": BOOL}, ["paused"]),
     "RunRequest": _request(
         {
             "notebook": STRING,
@@ -103,6 +188,7 @@ SCHEMAS = {
             "cluster": STRING,
             "backend": {"enum": ["", "local", "slurm", "htcondor", "kubernetes"]},
             "out": STRING,
+            "notify": _ref("Notify"),
         },
         ["notebook"],
     ),
@@ -236,6 +322,23 @@ PATHS = {
     "/runs/{id}": {
         "get": _operation("One run, with its log's tail", response=_ref("Run"), path_id=RUN_ID),
         "delete": _operation("Cancel a run", response=_ref("Run"), path_id=RUN_ID),
+    },
+    "/schedules": {
+        "get": _operation("Your schedules", response=_array(_ref("Schedule"))),
+        "post": _operation(
+            "Run a notebook on a schedule (a cron expression or an interval); the webhook secret made for its "
+            "notify is in this answer only",
+            ok=201,
+            response=_ref("Schedule"),
+            body="ScheduleRequest",
+        ),
+    },
+    "/schedules/{id}": {
+        "get": _operation("One schedule and its latest firings", response=_ref("Schedule"), path_id=RUN_ID),
+        "patch": _operation(
+            "Pause or resume a schedule", response=_ref("Schedule"), body="SchedulePatch", path_id=RUN_ID
+        ),
+        "delete": _operation("Remove a schedule (its runs stay)", ok=204, path_id=RUN_ID),
     },
     "/sync": {
         "get": _operation("Your sync jobs, newest first", response=_array(_ref("SyncJob"))),

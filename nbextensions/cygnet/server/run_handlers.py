@@ -9,12 +9,13 @@ from cygnet.core.errors import BadInput, as_http_error
 
 from .handlers import CygnetHandler
 
-FIELDS = ("notebook", "parameters", "view", "cluster", "backend", "out")
+FIELDS = ("notebook", "parameters", "view", "cluster", "backend", "out", "notify")
 
 
 class RunsHandler(CygnetHandler):
     """GET /cygnet/api/runs: your runs, newest first. POST {notebook, parameters?, view?, cluster?,
-    backend?, out?}: 201 with the run (queued)."""
+    backend?, out?, notify?}: 201 with the run (queued), and the webhook secret made for its
+    notify (shown this once)."""
 
     @web.authenticated
     @authorized
@@ -39,9 +40,11 @@ class RunsHandler(CygnetHandler):
             body.get("cluster", ""),
             body.get("backend", ""),
             body.get("out", ""),
+            body.get("notify"),
         )
         self.set_status(201)
-        self.finish_json(run.to_dict())
+        secret = getattr(run, "webhook_secret_shown", "")
+        self.finish_json({**run.to_dict(), **({"webhook_secret": secret} if secret else {})})
 
 
 class RunFormHandler(CygnetHandler):
@@ -67,7 +70,10 @@ class RunHandler(CygnetHandler):
     async def get(self, run_id):
         runs = self.extensionapp.runs
         run = await self.run_core(runs.get, run_id)
-        self.finish_json({**run.to_dict(), "log_tail": await self.run_core(runs.log_tail, run)})
+        notifications = await self.run_core(self.extensionapp.schedules_outbox.of_run, run.id, runs.owner)
+        self.finish_json(
+            {**run.to_dict(), "log_tail": await self.run_core(runs.log_tail, run), "notifications": notifications}
+        )
 
     @web.authenticated
     @authorized

@@ -11,6 +11,38 @@ export interface Run {
   html: string;
   error: string;
   created: number;
+  schedule?: string;
+}
+
+export interface Notify {
+  on: 'failed' | 'ended' | 'never';
+  email?: string;
+  webhook?: string;
+}
+
+export interface Schedule {
+  id: string;
+  notebook: string;
+  cron: string;
+  every: number;
+  timezone: string;
+  paused: boolean;
+  next_slot: number | null;
+  last_run: string;
+  fired: number;
+  skipped: number;
+  webhook_secret?: string;
+}
+
+/** What the dialog's "When" and "Notify" parts hold, as typed. */
+export interface WhenChoice {
+  mode: 'now' | 'cron' | 'every';
+  cron: string;
+  every: string;
+  timezone: string;
+  notifyOn: 'failed' | 'ended' | 'never';
+  email: string;
+  webhook: string;
 }
 
 export interface RunForm {
@@ -78,4 +110,73 @@ export function newlyEnded(before: Map<string, string>, runs: Run[]): Run[] {
   return runs.filter(
     r => FINAL_STATES.includes(r.state) && before.has(r.id) && !FINAL_STATES.includes(before.get(r.id)!)
   );
+}
+
+/** The notify object to send, or undefined when nobody is to be told. */
+export function notifyOf(choice: WhenChoice): Notify | undefined {
+  const email = choice.email.trim();
+  const webhook = choice.webhook.trim();
+  if (choice.notifyOn === 'never' || (!email && !webhook)) {
+    return undefined;
+  }
+  return { on: choice.notifyOn, ...(email ? { email } : {}), ...(webhook ? { webhook } : {}) };
+}
+
+/**
+ * Where the dialog's answer goes: POST runs (now) or POST schedules (a cron expression in a time
+ * zone, or an interval), with the same run fields and notify.
+ */
+export function submission(
+  run: Record<string, unknown>,
+  choice: WhenChoice
+): { route: 'runs' | 'schedules'; body: Record<string, unknown> } {
+  const notify = notifyOf(choice);
+  const body: Record<string, unknown> = { ...run, ...(notify ? { notify } : {}) };
+  if (choice.mode === 'now') {
+    return { route: 'runs', body };
+  }
+  if (choice.mode === 'cron') {
+    return { route: 'schedules', body: { ...body, cron: choice.cron.trim(), timezone: choice.timezone || 'UTC' } };
+  }
+  return { route: 'schedules', body: { ...body, every: choice.every.trim() } };
+}
+
+/** One line for a schedule in the Runs panel. */
+export function describeSchedule(schedule: Schedule, now = Date.now()): string {
+  const when = schedule.cron ? `${schedule.cron} (${schedule.timezone})` : `every ${humanSeconds(schedule.every)}`;
+  let next = 'ended';
+  if (schedule.paused) {
+    next = 'paused';
+  } else if (schedule.next_slot !== null) {
+    const minutes = Math.max(0, Math.round((schedule.next_slot * 1000 - now) / 60000));
+    next = minutes < 1 ? 'next run in under a minute' : `next run in ${minutes} min`;
+  }
+  return `${schedule.notebook} · ${when} · ${next} · ${schedule.fired} run${schedule.fired === 1 ? '' : 's'}`;
+}
+
+export function humanSeconds(seconds: number): string {
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['min', 60]
+  ] as [string, number][]) {
+    if (seconds >= size && seconds % size === 0) {
+      return `${seconds / size} ${unit}`;
+    }
+  }
+  return `${seconds} s`;
+}
+
+/** Runs grouped for the panel: each schedule's runs under it, then one-off runs by notebook. */
+export function groupRuns(runs: Run[]): { key: string; title: string; runs: Run[] }[] {
+  const groups = new Map<string, { key: string; title: string; runs: Run[] }>();
+  for (const run of runs) {
+    const key = run.schedule ? `schedule:${run.schedule}` : `notebook:${run.notebook}`;
+    const title = run.schedule ? `${run.notebook} (schedule ${run.schedule})` : run.notebook;
+    if (!groups.has(key)) {
+      groups.set(key, { key, title, runs: [] });
+    }
+    groups.get(key)!.runs.push(run);
+  }
+  return [...groups.values()];
 }

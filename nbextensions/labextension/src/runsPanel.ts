@@ -1,18 +1,20 @@
-// The "Runs" panel: your batch runs with their state and progress, to open the result or
-// cancel; a notification when one ends (while JupyterLab is open).
+// The "Runs" panel: your schedules (pause, resume, remove) and your batch runs, grouped by
+// schedule and notebook, with their state and progress, to open the result or cancel; a
+// notification when one ends (while JupyterLab is open).
 import { Notification } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { notifyError, reported, requestAPI } from './api';
 import { el } from './dom';
-import { FINAL_STATES, Run, describeRun, newlyEnded } from './runs';
+import { FINAL_STATES, Run, Schedule, describeRun, describeSchedule, groupRuns, newlyEnded } from './runs';
 
 // While a run is under way the panel looks every few seconds; otherwise rarely.
 const POLL_ACTIVE_MS = 3000;
 const POLL_IDLE_MS = 15000;
 
 export class RunsPanel extends Widget {
-  private readonly list = el('ul', { className: 'cygnet-runs-list' });
+  private readonly list = el('div', { className: 'cygnet-runs-list' });
+  private readonly schedules = el('ul', { className: 'cygnet-schedules-list' });
   private readonly seen = new Map<string, string>();
   private timer = 0;
 
@@ -21,7 +23,7 @@ export class RunsPanel extends Widget {
     this.id = 'cygnet-runs-panel';
     this.title.caption = 'Batch runs';
     this.addClass('cygnet-runs-panel');
-    this.node.append(el('h2', {}, 'Runs'), this.list);
+    this.node.append(el('h2', {}, 'Schedules'), this.schedules, el('h2', {}, 'Runs'), this.list);
     void this.poll();
   }
 
@@ -35,8 +37,9 @@ export class RunsPanel extends Widget {
   /** Look again (after a submit, too); whether any run is still under way. */
   async refresh(): Promise<boolean> {
     let runs: Run[];
+    let schedules: Schedule[];
     try {
-      runs = await requestAPI<Run[]>('runs');
+      [runs, schedules] = await Promise.all([requestAPI<Run[]>('runs'), requestAPI<Schedule[]>('schedules')]);
     } catch (error) {
       if (this.isVisible) {
         notifyError('Runs', error);
@@ -52,7 +55,18 @@ export class RunsPanel extends Widget {
     }
     runs.forEach(r => this.seen.set(r.id, r.state));
     if (this.isVisible) {
-      this.list.replaceChildren(...(runs.length ? runs.map(r => this.row(r)) : [el('li', {}, 'No runs yet.')]));
+      const groups = groupRuns(runs).map(group =>
+        el(
+          'section',
+          { className: 'cygnet-runs-group' },
+          el('h3', {}, group.title),
+          el('ul', {}, ...group.runs.map(r => this.row(r)))
+        )
+      );
+      this.list.replaceChildren(...(groups.length ? groups : [el('p', {}, 'No runs yet.')]));
+      this.schedules.replaceChildren(
+        ...(schedules.length ? schedules.map(s => this.scheduleRow(s)) : [el('li', {}, 'No schedules.')])
+      );
     }
     return runs.some(r => !FINAL_STATES.includes(r.state));
   }
@@ -82,6 +96,31 @@ export class RunsPanel extends Widget {
         })
       );
     }
+    return item;
+  }
+
+  private scheduleRow(schedule: Schedule): HTMLElement {
+    const item = el(
+      'li',
+      { className: 'cygnet-schedule' },
+      el('span', { className: 'cygnet-schedule-state' }, describeSchedule(schedule))
+    );
+    item.dataset.id = schedule.id;
+    const act = (label: string, className: string, init: RequestInit) =>
+      el('button', {
+        className: `jp-mod-styled ${className}`,
+        textContent: label,
+        onclick: async () => {
+          await reported(label, () => requestAPI(`schedules/${schedule.id}`, init));
+          void this.refresh();
+        }
+      });
+    item.append(
+      schedule.paused
+        ? act('Resume', 'cygnet-schedule-resume', { method: 'PATCH', body: JSON.stringify({ paused: false }) })
+        : act('Pause', 'cygnet-schedule-pause', { method: 'PATCH', body: JSON.stringify({ paused: true }) }),
+      act('Remove', 'cygnet-schedule-remove', { method: 'DELETE' })
+    );
     return item;
   }
 

@@ -9,7 +9,19 @@ import {
 } from '../src/daskModel';
 import { openQuery } from '../src/links';
 import { terminalViews } from '../src/views';
-import { changedParameters, describeRun, newlyEnded, parseValue, Run } from '../src/runs';
+import {
+  changedParameters,
+  describeRun,
+  describeSchedule,
+  groupRuns,
+  newlyEnded,
+  notifyOf,
+  parseValue,
+  Run,
+  Schedule,
+  submission,
+  WhenChoice
+} from '../src/runs';
 import {
   describeExpiry,
   describeJob,
@@ -298,6 +310,78 @@ describe('batch runs', () => {
     expect(
       newlyEnded(before, [run('a', 'failed'), run('b', 'succeeded'), run('c', 'succeeded')]).map(r => r.id)
     ).toEqual(['a']);
+  });
+});
+
+describe('schedules and notifications', () => {
+  const choice = (over: Partial<WhenChoice>): WhenChoice => ({
+    mode: 'now',
+    cron: '0 6 * * *',
+    every: '1d',
+    timezone: 'Europe/Zurich',
+    notifyOn: 'failed',
+    email: '',
+    webhook: '',
+    ...over
+  });
+  const run = { notebook: 'fit.ipynb', parameters: {}, view: '', cluster: '', backend: '' };
+  it('sends now to runs and a schedule to schedules, with notify only when someone is told', () => {
+    expect(submission(run, choice({}))).toEqual({ route: 'runs', body: run });
+    expect(submission(run, choice({ mode: 'cron', email: ' a@example.org ' }))).toEqual({
+      route: 'schedules',
+      body: { ...run, cron: '0 6 * * *', timezone: 'Europe/Zurich', notify: { on: 'failed', email: 'a@example.org' } }
+    });
+    expect(submission(run, choice({ mode: 'every', every: ' 2h ', timezone: '' })).body).toEqual({
+      ...run,
+      every: '2h'
+    });
+    expect(notifyOf(choice({ notifyOn: 'never', email: 'a@example.org' }))).toBeUndefined();
+    expect(notifyOf(choice({ notifyOn: 'ended', webhook: 'https://h.example.org/x' }))).toEqual({
+      on: 'ended',
+      webhook: 'https://h.example.org/x'
+    });
+  });
+  it('describes a schedule and groups runs by schedule and notebook', () => {
+    const schedule: Schedule = {
+      id: 'abc',
+      notebook: 'fit.ipynb',
+      cron: '',
+      every: 3600,
+      timezone: 'UTC',
+      paused: false,
+      next_slot: 600,
+      last_run: '',
+      fired: 1,
+      skipped: 0
+    };
+    expect(describeSchedule(schedule, 0)).toBe('fit.ipynb · every 1 h · next run in 10 min · 1 run');
+    expect(describeSchedule({ ...schedule, paused: true, cron: '0 6 * * *' }, 0)).toBe(
+      'fit.ipynb · 0 6 * * * (UTC) · paused · 1 run'
+    );
+    const r = (id: string, notebook: string, schedule?: string): Run => ({
+      id,
+      notebook,
+      state: 'succeeded',
+      cells_done: 1,
+      cells_total: 1,
+      backend: 'local',
+      output: 'o',
+      html: 'h',
+      error: '',
+      created: 0,
+      schedule
+    });
+    const groups = groupRuns([
+      r('1', 'fit.ipynb', 's1'),
+      r('2', 'fit.ipynb'),
+      r('3', 'fit.ipynb', 's1'),
+      r('4', 'b.ipynb')
+    ]);
+    expect(groups.map(g => [g.title, g.runs.map(x => x.id)])).toEqual([
+      ['fit.ipynb (schedule s1)', ['1', '3']],
+      ['fit.ipynb', ['2']],
+      ['b.ipynb', ['4']]
+    ]);
   });
 });
 

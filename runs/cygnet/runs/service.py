@@ -76,10 +76,15 @@ class Runs:
         self.backend(self.settings.default_backend, option="c.Cygnet.runs_backend")
 
     # --- submit --------------------------------------------------------------------------
-    def submit(self, notebook, parameters=None, view="", cluster="", backend="", out=""):
-        """Check the request, reserve the output names, start the job; the Run (queued)."""
+    def check_request(self, notebook, parameters=None, view="", cluster="", backend="", out="", notebook_field=False):
+        """The request checked (BadInput, or NotFound naming what is missing): the notebook's path,
+        its parameters, view and kernel, the cluster's engine, the backend's name and runner, and
+        the output folder. `notebook_field`: a missing notebook is bad input naming the field (a
+        schedule for it), not a 404."""
         notebook_path = confine(self.workspace, notebook)
         if notebook_path.suffix != ".ipynb" or not notebook_path.is_file():
+            if notebook_field:
+                raise BadInput(f"notebook: there is no notebook {notebook} in your workspace")
             raise NotFound(f"no notebook {notebook} in your workspace")
         parameters = self._checked_parameters(notebook_path, parameters or {})
         view_obj, kernel = self._kernel_for(notebook_path, view)
@@ -92,6 +97,21 @@ class Runs:
         out_dir = confine(self.workspace, out) if out else notebook_path.parent
         if not out_dir.is_dir():
             raise NotFound(f"no folder {out} in your workspace")
+        return notebook_path, parameters, view_obj, kernel, engine, backend, runner, out_dir
+
+    def check_notify(self, spec):
+        """`spec` as stored, and a webhook secret made for it to show once ('' if none was made)."""
+        from .notify import check_notify
+
+        return check_notify(spec, self.settings.check_url or _no_url_check, self.settings.mail)
+
+    def submit(self, notebook, parameters=None, view="", cluster="", backend="", out="", notify=None, schedule=""):
+        """Check the request, reserve the output names, start the job; the Run (queued). A
+        webhook secret made for `notify` is on the run as `webhook_secret_shown`, to show once."""
+        notebook_path, parameters, view_obj, kernel, engine, backend, runner, out_dir = self.check_request(
+            notebook, parameters, view, cluster, backend, out
+        )
+        notify, shown_secret = self.check_notify(notify)
 
         run_id = uuid.uuid4().hex[:12]
         run_dir = self.dir / run_id
@@ -121,6 +141,8 @@ class Runs:
             html=html.relative_to(self.workspace).as_posix(),
             run_dir=str(run_dir),
             cluster=cluster,
+            schedule=schedule,
+            notify=notify,
         )
         self.store.add(run)
         try:
@@ -128,8 +150,10 @@ class Runs:
         except CygnetError as e:
             run.state, run.error, run.ended = "failed", str(e), time.time()
             self.store.save(run)
+            e.run_id = run.id  # type: ignore[attr-defined]  # a schedule's firing names the failed run
             raise
         self.store.save(run)
+        run.webhook_secret_shown = shown_secret  # type: ignore[attr-defined]
         return run
 
     def _checked_parameters(self, notebook_path, parameters):
@@ -278,6 +302,10 @@ class Runs:
         if (run.state, run.cells_done, run.cells_total, run.started, run.ended, run.error) != before:
             self.store.save(run)
         return run
+
+
+def _no_url_check(url):
+    raise BadInput("webhooks are not enabled here")
 
 
 def _read_status(run_dir):

@@ -16,6 +16,8 @@ from traitlets.config import Config
 
 from cygnet.core.config import Cygnet, load_config
 
+from .notify import Mail
+
 LOG = logging.getLogger("cygnet.runs")
 
 # c.Cygnet.<old> -> c.<backend class>.<new>
@@ -38,6 +40,10 @@ class RunSettings:
     clusters_file: str = ""  # the compute cluster catalogue (c.Cygnet.clusters); empty: the built-in ones
     backend_config: Config = field(default_factory=Config)  # the backends' sections, c.SlurmRunBackend...
     kernel_specs: Callable[[], Any] | None = None  # makes a kernel spec manager, for processes without a server's
+    min_interval: float = 300.0  # seconds between two runs of one schedule, at least
+    max_schedules: int = 20  # per user
+    mail: Mail = field(default_factory=Mail)  # the SMTP server for notifications; no host: no email
+    check_url: Callable[[str], str] | None = None  # a webhook URL if allowed, else BadInput; None: no webhooks
 
 
 def from_config(cygnet: Cygnet, log: logging.Logger | logging.LoggerAdapter | None = None) -> RunSettings:
@@ -50,6 +56,16 @@ def from_config(cygnet: Cygnet, log: logging.Logger | logging.LoggerAdapter | No
         clusters_file=cygnet.clusters,
         backend_config=backend_config(cygnet, log or LOG),
         kernel_specs=partial(_kernel_specs, cygnet),
+        min_interval=cygnet.runs_min_interval,
+        max_schedules=cygnet.runs_max_schedules,
+        mail=Mail(
+            host=cygnet.runs_smtp_host,
+            port=cygnet.runs_smtp_port,
+            sender=cygnet.runs_smtp_sender,
+            user=cygnet.runs_smtp_user,
+            starttls=cygnet.runs_smtp_starttls,
+        ),
+        check_url=_webhook_check(cygnet),
     )
 
 
@@ -73,6 +89,13 @@ def backend_config(cygnet: Cygnet, log: logging.Logger | logging.LoggerAdapter) 
         log.warning("cygnet: c.Cygnet.%s is deprecated: read as c.%s.%s; set that instead", old, section, new)
         config[section][new] = copy.deepcopy(value)
     return config
+
+
+def _webhook_check(cygnet: Cygnet) -> Callable[[str], str]:
+    """Webhooks go where open links may (public addresses, and the site's internal hosts)."""
+    from cygnet.server.opener.policy import OpenPolicy
+
+    return OpenPolicy(internal=tuple(h.lower() for h in cygnet.open_internal_hosts)).check_download
 
 
 def _kernel_specs(cygnet: Cygnet) -> Any:

@@ -38,6 +38,9 @@ class Run:
     html: str  # its HTML rendering
     run_dir: str  # where the job's files are (absolute)
     cluster: str = ""
+    schedule: str = ""  # the schedule that fired it, if one did
+    notify: dict = field(default_factory=dict)  # when and whom to tell it ended (cygnet.runs.notify)
+    noticed: bool = False  # its end has been handed to the notifications (cygnet.runs.notify)
     job_id: str = ""
     state: str = "queued"
     cells_done: int = 0
@@ -50,18 +53,22 @@ class Run:
     def to_dict(self):
         data = asdict(self)
         data.pop("run_dir")
+        notify = dict(data["notify"])
+        if notify.pop("webhook_secret", None):
+            notify["webhook_signed"] = True
+        data["notify"] = notify
         return data
 
 
-class RunStore:
-    """Records of runs, safe to use from several threads and processes."""
+class Database:
+    """One SQLite file (WAL), each use a transaction; safe from several threads and processes."""
 
-    def __init__(self, path):
+    def __init__(self, path, schema):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         with self._connect() as db:
-            db.execute(SCHEMA)
+            db.executescript(schema)
 
     @contextlib.contextmanager
     def _connect(self):
@@ -72,6 +79,21 @@ class RunStore:
                 yield db
         finally:
             db.close()
+
+    @contextlib.contextmanager
+    def _write(self):
+        """A transaction that holds the write lock from its first read, so a read-then-write is
+        atomic across processes too (BEGIN IMMEDIATE)."""
+        with self._lock, self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+
+
+class RunStore(Database):
+    """Records of runs."""
+
+    def __init__(self, path):
+        super().__init__(path, SCHEMA)
 
     def add(self, run):
         with self._lock, self._connect() as db:
@@ -97,3 +119,13 @@ class RunStore:
                 "SELECT record FROM runs WHERE owner = ? ORDER BY created DESC LIMIT ?", (owner, limit)
             ).fetchall()
         return [Run(**json.loads(r[0])) for r in rows]
+
+    def awaiting_notice(self, owners=None):
+        """Runs that ask to be told about (notify) and whose end has not been handed over yet."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT record FROM runs WHERE json_extract(record, '$.noticed') = 0 "
+                "AND json_extract(record, '$.notify.on') IS NOT NULL ORDER BY created"
+            ).fetchall()
+        runs = [Run(**json.loads(r[0])) for r in rows]
+        return [r for r in runs if owners is None or r.owner in owners]

@@ -1,0 +1,230 @@
+"""Schedules and notifications through a real Cygnet server: real runs of real notebooks on a
+view's kernel (the local backend), fired by the server's runner, told to a real SMTP server
+(aiosmtpd) and a real webhook receiver on loopback; `cygnet schedule` beside the server; the
+server killed (-9) between firings and started again on the same records."""
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import time
+
+import nbformat
+import pytest
+
+from tests.support.cli import PLATFORM, cygnet
+from tests.support.jupyter import JupyterServer
+from tests.support.mailbox import Mailbox, WebhookReceiver
+
+pytestmark = pytest.mark.slow
+
+
+def write_notebook(path, *cells, parameters=None):
+    nb = nbformat.v4.new_notebook()
+    if parameters:
+        cell = nbformat.v4.new_code_cell(parameters)
+        cell.metadata["tags"] = ["parameters"]
+        nb.cells.append(cell)
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture(scope="module")
+def mailbox():
+    box = Mailbox().start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, lcg_root, mailbox):
+    root, _ = lcg_root
+    workspace = tmp_path_factory.mktemp("schedules-workspace")
+    write_notebook(workspace / "fit.ipynb", "print('result', year + 1)", parameters="year = 2020")
+    write_notebook(workspace / "broken.ipynb", "x = 1", "raise ValueError('the fit did not converge')")
+    env = {
+        "CYGNET_DATA_DIR": str(tmp_path_factory.mktemp("schedules-data")),
+        "CYGNET_VIEWS_PATH": str(root),
+        "CYGNET_WORKSPACE": str(workspace),
+    }
+    args = [
+        f"--Cygnet.default_view=LCG_marker/{PLATFORM}",
+        "--Cygnet.build_default_view=False",
+        "--Cygnet.runs_check_every=0.5",
+        "--Cygnet.runs_min_interval=2",
+        "--Cygnet.runs_max_schedules=4",
+        "--Cygnet.runs_smtp_host=127.0.0.1",
+        f"--Cygnet.runs_smtp_port={mailbox.port}",
+        "--Cygnet.runs_smtp_sender=cygnet@example.org",
+        "--Cygnet.open_internal_hosts=127.0.0.1",
+    ]
+    return {"workspace": workspace, "env": env, "args": args}
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    with JupyterServer(env=site["env"], root=site["workspace"], args=site["args"]) as srv:
+        yield srv
+
+
+def wait(condition, what, timeout=180):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout} s")
+        time.sleep(0.2)
+    return value
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ({"notebook": "fit.ipynb", "cron": "99 * * * *"}, "cron: '99 * * * *' is not a cron expression"),
+        ({"notebook": "fit.ipynb", "every": "1s"}, "every: this schedule would fire every 1 s"),
+        ({"notebook": "nope.ipynb", "every": "1h"}, "notebook: there is no notebook nope.ipynb"),
+        ({"notebook": "fit.ipynb", "every": "1h", "parameters": {"nope": 1}}, "has no parameter nope"),
+        ({"notebook": "fit.ipynb", "every": "1h", "notify": {"email": "x"}}, "notify.email must be one email"),
+        ({"notebook": "fit.ipynb", "every": "1h", "timezone": 5}, "timezone must be a string"),
+        ({"notebook": "../fit.ipynb", "every": "1h"}, "inside"),
+        ({"notebook": "fit.ipynb", "every": "1h", "when": "now"}, "when"),
+    ],
+)
+def test_a_bad_schedule_is_a_400_naming_the_field(server, body, message):
+    r = server.post("/cygnet/api/schedules", json=body)
+    assert r.status_code == 400 and message in r.json()["message"], r.text
+
+
+def test_a_failing_scheduled_run_is_told_by_email_and_webhook_then_paused_and_removed(server, mailbox):
+    hook = WebhookReceiver()
+    try:
+        before = len(mailbox.messages)
+        body = {
+            "notebook": "broken.ipynb",
+            "every": "2s",
+            "notify": {"on": "failed", "email": "alice@example.org", "webhook": hook.url},
+        }
+        r = server.post("/cygnet/api/schedules", json=body)
+        assert r.status_code == 201, r.text
+        created = r.json()
+        secret = created.pop("webhook_secret")
+        assert created["notify"] == {
+            "on": "failed",
+            "email": "alice@example.org",
+            "webhook": hook.url,
+            "webhook_signed": True,
+        }
+        schedule_id = created["id"]
+
+        mail = wait(lambda: mailbox.messages[before:], "an email about the failed run")[0]
+        assert mail["Subject"] == "Cygnet: run of broken.ipynb failed"
+        assert "ValueError: the fit did not converge" in mail.get_payload()
+        (payload,) = hook.wait_for(1)[:1]
+        run = payload["run"]
+        assert (run["state"], run["schedule"], run["notebook"]) == ("failed", schedule_id, "broken.ipynb")
+        assert "the fit did not converge" in run["error"] and run["link"].startswith(server.url)
+        raw = hook.delivered()[0]
+        assert (
+            raw["headers"]["X-Cygnet-Signature"]
+            == "sha256=" + hmac.new(secret.encode(), raw["body"], hashlib.sha256).hexdigest()
+        )
+
+        shown = server.get(f"/cygnet/api/schedules/{schedule_id}").json()
+        assert secret not in json.dumps(shown) and shown["fired"] >= 1
+        assert any(f["run"] == run["id"] and f["state"] == "submitted" for f in shown["firings"])
+        detail = server.get(f"/cygnet/api/runs/{run['id']}").json()
+        assert {(n["channel"], n["state"]) for n in detail["notifications"]} == {("email", "sent"), ("webhook", "sent")}
+        assert secret not in json.dumps(detail)
+
+        paused = server.http.patch(
+            f"{server.url}/cygnet/api/schedules/{schedule_id}", json={"paused": True}, timeout=30
+        )
+        assert paused.status_code == 200 and paused.json()["paused"] is True
+        fired = wait(lambda: _settled(server, schedule_id), "the schedule's last run to end")
+        assert server.get(f"/cygnet/api/schedules/{schedule_id}").json()["fired"] == fired  # paused: no more
+        resumed = server.http.patch(
+            f"{server.url}/cygnet/api/schedules/{schedule_id}", json={"paused": False}, timeout=30
+        )
+        assert resumed.json()["paused"] is False and resumed.json()["next_slot"] > time.time() - 1
+        assert server.delete(f"/cygnet/api/schedules/{schedule_id}").status_code == 204
+        assert server.get(f"/cygnet/api/schedules/{schedule_id}").status_code == 404
+        # Its runs stay, with their results.
+        assert run["id"] in {r["id"] for r in server.get("/cygnet/api/runs").json() if r["schedule"] == schedule_id}
+    finally:
+        hook.stop()
+
+
+def _settled(server, schedule_id):
+    """The schedule's fired count once its last run has ended (pausing waits for nothing)."""
+    shown = server.get(f"/cygnet/api/schedules/{schedule_id}").json()
+    if not shown["last_run"]:
+        return None
+    state = server.get(f"/cygnet/api/runs/{shown['last_run']}").json()["state"]
+    return shown["fired"] if state in ("succeeded", "failed", "cancelled") else None
+
+
+def test_a_one_off_run_tells_a_webhook_when_it_ends(server):
+    hook = WebhookReceiver()
+    try:
+        body = {"notebook": "fit.ipynb", "parameters": {"year": 2041}, "notify": {"on": "ended", "webhook": hook.url}}
+        r = server.post("/cygnet/api/runs", json=body)
+        assert r.status_code == 201, r.text
+        secret = r.json()["webhook_secret"]
+        (payload,) = hook.wait_for(1)
+        assert payload["run"]["state"] == "succeeded" and payload["run"]["parameters"] == {"year": 2041}
+        raw = hook.delivered()[0]
+        assert (
+            raw["headers"]["X-Cygnet-Signature"]
+            == "sha256=" + hmac.new(secret.encode(), raw["body"], hashlib.sha256).hexdigest()
+        )
+        r = server.post("/cygnet/api/runs", json={"notebook": "fit.ipynb", "notify": {"webhook": "http://10.1.2.3/x"}})
+        assert r.status_code == 400 and "notify.webhook: links may not reach 10.1.2.3" in r.json()["message"]
+    finally:
+        hook.stop()
+
+
+def test_cli_schedules_fire_in_the_server_and_survive_a_kill_9_without_firing_a_slot_twice(site, tmp_path):
+    env = site["env"]
+    config = [f"--Cygnet.default_view=LCG_marker/{PLATFORM}", "--Cygnet.runs_min_interval=2"]
+    bad = cygnet("schedule", "add", "fit.ipynb", "--every", "1s", *config, env=env)
+    assert bad.returncode == 2 and "every: this schedule would fire every 1 s" in bad.stderr, bad.stderr
+    added = cygnet(
+        "schedule",
+        "add",
+        str(site["workspace"] / "fit.ipynb"),
+        "--every",
+        "2s",
+        "-p",
+        "year=2030",
+        "--json",
+        *config,
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+    schedule_id = json.loads(added.stdout)["id"]
+    listed = cygnet("schedule", "list", "--json", *config, env=env)
+    assert schedule_id in {s["id"] for s in json.loads(listed.stdout)}
+
+    def fired():
+        shown = json.loads(cygnet("schedule", "show", schedule_id, "--json", *config, env=env).stdout)
+        return shown["fired"]
+
+    first = JupyterServer(env=env, root=site["workspace"], args=site["args"], log_path=tmp_path / "first.log").start()
+    try:
+        wait(lambda: fired() >= 1, "the first firing")
+    finally:
+        os.killpg(first.proc.pid, signal.SIGKILL)
+        first.proc.wait()
+    count = fired()
+    with JupyterServer(env=env, root=site["workspace"], args=site["args"], log_path=tmp_path / "second.log"):
+        wait(lambda: fired() >= count + 1, "a firing after the restart")
+        shown = json.loads(cygnet("schedule", "show", schedule_id, "--json", *config, env=env).stdout)
+    slots = [f["slot"] for f in shown["firings"]]
+    runs = [f["run"] for f in shown["firings"] if f["run"]]
+    assert len(slots) == len(set(slots)) and len(runs) == len(set(runs))
+    assert cygnet("schedule", "pause", schedule_id, *config, env=env).returncode == 0
+    removed = cygnet("schedule", "rm", schedule_id, *config, env=env)
+    assert removed.returncode == 0 and "its runs and their results stay" in removed.stderr
+    gone = cygnet("schedule", "show", schedule_id, *config, env=env)
+    assert gone.returncode != 0 and f"no schedule {schedule_id}" in gone.stderr
