@@ -49,6 +49,7 @@ TEXT = {"type": "string", "maxLength": 4096, "pattern": "^[^\\u0000-\\u001f\\u00
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
 ANY_OBJECT = {"type": "object"}
+NOTIFY_ON = {"enum": ["failed", "ended", "never"]}  # when a run tells its owner it ended
 
 SCHEMAS = {
     "Error": _obj({"message": STRING, "reason": NULLABLE_STRING}, ["message"]),
@@ -113,16 +114,14 @@ SCHEMAS = {
     ),
     "Notify": _obj(
         {
-            "on": {"enum": ["failed", "ended", "never"]},
+            "on": NOTIFY_ON,
             "email": TEXT,
             "webhook": TEXT,
             "webhook_secret": TEXT,
         }
     )
     | {"additionalProperties": False},
-    "NotifyShown": _obj(
-        {"on": {"enum": ["failed", "ended", "never"]}, "email": STRING, "webhook": STRING, "webhook_signed": BOOL}
-    ),
+    "NotifyShown": _obj({"on": NOTIFY_ON, "email": STRING, "webhook": STRING, "webhook_signed": BOOL}),
     "Schedule": _obj(
         {
             "id": STRING,

@@ -78,6 +78,11 @@ class ScheduleStore(Database):
                 rows = db.execute("SELECT record FROM schedules WHERE owner = ?", (owner,)).fetchall()
         return sorted((Schedule(**json.loads(r[0])) for r in rows), key=lambda s: s.created)
 
+    def record(self, schedule_id):
+        """Schedule `schedule_id`, whoever owns it (for the tick), or None."""
+        with self._connect() as db:
+            return _read(db, schedule_id)
+
     def remove(self, schedule_id, owner):
         with self._lock, self._connect() as db:
             gone = db.execute("DELETE FROM schedules WHERE id = ? AND owner = ?", (str(schedule_id), owner)).rowcount
@@ -93,10 +98,9 @@ class ScheduleStore(Database):
                 "INSERT OR IGNORE INTO firings (schedule, slot, owner, claimed, state, note) VALUES (?, ?, ?, ?, ?, ?)",
                 (schedule.id, slot, schedule.owner, now, state, note),
             ).rowcount
-            row = db.execute("SELECT record FROM schedules WHERE id = ?", (schedule.id,)).fetchone()
-            if row is None:
+            current = _read(db, schedule.id)
+            if current is None:
                 return False  # removed meanwhile
-            current = Schedule(**json.loads(row[0]))
             # Past the slot whoever claimed it (a save from an older read may have moved it back).
             if current.next_slot is not None and current.next_slot <= slot:
                 current.last_slot = slot
@@ -113,9 +117,8 @@ class ScheduleStore(Database):
                 "UPDATE firings SET state = ?, run = ?, note = ? WHERE schedule = ? AND slot = ?",
                 (state, run_id, note, schedule_id, slot),
             )
-            row = db.execute("SELECT record FROM schedules WHERE id = ?", (schedule_id,)).fetchone()
-            if row is not None and run_id:
-                current = Schedule(**json.loads(row[0]))
+            current = _read(db, schedule_id)
+            if current is not None and run_id:
                 current.last_run, current.fired = run_id, current.fired + 1
                 db.execute("UPDATE schedules SET record = ? WHERE id = ?", (_dump(current), schedule_id))
 
@@ -188,12 +191,10 @@ def _fire(store, runs_of, schedule, slot, log):
 
 
 def _recover(store, runs_of, schedule_id, slot, owners, log):
-    with store._connect() as db:
-        row = db.execute("SELECT record FROM schedules WHERE id = ?", (schedule_id,)).fetchone()
-    if row is None:
+    schedule = store.record(schedule_id)
+    if schedule is None:
         store.submitted(schedule_id, slot, "", "failed", "the schedule was removed before its run started")
         return None
-    schedule = Schedule(**json.loads(row[0]))
     if owners is not None and schedule.owner not in owners:
         return None
     log.info("cygnet: schedule %s: submitting the run of a slot claimed before a restart", schedule_id)
@@ -208,6 +209,11 @@ def _previous_still_running(schedule, runs_of):
     except NotFound:
         return ""
     return "" if run.state in FINAL else run.id
+
+
+def _read(db, schedule_id):
+    row = db.execute("SELECT record FROM schedules WHERE id = ?", (schedule_id,)).fetchone()
+    return None if row is None else Schedule(**json.loads(row[0]))
 
 
 def _dump(schedule):

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cygnet.core.errors import BadInput
 
+from .store import shown_notify
+
 MISFIRE = ("skip", "catch_up")  # after downtime: skip missed slots, or run once for the latest
 OVERLAP = ("skip", "allow")  # a slot while the previous run still runs: skipped, or run beside it
 MISFIRE_GRACE = 60.0  # seconds late a slot may fire under "skip" (a busy or restarting server)
@@ -55,10 +57,7 @@ class Schedule:
     def to_dict(self):
         """What the owner is shown: everything but the webhook's secret."""
         data = asdict(self)
-        notify = dict(data["notify"])
-        if notify.pop("webhook_secret", None):
-            notify["webhook_signed"] = True
-        data["notify"] = notify
+        data["notify"] = shown_notify(data["notify"])
         return data
 
 

@@ -53,11 +53,16 @@ class Run:
     def to_dict(self):
         data = asdict(self)
         data.pop("run_dir")
-        notify = dict(data["notify"])
-        if notify.pop("webhook_secret", None):
-            notify["webhook_signed"] = True
-        data["notify"] = notify
+        data["notify"] = shown_notify(data["notify"])
         return data
+
+
+def shown_notify(notify):
+    """A record's notify as its owner is shown it: the webhook's secret replaced by the fact of it."""
+    shown = dict(notify)
+    if shown.pop("webhook_secret", None):
+        shown["webhook_signed"] = True
+    return shown
 
 
 class Database:
