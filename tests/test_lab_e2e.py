@@ -369,7 +369,10 @@ def test_sync_to_box_shows_the_summary(page, lab):
     page.keyboard.press("Enter")
     assert page.input_value(".cygnet-sync-src") == "results"
     page.click(".jp-Dialog-button.jp-mod-accept")
-    page.wait_for_selector(".Toastify__toast:has-text('Synced: 1 copied')", timeout=SLOW)
+    # The job's last word, whichever it is, so that a failure says what the user saw.
+    ended = ", ".join(f".Toastify__toast:has-text('{word}')" for word in ("Synced:", "Sync failed", "Sync:"))
+    toast = page.wait_for_selector(ended, timeout=SLOW)
+    assert "Synced: 1 copied" in toast.inner_text()
     shot(page, "sync-summary")
 
 

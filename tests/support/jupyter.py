@@ -35,13 +35,14 @@ class JupyterServer(Service):
 
     logs = []
     share_tokens = set()
+    log_dir = None  # one private folder for every server log of this process (log_dir())
 
     def __init__(self, env=None, args=(), root=None, command=None, log_path=None):
         self.port = free_port()
         self.token = uuid.uuid4().hex
         self.url = f"http://127.0.0.1:{self.port}"
         if log_path is None:
-            fd, log_path = tempfile.mkstemp(prefix=f"cygnet-server-{self.port}-", suffix=".log")
+            fd, log_path = tempfile.mkstemp(prefix=f"cygnet-server-{self.port}-", suffix=".log", dir=log_dir())
             os.close(fd)
         self.log_path = Path(log_path)
         JupyterServer.logs.append(self.log_path)
@@ -288,3 +289,11 @@ class KernelClient:
     def shutdown(self):
         self.ws.close()
         self.server.delete(f"/api/kernels/{self.id}")
+
+
+def log_dir():
+    """The folder of this process's server logs, made on first use; the suite removes it at its
+    end once it has searched the logs for secrets (tests/conftest.py)."""
+    if JupyterServer.log_dir is None:
+        JupyterServer.log_dir = Path(tempfile.mkdtemp(prefix="cygnet-test-logs-"))
+    return JupyterServer.log_dir

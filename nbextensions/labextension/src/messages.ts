@@ -73,7 +73,7 @@ export function formatBytes(bytes: number): string {
 
 export interface SyncJob {
   id: string;
-  state: 'running' | 'done' | 'failed';
+  state: 'queued' | 'running' | 'done' | 'failed' | 'interrupted';
   progress: { files_done: number; files_total: number | null; bytes: number };
   summary: {
     copied: number;
@@ -85,10 +85,18 @@ export interface SyncJob {
   error: string | null;
 }
 
+/** Whether a sync job is still to end (queued behind another sync, or running). */
+export function syncIsLive(job: SyncJob): boolean {
+  return job.state === 'queued' || job.state === 'running';
+}
+
 /** One line for a job: progress while it runs, the summary when done. */
 export function describeJob(job: SyncJob): string {
-  if (job.state === 'failed') {
-    return `Sync failed: ${job.error}`;
+  if (job.state === 'failed' || job.state === 'interrupted') {
+    return `Sync ${job.state}: ${job.error}`;
+  }
+  if (job.state === 'queued') {
+    return 'Sync queued: it starts when the work before it ends';
   }
   if (job.state === 'running' || !job.summary) {
     const { files_done, files_total, bytes } = job.progress;

@@ -5,7 +5,7 @@ import { Widget } from '@lumino/widgets';
 
 import { notifyError, postJSON, requestAPI } from './api';
 import { el } from './dom';
-import { SyncJob, describeJob } from './messages';
+import { SyncJob, describeJob, syncIsLive } from './messages';
 
 class SyncBody extends Widget {
   readonly src: HTMLInputElement;
@@ -42,8 +42,9 @@ export async function syncToBox(src: string): Promise<void> {
     notifyError('Sync', error);
     return;
   }
+  // The answer may come while the job is still queued: follow it until it ends either way.
   const id = Notification.emit(describeJob(job), 'in-progress', { autoClose: false });
-  while (job.state === 'running') {
+  while (syncIsLive(job)) {
     await new Promise(resolve => setTimeout(resolve, 1000));
     try {
       job = await requestAPI<SyncJob>(`sync/${job.id}`);
@@ -51,11 +52,14 @@ export async function syncToBox(src: string): Promise<void> {
       Notification.update({ id, message: `Sync: ${(error as Error).message}`, type: 'error', autoClose: 10000 });
       return;
     }
-    Notification.update({
-      id,
-      message: describeJob(job),
-      type: job.state === 'running' ? 'in-progress' : job.state === 'done' ? 'success' : 'error',
-      autoClose: job.state === 'running' ? false : 10000
-    });
+    if (syncIsLive(job)) {
+      Notification.update({ id, message: describeJob(job), type: 'in-progress', autoClose: false });
+    }
   }
+  Notification.update({
+    id,
+    message: describeJob(job),
+    type: job.state === 'done' ? 'success' : 'error',
+    autoClose: 10000
+  });
 }

@@ -31,6 +31,7 @@ import {
   formatBytes,
   parseExpiry,
   SyncJob,
+  syncIsLive,
   timeLeft
 } from '../src/messages';
 import {
@@ -115,6 +116,12 @@ describe('describeJob', () => {
     expect(describeJob({ ...job, state: 'failed', error: 'the box is unreachable' })).toBe(
       'Sync failed: the box is unreachable'
     );
+  });
+  it('keeps following a job the server answered while it was still queued', () => {
+    const queued: SyncJob = { ...job, state: 'queued' };
+    expect(syncIsLive(queued)).toBe(true);
+    expect(describeJob(queued)).toBe('Sync queued: it starts when the work before it ends');
+    expect(syncIsLive({ ...job, state: 'interrupted', error: 'the server restarted' })).toBe(false);
   });
 });
 
