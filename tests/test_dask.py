@@ -16,6 +16,7 @@ from cygnet.compute.catalogue import load_catalogue, parse_catalogue
 from cygnet.core.errors import BadInput, NotFound
 from tests.support.cli import PLATFORM
 from tests.support.jupyter import JupyterServer, free_port
+from tests.support.waiting import wait_for
 
 PORTS = (41200, 41219)
 KERNEL = f"sparktest__{PLATFORM}".lower()
@@ -238,14 +239,6 @@ def alive(pid):
         return False
 
 
-def wait_until(check, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout} s")
-        time.sleep(0.5)
-
-
 def test_dask_local_connects_scales_adapts_and_runs_the_views_modules(dask_server):
     kernel = dask_server.kernel(KERNEL)
     try:
@@ -333,7 +326,7 @@ def test_a_killed_kernels_local_workers_go_with_it(dask_server):
     workers = json.loads(kernel.run("import os, json; print(json.dumps(list(client.run(os.getpid).values())))"))
     assert len(workers) == 2
     os.kill(kernel_pid(kernel), signal.SIGKILL)
-    wait_until(lambda: not any(alive(p) for p in workers), 30, "the workers of a killed kernel exit")
+    wait_for(lambda: not any(alive(p) for p in workers), "the workers of a killed kernel exit", 30)
 
 
 def test_a_gateway_cluster_in_the_view_and_stopped_when_its_kernel_is_killed(dask_server, gateway, eos_server):
@@ -367,7 +360,7 @@ print(int(da.from_zarr({eos!r} + "/g.zarr", storage_options=cygnet.dask.storage_
     assert len(mine) == 1
     assert gateway.clusters("someone-else") == [], "another user sees none of them"
     os.kill(kernel_pid(kernel), signal.SIGKILL)
-    wait_until(lambda: mine[0] not in gateway.clusters(user), 60, "the killed kernel's gateway cluster stops")
+    wait_for(lambda: mine[0] not in gateway.clusters(user), "the killed kernel's gateway cluster stops", 60)
 
 
 def test_a_gateway_cluster_no_client_uses_stops_itself(tmp_path, spark_view):
@@ -386,7 +379,7 @@ def test_a_gateway_cluster_no_client_uses_stops_itself(tmp_path, spark_view):
         name = cluster.name
         cluster.close()  # the notebook went away without stopping it
         assert gateway.clusters("idle") == [name]
-        wait_until(lambda: gateway.clusters("idle") == [], 60, "an idle gateway cluster stops itself")
+        wait_for(lambda: gateway.clusters("idle") == [], "an idle gateway cluster stops itself", 60)
         client.close()
     finally:
         gateway.stop()

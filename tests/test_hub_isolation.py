@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.support.cli import PLATFORM
 from tests.support.hub import Hub
 from tests.support.views import kernel_name, lcg_view
+from tests.support.waiting import wait_for
 
 USERS = ("cyg-alice", "cyg-bob")
 pytestmark = pytest.mark.skipif(
@@ -186,6 +188,68 @@ def test_a_users_gateway_dask_cluster_runs_as_their_own_account(tmp_path, accoun
         restore(changed)
         if os.stat("/").st_uid != 0:  # the machine stays usable whatever the test found
             os.chown("/", 0, 0)
+
+
+def test_a_schedule_fires_as_its_owner_while_their_session_is_stopped(tmp_path, accounts, readable_views):
+    """A schedule outlives its owner's session: alice schedules a notebook, her session is stopped
+    (as the idle culler or her logout stops it: the hub's DELETE), and the hub's cygnet-runs
+    service starts it again before the slot; the slot fires on time, as her own account."""
+    site = tmp_path / "site_config.py"
+    site.write_text(
+        'c.JupyterHub.spawner_class = "cygnet.hub.spawner.CygnetSystemUserSpawner"\n'
+        "c.Spawner.args = ['--Cygnet.runs_min_interval=60', '--Cygnet.runs_check_every=1']\n"
+        "c.CygnetHub.cull_idle_timeout = 0\nc.CygnetHub.runs_wake_lead = 20\n"
+    )
+    hub = Hub(tmp_path / "data", env={"CYGNET_VIEWS_PATH": str(readable_views)}, args=[f"--config={site}"]).start()
+    user, uid = "cyg-alice", accounts["cyg-alice"].pw_uid
+    try:
+        web = hub.login(user)
+        hub.start_session(web, user, {"view": f"LCG_iso/{PLATFORM}"})
+        api = hub.api(hub.token(web, user))
+        base = f"{hub.url}/user/{user}"
+        kernel = {"name": kernel_name("LCG_iso", PLATFORM), "display_name": "LCG_iso", "language": "python"}
+        cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None}
+        nb = {
+            "cells": [{**cell, "source": "import os\nprint('uid', os.getuid())"}],
+            "metadata": {"kernelspec": kernel},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+        assert api.put(f"{base}/api/contents/who.ipynb", json={"type": "notebook", "content": nb}, timeout=30).ok
+        slot = int(time.time()) + 45  # the session is stopped and started again well before it
+        body = {"notebook": "who.ipynb", "every": "60s", "start": slot}
+        r = api.post(f"{base}/cygnet/api/schedules", json=body, timeout=60)
+        assert r.status_code == 201, r.text
+        schedule_id = r.json()["id"]
+        wake = f"{hub.url}/services/cygnet-runs/api/wake"
+        wait_for(lambda: api.get(wake, timeout=10).json().get("next") == slot, "the session telling the service", 60)
+
+        hub.stop_session(api, user)
+        wait_for(
+            lambda: api.get(f"{hub.url}/hub/api/users/{user}", timeout=10).json()["servers"].get("", {}).get("ready"),
+            "the service starting the session again",
+            timeout=60,
+            passing=(requests.RequestException, ValueError),
+        )
+        runs = wait_for(
+            lambda: [
+                run
+                for run in api.get(f"{base}/cygnet/api/runs", timeout=30).json()
+                if run["schedule"] == schedule_id and run["state"] in ("succeeded", "failed")
+            ],
+            "the scheduled run",
+            timeout=240,
+            passing=(requests.RequestException, ValueError),
+        )
+        run = runs[0]
+        assert run["state"] == "succeeded", run
+        assert run["started"] - slot < 15, f"started {run['started'] - slot:.1f} s after its slot"
+        output = api.get(f"{base}/api/contents/{run['output']}", timeout=30).json()["content"]
+        printed = "".join(o.get("text", "") for o in output["cells"][0]["outputs"])
+        assert printed.strip() == f"uid {uid}", printed
+        assert "started the session for its work" in hub.log()
+    finally:
+        hub.stop()
 
 
 # --- nothing a session starts answers another account ------------------------------------------------

@@ -341,3 +341,54 @@ def test_runs_awaiting_notice_are_handed_over_once_when_they_end(tmp_path):
     assert notifier.collect(store, runs_of) == 1
     assert store.awaiting_notice() == [] and notifier.collect(store, runs_of) == 0
     assert store.awaiting_notice(owners={"bob"}) == []
+
+
+# --- the hub's runs service: when to start a stopped session ---------------------------------------
+# The hub's side is a small stand-in here (which sessions run, which starts were asked for);
+# test_hub_isolation runs the service under a real hub, starting a real per-account session.
+class HubSeen:
+    def __init__(self, running=(), refuse=False):
+        self.running, self.refuse, self.started = set(running), refuse, []
+
+    def server_running(self, user):
+        return user in self.running
+
+    def start_server(self, user):
+        if self.refuse:
+            raise RuntimeError("the hub refused to start the session: no such view")
+        self.started.append(user)
+        self.running.add(user)
+
+
+def test_the_runs_service_starts_a_stopped_session_once_per_wake_up_and_looks_again_later(tmp_path):
+    from cygnet.hub.runs_service import LOOK_AGAIN, WakeStore, wake_due
+
+    store, now = WakeStore(tmp_path / "wakes.sqlite"), 1_000_000.0
+    store.set("alice", now + 30)
+    store.set("bob", now + 600)  # beyond the lead: not yet
+    hub = HubSeen()
+    assert wake_due(store, hub, lead=60, now=now) == [("alice", "started")]
+    assert wake_due(store, hub, lead=60, now=now + 1) == [], "one start per wake-up"
+    assert store.get("alice")["note"].startswith("session started at")
+    # Running, with work coming: looked at again, more often as the work nears.
+    store.set("alice", now + 100)
+    assert wake_due(store, hub, lead=120, now=now) == [("alice", "running")]
+    assert wake_due(store, hub, lead=120, now=now + 49) == []
+    hub.running.clear()  # stopped meanwhile (culled, logged out)
+    assert wake_due(store, hub, lead=120, now=now + 51) == [("alice", "started")]
+    # Stopped again with no word from it since: started again after LOOK_AGAIN.
+    hub.running.clear()
+    assert wake_due(store, hub, lead=120, now=now + 51 + LOOK_AGAIN + 1) == [("alice", "started")]
+    store.set("alice", None)
+    assert store.get("alice") is None and wake_due(store, hub, 120, now + 10**4)[0][0] == "bob"
+
+
+def test_a_start_the_hub_refuses_is_noted_and_tried_again(tmp_path):
+    from cygnet.hub.runs_service import RETRY_AFTER, WakeStore, wake_due
+
+    store, hub = WakeStore(tmp_path / "wakes.sqlite"), HubSeen(refuse=True)
+    store.set("alice", time.time())
+    assert wake_due(store, hub, lead=60) == [("alice", "failed")]
+    seen = store.get("alice")
+    assert "no such view" in seen["note"] and seen["next"] >= time.time() + RETRY_AFTER - 5
+    assert wake_due(store, hub, lead=0) == [], "not again before RETRY_AFTER"

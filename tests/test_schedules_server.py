@@ -16,6 +16,7 @@ import pytest
 from tests.support.cli import PLATFORM, cygnet
 from tests.support.jupyter import JupyterServer
 from tests.support.mailbox import Mailbox, WebhookReceiver
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -69,15 +70,6 @@ def server(site):
         yield srv
 
 
-def wait(condition, what, timeout=180):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout} s")
-        time.sleep(0.2)
-    return value
-
-
 @pytest.mark.parametrize(
     "body,message",
     [
@@ -117,7 +109,7 @@ def test_a_failing_scheduled_run_is_told_by_email_and_webhook_then_paused_and_re
         }
         schedule_id = created["id"]
 
-        mail = wait(lambda: mailbox.messages[before:], "an email about the failed run")[0]
+        mail = wait_for(lambda: mailbox.messages[before:], "an email about the failed run")[0]
         assert mail["Subject"] == "Cygnet: run of broken.ipynb failed"
         assert "ValueError: the fit did not converge" in mail.get_payload()
         (payload,) = hook.wait_for(1)[:1]
@@ -141,7 +133,7 @@ def test_a_failing_scheduled_run_is_told_by_email_and_webhook_then_paused_and_re
             f"{server.url}/cygnet/api/schedules/{schedule_id}", json={"paused": True}, timeout=30
         )
         assert paused.status_code == 200 and paused.json()["paused"] is True
-        fired = wait(lambda: _settled(server, schedule_id), "the schedule's last run to end")
+        fired = wait_for(lambda: _settled(server, schedule_id), "the schedule's last run to end")
         assert server.get(f"/cygnet/api/schedules/{schedule_id}").json()["fired"] == fired  # paused: no more
         resumed = server.http.patch(
             f"{server.url}/cygnet/api/schedules/{schedule_id}", json={"paused": False}, timeout=30
@@ -212,13 +204,13 @@ def test_cli_schedules_fire_in_the_server_and_survive_a_kill_9_without_firing_a_
 
     first = JupyterServer(env=env, root=site["workspace"], args=site["args"], log_path=tmp_path / "first.log").start()
     try:
-        wait(lambda: fired() >= 1, "the first firing")
+        wait_for(lambda: fired() >= 1, "the first firing")
     finally:
         os.killpg(first.proc.pid, signal.SIGKILL)
         first.proc.wait()
     count = fired()
     with JupyterServer(env=env, root=site["workspace"], args=site["args"], log_path=tmp_path / "second.log"):
-        wait(lambda: fired() >= count + 1, "a firing after the restart")
+        wait_for(lambda: fired() >= count + 1, "a firing after the restart")
         shown = json.loads(cygnet("schedule", "show", schedule_id, "--json", *config, env=env).stdout)
     slots = [f["slot"] for f in shown["firings"]]
     runs = [f["run"] for f in shown["firings"] if f["run"]]

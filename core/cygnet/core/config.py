@@ -155,6 +155,17 @@ class Cygnet(Configurable):
         "notifications off in this server.",
     ).tag(config=True)
 
+    runs_service_url = Unicode(
+        help="The hub's runs service (cygnet-runs), told after each check when this session next has "
+        "work (a schedule's slot, a notification to retry), so that it starts the session again then if "
+        "it was stopped. Set by `cygnet hub` for every session it spawns ($CYGNET_RUNS_SERVICE_URL); "
+        "empty: schedules fire only while the server runs (`cygnet up`).",
+    ).tag(config=True)
+
+    @default("runs_service_url")
+    def _default_runs_service_url(self) -> str:
+        return contract.RUNS_SERVICE_URL.get()
+
     runs_smtp_host = Unicode(
         "",
         help="The mail server (SMTP) that sends run notifications by email; empty: email notifications are "

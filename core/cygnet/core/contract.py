@@ -121,6 +121,9 @@ ENV_SCRIPT = Var(
 SHARES_SERVICE_URL = Var(
     "CYGNET_SHARES_SERVICE_URL", "", "the hub's share service (Cygnet.shares_service_url); empty: the embedded store"
 )
+RUNS_SERVICE_URL = Var(
+    "CYGNET_RUNS_SERVICE_URL", "", "the hub's runs service (Cygnet.runs_service_url); empty: no wake-ups"
+)
 KERBEROS_TICKET = Var(
     "CYGNET_KERBEROS_TICKET",
     "",
@@ -154,6 +157,11 @@ HUB_DIR = Var("CYGNET_HUB_DIR", "", "the hub's state folder; empty: hub under Cy
 HUB_API_PORT = Var("CYGNET_HUB_API_PORT", "", "the hub's API port, a free one `cygnet hub` picked")
 HUB_PROXY_API_PORT = Var("CYGNET_HUB_PROXY_API_PORT", "", "the proxy's API port, a free one `cygnet hub` picked")
 HUB_SHARES_PORT = Var("CYGNET_HUB_SHARES_PORT", "", "the share service's port, a free one `cygnet hub` picked")
+HUB_RUNS_PORT = Var("CYGNET_HUB_RUNS_PORT", "", "the runs service's port, a free one `cygnet hub` picked")
+RUNS_WAKE_DB = Var("CYGNET_RUNS_WAKE_DB", "", "the runs service's database of wake-ups (required by the service)")
+RUNS_WAKE_LEAD = Var(
+    "CYGNET_RUNS_WAKE_LEAD", "60", "seconds before a session's work the runs service starts it (runs_wake_lead)"
+)
 SHARES_DB = Var("CYGNET_SHARES_DB", "", "the share service's SQLite database (required by the service)")
 SHARES_URL = Var("CYGNET_SHARES_URL", "", "where the share service keeps snapshots (required by the service)")
 SHARE_MAX_BYTES = Var(
@@ -211,6 +219,7 @@ GROUPS: tuple[tuple[str, tuple[Var, ...]], ...] = (
             MEMORY,
             ENV_SCRIPT,
             SHARES_SERVICE_URL,
+            RUNS_SERVICE_URL,
             KERBEROS_TICKET,
             DASK_GATEWAY_URL,
             DASK_GATEWAY_PROXY,
@@ -227,6 +236,9 @@ GROUPS: tuple[tuple[str, tuple[Var, ...]], ...] = (
             HUB_API_PORT,
             HUB_PROXY_API_PORT,
             HUB_SHARES_PORT,
+            HUB_RUNS_PORT,
+            RUNS_WAKE_DB,
+            RUNS_WAKE_LEAD,
             SHARES_DB,
             SHARES_URL,
             SHARE_MAX_BYTES,

@@ -34,6 +34,7 @@ def hub_command(args, extra):
     env.setdefault(contract.HUB_API_PORT.name, str(free_port()))
     env.setdefault(contract.HUB_PROXY_API_PORT.name, str(free_port()))
     env.setdefault(contract.HUB_SHARES_PORT.name, str(free_port()))
+    env.setdefault(contract.HUB_RUNS_PORT.name, str(free_port()))
     folder = hub_dir()
     print(f"cygnet: the hub's state is in {folder}", file=sys.stderr, flush=True)
     config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hub_config.py")

@@ -79,6 +79,23 @@ class CygnetHub(Configurable):
         help="How sessions reach the share service, when not at http://127.0.0.1:<shares_port> "
         "(containers, Kubernetes): e.g. http://hub:8181/services/cygnet-shares/.",
     ).tag(config=True)
+    runs = Bool(
+        True,
+        help="Run the runs service (cygnet-runs): a session stopped by the culler or its user is started "
+        "again (with its user's last choices) when one of its schedules is due or a run notification is to "
+        "be retried, so schedules fire while nobody is logged in. Off: schedules fire only while the "
+        "owner's session runs.",
+    ).tag(config=True)
+    runs_port = Integer(0, help="Port of the runs service (0: a free one); it listens on 127.0.0.1.").tag(config=True)
+    runs_connect_url = Unicode(
+        help="How sessions reach the runs service, when not at http://127.0.0.1:<runs_port> (containers: "
+        "through the hub's proxy, e.g. http://proxy:8000/services/cygnet-runs/).",
+    ).tag(config=True)
+    runs_wake_lead = Integer(
+        60,
+        help="Seconds before a schedule's slot the runs service starts a stopped session, so that the "
+        "session is up when the slot comes: more for spawners that take long (batch queues, images).",
+    ).tag(config=True)
     dask_gateway = Bool(
         False,
         help="Run dask-gateway-server as a hub service (dask-gateway), with JupyterHub authentication: "
@@ -162,6 +179,8 @@ def configure(c):
         add_culler(c, hub.cull_idle_timeout, hub.cull_every)
     if hub.shares:
         add_shares_service(c, hub, folder)
+    if hub.runs:
+        add_runs_service(c, hub, folder)
     if hub.dask_gateway:
         from .dask_gateway import add_gateway_service
 
@@ -252,6 +271,29 @@ def add_shares_service(c, hub, folder):
     base = c.JupyterHub.get("base_url", "/").rstrip("/") + "/"
     connect = hub.shares_connect_url or f"http://127.0.0.1:{port}{base}services/{name}/"
     c.Spawner.environment = {**site_value(c.Spawner, "environment", {}), contract.SHARES_SERVICE_URL.name: connect}
+
+
+def add_runs_service(c, hub, folder):
+    """cygnet-runs (see runs_service): starts stopped sessions when their schedules are due.
+    Sessions tell it when (their own token may call it); it may list and start users' servers."""
+    name = "cygnet-runs"
+    port = hub.runs_port or int(contract.HUB_RUNS_PORT.get() or 0) or free_port()
+    service = {
+        "name": name,
+        "url": f"http://127.0.0.1:{port}",
+        "command": [sys.executable, "-m", "cygnet.hub.runs_service"],
+        "display": False,
+        "environment": {
+            contract.RUNS_WAKE_DB.name: os.path.join(folder, "runs", "wakes.sqlite"),
+            contract.RUNS_WAKE_LEAD.name: str(hub.runs_wake_lead),
+        },
+    }
+    if not add_service(c, service, ["read:users", "read:servers", "start:servers"]):
+        return
+    grant_user_access(c, name)
+    base = c.JupyterHub.get("base_url", "/").rstrip("/") + "/"
+    connect = hub.runs_connect_url or f"http://127.0.0.1:{port}{base}services/{name}/"
+    c.Spawner.environment = {**site_value(c.Spawner, "environment", {}), contract.RUNS_SERVICE_URL.name: connect}
 
 
 def grant_user_access(c, name):

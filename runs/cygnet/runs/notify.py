@@ -175,6 +175,12 @@ class Outbox(Database):
             ).fetchall()
         return [r for r in rows if owners is None or r[1] in owners]
 
+    def next_try(self, owners=None):
+        """When the soonest pending notification of `owners` is to be tried (None: none is pending)."""
+        with self._connect() as db:
+            rows = db.execute("SELECT owner, MIN(next_try) FROM notifications WHERE state = 'pending' GROUP BY owner")
+            return min((t for owner, t in rows if owners is None or owner in owners), default=None)
+
     def take(self, notification_id, now):
         """Take a due notification to send it (its next try moved past the send's time), so a
         second deliverer on the same records does not send it too; False if someone else has."""
