@@ -615,3 +615,19 @@ def test_run_as_batch_job_from_the_file_browser_then_the_runs_panel(page, lab):
         page.wait_for_selector(".cygnet-schedules-list li:has-text('No schedules.')", timeout=SLOW)
     finally:
         hook.stop()
+
+    # Compare: a scheduled run (energy 13.6) against the one-off run (energy 7), cell by cell,
+    # then nbdime's side-by-side diff of the two results.
+    scheduled = page.locator(".cygnet-runs-group", has=page.locator("h3", has_text="(schedule "))
+    one_off = page.locator(".cygnet-runs-group", has=page.locator("h3", has_text=re.compile(r"^scan\.ipynb$")))
+    scheduled.locator(".cygnet-run[data-state='succeeded'] .cygnet-run-pick").first.check()
+    one_off.locator(".cygnet-run[data-state='succeeded'] .cygnet-run-pick").first.check()
+    page.click(".cygnet-runs-compare:not([disabled])")
+    page.wait_for_selector(".cygnet-compare-verdict:has-text('Results differ in')", timeout=SLOW)
+    assert "energy is 13.6" in page.inner_text(".cygnet-compare-cells"), "the cell whose output differs"
+    shot(page, "compare-runs")
+    with page.expect_popup() as popup:
+        page.click(".jp-Dialog-button:has-text('Side-by-side diff')")
+    popup.value.wait_for_load_state()
+    assert "/nbdime/difftool?base=" in popup.value.url
+    popup.value.close()

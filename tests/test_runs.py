@@ -47,6 +47,12 @@ def runs_setup(tmp_path_factory, lcg_root, slurm, spark_view):
     )
     notebook(workspace / "broken.ipynb", "x = 1", "raise ValueError('the fit did not converge')", "y = 2")
     notebook(workspace / "slow.ipynb", "import time\ntime.sleep(float(seconds))", parameters="seconds = 60")
+    notebook(
+        workspace / "check.ipynb",
+        "print('sum', sum(range(10)))",
+        "import os\nprint('built by', os.environ['CYGNET_TEST_MARKER'])",
+        "print('energy', 1.0 + (1e-9 if 'second' in os.environ['CYGNET_TEST_MARKER'] else 0.0))",
+    )
     notebook(workspace / "spark.ipynb", "print('sum', spark.range(10).selectExpr('sum(id)').collect()[0][0])")
     env = {
         **slurm.env,
@@ -219,6 +225,42 @@ def test_cli_run_waits_and_prints_the_result(runs_setup):
     assert "state: succeeded" in result.stdout and "cells: 4/4" in result.stdout
     bad = cygnet("run", "fit.ipynb", "-p", "year", "--workspace", str(workspace), env=env)
     assert bad.returncode != 0 and "NAME=VALUE" in bad.stderr
+
+
+def test_a_notebook_checked_on_two_views_reports_what_changed_cell_by_cell(runs, runs_setup):
+    """Two real views (LCG_marker, LCG_second) whose environments differ in one printed value and
+    in the ninth decimal of another: the report says same, differs and close, cell by cell."""
+    env, _, workspace = runs_setup
+    old, new = f"LCG_marker/{PLATFORM}", f"LCG_second/{PLATFORM}"
+    r = runs.post("/cygnet/api/runs/check-views", json={"notebook": "check.ipynb", "views": [old, new]})
+    assert r.status_code == 201, r.text
+    pair = [wait(runs, run["id"]) for run in r.json()["runs"]]
+    assert [run["view"] for run in pair] == [old, new] and {run["state"] for run in pair} == {"succeeded"}
+
+    query = f"a={pair[0]['id']}&b={pair[1]['id']}"
+    strict = runs.get(f"/cygnet/api/runs/compare?{query}").json()
+    assert [c["verdict"] for c in strict["cells"]] == ["same", "differs", "differs"]
+    assert "marker-LCG_marker" in strict["cells"][1]["detail"] and "marker-LCG_second" in strict["cells"][1]["detail"]
+    report = runs.get(f"/cygnet/api/runs/compare?{query}&rel_tol=1e-6").json()
+    assert [c["verdict"] for c in report["cells"]] == ["same", "differs", "close"], report["cells"]
+    assert (report["verdict"], report["a"]["view"], report["b"]["view"]) == ("differs", old, new)
+    assert report["a"]["duration_seconds"] > 0 and report["tolerance"] == {"rel_tol": 1e-6, "abs_tol": 0.0}
+    assert report["diff_url"].startswith("/nbdime/difftool?base=")
+    diff = runs.get(report["diff_url"])
+    assert diff.status_code == 200 and "nbdime" in diff.text, "nbdime's side-by-side diff of the two results"
+    assert runs.get(f"/cygnet/api/runs/compare?a={pair[0]['id']}").status_code == 400
+    assert runs.get(f"/cygnet/api/runs/compare?{query}&rel_tol=-1").json()["message"].startswith("rel_tol must")
+    bad = runs.post("/cygnet/api/runs/check-views", json={"notebook": "check.ipynb", "views": [old, old]})
+    assert bad.status_code == 400 and "the two views are the same" in bad.json()["message"]
+
+    # The command line: run on both, wait, report; exit 1 because a cell differs.
+    result = cygnet(
+        "run", "check.ipynb", "--compare-views", old, new, "--rel-tol", "1e-6", "--workspace", str(workspace),
+        f"--Cygnet.default_view={old}", env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "cell 1 [differs]" in result.stdout and "cell 2 [close]" in result.stdout, result.stdout
+    assert "verdict: differs (1 close, 1 differs, 1 same)" in result.stdout
 
 
 # --- in process: what the schedulers are given -------------------------------------------------

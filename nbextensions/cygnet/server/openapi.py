@@ -191,6 +191,38 @@ SCHEMAS = {
         },
         ["notebook"],
     ),
+    "CheckViewsRequest": _request(
+        {
+            "notebook": STRING,
+            "views": {**_array(STRING), "minItems": 2, "maxItems": 2},
+            "parameters": ANY_OBJECT,
+            "cluster": STRING,
+            "backend": {"enum": ["", "local", "slurm", "htcondor", "kubernetes"]},
+            "notify": _ref("Notify"),
+        },
+        ["notebook", "views"],
+    ),
+    "RunComparison": _obj(
+        {
+            "a": ANY_OBJECT,
+            "b": ANY_OBJECT,
+            "cells": _array(
+                _obj(
+                    {
+                        "cell": INT,
+                        "source": STRING,
+                        "verdict": {"enum": ["same", "close", "differs", "only-a", "only-b"]},
+                        "detail": STRING,
+                    }
+                )
+            ),
+            "verdict": {"enum": ["same", "close", "differs"]},
+            "counts": ANY_OBJECT,
+            "tolerance": _obj({"rel_tol": NUMBER, "abs_tol": NUMBER}),
+            "diff_url": NULLABLE_STRING,
+        },
+        ["a", "b", "cells", "verdict"],
+    ),
     "RunForm": _obj(
         {
             "parameters": _array(_obj({"name": STRING, "default": STRING, "type": STRING, "help": STRING})),
@@ -316,6 +348,23 @@ PATHS = {
             "What the Run as Batch Job dialog offers for a notebook",
             response=_ref("RunForm"),
             query=[("notebook", True)],
+        )
+    },
+    "/runs/compare": {
+        "get": _operation(
+            "Compare two ended runs' results cell by cell (numbers within a tolerance), with their "
+            "parameters, views and durations, and a link to nbdime's diff of the two notebooks",
+            response=_ref("RunComparison"),
+            query=[("a", True), ("b", True), ("rel_tol", False), ("abs_tol", False)],
+        )
+    },
+    "/runs/check-views": {
+        "post": _operation(
+            "Run a notebook with the same parameters on two views (an old release and a new one), to "
+            "compare the two runs once they end",
+            ok=201,
+            response=_obj({"runs": _array(_ref("Run"))}, ["runs"]),
+            body="CheckViewsRequest",
         )
     },
     "/runs/{id}": {

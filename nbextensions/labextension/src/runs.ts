@@ -12,6 +12,8 @@ export interface Run {
   error: string;
   created: number;
   schedule?: string;
+  view?: string;
+  parameters?: Record<string, unknown>;
 }
 
 export interface Notify {
@@ -179,4 +181,68 @@ export function groupRuns(runs: Run[]): { key: string; title: string; runs: Run[
     groups.get(key)!.runs.push(run);
   }
   return [...groups.values()];
+}
+
+/** One cell of a comparison of two runs (GET runs/compare). */
+export interface CellComparison {
+  cell: number;
+  source: string;
+  verdict: 'same' | 'close' | 'differs' | 'only-a' | 'only-b';
+  detail: string;
+}
+
+export interface ComparedRun {
+  id: string;
+  notebook: string;
+  output: string;
+  view: string;
+  parameters: Record<string, unknown>;
+  state: string;
+  duration_seconds: number | null;
+}
+
+export interface Comparison {
+  a: ComparedRun;
+  b: ComparedRun;
+  cells: CellComparison[];
+  verdict: 'same' | 'close' | 'differs';
+  counts: Record<string, number>;
+  diff_url: string | null;
+}
+
+/** Runs picked to compare: at most two, the earlier pick let go for a third. */
+export function togglePick(picked: string[], id: string): string[] {
+  if (picked.includes(id)) {
+    return picked.filter(p => p !== id);
+  }
+  return [...picked, id].slice(-2);
+}
+
+/** What a comparison says, for its dialog: a headline, what differs beside the cells, and the cells that are not the same. */
+export function describeComparison(c: Comparison): { headline: string; changes: string[]; cells: CellComparison[] } {
+  const cells = c.cells.filter(cell => cell.verdict !== 'same');
+  const differing = cells.filter(cell => cell.verdict !== 'close').length;
+  const headline =
+    c.verdict === 'same'
+      ? `Same results in all ${c.cells.length} cells`
+      : c.verdict === 'close'
+        ? `Same results within the tolerance (${cells.length} of ${c.cells.length} cells close)`
+        : `Results differ in ${differing} of ${c.cells.length} cells`;
+  const changes: string[] = [];
+  if (c.a.view !== c.b.view) {
+    changes.push(`View: ${c.a.view} → ${c.b.view}`);
+  }
+  const names = [...new Set([...Object.keys(c.a.parameters), ...Object.keys(c.b.parameters)])].sort();
+  for (const name of names) {
+    const [x, y] = [JSON.stringify(c.a.parameters[name]), JSON.stringify(c.b.parameters[name])];
+    if (x !== y) {
+      changes.push(`Parameter ${name}: ${x ?? '(default)'} → ${y ?? '(default)'}`);
+    }
+  }
+  const seconds = (d: number | null) => (d === null ? '?' : `${d.toFixed(1)} s`);
+  changes.push(`Duration: ${seconds(c.a.duration_seconds)} → ${seconds(c.b.duration_seconds)}`);
+  if (c.a.state !== c.b.state) {
+    changes.push(`State: ${c.a.state} → ${c.b.state}`);
+  }
+  return { headline, changes, cells };
 }

@@ -1,12 +1,14 @@
 // The "Runs" panel: your schedules (pause, resume, remove) and your batch runs, grouped by
-// schedule and notebook, with their state and progress, to open the result or cancel; a
-// notification when one ends (while JupyterLab is open).
+// schedule and notebook, with their state and progress, to open the result or cancel, to pick
+// two and compare them, or to check one on another view; a notification when one ends (while
+// JupyterLab is open).
 import { Notification } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { notifyError, reported, requestAPI } from './api';
+import { checkOnAnotherView, showComparison } from './compareDialog';
 import { el } from './dom';
-import { FINAL_STATES, Run, Schedule, describeRun, describeSchedule, groupRuns, newlyEnded } from './runs';
+import { FINAL_STATES, Run, Schedule, describeRun, describeSchedule, groupRuns, newlyEnded, togglePick } from './runs';
 
 // While a run is under way the panel looks every few seconds; otherwise rarely.
 const POLL_ACTIVE_MS = 3000;
@@ -16,6 +18,22 @@ export class RunsPanel extends Widget {
   private readonly list = el('div', { className: 'cygnet-runs-list' });
   private readonly schedules = el('ul', { className: 'cygnet-schedules-list' });
   private readonly seen = new Map<string, string>();
+  private picked: string[] = [];
+  private readonly compare = el('button', {
+    className: 'jp-mod-styled cygnet-runs-compare',
+    textContent: 'Compare',
+    title: 'Pick two ended runs, then compare their results cell by cell',
+    disabled: true,
+    onclick: () => void showComparison(this.picked[0], this.picked[1], Number(this.tolerance.value) || 0)
+  });
+  private readonly tolerance = el('input', {
+    className: 'cygnet-runs-tolerance',
+    type: 'number',
+    min: '0',
+    step: 'any',
+    value: '0',
+    title: 'Numbers in outputs match when they differ by at most this fraction (0: exactly)'
+  });
   private timer = 0;
 
   constructor(private readonly open: (path: string) => void) {
@@ -23,7 +41,13 @@ export class RunsPanel extends Widget {
     this.id = 'cygnet-runs-panel';
     this.title.caption = 'Batch runs';
     this.addClass('cygnet-runs-panel');
-    this.node.append(el('h2', {}, 'Schedules'), this.schedules, el('h2', {}, 'Runs'), this.list);
+    const bar = el(
+      'div',
+      { className: 'cygnet-runs-compare-bar' },
+      this.compare,
+      el('label', {}, 'tolerance ', this.tolerance)
+    );
+    this.node.append(el('h2', {}, 'Schedules'), this.schedules, el('h2', {}, 'Runs'), bar, this.list);
     void this.poll();
   }
 
@@ -54,6 +78,9 @@ export class RunsPanel extends Widget {
       });
     }
     runs.forEach(r => this.seen.set(r.id, r.state));
+    this.picked = this.picked.filter(id => runs.some(r => r.id === id));
+    const ended = (id: string) => FINAL_STATES.includes(this.seen.get(id) ?? '');
+    this.compare.disabled = !(this.picked.length === 2 && this.picked.every(ended));
     if (this.isVisible) {
       const groups = groupRuns(runs).map(group =>
         el(
@@ -72,8 +99,24 @@ export class RunsPanel extends Widget {
   }
 
   private row(run: Run): HTMLElement {
-    const item = el('li', { className: 'cygnet-run' }, el('span', { className: 'cygnet-run-state' }, describeRun(run)));
+    const pick = el('input', {
+      type: 'checkbox',
+      className: 'cygnet-run-pick',
+      title: 'Pick to compare',
+      checked: this.picked.includes(run.id),
+      onchange: () => {
+        this.picked = togglePick(this.picked, run.id);
+        void this.refresh();
+      }
+    });
+    const item = el(
+      'li',
+      { className: 'cygnet-run' },
+      pick,
+      el('span', { className: 'cygnet-run-state' }, describeRun(run))
+    );
     item.dataset.state = run.state;
+    item.dataset.id = run.id;
     if (run.state === 'running' && run.cells_total) {
       item.append(el('progress', { max: run.cells_total, value: run.cells_done }));
     }
@@ -84,6 +127,22 @@ export class RunsPanel extends Widget {
         onclick: () => this.open(run.output)
       })
     );
+    if (run.state === 'succeeded' && run.view) {
+      item.append(
+        el('button', {
+          className: 'jp-mod-styled cygnet-run-check-view',
+          textContent: 'Other view…',
+          title: 'Check on another view: the same notebook and parameters on a second view, to compare the results',
+          onclick: async () => {
+            const ids = await checkOnAnotherView(run);
+            if (ids) {
+              this.picked = ids;
+              void this.refresh();
+            }
+          }
+        })
+      );
+    }
     if (!FINAL_STATES.includes(run.state)) {
       item.append(
         el('button', {

@@ -11,6 +11,8 @@ import { openQuery } from '../src/links';
 import { terminalViews } from '../src/views';
 import {
   changedParameters,
+  Comparison,
+  describeComparison,
   describeRun,
   describeSchedule,
   groupRuns,
@@ -20,6 +22,7 @@ import {
   Run,
   Schedule,
   submission,
+  togglePick,
   WhenChoice
 } from '../src/runs';
 import {
@@ -456,5 +459,47 @@ describe("a notebook's saved Dask choice", () => {
       options: {}
     });
     expect(daskChoiceFromMetadata({ cygnet: { spark: {} } })).toBeNull();
+  });
+});
+
+describe('comparing runs', () => {
+  it('picks at most two runs, letting the earlier go', () => {
+    expect(togglePick([], 'a')).toEqual(['a']);
+    expect(togglePick(['a', 'b'], 'c')).toEqual(['b', 'c']);
+    expect(togglePick(['a', 'b'], 'a')).toEqual(['b']);
+  });
+  it('says what changed beside the cells, and which cells are not the same', () => {
+    const side = {
+      id: 'x',
+      notebook: 'fit.ipynb',
+      output: 'fit-run-1.ipynb',
+      view: 'LCG_106/x',
+      parameters: { year: 2024 },
+      state: 'succeeded',
+      duration_seconds: 2
+    };
+    const comparison: Comparison = {
+      a: side,
+      b: { ...side, id: 'y', view: 'LCG_107/x', parameters: { year: 2024, scale: 2 }, duration_seconds: 3.25 },
+      cells: [
+        { cell: 0, source: 'x = 1', verdict: 'same', detail: '' },
+        { cell: 1, source: 'fit()', verdict: 'differs', detail: 'line 1' },
+        { cell: 2, source: 'print(e)', verdict: 'close', detail: 'numbers within the tolerance' }
+      ],
+      verdict: 'differs',
+      counts: { same: 1, differs: 1, close: 1 },
+      diff_url: '/nbdime/difftool?base=a&remote=b'
+    };
+    const shown = describeComparison(comparison);
+    expect(shown.headline).toBe('Results differ in 1 of 3 cells');
+    expect(shown.changes).toEqual([
+      'View: LCG_106/x → LCG_107/x',
+      'Parameter scale: (default) → 2',
+      'Duration: 2.0 s → 3.3 s'
+    ]);
+    expect(shown.cells.map(c => c.cell)).toEqual([1, 2]);
+    expect(describeComparison({ ...comparison, verdict: 'close', cells: comparison.cells.slice(2) }).headline).toBe(
+      'Same results within the tolerance (1 of 1 cells close)'
+    );
   });
 });

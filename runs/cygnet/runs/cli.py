@@ -1,5 +1,5 @@
 """`cygnet run NOTEBOOK [-p name=value]... [--view V] [--cluster C] [--on BACKEND] [--out DIR] [--wait]`
-and `cygnet runs list|show|cancel`."""
+(or `--compare-views OLD NEW`), and `cygnet runs list|show|cancel|compare`."""
 
 import json
 import os
@@ -29,9 +29,24 @@ def register(subparsers):
     )
     p.add_argument("--out", default="", help="a workspace folder for the results (default: beside the notebook)")
     p.add_argument("--wait", action="store_true", help="follow the run to its end; exit 1 if it failed")
+    p.add_argument(
+        "--compare-views",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="run it on two views with the same parameters, wait for both and compare their results cell by "
+        "cell; exit 1 if they differ",
+    )
+    _tolerance_arguments(p)
     p.add_argument("--workspace", default="", help="the workspace (default: $CYGNET_WORKSPACE or here)")
     p.add_argument("--json", action="store_true", help="print the run as JSON")
     p.set_defaults(func=run_command)
+
+
+def _tolerance_arguments(p):
+    p.add_argument(
+        "--rel-tol", type=float, default=0.0, help="numbers in outputs match within this relative difference"
+    )
+    p.add_argument("--abs-tol", type=float, default=0.0, help="numbers in outputs match within this difference")
 
 
 def register_runs(subparsers):
@@ -48,6 +63,12 @@ def register_runs(subparsers):
         q.add_argument("id")
         q.add_argument("--json", action="store_true")
         q.set_defaults(func=func)
+    q = sub.add_parser("compare", help="compare two ended runs' results cell by cell; exit 1 if they differ")
+    q.add_argument("a", help="a run's id (the old, or the reference)")
+    q.add_argument("b", help="the other run's id")
+    _tolerance_arguments(q)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=compare_command)
 
 
 def _runs(args, config_argv):
@@ -77,19 +98,60 @@ def run_command(args, config_argv):
     runs = _runs(args, config_argv)
     runs.check()  # a runs_backend no installed backend provides is named before anything else
     notebook, out = (from_shell(p, runs.workspace) for p in (args.notebook, args.out))
+    if args.compare_views:
+        tolerance = _tolerance(args)
+        if args.view or args.out:
+            raise BadInput("--compare-views runs on the two views it names, beside the notebook: drop --view and --out")
+        views, parameters = list(args.compare_views), _parameters(args.parameter)
+        pair = runs.check_views(notebook, views, parameters, args.cluster, args.backend)
+        for run in pair:
+            print(f"cygnet: run {run.id} on {run.view} submitted; result: {run.output}", file=sys.stderr)
+        pair = [_follow(runs, run, quiet=True) for run in pair]
+        return _report(runs.compare(pair[0].id, pair[1].id, tolerance), args.json)
     run = runs.submit(notebook, _parameters(args.parameter), args.view, args.cluster, args.backend, out)
     print(f"cygnet: run {run.id} submitted ({run.backend}, job {run.job_id}); result: {run.output}", file=sys.stderr)
     if args.wait:
-        shown = None
-        while run.state not in ("succeeded", "failed", "cancelled"):
-            time.sleep(0.2)
-            run = runs.get(run.id)
-            progress = (run.state, run.cells_done)
-            if progress != shown and run.state == "running":
-                print(f"cygnet: running, {run.cells_done}/{run.cells_total} cells", file=sys.stderr)
-                shown = progress
+        run = _follow(runs, run)
     _show(run, args.json)
     return 1 if args.wait and run.state != "succeeded" else 0
+
+
+def _follow(runs, run, quiet=False):
+    """The run once it has ended, its progress said on the way unless `quiet`."""
+    shown = None
+    while run.state not in ("succeeded", "failed", "cancelled"):
+        time.sleep(0.2)
+        run = runs.get(run.id)
+        progress = (run.state, run.cells_done)
+        if progress != shown and run.state == "running" and not quiet:
+            print(f"cygnet: running, {run.cells_done}/{run.cells_total} cells", file=sys.stderr)
+            shown = progress
+    return run
+
+
+def compare_command(args, config_argv):
+    runs = _runs(args, config_argv)
+    return _report(runs.compare(args.a, args.b, _tolerance(args)), args.json)
+
+
+def _tolerance(args):
+    from .compare import Tolerance
+
+    return Tolerance.checked(args.rel_tol, args.abs_tol)
+
+
+def _report(report, as_json):
+    from .compare import describe
+
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        a, b = report["a"], report["b"]
+        print(f"A: run {a['id']} on {a['view']} ({a['state']}): {a['output']}")
+        print(f"B: run {b['id']} on {b['view']} ({b['state']}): {b['output']}")
+        print("\n".join(describe(report)))
+    failed = any(report[side]["state"] != "succeeded" for side in ("a", "b"))
+    return 1 if report["verdict"] == "differs" or failed else 0
 
 
 def list_command(args, config_argv):

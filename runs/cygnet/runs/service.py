@@ -275,6 +275,47 @@ class Runs:
         self.store.save(run)
         return run
 
+    # --- compare -------------------------------------------------------------------------------
+    def compare(self, run_a, run_b, tolerance=None):
+        """Two ended runs' results cell by cell (cygnet.runs.compare), with their parameters,
+        views and durations: {a, b, cells, verdict, counts, tolerance}."""
+        from .compare import Tolerance, compare_notebooks, summary
+
+        tolerance = tolerance or Tolerance()
+        runs = [self.get(run_id) for run_id in (run_a, run_b)]
+        for run in runs:
+            if run.state not in FINAL:
+                raise BadInput(f"run {run.id} has not ended yet ({run.state}); compare it once it has")
+        cells = compare_notebooks(*(self._result(run) for run in runs), tolerance)
+        verdict, counts = summary(cells)
+        return {
+            "a": _compared(runs[0]),
+            "b": _compared(runs[1]),
+            "cells": cells,
+            "verdict": verdict,
+            "counts": counts,
+            "tolerance": {"rel_tol": tolerance.rel, "abs_tol": tolerance.abs},
+        }
+
+    def check_views(self, notebook, views, parameters=None, cluster="", backend="", notify=None):
+        """The same notebook with the same parameters on each of two views (an old release and a
+        new one), to compare once both end; the two runs."""
+        if not isinstance(views, list | tuple) or len(views) != 2 or not all(isinstance(v, str) and v for v in views):
+            raise BadInput("views: two views to compare, the old and the new, e.g. ['LCG_106/x86_64-el9', ...]")
+        if views[0] == views[1]:
+            raise BadInput("views: the two views are the same; name two different ones")
+        for view in views:  # both are checked before either run starts
+            self.check_request(notebook, parameters, view, cluster, backend)
+        return [self.submit(notebook, parameters, view, cluster, backend, notify=notify) for view in views]
+
+    def _result(self, run):
+        try:
+            return json.loads(confine(self.workspace, run.output).read_text())
+        except FileNotFoundError:
+            raise NotFound(f"run {run.id}'s result {run.output} is gone (moved or deleted)") from None
+        except (OSError, ValueError) as e:
+            raise BadInput(f"run {run.id}'s result {run.output} cannot be read as a notebook: {e}") from None
+
     def _refresh(self, run):
         """The run's state from its backend and its own status.json."""
         if run.state in FINAL or not run.job_id:
@@ -302,6 +343,13 @@ class Runs:
         if (run.state, run.cells_done, run.cells_total, run.started, run.ended, run.error) != before:
             self.store.save(run)
         return run
+
+
+def _compared(run):
+    """What a comparison says of each run beside its cells."""
+    duration = run.ended - run.started if run.ended and run.started else None
+    keys = ("id", "notebook", "output", "html", "view", "parameters", "backend", "state", "schedule", "error")
+    return {**{key: getattr(run, key) for key in keys}, "duration_seconds": duration}
 
 
 def _no_url_check(url):
