@@ -220,3 +220,67 @@ def test_cli_schedules_fire_in_the_server_and_survive_a_kill_9_without_firing_a_
     assert removed.returncode == 0 and "its runs and their results stay" in removed.stderr
     gone = cygnet("schedule", "show", schedule_id, *config, env=env)
     assert gone.returncode != 0 and f"no schedule {schedule_id}" in gone.stderr
+
+
+def test_a_new_view_check_runs_on_the_new_release_beside_the_old_and_tells_what_changed(tmp_path, kernel_site, mailbox):
+    """A schedule that checks new views: while no view is new its slots are skipped; a release
+    added to the views root (as CVMFS publishes one) runs the notebook beside the old view, and
+    the owner is told the comparison: the cell printing the view's marker differs."""
+    from tests.support.views import lcg_view
+
+    views, workspace = tmp_path / "views", tmp_path / "workspace"
+    workspace.mkdir()
+    lcg_view(views, "LCG_106", PLATFORM, kernel_site=kernel_site)
+    write_notebook(
+        workspace / "energy.ipynb", "print('sum', sum(range(10)))", "import os\nprint(os.environ['CYGNET_TEST_MARKER'])"
+    )
+    env = {
+        "CYGNET_DATA_DIR": str(tmp_path / "data"),
+        "CYGNET_VIEWS_PATH": str(views),
+        "CYGNET_WORKSPACE": str(workspace),
+    }
+    args = [
+        f"--Cygnet.default_view=LCG_106/{PLATFORM}",
+        "--Cygnet.build_default_view=False",
+        "--Cygnet.runs_check_every=0.5",
+        "--Cygnet.runs_min_interval=2",
+        "--Cygnet.open_internal_hosts=127.0.0.1",
+        "--Cygnet.runs_smtp_host=127.0.0.1",
+        f"--Cygnet.runs_smtp_port={mailbox.port}",
+    ]
+    hook = WebhookReceiver()
+    before = len(mailbox.messages)
+    try:
+        with JupyterServer(env=env, root=workspace, args=args) as server:
+            body = {
+                "notebook": "energy.ipynb",
+                "every": "2s",
+                "check_new_views": True,
+                "notify": {"on": "failed", "webhook": hook.url, "email": "alice@example.org"},
+            }
+            r = server.post("/cygnet/api/schedules", json=body)
+            assert r.status_code == 201, r.text
+            created = r.json()
+            assert created["view"] == f"LCG_106/{PLATFORM}" and created["views_known"] == [f"LCG_106/{PLATFORM}"]
+            path = f"/cygnet/api/schedules/{created['id']}"
+            shown = wait_for(lambda: (s := server.get(path).json())["skipped"] >= 1 and s, "a slot with no new view")
+            assert shown["firings"][0]["note"] == "no new view since the last check" and shown["fired"] == 0
+
+            lcg_view(views, "LCG_107", PLATFORM, kernel_site=kernel_site)  # a new release is published
+            (payload,) = hook.wait_for(1)[:1]
+            comparison = payload["comparison"]
+            assert comparison["views"] == [f"LCG_106/{PLATFORM}", f"LCG_107/{PLATFORM}"], comparison
+            assert comparison["verdict"] == "differs" and comparison["counts"] == {"same": 1, "differs": 1}
+            assert "marker-LCG_106" in comparison["cells"][0]["detail"], comparison["cells"]
+            assert payload["run"]["view"] == f"LCG_107/{PLATFORM}" and payload["run"]["state"] == "succeeded"
+            mail = wait_for(lambda: mailbox.messages[before:], "the email of the check")[0]
+            subject = " ".join(mail["Subject"].split())  # a long header comes folded
+            assert subject == f"Cygnet: energy.ipynb on LCG_107/{PLATFORM} against LCG_106/{PLATFORM}: differs"
+            assert "cell 1 [differs]" in mail.get_payload()
+            shown = server.get(path).json()
+            assert f"LCG_107/{PLATFORM}" in shown["views_known"] and shown["fired"] == 1
+            pair = [run for run in server.get("/cygnet/api/runs").json() if run["schedule"] == created["id"]]
+            assert sorted(run["view"] for run in pair) == [f"LCG_106/{PLATFORM}", f"LCG_107/{PLATFORM}"]
+            assert server.http.delete(f"{server.url}{path}", timeout=30).status_code == 204
+    finally:
+        hook.stop()

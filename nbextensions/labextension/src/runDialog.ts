@@ -22,6 +22,7 @@ class RunBody extends Widget {
     value: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
   });
   readonly notifyOn: HTMLSelectElement;
+  readonly checkNewViews = el('input', { className: 'cygnet-run-check-new-views', type: 'checkbox' });
   readonly email = el('input', { className: 'cygnet-run-email', type: 'email', placeholder: 'you@example.org' });
   readonly webhook = el('input', { className: 'cygnet-run-webhook', placeholder: 'https://…' });
 
@@ -56,9 +57,20 @@ class RunBody extends Widget {
     }
     const cronRow = el('label', { className: 'cygnet-run-cron-row' }, 'Cron ', this.cron, ' in ', this.timezone);
     const everyRow = el('label', { className: 'cygnet-run-every-row' }, 'Every ', this.every);
+    const checkRow = el(
+      'label',
+      {
+        className: 'cygnet-run-check-new-views-row',
+        title:
+          'Each time, run it on a view newer than the chosen one (if one appeared) and tell me if the results differ'
+      },
+      this.checkNewViews,
+      ' Instead, check each new view against the chosen one'
+    );
     const showWhen = () => {
       cronRow.hidden = this.mode.value !== 'cron';
       everyRow.hidden = this.mode.value !== 'every';
+      checkRow.hidden = this.mode.value === 'now';
     };
     this.mode.onchange = showWhen;
     showWhen();
@@ -71,7 +83,7 @@ class RunBody extends Widget {
       this.notifyOn.append(el('option', { value, textContent: text }));
     }
     const when = el('fieldset', { className: 'cygnet-run-schedule' }, el('legend', {}, 'When'), this.mode);
-    when.append(cronRow, everyRow);
+    when.append(cronRow, everyRow, checkRow);
     const notify = el(
       'fieldset',
       { className: 'cygnet-run-notify' },
@@ -98,7 +110,8 @@ class RunBody extends Widget {
       timezone: this.timezone.value.trim(),
       notifyOn: this.notifyOn.value as WhenChoice['notifyOn'],
       email: this.email.value,
-      webhook: this.webhook.value
+      webhook: this.webhook.value,
+      checkNewViews: this.checkNewViews.checked
     };
   }
 

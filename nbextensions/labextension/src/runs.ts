@@ -45,6 +45,7 @@ export interface WhenChoice {
   notifyOn: 'failed' | 'ended' | 'never';
   email: string;
   webhook: string;
+  checkNewViews?: boolean;
 }
 
 export interface RunForm {
@@ -136,6 +137,9 @@ export function submission(
   const body: Record<string, unknown> = { ...run, ...(notify ? { notify } : {}) };
   if (choice.mode === 'now') {
     return { route: 'runs', body };
+  }
+  if (choice.checkNewViews) {
+    body.check_new_views = true;
   }
   if (choice.mode === 'cron') {
     return { route: 'schedules', body: { ...body, cron: choice.cron.trim(), timezone: choice.timezone || 'UTC' } };

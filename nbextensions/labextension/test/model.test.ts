@@ -345,6 +345,8 @@ describe('schedules and notifications', () => {
       ...run,
       every: '2h'
     });
+    expect(submission(run, choice({ mode: 'cron', checkNewViews: true })).body.check_new_views).toBe(true);
+    expect(submission(run, choice({ checkNewViews: true })).body).toEqual(run);
     expect(notifyOf(choice({ notifyOn: 'never', email: 'a@example.org' }))).toBeUndefined();
     expect(notifyOf(choice({ notifyOn: 'ended', webhook: 'https://h.example.org/x' }))).toEqual({
       on: 'ended',

@@ -106,16 +106,20 @@ def check_notify(spec, check_url, mail=Mail()):
     return stored, shown
 
 
-def wants(spec, state):
+def wants(spec, state, differs=False):
+    """Whether `spec` asks to be told of a run that ended in `state`; a check on another view whose
+    results differ counts as failed."""
     when = (spec or {}).get("on", "never")
-    return when == "ended" or (when == "failed" and state in ("failed", "cancelled"))
+    return when == "ended" or (when == "failed" and (state in ("failed", "cancelled") or differs))
 
 
-def payload(run, link=""):
-    """What a notification says of `run`: state, times, duration, the failing cell's error, links."""
+def payload(run, link="", comparison=None):
+    """What a notification says of `run`: state, times, duration, the failing cell's error, links,
+    and for a check on another view its comparison with the run on the first view."""
     duration = round(run.ended - (run.started or run.created), 1) if run.ended else None
     return {
         "event": "run.ended",
+        **({"comparison": comparison} if comparison else {}),
         "run": {
             "id": run.id,
             "notebook": run.notebook,
@@ -144,14 +148,14 @@ class Outbox(Database):
     def __init__(self, path):
         super().__init__(path, SCHEMA)
 
-    def enqueue(self, run, link="", now=None):
+    def enqueue(self, run, link="", now=None, comparison=None):
         """One notification per channel `run.notify` names, if its state asks for one; queued once
         per run and channel whatever happens (a second call adds nothing)."""
         spec = run.notify or {}
-        if not wants(spec, run.state):
+        if not wants(spec, run.state, differs=(comparison or {}).get("verdict") == "differs"):
             return 0
         now = time.time() if now is None else now
-        body = json.dumps(payload(run, link))
+        body = json.dumps(payload(run, link, comparison))
         added = 0
         with self._lock, self._connect() as db:
             for channel, target, secret in (
@@ -241,7 +245,10 @@ class Notifier:
                 continue
             if run.state not in ("succeeded", "failed", "cancelled"):
                 continue
-            handed += self.outbox.enqueue(run, self.link_for(run))
+            comparison = runs_of(run.owner).comparison_of(run) if run.compare_with else {}
+            if comparison is None:
+                continue  # a check on another view: told once the run it is compared with has ended too
+            handed += self.outbox.enqueue(run, self.link_for(run), comparison=comparison)
             run.noticed = True
             run_store.save(run)
         return handed
@@ -276,8 +283,13 @@ class Notifier:
         message = EmailMessage()
         message["From"] = mail.sender or f"cygnet@{mail.host}"
         message["To"] = to
-        message["Subject"] = f"Cygnet: run of {run['notebook']} {run['state']}"
-        message.set_content(email_text(run))
+        comparison = data.get("comparison")
+        if comparison:
+            old, new = comparison["views"]
+            message["Subject"] = f"Cygnet: {run['notebook']} on {new} against {old}: {comparison['verdict']}"
+        else:
+            message["Subject"] = f"Cygnet: run of {run['notebook']} {run['state']}"
+        message.set_content(email_text(run, comparison))
         with smtplib.SMTP(mail.host, mail.port, timeout=SEND_TIMEOUT) as smtp:
             if mail.starttls:
                 smtp.starttls(context=ssl.create_default_context())
@@ -299,8 +311,15 @@ class Notifier:
             raise CygnetError(f"the webhook answered HTTP {response.status_code}")
 
 
-def email_text(run):
+def email_text(run, comparison=None):
     lines = [f"The run of {run['notebook']} has {'ended: ' + run['state'] if run['state'] != 'failed' else 'failed'}."]
+    if comparison:
+        lines.append(f"Compared with run {comparison['against']} on {comparison['views'][0]}: {comparison['verdict']}")
+        lines += [
+            f"  cell {c['cell']} [{c['verdict']}] {c['source']}: {c['detail']}" for c in comparison.get("cells", [])
+        ]
+        if comparison.get("error"):
+            lines.append(f"  {comparison['error']}")
     if run.get("duration_seconds") is not None:
         lines.append(f"Duration: {run['duration_seconds']} s")
     if run.get("error"):

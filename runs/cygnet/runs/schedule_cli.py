@@ -37,6 +37,12 @@ def register(subparsers):
         default="skip",
         help="when the previous run still runs: skip this one, or run beside it",
     )
+    q.add_argument(
+        "--check-new-views",
+        action="store_true",
+        help="at each slot, run it on a view of the same platform that is new since the last check, beside "
+        "--view, and compare the results (a slot with no new view is skipped; differing results count as failed)",
+    )
     q.add_argument("--notify-on", choices=("failed", "ended", "never"), default="failed")
     q.add_argument("--notify-email", default="", help="an address told when a run fails (or ends)")
     q.add_argument("--notify-webhook", default="", help="a URL that gets a signed JSON POST")
@@ -87,6 +93,7 @@ def add_command(args, config_argv):
         "misfire": args.misfire.replace("-", "_"),
         "overlap": args.overlap,
         "notify": notify,
+        "check_new_views": args.check_new_views,
     }
     schedule, secret = schedules.add(fields)
     if secret:

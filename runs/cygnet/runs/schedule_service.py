@@ -23,6 +23,7 @@ FIELDS = (
     "misfire",
     "overlap",
     "notify",
+    "check_new_views",
 )
 TEXT_FIELDS = ("notebook", "view", "cluster", "backend", "cron", "timezone", "misfire", "overlap")
 
@@ -64,6 +65,9 @@ class Schedules:
         schedule.notebook = notebook_path.relative_to(self.runs.workspace).as_posix()
         schedule.parameters = parameters
         schedule.backend = backend
+        if schedule.check_new_views:  # the reference view, and the views there are today
+            schedule.view = view.name
+            schedule.views_known = self.runs.usable_views()
         schedule.notify, secret = self.runs.check_notify(schedule.notify)
         schedule.next_slot = slot_after(schedule, time.time())
         if schedule.next_slot is None:

@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 from cygnet.core.errors import BadInput, CygnetError, NotFound
 
-from .schedules import CLAIM_LEASE, MISFIRE_GRACE, Schedule, latest_due, slot_after
+from .schedules import CLAIM_LEASE, MISFIRE_GRACE, Schedule, latest_due, slot_after, unchecked_views
 from .store import FINAL, Database
 
 LOG = logging.getLogger("cygnet.runs")
@@ -118,8 +118,19 @@ class ScheduleStore(Database):
                 (state, run_id, note, schedule_id, slot),
             )
             current = _read(db, schedule_id)
-            if current is not None and run_id:
-                current.last_run, current.fired = run_id, current.fired + 1
+            if current is not None and (run_id or state == "skipped"):
+                if run_id:
+                    current.last_run, current.fired = run_id, current.fired + 1
+                else:
+                    current.skipped += 1
+                db.execute("UPDATE schedules SET record = ? WHERE id = ?", (_dump(current), schedule_id))
+
+    def saw_views(self, schedule_id, views):
+        """A new-view check has seen `views`: they are not new again."""
+        with self._write() as db:
+            current = _read(db, schedule_id)
+            if current is not None:
+                current.views_known = sorted({*current.views_known, *views})
                 db.execute("UPDATE schedules SET record = ? WHERE id = ?", (_dump(current), schedule_id))
 
     def orphaned_claims(self, now):
@@ -170,6 +181,8 @@ def tick(store, runs_of, owners=None, now=None, log=LOG):
 
 
 def _fire(store, runs_of, schedule, slot, log):
+    if schedule.check_new_views:
+        return _check_new_view(store, runs_of(schedule.owner), schedule, slot, log)
     try:
         run = runs_of(schedule.owner).submit(
             schedule.notebook,
@@ -187,6 +200,32 @@ def _fire(store, runs_of, schedule, slot, log):
         store.submitted(schedule.id, slot, getattr(e, "run_id", ""), "failed", str(e))
         return "failed"
     store.submitted(schedule.id, slot, run.id)
+    return "submitted"
+
+
+def _check_new_view(store, runs, schedule, slot, log):
+    """A new-view check's slot: the newest view not seen before, run beside the schedule's own
+    and compared (the pair's second run tells the owner); a slot with none new is skipped."""
+    try:
+        new = unchecked_views(schedule, runs.usable_views())
+        if not new:
+            store.submitted(schedule.id, slot, "", "skipped", "no new view since the last check")
+            return "skipped"
+        pair = runs.check_views(
+            schedule.notebook,
+            [schedule.view, new[-1]],
+            schedule.parameters,
+            schedule.cluster,
+            schedule.backend,
+            notify=schedule.notify,
+            schedule=schedule.id,
+        )
+    except CygnetError as e:
+        log.warning("cygnet: schedule %s could not check a new view: %s", schedule.id, e)
+        store.submitted(schedule.id, slot, getattr(e, "run_id", ""), "failed", str(e))
+        return "failed"
+    store.saw_views(schedule.id, new)  # all of them: only the newest is worth a run
+    store.submitted(schedule.id, slot, pair[1].id, note=f"{pair[0].view} against {pair[1].view}")
     return "submitted"
 
 

@@ -47,6 +47,10 @@ class Schedule:
     misfire: str = "skip"
     overlap: str = "skip"
     notify: dict = field(default_factory=dict)  # see cygnet.runs.notify
+    # Check on new views: each slot, a view of the same platform that was not there before runs
+    # the notebook beside `view` and the two results are compared (none new: the slot is skipped).
+    check_new_views: bool = False
+    views_known: list = field(default_factory=list)
     created: float = field(default_factory=time.time)
     next_slot: float | None = None
     last_slot: float | None = None
@@ -166,6 +170,10 @@ def new_schedule(owner, fields):
     for name in ("parameters", "view", "cluster", "backend", "cron", "timezone", "misfire", "overlap", "notify"):
         if fields.get(name) not in (None, ""):
             setattr(schedule, name, fields[name])
+    if fields.get("check_new_views") not in (None, False):
+        if fields["check_new_views"] is not True:
+            raise BadInput("check_new_views must be true or false")
+        schedule.check_new_views = True
     if fields.get("every") not in (None, "", 0):
         schedule.every = parse_interval(fields["every"])
     for name in ("start", "end"):
@@ -214,3 +222,20 @@ def _human(seconds):
             count = int(seconds // size)
             return f"{count} {unit}{'s' if count != 1 else ''}"
     return f"{seconds:g} s"
+
+
+def platform_of(view_name):
+    """The platform part of a view's name (<release>/<platform>)."""
+    return view_name.rpartition("/")[2]
+
+
+def unchecked_views(schedule, usable):
+    """The usable views a new-view check has not seen, of the schedule's platform, newest last
+    (release names compared by their numbers: LCG_107 after LCG_99)."""
+    platform = platform_of(schedule.view)
+    new = [v for v in usable if platform_of(v) == platform and v != schedule.view and v not in schedule.views_known]
+    return sorted(new, key=_release_key)
+
+
+def _release_key(name):
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]

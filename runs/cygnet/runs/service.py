@@ -105,7 +105,18 @@ class Runs:
 
         return check_notify(spec, self.settings.check_url or _no_url_check, self.settings.mail)
 
-    def submit(self, notebook, parameters=None, view="", cluster="", backend="", out="", notify=None, schedule=""):
+    def submit(
+        self,
+        notebook,
+        parameters=None,
+        view="",
+        cluster="",
+        backend="",
+        out="",
+        notify=None,
+        schedule="",
+        compare_with="",
+    ):
         """Check the request, reserve the output names, start the job; the Run (queued). A
         webhook secret made for `notify` is on the run as `webhook_secret_shown`, to show once."""
         notebook_path, parameters, view_obj, kernel, engine, backend, runner, out_dir = self.check_request(
@@ -143,6 +154,7 @@ class Runs:
             cluster=cluster,
             schedule=schedule,
             notify=notify,
+            compare_with=compare_with,
         )
         self.store.add(run)
         try:
@@ -297,16 +309,50 @@ class Runs:
             "tolerance": {"rel_tol": tolerance.rel, "abs_tol": tolerance.abs},
         }
 
-    def check_views(self, notebook, views, parameters=None, cluster="", backend="", notify=None):
+    def check_views(self, notebook, views, parameters=None, cluster="", backend="", notify=None, schedule=""):
         """The same notebook with the same parameters on each of two views (an old release and a
-        new one), to compare once both end; the two runs."""
+        new one), to compare once both end; the two runs. The second names the first
+        (`compare_with`) and alone tells `notify`, with the comparison in what it tells."""
         if not isinstance(views, list | tuple) or len(views) != 2 or not all(isinstance(v, str) and v for v in views):
             raise BadInput("views: two views to compare, the old and the new, e.g. ['LCG_106/x86_64-el9', ...]")
         if views[0] == views[1]:
             raise BadInput("views: the two views are the same; name two different ones")
         for view in views:  # both are checked before either run starts
             self.check_request(notebook, parameters, view, cluster, backend)
-        return [self.submit(notebook, parameters, view, cluster, backend, notify=notify) for view in views]
+        old = self.submit(notebook, parameters, views[0], cluster, backend, schedule=schedule)
+        new = self.submit(
+            notebook, parameters, views[1], cluster, backend, notify=notify, schedule=schedule, compare_with=old.id
+        )
+        return [old, new]
+
+    def usable_views(self):
+        """The names of the views runs can use now (looked for again, so a new one is seen)."""
+        return [v.name for v in self.kernel_specs.views(fresh=True) if v.usable]
+
+    def comparison_of(self, run):
+        """For a run checking another view: the comparison once both have ended (None while the
+        other still runs); {} for other runs."""
+        if not run.compare_with:
+            return {}
+        try:
+            other = self.get(run.compare_with)
+        except NotFound:
+            gone = {"against": run.compare_with, "views": ["(gone)", run.view], "verdict": "unknown"}
+            return {**gone, "error": "the run it is compared with is gone"}
+        if other.state not in FINAL:
+            return None
+        try:
+            report = self.compare(other.id, run.id)
+        except CygnetError as e:
+            return {"against": other.id, "views": [other.view, run.view], "verdict": "unknown", "error": str(e)}
+        changed = [c for c in report["cells"] if c["verdict"] != "same"]
+        return {
+            "against": other.id,
+            "views": [other.view, run.view],
+            "verdict": report["verdict"],
+            "counts": report["counts"],
+            "cells": changed[:20],
+        }
 
     def _result(self, run):
         try:

@@ -39,6 +39,7 @@ class Run:
     run_dir: str  # where the job's files are (absolute)
     cluster: str = ""
     schedule: str = ""  # the schedule that fired it, if one did
+    compare_with: str = ""  # the run on another view this one checks against (check_views)
     notify: dict = field(default_factory=dict)  # when and whom to tell it ended (cygnet.runs.notify)
     noticed: bool = False  # its end has been handed to the notifications (cygnet.runs.notify)
     job_id: str = ""
