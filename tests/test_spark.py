@@ -562,6 +562,8 @@ def test_a_managed_server_runs_the_views_python_in_the_workspace_and_releases_de
     assert (spark_server.root / "managed-out.csv").is_dir()  # relative to the workspace
     servers = [s for s in spark_server.get("/cygnet/api/spark/servers").json() if s["cluster"] == "mine"]
     assert [s["view"] for s in servers] == [f"sparktest/{PLATFORM}"], servers
+    owners = list((spark_server.data_dir / "spark" / "servers" / "owners").glob("*.lock"))
+    assert [p.stem for p in owners] == [servers[0]["owner"]], "the kernel's server is its Cygnet server's"
     leases = list((spark_server.data_dir / "spark" / "servers" / f"{servers[0]['id']}.sessions").glob("*.json"))
     held = json.loads(leases[0].read_text())
     assert held["pid"] == int(lines[5])
@@ -805,3 +807,31 @@ def test_an_idle_managed_server_stops_itself_and_a_used_one_does_not(tmp_path):
     assert servers.sweep(idle_timeout=0) == []  # 0: never stop for idleness
     servers.stop("used")
     assert processes["used"].wait(10) is not None
+
+
+def test_each_cygnet_server_stops_only_its_own_managed_servers(tmp_path):
+    """One user's two sessions share the managed servers' folder (named servers, a second
+    `cygnet up` on one data dir): the one that stops takes its own managed server with it and
+    leaves the other's running; once the other is gone too, its server is an orphan anyone stops.
+    Real processes stand in for the Connect servers."""
+    from cygnet.spark.managed import ManagedServers
+
+    first = ManagedServers(tmp_path, lambda: parse_catalogue({}))
+    second = ManagedServers(tmp_path, lambda: parse_catalogue({}))
+    processes = {}
+    for name, owner in (("firsts", first.owner), ("seconds", second.owner), ("older", "")):
+        proc = subprocess.Popen(["sleep", "300"], start_new_session=True)
+        processes[name] = proc
+        state = {"id": name, "owner": owner, "cluster": "mine", "view": "v", "state": "ready", "pid": proc.pid}
+        state.update(url="sc://127.0.0.1:1", started=time.time() - 100, log=str(tmp_path / f"{name}.log"))
+        (tmp_path / f"{name}.json").write_text(json.dumps(state))
+    second.stop_all()  # the second session stops
+    second.release()
+    assert processes["seconds"].wait(10) is not None and processes["older"].wait(10) is not None
+    assert processes["firsts"].poll() is None, "the first session's server runs on"
+    assert [s["id"] for s in first.list()] == ["firsts"]
+    assert second.sweep(idle_timeout=10) == [], "the other session's server is not swept either"
+    first.release()  # the first is gone (killed: its lock went with it)
+    third = ManagedServers(tmp_path, lambda: parse_catalogue({}))
+    assert third.sweep(idle_timeout=10) == ["stopped the idle Spark Connect server of mine"]
+    assert processes["firsts"].wait(10) is not None and third.list() == []

@@ -96,6 +96,7 @@ STORAGE_HOME = Var(
 SERVER_BASE_URL = Var(
     "CYGNET_SERVER_BASE_URL", "", "the Jupyter server's base URL, for the routes of UIs and dashboards"
 )
+SERVER_ID = Var("CYGNET_SERVER_ID", "", "this Cygnet server's own id: what it and its kernels start is recorded as its")
 WORKSPACE = Var(
     "CYGNET_WORKSPACE", "", "the server's root folder: where Connect servers work and `cygnet run` looks; empty: here"
 )
@@ -204,6 +205,7 @@ GROUPS: tuple[tuple[str, tuple[Var, ...]], ...] = (
             STORAGE_ENDPOINT,
             STORAGE_HOME,
             SERVER_BASE_URL,
+            SERVER_ID,
             WORKSPACE,
             SCRATCH,
             SESSION_KEY,

@@ -10,6 +10,7 @@ import atexit
 import base64
 import dataclasses
 import os
+import secrets
 import threading
 from functools import partial
 
@@ -129,6 +130,9 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         os.environ[contract.SERVER_BASE_URL.name] = serverapp.base_url
         # Managed Spark Connect servers work in the workspace (relative paths land there).
         os.environ[contract.WORKSPACE.name] = serverapp.root_dir
+        # What this server and its kernels start is recorded as this server's (one user's other
+        # sessions share the data dir: cygnet.spark.managed).
+        self.server_id = os.environ[contract.SERVER_ID.name] = secrets.token_hex(8)
         config = self.cygnet = Cygnet(parent=self)
         _make_private(self, config)
         # Every process that acts for the user (kernels, terminals, sync jobs, the XRootD client
@@ -154,7 +158,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
             IOLoop.current().add_callback(refresh_tokens, self)
         self.shares = open_share_store(config, workspace)
         self.catalogue = partial(load_catalogue, config.clusters or None)
-        self.spark_servers = ManagedServers(servers_dir(config), self.catalogue, workspace)
+        self.spark_servers = ManagedServers(servers_dir(config), self.catalogue, workspace, self.server_id)
         self.spark_sweep = start_sweep(self)
         self.dask_sweep = start_dask_sweep(self)
         self.busy_activity = busy_activity.start(serverapp)  # a computing kernel is not idle

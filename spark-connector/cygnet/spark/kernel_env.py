@@ -17,6 +17,8 @@ def kernel_env(config):
 
     return {
         contract.SPARK_SERVERS_DIR.name: servers_dir(config),
+        # A managed server a kernel starts belongs to the kernel's Cygnet server (.managed).
+        contract.SERVER_ID.name: contract.SERVER_ID.get(),
         contract.SPARK_CLUSTER.name: config.spark_default_cluster,
         # The server's route to a driver's UI (cygnet.server.spark_ui); empty outside a server.
         contract.SPARK_UI_BASE.name: _ui_base(),

@@ -4,7 +4,11 @@ that use it, and its working folder is the user's workspace (relative paths land
 
 A server is started by the Cygnet server (REST, the Spark panel) or by a kernel whose
 `connect` finds none for its view; either way it is recorded in <servers dir>/<id>.json and
-outlives the kernel that started it. Each connected kernel holds a lease,
+outlives the kernel that started it. The record names the Cygnet server it belongs to (its
+`owner`: the server itself, or the server of the kernel that started it), because one user's
+several sessions (named servers, a second `cygnet up`) share the folder: a Cygnet server stops
+and sweeps its own servers, and those of a Cygnet server that is gone (an owner is alive while
+it holds the lock <servers dir>/owners/<owner>.lock), never another live session's. Each connected kernel holds a lease,
 <id>.sessions/<kernel pid>.json, naming its Connect session. The Cygnet server's `sweep`
 releases the sessions of kernels that are gone (killed, restarted, shut down), so the server's
 memory comes back, and stops a server no kernel has used for the idle time."""
@@ -13,6 +17,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import secrets
 import sys
 import threading
@@ -68,7 +73,7 @@ def server_for_kernel(cluster, log):
             token=server_token(folder, server_id),
             ui_key=session_key(),
         )
-        state = _new_state(server_id, cluster.name, view, log_path)
+        state = _new_state(server_id, cluster.name, view, log_path, contract.SERVER_ID.get())
         state.update(state="ready", pid=started["pid"], url=started["url"], ui_url=proxied_ui(started))
         state.update(port=started["port"], ui_port=started["ui_port"])
         atomic_write(folder / f"{server_id}.json", json.dumps(state))
@@ -94,12 +99,26 @@ def let_go(server_id):
 class ManagedServers:
     """Start (in the background), list, follow, sweep and stop managed servers."""
 
-    def __init__(self, directory, catalogue_loader, workspace=None):
+    def __init__(self, directory, catalogue_loader, workspace=None, owner=""):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.catalogue = catalogue_loader
         self.workspace = workspace
         self.lock = threading.Lock()
+        self.owner = owner or secrets.token_hex(8)
+        self._owner_lock = hold_owner_lock(self.dir, self.owner)  # held while this object lives
+
+    def release(self):
+        """This owner is gone (its lock let go): what it started is another server's to stop."""
+        with contextlib.suppress(OSError):
+            Path(self._owner_lock.name).unlink()
+        self._owner_lock.close()
+
+    def mine(self, state):
+        """Whether this Cygnet server is to stop and sweep the server of `state`: its own, or one
+        whose owner is gone (or unknown: a record from before owners were written)."""
+        owner = state.get("owner", "")
+        return owner == self.owner or not owner_alive(self.dir, owner)
 
     def start(self, body, environment=None):
         """Start a server for `body` ({cluster, bundles?, options?, view?}); `environment`
@@ -132,7 +151,8 @@ class ManagedServers:
                 if same and state["state"] in ("starting", "ready"):
                     return state  # one per user, cluster and view
             server_id = secrets.token_hex(8)
-            state = _new_state(server_id, cluster.name, environment["view"], self.dir / f"{server_id}.log")
+            log_path = self.dir / f"{server_id}.log"
+            state = _new_state(server_id, cluster.name, environment["view"], log_path, self.owner)
             self._save(state)
         threading.Thread(
             target=self._run, args=(state, cluster.master or "local[*]", conf, environment["env"]), daemon=True
@@ -188,8 +208,12 @@ class ManagedServers:
         raise NotFound(f"no Spark Connect server {server_id}")
 
     def stop_all(self):
+        """Stop this Cygnet server's managed servers (and those of owners that are gone), as it
+        stops: another live session's go on."""
         for state in read_states(self.dir):
-            self.stop(state["id"])
+            if self.mine(state):
+                with contextlib.suppress(NotFound):  # stopped meanwhile by someone else
+                    self.stop(state["id"])
 
     def sweep(self, idle_timeout):
         """Release the sessions of kernels that are gone; stop servers idle for `idle_timeout`
@@ -197,7 +221,7 @@ class ManagedServers:
         done = []
         now = time.time()
         for state in read_states(self.dir):
-            if state["state"] != "ready":
+            if state["state"] != "ready" or not self.mine(state):
                 continue
             in_use = 0
             for lease in self._leases(state["id"]):
@@ -294,9 +318,39 @@ def read_states(folder):
     return states
 
 
-def _new_state(server_id, cluster, view, log_path):
+OWNER_ID = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+def hold_owner_lock(folder, owner):
+    """Take the lock that says `owner` is alive (an open file, locked until closed or the process
+    ends, however it ends)."""
+    if not OWNER_ID.match(owner):
+        raise BadInput(f"a managed servers' owner is hex digits, not {owner!r}")
+    path = Path(folder) / "owners" / f"{owner}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a")  # noqa: SIM115 - held open for the owner's lifetime
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return handle
+
+
+def owner_alive(folder, owner):
+    """Whether the Cygnet server `owner` still runs (holds its lock)."""
+    if not OWNER_ID.match(owner or ""):
+        return False
+    try:
+        with open(Path(folder) / "owners" / f"{owner}.lock") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _new_state(server_id, cluster, view, log_path, owner=""):
     return {
         "id": server_id,
+        "owner": owner,
         "cluster": cluster,
         "view": view,
         "state": "starting",
