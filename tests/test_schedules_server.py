@@ -12,6 +12,7 @@ import time
 
 import nbformat
 import pytest
+import requests
 
 from tests.support.cli import PLATFORM, cygnet
 from tests.support.jupyter import JupyterServer
@@ -284,3 +285,21 @@ def test_a_new_view_check_runs_on_the_new_release_beside_the_old_and_tells_what_
             assert server.http.delete(f"{server.url}{path}", timeout=30).status_code == 204
     finally:
         hook.stop()
+
+
+def test_the_sessions_metrics_count_runs_schedules_and_notifications_behind_its_token(server):
+    """Prometheus metrics at jupyter_server's /metrics: Cygnet's counts beside its own, for a
+    token holder only, with states and backends as labels and no file names or secrets."""
+    r = server.post("/cygnet/api/runs", json={"notebook": "fit.ipynb", "parameters": {"year": 2001}})
+    assert r.status_code == 201, r.text
+    wait_for(lambda: server.get(f"/cygnet/api/runs/{r.json()['id']}").json()["state"] == "succeeded", "the run")
+    text = server.get("/metrics").text
+    lines = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line.startswith("cygnet_")}
+    assert lines['cygnet_runs{backend="local",state="succeeded"}'] >= 1, text
+    assert 'cygnet_notifications{channel="email",state="sent"}' in lines, text
+    assert any(name.startswith("cygnet_schedule_firings_total") for name in lines), text
+    assert "cygnet_sync_bytes_total" in lines and "cygnet_share_page_views_total" in lines
+    assert "kernel_currently_running_total" in text, "jupyter_server's own metrics are there too"
+    assert ".ipynb" not in text and "example.org" not in text, "no file names or addresses in labels"
+    anonymous = requests.get(f"{server.url}/metrics", timeout=30)
+    assert anonymous.status_code == 403

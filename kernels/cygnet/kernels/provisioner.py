@@ -7,6 +7,7 @@ import os
 from importlib.metadata import entry_points
 
 from jupyter_client.provisioning import LocalProvisioner
+from prometheus_client import Counter
 from traitlets import Unicode
 
 from cygnet.core.errors import CygnetError, NotFound, Unavailable, as_http_error
@@ -25,6 +26,9 @@ def contributions():
     return extensions, env
 
 
+KERNEL_STARTS = Counter("cygnet_kernel_starts", "Kernels started, by software view", ["view"])
+
+
 class ViewProvisioner(LocalProvisioner):
     view = Unicode(help="The view (<release>/<platform>) whose kernel this is.").tag(config=True)
     kernel = Unicode("", help="The kernel spec the view ships, by folder name; empty for the view's Python.").tag(
@@ -38,6 +42,7 @@ class ViewProvisioner(LocalProvisioner):
             self.log.warning("cygnet: kernel for view %s not started: %s", self.view, e)
             raise as_http_error(e) from e
         kwargs["env"] = env
+        KERNEL_STARTS.labels(self.view).inc()
         return await super().pre_launch(**kwargs)
 
     def _kernel_env(self, server_env):

@@ -39,6 +39,7 @@ from . import (
     handlers,
     kerberos_handlers,
     log_scrub,
+    metrics,
     openapi,
     run_handlers,
     runs_loop,
@@ -181,6 +182,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.schedules = Schedules(self.runs)
         self.runs_loop = runs_loop.start(self, serverapp)
         self.sync_jobs = SyncJobs(workspace, config.box_url, config.data_dir, config.shares_url)
+        metrics.start(self)  # Cygnet's counts beside jupyter_server's own at /metrics
         serverapp.log.info(
             "cygnet: extension loaded; views roots: %s", ", ".join(map(str, config.effective_views_roots()))
         )

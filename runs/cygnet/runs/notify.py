@@ -179,6 +179,11 @@ class Outbox(Database):
             ).fetchall()
         return [r for r in rows if owners is None or r[1] in owners]
 
+    def counts(self, owner):
+        """[(channel, state)] of each of `owner`'s notifications (for the metrics)."""
+        with self._connect() as db:
+            return db.execute("SELECT channel, state FROM notifications WHERE owner = ?", (owner,)).fetchall()
+
     def next_try(self, owners=None):
         """When the soonest pending notification of `owners` is to be tried (None: none is pending)."""
         with self._connect() as db:

@@ -8,6 +8,7 @@ import re
 import tempfile
 from urllib.parse import quote
 
+from prometheus_client import Counter
 from tornado import web
 
 from cygnet.core.errors import BadInput, CygnetError, as_http_error
@@ -52,6 +53,9 @@ def _public_headers(handler):
     handler.set_header("Cache-Control", "no-store")  # a revoked link must stop working at once
 
 
+SHARE_PAGE_VIEWS = Counter("cygnet_share_page_views", "Share pages and downloads asked for (any answer)")
+
+
 class SharePages:
     """The public pages of shares (see page_routes), mixed into a tornado handler. The handler
     gives the store, the page cache (a render.RenderCache), a pool to run blocking work on, where
@@ -82,6 +86,7 @@ class SharePages:
         _public_headers(self)
 
     async def get(self, token, action=None, rel=None):
+        SHARE_PAGE_VIEWS.inc()
         store = self.share_store()
         try:
             share = store.resolve(token)  # one indexed SQLite lookup: cheap enough for the loop
