@@ -351,6 +351,8 @@ class HubSeen:
         self.running, self.refuse, self.started = set(running), refuse, []
 
     def server_running(self, user):
+        if user == "deleted":
+            raise LookupError(user)
         return user in self.running
 
     def start_server(self, user):
@@ -392,3 +394,5 @@ def test_a_start_the_hub_refuses_is_noted_and_tried_again(tmp_path):
     seen = store.get("alice")
     assert "no such view" in seen["note"] and seen["next"] >= time.time() + RETRY_AFTER - 5
     assert wake_due(store, hub, lead=0) == [], "not again before RETRY_AFTER"
+    store.set("deleted", time.time())  # a user the hub no longer has
+    assert wake_due(store, HubSeen(), lead=60) == [("deleted", "gone")] and store.get("deleted") is None

@@ -103,8 +103,11 @@ class Hub:
         self.timeout = timeout
 
     def server_running(self, user):
-        """Whether `user`'s default server runs or is starting (True), or is stopped (False)."""
+        """Whether `user`'s default server runs or is starting (True), or is stopped (False);
+        LookupError when the hub has no such user any more."""
         r = self.http.get(f"{self.api_url}/users/{quote(user)}", timeout=self.timeout)
+        if r.status_code == 404:
+            raise LookupError(user)
         r.raise_for_status()
         server = r.json().get("servers", {}).get("")
         return bool(server and (server.get("ready") or server.get("pending") == "spawn"))
@@ -121,26 +124,29 @@ class Hub:
 def wake_due(store, hub, lead, now=None):
     """Start the stopped sessions that have work within `lead` seconds; [(user, what happened)]."""
     now = time.time() if now is None else now
-    done = []
-    for user, next_time in store.due(now + lead, now):
-        try:
-            if hub.server_running(user):
-                # It may still be stopped before its work comes: look again, more often as it nears.
-                wait = min(LOOK_AGAIN, max(LOOK_SOON, (next_time - now) / 2))
-                store.woken(user, next_time, "the session was running", now + wait)
-                done.append((user, "running"))
-                continue
-            hub.start_server(user)
-        except (requests.RequestException, RuntimeError) as e:
-            note = f"could not start the session for its work at {_when(next_time)}: {e}"
-            log.warning("%s: %s", user, note)
-            store.later(user, next_time, note)
-            done.append((user, "failed"))
-            continue
-        log.info("%s: started the session for its work at %s", user, _when(next_time))
-        store.woken(user, next_time, f"session started at {_when(now)}", now + LOOK_AGAIN)
-        done.append((user, "started"))
-    return done
+    return [(user, _wake(store, hub, user, next_time, now)) for user, next_time in store.due(now + lead, now)]
+
+
+def _wake(store, hub, user, next_time, now):
+    try:
+        if hub.server_running(user):
+            # It may still be stopped before its work comes: look again, more often as it nears.
+            wait = min(LOOK_AGAIN, max(LOOK_SOON, (next_time - now) / 2))
+            store.woken(user, next_time, "the session was running", now + wait)
+            return "running"
+        hub.start_server(user)
+    except LookupError:
+        log.info("%s: no longer a user of the hub; their wake-ups are dropped", user)
+        store.set(user, None)
+        return "gone"
+    except (requests.RequestException, RuntimeError) as e:
+        note = f"could not start the session for its work at {_when(next_time)}: {e}"
+        log.warning("%s: %s", user, note)
+        store.later(user, next_time, note)
+        return "failed"
+    log.info("%s: started the session for its work at %s", user, _when(next_time))
+    store.woken(user, next_time, f"session started at {_when(now)}", now + LOOK_AGAIN)
+    return "started"
 
 
 class WakeHandler(HubAuthenticated, web.RequestHandler):
