@@ -395,4 +395,4 @@ def test_a_start_the_hub_refuses_is_noted_and_tried_again(tmp_path):
     assert "no such view" in seen["note"] and seen["next"] >= time.time() + RETRY_AFTER - 5
     assert wake_due(store, hub, lead=0) == [], "not again before RETRY_AFTER"
     store.set("deleted", time.time())  # a user the hub no longer has
-    assert wake_due(store, HubSeen(), lead=60) == [("deleted", "gone")] and store.get("deleted") is None
+    assert wake_due(store, HubSeen(), lead=30) == [("deleted", "gone")] and store.get("deleted") is None
