@@ -147,7 +147,7 @@ def storage_part(mib, runs, scratch):
         cluster.close()
         return result
     finally:
-        eos.stop()
+        eos.close()
 
 
 def main():

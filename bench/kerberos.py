@@ -102,7 +102,7 @@ def reads(kdc, folder, mib, runs):
             unix.append(read("unix"))
         return mib / statistics.median(krb5), mib / statistics.median(unix)
     finally:
-        server.stop()
+        server.close()
 
 
 def token_fetches(kdc, folder, calls):

@@ -178,7 +178,7 @@ def main():
                 large_results[backend]["transfer"].append(transfer)
     finally:
         dav.terminate()
-        eos.stop()
+        eos.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(

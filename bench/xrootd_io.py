@@ -127,7 +127,7 @@ def main():
             f"/ xrdcp to local disk: {copy / cp_file:.2f}"
         )
     finally:
-        server.stop()
+        server.close()
 
 
 if __name__ == "__main__":

@@ -167,7 +167,7 @@ def eos_server(tmp_path_factory):
 
     server = XRootDServer(tmp_path_factory.mktemp("eos")).start()
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ def kerberized_eos(kdc, tmp_path_factory):
     keytab = kdc.add_service("xrootd/localhost", folder / "xrootd.keytab")
     server = XRootDServer(folder, keytab=keytab, principal=f"xrootd/localhost@{REALM}", env=kdc.env).start()
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.fixture(scope="module")

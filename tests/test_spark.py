@@ -623,7 +623,7 @@ def test_executors_read_root_files_into_a_dataframe(spark_server, tmp_path):
         finally:
             kernel.shutdown()
     finally:
-        eos.stop()
+        eos.close()
 
 
 def interrupt_long_job(server, kernel, after=8.0):

@@ -20,7 +20,7 @@ def eos_http(tmp_path_factory):
     server.start()
     yield server, eos
     server.stop()
-    eos.stop()
+    eos.close()
 
 
 def test_put_get_ranges_list_and_delete(eos_http):

@@ -19,7 +19,7 @@ from tests.support.xrootd import XRootDServer
 def eos(tmp_path_factory):
     server = XRootDServer(tmp_path_factory.mktemp("xrootd")).start()
     yield server
-    server.stop()
+    server.close()
 
 
 def test_write_read_list_stat_remove(eos):

@@ -1,5 +1,6 @@
 """A real WebDAV server for tests and benchmarks: wsgidav with cheroot on 127.0.0.1, basic auth."""
 
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -31,5 +32,8 @@ verbose: 0
     proc = subprocess.Popen(
         [str(VENV_BIN / "wsgidav"), "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    _wait_for_port(port)
+    try:
+        _wait_for_port(port)
+    finally:
+        shutil.rmtree(config.parent, ignore_errors=True)  # read at start; it holds the password
     return proc, port

@@ -19,7 +19,8 @@ class XRootDServer:
         """With `keytab` and `principal` (a service principal in it), every client must
         authenticate with Kerberos (sec.protocol krb5); `env` names the realm (KRB5_CONFIG).
         protocols="krb5 unix" also lets clients in with no credential (for comparisons)."""
-        if os.geteuid() == 0:
+        self.own_base = os.geteuid() == 0
+        if self.own_base:
             # The server's user must reach its folders; pytest's own are private to root.
             base = Path(tempfile.mkdtemp(prefix="cygnet-xrootd-"))
         self.base = base
@@ -99,6 +100,13 @@ class XRootDServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def close(self):
+        """Stop for good: the server, and the folder made for it outside pytest's (its files
+        would otherwise stay in /tmp after the run, a few hundred MB each)."""
+        self.stop()
+        if self.own_base:
+            shutil.rmtree(self.base, ignore_errors=True)
 
     def put(self, rel, data):
         """A file on the server, written directly into its export (owned by the server's user)."""
