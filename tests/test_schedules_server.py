@@ -290,9 +290,11 @@ def test_a_new_view_check_runs_on_the_new_release_beside_the_old_and_tells_what_
 def test_the_sessions_metrics_count_runs_schedules_and_notifications_behind_its_token(server):
     """Prometheus metrics at jupyter_server's /metrics: Cygnet's counts beside its own, for a
     token holder only, with states and backends as labels and no file names or secrets."""
-    r = server.post("/cygnet/api/runs", json={"notebook": "fit.ipynb", "parameters": {"year": 2001}})
+    body = {"notebook": "fit.ipynb", "parameters": {"year": 2001}, "notify": {"on": "ended", "email": "a@example.org"}}
+    r = server.post("/cygnet/api/runs", json=body)
     assert r.status_code == 201, r.text
-    wait_for(lambda: server.get(f"/cygnet/api/runs/{r.json()['id']}").json()["state"] == "succeeded", "the run")
+    path = f"/cygnet/api/runs/{r.json()['id']}"
+    wait_for(lambda: [n["state"] for n in server.get(path).json()["notifications"]] == ["sent"], "the run told")
     text = server.get("/metrics").text
     lines = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line.startswith("cygnet_")}
     assert lines['cygnet_runs{backend="local",state="succeeded"}'] >= 1, text
