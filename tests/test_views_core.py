@@ -176,3 +176,21 @@ def test_interrupted_build_is_listed_unusable(built_view):
     assert not (built_view["path"] / ".cygnet-building").exists()
     view = find_view([built_view["root"]], f"built/{PLATFORM}")
     assert view.usable and view.python_version
+
+
+def test_a_sources_only_pin_is_installed_from_the_kept_wheel(tmp_path, monkeypatch):
+    """pyspark is published as sources only: a wheel made once is kept in ~/.cache/cygnet/wheels
+    and handed to the installer of every later build; other requirements need no folder."""
+    from cygnet.views.build import install_command, kept_wheels
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert kept_wheels(["ipykernel==7.4.0", "pandas==2.3.3"]) is None
+    kept = tmp_path / "cygnet" / "wheels"
+    kept.mkdir(parents=True)
+    (kept / "pyspark-4.3.0-py2.py3-none-any.whl").write_bytes(b"a wheel made by an earlier build")
+    said = []
+    assert kept_wheels(["ipykernel==7.4.0", "pyspark[connect]==4.3.0"], said.append) == kept
+    assert said == [], "an existing wheel is used, not made again"
+    command = install_command(tmp_path / "bin" / "python3", ["pyspark[connect]==4.3.0"], kept)
+    assert command[command.index("--find-links") + 1] == str(kept)
+    assert "--find-links" not in install_command(tmp_path / "bin" / "python3", ["pandas"])

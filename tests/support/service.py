@@ -1,6 +1,7 @@
 """A server run for a test in a process group of its own, its output in a log file, started
 once it answers."""
 
+import signal
 import subprocess
 import time
 
@@ -23,6 +24,9 @@ class Service:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            # A suite started in the background of a shell inherits SIGINT ignored; JupyterHub
+            # stops its services and sessions with SIGINT first, so the servers get it back.
+            preexec_fn=_default_sigint,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -49,3 +53,7 @@ class Service:
                 raise TimeoutError(f"{self.what}'s log did not show {text!r} within {timeout} s")
             time.sleep(0.1)
         return self.log()
+
+
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

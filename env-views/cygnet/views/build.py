@@ -5,13 +5,17 @@ A build in progress carries a marker file, so an interrupted build is listed as 
 the next `build` of the same name starts it over instead of trusting half a view.
 """
 
+import os
 import platform as _platform
+import re
 import shutil
 import sys
+import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from cygnet.core.atomic import atomic_write
+from cygnet.core.disk_cache import cache_path
 from cygnet.core.errors import BadInput, CygnetError
 from cygnet.core.proc import run_bounded, tail
 
@@ -136,8 +140,9 @@ def build_view(
     if not (system_site_packages and _imports(view_python, "ipykernel")):
         requirements.insert(0, kernel_requirement())
     if requirements:
+        wheels = kept_wheels(requirements, progress)
         progress(f"installing {' '.join(requirements)}")
-        _run(install_command(view_python, requirements), "installing packages", timeout=INSTALL_TIMEOUT)
+        _run(install_command(view_python, requirements, wheels), "installing packages", timeout=INSTALL_TIMEOUT)
 
     atomic_write(target / "setup.sh", SETUP_SH)
     (target / BUILDING_MARKER).unlink()
@@ -155,14 +160,17 @@ def uv_binary():
         return None
 
 
-def install_command(view_python, requirements):
+def install_command(view_python, requirements, wheels=None):
     """The command that installs `requirements` into the view of `view_python`, which needs no
     installer of its own: uv where Cygnet has it (about twice as fast as pip on a Spark view),
-    else the server's pip. Bytecode is compiled now, since a view is read-only once published
-    (as on CVMFS) and its kernels could not write it."""
+    else the server's pip; with the kept wheels (`wheels`, a folder) as candidates. Bytecode is
+    compiled now, since a view is read-only once published (as on CVMFS) and its kernels could
+    not write it."""
+    found = ["--find-links", str(wheels)] if wheels else []
     uv = uv_binary()
     if uv:
-        return [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(view_python), *requirements]
+        options = ["--quiet", "--compile-bytecode", *found, "--python", str(view_python)]
+        return [uv, "pip", "install", *options, *requirements]
     return [
         sys.executable,
         "-m",
@@ -171,8 +179,52 @@ def install_command(view_python, requirements):
         str(view_python),
         "install",
         "--disable-pip-version-check",
+        *found,
         *requirements,
     ]
+
+
+# Distributions published as sources only, so that every install builds them again (pyspark: a
+# 450 MB archive, downloaded and repacked at each view build). One wheel of each pinned version
+# is kept in ~/.cache/cygnet/wheels for the builds after it.
+SOURCES_ONLY = ("pyspark",)
+NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def kept_wheels(requirements, progress=lambda message: None):
+    """The folder of kept wheels, with a wheel made for each pinned sources-only requirement that
+    has none yet (by pip, which reuses the wheel it built when it installed the server); None
+    when there is nothing to keep or no folder to keep it in. A wheel that cannot be made is
+    left to the installer to build, as before."""
+    pins = []
+    for requirement in requirements:
+        name = NAME.match(requirement)
+        if name and name.group(1).lower() in SOURCES_ONLY and "==" in requirement:
+            pins.append((name.group(1).lower(), requirement.split("==", 1)[1].strip()))
+    if not pins:
+        return None
+    folder = Path(cache_path("wheels"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    for name, wanted in pins:
+        if any(folder.glob(f"{name}-{wanted}-*.whl")):
+            continue
+        progress(f"keeping a wheel of {name} {wanted} for later builds")
+        with tempfile.TemporaryDirectory(dir=folder) as staging:  # no half-written wheel is ever found
+            result = run_bounded(
+                [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "--quiet",
+                 "--wheel-dir", staging, f"{name}=={wanted}"],
+                timeout=INSTALL_TIMEOUT,
+                what=f"making a wheel of {name}",
+            )  # fmt: skip
+            made = sorted(Path(staging).glob(f"{name}-{wanted}-*.whl"))
+            if result.returncode != 0 or not made:
+                progress(f"no wheel of {name} {wanted} could be kept: {tail(result.stderr or result.stdout, 3)}")
+                continue
+            os.replace(made[0], folder / made[0].name)
+    return folder
 
 
 def _run(cmd, what, timeout):

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from urllib.parse import quote, urlsplit
 
@@ -30,6 +31,8 @@ from tornado import ioloop, web
 from cygnet.core import contract
 from cygnet.runs.store import Database
 from cygnet.server.log_scrub import ScrubSecrets
+
+from .signals import stop_on_signals
 
 log = logging.getLogger("cygnet.runs")
 
@@ -96,7 +99,7 @@ class WakeStore(Database):
 class Hub:
     """The hub's REST API, as this service (its token has the scopes setup.add_runs_service gives)."""
 
-    def __init__(self, api_url, token, timeout=30):
+    def __init__(self, api_url, token, timeout=10):
         self.api_url = api_url.rstrip("/")
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"token {token}"
@@ -211,24 +214,20 @@ def make_app(store, prefix):
 
 
 def start_waker(store, hub, lead, every=1.0):
-    """Check for due wake-ups every `every` seconds, in a worker thread (the hub's API blocks)."""
-    loop = ioloop.IOLoop.current()
-    busy = {"now": False}
+    """Check for due wake-ups every `every` seconds, in a daemon thread: the hub's API blocks,
+    and a call under way must never hold up the service's exit (the hub stops its services
+    one after the other when it stops, and waits for each)."""
+    stopping = threading.Event()
 
-    async def check():
-        if busy["now"]:
-            return  # a slow hub: the next check waits for this one
-        busy["now"] = True
-        try:
-            await loop.run_in_executor(None, wake_due, store, hub, lead)
-        except Exception:  # noqa: BLE001 - the loop must go on; the traceback says what broke
-            log.exception("the check of wake-ups failed")
-        finally:
-            busy["now"] = False
+    def run():
+        while not stopping.wait(every):
+            try:
+                wake_due(store, hub, lead)
+            except Exception:  # noqa: BLE001 - the loop must go on; the traceback says what broke
+                log.exception("the check of wake-ups failed")
 
-    callback = ioloop.PeriodicCallback(check, every * 1000)
-    callback.start()
-    return callback
+    threading.Thread(target=run, name="cygnet-runs-waker", daemon=True).start()
+    return stopping
 
 
 def _message(response):
@@ -261,10 +260,8 @@ def main():
     make_app(store, prefix).listen(url.port or 80, "127.0.0.1", xheaders=True)
     start_waker(store, hub, float(contract.RUNS_WAKE_LEAD.get()))
     log.info("waking sessions for their schedules, on %s (under %s)", url.geturl(), prefix)
-    try:
-        ioloop.IOLoop.current().start()
-    except KeyboardInterrupt:  # the hub stops its services with SIGINT
-        log.info("stopped")
+    stop_on_signals(log)
+    ioloop.IOLoop.current().start()
 
 
 if __name__ == "__main__":

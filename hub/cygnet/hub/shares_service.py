@@ -37,6 +37,8 @@ from cygnet.shares.pages import TOKEN, BadShareLinks, SharePages, page_routes
 from cygnet.shares.render import RenderCache
 from cygnet.shares.store import ShareStore
 
+from .signals import stop_on_signals
+
 log = logging.getLogger("cygnet.shares")
 SHARE_ID = r"[0-9a-f]{16}"
 SPOOL_BYTES = 32 << 20
@@ -315,10 +317,8 @@ def main():
     app = make_app(Service(store, prefix, hub_base))
     app.listen(url.port or 80, contract.SHARES_BIND.get(), xheaders=True)
     log.info("serving shares on %s (under %s)", url.geturl(), prefix)
-    try:
-        ioloop.IOLoop.current().start()
-    except KeyboardInterrupt:  # the hub stops its services with SIGINT
-        log.info("stopped")
+    stop_on_signals(log)
+    ioloop.IOLoop.current().start()
 
 
 if __name__ == "__main__":
