@@ -25,13 +25,13 @@ import time
 from urllib.parse import quote, urlsplit
 
 import requests
-from jupyterhub.services.auth import HubAuthenticated
 from tornado import ioloop, web
 
 from cygnet.core import contract
 from cygnet.runs.store import Database
 from cygnet.server.log_scrub import ScrubSecrets
 
+from .service_api import ServiceApiHandler
 from .signals import stop_on_signals
 
 log = logging.getLogger("cygnet.runs")
@@ -152,7 +152,7 @@ def _wake(store, hub, user, next_time, now):
     return "started"
 
 
-class WakeHandler(HubAuthenticated, web.RequestHandler):
+class WakeHandler(ServiceApiHandler):
     """api/wake: GET your wake-up ({next, woken_for, note} or {next: null}); PUT {"next": EPOCH
     or null} to set it. Only a user's own token (a session's, or one with access to the
     service) sets that user's."""
@@ -165,9 +165,6 @@ class WakeHandler(HubAuthenticated, web.RequestHandler):
             raise web.HTTPError(403, "a hub token with access to the cygnet-runs service is needed")
         if self.current_user.get("kind", "user") != "user":
             raise web.HTTPError(403, "wake-ups belong to users: use a user's token, not a service's")
-
-    def check_xsrf_cookie(self):
-        pass  # tokens only: nothing a foreign page could forge
 
     def get(self):
         self.finish_json(self.store.get(self.current_user["name"]) or {"next": None})
@@ -187,17 +184,6 @@ class WakeHandler(HubAuthenticated, web.RequestHandler):
                 raise web.HTTPError(400, "next must be within a year from now")
         self.store.set(self.current_user["name"], None if next_time is None else float(next_time))
         self.finish_json({"next": next_time})
-
-    def finish_json(self, data, status=200):
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps(data))
-
-    def write_error(self, status_code, **kwargs):
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
-        self.finish_json({"message": message}, status_code)
 
 
 class HealthHandler(web.RequestHandler):

@@ -17,7 +17,6 @@ The snapshot is taken by the user's server, which can read the workspace, and se
 bundle (`cygnet.shares.bundle`); the service never reads a user's files.
 """
 
-import json
 import logging
 import os
 import shutil
@@ -25,7 +24,6 @@ import sys
 import tempfile
 from urllib.parse import urlsplit
 
-from jupyterhub.services.auth import HubAuthenticated
 from tornado import ioloop, web
 
 from cygnet.core import checks, contract
@@ -37,6 +35,7 @@ from cygnet.shares.pages import TOKEN, BadShareLinks, SharePages, page_routes
 from cygnet.shares.render import RenderCache
 from cygnet.shares.store import ShareStore
 
+from .service_api import ServiceApiHandler
 from .signals import stop_on_signals
 
 log = logging.getLogger("cygnet.shares")
@@ -94,7 +93,7 @@ class BadLink(BadShareLinks, web.RequestHandler):
         return scrub_secrets(super()._request_summary())
 
 
-class ApiHandler(HubAuthenticated, web.RequestHandler):
+class ApiHandler(ServiceApiHandler):
     """A call of the REST API: a hub token (a session's, or one a user made with the scope
     access:services!service=cygnet-shares) names the user; answers are JSON, errors too."""
 
@@ -108,9 +107,6 @@ class ApiHandler(HubAuthenticated, web.RequestHandler):
             raise web.HTTPError(403, "a hub token with access to the cygnet-shares service is needed")
         if self.current_user.get("kind", "user") != "user":
             raise web.HTTPError(403, "shares belong to users: use a user's token, not a service's")
-
-    def check_xsrf_cookie(self):
-        pass  # tokens only (no cookies are accepted here): nothing a foreign page could forge
 
     @property
     def user(self):
@@ -127,17 +123,6 @@ class ApiHandler(HubAuthenticated, web.RequestHandler):
             return checks.text(self.get_argument(name, None), name, required=False, max_length=max_length)
         except BadInput as e:
             raise as_http_error(e) from e
-
-    def finish_json(self, data, status=200):
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps(data))
-
-    def write_error(self, status_code, **kwargs):
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
-        self.finish_json({"message": message}, status_code)
 
     def share_json(self, share, **extra):
         return {**share.to_dict(), "listing": share.files, **extra}

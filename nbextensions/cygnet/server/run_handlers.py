@@ -31,11 +31,7 @@ class RunsHandler(CygnetHandler):
     @authorized
     async def post(self):
         body = self.json_body(FIELDS, required=("notebook",))
-        try:
-            for name in ("notebook", "view", "cluster", "backend", "out"):
-                checks.text(body.get(name, ""), name, required=name == "notebook", allow_empty=name != "notebook")
-        except BadInput as e:
-            raise as_http_error(e) from e
+        _check_texts(body, ("notebook", "view", "cluster", "backend", "out"))
         run = await self.run_core(
             self.extensionapp.runs.submit,
             body["notebook"],
@@ -122,11 +118,7 @@ class CheckViewsHandler(CygnetHandler):
     @authorized
     async def post(self):
         body = self.json_body(CHECK_FIELDS, required=("notebook", "views"))
-        try:
-            for name in ("notebook", "cluster", "backend"):
-                checks.text(body.get(name, ""), name, required=name == "notebook", allow_empty=name != "notebook")
-        except BadInput as e:
-            raise as_http_error(e) from e
+        _check_texts(body, ("notebook", "cluster", "backend"))
         runs = await self.run_core(
             self.extensionapp.runs.check_views,
             body["notebook"],
@@ -138,6 +130,15 @@ class CheckViewsHandler(CygnetHandler):
         )
         self.set_status(201)
         self.finish_json({"runs": [run.to_dict() for run in runs]})
+
+
+def _check_texts(body, names):
+    """Each of `names` in `body` is text (the notebook required, the rest may be empty); 400 otherwise."""
+    try:
+        for name in names:
+            checks.text(body.get(name, ""), name, required=name == "notebook", allow_empty=name != "notebook")
+    except BadInput as e:
+        raise as_http_error(e) from e
 
 
 def _number(text, name):
