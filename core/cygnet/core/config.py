@@ -258,6 +258,27 @@ class Cygnet(Configurable):
         "inherits; everything else a kernel sees comes from its view.",
     ).tag(config=True)
 
+    kernel_pool_size = Integer(
+        1,
+        help="Kernels kept started, idle and unused for each recently used view's Python, so that opening "
+        "a notebook on it finds its kernel ready. They are the user's own (started in the workspace with "
+        "the view, the environment script and the server's environment; never shared between users) and "
+        "refilled in the background. 0 turns the pool off.",
+    ).tag(config=True)
+
+    kernel_pool_views = Integer(
+        1,
+        help="How many of the views used last keep pooled kernels (remembered across sessions, so a new "
+        "session starts one for the view used last). The pool holds at most kernel_pool_size x "
+        "kernel_pool_views kernels.",
+    ).tag(config=True)
+
+    kernel_pool_linger = Float(
+        3600.0,
+        help="Seconds the pool keeps its kernels after the last kernel start; then it stops them, and the "
+        "next start fills it again. 0: until the session stops.",
+    ).tag(config=True)
+
     kernel_packages = List(
         Unicode(),
         ["cygnet.kernels", "cygnet.core", "cygnet.compute", "cygnet.spark", "cygnet.storage", "cygnet.dask"],

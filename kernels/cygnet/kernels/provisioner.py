@@ -35,17 +35,20 @@ class ViewProvisioner(LocalProvisioner):
         config=True
     )
 
+    launched_env = None  # what this kernel was started with (the kernel pool compares it before a hand-over)
+
     async def pre_launch(self, **kwargs):
         try:
-            env = await asyncio.to_thread(self._kernel_env, kwargs.get("env") or os.environ)
+            env = await asyncio.to_thread(self.environment_for, kwargs.get("env") or os.environ)
         except CygnetError as e:
             self.log.warning("cygnet: kernel for view %s not started: %s", self.view, e)
             raise as_http_error(e) from e
-        kwargs["env"] = env
+        kwargs["env"] = self.launched_env = env
         KERNEL_STARTS.labels(self.view).inc()
         return await super().pre_launch(**kwargs)
 
-    def _kernel_env(self, server_env):
+    def environment_for(self, server_env):
+        """The environment this kernel gets, from the server's."""
         manager = getattr(self.parent, "kernel_spec_manager", None)
         if not hasattr(manager, "env_cache"):
             raise Unavailable(

@@ -103,6 +103,13 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
                 "software views only if it is Cygnet's or a subclass of it",
                 chosen,
             )
+        # Notebooks take a kernel started ahead when there is one (cygnet.kernels.pool). The
+        # server makes its kernel manager after linking, so the class can still be chosen here.
+        gateway = serverapp.config.get("GatewayClient", {}).get("url") or os.environ.get("JUPYTER_GATEWAY_URL")
+        if serverapp.config.ServerApp.get("kernel_manager_class") is None and not gateway:
+            from cygnet.kernels.pool import PooledKernelManager
+
+            serverapp.kernel_manager_class = PooledKernelManager
         # Terminals run in the user's view (linked before jupyter_server_terminals, which reads this).
         terminals = serverapp.config.TerminalsExtensionApp
         if "terminal_manager_class" not in terminals:
@@ -163,6 +170,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.spark_sweep = start_sweep(self)
         self.dask_sweep = start_dask_sweep(self)
         self.busy_activity = busy_activity.start(serverapp)  # a computing kernel is not idle
+        if hasattr(serverapp.kernel_manager, "pool"):  # a kernel for the view used last, started ahead
+            IOLoop.current().add_callback(serverapp.kernel_manager.pool.seed)
         atexit.register(self.spark_servers.stop_all)  # a managed server lives no longer than the service
         self.share_pages = RenderCache()
         self.open_settings = dataclasses.replace(

@@ -1,0 +1,308 @@
+"""Warm kernels: a few of the user's own kernels started ahead, for the views they used last, so
+opening a notebook finds one ready instead of paying a kernel start.
+
+`PooledKernelManager` is jupyter_server's kernel manager with a `KernelPool` in front of its
+starts. A pooled kernel is an ordinary kernel of this session (same account, view, environment
+script and server environment), started in the workspace and never run: it holds no user state.
+When a notebook opens on its view, the pool hands it over and points it at the notebook (its
+folder and session name); a kernel whose environment would now differ (a changed environment
+script, say) is stopped instead of handed over. The pool refills in the background, keeps
+`kernel_pool_size` kernels for each of the `kernel_pool_views` views used last (remembered across
+sessions, so a new session starts one for the view of the last), and stops its kernels when no
+kernel has started for `kernel_pool_linger` seconds. Only view Pythons are pooled: pointing a
+kernel at a notebook's folder is Python code.
+"""
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+from jupyter_server._tz import utcnow
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from tornado.ioloop import PeriodicCallback
+
+from cygnet.core.atomic import atomic_write
+
+POOL_FILE = "kernel-pool.json"  # in the data dir: the views used last
+READY = "pooled kernel ready:"  # logged when a pooled kernel can be handed over
+START_TIMEOUT = 120.0  # seconds a pooled kernel may take to answer after its start
+HAND_OVER_TIMEOUT = 10.0  # seconds a pooled kernel may take to change folder before a fresh start is used
+SHUTDOWN_WAIT = 30.0  # seconds the server's stop waits for kernel starts under way
+
+
+class PooledKernelManager(AsyncMappingKernelManager):
+    """jupyter_server's kernel manager; a start for a notebook takes a pooled kernel when one is
+    ready (or starting) for its kernel name. Pooled kernels are left out of the kernel list."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.pool = KernelPool(self)
+
+    async def _async_start_kernel(self, *, kernel_id=None, path=None, **kwargs):
+        name = kwargs.get("kernel_name") or self.default_kernel_name
+        if kernel_id is None:
+            cwd = self.cwd_for_path(path) if path is not None else self.root_dir
+            session_name = (kwargs.get("env") or {}).get("JPY_SESSION_NAME", "")
+            taken = await self.pool.take(name, cwd, session_name)
+            if taken is not None:
+                self.pool.used(name)
+                return taken
+        started = await super()._async_start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+        self.pool.used(name)
+        return started
+
+    start_kernel = _async_start_kernel
+
+    async def start_pool_kernel(self, name):
+        """A kernel for the pool: in the workspace, with the server's environment. Its id is the
+        pool's from the start, so no listing shows it while it starts."""
+        kernel_id = str(uuid.uuid4())
+        self.pool.own.add(kernel_id)
+        try:
+            return await super()._async_start_kernel(kernel_id=kernel_id, kernel_name=name, path="")
+        except BaseException:
+            self.pool.own.discard(kernel_id)
+            raise
+
+    def list_kernels(self):
+        return [k for k in super().list_kernels() if k["id"] not in self.pool]
+
+    async def _async_shutdown_all(self, now=False):
+        """Every kernel, at the server's stop. jupyter_client's own also shuts down kernels still
+        starting, which jupyter_server refuses as unknown (404): the stop then fails, and a server
+        that had a kernel starting at SIGTERM never exits. Here the pool stops filling, the starts
+        under way finish, and each kernel is shut down on its own."""
+        self.pool.close()
+        starting = list(self._pending_kernels.values())
+        if starting:
+            await asyncio.wait(starting, timeout=SHUTDOWN_WAIT)
+        await asyncio.gather(*(self._shutdown_quietly(k, now) for k in self.list_kernel_ids()))
+
+    shutdown_all = _async_shutdown_all
+
+    async def _shutdown_quietly(self, kernel_id, now):
+        try:
+            await self._async_shutdown_kernel(kernel_id, now=now)
+        except Exception as e:  # noqa: BLE001 - gone already, or failed: the server stops anyway
+            self.log.warning("cygnet: kernel %s at the server's stop: %s", kernel_id, e)
+
+
+class KernelPool:
+    def __init__(self, manager):
+        self.manager = manager
+        self.ready = {}  # kernel name -> [kernel id], oldest first
+        self.own = set()  # ids of the pool's kernels: starting, warming up or ready
+        self.filling = {}  # kernel name -> the task filling its pool
+        self.recent = []  # kernel names, last used first
+        self.last_start = time.monotonic()
+        self._loaded = False
+        self._linger = None
+        self.closed = False  # the server is stopping: no more pooled kernels
+
+    def close(self):
+        self.closed = True
+        if self._linger is not None:
+            self._linger.stop()
+
+    # --- settings, from Cygnet's configuration (none without Cygnet's kernel spec manager) ------
+    @property
+    def config(self):
+        return getattr(self.manager.kernel_spec_manager, "cygnet", None)
+
+    @property
+    def size(self):
+        config = self.config
+        return max(0, config.kernel_pool_size) if config is not None and not self.closed else 0
+
+    def __contains__(self, kernel_id):
+        return kernel_id in self.own
+
+    def poolable(self, name):
+        """A view's own Python, run by Cygnet's provisioner."""
+        try:
+            spec = self.manager.kernel_spec_manager.get_kernel_spec(name)
+        except Exception:  # noqa: BLE001 - not poolable; the start itself reports the problem
+            return False
+        provisioner = (spec.metadata or {}).get("kernel_provisioner") or {}
+        return (
+            spec.language.lower() == "python"
+            and provisioner.get("provisioner_name") == "cygnet-view"
+            and not (provisioner.get("config") or {}).get("kernel")
+        )
+
+    # --- taking ---------------------------------------------------------------------------
+    async def take(self, name, cwd, session_name):
+        """A pooled kernel of `name` pointed at `cwd`, or None (then the caller starts one)."""
+        if not self.size:
+            return None
+        filling = self.filling.get(name)
+        if not self.ready.get(name) and filling is not None:
+            await asyncio.wait([filling])  # a pooled kernel already starting is ahead of a new start
+        while self.ready.get(name):
+            kernel_id = self.ready[name].pop(0)
+            if await self._hand_over(kernel_id, cwd, session_name):
+                return kernel_id
+        return None
+
+    async def _hand_over(self, kernel_id, cwd, session_name):
+        manager = self.manager
+        if kernel_id not in manager:  # culled, or died
+            self.own.discard(kernel_id)
+            return False
+        kernel = manager.get_kernel(kernel_id)
+        try:
+            if not await kernel.is_alive() or not await self._same_environment(kernel):
+                raise LookupError("stale")
+            await asyncio.wait_for(_point_at(kernel, cwd, session_name), HAND_OVER_TIMEOUT)
+        except Exception as e:  # noqa: BLE001 - a kernel not worth handing over is stopped
+            manager.log.info("cygnet: pooled kernel %s not used (%s); starting a new one", kernel_id, e or "timeout")
+            await self._stop(kernel_id)
+            return False
+        kernel.last_activity = utcnow()
+        self.own.discard(kernel_id)
+        manager.log.info("cygnet: kernel %s taken from the pool", kernel_id)
+        return True
+
+    @staticmethod
+    async def _same_environment(kernel):
+        """Whether a kernel started now would get the environment the pooled one got."""
+        provisioner = kernel.provisioner
+        launched = getattr(provisioner, "launched_env", None)
+        if launched is None:
+            return False
+        now = await asyncio.to_thread(provisioner.environment_for, os.environ)
+        return _stable(now) == _stable(launched)
+
+    # --- filling --------------------------------------------------------------------------
+    def used(self, name):
+        """A kernel of `name` started: it heads the recent views, and the pool fills behind it."""
+        self.last_start = time.monotonic()
+        if not self.size or not self.poolable(name):
+            return
+        self._load()
+        self.recent = [name] + [n for n in self.recent if n != name]
+        keep = max(1, self.config.kernel_pool_views)
+        for dropped in self.recent[keep:]:
+            self._drain(dropped)
+        self.recent = self.recent[:keep]
+        self._save()
+        self._fill(name)
+        self._watch_linger()
+
+    def seed(self):
+        """At server start: fill the pool for the views used last (in an earlier session too)."""
+        if not self.size:
+            return
+        self._load()
+        for name in list(self.recent):
+            if self.poolable(name):
+                self._fill(name)
+        if self.recent:
+            self._watch_linger()
+
+    def _fill(self, name):
+        if name not in self.filling:
+            self.filling[name] = asyncio.ensure_future(self._fill_up(name))
+
+    async def _fill_up(self, name):
+        try:
+            while name in self.recent and len(self.ready.setdefault(name, [])) < self.size:  # size 0 once closed
+                kernel_id = await self.manager.start_pool_kernel(name)
+                try:
+                    await _answering(self.manager.get_kernel(kernel_id))
+                except Exception:
+                    await self._stop(kernel_id)
+                    raise
+                if name in self.recent and not self.closed:
+                    self.ready.setdefault(name, []).append(kernel_id)
+                    self.manager.log.info("cygnet: %s %s for %s", READY, kernel_id, name)
+                else:  # the view dropped out (or the server is stopping) while its kernel started
+                    await self._stop(kernel_id)
+        except Exception as e:  # noqa: BLE001 - the pool is a head start; a failing start shows when the user starts one
+            self.manager.log.warning("cygnet: the kernel pool for %s is not filled: %s", name, e)
+        finally:
+            self.filling.pop(name, None)
+
+    def _drain(self, name):
+        for kernel_id in self.ready.pop(name, []):
+            asyncio.ensure_future(self._stop(kernel_id))
+
+    async def _stop(self, kernel_id):
+        self.own.discard(kernel_id)
+        try:
+            await self.manager.shutdown_kernel(kernel_id, now=True)
+        except Exception as e:  # noqa: BLE001 - gone already
+            self.manager.log.debug("cygnet: pooled kernel %s: %s", kernel_id, e)
+
+    # --- lingering ------------------------------------------------------------------------
+    def _watch_linger(self):
+        linger = self.config.kernel_pool_linger
+        if linger <= 0 or self._linger is not None:
+            return
+        self._linger = PeriodicCallback(self._check_linger, min(60.0, linger / 4) * 1000)
+        self._linger.start()
+
+    def _check_linger(self):
+        if time.monotonic() - self.last_start > self.config.kernel_pool_linger and self.ready:
+            self.manager.log.info("cygnet: no kernel started for a while; the kernel pool stops its kernels")
+            for name in list(self.ready):
+                self._drain(name)
+
+    # --- the views used last, kept in the data dir ----------------------------------------
+    def _path(self):
+        return Path(self.config.data_dir) / POOL_FILE
+
+    def _load(self):
+        if self._loaded:
+            return
+        self._loaded = True
+        try:
+            recent = json.loads(self._path().read_text()).get("recent", [])
+            self.recent = [n for n in recent if isinstance(n, str)][: max(1, self.config.kernel_pool_views)]
+        except (OSError, ValueError, AttributeError):
+            self.recent = []
+
+    def _save(self):
+        try:
+            atomic_write(self._path(), json.dumps({"recent": self.recent}), mode=0o600)
+        except OSError as e:
+            self.manager.log.debug("cygnet: the kernel pool's views were not saved: %s", e)
+
+
+def _stable(env):
+    """An environment without what differs from one kernel to the next of the same view."""
+    return {k: v for k, v in env.items() if not k.startswith("JPY_")}
+
+
+async def _answering(kernel):
+    """Wait until a started kernel answers (its imports done), so a hand-over finds it warm."""
+    client = kernel.client()
+    client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
+    try:
+        await client.wait_for_ready(timeout=START_TIMEOUT)
+    finally:
+        client.stop_channels()
+
+
+async def _point_at(kernel, cwd, session_name):
+    """Move a pooled kernel into the notebook's folder and give it the notebook's session name
+    (as ipykernel does from $JPY_SESSION_NAME), without a trace in its history or namespace."""
+    code = (
+        f"__import__('os').chdir({cwd!r}); __import__('os').environ['JPY_SESSION_NAME'] = {session_name!r}; "
+        f"get_ipython().user_ns['__session__'] = {session_name!r}"
+    )
+    client = kernel.client()
+    client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+    try:
+        msg_id = client.execute(code, silent=True, store_history=False)
+        while True:
+            reply = await client.get_shell_msg()
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        if reply["content"].get("status") != "ok":
+            raise RuntimeError(reply["content"].get("evalue") or "the kernel refused to change folder")
+    finally:
+        client.stop_channels()

@@ -1,0 +1,111 @@
+"""The kernel pool (cygnet.kernels.pool): a notebook opened on a view used before gets a kernel
+started ahead, pointed at the notebook's folder, with nothing of the pool's in it; a kernel whose
+environment changed since is not handed over; a new session starts one for the view used last.
+Real servers and real kernels of a test view."""
+
+import json
+
+import pytest
+
+from cygnet.kernels.pool import READY
+from tests.support.cli import PLATFORM
+from tests.support.jupyter import JupyterServer, KernelClient
+from tests.support.views import kernel_name, lcg_view
+from tests.support.waiting import wait_for
+
+TAKEN = "taken from the pool"
+PROBE = (
+    "import json, os; print(json.dumps({'cwd': os.getcwd(), 'session': __session__, "
+    "'env_session': os.environ.get('JPY_SESSION_NAME'), 'script': os.environ.get('POOL_SCRIPT'), "
+    "'count': get_ipython().execution_count, 'names': sorted(n for n in get_ipython().user_ns if not n.startswith('_'))"
+    " }))"
+)
+
+
+@pytest.fixture
+def pool_setup(tmp_path, kernel_site):
+    views = tmp_path / "views"
+    lcg_view(views, "LCG_pool", PLATFORM, kernel_site=kernel_site)
+    workspace = tmp_path / "ws"
+    (workspace / "analysis" / "deep").mkdir(parents=True)
+    (workspace / "env.sh").write_text("export POOL_SCRIPT=first\n")
+    env = {"CYGNET_DATA_DIR": str(tmp_path / "data"), "CYGNET_VIEWS_PATH": str(views)}
+    args = ["--Cygnet.env_script=env.sh", "--Cygnet.build_default_view=False"]
+    return {"env": env, "args": args, "workspace": workspace, "name": kernel_name("LCG_pool", PLATFORM)}
+
+
+def open_notebook(server, path, name):
+    """As JupyterLab opens a notebook: a session for its path, named after its file."""
+    body = {"path": path, "type": "notebook", "name": path.rsplit("/", 1)[-1], "kernel": {"name": name}}
+    r = server.post("/api/sessions", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["kernel"]["id"]
+
+
+def probe(server, kernel_id):
+    client = KernelClient(server, kernel_id)
+    try:
+        status, out, err = client.execute(PROBE)
+        assert status == "ok", err
+        return json.loads(out.strip().splitlines()[-1])
+    finally:
+        client.ws.close()
+
+
+def taken(server):
+    return server.log_path.read_text().count(TAKEN)
+
+
+def test_a_notebook_on_a_view_used_before_gets_a_kernel_started_ahead_and_pointed_at_it(pool_setup):
+    s = pool_setup
+    with JupyterServer(env=s["env"], root=s["workspace"], args=s["args"]) as server:
+        first = open_notebook(server, "first.ipynb", s["name"])
+        assert taken(server) == 0  # a view not used before: a plain start
+        second = open_notebook(server, "analysis/deep/second.ipynb", s["name"])
+        assert taken(server) == 1, "the second notebook on the view gets the pooled kernel"
+        seen = probe(server, second)
+        assert seen["cwd"] == str(s["workspace"] / "analysis" / "deep")
+        # The notebook's session name, as jupyter_server gives a kernel it starts (its full path).
+        assert seen["session"] == seen["env_session"] == str(s["workspace"] / "analysis" / "deep" / "second.ipynb")
+        assert seen["script"] == "first"  # the user's environment script, as a fresh kernel has it
+        assert seen["count"] == 1, "the pointing-at left no trace in the history"
+        assert seen["names"] == probe(server, first)["names"], "the pool left names in the user's namespace"
+        # The pool refills behind the hand-over, and its kernels are not listed as the user's.
+        listed = {k["id"] for k in server.get("/api/kernels").json()}
+        assert listed == {first, second}
+        third = open_notebook(server, "third.ipynb", s["name"])
+        assert taken(server) == 2 and third not in (first, second)
+        assert probe(server, third)["cwd"] == str(s["workspace"])
+
+
+def test_a_pooled_kernel_whose_environment_changed_is_not_handed_over(pool_setup):
+    s = pool_setup
+    with JupyterServer(env=s["env"], root=s["workspace"], args=s["args"]) as server:
+        open_notebook(server, "a.ipynb", s["name"])
+        wait_for(lambda: READY in server.log_path.read_text(), "the pool's kernel", timeout=120)
+        (s["workspace"] / "env.sh").write_text("export POOL_SCRIPT=second\n")  # after the pool filled
+        fresh = open_notebook(server, "b.ipynb", s["name"])
+        assert probe(server, fresh)["script"] == "second"
+        assert taken(server) == 0
+        assert "not used" in server.log_path.read_text()
+
+
+def test_a_new_session_starts_a_kernel_for_the_view_used_last(pool_setup):
+    s = pool_setup
+    with JupyterServer(env=s["env"], root=s["workspace"], args=s["args"]) as server:
+        open_notebook(server, "a.ipynb", s["name"])
+    with JupyterServer(env=s["env"], root=s["workspace"], args=s["args"]) as server:
+        kernel = open_notebook(server, "b.ipynb", s["name"])  # the first open of this session
+        assert taken(server) == 1
+        assert probe(server, kernel)["session"] == str(s["workspace"] / "b.ipynb")
+
+
+def test_no_pool_when_it_is_turned_off(pool_setup):
+    s = pool_setup
+    args = [*s["args"], "--Cygnet.kernel_pool_size=0"]
+    with JupyterServer(env=s["env"], root=s["workspace"], args=args) as server:
+        open_notebook(server, "a.ipynb", s["name"])
+        second = open_notebook(server, "b.ipynb", s["name"])
+        assert taken(server) == 0
+        assert len(server.get("/api/kernels").json()) == 2
+        assert probe(server, second)["session"] == str(s["workspace"] / "b.ipynb")
