@@ -9,6 +9,9 @@ PROXY := $(BIN)/configurable-http-proxy
 NODE := $(BIN)/node
 UP_ARGS ?=
 PYTEST_ARGS ?=
+# `make test` runs pytest on this many workers (pytest-xdist), a module's tests on one worker; the
+# suite waits on servers half the time, so two workers fit two cores. 0 runs it in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: up test test-fast test-image bench docs install install-test sysdeps sysdeps-test sysdeps-bench lint lab lab-test lock clean
 
@@ -16,7 +19,7 @@ up: install
 	$(BIN)/cygnet up $(UP_ARGS)
 
 test: install-test lint lab-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The developer's loop: unit and in-process tests and cheap real servers, no Chromium, hub, KDC,
 # Slurm, Spark JVM or pip-built view (the tiers are marked in tests/conftest.py). Under 3 minutes.

@@ -14,6 +14,7 @@ from tests.support.cli import PLATFORM, cygnet
 from tests.support.hub import Hub
 from tests.support.jupyter import JupyterServer
 from tests.support.kdc import KDC
+from tests.support.service import Service
 from tests.support.views import GOOD_SCRIPT, LANGS, SCRIPT, language_view, lcg_view, spark_home_view
 
 
@@ -25,11 +26,17 @@ def no_share_token_in_any_server_log():
     secrets = {token: "a share token" for token in JupyterServer.share_tokens}
     secrets.update({password: "a Kerberos password" for password in KDC.passwords})
     leaked = []
+    started, read = time.monotonic(), 0
     if secrets:
         pattern = re.compile("|".join(re.escape(s) for s in sorted(secrets, key=len, reverse=True)))
         for path in set(JupyterServer.logs):
             text = path.read_text(errors="replace") if path.exists() else ""
+            read += len(text)
             leaked += sorted({f"{path}: {secrets[m.group(0)]}" for m in pattern.finditer(text)})
+    TeardownClock.notes.append(
+        f"secret scan: {len(set(JupyterServer.logs))} logs, {read / 1e6:.1f} MB, {len(secrets)} secrets, "
+        f"{time.monotonic() - started:.1f} s"
+    )
     assert not leaked, f"secrets reached server logs: {leaked}"
     if JupyterServer.log_dir:  # kept when a secret leaked, for the one who reads the failure
         shutil.rmtree(JupyterServer.log_dir, ignore_errors=True)
@@ -255,7 +262,32 @@ MODULE_TIERS = {
 }
 
 
+# `make test` runs the suite on two workers (pytest-xdist, `--dist loadfile`: a module's tests on
+# one worker, so its fixtures start once). Workers take modules in collection order, so the longest
+# go first, and the short ones fill in at the end instead of one long module running alone.
+LONGEST_FIRST = (  # from a --durations 0 run on 2 cores; a module not named here comes after these
+    "test_hub_isolation.py",
+    "test_spark.py",
+    "test_lab_e2e.py",
+    "test_hub.py",
+    "test_hub_e2e.py",
+    "test_dask.py",
+    "test_runs.py",
+    "test_xrootd.py",
+    "test_schedules_server.py",
+    "test_view_kernels.py",
+    "test_kernel_pool.py",
+    "test_openapi_fuzz.py",
+    "test_hardening.py",
+    "test_hub_kerberos.py",
+    "test_kerberos_services.py",
+    "test_cli.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a module's order stays
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         for tier, fixtures in TIERS.items():
@@ -294,27 +326,38 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 # --- slow teardowns are named in the summary -----------------------------------------------------
-# --durations shows a slow teardown only as the last test's; this names the fixture it was.
-_teardown_clock = {"last": 0.0}
-_slow_teardowns = []
+# --durations shows a slow teardown only as the last test's; this names the fixture it was. It is a
+# plugin registered on the config, not hooks of this conftest: pytest calls a session fixture's
+# hooks through the session node, which conftest files below the rootdir do not reach.
+class TeardownClock:
+    notes: list = []  # other session-end costs worth a line
+
+    def __init__(self):
+        self.last = 0.0
+        self.slow = []
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item, nextitem):
+        self.last = time.monotonic()
+        yield
+
+    def pytest_fixture_post_finalizer(self, fixturedef, request):
+        now = time.monotonic()
+        took, self.last = now - self.last, now
+        if took > 2 and fixturedef.scope in ("session", "package", "module"):
+            self.slow.append((took, fixturedef.scope, fixturedef.argname))
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.slow or self.notes:
+            terminalreporter.section("slow fixture teardowns")
+            for took, scope, name in sorted(self.slow, reverse=True)[:15]:
+                terminalreporter.write_line(f"{took:7.2f}s {scope:<8} {name}")
+            for note in self.notes:
+                terminalreporter.write_line(note)
+        for what, stacks in Service.hung:
+            terminalreporter.section(f"did not stop when asked: {what}")
+            terminalreporter.write_line(stacks)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    _teardown_clock["last"] = time.monotonic()
-    yield
-
-
-def pytest_fixture_post_finalizer(fixturedef, request):
-    now = time.monotonic()
-    took = now - _teardown_clock["last"]
-    _teardown_clock["last"] = now
-    if took > 2 and fixturedef.scope in ("session", "package", "module"):
-        _slow_teardowns.append((took, fixturedef.scope, fixturedef.argname))
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _slow_teardowns:
-        terminalreporter.section("slow fixture teardowns")
-        for took, scope, name in sorted(_slow_teardowns, reverse=True)[:15]:
-            terminalreporter.write_line(f"{took:7.2f}s {scope:<8} {name}")
+def pytest_configure(config):
+    config.pluginmanager.register(TeardownClock(), "cygnet-teardown-clock")

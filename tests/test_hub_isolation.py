@@ -279,37 +279,50 @@ def get(port, path):
     except Exception as e:
         return [0, type(e).__name__]
 
-ports = listening(BOB)
-answers = {{f"{{p}}/": get(p, "/") for p in ports}}
-answers.update({{f"{{p}}{{path}}": get(p, path) for p, path in PAGES}})
-ran, refused = [], []
-from distributed import Client
-from distributed.security import Security
-for address, security in ((f"tcp://{{DASK}}", None), (f"tls://{{DASK}}", Security.temporary())):
+def dask_try(address, security):
+    from distributed import Client
     try:
         client = Client(address, security=security, timeout=10)
         ran.append(["dask", address, client.run_on_scheduler(os.getuid)])
         client.close()
     except Exception as e:
         refused.append(["dask", address, f"{{type(e).__name__}}: {{e}}"[:300]])
-from pyspark.sql.connect.client import DefaultChannelBuilder
-from pyspark.sql.connect.session import SparkSession
-for token in (None, "guessed-token"):
-    channel = DefaultChannelBuilder(CONNECT)
-    if token:
-        channel.set("token", token)
-    session = None
-    try:
-        session = SparkSession.builder.channelBuilder(channel).create()
-        session.range(1).collect()
-        from pyspark.sql.connect.functions import udf
-        row = session.range(1).select(udf(lambda x: os.getuid(), "int")("id")).collect()
-        ran.append(["connect", token, row[0][0]])
-    except Exception as e:
-        refused.append(["connect", token, f"{{type(e).__name__}}: {{e}}"[:300]])
-    finally:
-        if session is not None:
-            session.client.close()
+
+def connect_try():
+    from pyspark.sql.connect.client import DefaultChannelBuilder
+    from pyspark.sql.connect.session import SparkSession
+    for token in (None, "guessed-token"):
+        channel = DefaultChannelBuilder(CONNECT)
+        if token:
+            channel.set("token", token)
+        session = None
+        try:
+            session = SparkSession.builder.channelBuilder(channel).create()
+            session.range(1).collect()
+            from pyspark.sql.connect.functions import udf
+            row = session.range(1).select(udf(lambda x: os.getuid(), "int")("id")).collect()
+            ran.append(["connect", token, row[0][0]])
+        except Exception as e:
+            refused.append(["connect", token, f"{{type(e).__name__}}: {{e}}"[:300]])
+        finally:
+            if session is not None:
+                session.client.close()
+
+# All at once: a listener that speaks no HTTP keeps a request until its timeout, and a plain Dask
+# client at a TLS scheduler until its own; one after the other, those waits added up to minutes.
+from concurrent.futures import ThreadPoolExecutor
+from distributed.security import Security
+ports = listening(BOB)
+ran, refused = [], []
+probes = [(p, "/") for p in ports] + [tuple(page) for page in PAGES]
+with ThreadPoolExecutor(len(probes) + 3) as pool:
+    asked = {{f"{{p}}{{path}}": pool.submit(get, p, path) for p, path in probes}}
+    tries = [pool.submit(dask_try, f"tcp://{{DASK}}", None)]
+    tries.append(pool.submit(dask_try, f"tls://{{DASK}}", Security.temporary()))
+    tries.append(pool.submit(connect_try))
+    answers = {{key: f.result() for key, f in asked.items()}}
+    for f in tries:
+        f.result()
 readable = []
 for root, dirs, files in os.walk("/tmp"):
     for name in dirs + files:

@@ -3,8 +3,6 @@ client that logs in and spawns through the form, as a person does."""
 
 import os
 import re
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ class Hub(Service):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(data_dir)
-        self.env = {**os.environ, **(env or {}), "CYGNET_DATA_DIR": str(self.data_dir)}
+        self.env = {**os.environ, **(env or {}), "CYGNET_DATA_DIR": str(self.data_dir), "PYTHONFAULTHANDLER": "1"}
         self.cmd = [str(VENV_BIN / "cygnet"), "hub", "--ip=127.0.0.1", f"--port={self.port}", *args]
         self.log_path = self.data_dir.parent / f"hub-{self.port}.log"
         self.proc = None
@@ -34,13 +32,7 @@ class Hub(Service):
         return requests.get(f"{self.url}/hub/login", timeout=2).status_code == 200
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        self.stop_process(30)
         if self.proc:
             self._log.close()
 

@@ -6,7 +6,6 @@ Used by the tests and by bench/, so both drive the service exactly as JupyterLab
 import json
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,7 +50,8 @@ class JupyterServer(Service):
         self.root = Path(root) if root else None
         if root:
             self.cmd.append(f"--ServerApp.root_dir={root}")
-        self.env = {**os.environ, **(env or {}), "JUPYTER_TOKEN": self.token}
+        # PYTHONFAULTHANDLER: a server that will not stop shows where it is stuck (Service.stop_process).
+        self.env = {**os.environ, **(env or {}), "JUPYTER_TOKEN": self.token, "PYTHONFAULTHANDLER": "1"}
         self.data_dir = Path(self.env["CYGNET_DATA_DIR"]) if self.env.get("CYGNET_DATA_DIR") else None
         self.proc = None
         self.http = requests.Session()
@@ -64,13 +64,7 @@ class JupyterServer(Service):
         return self.http.get(f"{self.url}/api/status", timeout=2).status_code == 200
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait()
+        self.stop_process(20, group=False)
         if self.proc:
             self._log.close()
 

@@ -1,6 +1,7 @@
 """A server run for a test in a process group of its own, its output in a log file, started
 once it answers."""
 
+import os
 import signal
 import subprocess
 import time
@@ -14,6 +15,38 @@ class Service:
 
     what = "server"
     proc = None
+    hung = []  # (what, the threads' stacks) of servers that did not stop when asked
+
+    def stop_process(self, grace, group=True):
+        """Ask the server (with its process group) to stop; one still there after `grace` seconds
+        is made to dump its Python threads into its log ($PYTHONFAULTHANDLER, kept in
+        `Service.hung` for the suite's summary) and killed."""
+        if not self.proc or self.proc.poll() is not None:
+            return
+        if group:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc.send_signal(signal.SIGABRT)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        text = self.log()
+        stacks = (
+            text[text.find("Fatal Python error: Aborted") :] if "Fatal Python error: Aborted" in text else text[-3000:]
+        )
+        Service.hung.append((f"{self.what} {self.cmd[:3]}", stacks[:6000]))
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
 
     def launch(self, timeout, poll=0.2):
         self._log = open(self.log_path, "wb")
