@@ -201,3 +201,14 @@ def test_an_over_long_open_link_is_refused_by_the_page_as_by_its_api(jp_fetch, j
         except HTTPClientError as e:
             response = e.response
         assert response.code == 414, path
+
+
+def test_the_server_pools_kernels_and_sends_kernel_frames_at_once(jp_serverapp):
+    """Cygnet chooses the kernel manager (the pool) and the kernel websocket connection (no
+    Nagle delay) when the site has not chosen its own; their effect is measured by
+    bench/kernel_pool.py, their behaviour tested in test_kernel_pool.py."""
+    from cygnet.kernels.pool import PooledKernelManager
+    from cygnet.server.kernel_websocket import PromptKernelWebsocketConnection
+
+    assert isinstance(jp_serverapp.kernel_manager, PooledKernelManager)
+    assert jp_serverapp.kernel_websocket_connection_class is PromptKernelWebsocketConnection

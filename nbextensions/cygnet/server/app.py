@@ -103,13 +103,18 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
                 "software views only if it is Cygnet's or a subclass of it",
                 chosen,
             )
-        # Notebooks take a kernel started ahead when there is one (cygnet.kernels.pool). The
-        # server makes its kernel manager after linking, so the class can still be chosen here.
+        # Notebooks take a kernel started ahead when there is one (cygnet.kernels.pool), and kernel
+        # websockets send each frame at once (.kernel_websocket). The server makes these after
+        # linking, so the classes can still be chosen here; a site's own stay.
         gateway = serverapp.config.get("GatewayClient", {}).get("url") or os.environ.get("JUPYTER_GATEWAY_URL")
         if serverapp.config.ServerApp.get("kernel_manager_class") is None and not gateway:
             from cygnet.kernels.pool import PooledKernelManager
 
             serverapp.kernel_manager_class = PooledKernelManager
+        if serverapp.config.ServerApp.get("kernel_websocket_connection_class") is None and not gateway:
+            from .kernel_websocket import PromptKernelWebsocketConnection
+
+            serverapp.kernel_websocket_connection_class = PromptKernelWebsocketConnection
         # Terminals run in the user's view (linked before jupyter_server_terminals, which reads this).
         terminals = serverapp.config.TerminalsExtensionApp
         if "terminal_manager_class" not in terminals:
