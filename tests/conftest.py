@@ -1,6 +1,7 @@
 """Shared fixtures: real views and a real Cygnet server, started once per test session."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -361,3 +362,25 @@ class TeardownClock:
 
 def pytest_configure(config):
     config.pluginmanager.register(TeardownClock(), "cygnet-teardown-clock")
+
+
+# --- a failing browser test leaves a screenshot of what the user would have seen -----------------
+FAILED_SHOTS = Path(os.environ.get("CYGNET_TEST_OUTPUT", REPO / "test-output")) / "failed"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for name in ("page", "langs_page"):
+        page = getattr(item, "funcargs", {}).get(name)
+        if page is None:
+            continue
+        try:
+            FAILED_SHOTS.mkdir(parents=True, exist_ok=True)
+            path = FAILED_SHOTS / f"{item.name[:120]}-{name}.png"
+            page.screenshot(path=str(path))
+            report.sections.append(("screenshot", str(path)))
+        except Exception:  # noqa: BLE001 - a closed page leaves none; the failure itself is reported
+            pass

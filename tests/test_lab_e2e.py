@@ -258,6 +258,9 @@ def test_the_compute_panel_starts_scales_and_shows_a_dask_cluster(page, lab):
     page.wait_for_selector(".jp-Notebook:visible")  # the layout may hold another notebook, hidden
     page.click(".cygnet-toolbar-spark:visible")
     page.wait_for_selector(".cygnet-spark-status[data-state='disconnected']", timeout=SLOW)
+    # Both engines' kernel sides have answered, so the notebook's saved choice is shown already and
+    # will not replace what is chosen below (on a busy machine it could, after the click).
+    page.wait_for_selector(".cygnet-spark-panel[data-dask-state='disconnected']", timeout=SLOW)
     page.select_option(".cygnet-spark-cluster", "dask-local")
     assert page.locator(".cygnet-spark-bundles").is_hidden() and page.locator(".cygnet-dask-workers").is_visible()
     page.fill(".cygnet-dask-workers", "10000")  # more than the session has: the kernel says so
