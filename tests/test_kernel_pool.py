@@ -109,3 +109,14 @@ def test_no_pool_when_it_is_turned_off(pool_setup):
         assert taken(server) == 0
         assert len(server.get("/api/kernels").json()) == 2
         assert probe(server, second)["session"] == str(s["workspace"] / "b.ipynb")
+
+
+def test_the_pool_stops_its_kernels_when_no_kernel_starts_for_a_while(pool_setup):
+    s = pool_setup
+    args = [*s["args"], "--Cygnet.kernel_pool_linger=2"]
+    with JupyterServer(env=s["env"], root=s["workspace"], args=args) as server:
+        open_notebook(server, "a.ipynb", s["name"])
+        wait_for(lambda: READY in server.log_path.read_text(), "the pool's kernel", timeout=120)
+        wait_for(lambda: "the kernel pool stops its kernels" in server.log_path.read_text(), "the pool's linger")
+        open_notebook(server, "b.ipynb", s["name"])
+        assert taken(server) == 0, "no pooled kernel was kept past the linger"

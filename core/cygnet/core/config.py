@@ -274,9 +274,10 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     kernel_pool_linger = Float(
-        3600.0,
+        900.0,
         help="Seconds the pool keeps its kernels after the last kernel start; then it stops them, and the "
-        "next start fills it again. 0: until the session stops.",
+        "next start fills it again (an idle session goes back to the memory of one without a pool long "
+        "before the hub's culler stops it). 0: until the session stops.",
     ).tag(config=True)
 
     kernel_packages = List(
