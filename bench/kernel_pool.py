@@ -105,7 +105,7 @@ def main():
 
     times = {"a": [], "b": [], "c": []}
     memory = {}
-    with server("off", "--Cygnet.kernel_pool_size=0") as off, server("on") as on:
+    with server("off", "--Cygnet.kernel_pool_size=0") as off, server("on", "--Cygnet.kernel_pool_size=1") as on:
         for srv, kernel in ((off, "plain"), (off, name), (on, name)):  # OS caches, environment caches, the pool
             open_to_first_reply(srv, kernel, "warm.ipynb")
         wait_for_starts(on, 1)

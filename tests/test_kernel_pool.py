@@ -30,7 +30,7 @@ def pool_setup(tmp_path, kernel_site):
     (workspace / "analysis" / "deep").mkdir(parents=True)
     (workspace / "env.sh").write_text("export POOL_SCRIPT=first\n")
     env = {"CYGNET_DATA_DIR": str(tmp_path / "data"), "CYGNET_VIEWS_PATH": str(views)}
-    args = ["--Cygnet.env_script=env.sh", "--Cygnet.build_default_view=False"]
+    args = ["--Cygnet.env_script=env.sh", "--Cygnet.build_default_view=False", "--Cygnet.kernel_pool_size=1"]
     return {"env": env, "args": args, "workspace": workspace, "name": kernel_name("LCG_pool", PLATFORM)}
 
 
@@ -102,7 +102,7 @@ def test_a_new_session_starts_a_kernel_for_the_view_used_last(pool_setup):
 
 def test_no_pool_when_it_is_turned_off(pool_setup):
     s = pool_setup
-    args = [*s["args"], "--Cygnet.kernel_pool_size=0"]
+    args = [a for a in s["args"] if "kernel_pool_size" not in a]  # the default: off
     with JupyterServer(env=s["env"], root=s["workspace"], args=args) as server:
         open_notebook(server, "a.ipynb", s["name"])
         second = open_notebook(server, "b.ipynb", s["name"])

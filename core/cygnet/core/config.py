@@ -259,11 +259,11 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     kernel_pool_size = Integer(
-        1,
+        0,
         help="Kernels kept started, idle and unused for each recently used view's Python, so that opening "
         "a notebook on it finds its kernel ready. They are the user's own (started in the workspace with "
         "the view, the environment script and the server's environment; never shared between users) and "
-        "refilled in the background. 0 turns the pool off.",
+        "refilled in the background. 0 (the default for now) turns the pool off; 1 is the setting to use.",
     ).tag(config=True)
 
     kernel_pool_views = Integer(
