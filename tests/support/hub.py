@@ -116,7 +116,7 @@ class Hub(Service):
         if r.status_code not in (202, 204):
             raise RuntimeError(f"{user}'s session did not stop: {r.status_code} {r.text}")
         deadline = time.monotonic() + timeout
-        while api.get(f"{self.url}/hub/api/users/{user}", timeout=10).json()["servers"]:
+        while api.get(f"{self.url}/hub/api/users/{user}", timeout=60).json()["servers"]:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{user}'s session still runs after {timeout} s")
             time.sleep(0.5)
