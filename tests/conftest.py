@@ -287,8 +287,9 @@ LONGEST_FIRST = (  # from a --durations 0 run on 2 cores; a module not named her
 
 
 def pytest_collection_modifyitems(config, items):
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a module's order stays
+    if hasattr(config, "workerinput"):  # an xdist worker; one process keeps the modules' own order
+        rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+        items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a module's order stays
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         for tier, fixtures in TIERS.items():
