@@ -10,7 +10,6 @@ Goals: (c) under 0.100 s; a pooled kernel no larger than an idle kernel.
 """
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -23,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cygnet.kernels.pool import READY  # noqa: E402
 from tests.support.jupyter import JupyterServer, KernelClient  # noqa: E402
-from tests.support.views import built_kernel_site, kernel_name, lcg_view  # noqa: E402
+from tests.support.views import built_kernel_site, kernel_name, lcg_view, plain_kernel_spec  # noqa: E402
 
 PLATFORM = "x86_64-bench"
 
@@ -80,18 +79,7 @@ def main():
     print(f"building a view with ipykernel in {tmp} ...", file=sys.stderr)
     kernel_site = built_kernel_site(tmp / "built", PLATFORM)
     view = lcg_view(tmp / "views", "LCG_pool", PLATFORM, kernel_site=kernel_site)
-    plain = tmp / "jupyter-path" / "kernels" / "plain"
-    plain.mkdir(parents=True)
-    (plain / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [str(view / "bin" / "python3"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "plain ipykernel",
-                "language": "python",
-                "env": {"PYTHONPATH": f"{view / 'extra'}:{kernel_site}"},
-            }
-        )
-    )
+    plain_kernel_spec(tmp / "jupyter-path", view, kernel_site)
     name = kernel_name("LCG_pool", PLATFORM)
     (tmp / "ws" / "sub").mkdir(parents=True)
 

@@ -10,7 +10,6 @@ Goals: (c) within 10% of (a); (c) at least 5x faster than (b).
 """
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.jupyter import JupyterServer, time_to_first_reply  # noqa: E402
-from tests.support.views import built_kernel_site, kernel_name, lcg_view  # noqa: E402
+from tests.support.views import built_kernel_site, kernel_name, lcg_view, plain_kernel_spec  # noqa: E402
 
 PLATFORM = "x86_64-bench"
 
@@ -43,18 +42,7 @@ def main():
         tmp / "views", "LCG_slow", PLATFORM, kernel_site=kernel_site, setup_lines=[f"sleep {args.setup_seconds:g}"]
     )
 
-    plain = tmp / "jupyter-path" / "kernels" / "plain"
-    plain.mkdir(parents=True)
-    (plain / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [str(slow / "bin" / "python3"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "plain ipykernel",
-                "language": "python",
-                "env": {"PYTHONPATH": f"{slow / 'extra'}:{kernel_site}"},
-            }
-        )
-    )
+    plain_kernel_spec(tmp / "jupyter-path", slow, kernel_site)
 
     env = {
         "CYGNET_DATA_DIR": str(tmp / "data"),

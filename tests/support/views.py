@@ -149,3 +149,22 @@ def spark_home_view(root, release, platform, *, kernel_site):
 LANGS = "LCG_langs/x86_64-test"  # tests.support.cli.PLATFORM
 SCRIPT = "env/user-env.sh"
 GOOD_SCRIPT = 'echo "user script says hello"\nexport CYGNET_USER_SCRIPT="from-$(basename "$PWD")"\n'
+
+
+def plain_kernel_spec(jupyter_path, view, kernel_site):
+    """A kernel.json named 'plain' under `jupyter_path`: the view's Python with ipykernel, as stock
+    Jupyter would run it (the baseline of benchmarks), with the view's modules on its path."""
+    import json
+
+    spec = Path(jupyter_path) / "kernels" / "plain"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(Path(view) / "bin" / "python3"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "plain ipykernel",
+                "language": "python",
+                "env": {"PYTHONPATH": f"{Path(view) / 'extra'}:{kernel_site}"},
+            }
+        )
+    )
