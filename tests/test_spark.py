@@ -351,7 +351,10 @@ def test_local_session_runs_udfs_in_the_view_with_bundles_and_separate_ports(spa
             and "name 'spark' is not defined" in first.execute("print(spark)")[2]
         )
         first.run("%spark connect --cluster local", timeout=300)
-        assert status_of(first)["ports"] == state["ports"]  # the freed ports are taken again
+        # The freed ports are taken again (lowest free first). Not necessarily all of them: on a
+        # busy machine another process may have held a lower port of the range at the first connect.
+        again = status_of(first)["ports"]
+        assert set(again) & set(state["ports"]), (again, state["ports"])
     finally:
         first.shutdown()
         second.shutdown()
