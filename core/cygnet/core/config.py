@@ -465,6 +465,15 @@ class Cygnet(Configurable):
         help="A ticket with less than this many seconds left (and still renewable) is renewed at the next check.",
     ).tag(config=True)
 
+    # --- working together ------------------------------------------------------------
+    collaboration = Bool(
+        True,
+        help="Real-time co-editing (jupyter-collaboration): everyone with the session open sees each "
+        "other's edits, cursors and names, and the outputs of cells any of them runs. Its document store "
+        "and file ids are kept in <data_dir>/collaboration, never in the workspace. False: each browser "
+        "edits its own copy, as plain JupyterLab does.",
+    ).tag(config=True)
+
     # --- share links -----------------------------------------------------------------
     shares_db = Unicode(
         help="The SQLite database of share links. Default: <data_dir>/shares.sqlite. Point every "

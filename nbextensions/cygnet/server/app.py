@@ -34,6 +34,7 @@ from cygnet.views import EnvironmentCache, discover
 
 from . import (
     busy_activity,
+    collaboration,
     compute_handlers,
     dask_dashboard,
     handlers,
@@ -134,6 +135,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         nbgitpuller = serverapp.extension_manager.extensions.get("nbgitpuller")
         if nbgitpuller is not None:
             nbgitpuller.enabled = False
+        # Real-time co-editing, its stores in the user's data dir, and users named in it.
+        collaboration.link(serverapp, Cygnet(config=serverapp.config))
         _answer_long_requests(serverapp)
 
     # --- the shared state ----------------------------------------------------------------

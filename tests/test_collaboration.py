@@ -1,0 +1,98 @@
+"""Real-time co-editing (jupyter-collaboration, set up by cygnet.server.collaboration): two
+browsers on one notebook see each other's edits and the outputs of cells either runs; users are
+named after the account, not "Anonymous"; the collaboration's stores stay out of the workspace,
+private to the account. A real `cygnet up` on a test view, and headless Chromium."""
+
+import getpass
+import json
+import os
+import stat
+
+import pytest
+
+from cygnet.server.collaboration import store_folder
+from tests.support.cli import PLATFORM
+from tests.support.jupyter import JupyterServer
+from tests.support.views import kernel_name, lcg_view
+from tests.support.waiting import wait_for
+from tests.test_lab_e2e import CHROMIUM, FLAGS, SHOTS, fresh_page, notebook, open_lab, run_cell, shot
+
+KERNEL = kernel_name("LCG_collab", PLATFORM)
+JUPYTER_LEFTOVERS = (".jupyter_ystore.db", ".jupyter")  # what jupyter-collaboration writes by default
+
+
+@pytest.fixture(scope="module")
+def collab(tmp_path_factory, kernel_site):
+    views = tmp_path_factory.mktemp("collab-views")
+    lcg_view(views, "LCG_collab", PLATFORM, kernel_site=kernel_site)
+    workspace = tmp_path_factory.mktemp("collab-workspace")
+    (workspace / "together.ipynb").write_text(notebook(KERNEL, [("code", "print('first' + ' draft')")]))
+    data = tmp_path_factory.mktemp("collab-data")
+    env = {"CYGNET_DATA_DIR": str(data), "CYGNET_VIEWS_PATH": str(views)}
+    args = [
+        "--Cygnet.build_default_view=False",
+        f"--Cygnet.default_view=LCG_collab/{PLATFORM}",
+        f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('collab-layouts')}",
+    ]
+    with JupyterServer(env=env, root=workspace, args=args) as srv:
+        yield srv
+
+
+def test_the_session_names_its_user_after_the_account_and_keeps_collaboration_state_private(collab):
+    me = collab.get("/api/me").json()["identity"]
+    assert me["username"] == getpass.getuser()
+    assert not me["name"].startswith("Anonymous"), me
+    # A document session, as JupyterLab asks for one before it joins a notebook's room.
+    r = collab.http.put(
+        f"{collab.url}/api/collaboration/session/together.ipynb", json={"format": "json", "type": "notebook"}
+    )
+    assert r.status_code in (200, 201), r.text
+    assert r.json()["fileId"], r.text
+    folder = store_folder(collab.data_dir, collab.root)
+    assert (folder / "file-ids.db").exists(), sorted(p.name for p in folder.iterdir())
+    for path in (folder, folder.parent):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o700, path
+    assert not [p for p in JUPYTER_LEFTOVERS if (collab.root / p).exists()]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)")
+def test_two_browsers_on_one_notebook_see_each_others_edits_and_outputs(collab):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            (context_a, a), (context_b, b) = fresh_page(chromium), fresh_page(chromium)
+            for page in (a, b):
+                open_lab(page, collab, "together.ipynb")
+                page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content")
+            cell_a = a.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first
+            cell_b = b.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first
+            # An edit in one browser shows in the other.
+            cell_a.locator(".cm-content").click()
+            a.keyboard.press("Control+a")
+            a.keyboard.type("print('written' + ' together')")
+            cell_b.locator(".cm-content", has_text="written' + ' together").wait_for()
+            # with the other's cursor, flagged with their name while they type (both browsers are
+            # the account's owner here)
+            cell_b.locator(".jp-remote-cursor").first.wait_for(state="attached")
+            a.keyboard.type("  ")
+            b.locator(".jp-remote-userFlag-name", has_text=getpass.getuser()).first.wait_for(state="attached")
+            # A cell run in one browser: its output shows in the other.
+            a.wait_for_selector("text=| Idle", timeout=120_000)
+            run_cell(a, cell_a)
+            cell_b.locator(".jp-OutputArea-output", has_text="written together").wait_for(timeout=120_000)
+            shot(b, "collaboration-second-browser")
+            # And both are saved to the file the notebook is (the document is the server's).
+            wait_for(
+                lambda: "written' + ' together" in json.dumps(json.loads((collab.root / "together.ipynb").read_text())),
+                "the co-edited cell saved to the file",
+                timeout=60,
+            )
+            context_a.close()
+            context_b.close()
+        finally:
+            chromium.close()
+    assert not [p for p in JUPYTER_LEFTOVERS if (collab.root / p).exists()]
