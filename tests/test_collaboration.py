@@ -4,7 +4,6 @@ named after the account, not "Anonymous"; the collaboration's stores stay out of
 private to the account. A real `cygnet up` on a test view, and headless Chromium."""
 
 import getpass
-import json
 import os
 import stat
 
@@ -15,7 +14,7 @@ from tests.support.cli import PLATFORM
 from tests.support.jupyter import JupyterServer
 from tests.support.views import kernel_name, lcg_view
 from tests.support.waiting import wait_for
-from tests.test_lab_e2e import CHROMIUM, FLAGS, SHOTS, fresh_page, notebook, open_lab, run_cell, shot
+from tests.test_lab_e2e import CHROMIUM, browser, fresh_page, notebook, open_lab, run_cell, shot  # noqa: F401 - browser: a fixture
 
 KERNEL = kernel_name("LCG_collab", PLATFORM)
 JUPYTER_LEFTOVERS = (".jupyter_ystore.db", ".jupyter")  # what jupyter-collaboration writes by default
@@ -55,44 +54,66 @@ def test_the_session_names_its_user_after_the_account_and_keeps_collaboration_st
     assert not [p for p in JUPYTER_LEFTOVERS if (collab.root / p).exists()]
 
 
-@pytest.mark.browser
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)")
-def test_two_browsers_on_one_notebook_see_each_others_edits_and_outputs(collab):
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        try:
-            (context_a, a), (context_b, b) = fresh_page(chromium), fresh_page(chromium)
-            for page in (a, b):
-                open_lab(page, collab, "together.ipynb")
-                page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content")
-            cell_a = a.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first
-            cell_b = b.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first
-            # An edit in one browser shows in the other.
-            cell_a.locator(".cm-content").click()
-            a.keyboard.press("Control+a")
-            a.keyboard.type("print('written' + ' together')")
-            cell_b.locator(".cm-content", has_text="written' + ' together").wait_for()
-            # with the other's cursor, flagged with their name while they type (both browsers are
-            # the account's owner here)
-            cell_b.locator(".jp-remote-cursor").first.wait_for(state="attached")
-            a.keyboard.type("  ")
-            b.locator(".jp-remote-userFlag-name", has_text=getpass.getuser()).first.wait_for(state="attached")
-            # A cell run in one browser: its output shows in the other.
-            a.wait_for_selector("text=| Idle", timeout=120_000)
-            run_cell(a, cell_a)
-            cell_b.locator(".jp-OutputArea-output", has_text="written together").wait_for(timeout=120_000)
-            shot(b, "collaboration-second-browser")
-            # And both are saved to the file the notebook is (the document is the server's).
-            wait_for(
-                lambda: "written' + ' together" in json.dumps(json.loads((collab.root / "together.ipynb").read_text())),
-                "the co-edited cell saved to the file",
-                timeout=60,
-            )
-            context_a.close()
-            context_b.close()
-        finally:
-            chromium.close()
+def test_two_browsers_on_one_notebook_see_each_others_edits_and_outputs(collab, browser):  # noqa: F811 - the fixture
+    (context_a, a), (context_b, b) = fresh_page(browser), fresh_page(browser)
+    try:
+        for page in (a, b):
+            open_lab(page, collab, "together.ipynb")
+            page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content")
+        cell_a = a.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first
+        cell_b = b.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first
+        # An edit in one browser shows in the other,
+        cell_a.locator(".cm-content").click()
+        a.keyboard.press("Control+a")
+        a.keyboard.type("print('written' + ' together')")
+        cell_b.locator(".cm-content", has_text="written' + ' together").wait_for()
+        # with the other's cursor, flagged with their name while they type (both browsers are
+        # the account's owner here).
+        cell_b.locator(".jp-remote-cursor").first.wait_for(state="attached")
+        a.keyboard.type("  ")
+        b.locator(".jp-remote-userFlag-name", has_text=getpass.getuser()).first.wait_for(state="attached")
+        # A cell run in one browser: its output shows in the other.
+        a.wait_for_selector("text=| Idle", timeout=120_000)
+        run_cell(a, cell_a)
+        cell_b.locator(".jp-OutputArea-output", has_text="written together").wait_for(timeout=120_000)
+        shot(b, "collaboration-second-browser")
+        # And both are saved to the file the notebook is (the document is the server's).
+        wait_for(
+            lambda: "written' + ' together" in (collab.root / "together.ipynb").read_text(),
+            "the co-edited cell saved to the file",
+            timeout=60,
+        )
+    finally:
+        context_a.close()
+        context_b.close()
     assert not [p for p in JUPYTER_LEFTOVERS if (collab.root / p).exists()]
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)")
+def test_the_history_dialog_diffs_a_checkpoint_and_restores_it_into_the_open_notebook(collab, browser):  # noqa: F811 - the fixture
+    (collab.root / "fit.ipynb").write_text(notebook(KERNEL, [("code", "fit(model='gauss')")]))
+    assert collab.post("/api/contents/fit.ipynb/checkpoints").status_code == 201
+    (collab.root / "fit.ipynb").write_text(notebook(KERNEL, [("code", "fit(model='landau')")]))
+    context, page = fresh_page(browser)
+    try:
+        open_lab(page, collab, "fit.ipynb")
+        cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first
+        cell.locator(".cm-content", has_text="landau").wait_for()
+        page.click(".jp-NotebookPanel:not(.lm-mod-hidden) .cygnet-toolbar-history")
+        page.locator(".cygnet-history-item", has_text="checkpoint").wait_for()
+        page.click(".cygnet-history-item .cygnet-history-show-diff")
+        page.locator(".cygnet-history-diff", has_text="gauss").wait_for()
+        assert "landau" in page.inner_text(".cygnet-history-diff")
+        shot(page, "history-diff")
+        page.click(".cygnet-history-item .cygnet-history-restore")
+        page.click(".jp-Dialog-button.jp-mod-warn")  # Restore this version?
+        page.locator(".Toastify__toast", has_text="restored").first.wait_for()
+        # The open notebook shows the restored version (the file changed under the document).
+        cell.locator(".cm-content", has_text="gauss").wait_for(timeout=60_000)
+        shot(page, "history-restored")
+    finally:
+        context.close()
+    # and the file is the version, whatever the open document saved meanwhile
+    wait_for(lambda: "gauss" in (collab.root / "fit.ipynb").read_text(), "the restored version in the file", timeout=30)
+    assert "landau" not in (collab.root / "fit.ipynb").read_text()

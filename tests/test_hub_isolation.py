@@ -270,9 +270,9 @@ def listening(uid):
                 ports.add(int(f[1].rsplit(":", 1)[1], 16))
     return sorted(ports)
 
-def get(port, path):
+def get(port, path, timeout):
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         conn.request("GET", path)
         r = conn.getresponse()
         return [r.status, r.read(200).decode(errors="replace")]
@@ -314,9 +314,12 @@ from concurrent.futures import ThreadPoolExecutor
 from distributed.security import Security
 ports = listening(BOB)
 ran, refused = [], []
-probes = [(p, "/") for p in ports] + [tuple(page) for page in PAGES]
+pages = [tuple(page) for page in PAGES]
+probes = [(p, "/") for p in ports] + pages
 with ThreadPoolExecutor(len(probes) + 3) as pool:
-    asked = {{f"{{p}}{{path}}": pool.submit(get, p, path) for p, path in probes}}
+    # A port that speaks no HTTP keeps a request until its timeout: 5 s. The pages that must be
+    # refused are HTTP servers' (a JVM's among them, slow on a busy machine): as long as they take.
+    asked = {{f"{{p}}{{path}}": pool.submit(get, p, path, 60 if (p, path) in pages else 5) for p, path in probes}}
     tries = [pool.submit(dask_try, f"tcp://{{DASK}}", None)]
     tries.append(pool.submit(dask_try, f"tls://{{DASK}}", Security.temporary()))
     tries.append(pool.submit(connect_try))

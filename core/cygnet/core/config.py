@@ -369,6 +369,13 @@ class Cygnet(Configurable):
     def _default_box_url(self) -> str:
         return os.path.join(self.data_dir, "box")
 
+    box_versions = Integer(
+        10,
+        help="Previous versions of each file a sync keeps in the box when it replaces or deletes the "
+        "box's copy (in .cygnet-versions/ of the synced box folder; the History dialog lists them). "
+        "0 keeps none: a sync then overwrites and deletes, as rclone sync does.",
+    ).tag(config=True)
+
     # --- compute: Spark, Dask, and any engine that registers kinds of cluster ------------
     clusters = Unicode(
         help="A JSON or YAML file (it may live on CVMFS) with the site's compute clusters (Spark's "

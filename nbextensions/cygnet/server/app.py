@@ -38,6 +38,7 @@ from . import (
     compute_handlers,
     dask_dashboard,
     handlers,
+    history_handlers,
     kerberos_handlers,
     log_scrub,
     metrics,
@@ -70,6 +71,7 @@ FEATURES = (
     run_handlers,
     schedule_handlers,
     sync_handlers,
+    history_handlers,
     compute_handlers,
     spark_handlers,
     kerberos_handlers,
@@ -198,7 +200,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
             serverapp.log.error("cygnet: batch runs: %s", e)
         self.schedules = Schedules(self.runs)
         self.runs_loop = runs_loop.start(self, serverapp)
-        self.sync_jobs = SyncJobs(workspace, config.box_url, config.data_dir, config.shares_url)
+        self.sync_jobs = SyncJobs(workspace, config.box_url, config.data_dir, config.shares_url, config.box_versions)
         metrics.start(self)  # Cygnet's counts beside jupyter_server's own at /metrics
         serverapp.log.info(
             "cygnet: extension loaded; views roots: %s", ", ".join(map(str, config.effective_views_roots()))

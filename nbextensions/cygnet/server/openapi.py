@@ -247,6 +247,25 @@ SCHEMAS = {
         ["id", "state"],
     ),
     "SyncRequest": _request({"src": STRING, "dest": STRING, "delete": BOOL, "dry_run": BOOL}, ["src"]),
+    "History": _obj(
+        {
+            "path": STRING,
+            "versions": _array(
+                _obj(
+                    {
+                        "source": {"enum": ["checkpoint", "box"]},
+                        "id": STRING,
+                        "when": STRING,
+                        "size": INT,
+                        "where": STRING,
+                    },
+                    ["source", "id", "when"],
+                )
+            ),
+        },
+        ["path", "versions"],
+    ),
+    "RestoreRequest": _request({"path": STRING, "version": STRING}, ["path", "version"]),
     "SparkServer": _obj(
         {
             "id": STRING,
@@ -401,6 +420,27 @@ PATHS = {
     "/sync/{id}/resume": {
         "post": _operation(
             "A new job with a failed or interrupted job's parameters", ok=202, response=_ref("SyncJob"), path_id=JOB_ID
+        )
+    },
+    "/history": {
+        "get": _operation(
+            "A file's versions, newest first: its checkpoints and the versions the box keeps of it",
+            response=_ref("History"),
+            query=[("path", True)],
+        )
+    },
+    "/history/diff": {
+        "get": _operation(
+            "The diff between two versions of a file (b: the current file by default): nbdime's for notebooks",
+            response=_obj({"path": STRING, "a": STRING, "b": STRING, "diff": STRING}, ["path", "a", "b", "diff"]),
+            query=[("path", True), ("a", True), ("b", False)],
+        )
+    },
+    "/history/restore": {
+        "post": _operation(
+            "Put a version back in place of the file, keeping the current file as a checkpoint first",
+            response=ANY_OBJECT,
+            body="RestoreRequest",
         )
     },
     "/compute/clusters": {

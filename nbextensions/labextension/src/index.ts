@@ -6,6 +6,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon, runIcon, shareIcon } from '@jupyterlab/ui-components';
 
+import { showHistory } from './historyDialog';
 import { KerberosStatus, authenticate } from './kerberosStatus';
 import { copyOpenLink, openRepository } from './openRepo';
 import { watchSparkProgress } from './progressCancel';
@@ -33,7 +34,8 @@ const COMMANDS = {
   copyLink: 'cygnet:copy-open-link',
   kerberos: 'cygnet:kerberos-authenticate',
   terminalInView: 'cygnet:terminal-in-view',
-  runBatch: 'cygnet:run-as-batch-job'
+  runBatch: 'cygnet:run-as-batch-job',
+  history: 'cygnet:history'
 };
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -123,6 +125,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       caption: 'A terminal in another software view than the default one',
       execute: () => terminalInView(commands)
     });
+    // From the file browser's menu: the file clicked; elsewhere: the current notebook.
+    const fileForHistory = (args: { fromBrowser?: boolean }) => (args.fromBrowser ? selectedPath() : notebookPath());
+    commands.addCommand(COMMANDS.history, {
+      label: 'History…',
+      caption: 'Checkpoints and box versions of this file: diff and restore',
+      isEnabled: args => !!fileForHistory(args),
+      execute: args => {
+        const path = fileForHistory(args);
+        return path ? showHistory(path) : undefined;
+      }
+    });
     commands.addCommand(COMMANDS.openRepo, { label: 'Open Git Repository…', execute: () => openRepository() });
     commands.addCommand(COMMANDS.copyLink, {
       label: "Copy Open-Link of This Notebook's Repository",
@@ -138,6 +151,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       command: COMMANDS.runBatch,
       selector: '.jp-DirListing-item[data-file-type="notebook"]',
       rank: 11,
+      args: { fromBrowser: true }
+    });
+    app.contextMenu.addItem({
+      command: COMMANDS.history,
+      selector: '.jp-DirListing-item[data-isdir="false"]',
+      rank: 12,
       args: { fromBrowser: true }
     });
     for (const command of Object.values(COMMANDS)) {
@@ -159,7 +178,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
           onClick: () => void showShareDialog(panel.context.path)
         });
         panel.toolbar.insertItem(10, 'cygnet-spark', sparkButton);
+        const historyButton = new ToolbarButton({
+          label: 'History',
+          tooltip: "This notebook's checkpoints and box versions: diff and restore",
+          className: 'cygnet-toolbar-history',
+          onClick: () => void showHistory(panel.context.path)
+        });
         panel.toolbar.insertItem(11, 'cygnet-share', shareButton);
+        panel.toolbar.insertItem(12, 'cygnet-history', historyButton);
         watchSparkProgress(panel);
         return sparkButton;
       }

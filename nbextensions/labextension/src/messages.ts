@@ -144,3 +144,23 @@ export function expiresSoon(ticket: Ticket, now: number, warnBefore = 900): bool
   const renewable = ticket.renew_until !== null && ticket.renew_until > ticket.expires;
   return ticket.expires - now < warnBefore && !renewable;
 }
+
+// --- a file's history ---------------------------------------------------------------
+export interface Version {
+  source: 'checkpoint' | 'box';
+  id: string;
+  when: string;
+  size?: number;
+  where?: string;
+}
+
+/** A version as the API names it: checkpoint:<id> or box:<id>. */
+export function versionRef(version: Version): string {
+  return `${version.source}:${version.id}`;
+}
+
+/** One line of the list: when, and where the version is kept. */
+export function describeVersion(version: Version): string {
+  const when = new Date(version.when).toLocaleString();
+  return version.source === 'checkpoint' ? `${when} · checkpoint` : `${when} · box (${version.where ?? ''})`;
+}

@@ -29,13 +29,15 @@ import {
   describeExpiry,
   describeJob,
   describeTicket,
+  describeVersion,
   errorMessage,
   expiresSoon,
   formatBytes,
   parseExpiry,
   SyncJob,
   syncIsLive,
-  timeLeft
+  timeLeft,
+  versionRef
 } from '../src/messages';
 import {
   bundlesFor,
@@ -503,5 +505,21 @@ describe('comparing runs', () => {
     expect(describeComparison({ ...comparison, verdict: 'close', cells: comparison.cells.slice(2) }).headline).toBe(
       'Same results within the tolerance (1 of 1 cells close)'
     );
+  });
+});
+
+describe('history', () => {
+  it('names a version as the API does and says where it is kept', () => {
+    const box = {
+      source: 'box' as const,
+      id: 'runs/20261203T101500.000001Z.ipynb',
+      when: '2026-12-03T10:15:00+00:00',
+      where: '/box'
+    };
+    expect(versionRef(box)).toBe('box:runs/20261203T101500.000001Z.ipynb');
+    expect(describeVersion(box)).toMatch(/· box \(\/box\)$/);
+    const checkpoint = { source: 'checkpoint' as const, id: 'checkpoint', when: '2026-12-03T10:16:00+00:00' };
+    expect(versionRef(checkpoint)).toBe('checkpoint:checkpoint');
+    expect(describeVersion(checkpoint)).toMatch(/· checkpoint$/);
   });
 });

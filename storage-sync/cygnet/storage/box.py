@@ -47,6 +47,10 @@ class Box(Protocol):
 
     def rename(self, rel: str, new_rel: str) -> None: ...
 
+    def keep_version(self, rel: str, version_rel: str, move: bool = False) -> None:
+        """The box's copy of `rel` kept as `version_rel` as well (only there, with `move`), by the
+        box itself; folders made on the way."""
+
     def delete(self, rel: str) -> None: ...
 
     def read(self, rel: str, within: str = "") -> bytes:
@@ -205,6 +209,14 @@ class FsspecBox:
     def rename(self, rel, new_rel):
         self._replace(self.path(rel), self.path(new_rel))
 
+    def keep_version(self, rel, version_rel, move=False):
+        target = self.path(version_rel)
+        folder = posixpath.dirname(target)
+        if folder not in self._folders_made:
+            self._read(self.fs.makedirs, folder, exist_ok=True)
+            self._folders_made.add(folder)
+        self._call(self._replace if move else self._copy, self.path(rel), target)
+
     def delete(self, rel):
         self._call(self.fs.rm_file, self.path(rel))
 
@@ -260,6 +272,9 @@ class FsspecBox:
     def _replace(self, source, target):
         raise NotImplementedError
 
+    def _copy(self, source, target):
+        raise NotImplementedError
+
     def _quietly_remove(self, path):
         try:
             self.fs.rm_file(path)
@@ -308,6 +323,15 @@ class LocalBox(FsspecBox):
     def _replace(self, source, target):
         os.replace(source, target)
 
+    def _copy(self, source, target):
+        # A hard link costs nothing, and stays the old content: uploads replace the file whole.
+        try:
+            os.link(source, target)
+        except OSError:  # another filesystem's rules (no links): a real copy
+            import shutil
+
+            shutil.copy2(source, target)
+
 
 class WebDAVBox(FsspecBox):
     """A folder on a WebDAV server (CERNBox, ownCloud, Nextcloud), with credentials from the
@@ -343,6 +367,9 @@ class WebDAVBox(FsspecBox):
     def _replace(self, source, target):
         # one WebDAV MOVE with Overwrite: T (fsspec's mv copies, then deletes)
         self._call(self.fs.client.move, source, target, overwrite=True)
+
+    def _copy(self, source, target):
+        self.fs.client.copy(source, target, overwrite=True)  # the server's own COPY
 
 
 def _transient(error):

@@ -28,7 +28,7 @@ def register(subparsers):
 def sync_command(args, config_argv):
     from .sync_engine import sync  # here, so `cygnet` starts fast for other commands
 
-    config = SimpleNamespace(**settings(config_argv, ("data_dir", "box_url", "shares_url")))
+    config = SimpleNamespace(**settings(config_argv, ("data_dir", "box_url", "shares_url", "box_versions")))
     dest = args.dest or config.box_url
     while True:
         summary = sync(
@@ -39,6 +39,7 @@ def sync_command(args, config_argv):
             data_dir=config.data_dir,
             progress=_bar() if sys.stderr.isatty() else None,
             protected=[config.shares_url],
+            versions=config.box_versions,
             waiting=lambda: print("another sync into this box is running; waiting for it", file=sys.stderr, flush=True),
         )
         report(summary, args.json)

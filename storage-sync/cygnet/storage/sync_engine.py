@@ -35,8 +35,12 @@ from cygnet.core.errors import BadInput, Unavailable
 
 from .box import TEMP_MARK, Box, check_local_folder, open_box
 from .journal import Entry, Journal
+from .versions import FOLDER as VERSIONS_FOLDER
+from .versions import keep as keep_version
 
-SKIPPED_FOLDERS = {".ipynb_checkpoints"}  # Jupyter's own autosave copies stay local
+# Jupyter's own autosave copies stay local; kept versions are the box's (a box synced back down
+# must not send them up again as files).
+SKIPPED_FOLDERS = {".ipynb_checkpoints", VERSIONS_FOLDER}
 LARGE = 8 << 20  # bytes: files this big go one at a time, hashed while they upload
 # A folder with at most this many files to send is asked about file by file: listing a folder
 # of 100 files over WebDAV took 80 ms, a stat 5 ms.
@@ -74,6 +78,7 @@ def sync(
     password: str | None = None,
     protected: Sequence[str] = (),
     waiting: Callable[[], None] | None = None,
+    versions: int = 0,
 ) -> Summary:
     """Mirror `src` to the box `dest`; returns a Summary. `progress(files_done, files_total,
     bytes_done)` is called as files are sent.
@@ -82,7 +87,9 @@ def sync(
     sync never sweeps the partial uploads of another that is still running; `waiting()` is
     called if this one has to wait. `protected` names box folders no sync may write into (the
     share snapshots); folders of `src` that hold the box itself, the data dir or a protected
-    folder are left out of the walk, so a box inside the workspace is never copied into itself."""
+    folder are left out of the walk, so a box inside the workspace is never copied into itself.
+    With `versions` > 0, the box's copy of a file about to be replaced or deleted is kept as a
+    version (cygnet.storage.versions), the newest `versions` of each file."""
     started = time.monotonic()
     src = check_local_folder(src)
     data_dir = data_dir or default_data_dir()
@@ -92,7 +99,7 @@ def sync(
     with box_lock(data_dir, box.display, waiting):
         journal = Journal(data_dir, src, box.display)
         try:
-            _sync(src, box, journal, summary, delete, dry_run, workers, progress, skipped)
+            _sync(src, box, journal, summary, delete, dry_run, workers, progress, skipped, versions)
         finally:
             summary.seconds = round(time.monotonic() - started, 3)
             journal.close()
@@ -109,6 +116,7 @@ def _sync(
     workers: int,
     progress: Callable[[int, int, int], None] | None,
     skipped: set[str],
+    versions: int = 0,
 ) -> None:
     local = _walk(src, skipped)
     known = journal.all()
@@ -144,9 +152,9 @@ def _sync(
     if not changed and not gone and not interrupted:
         return  # nothing to write: the journal stays as it is (and no thread pool is started)
     journal.begin()
-    _send(box, journal, src, changed, known, summary, workers, progress)
+    _send(box, journal, src, changed, known, summary, workers, progress, versions)
     for rel in gone:
-        _delete(box, journal, rel, known[rel], summary)
+        _delete(box, journal, rel, known[rel], summary, versions)
     journal.finish()
 
 
@@ -316,6 +324,7 @@ def _send(
     summary: Summary,
     workers: int,
     progress: Callable[[int, int, int], None] | None,
+    versions: int = 0,
 ) -> None:
     """Send the changed files, checking each against the box's current copy first. The box is
     read a folder listing at a time (or a stat per file, for folders with few files to send):
@@ -370,6 +379,8 @@ def _send(
                     return
             conflict = _conflict_name(rel)
             box.rename(rel, conflict)
+        elif current is not None and versions:  # our last upload, about to be replaced
+            keep_version(box, rel, versions)
         digest = _upload(box, path, rel, size, digest)
         with lock:
             sent[posixpath.dirname(rel)].append((rel, size, mtime_ns, digest))
@@ -397,12 +408,15 @@ def _send(
             raise
 
 
-def _delete(box: Box, journal: Journal, rel: str, prev: Entry, summary: Summary) -> None:
+def _delete(box: Box, journal: Journal, rel: str, prev: Entry, summary: Summary, versions: int = 0) -> None:
     current = box.stat(rel)
     if current is not None and current != (prev.box_size, prev.box_version):
         summary.left_in_box.append(rel)  # someone changed it in the box: not ours to delete
     elif current is not None:
-        box.delete(rel)
+        if versions:  # its last copy becomes its newest version
+            keep_version(box, rel, versions, move=True)
+        else:
+            box.delete(rel)
         summary.deleted += 1
     journal.forget(rel)
 

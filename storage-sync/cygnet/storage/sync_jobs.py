@@ -45,8 +45,9 @@ FIELDS = (
 
 
 class SyncJobs:
-    def __init__(self, workspace, box_url, data_dir, shares_url=None):
+    def __init__(self, workspace, box_url, data_dir, shares_url=None, versions=0):
         self.workspace, self.box_url, self.data_dir = workspace, box_url, data_dir
+        self.versions = versions  # previous versions of each file kept in the box
         self.protected = [shares_url] if shares_url else []
         self.live = {}  # id -> job dict of jobs this process runs (progress updated in memory)
         self.lock = threading.Lock()
@@ -151,6 +152,7 @@ class SyncJobs:
             "dry_run": job["dry_run"],
             "data_dir": str(self.data_dir),
             "protected": self.protected,
+            "versions": self.versions,
         }
         job["state"] = "running"
         saved, last = 0.0, None

@@ -1,5 +1,5 @@
 """One sync job in a process of its own: `python -m cygnet.storage.sync_run` reads its job
-({src, dest, delete, dry_run, data_dir, protected}) as JSON on stdin and writes JSON lines:
+({src, dest, delete, dry_run, data_dir, protected, versions}) as JSON on stdin and writes JSON lines:
 {"progress": [files_done, files_total, bytes]}, {"waiting": true}, then {"summary": {...}} or
 {"error": message, "status": http_status}.
 
@@ -30,6 +30,7 @@ def main() -> int:
             dry_run=job["dry_run"],
             data_dir=job["data_dir"],
             protected=job["protected"],
+            versions=job.get("versions", 0),
             progress=lambda done, total, sent: say(progress=[done, total, sent]),
             waiting=lambda: say(waiting=True),
         )

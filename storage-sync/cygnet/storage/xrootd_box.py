@@ -69,6 +69,12 @@ class XRootDBox:
     def rename(self, rel, new_rel):
         xrootd.rename(self.path(rel), posixpath.join(self.root, new_rel))
 
+    def keep_version(self, rel, version_rel, move=False):
+        """Moved, whatever `move` says: XRootD has no copy inside the server, and the upload that
+        follows puts the new copy in place a moment later."""
+        xrootd.mkdir(self.path(posixpath.dirname(version_rel)), parents=True)
+        self.rename(rel, version_rel)
+
     def delete(self, rel):
         xrootd.rm(self.path(rel))
 
