@@ -212,3 +212,35 @@ def test_the_file_browser_shows_eos_and_saves_notebooks_back_atomically(eos, tmp
         assert r.status_code == 400 and "inside EOS/" in r.json()["message"], r.text
         # '.' parts stay where they are: a path through one is the same file.
         assert server.get("/api/contents/EOS/%2E/plots/h.txt").json()["content"] == "histogram"
+
+
+def test_a_file_on_eos_has_a_checkpoint_on_eos_and_a_history(eos, tmp_path):
+    """Checkpoints of files in the EOS folder live on EOS beside them (.ipynb_checkpoints/, hidden
+    from the listing); the History API diffs and restores them like local ones."""
+    from tests.support.jupyter import JupyterServer
+
+    eos.put("/eos/user/d/dana/fits/chi2.txt", b"chi2 = 1.02\n")
+    (tmp_path / "ws").mkdir()
+    env = {"CYGNET_DATA_DIR": str(tmp_path / "data"), "JUPYTERHUB_USER": "dana"}
+    args = [f"--Cygnet.storage_endpoint={eos.url}", "--Cygnet.build_default_view=False"]
+    path = "EOS/fits/chi2.txt"
+    with JupyterServer(env=env, root=tmp_path / "ws", args=args) as server:
+        assert server.get(f"/api/contents/{path}/checkpoints").json() == []
+        made = server.post(f"/api/contents/{path}/checkpoints")
+        assert made.status_code == 201 and made.json()["id"] == "checkpoint", made.text
+        kept = eos.data / "eos/user/d/dana/fits/.ipynb_checkpoints/chi2-checkpoint.txt"
+        assert kept.read_bytes() == b"chi2 = 1.02\n"
+        assert [m["name"] for m in server.get("/api/contents/EOS/fits").json()["content"]] == ["chi2.txt"]
+        text = {"type": "file", "format": "text", "content": "chi2 = 7.5\n"}
+        assert server.http.put(f"{server.url}/api/contents/{path}", json=text, timeout=30).status_code == 200
+        versions = server.get("/cygnet/api/history", params={"path": path}).json()["versions"]
+        assert [(v["source"], v["id"]) for v in versions] == [("checkpoint", "checkpoint")], versions
+        diff = server.get("/cygnet/api/history/diff", params={"path": path, "a": "checkpoint:checkpoint"}).json()
+        assert "-chi2 = 1.02" in diff["diff"] and "+chi2 = 7.5" in diff["diff"], diff
+        r = server.post("/cygnet/api/history/restore", json={"path": path, "version": "checkpoint:checkpoint"})
+        assert r.status_code == 200, r.text
+        assert (eos.data / "eos/user/d/dana/fits/chi2.txt").read_bytes() == b"chi2 = 1.02\n"
+        assert kept.read_bytes() == b"chi2 = 7.5\n"  # the file before the restore: undoable
+        # the plain restore of Jupyter's checkpoint API works on EOS too
+        assert server.post(f"/api/contents/{path}/checkpoints/checkpoint").status_code == 204
+        assert (eos.data / "eos/user/d/dana/fits/chi2.txt").read_bytes() == b"chi2 = 7.5\n"

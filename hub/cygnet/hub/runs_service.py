@@ -35,6 +35,7 @@ from .service_api import ServiceApiHandler
 from .signals import stop_on_signals
 
 log = logging.getLogger("cygnet.runs")
+START_TIMEOUT = 60  # seconds the hub may take to answer a start (longer than its slow_spawn_timeout)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS wakes (
@@ -117,7 +118,9 @@ class Hub:
 
     def start_server(self, user):
         """Start `user`'s default server with their last choices (no body: the hub reuses them)."""
-        r = self.http.post(f"{self.api_url}/users/{quote(user)}/server", timeout=self.timeout)
+        # The hub answers a start only when the spawn is done or after its slow_spawn_timeout (10 s
+        # by default): a client timeout of the same length failed starts that were under way.
+        r = self.http.post(f"{self.api_url}/users/{quote(user)}/server", timeout=max(self.timeout, START_TIMEOUT))
         if r.status_code not in (201, 202, 400):
             r.raise_for_status()
         if r.status_code == 400 and "pending" not in r.text and "already" not in r.text:

@@ -3,7 +3,8 @@
 
 Everything under `EOS/` is read and written through `cygnet.storage.xrootd`: saves go to a
 temporary name and are renamed into place, so a notebook saved from JupyterLab is never left
-half-written on EOS. Checkpoints are local-only: files on EOS have none.
+half-written on EOS. A file on EOS has its checkpoint on EOS too, in `.ipynb_checkpoints/` of its
+folder, as Jupyter keeps local ones.
 
 Enabled when `Cygnet.storage_endpoint` is set and the site has not chosen its own
 `ServerApp.contents_manager_class`.
@@ -23,6 +24,8 @@ from cygnet.core.identity import current_user
 from cygnet.storage import xrootd
 
 MOUNT = "EOS"
+CHECKPOINTS = ".ipynb_checkpoints"  # the folder Jupyter's own checkpoints use
+CHECKPOINT_ID = "checkpoint"
 
 
 class EOSContentsManager(AsyncLargeFileManager):
@@ -67,7 +70,7 @@ class EOSContentsManager(AsyncLargeFileManager):
                 model["content"] = [
                     self._model(posixpath.join(path, e["name"]), e, None)
                     for e in entries
-                    if xrootd.TEMP_MARK not in e["name"]
+                    if xrootd.TEMP_MARK not in e["name"] and (self.allow_hidden or not e["name"].startswith("."))
                 ]
                 model["format"] = "json"
             return model
@@ -210,23 +213,57 @@ class EOSContentsManager(AsyncLargeFileManager):
         _, new = xrootd.parse_url(self._url(new_path))
         await self._call(xrootd.rename, self._url(old_path), new)
 
-    # --- checkpoints: none on EOS ----------------------------------------------------------------------
+    # --- checkpoints: on EOS beside the file, as Jupyter keeps them locally --------------------------
+    # `.ipynb_checkpoints/<name>-checkpoint<ext>` in the file's folder, one per file (id "checkpoint").
+    def _checkpoint_url(self, path):
+        folder, name = posixpath.split(path.strip("/"))
+        stem, ext = posixpath.splitext(name)
+        return self._url(posixpath.join(folder, CHECKPOINTS, f"{stem}-checkpoint{ext}"))
+
     async def create_checkpoint(self, path):
-        if self._on_eos(path):
-            return {"id": "eos", "last_modified": _now()}
-        return await super().create_checkpoint(path)
+        if not self._on_eos(path):
+            return await super().create_checkpoint(path)
+        data = await self._call(self._read, self._url(path))
+        target = self._checkpoint_url(path)
+        await self._call(self._write, target, data)
+        return await self._checkpoint_model(target)
 
     async def list_checkpoints(self, path):
-        return [] if self._on_eos(path) else await super().list_checkpoints(path)
+        if not self._on_eos(path):
+            return await super().list_checkpoints(path)
+        try:
+            return [await self._checkpoint_model(self._checkpoint_url(path))]
+        except web.HTTPError as e:
+            if e.status_code == 404:
+                return []
+            raise
 
     async def restore_checkpoint(self, checkpoint_id, path):
-        if self._on_eos(path):
-            raise web.HTTPError(400, "files on EOS have no checkpoints")
-        return await super().restore_checkpoint(checkpoint_id, path)
+        if not self._on_eos(path):
+            return await super().restore_checkpoint(checkpoint_id, path)
+        await self._call(self._write, self._url(path), await self.read_checkpoint(checkpoint_id, path))
 
     async def delete_checkpoint(self, checkpoint_id, path):
         if not self._on_eos(path):
             return await super().delete_checkpoint(checkpoint_id, path)
+        try:
+            await self._call(xrootd.rm, self._checkpoint_url(path))
+        except web.HTTPError as e:
+            if e.status_code != 404:
+                raise
+
+    async def read_checkpoint(self, checkpoint_id, path):
+        """The bytes of a checkpoint of `path` (a file under EOS/, or a local one)."""
+        if not self._on_eos(path):
+            with open(self.checkpoints.checkpoint_path(checkpoint_id, path), "rb") as f:
+                return f.read()
+        if checkpoint_id != CHECKPOINT_ID:
+            raise web.HTTPError(404, f"{path} has no checkpoint {checkpoint_id!r}")
+        return await self._call(self._read, self._checkpoint_url(path))
+
+    async def _checkpoint_model(self, url):
+        info = await self._call(xrootd.stat, url)
+        return {"id": CHECKPOINT_ID, "last_modified": datetime.fromtimestamp(info["mtime"], tz=UTC)}
 
 
 def _now():

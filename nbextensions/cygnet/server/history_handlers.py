@@ -23,8 +23,13 @@ from .handlers import CygnetHandler
 
 
 class _History(CygnetHandler):
-    def file_path(self, path):
-        """`path` checked: inside the workspace, and a file."""
+    async def file_path(self, path):
+        """`path` checked: a file of the workspace (or of the EOS folder of the file browser)."""
+        cm = self.contents_manager
+        if getattr(cm, "_on_eos", lambda p: False)(path):
+            if not await ensure_async(cm.file_exists(path)):
+                raise web.HTTPError(404, f"{path!r} is not a file on EOS")
+            return path.strip("/")
         try:
             target = confine(self.extensionapp.sync_jobs.workspace, path)
         except BadInput as e:
@@ -48,6 +53,8 @@ class _History(CygnetHandler):
             known = await ensure_async(cm.list_checkpoints(path))
             if version_id not in {c["id"] for c in known}:
                 raise web.HTTPError(404, f"{path} has no checkpoint {version_id!r}")
+            if hasattr(cm, "read_checkpoint"):  # Cygnet's EOS contents manager: checkpoints on EOS too
+                return await cm.read_checkpoint(version_id, path)
             return await _checkpoint_bytes(cm.checkpoints, version_id, path)
         if source == "box" and version_id:
             box_url = self.extensionapp.sync_jobs.box_url
@@ -65,7 +72,7 @@ class HistoryHandler(_History):
     @web.authenticated
     @authorized
     async def get(self):
-        path = self.file_path(self.argument("path", ""))
+        path = await self.file_path(self.argument("path", ""))
         checkpoints = await ensure_async(self.contents_manager.list_checkpoints(path))
         found = [{"source": "checkpoint", "id": c["id"], "when": _iso(c["last_modified"])} for c in checkpoints]
         box_url = self.extensionapp.sync_jobs.box_url
@@ -88,7 +95,7 @@ class HistoryDiffHandler(_History):
     @web.authenticated
     @authorized
     async def get(self):
-        path = self.file_path(self.argument("path", ""))
+        path = await self.file_path(self.argument("path", ""))
         a, b = self.argument("a", ""), self.argument("b", "") or "current"
         if not a:
             raise web.HTTPError(400, "a is required: the version to compare (checkpoint:<id> or box:<id>)")
@@ -111,7 +118,7 @@ class HistoryRestoreHandler(_History):
             path = checks.text(body["path"], "path")
         except BadInput as e:
             raise as_http_error(e) from e
-        path = self.file_path(path)
+        path = await self.file_path(path)
         if ref == "current":
             raise web.HTTPError(400, "the current version is already the file")
         data = await self.version_bytes(path, ref)  # read first: the new checkpoint may take its place
