@@ -1,14 +1,16 @@
-"""Real-time co-editing: edit-to-visible latency between two browsers on one notebook, side by side
+"""Real-time co-editing: edit-to-visible latency between two browsers on one file, side by side
   (a) JupyterLab with jupyter-collaboration and no Cygnet (the baseline),
   (b) a Cygnet session (`cygnet up`), collaboration set up by Cygnet.
-Each edit types a short token in browser A; the latency is from the moment A's own editor shows
-it to the moment B's does (both timed by the pages' clocks, one machine). Goals: (b) within 1.2x
-of (a), p99 under 300 ms on loopback.
+Both browsers have together.py open: a file rather than a notebook (the same shared text as a
+notebook's cells, and no kernel on either side). Each edit types a short token in browser A; the
+latency is from the moment A's own editor shows it to the moment B's does (both timed by the
+pages' clocks, one machine). Goals: (b) within 1.2x of (a), p99 under 300 ms on loopback.
 
     .venv/bin/python bench/collab.py [--edits 100]
 """
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -17,12 +19,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.jupyter import VENV_BIN, JupyterServer  # noqa: E402
-from tests.test_lab_e2e import CHROMIUM, FLAGS, fresh_page, notebook, open_lab  # noqa: E402
+from tests.test_lab_e2e import CHROMIUM, FLAGS, fresh_page  # noqa: E402
 
-# Records in window.__seen the time this page's first cell first shows `token`.
+EDITOR = ".jp-FileEditor .cm-content"  # a file, not a notebook: no kernel needed on either side
+# Records in window.__seen the time this page's editor first shows `token`.
 WATCH = """token => {
   window.__seen = null;
-  const cell = () => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content');
+  const cell = () => document.querySelector('.jp-FileEditor .cm-content');
   const look = () => {
     if (window.__seen === null && cell() && cell().textContent.includes(token)) {
       window.__seen = Date.now();
@@ -39,9 +42,9 @@ def latencies(server, browser, edits):
     (context_a, a), (context_b, b) = fresh_page(browser), fresh_page(browser)
     try:
         for page in (a, b):
-            open_lab(page, server, "together.ipynb")
-            page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content")
-        a.click(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content")
+            page.goto(f"{server.url}/lab/tree/together.py?reset&token={server.token}")  # no saved layout
+            page.wait_for_selector(EDITOR)
+        a.click(EDITOR)
         a.keyboard.press("End")
         found = []
         for i in range(edits + 5):  # the first five warm up
@@ -75,14 +78,15 @@ def main():
     for name in ("plain", "cygnet"):
         root = tmp / name / "workspace"
         root.mkdir(parents=True)
-        (root / "together.ipynb").write_text(notebook("python3", [("code", "x = 1")]))
+        (root / "together.py").write_text("x = 1\n")
         env = {"CYGNET_DATA_DIR": str(tmp / name / "data")}
         if name == "plain":
-            command = [
-                str(VENV_BIN / "jupyter-lab"),
-                "--no-browser",
-                "--ServerApp.jpserver_extensions=cygnet.server=False",
-            ]
+            no_cygnet = "--ServerApp.jpserver_extensions=cygnet.server=False"
+            command = [str(VENV_BIN / "jupyter-lab"), "--no-browser", no_cygnet]
+            command += ["--allow-root"] if os.geteuid() == 0 else []  # as `cygnet up` allows it
+            # upstream's stores would land in this process's folder and Jupyter's shared data dir
+            command += [f"--SQLiteYStore.db_path={tmp / name / 'ystore.db'}"]
+            command += [f"--BaseFileIdManager.db_path={tmp / name / 'file-ids.db'}"]
             servers[name] = JupyterServer(env=env, root=root, command=command)
         else:
             servers[name] = JupyterServer(env=env, root=root, args=["--Cygnet.build_default_view=False"])
@@ -108,8 +112,10 @@ def main():
         rows[name] = (statistics.median(values), quantile(values, 0.99))
         print(f"  {label:40s} p50 {rows[name][0]:6.1f}   p99 {rows[name][1]:6.1f}")
     p50, p99 = (rows["cygnet"][i] / rows["plain"][i] for i in (0, 1))
-    met = "met" if rows["cygnet"][1] < 300 else "missed"
-    print(f"  ratio (b)/(a): p50 {p50:.2f}x, p99 {p99:.2f}x  (goal: within 1.2x; p99 under 300 ms: {met})")
+    within = "met" if max(p50, p99) <= 1.2 else "missed"
+    print(f"  ratio (b)/(a): p50 {p50:.2f}x, p99 {p99:.2f}x  (goal within 1.2x: {within})")
+    fast = "met" if rows["cygnet"][1] < 300 else "missed"
+    print(f"  (b) p99 {rows['cygnet'][1]:.0f} ms  (goal under 300 ms: {fast})")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ QUICK = {
     "custom_env": ["--runs", "1", "--kernel-runs", "3"],
     "view_listing": ["--runs", "10"],
     "dask_compute": ["--runs", "1", "--mib", "256"],
+    "collab": ["--edits", "40"],
 }
 VERDICT = re.compile(r"\b(met|MISSED|missed)\b")
 

@@ -665,7 +665,17 @@ def test_the_stop_button_cancels_the_cells_spark_jobs_and_the_session_stays(spar
         assert kernel.run("print(spark.range(5).count())", timeout=60).strip() == "5"
         assert time.monotonic() - started < 20, "the next cell waited behind the cancelled job"
         if cluster != "connect":
-            assert kernel.run("print(len(sc.statusTracker().getActiveJobsIds()))").strip() == "0"
+            # No job left running. Spark's status tracker learns of a job's end from its listener
+            # bus, a moment after the job ends: the kernel waits for it (30 s at most).
+            left = kernel.run(
+                "import time\n"
+                "deadline = time.monotonic() + 30\n"
+                "while sc.statusTracker().getActiveJobsIds() and time.monotonic() < deadline:\n"
+                "    time.sleep(0.1)\n"
+                "print(len(sc.statusTracker().getActiveJobsIds()))",
+                timeout=60,
+            )
+            assert left.strip() == "0", left
         assert status_of(kernel)["state"] == "connected"
     finally:
         kernel.run("%spark disconnect")
