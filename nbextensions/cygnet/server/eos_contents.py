@@ -253,10 +253,7 @@ class EOSContentsManager(AsyncLargeFileManager):
                 raise
 
     async def read_checkpoint(self, checkpoint_id, path):
-        """The bytes of a checkpoint of `path` (a file under EOS/, or a local one)."""
-        if not self._on_eos(path):
-            with open(self.checkpoints.checkpoint_path(checkpoint_id, path), "rb") as f:
-                return f.read()
+        """The bytes of a checkpoint of `path`, a file under EOS/."""
         if checkpoint_id != CHECKPOINT_ID:
             raise web.HTTPError(404, f"{path} has no checkpoint {checkpoint_id!r}")
         return await self._call(self._read, self._checkpoint_url(path))

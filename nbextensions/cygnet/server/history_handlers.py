@@ -53,7 +53,7 @@ class _History(CygnetHandler):
             known = await ensure_async(cm.list_checkpoints(path))
             if version_id not in {c["id"] for c in known}:
                 raise web.HTTPError(404, f"{path} has no checkpoint {version_id!r}")
-            if hasattr(cm, "read_checkpoint"):  # Cygnet's EOS contents manager: checkpoints on EOS too
+            if getattr(cm, "_on_eos", lambda p: False)(path):  # Cygnet's EOS folder: checkpoints on EOS
                 return await cm.read_checkpoint(version_id, path)
             return await _checkpoint_bytes(cm.checkpoints, version_id, path)
         if source == "box" and version_id:
