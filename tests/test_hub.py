@@ -208,6 +208,49 @@ def test_shares_live_in_the_hub_service_and_outlive_the_owners_session(hub):
     assert share["token"] not in hub.log(), "share tokens stay out of the hub's log, plain or encoded"
 
 
+def test_a_notebook_published_to_the_gallery_opens_as_a_copy_for_another_user(hub):
+    marker = {"view": f"LCG_marker/{PLATFORM}", "cores": "1", "memory": "2G", "cluster": "none"}
+    ann_web, ben_web = hub.login("gal-ann"), hub.login("gal-ben")
+    ann, ben = hub.api(hub.token(ann_web, "gal-ann")), hub.api(hub.token(ben_web, "gal-ben"))
+    hub.start_session(ann_web, "gal-ann", marker)
+    hub.start_session(ben_web, "gal-ben", marker)
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": "ann-gallery-marker"}]
+    content = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    put = ann.put(f"{hub.url}/user/gal-ann/api/contents/w.ipynb", json={"type": "notebook", "content": content})
+    assert put.status_code in (200, 201), put.text
+    share = ann.post(f"{hub.url}/user/gal-ann/cygnet/api/shares", json={"path": "w.ipynb"}, timeout=60).json()
+    published = ann.post(
+        f"{hub.url}/user/gal-ann/cygnet/api/shares/{share['id']}/gallery",
+        json={"title": "W boson mass", "description": "a template fit"},
+        timeout=60,
+    )
+    assert published.status_code == 201 and published.json()["title"] == "W boson mass", published.text
+    mine = ann.get(f"{hub.url}/user/gal-ann/cygnet/api/shares", timeout=30).json()
+    assert mine[0]["gallery"] == {"title": "W boson mass", "description": "a template fit", "hidden": False}
+
+    gallery = f"{hub.url}/services/cygnet-shares/gallery"
+    listing = requests.get(gallery, params={"q": "boson"}, timeout=30)
+    assert listing.status_code == 200 and "W boson mass" in listing.text and "gal-ann" in listing.text
+    page = requests.get(f"{gallery}/{share['id']}", timeout=30).text
+    assert "ann-gallery-marker" in page and f"/hub/user-redirect/cygnet/open?gallery={share['id']}" in page
+
+    events = _events(ben, f"{hub.url}/user/gal-ben/cygnet/api/open?gallery={share['id']}")
+    assert events[-1][0] == "done", events
+    copy = ben.get(f"{hub.url}/user/gal-ben/api/contents/{events[-1][1]['path']}", timeout=30).json()
+    assert "ann-gallery-marker" in str(copy["content"])
+
+    # Only the owner unpublishes; only an admin hides.
+    gone = ben.delete(f"{hub.url}/user/gal-ben/cygnet/api/shares/{share['id']}/gallery", timeout=30)
+    assert gone.status_code == 404, gone.text
+    hide = ben.put(f"{hub.url}/services/cygnet-shares/api/gallery/{share['id']}/hidden", timeout=30)
+    assert hide.status_code == 403 and "admins" in hide.json()["message"], hide.text
+    assert ann.delete(f"{hub.url}/user/gal-ann/cygnet/api/shares/{share['id']}/gallery", timeout=30).status_code == 204
+    assert requests.get(f"{gallery}/{share['id']}", timeout=30).status_code == 404
+    assert "W boson mass" not in requests.get(gallery, timeout=30).text
+    events = _events(ben, f"{hub.url}/user/gal-ben/cygnet/api/open?gallery={share['id']}")
+    assert events[-1][0] == "failed" and "gallery" in events[-1][1]["message"], events
+
+
 def test_links_are_hub_aware_and_nbgitpuller_links_still_work(hub):
     marker = {"view": f"LCG_marker/{PLATFORM}", "cores": "1", "memory": "2G", "cluster": "none"}
     frank = hub.login("frank")

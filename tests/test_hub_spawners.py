@@ -148,6 +148,24 @@ def test_a_sites_hub_file_that_appends_keeps_its_entries_beside_cygnets(tmp_path
     if form == "appended":  # added to Cygnet's own list, not to JupyterHub's
         assert "CYGNET_VIEWS_PATH" in c.Spawner.env_keep
     assert c.Spawner.environment["SITE"] == "1" and "CYGNET_SHARES_SERVICE_URL" in c.Spawner.environment
+    # Session sharing: users and each session's token may share (their own servers) by name.
+    for scopes in (roles["user"]["scopes"], c.Spawner.server_token_scopes):
+        assert {"shares!user", "read:users:name"} <= set(scopes), scopes
+    assert "access:servers!server" in c.Spawner.server_token_scopes
+
+
+def test_a_site_can_keep_session_sharing_off(tmp_path, monkeypatch):
+    from traitlets.config import Config
+
+    from cygnet.hub.setup import configure
+
+    monkeypatch.setenv("CYGNET_HUB_DIR", str(tmp_path / "hub"))
+    c = Config()
+    c.Cygnet.build_default_view = False
+    c.CygnetHub.session_sharing = False
+    configure(c)
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert "shares!user" not in roles["user"]["scopes"] and "shares!user" not in c.Spawner.server_token_scopes
 
 
 def test_the_form_explains_each_field_and_describes_each_view():

@@ -136,7 +136,7 @@ def _registered_api_routes(serverapp):
         if not pattern.startswith("/cygnet/api/") or pattern.endswith(".*"):
             continue  # the catch-all answers unknown paths with a JSON 404
         template = re.sub(r"\(\[0-9a-f\]\{\d+\}\)", "{id}", pattern.removeprefix("/cygnet/api"))
-        template = template.replace("(.*)", "{path}")
+        template = template.replace("(.*)", "{path}").replace("([^/]{1,255})", "{user}")
         alternatives = re.search(r"\(([a-z|]+)\)", template)
         templates = (
             [template.replace(alternatives.group(0), a) for a in alternatives.group(1).split("|")]

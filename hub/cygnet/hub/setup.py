@@ -96,6 +96,13 @@ class CygnetHub(Configurable):
         help="Seconds before a schedule's slot the runs service starts a stopped session, so that the "
         "session is up when the slot comes: more for spawners that take long (batch queues, images).",
     ).tag(config=True)
+    session_sharing = Bool(
+        True,
+        help="Let users share their running session with named colleagues (JupyterHub 5's shares: "
+        "Share session… in JupyterLab, `cygnet share --session`). Users' role and each session's token "
+        "gain `shares!user` and `read:users:name` (so users can look up each other's names). Off: "
+        "only an admin's roles share servers.",
+    ).tag(config=True)
     dask_gateway = Bool(
         False,
         help="Run dask-gateway-server as a hub service (dask-gateway), with JupyterHub authentication: "
@@ -177,6 +184,8 @@ def configure(c):
     default("Spawner", "start_timeout", 120)
     if hub.cull_idle_timeout > 0:
         add_culler(c, hub.cull_idle_timeout, hub.cull_every)
+    if hub.session_sharing:
+        grant_users(c, ["shares!user", "read:users:name"])
     if hub.shares:
         add_shares_service(c, hub, folder)
     if hub.runs:
@@ -298,19 +307,27 @@ def add_runs_service(c, hub, folder):
 
 def grant_user_access(c, name):
     """Every user, and each session's own token, may call the hub service `name`."""
-    access = f"access:services!service={name}"
+    grant_users(c, [f"access:services!service={name}"])
+
+
+def grant_users(c, wanted):
+    """Every user's role, and each session's own token, get the scopes `wanted` (beside the site's)."""
     roles = list(site_value(c.JupyterHub, "load_roles", []))
     user_role = next((r for r in roles if r.get("name") == "user"), None)
     if user_role is None:
-        roles.append({"name": "user", "scopes": ["self", access]})
-    elif access not in user_role.setdefault("scopes", []):
-        user_role["scopes"].append(access)
+        user_role = {"name": "user", "scopes": ["self"]}
+        roles.append(user_role)
+    user_role["scopes"] = _with(user_role.setdefault("scopes", []), wanted)
     c.JupyterHub.load_roles = roles
-    default = ["users:activity!user", "access:servers!server", access]
+    default = ["users:activity!user", "access:servers!server"]
     scopes = site_value(c.Spawner, "server_token_scopes", default)
-    if isinstance(scopes, list) and access not in scopes:
-        scopes = [*scopes, access]
+    if isinstance(scopes, list):  # a site's callable stays as it is
+        scopes = _with(scopes, wanted)
     c.Spawner.server_token_scopes = scopes
+
+
+def _with(scopes, wanted):
+    return [*scopes, *(s for s in wanted if s not in scopes)]
 
 
 def free_port():

@@ -11,18 +11,26 @@ dir or in the site's box) and serves:
   them), `cygnet share` in a terminal and scripts; every call carries a hub token and acts for
   its owner only: `api/shares` (list, make from a bundle), `api/shares/{id}` (get, revoke),
   `api/shares/{id}/refresh` (a new bundle), `api/shares/with-me[/{id}[/bundle]]` (shares that
-  name you, and their content), `api/links/{token}[/bundle]` (what a link opens, for a copy).
+  name you, and their content), `api/links/{token}[/bundle]` (what a link opens, for a copy);
+- the site's gallery (cygnet.shares.gallery): public pages `gallery[?q=]`, `gallery/{id}`,
+  `gallery/{id}/thumb.png` and `gallery/{id}/raw`; `api/shares/{id}/gallery` (the owner publishes
+  with POST {title, description}, unpublishes with DELETE), `api/gallery[?q=]` and
+  `api/gallery/{id}[/bundle]` (any user: list, and the content for *Open in Cygnet*), and
+  `api/gallery/{id}/hidden` (an admin hides with PUT, shows again with DELETE).
 
 The snapshot is taken by the user's server, which can read the workspace, and sent here as a
 bundle (`cygnet.shares.bundle`); the service never reads a user's files.
 """
 
+import html
+import json
 import logging
 import os
 import shutil
 import sys
 import tempfile
-from urllib.parse import urlsplit
+import time
+from urllib.parse import quote, urlsplit
 
 from tornado import ioloop, web
 
@@ -30,8 +38,10 @@ from cygnet.core import checks, contract
 from cygnet.core.errors import BadInput, CygnetError, as_http_error
 from cygnet.server.log_scrub import ScrubSecrets, scrub_secrets
 from cygnet.server.work import Work
+from cygnet.shares import gallery_pages, render
 from cygnet.shares.bundle import unpack_to_temp
-from cygnet.shares.pages import TOKEN, BadShareLinks, SharePages, page_routes
+from cygnet.shares.gallery import Gallery
+from cygnet.shares.pages import TOKEN, BadShareLinks, SharePages, page_routes, render_once
 from cygnet.shares.render import RenderCache
 from cygnet.shares.store import ShareStore
 
@@ -50,6 +60,7 @@ class Service:
         self.store, self.prefix, self.hub_base = store, prefix, hub_base
         self.work = work or Work()
         self.pages = RenderCache(entries=256)
+        self.gallery = Gallery(store)
 
     def open_link(self, token):
         """A copy opens in the viewer's own session, through login and spawn if need be."""
@@ -125,7 +136,19 @@ class ApiHandler(ServiceApiHandler):
             raise as_http_error(e) from e
 
     def share_json(self, share, **extra):
-        return {**share.to_dict(), "listing": share.files, **extra}
+        entry = self.service.gallery.published(share.id)
+        gallery = entry and {k: v for k, v in entry.to_dict().items() if k in ("title", "description", "hidden")}
+        return {**share.to_dict(), "listing": share.files, "gallery": gallery, **extra}
+
+    def body(self, allowed):
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except (ValueError, RecursionError):
+            raise web.HTTPError(400, "the body is not valid JSON") from None
+        try:
+            return checks.body(data, allowed)
+        except BadInput as e:
+            raise as_http_error(e) from e
 
     def _request_summary(self):
         return scrub_secrets(super()._request_summary())
@@ -194,6 +217,7 @@ class ShareHandler(ApiHandler):
 
     async def delete(self, share_id):
         await self.core(self.service.store.revoke, share_id, self.user)
+        self.service.gallery.changed()  # a revoked share leaves the gallery with it
         self.set_status(204)
         self.finish()
 
@@ -202,7 +226,9 @@ class RefreshHandler(BundleHandler):
     """POST api/shares/{id}/refresh with a new bundle: the link shows it from now on."""
 
     async def post(self, share_id):
-        self.finish_json(self.share_json(await self.core(self._refresh, share_id, timeout=600)))
+        share = await self.core(self._refresh, share_id, timeout=600)
+        self.service.gallery.changed()  # a new revision: a new thumbnail
+        self.finish_json(self.share_json(share))
 
     def _refresh(self, share_id):
         share = self.service.store.get(share_id, self.user)
@@ -254,6 +280,137 @@ def _bundle(store, share):
     return spool
 
 
+# --- the gallery -------------------------------------------------------------------------------------
+class GalleryPublishHandler(ApiHandler):
+    """POST api/shares/{id}/gallery {title?, description?}: publish your notebook share (again, to
+    re-title it). DELETE: unpublish it."""
+
+    async def post(self, share_id):
+        body = self.body(("title", "description"))
+        entry = await self.core(
+            self.service.gallery.publish, share_id, self.user, body.get("title"), body.get("description")
+        )
+        self.finish_json(entry.to_dict(), 201)
+
+    async def delete(self, share_id):
+        await self.core(self.service.gallery.unpublish, share_id, self.user)
+        self.set_status(204)
+        self.finish()
+
+
+class GalleryApiHandler(ApiHandler):
+    """GET api/gallery[?q=]: the published notebooks (an admin also sees hidden ones);
+    api/gallery/{id}: one; .../bundle: its content, for *Open in Cygnet*."""
+
+    async def get(self, share_id=None, bundle=None):
+        gallery = self.service.gallery
+        if share_id is None:
+            admin = bool(self.current_user.get("admin"))
+            entries = await self.core(gallery.entries, self.argument("q", 200), admin)
+            return self.finish_json([e.to_dict() for e in entries])
+        entry = await self.core(gallery.entry, share_id)
+        if bundle:
+            return await send_bundle(self, entry.share)
+        self.finish_json({**self.share_json(entry.share), **entry.to_dict()})
+
+
+class GalleryHiddenHandler(ApiHandler):
+    """PUT api/gallery/{id}/hidden: an admin hides an entry; DELETE: shows it again."""
+
+    def prepare(self):
+        super().prepare()
+        if not self.current_user.get("admin"):
+            raise web.HTTPError(403, "only the hub's admins hide gallery entries; owners unpublish theirs")
+
+    async def put(self, share_id):
+        self.finish_json((await self.core(self.service.gallery.hide, share_id, self.user)).to_dict())
+
+    async def delete(self, share_id):
+        self.finish_json((await self.core(self.service.gallery.hide, share_id, self.user, False)).to_dict())
+
+
+class GalleryPage(web.RequestHandler):
+    """gallery[?q=], gallery/{id}, gallery/{id}/thumb.png, gallery/{id}/raw: public and sandboxed,
+    like share pages; an unpublished or hidden notebook is gone at once (nothing is cached by browsers)."""
+
+    def initialize(self, service):
+        self.service = service
+
+    def set_default_headers(self):
+        self.set_header("Content-Security-Policy", gallery_pages.GALLERY_CSP)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Cache-Control", "no-store")
+
+    async def get(self, share_id=None, what=None):
+        gallery = self.service.gallery
+        try:
+            if share_id is None:
+                query = checks.text(self.get_argument("q", ""), "q", required=False, max_length=200) or ""
+                # Cached per search and gallery change (and minute: shares expire), so a crowd of
+                # viewers costs one rendering.
+                key = ("gallery", query, gallery.changes, int(time.time() // 60))
+                return self._send(await self._cached(key, self._listing, query))
+            entry = gallery.entry(share_id)  # one indexed lookup
+            if what == "thumb.png":
+                png = await self.service.work.quick(gallery.thumbnail, entry)
+                if png is None:
+                    raise web.HTTPError(404, "this notebook has no figure")
+                self.set_header("Content-Type", "image/png")
+                return self.finish(png)
+            if what == "raw":
+                data = await self.service.work.quick(self.service.store.read, entry.share)
+                self.set_header("Content-Type", "application/octet-stream")
+                self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(entry.share.name)}")
+                return self.finish(data)
+            key = ("gallery-page", entry.id, entry.share.rev, entry.title, entry.description)
+            return self._send(await self._cached(key, self._notebook, entry))
+        except CygnetError as e:
+            raise as_http_error(e) from None
+
+    async def _cached(self, key, render_page, *args):
+        cache = self.service.pages
+        found = cache.get(key)
+        if found is None:
+            found = await render_once(key, lambda: self.service.work.quick(lambda: cache.put(key, render_page(*args))))
+        return found
+
+    def _send(self, entry):
+        data, gzipped, etag = entry
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("ETag", etag)
+        self.set_header("Vary", "Accept-Encoding")
+        if "gzip" in self.request.headers.get("Accept-Encoding", ""):
+            self.set_header("Content-Encoding", "gzip")
+            data = gzipped
+        self.finish(data)
+
+    def _listing(self, query):
+        gallery, prefix = self.service.gallery, self.service.prefix
+        entries = gallery.entries(query)
+        body = gallery_pages.listing_body(entries, query, prefix, lambda e: gallery.thumbnail(e) is not None)
+        return render.page("Gallery", "Notebooks published on this site", body, [])
+
+    def _notebook(self, entry):
+        prefix = self.service.prefix
+        body = render.notebook_body(self.service.store.read(entry.share))
+        if entry.description:
+            body = f"<p>{html.escape(entry.description)}</p>" + body
+        actions = [
+            ("Open in Cygnet", gallery_pages.open_link(self.service.hub_base, entry.id)),
+            ("Download", f"{prefix}gallery/{entry.id}/raw"),
+            ("Gallery", f"{prefix}gallery"),
+        ]
+        return render.page(entry.title, f"Published by {entry.share.owner} · read-only", body, actions)
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(render.page(f"{status_code} {self._reason}", "Cygnet gallery", render.note(message), []))
+
+
 class HealthHandler(web.RequestHandler):
     def get(self):
         self.finish({"status": "ok"})
@@ -271,6 +428,12 @@ def make_app(service):
             (rf"{p}api/shares/({SHARE_ID})", ShareHandler, args),
             (rf"{p}api/shares/({SHARE_ID})/refresh", RefreshHandler, args),
             (rf"{p}api/links/({TOKEN})(/bundle)?", LinkHandler, args),
+            (rf"{p}api/shares/({SHARE_ID})/gallery", GalleryPublishHandler, args),
+            (rf"{p}api/gallery", GalleryApiHandler, args),
+            (rf"{p}api/gallery/({SHARE_ID})(/bundle)?", GalleryApiHandler, args),
+            (rf"{p}api/gallery/({SHARE_ID})/hidden", GalleryHiddenHandler, args),
+            (rf"{p}gallery/?", GalleryPage, args),
+            (rf"{p}gallery/({SHARE_ID})/?(?:(thumb\.png|raw))?", GalleryPage, args),
             (rf"{p}(?:health)?", HealthHandler),  # the hub looks at the root to see the service is up
         ],
         log_function=_log_request,

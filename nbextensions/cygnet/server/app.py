@@ -46,6 +46,8 @@ from . import (
     run_handlers,
     runs_loop,
     schedule_handlers,
+    session_access,
+    session_handlers,
     share_handlers,
     share_public,
     spark_handlers,
@@ -77,6 +79,7 @@ FEATURES = (
     kerberos_handlers,
     storage_handlers,
     share_handlers,
+    session_handlers,
     share_public,
     spark_ui,
     dask_dashboard,
@@ -202,6 +205,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.runs_loop = runs_loop.start(self, serverapp)
         self.sync_jobs = SyncJobs(workspace, config.box_url, config.data_dir, config.shares_url, config.box_versions)
         metrics.start(self)  # Cygnet's counts beside jupyter_server's own at /metrics
+        if session_access.owner():  # under a hub the session can be shared: a revoke closes sockets
+            IOLoop.current().add_callback(session_access.track_websockets, serverapp.web_app)
         serverapp.log.info(
             "cygnet: extension loaded; views roots: %s", ", ".join(map(str, config.effective_views_roots()))
         )

@@ -11,6 +11,8 @@ class ClustersHandler(CygnetHandler):
     """GET: every cluster of the catalogue, each with its engine; `default` marks the one the
     panel starts on (the session's choice)."""
 
+    co_editors = True  # read-only, and about what a co-editor works on
+
     @web.authenticated
     @authorized
     async def get(self, *_):

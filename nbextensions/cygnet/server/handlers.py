@@ -17,6 +17,8 @@ from cygnet.core import checks
 from cygnet.core.errors import BadInput, CygnetError, as_http_error
 from cygnet.core.identity import current_user
 
+from . import session_access
+
 MAX_QUERY = 8192  # characters of a request's query string
 
 
@@ -26,8 +28,11 @@ class CygnetHandler(ExtensionHandlerMixin, APIHandler):
     # token and _xsrf, and JupyterLab's cache-busting timestamp, always pass). None: the handler
     # checks its parameters itself.
     query_params: tuple[str, ...] | None = ()
+    # Whether a colleague the owner shared the session with may call it (see session_access):
+    # off for everything that acts with the owner's credentials or on the owner's records.
+    co_editors = False
 
-    def prepare(self):
+    async def prepare(self):
         if len(self.request.query) > MAX_QUERY:
             raise web.HTTPError(
                 414, f"the query is too long ({len(self.request.query)} characters; at most {MAX_QUERY})"
@@ -38,7 +43,9 @@ class CygnetHandler(ExtensionHandlerMixin, APIHandler):
             unknown = sorted(asked - set(self.query_params) - {"token", "_xsrf"})
             if unknown:
                 raise web.HTTPError(400, f"unknown query parameter(s): {', '.join(unknown)[:200]}")
-        return super().prepare()
+        await super().prepare()  # finds the current user
+        if not self.co_editors:
+            session_access.check_owner(self, "this part of Cygnet")
 
     def write_error(self, status_code, **kwargs):
         if status_code == 405:  # RFC 9110: say which methods this path has
@@ -117,6 +124,8 @@ class ViewsHandler(CygnetHandler):
     """GET /cygnet/api/views: every view found, usable or not (with the reason), with its
     kernels: its Python first, then those it ships (each with its kernel name and whether it
     can start)."""
+
+    co_editors = True
 
     @web.authenticated
     @authorized

@@ -23,6 +23,8 @@ from .handlers import CygnetHandler
 
 
 class _History(CygnetHandler):
+    co_editors = True  # a co-editor edits the files anyway; their history is theirs to see
+
     async def file_path(self, path):
         """`path` checked: a file of the workspace (or of the EOS folder of the file browser)."""
         cm = self.contents_manager

@@ -306,10 +306,32 @@ SCHEMAS = {
         {"path": STRING, "expires_in": {"type": ["string", "integer", "null"]}, "users": _array(STRING)}, ["path"]
     ),
     "Link": _obj({"url": STRING, "markdown": STRING}, ["url"]),
+    "Session": _obj(
+        {"owner": STRING, "you": STRING, "hub": {"type": "boolean"}, "shared_with": {"type": ["array", "null"]}},
+        ["owner", "you", "hub", "shared_with"],
+    ),
+    "GalleryEntry": _obj(
+        {
+            "id": STRING,
+            "title": STRING,
+            "description": STRING,
+            "owner": STRING,
+            "path": STRING,
+            "published": NUMBER,
+            "refreshed": NUMBER,
+            "hidden": {"type": "boolean"},
+        },
+        ["id", "title", "owner"],
+    ),
+    "GalleryRequest": _request({"title": STRING, "description": STRING}),
+    "SessionGrant": _obj({"user": STRING, "created": STRING}, ["user", "created"]),
+    "SessionShareRequest": _request({"users": _array(STRING)}, ["users"]),
 }
 
 
-def _operation(summary, *, ok=200, response=ANY_OBJECT, body=None, query=(), path_id=None, errors=(400, 404)):
+def _operation(
+    summary, *, ok=200, response=ANY_OBJECT, body=None, query=(), path_id=None, errors=(400, 404), path_name=None
+):
     operation = {"summary": summary, "responses": {}}
     if ok == 204:
         operation["responses"]["204"] = {"description": "done"}
@@ -323,7 +345,7 @@ def _operation(summary, *, ok=200, response=ANY_OBJECT, body=None, query=(), pat
             "content": {"application/json": {"schema": _ref("Error")}},
         }
     # path_id: the schema of the path's {id} (or, for TEXT, of its {path})
-    name = "path" if path_id is TEXT else "id"
+    name = path_name or ("path" if path_id is TEXT else "id")
     parameters = [{"name": name, "in": "path", "required": True, "schema": path_id}] if path_id else []
     parameters += [
         {"name": name, "in": "query", "required": required, "schema": _text(STRING, required)}
@@ -342,7 +364,9 @@ def _id(hex_digits):
 
 RUN_ID, JOB_ID, SERVER_ID, SHARE_ID = _id(12), _id(32), _id(16), _id(16)
 
-OPEN_QUERY = [(name, False) for name in ("repo", "branch", "path", "target", "url", "share", "shared", "env")]
+OPEN_QUERY = [
+    (name, False) for name in ("repo", "branch", "path", "target", "url", "share", "shared", "gallery", "env")
+]
 
 PATHS = {
     "/views": {"get": _operation("Every view, usable or not, with its kernels", response=_array(_ref("View")))},
@@ -487,8 +511,44 @@ PATHS = {
         "get": _operation("One of your shares", response=_ref("Share"), path_id=SHARE_ID),
         "delete": _operation("Revoke it", ok=204, path_id=SHARE_ID),
     },
+    "/shares/{id}/gallery": {
+        "post": _operation(
+            "Publish your notebook share to the site's gallery (the hub's), or change its title and description",
+            ok=201,
+            response=_ref("GalleryEntry"),
+            body="GalleryRequest",
+            path_id=SHARE_ID,
+        ),
+        "delete": _operation("Unpublish it", ok=204, path_id=SHARE_ID),
+    },
     "/shares/{id}/refresh": {
         "post": _operation("Take a new snapshot for the same link", response=_ref("Share"), path_id=SHARE_ID)
+    },
+    "/session": {
+        "get": _operation(
+            "Whose session this is and who asks; the owner also sees who it is shared with", response=_ref("Session")
+        )
+    },
+    "/session/shares": {
+        "get": _operation(
+            "The hub users this running session is shared with (the owner's only)",
+            response=_array(_ref("SessionGrant")),
+        ),
+        "post": _operation(
+            "Share this running session with hub users: they open its files and kernels, and run code as you",
+            ok=201,
+            response=_array(_ref("SessionGrant")),
+            body="SessionShareRequest",
+            errors=(400, 404, 409),
+        ),
+    },
+    "/session/shares/{user}": {
+        "delete": _operation(
+            "End a user's access to this session; their open connections are closed",
+            response=_obj({"revoked": STRING, "closed": {"type": "integer"}}, ["revoked", "closed"]),
+            path_id={"type": "string", "pattern": "^[^/]{1,255}$"},
+            path_name="user",
+        )
     },
     "/storage/{path}": {
         "get": _operation(
@@ -530,6 +590,8 @@ def document(base_url="/"):
 class OpenAPIHandler(CygnetHandler):
     """GET /cygnet/api/openapi.json: this service's API, described."""
 
+    co_editors = True  # read-only, and about what a co-editor works on
+
     @web.authenticated
     @authorized
     def get(self):
@@ -538,6 +600,8 @@ class OpenAPIHandler(CygnetHandler):
 
 class UnknownAPIHandler(CygnetHandler):
     """Any other path under /cygnet/api/: a JSON 404 pointing at the document (not an HTML page)."""
+
+    co_editors = True
 
     def _unknown(self, *args):
         raise web.HTTPError(

@@ -80,10 +80,33 @@ class ShareRefreshHandler(CygnetHandler):
         self.finish_json(share.to_dict())
 
 
+class ShareGalleryHandler(CygnetHandler):
+    """POST /cygnet/api/shares/{id}/gallery {title?, description?}: publish your notebook share to
+    the site's gallery (the hub's); DELETE: unpublish it."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, share_id):
+        body = self.json_body(("title", "description"))
+        entry = await self.run_core(
+            self.extensionapp.shares.publish, share_id, body.get("title"), body.get("description")
+        )
+        self.set_status(201)
+        self.finish_json(entry)
+
+    @web.authenticated
+    @authorized
+    async def delete(self, share_id):
+        await self.run_core(self.extensionapp.shares.unpublish, share_id)
+        self.set_status(204)
+        self.finish()
+
+
 SHARE_ID = r"[0-9a-f]{16}"
 default_handlers = [
     ("/cygnet/api/shares", SharesHandler),
     ("/cygnet/api/shares/with-me", SharesWithMeHandler),
     (rf"/cygnet/api/shares/({SHARE_ID})", ShareHandler),
     (rf"/cygnet/api/shares/({SHARE_ID})/refresh", ShareRefreshHandler),
+    (rf"/cygnet/api/shares/({SHARE_ID})/gallery", ShareGalleryHandler),
 ]

@@ -12,6 +12,8 @@ class SparkCatalogueHandler(CygnetHandler):
     one of its clusters) and the options it knows. The clusters are the compute layer's
     (/cygnet/api/compute/clusters)."""
 
+    co_editors = True  # read-only, and about what a co-editor works on
+
     query_params = ("cluster",)
 
     @web.authenticated

@@ -11,6 +11,7 @@ import { KerberosStatus, authenticate } from './kerberosStatus';
 import { copyOpenLink, openRepository } from './openRepo';
 import { watchSparkProgress } from './progressCancel';
 import { runAsBatchJob } from './runDialog';
+import { SessionStatus, sessionInfo, showSessionShareDialog } from './sessionShare';
 import { RunsPanel } from './runsPanel';
 import { showShareDialog } from './shareDialog';
 import { SharedPanel } from './sharedPanel';
@@ -35,7 +36,8 @@ const COMMANDS = {
   kerberos: 'cygnet:kerberos-authenticate',
   terminalInView: 'cygnet:terminal-in-view',
   runBatch: 'cygnet:run-as-batch-job',
-  history: 'cygnet:history'
+  history: 'cygnet:history',
+  shareSession: 'cygnet:share-session'
 };
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -63,6 +65,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     runs.title.icon = runIcon;
     shell.add(runs, 'left', { rank: 620 });
 
+    // Under a hub, the owner shares the running session with colleagues; to a colleague, the
+    // status bar says whose session it is, and the owner's own tools (links, runs) are not shown.
+    const sessionStatus = new SessionStatus();
+    let owner = false;
+    const shareSession = () => (owner ? () => void commands.execute(COMMANDS.shareSession) : undefined);
+
     const selectedPath = () => browsers.tracker.currentWidget?.selectedItems().next()?.value?.path;
     const notebookPath = () => notebooks.currentWidget?.context.path;
 
@@ -78,7 +86,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       icon: shareIcon,
       execute: () => {
         const path = selectedPath();
-        return path === undefined ? undefined : showShareDialog(path);
+        return path === undefined ? undefined : showShareDialog(path, shareSession());
       }
     });
     commands.addCommand(COMMANDS.shareCurrent, {
@@ -87,7 +95,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       isEnabled: () => !!notebookPath(),
       execute: () => {
         const path = notebookPath();
-        return path ? showShareDialog(path) : undefined;
+        return path ? showShareDialog(path, shareSession()) : undefined;
       }
     });
     commands.addCommand(COMMANDS.sync, {
@@ -136,6 +144,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return path ? showHistory(path) : undefined;
       }
     });
+    commands.addCommand(COMMANDS.shareSession, {
+      label: 'Share Session…',
+      caption: 'Let named colleagues open this running session and work in it with you',
+      icon: shareIcon,
+      isVisible: () => owner,
+      execute: () => showSessionShareDialog(() => void sessionStatus.refresh())
+    });
+    void sessionInfo().then(info => {
+      sessionStatus.display(info);
+      owner = !!info?.hub && info.owner === info.you;
+      if (info && info.owner !== info.you) {
+        shared.dispose();
+        runs.dispose();
+      }
+    });
     commands.addCommand(COMMANDS.openRepo, { label: 'Open Git Repository…', execute: () => openRepository() });
     commands.addCommand(COMMANDS.copyLink, {
       label: "Copy Open-Link of This Notebook's Repository",
@@ -175,7 +198,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           icon: shareIcon,
           tooltip: 'Share this notebook by link',
           className: 'cygnet-toolbar-share',
-          onClick: () => void showShareDialog(panel.context.path)
+          onClick: () => void showShareDialog(panel.context.path, shareSession())
         });
         panel.toolbar.insertItem(10, 'cygnet-spark', sparkButton);
         const historyButton = new ToolbarButton({
@@ -197,6 +220,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         rank: 5
       });
       statusBar.registerStatusItem('cygnet-lab:kerberos', { item: kerberosStatus, align: 'left', rank: 6 });
+      statusBar.registerStatusItem('cygnet-lab:session', { item: sessionStatus, align: 'left', rank: 7 });
     }
   }
 };

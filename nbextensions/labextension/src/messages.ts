@@ -164,3 +164,25 @@ export function describeVersion(version: Version): string {
   const when = new Date(version.when).toLocaleString();
   return version.source === 'checkpoint' ? `${when} · checkpoint` : `${when} · box (${version.where ?? ''})`;
 }
+
+/** Whose session this is (GET /cygnet/api/session): `shared_with` is null for a co-editor. */
+export interface SessionInfo {
+  owner: string;
+  you: string;
+  hub: boolean;
+  shared_with: string[] | null;
+}
+
+/** The status bar's words for a session: empty when there is nothing to say. */
+export function describeSession(info: SessionInfo): string {
+  if (info.owner !== info.you) {
+    return `${info.owner}'s session · code runs as ${info.owner}`;
+  }
+  const n = info.shared_with?.length ?? 0;
+  return n ? `Shared with ${n}` : '';
+}
+
+/** User names typed into the Share session dialog: split on commas and white space, each once. */
+export function parseUserNames(text: string): string[] {
+  return [...new Set(text.split(/[\s,]+/).filter(name => name.length > 0))];
+}

@@ -23,6 +23,7 @@ export interface Share {
   url?: string;
   open_url?: string;
   owner?: string;
+  gallery?: { title: string; description: string; hidden: boolean } | null;
 }
 
 /** The one line that describes a share in lists. */
@@ -68,10 +69,26 @@ class ShareBody extends Widget {
   }) as HTMLInputElement;
   private readonly message = el('div', { className: 'cygnet-share-message' });
   private readonly list = el('ul', { className: 'cygnet-share-list' });
+  // The site's gallery (under a hub, for notebooks): publish the new link's snapshot too.
+  private readonly publish = el('input', { type: 'checkbox', className: 'cygnet-gallery-publish' }) as HTMLInputElement;
+  private readonly galleryTitle = el('input', {
+    className: 'cygnet-gallery-title',
+    placeholder: 'title (default: the notebook’s name)'
+  }) as HTMLInputElement;
+  private readonly description = el('textarea', {
+    className: 'cygnet-gallery-description',
+    placeholder: 'what it shows, in a sentence or two',
+    rows: 2
+  }) as HTMLTextAreaElement;
+  private readonly gallery: boolean;
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    hub: boolean
+  ) {
     super();
     this.addClass('cygnet-share-dialog');
+    this.gallery = hub && path.endsWith('.ipynb');
     const create = el('button', {
       className: 'jp-mod-styled jp-mod-accept cygnet-share-create',
       textContent: 'Create link',
@@ -96,6 +113,22 @@ class ShareBody extends Widget {
         ' (read-only), or open a copy in their own workspace.'
       ),
       el('label', {}, 'Expires after ', this.expiry),
+      ...(this.gallery
+        ? [
+            el(
+              'div',
+              { className: 'cygnet-gallery-fields' },
+              el(
+                'label',
+                {},
+                this.publish,
+                ' Also publish to the site’s gallery (everyone who reaches the hub sees it)'
+              ),
+              this.galleryTitle,
+              this.description
+            )
+          ]
+        : []),
       create,
       el('div', { className: 'cygnet-share-linkrow' }, this.link, copy),
       this.message,
@@ -121,6 +154,9 @@ class ShareBody extends Widget {
       this.link.value = share.url ?? '';
       this.message.textContent = 'Link created: copy it now, it is shown only once.';
       this.link.select();
+      if (this.gallery && this.publish.checked) {
+        await this.toGallery(share, true);
+      }
     } catch (error) {
       this.message.textContent = (error as Error).message;
       notifyError(`Share ${this.path}`, error);
@@ -128,12 +164,46 @@ class ShareBody extends Widget {
     await this.refresh();
   }
 
+  /** Publish `share` to the gallery (with the title and description typed), or unpublish it. */
+  private async toGallery(share: Share, publish: boolean): Promise<void> {
+    const done = await reported(publish ? 'Publish to gallery' : 'Unpublish', () =>
+      (publish
+        ? postJSON(`shares/${share.id}/gallery`, {
+            title: this.galleryTitle.value,
+            description: this.description.value
+          })
+        : requestAPI(`shares/${share.id}/gallery`, { method: 'DELETE' })
+      ).then(() => true)
+    );
+    if (done) {
+      Notification.success(publish ? 'Published to the gallery' : 'Removed from the gallery', { autoClose: 4000 });
+    }
+    await this.refresh();
+  }
+
+  private galleryButton(share: Share): HTMLElement[] {
+    if (!this.gallery || share.kind !== 'notebook') {
+      return [];
+    }
+    const published = !!share.gallery;
+    return [
+      el('button', {
+        className: `jp-mod-styled cygnet-gallery-${published ? 'unpublish' : 'publish-button'}`,
+        textContent: published ? 'Unpublish' : 'Publish',
+        title: published
+          ? `In the gallery as “${share.gallery?.title}”`
+          : 'Publish this snapshot to the site’s gallery',
+        onclick: () => void this.toGallery(share, !published)
+      })
+    ];
+  }
+
   private async refresh(): Promise<void> {
     try {
       const shares = await requestAPI<Share[]>(`shares?path=${encodeURIComponent(this.path)}`);
       this.list.replaceChildren(
         ...(shares.length
-          ? shares.map(s => shareRow(s, [revokeButton(s, () => void this.refresh())]))
+          ? shares.map(s => shareRow(s, [...this.galleryButton(s), revokeButton(s, () => void this.refresh())]))
           : [el('li', {}, 'none')])
       );
     } catch (error) {
@@ -142,10 +212,20 @@ class ShareBody extends Widget {
   }
 }
 
-export async function showShareDialog(path: string): Promise<void> {
-  await showDialog({
-    title: `Share ${path}`,
-    body: new ShareBody(path),
-    buttons: [Dialog.okButton({ label: 'Done' })]
+/** The Share dialog; under a hub (`shareSession` given), its owner also finds *Share Session…*
+ * there, and a notebook can be published to the site's gallery. */
+export async function showShareDialog(path: string, shareSession?: () => void): Promise<void> {
+  const sessionButton = Dialog.createButton({
+    label: 'Share Session…',
+    caption: 'Let named colleagues open this running session and work in it with you',
+    className: 'cygnet-share-session'
   });
+  const answer = await showDialog({
+    title: `Share ${path}`,
+    body: new ShareBody(path, !!shareSession),
+    buttons: shareSession ? [sessionButton, Dialog.okButton({ label: 'Done' })] : [Dialog.okButton({ label: 'Done' })]
+  });
+  if (shareSession && answer.button.label === sessionButton.label) {
+    shareSession();
+  }
 }

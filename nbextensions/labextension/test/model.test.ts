@@ -28,12 +28,14 @@ import {
 import {
   describeExpiry,
   describeJob,
+  describeSession,
   describeTicket,
   describeVersion,
   errorMessage,
   expiresSoon,
   formatBytes,
   parseExpiry,
+  parseUserNames,
   SyncJob,
   syncIsLive,
   timeLeft,
@@ -521,5 +523,18 @@ describe('history', () => {
     const checkpoint = { source: 'checkpoint' as const, id: 'checkpoint', when: '2026-12-03T10:16:00+00:00' };
     expect(versionRef(checkpoint)).toBe('checkpoint:checkpoint');
     expect(describeVersion(checkpoint)).toMatch(/· checkpoint$/);
+  });
+});
+
+describe('session sharing', () => {
+  it('says who a shared session belongs to and whose identity its code runs with', () => {
+    const mine = { owner: 'alice', you: 'alice', hub: true, shared_with: ['bob', 'carol'] };
+    expect(describeSession(mine)).toBe('Shared with 2');
+    expect(describeSession({ ...mine, shared_with: [] })).toBe('');
+    expect(describeSession({ ...mine, you: 'bob', shared_with: null })).toBe("alice's session · code runs as alice");
+  });
+  it('reads the names typed into the dialog', () => {
+    expect(parseUserNames(' bob, carol  bob\n')).toEqual(['bob', 'carol']);
+    expect(parseUserNames(' , ')).toEqual([]);
   });
 });

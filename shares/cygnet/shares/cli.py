@@ -9,8 +9,17 @@ from cygnet.core.identity import current_user
 
 
 def register(subparsers):
-    p = subparsers.add_parser("share", help="make, list, refresh and revoke share links")
-    commands = p.add_subparsers(dest="share_command", required=True, metavar="COMMAND")
+    p = subparsers.add_parser(
+        "share",
+        help="make, list, refresh and revoke share links; share this running session (--session)",
+        description="Share links: `cygnet share create|list|refresh|revoke`. This running session (under "
+        "JupyterHub): `cygnet share --session USER...` shares it with hub users (they see your files and "
+        "kernels and run code as you), `--session` alone lists them, `--session --revoke USER` ends it.",
+    )
+    p.add_argument("--session", nargs="*", metavar="USER", help="share this running session with these hub users")
+    p.add_argument("--revoke", metavar="USER", help="with --session: end this user's access to the session")
+    p.set_defaults(func=session_command)
+    commands = p.add_subparsers(dest="share_command", metavar="COMMAND")
 
     create = commands.add_parser("create", help="share a snapshot of a notebook, file or folder by link")
     create.add_argument("path", help="what to share, relative to the workspace")
@@ -33,6 +42,34 @@ def register(subparsers):
     for sub in commands.choices.values():
         sub.add_argument("--workspace", default=".", help="the workspace folder (default: the current folder)")
         sub.add_argument("--json", action="store_true", help="print JSON")
+
+
+def session_command(args, config_argv):
+    """`--session`: this running session's shares (cygnet.shares.session), through the hub."""
+    from cygnet.core.errors import BadInput
+
+    if args.session is None:
+        raise BadInput("name a command (create, list, refresh, revoke) or --session; see `cygnet share --help`")
+    if args.revoke and args.session:
+        raise BadInput("--revoke takes one user: give either users to share with or --revoke USER")
+    from .session import for_this_session
+
+    shares = for_this_session()
+    try:
+        if args.revoke:
+            grant = shares.revoke(args.revoke)
+            print(f"this session is no longer shared with {grant.user}")
+            return 0
+        grants = shares.grant(args.session) if args.session else shares.list()
+    finally:
+        shares.close()
+    for g in grants:
+        print(f"{g.user}  since {g.created}")
+    if not grants:
+        print("this session is shared with nobody")
+    elif args.session:
+        print("they can open this session and run code in it as you; revoke with --session --revoke USER")
+    return 0
 
 
 def _store(args, config):

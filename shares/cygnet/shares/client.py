@@ -114,7 +114,24 @@ class ShareServiceClient:
         spool.seek(0)
         return spool
 
-    def _call(self, method, path, params=None, data=None, users=(), out=None):
+    # --- the site's gallery (cygnet.shares.gallery) -------------------------------------------------
+    def publish(self, share_id, title=None, description=None, owner=None):
+        body = {k: v for k, v in (("title", title), ("description", description)) if v is not None}
+        return self._call("POST", f"api/shares/{_id(share_id)}/gallery", json_body=body)
+
+    def unpublish(self, share_id, owner=None):
+        self._call("DELETE", f"api/shares/{_id(share_id)}/gallery")
+
+    def from_gallery(self, share_id):
+        """A published notebook, to copy (`copy_into`)."""
+        try:
+            share = _share(self._call("GET", f"api/gallery/{_id(share_id)}"))
+        except NotFound as e:
+            raise NotFound(str(e).replace("no share", "no notebook in the gallery")) from None
+        share.bundle_path = f"api/gallery/{share.id}/bundle"
+        return share
+
+    def _call(self, method, path, params=None, data=None, users=(), out=None, json_body=None):
         """One request to the service: its JSON (None for 204), or the body copied into `out`.
         The service's refusals come back as the same errors a local store raises."""
         params = dict(params or {})
@@ -127,6 +144,7 @@ class ShareServiceClient:
                 self.url + path,
                 params=params,
                 data=data,
+                json=json_body,
                 headers=headers,
                 timeout=self.timeout,
                 stream=out is not None,
@@ -169,6 +187,7 @@ def _share(data):
         refreshed=data["refreshed"],
         expires=data.get("expires"),
         users=data.get("users", []),
+        gallery=data.get("gallery"),
     )
     share.bundle_path = None
     return share

@@ -113,7 +113,7 @@ class SharePages:
         cache = self.page_cache()
         entry = cache.get(key)
         if entry is None:
-            entry = await _once(key, lambda: self.quick(self._render, store, share, token, rel, cache, key))
+            entry = await render_once(key, lambda: self.quick(self._render, store, share, token, rel, cache, key))
         return entry
 
     def _render(self, store, share, token, rel, cache, key):
@@ -198,7 +198,7 @@ class BadShareLinks:
 _in_flight = {}
 
 
-async def _once(key, start):
+async def render_once(key, start):
     """Run `start()` once for concurrent callers with the same key: fifty viewers arriving
     together at a notebook not rendered yet cause one rendering, not fifty."""
     task = _in_flight.get(key)

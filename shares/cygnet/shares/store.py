@@ -74,6 +74,7 @@ class Share:
     expires: float = None
     revoked: float = None
     users: list = field(default_factory=list)
+    gallery: dict = None  # {title, description, hidden} when published to the hub's gallery
 
     @property
     def name(self):
@@ -320,6 +321,12 @@ class ShareStore:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    # --- the gallery is the hub's (its share service) ------------------------------------------
+    def publish(self, *_args, **_kwargs):
+        raise BadInput("the gallery is the hub's: publishing needs Cygnet under JupyterHub with its share service")
+
+    unpublish = from_gallery = publish
+
     # --- inside ------------------------------------------------------------------------------
     def _source(self, path):
         if self.workspace is None:
@@ -339,6 +346,11 @@ class ShareStore:
     def _shares(self, query, args):
         with self.lock:
             rows = self.db.execute(query, args).fetchall()
+        return self.shares_of_rows(rows)
+
+    def shares_of_rows(self, rows):
+        """Shares of rows of the `shares` table (in its column order); rows not well formed are left out."""
+        with self.lock:
             users = {}
             for row in rows:
                 users[row[0]] = [

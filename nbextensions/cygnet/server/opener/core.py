@@ -74,10 +74,11 @@ def open_link(params, workspace, settings, progress=lambda line: None):
     """Do what a link asks; returns an Opened."""
     check_params(params)
     repo, url = params.get("repo"), params.get("url")
-    share = params.get("share") or params.get("shared")
+    share = params.get("share") or params.get("shared") or params.get("gallery")
     if sum(map(bool, (repo, url, share))) != 1:
         raise BadInput(
-            "a link needs one of repo= (a Git repository), url= (a notebook or zip) or share= (a share link's token)"
+            "a link needs one of repo= (a Git repository), url= (a notebook or zip), share= (a share link's "
+            "token) or gallery= (a notebook of the site's gallery)"
         )
     workspace = Path(workspace).resolve()
     report = None
@@ -129,6 +130,8 @@ def _copy_share(params, workspace, settings, progress):
         raise BadInput("share links are not enabled here")
     if params.get("share"):
         share = settings.shares.resolve(params["share"])
+    elif params.get("gallery"):  # a published notebook: anyone logged in to the hub may copy it
+        share = settings.shares.from_gallery(params["gallery"])
     else:  # shared=ID: a share that names the current user
         share = settings.shares.for_user(params["shared"], current_user())
     folder = confine(workspace, params.get("target") or settings.projects_dir)

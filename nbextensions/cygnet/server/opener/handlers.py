@@ -15,6 +15,7 @@ from tornado.iostream import StreamClosedError
 
 from cygnet.core.errors import CygnetError, as_http_error
 
+from .. import session_access
 from ..handlers import MAX_QUERY, CygnetHandler
 from ..log_scrub import scrub_secrets
 from .core import open_link
@@ -46,6 +47,7 @@ class OpenPageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, Jupyter
     @web.authenticated
     @authorized
     def get(self):
+        session_access.check_owner(self, "open-by-link")  # it opens into the owner's workspace
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(
             self.render_template(

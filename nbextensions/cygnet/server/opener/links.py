@@ -6,7 +6,7 @@ from cygnet.core import checks
 from cygnet.core.errors import BadInput
 
 BADGE_PATH = "cygnet/badge.svg"
-LINK_PARAMETERS = ("repo", "branch", "path", "target", "url", "share", "shared", "env")
+LINK_PARAMETERS = ("repo", "branch", "path", "target", "url", "share", "shared", "gallery", "env")
 
 
 def build_link(base_url, params):

@@ -1,0 +1,107 @@
+"""Who may use what in a session its owner shared (cygnet.shares.session).
+
+A colleague the session is shared with opens its notebooks, files, kernels and terminals (that is
+the point: they run code as the owner, and the Share session dialog says so). Cygnet's own
+features that act with the owner's credentials or on the owner's records (link shares, session
+shares, box sync, Kerberos, batch runs and schedules, open-by-link, managed Spark servers) stay
+the owner's: their routes answer a co-editor 403, with the reason. A handler open to co-editors
+says so with `co_editors = True`.
+
+On a revoke, the colleague is cut off at once: the hub's answer about them, which the server
+caches for minutes (HubAuth.cache_max_age), is forgotten, and their open websockets (kernels,
+documents, terminals) are closed, so the browser's reconnect meets the hub's new answer."""
+
+from __future__ import annotations
+
+import os
+import weakref
+
+from tornado import web
+from tornado.websocket import WebSocketHandler
+
+from cygnet.core.identity import current_user
+
+# Open websockets by the hub user behind them; a closed one leaves by itself.
+_open_sockets: dict[str, weakref.WeakSet] = {}
+
+
+def owner() -> str | None:
+    """The session's owner under a hub, else None (a single-user service has no co-editors)."""
+    return os.environ.get("JUPYTERHUB_USER") or None
+
+
+def user_name(handler) -> str | None:
+    user = handler.current_user
+    return getattr(user, "username", None) or getattr(user, "name", None)
+
+
+def is_co_editor(handler) -> bool:
+    """True when someone other than the owner makes this request (a hub user it was shared with)."""
+    name = user_name(handler)
+    return bool(owner() and name and name != owner())
+
+
+def check_owner(handler, feature="this"):
+    if is_co_editor(handler):
+        raise web.HTTPError(
+            403,
+            f"only {owner()}, whose session this is, can use {feature}; it is shared with you for its "
+            "notebooks, files and kernels",
+        )
+
+
+def describe(handler) -> dict:
+    """Whose session this is and who asks: what the front end shows (status bar, Share session)."""
+    return {"owner": owner() or current_user(), "you": user_name(handler) or current_user(), "hub": bool(owner())}
+
+
+# --- cutting a revoked colleague off -------------------------------------------------------------
+def forget(serverapp, user: str) -> None:
+    """Forget the hub's cached answers about `user` (their scopes as they were), so their next
+    request is judged by the hub's answer now: after a grant as after a revoke."""
+    hub_auth = getattr(getattr(serverapp, "identity_provider", None), "hub_auth", None)
+    cache = getattr(hub_auth, "cache", None)
+    values = getattr(cache, "values", None)  # jupyterhub.services.auth._ExpiringDict keeps them here
+    if isinstance(values, dict):
+        for key, model in list(values.items()):
+            if isinstance(model, dict) and model.get("name") == user:
+                cache.pop(key, None)
+
+
+def cut_off(serverapp, user: str) -> int:
+    """Forget what the hub said about `user` and close their websockets; how many closed."""
+    forget(serverapp, user)
+    sockets = list(_open_sockets.get(user, ()))
+    for socket in sockets:
+        socket.close(code=4403, reason="this session is no longer shared with you")
+    return len(sockets)
+
+
+def track_websockets(web_app):
+    """Make every websocket route of the server (kernels, documents, terminals, events) record
+    who opened it, so `cut_off` can find them. Run once every extension has added its routes."""
+    seen: dict[type, type] = {}
+
+    def walk(router):
+        for rule in getattr(router, "rules", ()):
+            target = rule.target
+            if isinstance(target, type) and issubclass(target, WebSocketHandler):
+                if not issubclass(target, _Tracked):
+                    seen.setdefault(target, type(target.__name__, (_Tracked, target), {}))
+                    rule.target = seen[target]
+            else:
+                walk(target)
+
+    walk(web_app.default_router)
+    walk(web_app.wildcard_router)
+    return len(seen)
+
+
+class _Tracked:
+    """Mixed in before a websocket handler: records the open socket under its user."""
+
+    def open(self, *args, **kwargs):
+        name = user_name(self)
+        if name and name != owner():
+            _open_sockets.setdefault(name, weakref.WeakSet()).add(self)
+        return super().open(*args, **kwargs)

@@ -1,0 +1,153 @@
+"""Sharing a running session with a named colleague (JupyterHub 5 shares), on a hub that runs each
+session as its own Unix account (CygnetSystemUserSpawner): the colleague reaches the owner's
+files and kernels (and runs code as the owner: that is what sharing a session means), never the
+owner's Cygnet records, the hub API or a re-share; a revoke cuts their open kernel off and their
+next request is refused at once. Two accounts are made for the test (CI runs as root; elsewhere
+it is skipped), others than test_hub_isolation's, so the two modules can run side by side."""
+
+import os
+import pwd
+import shutil
+import subprocess
+
+import pytest
+import websocket
+
+from tests.support.cli import PLATFORM
+from tests.support.hub import Hub
+from tests.support.views import kernel_name
+from tests.support.waiting import wait_for
+from tests.test_hub_isolation import readable_views, shared_interpreter  # noqa: F401 - fixtures
+
+OWNER, COLLEAGUE = "cyg-carol", "cyg-dave"
+pytestmark = [
+    pytest.mark.hub,
+    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd"), reason="needs root to make Unix accounts"),
+]
+
+
+@pytest.fixture(scope="module")
+def accounts(shared_interpreter):  # noqa: F811
+    for name in (OWNER, COLLEAGUE):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+    yield {name: pwd.getpwnam(name) for name in (OWNER, COLLEAGUE)}
+    for name in (OWNER, COLLEAGUE):
+        subprocess.run(["pkill", "-KILL", "-u", name], check=False)
+        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def sharing_hub(tmp_path_factory, accounts, readable_views):  # noqa: F811
+    folder = tmp_path_factory.mktemp("sharing")
+    site = folder / "site_config.py"
+    site.write_text('c.JupyterHub.spawner_class = "cygnet.hub.spawner.CygnetSystemUserSpawner"\n')
+    hub = Hub(folder / "data", env={"CYGNET_VIEWS_PATH": str(readable_views)}, args=[f"--config={site}"]).start()
+    try:
+        tokens = {}
+        for name in (OWNER, COLLEAGUE):
+            web = hub.login(name)
+            tokens[name] = hub.token(web, name)
+        hub.start_session(hub.login(OWNER), OWNER, {"view": f"LCG_iso/{PLATFORM}"})
+        yield hub, {name: hub.api(token) for name, token in tokens.items()}, tokens
+    finally:
+        hub.stop()
+
+
+def session_api(hub, path=""):
+    return f"{hub.url}/user/{OWNER}/cygnet/api/session{path}"
+
+
+def test_bad_grants_and_revokes_get_clear_answers(sharing_hub):
+    hub, api, _ = sharing_hub
+    owner = api[OWNER]
+    for body, status, words in [
+        ({"users": ["no-such-person"]}, 404, "no user 'no-such-person'"),
+        ({"users": [OWNER]}, 400, "yourself"),
+        ({"users": []}, 400, "at least one user"),
+        ({"users": "cyg-dave"}, 400, "must be a list"),
+        ({"users": ["a/b"]}, 400, "not a user name"),
+        ({"people": ["x"]}, 400, "unknown field"),
+    ]:
+        r = owner.post(session_api(hub, "/shares"), json=body, timeout=60)
+        assert r.status_code == status and words in r.json()["message"], (body, r.status_code, r.text)
+    r = owner.delete(session_api(hub, f"/shares/{COLLEAGUE}"), timeout=60)
+    assert r.status_code == 404 and "not shared with cyg-dave" in r.json()["message"], r.text
+    assert owner.get(session_api(hub, "/shares"), timeout=60).json() == []
+
+
+def test_a_shared_session_opens_to_the_colleague_alone_and_a_revoke_cuts_them_off(sharing_hub, accounts):
+    hub, api, tokens = sharing_hub
+    owner, colleague = api[OWNER], api[COLLEAGUE]
+    status = f"{hub.url}/user/{OWNER}/api/status"
+    assert colleague.get(status, timeout=60).status_code == 403, "not shared yet"
+    assert owner.get(session_api(hub), timeout=60).json() == {
+        "owner": OWNER,
+        "you": OWNER,
+        "hub": True,
+        "shared_with": [],
+    }
+
+    r = owner.post(session_api(hub, "/shares"), json={"users": [COLLEAGUE]}, timeout=60)
+    assert r.status_code == 201 and [g["user"] for g in r.json()] == [COLLEAGUE], r.text
+    again = owner.post(session_api(hub, "/shares"), json={"users": [COLLEAGUE]}, timeout=60)
+    assert again.status_code == 409 and "already shared with cyg-dave" in again.json()["message"]
+    assert owner.get(session_api(hub), timeout=60).json()["shared_with"] == [COLLEAGUE]
+
+    # The colleague works in the session: its files, and a kernel that runs as the owner.
+    assert colleague.get(status, timeout=60).status_code == 200
+    assert colleague.get(f"{hub.url}/user/{OWNER}/api/contents", timeout=60).status_code == 200
+    me = colleague.get(session_api(hub), timeout=60).json()
+    assert me == {"owner": OWNER, "you": COLLEAGUE, "hub": True, "shared_with": None}
+    kernel = hub.kernel(OWNER, tokens[COLLEAGUE], kernel_name("LCG_iso", PLATFORM))
+    assert kernel.run("import os; print(os.getuid())").strip() == str(accounts[OWNER].pw_uid)
+
+    # ...but nothing of the owner's beyond it: no re-share, no share rows, no Cygnet feature
+    # acting with the owner's credentials, no hub API on the owner, no other session.
+    for method, path, body in [
+        ("get", "/cygnet/api/session/shares", None),
+        ("post", "/cygnet/api/session/shares", {"users": [COLLEAGUE]}),
+        ("delete", f"/cygnet/api/session/shares/{COLLEAGUE}", None),
+        ("get", "/cygnet/api/shares", None),
+        ("get", "/cygnet/api/kerberos", None),
+        ("get", "/cygnet/api/runs", None),
+        ("get", "/cygnet/api/sync", None),
+        ("get", "/cygnet/open?repo=https://example.org/r.git", None),
+    ]:
+        r = colleague.request(method, f"{hub.url}/user/{OWNER}{path}", json=body, timeout=60)
+        assert r.status_code == 403, (method, path, r.status_code, r.text[:300])
+        if path.startswith("/cygnet/api/"):
+            assert f"only {OWNER}, whose session this is" in r.json()["message"], r.text
+    # Users may look up each other's names (read:users:name, to share by name): nothing more.
+    model = colleague.get(f"{hub.url}/hub/api/users/{OWNER}", timeout=60).json()
+    assert set(model) <= {"kind", "name", "admin", "user_info"} and not model.get("user_info"), model
+    assert colleague.delete(f"{hub.url}/hub/api/users/{OWNER}/server", timeout=60).status_code in (403, 404)
+    r = colleague.post(
+        f"{hub.url}/hub/api/shares/{OWNER}/", json={"user": COLLEAGUE}, timeout=60
+    )  # the hub's own API refuses a grantee's re-share too
+    assert r.status_code in (403, 404), r.text
+    assert colleague.get(status, timeout=60).status_code == 200, "still in, until the owner revokes"
+
+    # The owner revokes: the colleague's open kernel connection closes, and the next request is
+    # refused at once (the server's cached answer about them is gone).
+    r = owner.delete(session_api(hub, f"/shares/{COLLEAGUE}"), timeout=60)
+    assert r.status_code == 200 and r.json()["revoked"] == COLLEAGUE and r.json()["closed"] >= 1, r.text
+    assert colleague.get(status, timeout=60).status_code == 403
+    assert colleague.get(f"{hub.url}/user/{OWNER}/api/contents", timeout=60).status_code == 403
+    wait_for(lambda: _closed(kernel.ws), timeout=30, what="the colleague's kernel websocket to close")
+    assert owner.get(session_api(hub), timeout=60).json()["shared_with"] == []
+    assert owner.get(status, timeout=60).status_code == 200, "the owner's own access is untouched"
+
+
+def _closed(ws):
+    """True once the server has closed `ws` (messages still in flight are read past)."""
+    ws.settimeout(1)
+    try:
+        ws.recv()
+    except websocket.WebSocketTimeoutException:
+        return False
+    except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+        return True
+    return not ws.connected
