@@ -10,9 +10,8 @@ NODE := $(BIN)/node
 UP_ARGS ?=
 PYTEST_ARGS ?=
 # `make test` runs pytest on this many workers (pytest-xdist), a module's tests on one worker; the
-# suite waits on servers half the time, so 2 fits two cores (16 min instead of 26); 0, the default until
-# the suite is steady under that load (three runs in four had one load failure), runs one process.
-TEST_WORKERS ?= 0
+# suite waits on servers half the time, so 2 fits two cores (about 18 min instead of 27); 0 runs one process.
+TEST_WORKERS ?= 2
 
 .PHONY: up test test-fast test-image bench docs install install-test sysdeps sysdeps-test sysdeps-bench lint lab lab-test lock clean
 

@@ -273,6 +273,7 @@ LONGEST_FIRST = (  # from a --durations 0 run on 2 cores; a module not named her
     "test_hub.py",
     "test_hub_e2e.py",
     "test_dask.py",
+    "test_session_sharing.py",
     "test_runs.py",
     "test_xrootd.py",
     "test_schedules_server.py",
