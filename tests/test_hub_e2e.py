@@ -81,6 +81,55 @@ def test_login_form_lab_and_the_shared_panel(hub):
     assert "fit.ipynb" in [item["name"] for item in listing["content"]]
 
 
+def test_a_colleague_works_in_a_shared_session_until_the_owner_revokes(hub):
+    """Kim shares her running session with Lee; Lee, logged in to the hub in Chromium, opens
+    Kim's JupyterLab: the status bar says whose session it is and whose identity its code runs
+    with, Kim's own tools (her share links, her runs) are not shown to him, and her notebook
+    opens. Kim revokes: Lee's browser is refused from then on."""
+    from playwright.sync_api import sync_playwright
+
+    kim_web = hub.login("kim")
+    hub.login("lee")  # the hub knows a user once they have logged in
+    hub.start_session(kim_web, "kim", {"view": f"LCG_marker/{PLATFORM}"})
+    kim = hub.api(hub.token(kim_web, "kim"))
+    content = {
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Kim's analysis", "id": "k1"}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    assert kim.put(f"{hub.url}/user/kim/api/contents/kim.ipynb", json={"type": "notebook", "content": content}).ok
+    shares = f"{hub.url}/user/kim/cygnet/api/session/shares"
+    assert kim.post(shares, json={"users": ["lee"]}, timeout=60).status_code == 201
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            page.set_default_timeout(90_000)
+            page.goto(f"{hub.url}/hub/login?next=/user/kim/lab/tree/kim.ipynb")
+            page.fill("#username_input", "lee")
+            page.fill("#password_input", hub.password)
+            page.click("#login_submit")
+            # JupyterHub asks him once to let Kim's server know who he is.
+            page.click("button:has-text('Authorize')", timeout=120_000)
+            page.wait_for_url("**/user/kim/lab/**", timeout=120_000)
+            status = page.wait_for_selector('.cygnet-session-status:has-text("kim\'s session")')
+            assert status.inner_text() == "kim's session · code runs as kim"
+            page.wait_for_selector('.jp-RenderedMarkdown:has-text("Kim\'s analysis")')
+            assert page.query_selector(".jp-SideBar [data-id='cygnet-shared-panel']") is None
+            assert page.query_selector(".jp-SideBar [data-id='cygnet-runs-panel']") is None
+            shot(page, "shared-session")
+
+            assert kim.delete(f"{shares}/lee", timeout=60).status_code == 200
+            answer = page.evaluate("fetch('/user/kim/api/contents/kim.ipynb').then(r => r.status)")
+            assert answer == 403, "the colleague's browser is refused at once after the revoke"
+            shot(page, "shared-session-revoked")
+        finally:
+            browser.close()
+
+
 def test_a_newcomer_on_a_fresh_machine_goes_from_login_to_a_running_notebook(tmp_path):
     """`cygnet hub` with no configuration and no views anywhere: it builds the default view on
     its first start (saying so, once), and a newcomer logs in, starts the form's defaults and

@@ -158,6 +158,23 @@ def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
+def from_palette(page, label):
+    """Run a command from the command palette. Its shortcut is pressed again while the palette
+    does not show: a JupyterLab that is still restoring its layout can let a key press go by."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    deadline = time.monotonic() + 60
+    while not page.is_visible(".lm-CommandPalette-input"):
+        assert time.monotonic() < deadline, "the command palette did not open"
+        page.keyboard.press("Control+Shift+c")
+        try:
+            page.wait_for_selector(".lm-CommandPalette-input", state="visible", timeout=5000)
+        except PageTimeout:
+            continue
+    page.fill(".lm-CommandPalette-input", label)
+    page.keyboard.press("Enter")
+
+
 def run_cell(page, cell, tries=3):
     """Run `cell` (a locator) with Shift+Enter, again if the keys were lost (the editor was not
     focused yet on a busy machine): until its prompt shows it queued or ran ([*] or [N])."""
@@ -351,9 +368,7 @@ def test_open_git_repository_command_lands_in_the_notebook(page, lab, git_daemon
         git_daemon, "lab-course", {"intro.ipynb": notebook(KERNEL, [("markdown", "# Welcome to the course")])}
     )
     open_lab(page, lab)
-    page.keyboard.press("Control+Shift+c")
-    page.fill(".lm-CommandPalette-input", "Open Git Repository")
-    page.keyboard.press("Enter")
+    from_palette(page, "Open Git Repository")
     page.fill(".cygnet-open-repo", upstream.url)
     page.fill(".cygnet-open-path", "intro.ipynb")
     page.click(".jp-Dialog-button.jp-mod-accept")
@@ -367,9 +382,7 @@ def test_sync_to_box_shows_the_summary(page, lab):
     (lab.root / "results").mkdir(exist_ok=True)
     (lab.root / "results" / "histogram.csv").write_text("bin,count\n1,10\n")
     open_lab(page, lab, "results")
-    page.keyboard.press("Control+Shift+c")
-    page.fill(".lm-CommandPalette-input", "Sync to Box")
-    page.keyboard.press("Enter")
+    from_palette(page, "Sync to Box")
     assert page.input_value(".cygnet-sync-src") == "results"
     page.click(".jp-Dialog-button.jp-mod-accept")
     # The job's last word, whichever it is, so that a failure says what the user saw.
@@ -513,9 +526,7 @@ def test_a_terminal_in_a_chosen_view(langs_page, langs):
     server, views, workspace = langs
     page = langs_page
     open_lab(page, server)
-    page.keyboard.press("Control+Shift+c")
-    page.fill(".lm-CommandPalette-input", "New Terminal in View")
-    page.keyboard.press("Enter")
+    from_palette(page, "New Terminal in View")
     page.select_option(".jp-Dialog select", f"LCG_plain/{PLATFORM}")
     page.click(".jp-Dialog-button.jp-mod-accept")
     page.wait_for_selector(".jp-Terminal:visible .xterm-screen")
@@ -548,9 +559,7 @@ def test_open_git_repository_can_build_its_environment(page, lab, git_daemon):
         },
     )
     open_lab(page, lab)
-    page.keyboard.press("Control+Shift+c")
-    page.fill(".lm-CommandPalette-input", "Open Git Repository")
-    page.keyboard.press("Enter")
+    from_palette(page, "Open Git Repository")
     page.fill(".cygnet-open-repo", upstream.url)
     page.fill(".cygnet-open-path", "fit.ipynb")
     page.check(".cygnet-open-env")

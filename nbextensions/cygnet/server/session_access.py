@@ -36,9 +36,12 @@ def user_name(handler) -> str | None:
 
 
 def is_co_editor(handler) -> bool:
-    """True when someone other than the owner makes this request (a hub user it was shared with)."""
+    """True when a hub user other than the owner makes this request (one it was shared with).
+    Only the hub's login names co-editors: a server that merely carries $JUPYTERHUB_USER (to name
+    its user's EOS home, say) with a token login has none."""
+    user = handler.current_user
     name = user_name(handler)
-    return bool(owner() and name and name != owner())
+    return bool(owner() and getattr(user, "hub_user", None) and name and name != owner())
 
 
 def check_owner(handler, feature="this"):
@@ -52,7 +55,9 @@ def check_owner(handler, feature="this"):
 
 def describe(handler) -> dict:
     """Whose session this is and who asks: what the front end shows (status bar, Share session)."""
-    return {"owner": owner() or current_user(), "you": user_name(handler) or current_user(), "hub": bool(owner())}
+    you = user_name(handler) or current_user()
+    hub = bool(owner() and getattr(handler.current_user, "hub_user", None))  # logged in through the hub
+    return {"owner": owner() if hub else you, "you": you, "hub": hub}
 
 
 # --- cutting a revoked colleague off -------------------------------------------------------------

@@ -1,7 +1,8 @@
 // "Share Session…": share this running session with named hub users (JupyterHub shares), see
 // who has it and revoke; and the status bar item that says a session is shared, or, to a
 // colleague, whose session it is and whose identity its code runs with.
-import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { Clipboard, Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { Widget } from '@lumino/widgets';
 
 import { el } from './dom';
@@ -13,6 +14,11 @@ const POLL_MS = 60_000;
 interface Grant {
   user: string;
   created: string;
+}
+
+/** The address colleagues open: this session's JupyterLab. */
+function sessionURL(): string {
+  return new URL('lab', new URL(PageConfig.getBaseUrl(), window.location.origin)).href;
 }
 
 /** Whose session this is; null when the server does not say (an older server, or it is away). */
@@ -45,6 +51,19 @@ class SessionShareBody extends Widget {
           'There is no read-only mode: JupyterLab’s collaboration cannot yet keep a co-editor from editing or running.'
       ),
       el('label', {}, 'Share with ', this.names),
+      el(
+        'p',
+        { className: 'cygnet-session-share-link' },
+        'They open ',
+        el('code', {}, sessionURL()),
+        ' ',
+        el('button', {
+          className: 'jp-mod-styled',
+          textContent: 'Copy',
+          onclick: () => Clipboard.copyToSystem(sessionURL())
+        }),
+        ' and confirm once that the hub may tell your session who they are.'
+      ),
       el('h4', {}, 'Shared with'),
       this.list
     );

@@ -95,7 +95,9 @@ class SessionShares:
                 " CygnetHub.session_sharing)"
             )
         if r.status_code == 400 and "No such user" in r.text:
-            raise NotFound(f"no user {json and json.get('user')!r} on this hub")
+            raise NotFound(
+                f"no user {json and json.get('user')!r} on this hub (a user exists once they have logged in)"
+            )
         if r.status_code == 404:
             raise NotFound("the hub does not know this session's server")
         if r.status_code >= 400:
