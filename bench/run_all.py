@@ -31,6 +31,8 @@ QUICK = {
     "view_listing": ["--runs", "10"],
     "dask_compute": ["--runs", "1", "--mib", "256"],
     "collab": ["--edits", "40"],
+    "gallery": ["--seconds", "5", "--runs", "1"],
+    "session_share": ["--runs", "2"],
 }
 VERDICT = re.compile(r"\b(met|MISSED|missed)\b")
 

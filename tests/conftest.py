@@ -16,6 +16,7 @@ from tests.support.hub import Hub
 from tests.support.jupyter import JupyterServer
 from tests.support.kdc import KDC
 from tests.support.service import Service
+from tests.support.shared_build import built_once
 from tests.support.views import GOOD_SCRIPT, LANGS, SCRIPT, language_view, lcg_view, spark_home_view
 
 
@@ -65,15 +66,20 @@ def kdc(tmp_path_factory):
 def built_view(tmp_path_factory):
     """A view made by `cygnet views build`, after a build of it was interrupted (the marker
     of an unfinished build left behind): the build must clear that and complete."""
-    root = tmp_path_factory.mktemp("built-views")
-    interrupted = root / "built" / PLATFORM
-    interrupted.mkdir(parents=True)
-    (interrupted / ".cygnet-building").write_text("")
-    (interrupted / "half-written-file").write_text("")
-    listed = cygnet("views", "list", "--json", env={"CYGNET_VIEWS_PATH": str(root)})
-    result = cygnet("views", "build", f"built/{PLATFORM}", "--root", str(root))
-    assert result.returncode == 0, result.stderr
-    return {"root": root, "path": interrupted, "listed_while_interrupted": listed.stdout}
+
+    def build(root):
+        interrupted = root / "built" / PLATFORM
+        interrupted.mkdir(parents=True)
+        (interrupted / ".cygnet-building").write_text("")
+        (interrupted / "half-written-file").write_text("")
+        listed = cygnet("views", "list", "--json", env={"CYGNET_VIEWS_PATH": str(root)})
+        (root / "listed-while-interrupted.json").write_text(listed.stdout)
+        result = cygnet("views", "build", f"built/{PLATFORM}", "--root", str(root))
+        assert result.returncode == 0, result.stderr
+
+    root = built_once(tmp_path_factory, "built-views", build)
+    listed = (root / "listed-while-interrupted.json").read_text()
+    return {"root": root, "path": root / "built" / PLATFORM, "listed_while_interrupted": listed}
 
 
 @pytest.fixture(scope="session")
@@ -182,14 +188,15 @@ def eos_server(tmp_path_factory):
 def spark_view(tmp_path_factory):
     """A view built with `--spark --storage --dask` (Spark, XRootD and Dask for kernels), plus a module only
     this view has."""
-    root = tmp_path_factory.mktemp("spark-views")
-    built = cygnet(
-        "views", "build", f"sparktest/{PLATFORM}", "--spark", "--storage", "--dask", "--root", str(root), timeout=900
-    )
-    assert built.returncode == 0, built.stderr
-    site = next((root / "sparktest" / PLATFORM / "lib").glob("python3.*")) / "site-packages"
-    (site / "cygnet_view_only.py").write_text("def tag(x):\n    return f'view-{x}'\n")
-    return root
+
+    def build(root):
+        flags = ["--spark", "--storage", "--dask", "--root", str(root)]
+        built = cygnet("views", "build", f"sparktest/{PLATFORM}", *flags, timeout=900)
+        assert built.returncode == 0, built.stderr
+        site = next((root / "sparktest" / PLATFORM / "lib").glob("python3.*")) / "site-packages"
+        (site / "cygnet_view_only.py").write_text("def tag(x):\n    return f'view-{x}'\n")
+
+    return built_once(tmp_path_factory, "spark-views", build)
 
 
 @pytest.fixture(scope="session")
