@@ -173,6 +173,26 @@ def test_connection_errors_do_not_tell_ports_apart(tmp_path, git_daemon):
     assert messages == {"cloning URL failed: could not fetch URL"}, messages
 
 
+def test_ports_picked_for_servers_lie_outside_the_range_kernels_and_connections_draw_from(monkeypatch):
+    """A port told to a server in advance (the hub's proxy API, a Spark master) must still be
+    free when that server binds it: a kernel's ZMQ socket from bind(0) once took one."""
+    import socket
+
+    from cygnet.core import loopback
+    from cygnet.core.loopback import LOWEST, ephemeral_range, free_port
+
+    low, _ = ephemeral_range()
+    ports = {free_port() for _ in range(50)}
+    assert all(LOWEST <= p < low for p in ports), sorted(ports)
+    assert len(ports) > 40  # drawn at random, so two starts at once rarely pick the same one
+    busy, idle = free_port(), free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", busy))
+        taken.listen()
+        monkeypatch.setattr(loopback.random, "sample", lambda population, k: [busy, idle])
+        assert free_port() == idle  # a port something listens on is passed over
+
+
 # --- nothing read from a store is trusted ----------------------------------------------------------
 @pytest.fixture
 def store(tmp_path):

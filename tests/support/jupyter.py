@@ -5,7 +5,6 @@ Used by the tests and by bench/, so both drive the service exactly as JupyterLab
 
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -15,15 +14,10 @@ from pathlib import Path
 import requests
 import websocket
 
+from cygnet.core.loopback import free_port
 from tests.support.service import Service
 
 VENV_BIN = Path(sys.executable).parent
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class JupyterServer(Service):

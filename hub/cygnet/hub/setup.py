@@ -15,6 +15,7 @@ from traitlets.config.loader import LazyConfigValue
 
 from cygnet.core import contract
 from cygnet.core.atomic import atomic_write
+from cygnet.core.loopback import free_port
 
 PROXY_LOCATIONS = ("hub/proxy/node_modules/.bin/configurable-http-proxy",)
 
@@ -328,14 +329,6 @@ def grant_users(c, wanted):
 
 def _with(scopes, wanted):
     return [*scopes, *(s for s in wanted if s not in scopes)]
-
-
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def add_culler(c, timeout, every):

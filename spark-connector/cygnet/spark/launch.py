@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import CygnetError, Unavailable
+from cygnet.core.loopback import free_port
 from cygnet.core.proc import alive, tail
 
 from .java import check_java
@@ -43,12 +44,6 @@ def spark_env(env=None):
         "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
         "SPARK_NO_DAEMONIZE": "1",
     }
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_process(cmd, log_path, env=None, cwd=None):

@@ -1,0 +1,46 @@
+"""Free loopback ports for servers Cygnet starts and tells their port in advance (the hub's
+API, its proxy's API, its services, a Spark master).
+
+A port from `bind(0)` comes from the system's ephemeral range, the same range every kernel's
+ZMQ sockets and every outgoing connection draw from: on a busy machine another process can take
+it between our check and the server's own bind (a hub's proxy once found a kernel's ZMQ socket
+on its API port). Ports are picked at random below that range instead, where only programs
+that choose ports on purpose listen, and checked free to bind."""
+
+import random
+import socket
+
+# Below this, well-known and registered services crowd; the pick stays above it.
+LOWEST = 20000
+TRIES = 200
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The system's ephemeral port range (Linux's ip_local_port_range), or Linux's default."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(p) for p in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port on `host` nothing listens on now, outside the ephemeral range when there is room."""
+    low, _ = ephemeral_range()
+    if low - LOWEST >= 1000:
+        for port in random.sample(range(LOWEST, low), min(TRIES, low - LOWEST)):
+            if _bindable(host, port):
+                return port
+    with socket.socket() as s:  # no room below the ephemeral range: let the system choose
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
