@@ -365,7 +365,12 @@ def test_shared_panel_lists_my_links(page, lab):
 
 def test_open_git_repository_command_lands_in_the_notebook(page, lab, git_daemon):
     upstream = Upstream(
-        git_daemon, "lab-course", {"intro.ipynb": notebook(KERNEL, [("markdown", "# Welcome to the course")])}
+        git_daemon,
+        "lab-course",
+        {
+            "intro.ipynb": notebook(KERNEL, [("markdown", "# Welcome to the course")]),
+            "results.ipynb": notebook(KERNEL, [("markdown", "Events selected: 41")]),
+        },
     )
     open_lab(page, lab)
     from_palette(page, "Open Git Repository")
@@ -376,6 +381,16 @@ def test_open_git_repository_command_lands_in_the_notebook(page, lab, git_daemon
     page.wait_for_selector(".jp-RenderedMarkdown h1:has-text('Welcome to the course')")
     assert (lab.root / "lab-course" / "intro.ipynb").exists()
     shot(page, "open-git-repository")
+
+    # The Git panel knows the clone: the user's change to a notebook is listed, and its diff
+    # against the repository's version is nbdime's, cell by cell.
+    (lab.root / "lab-course" / "results.ipynb").write_text(notebook(KERNEL, [("markdown", "Events selected: 42")]))
+    page.click(".jp-SideBar [data-id='jp-git-sessions']")
+    changed = page.wait_for_selector("[title='results.ipynb • Modified']", timeout=SLOW)
+    changed.hover()
+    page.click("[title='results.ipynb • Modified'] button[title='Diff this file']")
+    page.wait_for_selector(".nbdime-Widget :text('Events selected: 42')", timeout=SLOW)
+    shot(page, "git-notebook-diff")
 
 
 def test_sync_to_box_shows_the_summary(page, lab):

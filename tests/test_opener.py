@@ -66,6 +66,27 @@ def test_first_open_clones_and_sends_the_user_to_the_file(server, upstream):
     assert not [p for p in server.root.iterdir() if p.name.startswith(".")], "no staging left behind"
 
 
+def test_the_git_panel_sees_an_opened_repository_and_diffs_its_notebooks_with_nbdime(server, upstream):
+    """jupyterlab-git's server side in every session, on a link's shallow clone."""
+    target = unique("git")
+    opened(server, repo=upstream.url, path="intro.ipynb", target=target)
+    edited = {"cells": [{"cell_type": "markdown", "id": "c0", "metadata": {}, "source": "# mine"}]}
+    edited.update(metadata={}, nbformat=4, nbformat_minor=5)
+    (server.root / target / "intro.ipynb").write_text(json.dumps(edited))
+    status = server.post(f"/git/{target}/status", json={})
+    assert status.status_code == 200, status.text
+    files = {f["to"]: f for f in status.json()["files"]}
+    assert files["intro.ipynb"]["y"] == "M", files
+    head = server.post(f"/git/{target}/content", json={"filename": "intro.ipynb", "reference": {"git": "HEAD"}})
+    assert head.status_code == 200, head.text
+    diff = server.post(
+        "/git/diffnotebook",
+        json={"previousContent": head.json()["content"], "currentContent": json.dumps(edited)},
+    )
+    assert diff.status_code == 200, diff.text
+    assert diff.json()["base"]["cells"] == [] and diff.json()["diff"], "nbdime's diff: a cell added"
+
+
 def test_default_target_is_named_after_the_repository_and_progress_streams(server, upstream):
     kind, data, events = open_via_api(server, repo=upstream.url)
     name = upstream.url.rsplit("/", 1)[1][:-4]

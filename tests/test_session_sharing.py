@@ -2,8 +2,9 @@
 session as its own Unix account (CygnetSystemUserSpawner): the colleague reaches the owner's
 files and kernels (and runs code as the owner: that is what sharing a session means), never the
 owner's Cygnet records, the hub API or a re-share; a revoke cuts their open kernel off and their
-next request is refused at once. Two accounts are made for the test (CI runs as root; elsewhere
-it is skipped), others than test_hub_isolation's, so the two modules can run side by side."""
+next request is refused at once (a revoke made at the hub, at the session's next recheck). Two
+accounts are made for the test (CI runs as root; elsewhere it is skipped), others than
+test_hub_isolation's, so the two modules can run side by side."""
 
 import os
 import pwd
@@ -43,7 +44,11 @@ def accounts(shared_interpreter):  # noqa: F811
 def sharing_hub(tmp_path_factory, accounts, readable_views):  # noqa: F811
     folder = tmp_path_factory.mktemp("sharing")
     site = folder / "site_config.py"
-    site.write_text('c.JupyterHub.spawner_class = "cygnet.hub.spawner.CygnetSystemUserSpawner"\n')
+    site.write_text(
+        'c.JupyterHub.spawner_class = "cygnet.hub.spawner.CygnetSystemUserSpawner"\n'
+        # Sessions ask the hub about colleagues' open websockets every second (default 10 s).
+        'c.Spawner.args = ["--Cygnet.session_recheck_interval=1"]\n'
+    )
     hub = Hub(folder / "data", env={"CYGNET_VIEWS_PATH": str(readable_views)}, args=[f"--config={site}"]).start()
     try:
         tokens = {}
@@ -139,6 +144,16 @@ def test_a_shared_session_opens_to_the_colleague_alone_and_a_revoke_cuts_them_of
     wait_for(lambda: _closed(kernel.ws), timeout=30, what="the colleague's kernel websocket to close")
     assert owner.get(session_api(hub), timeout=60).json()["shared_with"] == []
     assert owner.get(status, timeout=60).status_code == 200, "the owner's own access is untouched"
+
+    # A revoke made outside Cygnet (the hub's own API, as its share page does) closes the
+    # colleague's open websocket too, at the session's next recheck.
+    assert owner.post(session_api(hub, "/shares"), json={"users": [COLLEAGUE]}, timeout=60).status_code == 201
+    kernel = hub.kernel(OWNER, tokens[COLLEAGUE], kernel_name("LCG_iso", PLATFORM))
+    assert kernel.run("print(6 * 7)").strip() == "42"
+    r = owner.patch(f"{hub.url}/hub/api/shares/{OWNER}/", json={"user": COLLEAGUE}, timeout=60)
+    assert r.status_code in (200, 204), r.text
+    wait_for(lambda: _closed(kernel.ws), timeout=60, what="the websocket of a share revoked at the hub to close")
+    assert colleague.get(status, timeout=60).status_code == 403
 
 
 def _closed(ws):

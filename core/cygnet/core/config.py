@@ -190,6 +190,14 @@ class Cygnet(Configurable):
         help="Whether to switch the mail server connection to TLS (STARTTLS) before sending.",
     ).tag(config=True)
 
+    session_recheck_interval = Float(
+        10.0,
+        help="Under a hub, how often, in seconds, the session asks the hub again about every open "
+        "websocket (kernel, document, terminal) of a colleague it was shared with, and closes those whose "
+        "share ended outside Cygnet (the hub's own API or page). A revoke through Cygnet closes them at "
+        "once; 0 turns the rechecks off.",
+    ).tag(config=True)
+
     view_setup_timeout = Float(
         300.0,
         help="Seconds a view's setup.sh may take to source (a cold CVMFS can be slow) "

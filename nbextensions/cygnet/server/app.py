@@ -207,6 +207,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         metrics.start(self)  # Cygnet's counts beside jupyter_server's own at /metrics
         if session_access.owner():  # under a hub the session can be shared: a revoke closes sockets
             IOLoop.current().add_callback(session_access.track_websockets, serverapp.web_app)
+            self.session_rechecks = session_access.start_rechecks(serverapp, config.session_recheck_interval)
         serverapp.log.info(
             "cygnet: extension loaded; views roots: %s", ", ".join(map(str, config.effective_views_roots()))
         )

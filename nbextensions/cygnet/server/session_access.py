@@ -9,7 +9,10 @@ says so with `co_editors = True`.
 
 On a revoke, the colleague is cut off at once: the hub's answer about them, which the server
 caches for minutes (HubAuth.cache_max_age), is forgotten, and their open websockets (kernels,
-documents, terminals) are closed, so the browser's reconnect meets the hub's new answer."""
+documents, terminals) are closed, so the browser's reconnect meets the hub's new answer. A
+revoke made outside Cygnet (the hub's own API or page) is caught by `recheck`, which asks the
+hub again about every colleague's open websocket every Cygnet.session_recheck_interval
+seconds."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import os
 import weakref
 
 from tornado import web
+from tornado.ioloop import PeriodicCallback
 from tornado.websocket import WebSocketHandler
 
 from cygnet.core.identity import current_user
@@ -80,6 +84,54 @@ def cut_off(serverapp, user: str) -> int:
     for socket in sockets:
         socket.close(code=4403, reason="this session is no longer shared with you")
     return len(sockets)
+
+
+async def recheck(serverapp) -> int:
+    """Close the websockets of colleagues the hub no longer lets into this session, however the
+    share ended (the hub's own API or page, an admin, a deleted user); how many closed. A hub that
+    does not answer is not a revoke: those sockets stay until it answers."""
+    hub_auth = getattr(getattr(serverapp, "identity_provider", None), "hub_auth", None)
+    if hub_auth is None:
+        return 0
+    allowed: dict[str, bool] = {}  # one question to the hub per token, however many sockets
+    closed = 0
+    for user, sockets in list(_open_sockets.items()):
+        for socket in list(sockets):
+            token = hub_auth.get_token(socket)
+            if token not in allowed:
+                try:
+                    model = await hub_auth.user_for_token(token, use_cache=False, sync=False) if token else None
+                except Exception:  # noqa: BLE001 (the hub down or slow: ask again next round)
+                    continue
+                allowed[token] = bool(model and hub_auth.check_scopes(hub_auth.access_scopes, model))
+            if not allowed[token]:
+                forget(serverapp, user)
+                socket.close(code=4403, reason="this session is no longer shared with you")
+                closed += 1
+    return closed
+
+
+def start_rechecks(serverapp, every: float):
+    """Run `recheck` every `every` seconds (none if 0), one round at a time."""
+    if every <= 0:
+        return None
+    running = False
+
+    async def round_():
+        nonlocal running
+        if running or not any(_open_sockets.values()):
+            return
+        running = True
+        try:
+            closed = await recheck(serverapp)
+            if closed:
+                serverapp.log.info("cygnet: closed %d websockets of colleagues whose share ended", closed)
+        finally:
+            running = False
+
+    callback = PeriodicCallback(round_, every * 1000)
+    callback.start()
+    return callback
 
 
 def track_websockets(web_app):
