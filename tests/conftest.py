@@ -1,5 +1,6 @@
 """Shared fixtures: real views and a real Cygnet server, started once per test session."""
 
+import contextlib
 import json
 import os
 import re
@@ -393,3 +394,8 @@ def pytest_runtest_makereport(item, call):
             report.sections.append(("screenshot", str(path)))
         except Exception:  # noqa: BLE001 - a closed page leaves none; the failure itself is reported
             pass
+    # The end of each server's log the test used: the suite removes the logs when it ends.
+    for name, value in getattr(item, "funcargs", {}).items():
+        if isinstance(value, Service) and getattr(value, "log_path", None):
+            with contextlib.suppress(Exception):
+                report.sections.append((f"log of {name} (its end)", value.log(8000)))
