@@ -471,8 +471,12 @@ def test_progress_still_shows_after_a_kernel_restart(page, lab):
     page.wait_for_selector("text=| Idle", timeout=SLOW)
     page.click("text=Kernel")
     page.click(".lm-Menu-item:has-text('Restart Kernel…')")
-    page.click(".jp-Dialog-button.jp-mod-accept")
-    page.wait_for_timeout(2000)
+    # The server answers the restart once the new kernel is up; Idle after that is the new one's.
+    with page.expect_response(
+        lambda r: "/restart" in r.url and r.request.method == "POST", timeout=SLOW
+    ) as restarted:
+        page.click(".jp-Dialog-button.jp-mod-accept")
+    assert restarted.value.ok, restarted.value.text()
     page.wait_for_selector("text=| Idle", timeout=SLOW)
     code_cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
     code_cells.first.locator(".cm-content").click()
