@@ -17,6 +17,7 @@ import pytest
 from tests.support.cli import PLATFORM
 from tests.support.gitserve import Upstream
 from tests.support.jupyter import JupyterServer, free_port
+from tests.support.waiting import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("CYGNET_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output")) / "e2e"
@@ -154,6 +155,15 @@ def open_lab(page, lab, path=""):
         page.wait_for_timeout(250)
 
 
+def saved_choice(lab, path, engine):
+    """The engine's choice in the notebook's metadata once the save has reached the server."""
+    return wait_for(
+        lambda: lab.get(f"/api/contents/{path}").json()["content"]["metadata"].get("cygnet", {}).get(engine),
+        f"{path} saved with its {engine} choice",
+        timeout=60,
+    )
+
+
 def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
@@ -258,8 +268,7 @@ def test_spark_panel_connects_a_notebook_and_shows_job_progress(page, lab):
 
     # The choice is saved in the notebook, so reopening it (or %spark connect) finds it.
     page.keyboard.press("Control+s")
-    page.wait_for_timeout(1000)
-    saved = lab.get("/api/contents/analysis.ipynb").json()["content"]["metadata"]["cygnet"]["spark"]
+    saved = saved_choice(lab, "analysis.ipynb", "spark")
     assert saved == {"cluster": "local", "bundles": [], "options": {"spark.sql.shuffle.partitions": "4"}}
 
     page.click(".cygnet-spark-disconnect")
@@ -301,8 +310,7 @@ def test_the_compute_panel_starts_scales_and_shows_a_dask_cluster(page, lab):
     page.keyboard.press("Shift+Enter")
     page.wait_for_selector(".jp-Notebook:visible .jp-OutputArea-output:has-text('10000')", timeout=SLOW)
     page.keyboard.press("Control+s")  # the choice is kept with the notebook, as Spark's is
-    page.wait_for_timeout(1000)
-    saved = lab.get("/api/contents/dask.ipynb").json()["content"]["metadata"]["cygnet"]["dask"]
+    saved = saved_choice(lab, "dask.ipynb", "dask")
     assert saved == {"cluster": "dask-local", "workers": 1, "options": {}}
     page.fill(".cygnet-dask-scale-to", "2")
     page.click(".cygnet-dask-scale")
@@ -472,9 +480,7 @@ def test_progress_still_shows_after_a_kernel_restart(page, lab):
     page.click("text=Kernel")
     page.click(".lm-Menu-item:has-text('Restart Kernel…')")
     # The server answers the restart once the new kernel is up; Idle after that is the new one's.
-    with page.expect_response(
-        lambda r: "/restart" in r.url and r.request.method == "POST", timeout=SLOW
-    ) as restarted:
+    with page.expect_response(lambda r: "/restart" in r.url and r.request.method == "POST", timeout=SLOW) as restarted:
         page.click(".jp-Dialog-button.jp-mod-accept")
     assert restarted.value.ok, restarted.value.text()
     page.wait_for_selector("text=| Idle", timeout=SLOW)
