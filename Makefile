@@ -109,9 +109,9 @@ sysdeps:
 	@PYTHON=$(PYTHON) bash -c 'source docker/sysdeps.sh && need_java && need_git && need_kerberos_client'
 
 # What only the tests need: a real XRootD server, Chromium for the browser tests, R and Octave
-# for the kernels tests put in views, Slurm and munge for batch runs.
+# for the kernels tests put in views, Slurm and munge for batch runs, acl for folders shared live.
 sysdeps-test:
-	@bash -c 'source docker/sysdeps.sh && need_xrootd_server && need_chromium && need_kerberos && need_view_kernels && need_slurm'
+	@bash -c 'source docker/sysdeps.sh && need_xrootd_server && need_chromium && need_kerberos && need_view_kernels && need_slurm && need_acl'
 
 # What only the benchmarks need: rsync, rclone and wrk to compare against.
 sysdeps-bench:

@@ -80,6 +80,12 @@ need_kerberos_client() {
 }
 
 # The browser tests drive Debian's Chromium through Playwright (no browser download).
+# Folders shared live (cygnet.shares.folders): the hub's service and the sessions set ACLs.
+need_acl() {
+  command -v setfacl >/dev/null 2>&1 && return 0
+  _apt_install acl || return 1
+}
+
 need_chromium() {
   [ -x /usr/bin/chromium ] && return 0
   _apt_install chromium || return 1

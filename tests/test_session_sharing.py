@@ -2,7 +2,8 @@
 session as its own Unix account (CygnetSystemUserSpawner): the colleague reaches the owner's
 files and kernels (and runs code as the owner: that is what sharing a session means), never the
 owner's Cygnet records, the hub API or a re-share; a revoke cuts their open kernel off and their
-next request is refused at once (a revoke made at the hub, at the session's next recheck). Two
+next request is refused at once (a revoke made at the hub, at the session's next recheck). The
+same two accounts share a folder live, each from their own session. Two
 accounts are made for the test (CI runs as root; elsewhere it is skipped), others than
 test_hub_isolation's, so the two modules can run side by side."""
 
@@ -10,6 +11,8 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 import websocket
@@ -43,11 +46,14 @@ def accounts(shared_interpreter):  # noqa: F811
 @pytest.fixture(scope="module")
 def sharing_hub(tmp_path_factory, accounts, readable_views):  # noqa: F811
     folder = tmp_path_factory.mktemp("sharing")
+    space_parent = Path(tempfile.mkdtemp(prefix="cygnet-space-"))
+    os.chmod(space_parent, 0o711)  # every account passes through to the live folders' space, as under /var/lib
     site = folder / "site_config.py"
     site.write_text(
         'c.JupyterHub.spawner_class = "cygnet.hub.spawner.CygnetSystemUserSpawner"\n'
         # Sessions ask the hub about colleagues' open websockets every second (default 10 s).
         'c.Spawner.args = ["--Cygnet.session_recheck_interval=1"]\n'
+        f"c.CygnetHub.shared_folders_root = {str(space_parent / 'space')!r}\n"
     )
     hub = Hub(folder / "data", env={"CYGNET_VIEWS_PATH": str(readable_views)}, args=[f"--config={site}"]).start()
     try:
@@ -59,6 +65,7 @@ def sharing_hub(tmp_path_factory, accounts, readable_views):  # noqa: F811
         yield hub, {name: hub.api(token) for name, token in tokens.items()}, tokens
     finally:
         hub.stop()
+        shutil.rmtree(space_parent, ignore_errors=True)
 
 
 def session_api(hub, path=""):
@@ -166,3 +173,89 @@ def _closed(ws):
     except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
         return True
     return not ws.connected
+
+
+def test_a_folder_shared_live_is_one_folder_for_both_until_its_owner_stops(sharing_hub, accounts):
+    """Live shared folders (cygnet.shares.folders and live_folders) between the two accounts: the
+    colleague works in the owner's folder itself from their own session, read-write or read-only,
+    and is cut off at once."""
+    hub, api, _ = sharing_hub
+    hub.start_session(hub.login(COLLEAGUE), COLLEAGUE, {"view": f"LCG_iso/{PLATFORM}"})
+    owner, colleague = api[OWNER], api[COLLEAGUE]
+    owner_url, colleague_url = f"{hub.url}/user/{OWNER}", f"{hub.url}/user/{COLLEAGUE}"
+
+    def put_text(http, base, path, text):
+        body = {"type": "file", "format": "text", "content": text}
+        return http.put(f"{base}/api/contents/{path}", json=body, timeout=30)
+
+    def read_text(http, base, path):
+        r = http.get(f"{base}/api/contents/{path}", params={"content": 1}, timeout=30)
+        return r.json()["content"] if r.ok else None
+
+    assert owner.put(f"{owner_url}/api/contents/data", json={"type": "directory"}, timeout=30).ok
+    assert put_text(owner, owner_url, "data/notes.txt", "the owner's notes").ok
+    shared = owner.post(f"{owner_url}/cygnet/api/folders", json={"path": "data", "users": [COLLEAGUE]}, timeout=60)
+    assert shared.status_code == 201, shared.text
+    folder = shared.json()
+    assert folder["members"] == {COLLEAGUE: "rw"} and folder["owner"] == OWNER, folder
+    home = Path(accounts[OWNER].pw_dir)
+    assert os.readlink(home / "data") == folder["target"]  # the owner keeps working at the same path
+    assert read_text(owner, owner_url, "data/notes.txt") == "the owner's notes"
+
+    # The colleague's session links it at shared/<owner>/<name>; both work in the one folder.
+    listing = colleague.get(f"{colleague_url}/cygnet/api/folders", timeout=60).json()
+    assert [f["id"] for f in listing["folders"]] == [folder["id"]], listing
+    assert read_text(colleague, colleague_url, f"shared/{OWNER}/data/notes.txt") == "the owner's notes"
+    assert put_text(colleague, colleague_url, f"shared/{OWNER}/data/from-colleague.txt", "the colleague's part").ok
+    assert read_text(owner, owner_url, "data/from-colleague.txt") == "the colleague's part"
+    assert put_text(owner, owner_url, "data/notes.txt", "the owner's notes, v2").ok
+    assert read_text(colleague, colleague_url, f"shared/{OWNER}/data/notes.txt") == "the owner's notes, v2"
+    assert not (Path(folder["target"]).stat().st_mode & 0o007), "nothing in a shared folder is world-readable"
+
+    # Bad input and other people's folders: clear refusals.
+    def post(body):
+        return owner.post(f"{owner_url}/cygnet/api/folders", json=body, timeout=60)
+
+    assert owner.put(f"{owner_url}/api/contents/other", json={"type": "directory"}, timeout=30).ok
+    for body, status, words in [
+        ({"path": "other", "users": [OWNER]}, 400, "yourself"),
+        ({"path": "other", "users": ["no-such-account"]}, 404, "no account"),
+        ({"path": "data", "users": [COLLEAGUE]}, 400, "shared live already"),
+        ({"path": "../etc", "users": [COLLEAGUE]}, 400, "inside the workspace"),
+        ({"path": "other", "users": [COLLEAGUE], "mode": "rwx"}, 400, "mode"),
+    ]:
+        r = post(body)
+        assert r.status_code == status and words in r.json()["message"], (body, r.status_code, r.text)
+    members = f"cygnet/api/folders/{folder['id']}/members"
+    assert owner.put(f"{owner_url}/{members}/{COLLEAGUE}", json={}, timeout=60).status_code == 409  # twice
+    assert owner.delete(f"{owner_url}/{members}/root", timeout=60).status_code == 404  # never granted
+    r = colleague.put(f"{colleague_url}/{members}/{COLLEAGUE}", json={"mode": "rw"}, timeout=60)
+    assert r.status_code == 403 and f"only {OWNER}" in r.json()["message"], r.text  # no re-sharing
+    assert colleague.delete(f"{colleague_url}/cygnet/api/folders/{folder['id']}", timeout=60).status_code == 403
+
+    # A revoke cuts the colleague off at once; the link goes at their session's next look.
+    assert owner.delete(f"{owner_url}/{members}/{COLLEAGUE}", timeout=60).ok
+    assert read_text(colleague, colleague_url, f"shared/{OWNER}/data/notes.txt") is None
+    assert colleague.get(f"{colleague_url}/cygnet/api/folders", timeout=60).json()["folders"] == []
+    assert not os.path.lexists(Path(accounts[COLLEAGUE].pw_dir) / "shared")
+
+    # Read-only: the colleague reads, and cannot write there.
+    r = owner.put(f"{owner_url}/{members}/{COLLEAGUE}", json={"mode": "ro"}, timeout=60)
+    assert r.ok and r.json()["members"] == {COLLEAGUE: "ro"}, r.text
+    colleague.get(f"{colleague_url}/cygnet/api/folders", timeout=60)
+    assert read_text(colleague, colleague_url, f"shared/{OWNER}/data/notes.txt") == "the owner's notes, v2"
+    assert not put_text(colleague, colleague_url, f"shared/{OWNER}/data/new.txt", "no").ok
+    assert not put_text(colleague, colleague_url, f"shared/{OWNER}/data/notes.txt", "no").ok
+
+    # Stopping: the colleague is cut off, and the folder is back in place, whole.
+    r = owner.delete(f"{owner_url}/cygnet/api/folders/{folder['id']}", timeout=60)
+    assert r.ok and r.json()["path"] == "data", r.text
+    assert (home / "data").is_dir() and not (home / "data").is_symlink()
+    assert sorted(p.name for p in (home / "data").iterdir() if not p.name.startswith(".")) == [
+        "from-colleague.txt",
+        "notes.txt",
+    ]
+    assert not Path(folder["target"]).parent.exists(), "the door is gone with the share"
+    assert read_text(owner, owner_url, "data/from-colleague.txt") == "the colleague's part"
+    assert colleague.get(f"{colleague_url}/cygnet/api/folders", timeout=60).json()["folders"] == []
+    assert owner.get(f"{owner_url}/cygnet/api/folders", timeout=60).json()["folders"] == []

@@ -198,6 +198,14 @@ class Cygnet(Configurable):
         "once; 0 turns the rechecks off.",
     ).tag(config=True)
 
+    shared_folders_interval = Float(
+        15.0,
+        help="Under a hub with live shared folders, how often, in seconds, the session asks the share "
+        "service which folders are shared with its user: each appears in the workspace's shared/<owner>/ "
+        "within this time, and its link goes once access ends (the access itself ends at once). 0: only "
+        "when the file browser's Shared panel or `cygnet share --folders` asks.",
+    ).tag(config=True)
+
     view_setup_timeout = Float(
         300.0,
         help="Seconds a view's setup.sh may take to source (a cold CVMFS can be slow) "

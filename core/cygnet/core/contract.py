@@ -169,6 +169,12 @@ SHARE_MAX_BYTES = Var(
     "CYGNET_SHARE_MAX_BYTES", str(1 << 30), "the largest file or folder (bytes) the share service shares"
 )
 SHARES_BIND = Var("CYGNET_SHARES_BIND", "127.0.0.1", "the address the share service listens on")
+SHARED_FOLDERS_ROOT = Var(
+    "CYGNET_SHARED_FOLDERS_ROOT",
+    "",
+    "the hub's space for live shared folders (CygnetHub.shared_folders_root); sessions also read it: "
+    "a path leading there stays in bounds; empty: no live shared folders",
+)
 
 # --- build and deployment only: the Docker images and their compose file -------------------------
 SESSION_IMAGE = Var("CYGNET_SESSION_IMAGE", "cygnet", "the session image docker/hub_config.py spawns")
@@ -245,6 +251,7 @@ GROUPS: tuple[tuple[str, tuple[Var, ...]], ...] = (
             SHARES_URL,
             SHARE_MAX_BYTES,
             SHARES_BIND,
+            SHARED_FOLDERS_ROOT,
         ),
     ),
     ("build only", (SESSION_IMAGE, NETWORK, VIEW_CHOICES, IMAGE_WORK)),

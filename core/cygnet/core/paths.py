@@ -3,6 +3,7 @@
 import os
 from pathlib import Path, PurePosixPath
 
+from . import contract
 from .checks import text
 from .errors import BadInput
 
@@ -20,9 +21,20 @@ def confine(workspace: str | os.PathLike, relative: str | None) -> Path:
         raise BadInput(f"path {relative[:80]!r}... has a name longer than {NAME_MAX} bytes")
     root = Path(workspace).resolve()
     target = (root / pure).resolve()
-    if target != root and root not in target.parents:
+    if target != root and root not in target.parents and not in_shared_folder(target):
         raise BadInput(f"path {relative!r} leads outside the workspace")
     return target
+
+
+def in_shared_folder(path: Path) -> bool:
+    """Whether a resolved path lies in a live shared folder (`<space>/<id>/<name>/...`, where a
+    link in the workspace leads; cygnet.shares.live_folders): the user's as much as the
+    workspace is, and the file system lets in only its members."""
+    space = contract.SHARED_FOLDERS_ROOT.get()
+    if not space:
+        return False
+    space_path = Path(space).resolve()
+    return space_path in path.parents and len(path.relative_to(space_path).parts) >= 2
 
 
 def from_shell(path: str, workspace: str | os.PathLike) -> str:

@@ -80,6 +80,14 @@ class CygnetHub(Configurable):
         help="How sessions reach the share service, when not at http://127.0.0.1:<shares_port> "
         "(containers, Kubernetes): e.g. http://hub:8181/services/cygnet-shares/.",
     ).tag(config=True)
+    shared_folders_root = Unicode(
+        "/var/lib/cygnet/shared-folders",
+        help="Where live shared folders live while shared (the share service moves them here, behind a "
+        "door per folder that only their members pass): on the same file system as the homes, so a "
+        "share is a rename, and with every folder above it passable (o+x) by all accounts. Needs the "
+        "hub to run as root with an account per user (CygnetSystemUserSpawner) and setfacl (Debian's "
+        "acl). Empty: no live shared folders (shares are copies).",
+    ).tag(config=True)
     runs = Bool(
         True,
         help="Run the runs service (cygnet-runs): a session stopped by the culler or its user is started "
@@ -273,6 +281,7 @@ def add_shares_service(c, hub, folder):
             contract.SHARES_URL.name: hub.shares_url or os.path.join(store, "snapshots"),
             contract.SHARE_MAX_BYTES.name: str(hub.share_max_bytes),
             contract.SHARES_BIND.name: "127.0.0.1" if hub.shares_host == "127.0.0.1" else "0.0.0.0",
+            contract.SHARED_FOLDERS_ROOT.name: hub.shared_folders_root,
         },
     }
     if not add_service(c, service):
@@ -280,7 +289,11 @@ def add_shares_service(c, hub, folder):
     grant_user_access(c, name)
     base = c.JupyterHub.get("base_url", "/").rstrip("/") + "/"
     connect = hub.shares_connect_url or f"http://127.0.0.1:{port}{base}services/{name}/"
-    c.Spawner.environment = {**site_value(c.Spawner, "environment", {}), contract.SHARES_SERVICE_URL.name: connect}
+    c.Spawner.environment = {
+        **site_value(c.Spawner, "environment", {}),
+        contract.SHARES_SERVICE_URL.name: connect,
+        contract.SHARED_FOLDERS_ROOT.name: hub.shared_folders_root,
+    }
 
 
 def add_runs_service(c, hub, folder):

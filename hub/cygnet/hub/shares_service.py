@@ -40,6 +40,7 @@ from cygnet.server.log_scrub import ScrubSecrets, scrub_secrets
 from cygnet.server.work import Work
 from cygnet.shares import gallery_pages, render
 from cygnet.shares.bundle import unpack_to_temp
+from cygnet.shares.folders import SharedFolders
 from cygnet.shares.gallery import Gallery
 from cygnet.shares.pages import TOKEN, BadShareLinks, SharePages, page_routes, render_once
 from cygnet.shares.render import RenderCache
@@ -56,8 +57,9 @@ SPOOL_BYTES = 32 << 20
 class Service:
     """What every handler shares: the store, the pools, the page cache, the addresses."""
 
-    def __init__(self, store, prefix, hub_base, work=None):
+    def __init__(self, store, prefix, hub_base, work=None, folders=None):
         self.store, self.prefix, self.hub_base = store, prefix, hub_base
+        self.folders = folders
         self.work = work or Work()
         self.pages = RenderCache(entries=256)
         self.gallery = Gallery(store)
@@ -411,6 +413,71 @@ class GalleryPage(web.RequestHandler):
         self.finish(render.page(f"{status_code} {self._reason}", "Cygnet gallery", render.note(message), []))
 
 
+class FoldersHandler(ApiHandler):
+    """GET api/folders: {space, available, why, folders} (the folders you share live, and those you
+    are let into). POST {name, path, users, mode}: a door for your folder (cygnet.shares.folders);
+    your session then moves the folder through it."""
+
+    async def get(self):
+        folders = self.service.folders
+        try:
+            await self.core(folders.check_available, self.user)
+            available, why = True, ""
+        except web.HTTPError as e:
+            available, why = False, e.log_message
+        listed = await self.core(folders.list_for, self.user)
+        self.finish_json(
+            {
+                "space": str(folders.space) if folders.space else None,
+                "available": available,
+                "why": why,
+                "folders": [f.to_dict() for f in listed],
+            }
+        )
+
+    async def post(self):
+        body = self.body(("name", "path", "users", "mode"))
+        for key in ("name", "path", "users"):
+            if key not in body:
+                raise web.HTTPError(400, f"{key} is required")
+        folder = await self.core(
+            self.service.folders.create, self.user, body["name"], body["path"], body["users"], body.get("mode", "rw")
+        )
+        log.info("%s shares a folder live (%s) with %s", self.user, folder.id, ", ".join(folder.members))
+        self.finish_json(folder.to_dict(), 201)
+
+
+class FolderHandler(ApiHandler):
+    """GET api/folders/{id}: one you own or are let into. DELETE: stop sharing it (the owner's):
+    every colleague is cut off at once; 200 with the folder while it is still in the space (your
+    session moves it back, then calls again), 204 once it is gone from there."""
+
+    async def get(self, folder_id):
+        self.finish_json((await self.core(self.service.folders.get, folder_id, self.user)).to_dict())
+
+    async def delete(self, folder_id):
+        folder = await self.core(self.service.folders.close, folder_id, self.user)
+        if folder is None:
+            self.set_status(204)
+            return self.finish()
+        log.info("%s stopped sharing folder %s", self.user, folder_id)
+        self.finish_json(folder.to_dict())
+
+
+class FolderMemberHandler(ApiHandler):
+    """PUT api/folders/{id}/members/{user} {mode}: let a colleague in (the owner's). DELETE: cut them off."""
+
+    async def put(self, folder_id, user):
+        mode = self.body(("mode",)).get("mode", "rw")
+        folder = await self.core(self.service.folders.grant, folder_id, self.user, user, mode)
+        self.finish_json(folder.to_dict())
+
+    async def delete(self, folder_id, user):
+        folder = await self.core(self.service.folders.revoke, folder_id, self.user, user)
+        log.info("%s cut %s off folder %s", self.user, user, folder_id)
+        self.finish_json(folder.to_dict())
+
+
 class HealthHandler(web.RequestHandler):
     def get(self):
         self.finish({"status": "ok"})
@@ -432,6 +499,9 @@ def make_app(service):
             (rf"{p}api/gallery", GalleryApiHandler, args),
             (rf"{p}api/gallery/({SHARE_ID})(/bundle)?", GalleryApiHandler, args),
             (rf"{p}api/gallery/({SHARE_ID})/hidden", GalleryHiddenHandler, args),
+            (rf"{p}api/folders", FoldersHandler, args),
+            (rf"{p}api/folders/({SHARE_ID})", FolderHandler, args),
+            (rf"{p}api/folders/({SHARE_ID})/members/([^/]{{1,255}})", FolderMemberHandler, args),
             (rf"{p}gallery/?", GalleryPage, args),
             (rf"{p}gallery/({SHARE_ID})/?(?:(thumb\.png|raw))?", GalleryPage, args),
             (rf"{p}(?:health)?", HealthHandler),  # the hub looks at the root to see the service is up
@@ -462,7 +532,8 @@ def main():
         None,
         int(contract.SHARE_MAX_BYTES.get()),
     )
-    app = make_app(Service(store, prefix, hub_base))
+    folders = SharedFolders(os.environ[contract.SHARES_DB.name], contract.SHARED_FOLDERS_ROOT.get())
+    app = make_app(Service(store, prefix, hub_base, folders=folders))
     app.listen(url.port or 80, contract.SHARES_BIND.get(), xheaders=True)
     log.info("serving shares on %s (under %s)", url.geturl(), prefix)
     stop_on_signals(log)

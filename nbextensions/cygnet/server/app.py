@@ -37,6 +37,7 @@ from . import (
     collaboration,
     compute_handlers,
     dask_dashboard,
+    folder_handlers,
     handlers,
     history_handlers,
     kerberos_handlers,
@@ -79,6 +80,7 @@ FEATURES = (
     kerberos_handlers,
     storage_handlers,
     share_handlers,
+    folder_handlers,
     session_handlers,
     share_public,
     spark_ui,
@@ -178,6 +180,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         if handed:  # the Spark clusters' delegation tokens, as after an Authenticate
             IOLoop.current().add_callback(refresh_tokens, self)
         self.shares = open_share_store(config, workspace)
+        self.live_folders = folder_handlers.open_live_folders(self, workspace)
+        self.live_folders_sync = folder_handlers.start_sync(self)
         self.catalogue = partial(load_catalogue, config.clusters or None)
         self.spark_servers = ManagedServers(servers_dir(config), self.catalogue, workspace, self.server_id)
         self.spark_sweep = start_sweep(self)

@@ -326,6 +326,32 @@ SCHEMAS = {
     "GalleryRequest": _request({"title": STRING, "description": STRING}),
     "SessionGrant": _obj({"user": STRING, "created": STRING}, ["user", "created"]),
     "SessionShareRequest": _request({"users": _array(STRING)}, ["users"]),
+    "LiveFolder": _obj(
+        {
+            "id": STRING,
+            "owner": STRING,
+            "name": STRING,
+            "path": STRING,
+            "target": STRING,
+            "created": {"type": "number"},
+            "state": {"enum": ["shared", "closed"]},
+            "members": {"type": "object", "additionalProperties": {"enum": ["rw", "ro"]}},
+        },
+        ["id", "owner", "name", "path", "target", "state", "members"],
+    ),
+    "LiveFolders": _obj(
+        {
+            "space": {"type": ["string", "null"]},
+            "available": {"type": "boolean"},
+            "why": STRING,
+            "folders": _array(_ref("LiveFolder")),
+        },
+        ["available", "folders"],
+    ),
+    "LiveFolderRequest": _request(
+        {"path": STRING, "users": _array(STRING), "mode": {"enum": ["rw", "ro"]}}, ["path", "users"]
+    ),
+    "LiveFolderMemberRequest": _request({"mode": {"enum": ["rw", "ro"]}}, []),
 }
 
 
@@ -363,6 +389,16 @@ def _id(hex_digits):
 
 
 RUN_ID, JOB_ID, SERVER_ID, SHARE_ID = _id(12), _id(32), _id(16), _id(16)
+
+
+def _member_operation(summary, body=None, errors=(400, 404)):
+    """An operation on /folders/{id}/members/{user}: two path parameters."""
+    operation = _operation(summary, response=_ref("LiveFolder"), path_id=SHARE_ID, body=body, errors=errors)
+    operation["parameters"].append(
+        {"name": "user", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[^/]{1,255}$"}}
+    )
+    return operation
+
 
 OPEN_QUERY = [
     (name, False) for name in ("repo", "branch", "path", "target", "url", "share", "shared", "gallery", "env")
@@ -549,6 +585,34 @@ PATHS = {
             path_id={"type": "string", "pattern": "^[^/]{1,255}$"},
             path_name="user",
         )
+    },
+    "/folders": {
+        "get": _operation(
+            "Folders shared live: yours and those shared with you (each linked at shared/<owner>/<name>)",
+            response=_ref("LiveFolders"),
+            errors=(),
+        ),
+        "post": _operation(
+            "Share a workspace folder live with hub users, read-write or read-only: they work in it from their "
+            "own sessions, with their own accounts",
+            ok=201,
+            response=_ref("LiveFolder"),
+            body="LiveFolderRequest",
+            errors=(400, 404, 409),
+        ),
+    },
+    "/folders/{id}": {
+        "delete": _operation(
+            "Stop sharing a folder live: everyone is cut off at once and it comes back to its place",
+            response=_obj({"id": STRING, "path": STRING}, ["id", "path"]),
+            path_id=SHARE_ID,
+        )
+    },
+    "/folders/{id}/members/{user}": {
+        "put": _member_operation(
+            "Let one more hub user into a folder you share live", body="LiveFolderMemberRequest", errors=(400, 404, 409)
+        ),
+        "delete": _member_operation("Cut a user off a folder you share live (at once)"),
     },
     "/storage/{path}": {
         "get": _operation(

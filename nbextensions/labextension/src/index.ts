@@ -15,6 +15,7 @@ import { SessionStatus, sessionInfo, showSessionShareDialog } from './sessionSha
 import { RunsPanel } from './runsPanel';
 import { showShareDialog } from './shareDialog';
 import { SharedPanel } from './sharedPanel';
+import { showLiveFolderDialog } from './liveFolders';
 import { ComputePanel } from './computePanel';
 import { syncToBox } from './syncDialog';
 import { terminalInView } from './terminalInView';
@@ -37,7 +38,8 @@ const COMMANDS = {
   terminalInView: 'cygnet:terminal-in-view',
   runBatch: 'cygnet:run-as-batch-job',
   history: 'cygnet:history',
-  shareSession: 'cygnet:share-session'
+  shareSession: 'cygnet:share-session',
+  shareFolderLive: 'cygnet:share-folder-live'
 };
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -151,6 +153,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
       isVisible: () => owner,
       execute: () => showSessionShareDialog(() => void sessionStatus.refresh())
     });
+    const selectedFolder = () => {
+      const item = browsers.tracker.currentWidget?.selectedItems().next()?.value;
+      return item?.type === 'directory' ? item.path : undefined;
+    };
+    commands.addCommand(COMMANDS.shareFolderLive, {
+      label: 'Share Folder Live…',
+      caption: 'Let named colleagues work in this folder itself, from their own sessions',
+      icon: shareIcon,
+      isVisible: () => owner && !!selectedFolder(),
+      execute: () => {
+        const path = selectedFolder();
+        return path ? showLiveFolderDialog(path) : undefined;
+      }
+    });
     void sessionInfo().then(info => {
       sessionStatus.display(info);
       owner = !!info?.hub && info.owner === info.you;
@@ -170,6 +186,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     app.contextMenu.addItem({ command: COMMANDS.share, selector: '.jp-DirListing-item[data-isdir]', rank: 10 });
+    app.contextMenu.addItem({
+      command: COMMANDS.shareFolderLive,
+      selector: '.jp-DirListing-item[data-isdir="true"]',
+      rank: 10
+    });
     app.contextMenu.addItem({
       command: COMMANDS.runBatch,
       selector: '.jp-DirListing-item[data-file-type="notebook"]',

@@ -186,3 +186,12 @@ export function describeSession(info: SessionInfo): string {
 export function parseUserNames(text: string): string[] {
   return [...new Set(text.split(/[\s,]+/).filter(name => name.length > 0))];
 }
+
+/** How a folder's colleagues read in a list. */
+export function describeMembers(members: Record<string, string>): string {
+  const names = Object.keys(members).sort();
+  if (!names.length) {
+    return 'nobody yet';
+  }
+  return names.map(name => (members[name] === 'ro' ? `${name} (read-only)` : name)).join(', ');
+}

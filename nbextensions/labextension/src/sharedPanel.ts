@@ -1,13 +1,17 @@
-// The "Shared" panel: the user's own links (revocable) and what others shared with them.
+// The "Shared" panel: the user's own links (revocable), what others shared with them, and the
+// folders shared live (under a hub).
 import { Widget } from '@lumino/widgets';
 
 import { notifyError, requestAPI, serverURL } from './api';
 import { el } from './dom';
+import { liveFolderRows, listLiveFolders } from './liveFolders';
+import { sessionInfo } from './sessionShare';
 import { Share, revokeButton, shareRow } from './shareDialog';
 
 export class SharedPanel extends Widget {
   private readonly mine = el('ul', { className: 'cygnet-shared-mine' });
   private readonly withMe = el('ul', { className: 'cygnet-shared-with-me' });
+  private readonly folders = el('ul', { className: 'cygnet-shared-folders' });
 
   constructor() {
     super();
@@ -25,7 +29,9 @@ export class SharedPanel extends Widget {
       el('h3', {}, 'My links'),
       this.mine,
       el('h3', {}, 'Shared with me'),
-      this.withMe
+      this.withMe,
+      el('h3', {}, 'Live folders'),
+      this.folders
     );
   }
 
@@ -57,6 +63,17 @@ export class SharedPanel extends Widget {
       );
     } catch (error) {
       notifyError('Shared', error);
+    }
+    await this.refreshFolders();
+  }
+
+  private async refreshFolders(): Promise<void> {
+    try {
+      const [listing, info] = await Promise.all([listLiveFolders(), sessionInfo()]);
+      this.folders.replaceChildren(...liveFolderRows(listing, info?.you ?? null, () => void this.refresh()));
+    } catch (error) {
+      // Away from a hub there are none: say why, in the list, not as an alarm.
+      this.folders.replaceChildren(el('li', {}, (error as Error).message));
     }
   }
 }

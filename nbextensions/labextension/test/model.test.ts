@@ -28,6 +28,7 @@ import {
 import {
   describeExpiry,
   describeJob,
+  describeMembers,
   describeSession,
   describeTicket,
   describeVersion,
@@ -536,5 +537,12 @@ describe('session sharing', () => {
   it('reads the names typed into the dialog', () => {
     expect(parseUserNames(' bob, carol  bob\n')).toEqual(['bob', 'carol']);
     expect(parseUserNames(' , ')).toEqual([]);
+  });
+});
+
+describe('live shared folders', () => {
+  it('names who is in a folder, and who may only read', () => {
+    expect(describeMembers({})).toBe('nobody yet');
+    expect(describeMembers({ carol: 'ro', bob: 'rw' })).toBe('bob, carol (read-only)');
   });
 });

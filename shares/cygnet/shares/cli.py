@@ -1,4 +1,5 @@
-"""`cygnet share create|list|refresh|revoke`: share links from a terminal."""
+"""`cygnet share create|list|refresh|revoke`: share links from a terminal; `cygnet share
+folder|folders|folder-revoke|folder-stop`: folders shared live (under a hub)."""
 
 import datetime
 import json
@@ -11,10 +12,11 @@ from cygnet.core.identity import current_user
 def register(subparsers):
     p = subparsers.add_parser(
         "share",
-        help="make, list, refresh and revoke share links; share this running session (--session)",
+        help="share links; this running session (--session); folders shared live",
         description="Share links: `cygnet share create|list|refresh|revoke`. This running session (under "
         "JupyterHub): `cygnet share --session USER...` shares it with hub users (they see your files and "
-        "kernels and run code as you), `--session` alone lists them, `--session --revoke USER` ends it.",
+        "kernels and run code as you), `--session` alone lists them, `--session --revoke USER` ends it. "
+        "Folders shared live (under a hub): `cygnet share folder|folders|folder-revoke|folder-stop`.",
     )
     p.add_argument("--session", nargs="*", metavar="USER", help="share this running session with these hub users")
     p.add_argument("--revoke", metavar="USER", help="with --session: end this user's access to the session")
@@ -39,8 +41,31 @@ def register(subparsers):
         sub.add_argument("id", help="the share's id (from `cygnet share list`)")
         sub.set_defaults(func=func)
 
+    live = commands.add_parser(
+        "folder",
+        help="share a workspace folder live with hub users (they work in it, not in a copy)",
+        description="Under a hub: named users work in the folder itself from their own sessions (it "
+        "appears in their shared/<you>/), read-write or, with --read-only, read-only. Run again to let more in.",
+    )
+    live.add_argument("path", help="the folder, in the workspace")
+    live.add_argument("--user", action="append", required=True, help="a hub user to share it with (repeatable)")
+    live.add_argument("--read-only", action="store_true", help="they may read, not change")
+    live.set_defaults(func=folder_command)
+    folders = commands.add_parser("folders", help="folders shared live: yours, and those shared with you")
+    folders.set_defaults(func=folders_command)
+    cut = commands.add_parser("folder-revoke", help="cut one user off a folder you share live (at once)")
+    cut.add_argument("id", help="the folder's id (from `cygnet share folders`)")
+    cut.add_argument("user", help="the user to cut off")
+    cut.set_defaults(func=folder_revoke_command)
+    stop = commands.add_parser("folder-stop", help="stop sharing a folder live: it is yours alone again")
+    stop.add_argument("id", help="the folder's id (from `cygnet share folders`)")
+    stop.set_defaults(func=folder_stop_command)
+
     for sub in commands.choices.values():
-        sub.add_argument("--workspace", default=".", help="the workspace folder (default: the current folder)")
+        if sub.get_default("func") in (folder_command, folders_command, folder_revoke_command, folder_stop_command):
+            sub.add_argument("--workspace", help="the workspace folder (default: this session's)")
+        else:
+            sub.add_argument("--workspace", default=".", help="the workspace folder (default: the current folder)")
         sub.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -120,6 +145,80 @@ def revoke_command(args, config_argv):
     share = _store(args, load_config(config_argv)).revoke(args.id, current_user())
     print(json.dumps({"revoked": share.id}) if args.json else f"revoked share {share.id} of {share.path}")
     return 0
+
+
+def _live(args, config):
+    """This session's live folders (cygnet.shares.live_folders), through the hub's share service."""
+    from cygnet.core import contract
+    from cygnet.core.errors import Unavailable
+
+    from .live_folders import LiveFolders
+    from .store import open_share_store
+
+    workspace = os.path.abspath(args.workspace or contract.WORKSPACE.get() or ".")
+    store = open_share_store(config, workspace)
+    if not hasattr(store, "folders"):
+        raise Unavailable("live shared folders need the hub's share service (run this in a session the hub started)")
+    return LiveFolders(store, workspace, config.data_dir, os.environ.get("JUPYTERHUB_USER", "")), workspace
+
+
+def folder_command(args, config_argv):
+    from cygnet.core.paths import from_shell
+
+    live, workspace = _live(args, load_config(config_argv))
+    path = from_shell(args.path, workspace)
+    mode = "ro" if args.read_only else "rw"
+    mine = next((f for f in live.sync()["folders"] if f["path"] == path and f["state"] == "shared"), None)
+    if mine is None:
+        folder = live.share(path, args.user, mode)
+    else:
+        for user in args.user:
+            folder = live.grant(mine["id"], user, mode)
+    if args.json:
+        print(json.dumps(folder, indent=2))
+        return 0
+    print(f"{folder['path']} is shared live ({folder['id']}) with {_members(folder)}")
+    print("they find it in shared/ of their workspace; cut one off with `cygnet share folder-revoke ID USER`")
+    return 0
+
+
+def folders_command(args, config_argv):
+    live, _ = _live(args, load_config(config_argv))
+    listing = live.sync()
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    if not listing["available"]:
+        print(listing["why"])
+    for f in listing["folders"]:
+        if f["owner"] == os.environ.get("JUPYTERHUB_USER"):
+            print(
+                f"{f['id']}  {f['path']}  yours, with {_members(f)}" + ("  (closing)" if f["state"] != "shared" else "")
+            )
+        else:
+            print(f"{f['id']}  shared/{f['owner']}/{f['name']}  from {f['owner']}")
+    if not listing["folders"]:
+        print("no folder is shared live with you or by you")
+    return 0
+
+
+def folder_revoke_command(args, config_argv):
+    live, _ = _live(args, load_config(config_argv))
+    folder = live.revoke(args.id, args.user)
+    print(json.dumps(folder, indent=2) if args.json else f"{args.user} can no longer enter {folder['path']}")
+    return 0
+
+
+def folder_stop_command(args, config_argv):
+    live, _ = _live(args, load_config(config_argv))
+    path = live.stop(args.id)
+    print(json.dumps({"id": args.id, "path": path}) if args.json else f"no longer shared; the folder is at {path}")
+    return 0
+
+
+def _members(folder):
+    members = folder["members"]
+    return ", ".join(f"{u} (read-only)" if m == "ro" else u for u, m in sorted(members.items())) or "nobody"
 
 
 def _when(timestamp):

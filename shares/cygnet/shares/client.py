@@ -10,7 +10,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import requests
 
@@ -18,9 +18,11 @@ from cygnet.core.errors import BadInput, CygnetError, Expired, NotFound, TooBusy
 from cygnet.core.paths import place_new
 
 from .bundle import pack, unpack_to_temp
+from .folders import Forbidden
+from .session import Conflict
 from .store import Share, _kind, files_of, share_source
 
-_ERRORS = {400: BadInput, 404: NotFound, 410: Expired, 429: TooBusy}
+_ERRORS = {400: BadInput, 403: Forbidden, 404: NotFound, 409: Conflict, 410: Expired, 429: TooBusy, 503: Unavailable}
 SPOOL_BYTES = 32 << 20
 
 
@@ -130,6 +132,28 @@ class ShareServiceClient:
             raise NotFound(str(e).replace("no share", "no notebook in the gallery")) from None
         share.bundle_path = f"api/gallery/{share.id}/bundle"
         return share
+
+    # --- live shared folders (cygnet.shares.folders; the files are moved by live_folders) ------
+    def folders(self):
+        """{space, folders}: the folders this user shares live or has been let into."""
+        return self._call("GET", "api/folders")
+
+    def folder_create(self, name, path, users, mode="rw"):
+        return self._call(
+            "POST", "api/folders", json_body={"name": name, "path": path, "users": list(users or []), "mode": mode}
+        )
+
+    def folder_grant(self, folder_id, user, mode="rw"):
+        return self._call(
+            "PUT", f"api/folders/{_id(folder_id)}/members/{quote(user, safe='')}", json_body={"mode": mode}
+        )
+
+    def folder_revoke(self, folder_id, user):
+        return self._call("DELETE", f"api/folders/{_id(folder_id)}/members/{quote(user, safe='')}")
+
+    def folder_close(self, folder_id):
+        """Cut every colleague off; the record while the folder is still in the space, else None."""
+        return self._call("DELETE", f"api/folders/{_id(folder_id)}")
 
     def _call(self, method, path, params=None, data=None, users=(), out=None, json_body=None):
         """One request to the service: its JSON (None for 204), or the body copied into `out`.
