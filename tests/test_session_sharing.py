@@ -259,3 +259,61 @@ def test_a_folder_shared_live_is_one_folder_for_both_until_its_owner_stops(shari
     assert read_text(owner, owner_url, "data/from-colleague.txt") == "the colleague's part"
     assert colleague.get(f"{colleague_url}/cygnet/api/folders", timeout=60).json()["folders"] == []
     assert owner.get(f"{owner_url}/cygnet/api/folders", timeout=60).json()["folders"] == []
+
+
+def test_a_folder_is_shared_live_from_the_file_browser_and_found_in_the_colleagues(sharing_hub, accounts):
+    """In Chromium: the owner right-clicks a folder, *Share Folder Live…*, names the colleague; the
+    colleague's *Shared* panel lists it and their file browser shows it under shared/<owner>/."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_lab_e2e import CHROMIUM, FLAGS, SHOTS
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    hub, api, _ = sharing_hub
+    hub.start_session(hub.login(COLLEAGUE), COLLEAGUE, {"view": f"LCG_iso/{PLATFORM}"})
+    owner_url = f"{hub.url}/user/{OWNER}"
+    assert api[OWNER].put(f"{owner_url}/api/contents/plots", json={"type": "directory"}, timeout=30).ok
+    body = {"type": "file", "format": "text", "content": "a plot"}
+    assert api[OWNER].put(f"{owner_url}/api/contents/plots/fit.txt", json=body, timeout=30).ok
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+
+            def lab_of(user):
+                page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+                page.set_default_timeout(90_000)
+                page.goto(f"{hub.url}/hub/login?next=/user/{user}/lab")
+                page.fill("#username_input", user)
+                page.fill("#password_input", hub.password)
+                page.click("#login_submit")
+                page.wait_for_url(f"**/user/{user}/lab**", timeout=120_000)
+                page.wait_for_selector(".jp-DirListing-item", timeout=120_000)
+                return page
+
+            owner = lab_of(OWNER)
+            owner.locator(".jp-DirListing-item", has_text="plots").click(button="right")
+            owner.click(".lm-Menu-item:has-text('Share Folder Live…')")
+            owner.fill(".cygnet-folder-users", COLLEAGUE)
+            owner.click(".cygnet-folder-share")
+            owner.wait_for_selector(f".cygnet-folder-members:has-text('Shared with {COLLEAGUE}')")
+            owner.screenshot(path=str(SHOTS / "hub-live-folder-dialog.png"))
+            owner.click(".jp-Dialog-button.jp-mod-accept")
+
+            colleague = lab_of(COLLEAGUE)
+            colleague.click(".jp-SideBar [data-id='cygnet-shared-panel']")
+            row = colleague.wait_for_selector(
+                f".cygnet-shared-folders .cygnet-folder-row:has-text('shared/{OWNER}/plots')"
+            )
+            assert f"from {OWNER}" in row.inner_text()
+            colleague.click(".jp-SideBar [data-id='filebrowser']")
+            for name in ("shared", OWNER, "plots"):  # the folder is in their own workspace now
+                colleague.locator(".jp-DirListing-item", has_text=name).first.dblclick()
+            colleague.wait_for_selector(".jp-DirListing-item:has-text('fit.txt')")
+            colleague.screenshot(path=str(SHOTS / "hub-live-folder-colleague.png"))
+        finally:
+            browser.close()
+    folder = next(f for f in api[OWNER].get(f"{owner_url}/cygnet/api/folders", timeout=60).json()["folders"])
+    assert api[OWNER].delete(f"{owner_url}/cygnet/api/folders/{folder['id']}", timeout=60).ok

@@ -119,7 +119,7 @@ class LiveFolderBody extends Widget {
         await postJSON('folders', { path: this.path, users, mode });
       }
       this.users.value = '';
-      this.message.textContent = `Shared with ${users.join(', ')}.`;
+      this.message.textContent = `Done: ${users.join(', ')} will find it in shared/ of their own workspace.`;
     } catch (error) {
       this.message.textContent = (error as Error).message;
       notifyError(`Share ${this.path} live`, error);
