@@ -54,9 +54,6 @@ docs: install-test
 	$(BIN)/python -m cygnet.core.contract --update docs/development.md
 	$(BIN)/mkdocs build --strict
 
-# The front end's unit tests (Jest), in the extension's folder.
-lab-test: $(LAB_BUILT)
-	cd $(LAB) && PATH="$(abspath $(BIN)):$$PATH" jlpm test --silent
 
 install: sysdeps $(VENV)/.installed
 install-test: sysdeps sysdeps-test $(VENV)/.installed-test
@@ -82,6 +79,11 @@ $(LAB_BUILT): $(VENV)/.deps $(NODE) $(LAB)/package.json $(LAB)/yarn.lock $(LAB)/
 
 lab: $(LAB_BUILT)
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+
+# The front end's unit tests (Jest), in the extension's folder; after the build they test against
+# (this rule comes after LAB_BUILT's definition: make expands a rule's prerequisites as it reads).
+lab-test: $(LAB_BUILT)
+	cd $(LAB) && PATH="$(abspath $(BIN)):$$PATH" jlpm test --silent
 
 $(VENV)/.installed: $(VENV)/.deps $(LAB_BUILT) $(PROXY) pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
