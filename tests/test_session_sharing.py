@@ -317,3 +317,53 @@ def test_a_folder_is_shared_live_from_the_file_browser_and_found_in_the_colleagu
             browser.close()
     folder = next(f for f in api[OWNER].get(f"{owner_url}/cygnet/api/folders", timeout=60).json()["folders"])
     assert api[OWNER].delete(f"{owner_url}/cygnet/api/folders/{folder['id']}", timeout=60).ok
+
+
+def test_a_colleague_in_a_shared_session_opens_the_notebook_with_their_own_kernel(sharing_hub, accounts):
+    """*Open My Own Kernel on This Notebook*: a colleague working in the owner's shared session
+    asks where their own session has the notebook; in a folder shared live with them it opens
+    there (after a look at what is shared), where a kernel runs as them; elsewhere the answer
+    says what to ask the owner."""
+    hub, api, tokens = sharing_hub
+    owner, colleague = api[OWNER], api[COLLEAGUE]
+    hub.start_session(hub.login(COLLEAGUE), COLLEAGUE, {"view": f"LCG_iso/{PLATFORM}"})
+    owner_url, colleague_url = f"{hub.url}/user/{OWNER}", f"{hub.url}/user/{COLLEAGUE}"
+    assert owner.put(f"{owner_url}/api/contents/ana", json={"type": "directory"}, timeout=30).ok
+    notebook = {"type": "notebook", "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}}
+    assert owner.put(f"{owner_url}/api/contents/ana/fit.ipynb", json=notebook, timeout=30).ok
+    assert owner.put(f"{owner_url}/api/contents/private.ipynb", json=notebook, timeout=30).ok
+    folder = owner.post(f"{owner_url}/cygnet/api/folders", json={"path": "ana", "users": [COLLEAGUE]}, timeout=60)
+    assert folder.status_code == 201, folder.text
+    assert owner.post(session_api(hub, "/shares"), json={"users": [COLLEAGUE]}, timeout=60).status_code == 201
+    try:
+        own = f"{owner_url}/cygnet/api/folders/own-kernel"
+        r = colleague.get(own, params={"path": "ana/fit.ipynb"}, timeout=60)
+        assert r.status_code == 200, r.text
+        there = r.json()
+        assert there["path"] == f"shared/{OWNER}/ana/fit.ipynb", there
+        assert there["url"].startswith("/hub/user-redirect/cygnet/folders/open?path="), there
+        # The hub sends the colleague to their own session, which links the folder and opens it.
+        landing = there["url"].replace("/hub/user-redirect/", f"/user/{COLLEAGUE}/")
+        r = colleague.get(f"{hub.url}{landing}", allow_redirects=False, timeout=60)
+        assert r.status_code == 302 and r.headers["Location"].endswith(f"/lab/tree/shared/{OWNER}/ana/fit.ipynb"), (
+            r.status_code,
+            r.headers,
+            r.text[:300],
+        )
+        got = colleague.get(f"{colleague_url}/api/contents/shared/{OWNER}/ana/fit.ipynb", timeout=30)
+        assert got.ok, got.text
+        kernel = hub.kernel(COLLEAGUE, tokens[COLLEAGUE], kernel_name("LCG_iso", PLATFORM))
+        try:
+            assert kernel.run("import os; print(os.getuid())").strip() == str(accounts[COLLEAGUE].pw_uid)
+        finally:
+            kernel.shutdown()
+
+        r = colleague.get(own, params={"path": "private.ipynb"}, timeout=60)
+        assert r.status_code == 404 and f"ask {OWNER} to share its folder" in r.json()["message"], r.text
+        r = owner.get(own, params={"path": "ana/fit.ipynb"}, timeout=60)
+        assert r.status_code == 400 and "your own session" in r.json()["message"], r.text
+        r = colleague.get(f"{colleague_url}/cygnet/folders/open", params={"path": "../etc"}, timeout=60)
+        assert r.status_code == 400, r.text
+    finally:
+        owner.delete(session_api(hub, f"/shares/{COLLEAGUE}"), timeout=60)
+        owner.delete(f"{owner_url}/cygnet/api/folders/{folder.json()['id']}", timeout=60)

@@ -2,15 +2,20 @@
 workspace folder with named hub users, lets more in, cuts them off and stops sharing; every
 member's session keeps its links and its files' access up to date (`start_sync`)."""
 
+from urllib.parse import urlencode
+
 from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_escape, url_path_join
 from tornado import web
 from tornado.ioloop import PeriodicCallback
 
-from cygnet.core.errors import Unavailable
-from cygnet.shares.live_folders import LiveFolders
+from cygnet.core.errors import CygnetError, Unavailable, as_http_error
+from cygnet.shares.live_folders import LINKS, LiveFolders
 
 from . import session_access
-from .handlers import CygnetHandler
+from .handlers import CygnetHandler, hub_redirect_path
 
 FOLDER_ID = r"[0-9a-f]{16}"
 USER = r"[^/]{1,255}"
@@ -105,8 +110,61 @@ class FolderMemberHandler(FolderHandlerBase):
         self.finish_json(await self.run_core(self.folders().revoke, folder_id, user))
 
 
+class OwnKernelHandler(FolderHandlerBase):
+    """GET /cygnet/api/folders/own-kernel?path=P, for a colleague this session is shared with: where
+    their own session opens the notebook P with their own kernel (their view, Spark and Kerberos
+    ticket), when P is in a folder the owner shares live with them; 404 (saying what to ask the
+    owner) when it is not. The document stays one file, in the folder both work in."""
+
+    co_editors = True
+    query_params = ("path",)
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        path = self.argument("path") or ""
+        if not session_access.is_co_editor(self):
+            raise web.HTTPError(400, "this is your own session: its kernels run as you already")
+        you, owner = session_access.user_name(self), session_access.owner()
+        there = await self.run_core(self.folders().colleague_path, path, you)
+        if there is None:
+            raise web.HTTPError(
+                404,
+                f"{path} is not in a folder {owner} shares live with you: ask {owner} to share its folder "
+                "with you (Share Folder Live…), and your own session opens it with your own kernel",
+            )
+        opener = url_path_join(hub_redirect_path() or self.base_url, "cygnet", "folders", "open")
+        self.finish_json({"path": there, "url": f"{opener}?{urlencode({'path': there})}"})
+
+
+class OpenSharedHandler(ExtensionHandlerMixin, JupyterHandler):
+    """GET /cygnet/folders/open?path=shared/<owner>/<name>/...: this session looks at what is
+    shared with its user now (so a folder shared a moment ago is linked), then opens the path in
+    JupyterLab. The page an *Open My Own Kernel* link lands on, through the hub's user-redirect."""
+
+    auth_resource = "cygnet"
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        session_access.check_owner(self, "this page")
+        path = self.get_argument("path", "")
+        live = self.extensionapp.live_folders
+        if live is None:
+            raise web.HTTPError(Unavailable.http_status, NOT_HERE)
+        if not path.startswith(LINKS + "/") or ".." in path.split("/") or len(path) > 4096:
+            raise web.HTTPError(400, f"path must lead into {LINKS}/, where folders shared with you are")
+        try:
+            await self.extensionapp.work.quick(live.sync, timeout=120)
+        except CygnetError as e:
+            raise as_http_error(e) from e
+        self.redirect(url_path_join(self.base_url, "lab", "tree", url_escape(path)))
+
+
 default_handlers = [
     ("/cygnet/api/folders", FoldersHandler),
+    ("/cygnet/api/folders/own-kernel", OwnKernelHandler),
+    ("/cygnet/folders/open", OpenSharedHandler),
     (rf"/cygnet/api/folders/({FOLDER_ID})", FolderHandler),
     (rf"/cygnet/api/folders/({FOLDER_ID})/members/({USER})", FolderMemberHandler),
 ]

@@ -601,6 +601,14 @@ PATHS = {
             errors=(400, 404, 409),
         ),
     },
+    "/folders/own-kernel": {
+        "get": _operation(
+            "For a colleague this session is shared with: where their own session opens this notebook with "
+            "their own kernel (the folder must be shared live with them)",
+            response=_obj({"path": STRING, "url": STRING}, ["path", "url"]),
+            query=[("path", True)],
+        )
+    },
     "/folders/{id}": {
         "delete": _operation(
             "Stop sharing a folder live: everyone is cut off at once and it comes back to its place",

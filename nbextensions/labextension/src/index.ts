@@ -15,7 +15,7 @@ import { SessionStatus, sessionInfo, showSessionShareDialog } from './sessionSha
 import { RunsPanel } from './runsPanel';
 import { showShareDialog } from './shareDialog';
 import { SharedPanel } from './sharedPanel';
-import { showLiveFolderDialog } from './liveFolders';
+import { openWithOwnKernel, showLiveFolderDialog } from './liveFolders';
 import { ComputePanel } from './computePanel';
 import { syncToBox } from './syncDialog';
 import { terminalInView } from './terminalInView';
@@ -39,7 +39,8 @@ const COMMANDS = {
   runBatch: 'cygnet:run-as-batch-job',
   history: 'cygnet:history',
   shareSession: 'cygnet:share-session',
-  shareFolderLive: 'cygnet:share-folder-live'
+  shareFolderLive: 'cygnet:share-folder-live',
+  ownKernel: 'cygnet:open-with-own-kernel'
 };
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -167,7 +168,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return path ? showLiveFolderDialog(path) : undefined;
       }
     });
+    // A colleague in this shared session runs code as its owner; their own kernel is one click away.
+    let coEditor = false;
+    commands.addCommand(COMMANDS.ownKernel, {
+      label: 'Open My Own Kernel on This Notebook',
+      caption:
+        'Open this notebook in your own session, where code runs as you (the folder must be shared live with you)',
+      isVisible: () => coEditor,
+      isEnabled: () => !!notebookPath(),
+      execute: () => {
+        const path = notebookPath();
+        return path ? openWithOwnKernel(path) : undefined;
+      }
+    });
     void sessionInfo().then(info => {
+      coEditor = !!info?.hub && info.owner !== info.you;
       sessionStatus.display(info);
       owner = !!info?.hub && info.owner === info.you;
       if (info && info.owner !== info.you) {

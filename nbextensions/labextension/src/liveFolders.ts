@@ -186,3 +186,21 @@ export function liveFolderRows(listing: LiveFolders, me: string | null, after: (
         )
   );
 }
+
+/** For a colleague in someone's shared session: open this notebook in their own session, with
+ * their own kernel (view, Spark, Kerberos), when its folder is shared live with them; otherwise
+ * say what to ask the owner. */
+export async function openWithOwnKernel(path: string): Promise<void> {
+  try {
+    const there = await requestAPI<{ path: string; url: string }>(
+      `folders/own-kernel?path=${encodeURIComponent(path)}`
+    );
+    window.open(there.url, '_blank');
+  } catch (error) {
+    await showDialog({
+      title: 'Open My Own Kernel on This Notebook',
+      body: (error as Error).message,
+      buttons: [Dialog.okButton()]
+    });
+  }
+}

@@ -99,6 +99,18 @@ class LiveFolders:
         self._forget(folder_id)
         return place.relative_to(self.workspace).as_posix()
 
+    def colleague_path(self, path, colleague):
+        """Where `colleague` finds this workspace's `path` in their own workspace (under shared/),
+        when it lies in a folder shared live with them; else None."""
+        path = path.strip("/")
+        for folder in self.client.folders()["folders"]:
+            if folder["state"] != "shared" or folder["owner"] != self.user or colleague not in folder["members"]:
+                continue
+            if path == folder["path"] or path.startswith(folder["path"] + "/"):
+                rest = path[len(folder["path"]) :]
+                return f"{LINKS}/{_safe_name(folder['owner'])}/{_safe_name(folder['name'])}{rest}"
+        return None
+
     # --- every member's side ----------------------------------------------------------------
     def sync(self):
         """Keep up with the service: links to what is shared with this user (and none to what
