@@ -54,6 +54,8 @@ def sharing_hub(tmp_path_factory, accounts, readable_views):  # noqa: F811
         # Sessions ask the hub about colleagues' open websockets every second (default 10 s).
         'c.Spawner.args = ["--Cygnet.session_recheck_interval=1"]\n'
         f"c.CygnetHub.shared_folders_root = {str(space_parent / 'space')!r}\n"
+        # The owner reads the hub services' metrics (a site gives this to its Prometheus).
+        f'c.JupyterHub.load_roles = [{{"name": "metrics", "scopes": ["read:metrics"], "users": ["{OWNER}"]}}]\n'
     )
     hub = Hub(folder / "data", env={"CYGNET_VIEWS_PATH": str(readable_views)}, args=[f"--config={site}"]).start()
     try:
@@ -367,3 +369,16 @@ def test_a_colleague_in_a_shared_session_opens_the_notebook_with_their_own_kerne
     finally:
         owner.delete(session_api(hub, f"/shares/{COLLEAGUE}"), timeout=60)
         owner.delete(f"{owner_url}/cygnet/api/folders/{folder.json()['id']}", timeout=60)
+
+
+def test_the_hub_services_metrics_answer_only_a_token_with_read_metrics(sharing_hub):
+    hub, api, _ = sharing_hub
+    shares = api[OWNER].get(f"{hub.url}/services/cygnet-shares/metrics", timeout=60)
+    assert shares.status_code == 200, shares.text
+    for name in ("cygnet_hub_shares", "cygnet_gallery_entries", "cygnet_live_folders", "cygnet_share_page_views"):
+        assert name in shares.text, name
+    runs = api[OWNER].get(f"{hub.url}/services/cygnet-runs/metrics", timeout=60)
+    assert runs.status_code == 200 and "cygnet_runs_service_wake_ups" in runs.text, runs.text[-500:]
+    for service in ("cygnet-shares", "cygnet-runs"):
+        refused = api[COLLEAGUE].get(f"{hub.url}/services/{service}/metrics", timeout=60)
+        assert refused.status_code == 403 and "read:metrics" in refused.json()["message"], refused.text

@@ -31,6 +31,7 @@ from cygnet.core import contract
 from cygnet.runs.store import Database
 from cygnet.server.log_scrub import ScrubSecrets
 
+from . import service_metrics
 from .service_api import ServiceApiHandler
 from .signals import stop_on_signals
 
@@ -130,7 +131,10 @@ class Hub:
 def wake_due(store, hub, lead, now=None):
     """Start the stopped sessions that have work within `lead` seconds; [(user, what happened)]."""
     now = time.time() if now is None else now
-    return [(user, _wake(store, hub, user, next_time, now)) for user, next_time in store.due(now + lead, now)]
+    done = [(user, _wake(store, hub, user, next_time, now)) for user, next_time in store.due(now + lead, now)]
+    for _, outcome in done:
+        service_metrics.WAKES.labels(outcome).inc()
+    return done
 
 
 def _wake(store, hub, user, next_time, now):
@@ -196,7 +200,11 @@ class HealthHandler(web.RequestHandler):
 
 def make_app(store, prefix):
     return web.Application(
-        [(rf"{prefix}api/wake", WakeHandler, {"store": store}), (rf"{prefix}(?:health)?", HealthHandler)],
+        [
+            (rf"{prefix}api/wake", WakeHandler, {"store": store}),
+            (rf"{prefix}metrics", service_metrics.MetricsHandler),
+            (rf"{prefix}(?:health)?", HealthHandler),
+        ],
         xsrf_cookies=False,
         log_function=_log_request,
     )
@@ -217,6 +225,18 @@ def start_waker(store, hub, lead, every=1.0):
 
     threading.Thread(target=run, name="cygnet-runs-waker", daemon=True).start()
     return stopping
+
+
+def _pending(store):
+    """For the service's metrics: users with a wake-up ahead."""
+    with store._connect() as db:
+        (count,) = db.execute("SELECT COUNT(*) FROM wakes").fetchone()
+    yield (
+        "cygnet_runs_service_wake_ups",
+        "Stopped or running sessions with work ahead the service watches",
+        [],
+        {(): count},
+    )
 
 
 def _message(response):
@@ -246,6 +266,7 @@ def main():
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/cygnet-runs/")
     store = WakeStore(os.environ[contract.RUNS_WAKE_DB.name])
     hub = Hub(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
+    service_metrics.register(lambda: _pending(store))
     make_app(store, prefix).listen(url.port or 80, "127.0.0.1", xheaders=True)
     start_waker(store, hub, float(contract.RUNS_WAKE_LEAD.get()))
     log.info("waking sessions for their schedules, on %s (under %s)", url.geturl(), prefix)

@@ -46,7 +46,9 @@ from cygnet.shares.pages import TOKEN, BadShareLinks, SharePages, page_routes, r
 from cygnet.shares.render import RenderCache
 from cygnet.shares.store import ShareStore
 
+from . import service_metrics
 from .service_api import ServiceApiHandler
+from .service_metrics import MetricsHandler
 from .signals import stop_on_signals
 
 log = logging.getLogger("cygnet.shares")
@@ -504,11 +506,40 @@ def make_app(service):
             (rf"{p}api/folders/({SHARE_ID})/members/([^/]{{1,255}})", FolderMemberHandler, args),
             (rf"{p}gallery/?", GalleryPage, args),
             (rf"{p}gallery/({SHARE_ID})/?(?:(thumb\.png|raw))?", GalleryPage, args),
+            (rf"{p}metrics", MetricsHandler),
             (rf"{p}(?:health)?", HealthHandler),  # the hub looks at the root to see the service is up
         ],
         log_function=_log_request,
         xsrf_cookies=False,
     )
+
+
+def record_counts(store, folders):
+    """What the service holds, for its metrics (service_metrics): shares by state, gallery entries,
+    and live shared folders with their members."""
+    now = time.time()
+    with store.lock:
+        rows = store.db.execute("SELECT revoked IS NOT NULL, expires IS NOT NULL AND expires < ? FROM shares", (now,))
+        shares = {}
+        for revoked, expired in rows.fetchall():
+            state = ("revoked" if revoked else "expired" if expired else "active",)
+            shares[state] = shares.get(state, 0) + 1
+        gallery = dict(
+            ((("hidden" if hidden else "published"),), n)
+            for hidden, n in store.db.execute(
+                "SELECT g.hidden_by IS NOT NULL, COUNT(*) FROM gallery g JOIN shares s ON s.id = g.share_id "
+                "WHERE s.revoked IS NULL GROUP BY g.hidden_by IS NOT NULL"
+            ).fetchall()
+        )
+    with folders.lock:
+        live = {(state,): n for state, n in folders.db.execute("SELECT state, COUNT(*) FROM folders GROUP BY state")}
+        members = {
+            (mode,): n for mode, n in folders.db.execute("SELECT mode, COUNT(*) FROM folder_members GROUP BY mode")
+        }
+    yield "cygnet_hub_shares", "Share links in the hub's share service, by state", ["state"], shares
+    yield "cygnet_gallery_entries", "Notebooks in the site's gallery, by visibility", ["visibility"], gallery
+    yield "cygnet_live_folders", "Folders shared live, by state", ["state"], live
+    yield "cygnet_live_folder_members", "Colleagues let into folders shared live, by access", ["mode"], members
 
 
 def _log_request(handler):
@@ -533,6 +564,7 @@ def main():
         int(contract.SHARE_MAX_BYTES.get()),
     )
     folders = SharedFolders(os.environ[contract.SHARES_DB.name], contract.SHARED_FOLDERS_ROOT.get())
+    service_metrics.register(lambda: record_counts(store, folders))
     app = make_app(Service(store, prefix, hub_base, folders=folders))
     app.listen(url.port or 80, contract.SHARES_BIND.get(), xheaders=True)
     log.info("serving shares on %s (under %s)", url.geturl(), prefix)
