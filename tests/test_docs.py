@@ -49,3 +49,16 @@ def test_the_readme_keeps_the_two_commands_and_the_layout():
     readme = (ROOT / "README.md").read_text()
     for needed in ("make up", "make test", "## Layout", "## Status", "docs/configuration.md"):
         assert needed in readme
+
+
+def test_the_grafana_dashboard_charts_only_metrics_the_admin_guide_names():
+    import json
+    import re
+
+    dashboard = json.loads((ROOT / "docker" / "grafana" / "cygnet-dashboard.json").read_text())
+    guide = (ROOT / "docs" / "admin-guide.md").read_text()
+    names = {m for p in dashboard["panels"] for t in p["targets"] for m in re.findall(r"cygnet_\w+", t["expr"])}
+    assert names, "the dashboard charts Cygnet's metrics"
+    for name in names:
+        base = re.sub(r"_(total|bucket|sum|count)$", "", name)
+        assert base in guide, f"{name} is charted but the admin guide does not name it"
