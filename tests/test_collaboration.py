@@ -117,3 +117,55 @@ def test_the_history_dialog_diffs_a_checkpoint_and_restores_it_into_the_open_not
     # and the file is the version, whatever the open document saved meanwhile
     wait_for(lambda: "gauss" in (collab.root / "fit.ipynb").read_text(), "the restored version in the file", timeout=30)
     assert "landau" not in (collab.root / "fit.ipynb").read_text()
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)")
+def test_a_cells_outputs_outlive_the_browser_that_ran_it(collab, browser):  # noqa: F811 - the fixture
+    """The browser that ran a cell closes while it runs; what the cell prints afterwards is in
+    the notebook (cygnet.server.output_keeper): in the file, and in the next browser to open it."""
+    go = collab.root / "go-on"
+    go.unlink(missing_ok=True)
+    code = (
+        "import os, time\n"
+        "print('before the browser closed', flush=True)\n"
+        f"while not os.path.exists({str(go)!r}):\n"
+        "    time.sleep(0.05)\n"
+        "print('after the browser closed', flush=True)\n"
+        "'the result'"
+    )
+    (collab.root / "long.ipynb").write_text(notebook(KERNEL, [("code", code)]))
+    context, page = fresh_page(browser)
+    try:
+        open_lab(page, collab, "long.ipynb")
+        page.wait_for_selector("text=| Idle", timeout=120_000)
+        cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first
+        run_cell(page, cell)
+        cell.locator(".jp-OutputArea-output", has_text="before the browser closed").wait_for(timeout=120_000)
+        gone = collab.log().count("Starting buffering for")  # the server's line when a kernel's last browser goes
+    finally:
+        context.close()  # the browser goes while the cell still runs
+    wait_for(lambda: collab.log().count("Starting buffering for") > gone, "the server saw the browser go", timeout=60)
+    go.touch()  # now the cell goes on, with nobody watching
+
+    def saved_outputs():
+        import json
+
+        cells = json.loads((collab.root / "long.ipynb").read_text())["cells"]
+        return cells[0]["outputs"] if "the result" in json.dumps(cells[0]["outputs"]) else None
+
+    outputs = wait_for(saved_outputs, "the outputs after the browser closed, saved in the notebook", timeout=120)
+    text = "".join(o.get("text", "") if isinstance(o.get("text"), str) else "".join(o.get("text", [])) for o in outputs)
+    assert text.count("before the browser closed") == 1 and text.count("after the browser closed") == 1, outputs
+    assert [o["output_type"] for o in outputs] == ["stream", "execute_result"], outputs
+
+    context, page = fresh_page(browser)  # the user comes back
+    try:
+        open_lab(page, collab, "long.ipynb")
+        cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first
+        cell.locator(".jp-OutputArea-output", has_text="after the browser closed").wait_for(timeout=120_000)
+        cell.locator(".jp-OutputArea-output", has_text="the result").wait_for()
+        cell.locator(".jp-InputPrompt", has_text="[1]").wait_for()  # its execution count too
+        shot(page, "outputs-after-the-browser-closed")
+    finally:
+        context.close()
+        go.unlink(missing_ok=True)
