@@ -9,6 +9,7 @@ import re
 import pytest
 
 from tests.support.cli import PLATFORM
+from tests.support.views import kernel_name
 from tests.test_lab_e2e import CHROMIUM, FLAGS, SHOTS
 
 pytestmark = pytest.mark.skipif(
@@ -18,6 +19,17 @@ pytestmark = pytest.mark.skipif(
 
 def shot(page, name):
     page.screenshot(path=str(SHOTS / f"hub-{name}.png"))
+
+
+def logged_in(browser, hub, user, next_path):
+    """A page of a fresh browser context where `user` has just logged in to the hub, bound for `next_path`."""
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    page.set_default_timeout(90_000)
+    page.goto(f"{hub.url}/hub/login?next={next_path}")
+    page.fill("#username_input", user)
+    page.fill("#password_input", hub.password)
+    page.click("#login_submit")
+    return page
 
 
 def test_login_form_lab_and_the_shared_panel(hub):
@@ -85,7 +97,8 @@ def test_a_colleague_works_in_a_shared_session_until_the_owner_revokes(hub):
     """Kim shares her running session with Lee; Lee, logged in to the hub in Chromium, opens
     Kim's JupyterLab: the status bar says whose session it is and whose identity its code runs
     with, Kim's own tools (her share links, her runs) are not shown to him, and her notebook
-    opens. Kim revokes: Lee's browser is refused from then on."""
+    opens. Both work on it at once, each seeing the other's edits flagged with the other's hub
+    name. Kim revokes: Lee's browser is refused from then on."""
     from playwright.sync_api import sync_playwright
 
     kim_web = hub.login("kim")
@@ -93,8 +106,19 @@ def test_a_colleague_works_in_a_shared_session_until_the_owner_revokes(hub):
     hub.start_session(kim_web, "kim", {"view": f"LCG_marker/{PLATFORM}"})
     kim = hub.api(hub.token(kim_web, "kim"))
     content = {
-        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Kim's analysis", "id": "k1"}],
-        "metadata": {},
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": "# Kim's analysis", "id": "k1"},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": "fit = None",
+                "id": "k2",
+                "outputs": [],
+                "execution_count": None,
+            },
+        ],
+        # Its kernel, so JupyterLab opens it without asking for one (a dialog over the cells).
+        "metadata": {"kernelspec": {"name": kernel_name("LCG_marker", PLATFORM), "display_name": "Python 3"}},
         "nbformat": 4,
         "nbformat_minor": 5,
     }
@@ -106,12 +130,7 @@ def test_a_colleague_works_in_a_shared_session_until_the_owner_revokes(hub):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
-            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-            page.set_default_timeout(90_000)
-            page.goto(f"{hub.url}/hub/login?next=/user/kim/lab/tree/kim.ipynb")
-            page.fill("#username_input", "lee")
-            page.fill("#password_input", hub.password)
-            page.click("#login_submit")
+            page = logged_in(browser, hub, "lee", "/user/kim/lab/tree/kim.ipynb")
             # JupyterHub asks him once to let Kim's server know who he is.
             page.click("button:has-text('Authorize')", timeout=120_000)
             page.wait_for_url("**/user/kim/lab/**", timeout=120_000)
@@ -121,6 +140,27 @@ def test_a_colleague_works_in_a_shared_session_until_the_owner_revokes(hub):
             assert page.query_selector(".jp-SideBar [data-id='cygnet-shared-panel']") is None
             assert page.query_selector(".jp-SideBar [data-id='cygnet-runs-panel']") is None
             shot(page, "shared-session")
+
+            # Kim, in her own browser, on the same notebook: they co-edit, each named.
+            kim_page = logged_in(browser, hub, "kim", "/user/kim/lab/tree/kim.ipynb")
+            kim_page.wait_for_url("**/user/kim/lab/**", timeout=120_000)
+            editors = {}
+            for who, their_page in (("lee", page), ("kim", kim_page)):
+                editors[who] = their_page.locator(
+                    ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content"
+                ).first
+                editors[who].wait_for(timeout=120_000)
+            editors["lee"].click()
+            page.keyboard.press("End")
+            page.keyboard.type("  # lee was here")
+            kim_page.locator(".jp-CodeCell .cm-content", has_text="lee was here").first.wait_for()
+            kim_page.locator(".jp-remote-userFlag-name", has_text="lee").first.wait_for(state="attached")
+            editors["kim"].click()
+            kim_page.keyboard.press("End")
+            kim_page.keyboard.type("  # and kim")
+            page.locator(".jp-CodeCell .cm-content", has_text="and kim").first.wait_for()
+            page.locator(".jp-remote-userFlag-name", has_text="kim").first.wait_for(state="attached")
+            shot(page, "shared-session-co-editing")
 
             assert kim.delete(f"{shares}/lee", timeout=60).status_code == 200
             answer = page.evaluate("fetch('/user/kim/api/contents/kim.ipynb').then(r => r.status)")

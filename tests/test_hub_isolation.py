@@ -31,15 +31,36 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def shared_interpreter():
+def shared_interpreter(tmp_path_factory):
     """Every account must be able to run the service's Python (as on a site, where it is in /opt
     or /cvmfs). Here it may sit under /root (pyenv): the folders on the way get o+x, the right to
-    pass through without listing, for the length of the test, and their modes back afterwards."""
+    pass through without listing, while any module needs it, and their modes back afterwards.
+    Modules on other pytest-xdist workers need it too (test_session_sharing), so the workers of
+    one run count who holds it, in a file under the run's temporary folder, and the last one out
+    restores the modes: one worker restoring them under another's spawns made those fail."""
+    import fcntl
+    import json
     import sys
 
-    changed = let_every_account_through([Path(os.path.realpath(sys.executable)), Path(__file__).resolve()])
+    base = tmp_path_factory.getbasetemp()
+    run = base.parent if base.name.startswith("popen-gw") else base  # shared by the run's workers
+    state_file, lock_file = run / "accounts-let-through.json", run / "accounts-let-through.lock"
+    with open(lock_file, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = json.loads(state_file.read_text()) if state_file.exists() else {"holders": 0, "changed": []}
+        changed = let_every_account_through([Path(os.path.realpath(sys.executable)), Path(__file__).resolve()])
+        state["holders"] += 1
+        state["changed"] += [[str(folder), mode] for folder, mode in changed]
+        state_file.write_text(json.dumps(state))
     yield
-    restore(changed)
+    with open(lock_file, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = json.loads(state_file.read_text())
+        state["holders"] -= 1
+        if state["holders"] == 0:
+            restore([(Path(folder), mode) for folder, mode in state["changed"]])
+            state["changed"] = []
+        state_file.write_text(json.dumps(state))
 
 
 def let_every_account_through(targets, listable=()):

@@ -268,6 +268,7 @@ def test_a_folder_is_shared_live_from_the_file_browser_and_found_in_the_colleagu
     colleague's *Shared* panel lists it and their file browser shows it under shared/<owner>/."""
     from playwright.sync_api import sync_playwright
 
+    from tests.test_hub_e2e import logged_in
     from tests.test_lab_e2e import CHROMIUM, FLAGS, SHOTS
 
     if not os.path.exists(CHROMIUM):
@@ -285,12 +286,7 @@ def test_a_folder_is_shared_live_from_the_file_browser_and_found_in_the_colleagu
         try:
 
             def lab_of(user):
-                page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-                page.set_default_timeout(90_000)
-                page.goto(f"{hub.url}/hub/login?next=/user/{user}/lab")
-                page.fill("#username_input", user)
-                page.fill("#password_input", hub.password)
-                page.click("#login_submit")
+                page = logged_in(browser, hub, user, f"/user/{user}/lab")
                 page.wait_for_url(f"**/user/{user}/lab**", timeout=120_000)
                 page.wait_for_selector(".jp-DirListing-item", timeout=120_000)
                 return page
