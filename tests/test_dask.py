@@ -5,6 +5,7 @@ and zarr and parquet on the test xrootd and the WebDAV box."""
 
 import json
 import os
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -103,7 +104,7 @@ def test_storage_options_for_eos_and_box_urls(monkeypatch):
 def test_the_gateways_configuration_runs_workers_in_the_chosen_view(tmp_path):
     from traitlets.config import Config
 
-    from cygnet.hub.dask_gateway import configure, write_config
+    from cygnet.hub.dask_gateway import configure, encrypt_key, write_config
     from tests.support.views import lcg_view
 
     roots = tmp_path / "views"
@@ -153,6 +154,39 @@ def test_the_gateways_configuration_runs_workers_in_the_chosen_view(tmp_path):
     shared = Config()
     configure(shared, str(tmp_path / "dask_gateway_settings.json"))
     assert "kerberos_cache" not in [f["field"] for f in shared.Backend.cluster_options(None).get_specification()]
+    # On Slurm: the user's jobs, in the site's partition and account, the scheduler's size the site's.
+    slurm = {"partition": "dask", "account": "physics", "scheduler_memory_gib": 0.5}
+    write_config(
+        tmp_path,
+        {
+            **settings,
+            "backend": "slurm",
+            "slurm": slurm,
+            "db_url": "sqlite:///x.db",
+            "encrypt_key_file": str(encrypt_key(tmp_path)),
+        },
+    )
+    batch = Config()
+    configure(batch, str(tmp_path / "dask_gateway_settings.json"))
+    assert batch.DaskGateway.backend_class == "cygnet.hub.dask_gateway_backend.UserSlurmBackend"
+    assert (batch.SlurmClusterConfig.partition, batch.SlurmClusterConfig.account) == ("dask", "physics")
+    assert batch.SlurmClusterConfig.scheduler_memory == "512M" and batch.DBBackendBase.db_url == "sqlite:///x.db"
+    assert "kerberos_cache" in [f["field"] for f in batch.Backend.cluster_options(None).get_specification()]
+
+
+def test_the_slurm_backend_submits_as_the_user_with_each_word_of_a_views_command_quoted():
+    from cygnet.hub.dask_gateway import view_command
+    from cygnet.hub.dask_gateway_backend import UserSlurmBackend
+
+    backend = UserSlurmBackend()
+    assert os.path.basename(backend.dask_gateway_jobqueue_launcher) == "dask-gateway-jobqueue-launcher"
+    command = view_command("/views/LCG 1/setup.sh", "distributed.cli.dask_worker")
+    cluster = type(
+        "Cluster", (), {"config": type("Config", (), {"worker_cmd": command})(), "scheduler_address": "tls://a:1"}
+    )
+    backend.worker_nthreads_memory_limit_args = lambda cluster: ("1", "1G")
+    words = backend.get_worker_command(cluster, "w1")
+    assert shlex.split(" ".join(words))[:4] == command, "the job script's line gives bash its script as one word"
 
 
 def test_gateway_workers_get_cygnets_kernel_side_packages_and_nothing_else(tmp_path):

@@ -9,6 +9,7 @@ import requests
 
 from tests.support.cli import PLATFORM
 from tests.support.hub import Hub
+from tests.support.waiting import wait_for
 
 
 def test_the_form_offers_the_sites_views_and_a_session_starts_on_the_chosen_one(hub):
@@ -392,3 +393,40 @@ def test_the_hubs_dask_gateway_gives_each_user_clusters_of_their_own(tmp_path, s
             time.sleep(2)
     finally:
         hub.stop()
+
+
+def test_a_user_runs_two_named_sessions_side_by_side_each_with_its_own_choices(hub):
+    user = "nina"
+    web = hub.login(user)
+    hub.start_session(web, user, {"view": f"LCG_marker/{PLATFORM}", "cores": "1", "memory": "2G", "cluster": "none"})
+    page, action = hub.spawn_form(web, f"{user}/second")
+    assert action and f"LCG_second/{PLATFORM}" in page.text, "a named server gets the form too"
+    choice = {"view": f"LCG_second/{PLATFORM}", "cores": "2", "memory": "4G", "cluster": "none"}
+    r = web.post(action, data=choice, timeout=120, allow_redirects=False)
+    assert r.status_code == 302, r.text[-500:]
+    hub.wait_ready(web, f"{user}/second")
+    token = hub.token(web, user)
+    api = hub.api(token)
+    servers = api.get(f"{hub.url}/hub/api/users/{user}", timeout=30).json()["servers"]
+    assert servers[""]["user_options"]["view"] == f"LCG_marker/{PLATFORM}"
+    assert servers["second"]["user_options"]["view"] == f"LCG_second/{PLATFORM}"
+    assert "second" in web.get(f"{hub.url}/hub/home", timeout=30).text, "the home page lists named servers"
+    # Each runs kernels on its own view, at once.
+    first = hub.kernel(user, token, f"lcg_marker__{PLATFORM}")
+    second = hub.kernel(f"{user}/second", token, f"lcg_second__{PLATFORM}")
+    try:
+        where = "import os; print(os.environ['CYGNET_VIEW'])"
+        assert first.run(where).strip().startswith("LCG_marker")
+        assert second.run(where).strip().startswith("LCG_second")
+        # Stopping one leaves the other and its kernel running.
+        r = api.delete(f"{hub.url}/hub/api/users/{user}/servers/second", timeout=60)
+        assert r.status_code in (202, 204), r.text
+        wait_for(
+            lambda: "second" not in api.get(f"{hub.url}/hub/api/users/{user}", timeout=30).json()["servers"],
+            "the named server stops",
+            60,
+        )
+        assert first.run("print(6 * 7)").strip() == "42"
+    finally:
+        first.shutdown()
+    hub.stop_session(api, user)

@@ -2,6 +2,7 @@
 workers are processes on this machine, in a view), simple authentication (a user name), on
 127.0.0.1, configured by Cygnet's own `cygnet.hub.dask_gateway`."""
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -12,7 +13,9 @@ from .jupyter import VENV_BIN, free_port
 
 
 class Gateway:
-    def __init__(self, folder, views_roots, default_view=None, idle_timeout=600, max_workers=8):
+    def __init__(
+        self, folder, views_roots, default_view=None, idle_timeout=600, max_workers=8, backend="unsafe-local", env=None
+    ):
         from cygnet.core.config import Cygnet
         from cygnet.hub.dask_gateway import workers_python_path, write_config
 
@@ -23,8 +26,9 @@ class Gateway:
             "address": f"127.0.0.1:{self.port}",
             "proxy_address": f"127.0.0.1:{self.proxy_port}",
             "auth": "simple",
-            "backend": "unsafe-local",
-            "clusters_directory": str(folder / "clusters"),
+            "backend": backend,
+            "clusters_directory": str(folder / "clusters") if backend == "unsafe-local" else None,
+            "slurm": {"scheduler_memory_gib": 0.5},
             "idle_timeout": idle_timeout,
             "max_workers": max_workers,
             "views_roots": [str(root) for root in views_roots],
@@ -36,6 +40,7 @@ class Gateway:
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "dask-gateway-server"), "-f", str(self.config)],
             cwd=folder,
+            env={**os.environ, **(env or {})},
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -65,8 +70,10 @@ class Gateway:
         answer.raise_for_status()
         return sorted(answer.json())
 
+    def log_tail(self, size=6000):
+        return Path(self.log.name).read_text(errors="replace")[-size:]
+
     def stop(self):
-        import os
         import signal
 
         try:

@@ -55,9 +55,9 @@ class Hub(Service):
             raise RuntimeError(f"login of {user} failed: {r.status_code}")
         return http
 
-    def spawn_form(self, http):
-        """The form page and the URL it posts to."""
-        page = http.get(f"{self.url}/hub/spawn", timeout=60)
+    def spawn_form(self, http, server=""):
+        """The form page and the URL it posts to (`server`: "<user>/<name>" of a named server)."""
+        page = http.get(f"{self.url}/hub/spawn" + (f"/{server}" if server else ""), timeout=60)
         action = re.search(r'<form[^>]*action="([^"]+)"', page.text)
         return page, (self.url + action.group(1).replace("&amp;", "&")) if action else None
 

@@ -1,10 +1,13 @@
 """A real Slurm on 127.0.0.1 for tests and benchmarks: munged, slurmctld and one slurmd node
-(2 CPUs) from Debian's slurm-wlm and munge, configured in a temporary folder, on free ports.
+from Debian's slurm-wlm and munge, configured in a temporary folder, on free ports. The node
+says it has 4 CPUs and 4,000 MB, whatever the machine has (config_overrides): a Dask cluster's
+scheduler and two workers are three one-core jobs at once.
 Clients (sbatch, squeue, scancel) find it through $SLURM_CONF, which `env` gives."""
 
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,10 +22,10 @@ SlurmdPort={slurmd_port}
 SlurmUser={user}
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket={base}/munge.sock
+AuthInfo=socket={public}/munge.sock
 CredType=cred/munge
 StateSaveLocation={base}/state
-SlurmdSpoolDir={base}/spool
+SlurmdSpoolDir={public}/spool
 SlurmctldPidFile={base}/slurmctld.pid
 SlurmdPidFile={base}/slurmd.pid
 SlurmctldLogFile={base}/slurmctld.log
@@ -38,7 +41,8 @@ MpiDefault=none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 MessageTimeout=10
-NodeName={node} NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 State=UNKNOWN
+SlurmdParameters=config_overrides
+NodeName={node} NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=4 RealMemory=4000 State=UNKNOWN
 PartitionName=debug Nodes={node} Default=YES MaxTime=INFINITE State=UP
 """
 
@@ -48,28 +52,35 @@ def available():
 
 
 class Slurm:
-    def __init__(self, base):
+    """`for_all_accounts`: other accounts submit jobs too (as on a site, where slurm.conf and
+    munge's socket are open to all): those two then live in a folder of their own, 0755, outside
+    pytest's private folders; the munge key and Slurm's state stay private."""
+
+    def __init__(self, base, for_all_accounts=False):
         self.base = Path(base)
+        self.public = Path(tempfile.mkdtemp(prefix="cygnet-slurm-")) if for_all_accounts else self.base
         self.procs = []
-        self.env = {"SLURM_CONF": str(self.base / "slurm.conf")}
+        self.env = {"SLURM_CONF": str(self.public / "slurm.conf")}
 
     def start(self, timeout=30):
         base = self.base
         (base / "state").mkdir(parents=True)
-        (base / "spool").mkdir()
+        (self.public / "spool").mkdir(mode=0o755)
         os.chmod(base, 0o700)
+        os.chmod(self.public, 0o755 if self.public != base else 0o700)
         key = base / "munge.key"
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
-        conf = CONF.format(base=base, ctld_port=free_port(), slurmd_port=free_port(), user="root", node=NODE)
-        (base / "slurm.conf").write_text(conf)
+        ports = {"ctld_port": free_port(), "slurmd_port": free_port()}
+        conf = CONF.format(base=base, public=self.public, user="root", node=NODE, **ports)
+        (self.public / "slurm.conf").write_text(conf)
         env = {**os.environ, **self.env}
         munge = [
-            "munged", "-F", "-f", f"--socket={base}/munge.sock", f"--key-file={key}",
+            "munged", "-F", "-f", f"--socket={self.public}/munge.sock", f"--key-file={key}",
             f"--log-file={base}/munged.log", f"--pid-file={base}/munged.pid", f"--seed-file={base}/munged.seed",
         ]  # fmt: skip
         self._spawn(munge, env)
-        self._wait(lambda: (base / "munge.sock").exists(), "munged", timeout)
+        self._wait(lambda: (self.public / "munge.sock").exists(), "munged", timeout)
         self._spawn(["slurmctld", "-D", "-i"], env)
         self._spawn(["slurmd", "-D", "-N", NODE], env)
         self._wait(lambda: self.idle(), "the Slurm node", timeout)
@@ -106,3 +117,5 @@ class Slurm:
             except subprocess.TimeoutExpired:
                 proc.kill()
         self.procs = []
+        if self.public != self.base:
+            shutil.rmtree(self.public, ignore_errors=True)

@@ -11,8 +11,9 @@ scales and stops only their own clusters. Its configuration file is two lines th
   roots are looked at again when the options are asked for (at most every 30 s);
 - `idle_timeout`: a cluster no client has used for that long stops itself, the gateway's own
   guard for kernels that vanish (Cygnet's server also stops a dead kernel's clusters at once);
-- the local backend: processes on this machine, as the user's Unix account (LocalBackend, when
-  the hub runs as root with per-user accounts) or as the hub's own (UnsafeLocalBackend);
+- the backend: processes on this machine, as the user's Unix account (LocalBackend, when the hub
+  runs as root with per-user accounts) or as the hub's own (UnsafeLocalBackend), or Slurm jobs of
+  the user (`CygnetHub.dask_gateway_backend = "slurm"`, SlurmBackend);
 - Cygnet's kernel-side packages on the scheduler's and workers' path (`python_path`), as on a
   kernel's: tasks that read root:// or box URLs through Cygnet's fsspec adapters (zarr, parquet)
   run on the workers.
@@ -28,6 +29,17 @@ from cygnet.hub.dask_gateway import configure
 
 configure(c, {settings!r})
 """
+
+
+# Where each cluster's scheduler and workers run (the settings' "backend"):
+BACKENDS = {
+    # this machine, as the gateway's own account (sessions that all run as the hub's account)
+    "unsafe-local": "dask_gateway_server.backends.local.UnsafeLocalBackend",
+    # this machine, as the user's account (LocalBackend's own set-up chowns "/": see the module)
+    "local": "cygnet.hub.dask_gateway_backend.UserLocalBackend",
+    # Slurm jobs of the user's account
+    "slurm": "cygnet.hub.dask_gateway_backend.UserSlurmBackend",
+}
 
 
 def write_config(folder, settings):
@@ -87,16 +99,20 @@ def configure(c, settings_path):
             c.JupyterHubAuthenticator.jupyterhub_api_url = s["hub_api_url"]
     else:  # tests and single-user machines: a user name, no password
         c.DaskGateway.authenticator_class = "dask_gateway_server.auth.SimpleAuthenticator"
-    as_users = s.get("backend", "unsafe-local") != "unsafe-local"
-    if as_users:  # LocalBackend's own working-folder set-up chowns "/": see dask_gateway_backend
-        c.DaskGateway.backend_class = "cygnet.hub.dask_gateway_backend.UserLocalBackend"
-    else:
-        c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
+    backend = s.get("backend", "unsafe-local")
+    as_users = backend != "unsafe-local"
+    c.DaskGateway.backend_class = BACKENDS[backend]
     if s.get("clusters_directory"):  # else the gateway's own: a private temporary folder per cluster
         c.LocalBackend.clusters_directory = s["clusters_directory"]
     if s.get("db_url"):  # a database on disk keeps clusters' secrets encrypted, with this key
-        c.LocalBackend.db_url = s["db_url"]
-        c.LocalBackend.db_encrypt_keys = [Path(s["encrypt_key_file"]).read_text().strip()]
+        c.DBBackendBase.db_url = s["db_url"]
+        c.DBBackendBase.db_encrypt_keys = [Path(s["encrypt_key_file"]).read_text().strip()]
+    if backend == "slurm":
+        slurm = s.get("slurm") or {}
+        for key in ("partition", "account", "qos"):
+            setattr(c.SlurmClusterConfig, key, slurm.get(key, ""))
+        c.SlurmClusterConfig.scheduler_cores = 1
+        c.SlurmClusterConfig.scheduler_memory = f"{int(float(slurm.get('scheduler_memory_gib', 1.0)) * 1024)}M"
     c.ClusterConfig.idle_timeout = float(s.get("idle_timeout", 1800))
     c.ClusterConfig.cluster_max_workers = int(s.get("max_workers", 20))
     c.ClusterConfig.worker_threads = None
@@ -203,15 +219,28 @@ def add_gateway_service(c, hub, folder):
         say("no usable views: the Dask gateway is not started (its workers run in a view)")
         return
     local_spawner = c.JupyterHub.get("spawner_class") == "cygnet.hub.spawner.CygnetLocalSpawner"
+    if local_spawner and hub.dask_gateway_backend == "slurm":
+        say(
+            "the Dask gateway is not started: its Slurm backend submits jobs as each user's account, "
+            "and sessions here all run as the hub's (use cygnet.hub.spawner.CygnetSystemUserSpawner)"
+        )
+        return
+    host = hub.dask_gateway_host
     state = Path(folder) / name
     settings = {
-        "address": f"127.0.0.1:{private_port}",
-        "proxy_address": f"127.0.0.1:{port}",
+        "address": f"{host}:{private_port}",
+        "proxy_address": f"{host}:{port}",
         "prefix": prefix,
         "auth": "jupyterhub",
         # Sessions under the hub's own account: clusters too. Users as themselves: theirs too,
-        # with the gateway's private temporary folders (users cannot pass through the hub's).
-        "backend": "unsafe-local" if local_spawner else "local",
+        # with the gateway's private temporary folders (users cannot pass through the hub's), or
+        # as Slurm jobs of theirs.
+        "backend": "unsafe-local" if local_spawner else hub.dask_gateway_backend,
+        "slurm": {
+            "partition": hub.dask_gateway_slurm_partition,
+            "account": hub.dask_gateway_slurm_account,
+            "scheduler_memory_gib": hub.dask_gateway_scheduler_memory,
+        },
         "clusters_directory": str(state / "clusters") if local_spawner else None,
         "python_path": workers_python_path(cygnet.kernel_packages),
         "db_url": f"sqlite:///{state / 'gateway.sqlite'}",
@@ -225,7 +254,7 @@ def add_gateway_service(c, hub, folder):
     config = write_config(state, settings)
     service = {
         "name": name,
-        "url": f"http://127.0.0.1:{port}",
+        "url": f"http://{host}:{port}",
         "command": [os.path.join(os.path.dirname(sys.executable), "dask-gateway-server"), "-f", str(config)],
         "display": False,  # an API (and clusters' dashboards), not a page
         "environment": {"PATH": os.environ.get("PATH", "")},
@@ -235,6 +264,6 @@ def add_gateway_service(c, hub, folder):
     grant_user_access(c, name)
     c.Spawner.environment = {
         **site_value(c.Spawner, "environment", {}),
-        contract.DASK_GATEWAY_URL.name: f"http://127.0.0.1:{port}{prefix}",
-        contract.DASK_GATEWAY_PROXY.name: f"gateway://127.0.0.1:{port}",
+        contract.DASK_GATEWAY_URL.name: f"http://{host}:{port}{prefix}",
+        contract.DASK_GATEWAY_PROXY.name: f"gateway://{host}:{port}",
     }

@@ -9,7 +9,7 @@ import secrets
 import shutil
 import sys
 
-from traitlets import Bool, Float, Integer, Unicode
+from traitlets import Bool, Enum, Float, Integer, Unicode
 from traitlets.config import Configurable
 from traitlets.config.loader import LazyConfigValue
 
@@ -119,6 +119,29 @@ class CygnetHub(Configurable):
         "their own. Its schedulers and workers run on this machine, in the view the user picks.",
     ).tag(config=True)
     dask_gateway_port = Integer(0, help="Port of the gateway's API and dashboards (0: a free one).").tag(config=True)
+    dask_gateway_backend = Enum(
+        ["local", "slurm"],
+        "local",
+        help="Where the gateway runs each user's schedulers and workers, as the user's own account: 'local' "
+        "(processes on this machine) or 'slurm' (Slurm jobs of the user, submitted with the Slurm tools on "
+        "the hub's machine; staging files go in ~/.dask-gateway, which the nodes must see). Both need the hub "
+        "to run as root with an account per user; with the embedded spawner clusters run as the hub's account.",
+    ).tag(config=True)
+    dask_gateway_host = Unicode(
+        "127.0.0.1",
+        help="The address the gateway's API and proxy listen on, and sessions and schedulers reach them by: "
+        "127.0.0.1 while everything runs on this machine; this machine's address on the cluster network "
+        "when schedulers are Slurm jobs on other nodes.",
+    ).tag(config=True)
+    dask_gateway_slurm_partition = Unicode(help="The Slurm partition gateway jobs go to (default: Slurm's).").tag(
+        config=True
+    )
+    dask_gateway_slurm_account = Unicode(
+        help="The Slurm account gateway jobs are charged to (default: the user's)."
+    ).tag(config=True)
+    dask_gateway_scheduler_memory = Float(
+        1.0, help="Memory (GiB) a gateway cluster's scheduler job asks Slurm for (it gets one core)."
+    ).tag(config=True)
     dask_gateway_idle_timeout = Integer(
         1800, help="Seconds a gateway cluster with no client lives on before it stops itself (0: never)."
     ).tag(config=True)
@@ -164,6 +187,11 @@ def configure(c):
         default("Authenticator", "allow_all", True)
         say(f"users log in with any name and the password in {os.path.join(folder, 'password')}")
     default("JupyterHub", "spawner_class", "cygnet.hub.spawner.CygnetLocalSpawner")
+    # Several sessions of one user at once (one on a GPU view, one on CPU), each with its own
+    # form choices; what Cygnet keeps per user (port leases, managed Connect servers, schedules)
+    # is shared safely between them.
+    default("JupyterHub", "allow_named_servers", True)
+    default("JupyterHub", "named_server_limit_per_user", 3)
     if c.JupyterHub.spawner_class == "cygnet.hub.spawner.CygnetLocalSpawner":
         say(
             "every session runs under this account, with NO isolation between users: for trials and "
