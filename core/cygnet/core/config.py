@@ -190,6 +190,12 @@ class Cygnet(Configurable):
         help="Whether to switch the mail server connection to TLS (STARTTLS) before sending.",
     ).tag(config=True)
 
+    session_end_warning = Float(
+        600.0,
+        help="When the session runs as a batch job with a time limit (CygnetSlurmSpawner), how many seconds "
+        "before the end JupyterLab warns that the session will stop (save your work); 0: no warning.",
+    ).tag(config=True)
+
     session_recheck_interval = Float(
         10.0,
         help="Under a hub, how often, in seconds, the session asks the hub again about every open "
@@ -269,6 +275,8 @@ class Cygnet(Configurable):
             "CPU_LIMIT",
             "MEM_LIMIT",
             "JUPYTERHUB_USER",
+            # The batch job the session runs in (CygnetSlurmSpawner): srun from a kernel uses its allocation.
+            "SLURM_*",
         ],
         help="Names (shell-style patterns) of the server's environment variables a kernel "
         "inherits; everything else a kernel sees comes from its view.",

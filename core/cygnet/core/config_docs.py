@@ -50,6 +50,14 @@ HUB_SECTIONS = [
         "Each session as the user's own Unix account (beside LocalProcessSpawner's own options).",
     ),
     (
+        "CygnetSlurmSpawner",
+        "cygnet.hub.slurm_spawner",
+        "CygnetSlurmSpawner",
+        "Each session as a Slurm job of the user (beside batchspawner's SlurmSpawner options: "
+        "`req_partition`, `req_account`, `req_runtime`, `req_qos`, `req_options`, `req_prologue`, ...; "
+        "the form's cores and memory set `req_nprocs` and `req_memory`). Needs `batchspawner`.",
+    ),
+    (
         "CygnetKubeSpawner",
         "cygnet.hub.spawner",
         "CygnetContainerMixin",

@@ -219,6 +219,7 @@ def configure(c):
     )
     default("Spawner", "http_timeout", 120)
     default("Spawner", "start_timeout", 120)
+    default("CygnetSlurmSpawner", "start_timeout", 900)  # a session's job may wait in the queue
     if hub.cull_idle_timeout > 0:
         add_culler(c, hub.cull_idle_timeout, hub.cull_every)
     if hub.session_sharing:

@@ -134,16 +134,22 @@ class CygnetSystemUserSpawner(CygnetSpawnerMixin, LocalProcessSpawner):
     )
 
     async def start(self):
-        try:
-            home = pwd.getpwnam(self.user.name).pw_dir
-        except KeyError:
-            raise web.HTTPError(
-                500, f"{self.user.name} has no account on this machine: each user needs a Unix account of that name"
-            ) from None
-        if self.private_homes:
-            if os.path.isdir(home) and os.stat(home).st_mode & 0o077:
-                os.chmod(home, os.stat(home).st_mode & 0o700)
+        account_home(self.user.name, private=self.private_homes)
         return await super().start()
+
+
+def account_home(name, private=True):
+    """The home of the Unix account `name` (a clear error when there is none), made 0700 first
+    when `private` (Debian's useradd makes homes readable by everyone)."""
+    try:
+        home = pwd.getpwnam(name).pw_dir
+    except KeyError:
+        raise web.HTTPError(
+            500, f"{name} has no account on this machine: each user needs a Unix account of that name"
+        ) from None
+    if private and os.path.isdir(home) and os.stat(home).st_mode & 0o077:
+        os.chmod(home, os.stat(home).st_mode & 0o700)
+    return home
 
 
 class CygnetContainerMixin(CygnetSpawnerMixin):

@@ -310,6 +310,15 @@ SCHEMAS = {
         {"owner": STRING, "you": STRING, "hub": {"type": "boolean"}, "shared_with": {"type": ["array", "null"]}},
         ["owner", "you", "hub", "shared_with"],
     ),
+    "SessionLimit": _obj(
+        {
+            "scheduler": {"type": ["string", "null"]},
+            "job": {"type": ["string", "null"]},
+            "ends": NULLABLE_NUMBER,
+            "warn_before": NUMBER,
+        },
+        ["scheduler", "job", "ends", "warn_before"],
+    ),
     "GalleryEntry": _obj(
         {
             "id": STRING,
@@ -563,6 +572,14 @@ PATHS = {
     "/session": {
         "get": _operation(
             "Whose session this is and who asks; the owner also sees who it is shared with", response=_ref("Session")
+        )
+    },
+    "/session/limit": {
+        "get": _operation(
+            "When this session's batch job reaches its time limit (null outside a job or without a limit), "
+            "and how many seconds before JupyterLab warns",
+            response=_ref("SessionLimit"),
+            errors=(),
         )
     },
     "/session/shares": {

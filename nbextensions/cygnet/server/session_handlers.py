@@ -1,9 +1,11 @@
 """Sharing this running session with named hub users (cygnet.shares.session), under
-/cygnet/api/session: who it belongs to (any user who reaches it may ask), and the owner's grants."""
+/cygnet/api/session: who it belongs to (any user who reaches it may ask), and the owner's grants;
+and when its batch job ends (/cygnet/api/session/limit)."""
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from cygnet.core import batch_job
 from cygnet.core.errors import CygnetError, as_http_error
 from cygnet.shares.session import SessionShares, checked_users, for_this_session
 
@@ -80,8 +82,22 @@ class SessionShareHandler(CygnetHandler):
         self.finish_json({"revoked": grant.user, "closed": closed})
 
 
+class SessionLimitHandler(CygnetHandler):
+    """GET /cygnet/api/session/limit: when this session's batch job ends (its time limit), and
+    how long before JupyterLab warns: {scheduler, job, ends, warn_before}; nulls outside a job."""
+
+    co_editors = True
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        limit = await self.run_core(batch_job.session_end)
+        self.finish_json({**limit, "warn_before": self.extensionapp.cygnet.session_end_warning})
+
+
 default_handlers = [
     ("/cygnet/api/session", SessionHandler),
+    ("/cygnet/api/session/limit", SessionLimitHandler),
     ("/cygnet/api/session/shares", SessionSharesHandler),
     (rf"/cygnet/api/session/shares/({USER})", SessionShareHandler),
 ]

@@ -8,6 +8,7 @@ import { LabIcon, runIcon, shareIcon } from '@jupyterlab/ui-components';
 
 import { showHistory } from './historyDialog';
 import { KerberosStatus, authenticate } from './kerberosStatus';
+import { watchSessionEnd } from './sessionLimit';
 import { copyOpenLink, openRepository } from './openRepo';
 import { watchSparkProgress } from './progressCancel';
 import { runAsBatchJob } from './runDialog';
@@ -107,6 +108,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: () => syncToBox(browsers.tracker.currentWidget?.model.path || '.')
     });
     const kerberosStatus = new KerberosStatus();
+    watchSessionEnd();
     commands.addCommand(COMMANDS.kerberos, {
       label: 'Kerberos: Authenticate…',
       caption: 'Get a Kerberos ticket for EOS, Spark and the services around them',

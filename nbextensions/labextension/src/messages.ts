@@ -127,6 +127,27 @@ export function timeLeft(seconds: number): string {
   return hours ? `${hours}h ${minutes}m` : `${minutes}m`;
 }
 
+/** When this session's batch job ends (GET /cygnet/api/session/limit). */
+export interface SessionLimit {
+  scheduler: string | null;
+  job: string | null;
+  ends: number | null;
+  warn_before: number;
+}
+
+/** The warning to show at `now` (epoch seconds) when the job's end is near; null: none yet. */
+export function sessionEndWarning(limit: SessionLimit, now: number): string | null {
+  if (limit.ends === null || limit.warn_before <= 0 || limit.ends - now > limit.warn_before) {
+    return null;
+  }
+  const left = limit.ends - now;
+  const when = left > 0 ? `in ${timeLeft(left)}` : 'now';
+  return (
+    `This session's ${limit.scheduler ?? 'batch'} job ${limit.job ?? ''} reaches its time limit ${when}: ` +
+    'save your work; the session and its kernels stop then.'
+  ).replace('  ', ' ');
+}
+
 /** The status bar's words for a ticket at `now` (epoch seconds). */
 export function describeTicket(ticket: Ticket, now: number): string {
   if (!ticket.principal || ticket.expires === null || ticket.expires <= now) {

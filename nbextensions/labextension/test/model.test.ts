@@ -31,6 +31,7 @@ import {
   describeMembers,
   describeSession,
   describeTicket,
+  sessionEndWarning,
   describeVersion,
   errorMessage,
   expiresSoon,
@@ -544,5 +545,20 @@ describe('live shared folders', () => {
   it('names who is in a folder, and who may only read', () => {
     expect(describeMembers({})).toBe('nobody yet');
     expect(describeMembers({ carol: 'ro', bob: 'rw' })).toBe('bob, carol (read-only)');
+  });
+});
+
+describe('the session end warning', () => {
+  const now = 1_800_000_000;
+  const limit = { scheduler: 'slurm', job: '42', ends: now + 540, warn_before: 600 };
+  it('warns within the window, with the time left', () => {
+    expect(sessionEndWarning(limit, now)).toBe(
+      "This session's slurm job 42 reaches its time limit in 9m: save your work; the session and its kernels stop then."
+    );
+  });
+  it('says nothing before the window, without an end, or when turned off', () => {
+    expect(sessionEndWarning({ ...limit, ends: now + 601 }, now)).toBeNull();
+    expect(sessionEndWarning({ ...limit, ends: null }, now)).toBeNull();
+    expect(sessionEndWarning({ ...limit, warn_before: 0 }, now)).toBeNull();
   });
 });
