@@ -2,7 +2,8 @@
 Slurm job of the user's own account on a real Slurm (slurmctld, slurmd and munged on 127.0.0.1).
 The form's cores and memory become the job's request; a job that must wait says where it is in
 the queue; one Slurm refuses fails the spawn with Slurm's reason; the session knows when its
-job's time is up. An account is made for the test (CI runs as root; elsewhere it is skipped)."""
+job's time is up. A GPU chosen in the form (of the test Slurm's two stand-in GPUs) is the job's
+gres, counted in the form and seen by kernels as CUDA_VISIBLE_DEVICES. An account is made for the test (CI runs as root; elsewhere it is skipped)."""
 
 import html
 import json
@@ -81,6 +82,7 @@ def test_a_session_runs_as_a_slurm_job_of_its_user_waiting_its_turn(tmp_path, ac
         "c.CygnetSlurmSpawner.core_choices = [1, 2]\n"
         "c.CygnetSlurmSpawner.memory_choices = ['1G', '64G']\n"
         "c.CygnetSlurmSpawner.req_runtime = '00:30:00'\n"
+        "c.CygnetSlurmSpawner.gpu_choices = [{'name': 'gpu', 'label': 'One GPU', 'slurm_gres': 'gpu:1'}]\n"
         "c.CygnetHub.cull_idle_timeout = 0\n"
         "c.Spawner.args = ['--allow-root', '--Cygnet.session_end_warning=1200']\n"
     )
@@ -94,8 +96,9 @@ def test_a_session_runs_as_a_slurm_job_of_its_user_waiting_its_turn(tmp_path, ac
     try:
         wait_for(lambda: [filler, "root", "wrap", "4", "100M", "RUNNING"] in squeue(slurm), "the filler runs", 60)
         web = hub.login(USER)
-        _, action = hub.spawn_form(web)
-        choice = {"view": f"LCG_iso/{PLATFORM}", "cores": "2", "memory": "1G", "cluster": "none"}
+        page, action = hub.spawn_form(web)
+        assert ">One GPU (2 free)</option>" in page.text, "the form says how many GPUs are free"
+        choice = {"view": f"LCG_iso/{PLATFORM}", "cores": "2", "memory": "1G", "gpu": "gpu", "cluster": "none"}
         r = web.post(action, data=choice, timeout=120, allow_redirects=False)
         assert r.status_code == 302, r.text[-800:]
         token = hub.token(web, USER)
@@ -109,18 +112,23 @@ def test_a_session_runs_as_a_slurm_job_of_its_user_waiting_its_turn(tmp_path, ac
         assert [j[1:] for j in squeue(slurm) if j[2] == "cygnet-session"] == [
             [USER, "cygnet-session", "2", "1G", "RUNNING"]
         ]
+        assert [j[0] for j in squeue(slurm, "%b %j") if j[1] == "cygnet-session"] == ["gres:gpu:1"]
         kernel = hub.kernel(USER, token, kernel_name("LCG_iso", PLATFORM))
         try:
-            out = kernel.run("import os; print(os.getuid(), os.environ['SLURM_JOB_ID'], os.environ['CYGNET_CORES'])")
+            out = kernel.run(
+                "import os; e = os.environ\n"
+                "print(os.getuid(), e['SLURM_JOB_ID'], e['CYGNET_CORES'], e['CYGNET_GPU'], e['CUDA_VISIBLE_DEVICES'])"
+            )
         finally:
             kernel.shutdown()
-        assert out.split() == [str(account.pw_uid), session[0][0], "2"], out
+        assert out.split() == [str(account.pw_uid), session[0][0], "2", "gpu", "0"], out
         limit = hub.api(token).get(f"{hub.url}/user/{USER}/cygnet/api/session/limit", timeout=30).json()
         assert limit["scheduler"] == "slurm" and limit["job"] == session[0][0] and limit["warn_before"] == 1200
         assert 25 * 60 < limit["ends"] - time.time() <= 30 * 60, limit
 
         # A job Slurm cannot run fails its spawn with Slurm's reason, at once.
-        _, big = hub.spawn_form(web, f"{USER}/big")
+        page, big = hub.spawn_form(web, f"{USER}/big")
+        assert ">One GPU (1 free)</option>" in page.text, "the session's GPU is taken"
         r = web.post(big, data={**choice, "memory": "64G"}, timeout=120, allow_redirects=False)
         text = html.unescape(r.text) + hub.log()
         assert "Slurm refused the session's job" in text, text[-3000:]

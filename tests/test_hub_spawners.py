@@ -187,3 +187,51 @@ def test_the_form_explains_each_field_and_describes_each_view():
     # A site with no view: the refusal says what its administrators do about it.
     with pytest.raises(BadInput, match="cygnet views build default"):
         check_options({}, SiteChoices(views=[]))
+
+
+GPUS = [
+    {"name": "a100", "label": "One NVIDIA A100", "slurm_gres": "gpu:a100:1", "kubernetes": {"nvidia.com/gpu": 1}},
+    {"name": "mig-1g", "label": "A100 slice (1g.10gb)", "kubernetes": {"nvidia.com/mig-1g.10gb": 1}, "docker_count": 1},
+    {"name": "h100", "slurm_gres": "gpu:h100:1", "groups": ["gpu-users"]},
+]
+
+
+def test_gpu_choices_become_each_spawners_own_request_and_only_a_members_choice_is_taken(kube):
+    async def pods():
+        spawner = await kube(gpu_choices=GPUS)
+        form = spawner.options_form(spawner)
+        spawner.apply_cygnet_options({**CHOICE, "gpu": "mig-1g"})
+        with_gpu = await spawner.get_pod_manifest()
+        spawner.apply_cygnet_options({**CHOICE, "gpu": "none"})
+        without = await spawner.get_pod_manifest()
+        with pytest.raises(web.HTTPError) as refused:
+            spawner.apply_cygnet_options({**CHOICE, "gpu": "h100"})  # the test user is in no group
+        return form, with_gpu, without, refused.value, spawner
+
+    form, with_gpu, without, refused, spawner = asyncio.run(pods())
+    assert 'id="cygnet-gpu"' in form and ">No GPU</option>" in form and ">A100 slice (1g.10gb)</option>" in form
+    assert "h100" not in form, "a choice limited to a group is not offered to others"
+    assert with_gpu.spec.containers[0].resources.limits["nvidia.com/mig-1g.10gb"] == "1"
+    env = {e.name: e.value for e in with_gpu.spec.containers[0].env}
+    assert env["CYGNET_GPU"] == "mig-1g"
+    assert "nvidia.com/mig-1g.10gb" not in without.spec.containers[0].resources.limits
+    assert refused.status_code == 400 and "not one of the GPU choices this site offers you" in refused.log_message
+    # A member of the group may take it.
+    spawner.user.groups = [type("Group", (), {"name": "gpu-users"})()]
+    spawner.apply_cygnet_options({**CHOICE, "gpu": "h100"})
+    assert spawner.environment["CYGNET_GPU"] == "h100"
+
+
+def test_a_docker_container_asks_for_its_gpus_as_device_requests():
+    pytest.importorskip("dockerspawner")
+    from types import SimpleNamespace
+
+    from cygnet.hub.docker_spawner import CygnetDockerSpawner
+
+    user = SimpleNamespace(name="alice", id=3, url="/user/alice/", escaped_name="alice", groups=[])
+    spawner = CygnetDockerSpawner(user=user, image="cygnet:test", view_choices=[VIEW], gpu_choices=GPUS)
+    spawner.apply_cygnet_options({**CHOICE, "gpu": "mig-1g"})
+    requests = spawner.extra_host_config["device_requests"]
+    assert requests == [{"Driver": "nvidia", "Count": 1, "Capabilities": [["gpu"]]}]
+    spawner.apply_cygnet_options({**CHOICE, "gpu": "none"})
+    assert "device_requests" not in spawner.extra_host_config

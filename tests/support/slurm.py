@@ -1,7 +1,8 @@
 """A real Slurm on 127.0.0.1 for tests and benchmarks: munged, slurmctld and one slurmd node
 from Debian's slurm-wlm and munge, configured in a temporary folder, on free ports. The node
 says it has 4 CPUs and 4,000 MB, whatever the machine has (config_overrides): a Dask cluster's
-scheduler and two workers are three one-core jobs at once.
+scheduler and two workers are three one-core jobs at once. It has two GPUs (gres), whose
+devices are stand-ins (/dev/tty1 and /dev/tty2).
 Clients (sbatch, squeue, scancel) find it through $SLURM_CONF, which `env` gives."""
 
 import os
@@ -42,7 +43,8 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 MessageTimeout=10
 SlurmdParameters=config_overrides
-NodeName={node} NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=4 RealMemory=4000 State=UNKNOWN
+GresTypes=gpu
+NodeName={node} NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=4 RealMemory=4000 Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes={node} Default=YES MaxTime=INFINITE State=UP
 """
 
@@ -74,6 +76,9 @@ class Slurm:
         ports = {"ctld_port": free_port(), "slurmd_port": free_port()}
         conf = CONF.format(base=base, public=self.public, user="root", node=NODE, **ports)
         (self.public / "slurm.conf").write_text(conf)
+        # Two GPUs that are not there: Slurm schedules them, counts them and sets
+        # CUDA_VISIBLE_DEVICES in jobs that ask for them, all that a GPU choice needs of it.
+        (self.public / "gres.conf").write_text(f"NodeName={NODE} Name=gpu File=/dev/tty[1-2]\n")
         env = {**os.environ, **self.env}
         munge = [
             "munged", "-F", "-f", f"--socket={self.public}/munge.sock", f"--key-file={key}",

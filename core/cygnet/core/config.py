@@ -277,6 +277,10 @@ class Cygnet(Configurable):
             "JUPYTERHUB_USER",
             # The batch job the session runs in (CygnetSlurmSpawner): srun from a kernel uses its allocation.
             "SLURM_*",
+            # The GPUs the session was given (Slurm, the NVIDIA container runtime).
+            "CUDA_VISIBLE_DEVICES",
+            "NVIDIA_VISIBLE_DEVICES",
+            "GPU_DEVICE_ORDINAL",
         ],
         help="Names (shell-style patterns) of the server's environment variables a kernel "
         "inherits; everything else a kernel sees comes from its view.",

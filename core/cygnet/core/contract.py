@@ -116,6 +116,7 @@ BASE_VIEW = Var("CYGNET_BASE_VIEW", "", "the view a custom environment is built 
 VIEW_CHOSEN = Var("CYGNET_VIEW_CHOSEN", "", "the view chosen in the hub's form")
 CORES = Var("CYGNET_CORES", "", "the cores chosen in the hub's form (also the session's cpu_limit)")
 MEMORY = Var("CYGNET_MEMORY", "", "the memory chosen in the hub's form (also the session's mem_limit)")
+GPU = Var("CYGNET_GPU", "", "the GPU choice made in the hub's form (its name; empty: none)")
 ENV_SCRIPT = Var(
     "CYGNET_ENV_SCRIPT", "", "the user's environment script from the hub's form, sourced by kernels (Cygnet.env_script)"
 )

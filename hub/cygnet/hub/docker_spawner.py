@@ -13,3 +13,12 @@ class CygnetDockerSpawner(CygnetContainerMixin, DockerSpawner):
             **self.volumes,
             **{path: {"bind": path, "mode": "rw" if mode == "rw" else "ro"} for path, mode in mounts},
         }
+
+    def apply_gpu(self, gpu):
+        # Docker's device requests (as `docker run --gpus N`): the NVIDIA runtime picks the devices.
+        config = {k: v for k, v in self.extra_host_config.items() if k != "device_requests"}
+        if gpu and gpu.get("docker_count"):
+            config["device_requests"] = [
+                {"Driver": "nvidia", "Count": int(gpu["docker_count"]), "Capabilities": [["gpu"]]}
+            ]
+        self.extra_host_config = config

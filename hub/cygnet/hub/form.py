@@ -31,7 +31,8 @@ def render_form(choices, selected):
         return explained(name, label, field, about)
 
     return "\n".join(
-        [
+        field
+        for field in [
             select(
                 "view",
                 "Software stack",
@@ -43,6 +44,15 @@ def render_form(choices, selected):
                 "cores", "Cores", choices.cores, "CPU cores the session may use (Spark's local mode uses them all)."
             ),
             select("memory", "Memory", choices.memory, "The most memory the session may take, kernels included."),
+            select(
+                "gpu",
+                "GPU",
+                ["none", *(g["name"] for g in choices.gpus)],
+                "A GPU (or a slice of one) for the session; kernels see it as CUDA_VISIBLE_DEVICES.",
+                choices.gpu_label,
+            )
+            if choices.gpus
+            else "",
             select(
                 "cluster",
                 "Spark cluster",
@@ -62,4 +72,5 @@ def render_form(choices, selected):
                 "Cloned or downloaded into your workspace and opened once the session is up.",
             ),
         ]
+        if field
     )

@@ -20,3 +20,14 @@ class CygnetKubeSpawner(CygnetContainerMixin, KubeSpawner):
             self.volume_mounts.append(
                 {"name": name, "mountPath": path, "readOnly": mode != "rw", "mountPropagation": "HostToContainer"}
             )
+
+    def apply_gpu(self, gpu):
+        # Extended resources (a whole GPU, or a MIG slice by its resource name) are asked as limits;
+        # Kubernetes sets the guarantee to the same count.
+        resources = {str(k): str(v) for k, v in ((gpu or {}).get("kubernetes") or {}).items()}
+        kept = {k: v for k, v in self.extra_resource_limits.items() if k not in getattr(self, "_cygnet_gpu", {})}
+        self.extra_resource_limits = {**kept, **resources}
+        self._cygnet_gpu = resources
+
+    def gpus_free(self, gpu):
+        return None  # the hub's token need not read nodes; the form shows no count

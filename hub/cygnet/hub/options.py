@@ -1,13 +1,13 @@
 """What a user may choose for a session, from the site's own data, and the one check of a
-choice (from the spawn form, a link or the REST API alike): a software view, cores, memory and a
-Spark cluster. Plain Python: the spawner only asks."""
+choice (from the spawn form, a link or the REST API alike): a software view, cores, memory, a
+GPU and a Spark cluster. Plain Python: the spawner only asks."""
 
 from dataclasses import dataclass, field
 
 from cygnet.core import checks
 from cygnet.core.errors import BadInput
 
-OPTION_KEYS = ("view", "cores", "memory", "cluster", "env_script", "open")
+OPTION_KEYS = ("view", "cores", "memory", "gpu", "cluster", "env_script", "open")
 
 
 @dataclass
@@ -17,6 +17,14 @@ class SiteChoices:
     memory: list = field(default_factory=lambda: ["2G", "4G", "8G"])
     clusters: list = field(default_factory=lambda: ["local"])
     view_labels: dict = field(default_factory=dict)  # view -> what the form shows for it
+    gpus: list = field(default_factory=list)  # GPU choices this user may make: {name, label, free?}
+
+    def gpu_label(self, name):
+        if name == "none":
+            return "No GPU"
+        gpu = next((g for g in self.gpus if g["name"] == name), {})
+        free = gpu.get("free")
+        return (gpu.get("label") or name) + ("" if free is None else f" ({free} free)")
 
     def view_label(self, view):
         return self.view_labels.get(view) or view.replace("/", " / ")
@@ -26,6 +34,7 @@ class SiteChoices:
             "view": self.views[-1] if self.views else "",
             "cores": self.cores[0],
             "memory": self.memory[0],
+            "gpu": "none",
             "cluster": "none",
             "env_script": "",
             "open": "",
@@ -73,6 +82,13 @@ def check_options(options, choices):
         ),
         "cluster": _pick(
             options, "cluster", clusters, lambda v: f"cluster {v!r} is not in this site's Spark catalogue", 256
+        ),
+        "gpu": _pick(
+            options,
+            "gpu",
+            ["none", *(g["name"] for g in choices.gpus)],
+            lambda v: f"gpu {v!r} is not one of the GPU choices this site offers you",
+            256,
         ),
     }
     chosen.update({name: value for name, value in picked.items() if value is not None})

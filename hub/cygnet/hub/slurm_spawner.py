@@ -91,6 +91,16 @@ class CygnetSlurmSpawner(CygnetSpawnerMixin, SlurmSpawner):
         self.req_nprocs = str(int(self.cpu_limit))
         self.req_memory = str(self.user_options["memory"])
 
+    def apply_gpu(self, gpu):
+        self.req_gres = (gpu or {}).get("slurm_gres", "")
+
+    def gpus_free(self, gpu):
+        """Free GPUs of the choice's kind on the cluster's nodes: configured less allocated."""
+        gres = (gpu or {}).get("slurm_gres", "")
+        if not gres:
+            return None
+        return slurm_free_gres(gres, self.req_partition)
+
     def get_env(self):
         env = super().get_env()
         if os.environ.get("SLURM_CONF"):  # the session asks Slurm when its job ends
@@ -161,6 +171,40 @@ READABLE_REASONS = {
     "ReqNodeNotAvail": "the nodes it may run on are not available",
     "PartitionTimeLimit": "its time limit is over the partition's",
 }
+
+
+def slurm_free_gres(gres, partition=""):
+    """How many more of `gres` ("gpu:1", "gpu:a100:2", "gpu:a100_1g.10gb:1") the nodes (of
+    `partition`, else all) could give now: per node, configured less in use (sinfo's Gres and
+    GresUsed); None when Slurm cannot say."""
+    parts = gres.split(":")
+    name, kind = parts[0], (parts[1] if len(parts) > 2 else None)
+    cmd = [shutil.which("sinfo") or "sinfo", "-h", "-N", "-O", "NodeList:200,Gres:500,GresUsed:500"]
+    try:
+        out = subprocess.run(cmd + (["-p", partition] if partition else []), capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    nodes = {}
+    for line in out.stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 3:  # a node in several partitions is listed once per partition
+            nodes[fields[0]] = (_gres_count(fields[1], name, kind), _gres_count(fields[2], name, kind))
+    return sum(max(0, configured - used) for configured, used in nodes.values())
+
+
+def _gres_count(text, name, kind):
+    """The count of gres `name` (of type `kind`, or any) in sinfo's 'gpu:a100:4(S:0-1),gpu:v100:2'."""
+    total = 0
+    for entry in re.sub(r"\([^)]*\)", "", text).split(","):
+        parts = entry.split(":")
+        if len(parts) < 2 or parts[0] != name or not parts[-1].isdigit():
+            continue
+        entry_kind = parts[1] if len(parts) > 2 and parts[1] else None  # "gpu:(null):1": untyped
+        if kind is None or entry_kind == kind:
+            total += int(parts[-1])
+    return total
 
 
 class SessionPortHandler(APIHandler):

@@ -49,10 +49,45 @@ class CygnetSpawnerMixin(HasTraits):
         "{'LCG_107': 'LCG 107: ROOT 6.34, Python 3.11'}. Without one, the form shows the view's Python.",
     ).tag(config=True)
 
+    gpu_choices = List(
+        Dict(),
+        help="GPUs users may ask for, each {'name': ..., 'label'?: ..., 'slurm_gres'?: 'gpu:1', 'kubernetes'?: "
+        "{'nvidia.com/gpu': 1}, 'docker_count'?: 1, 'groups'?: [...]}: the name is what the form and the REST API "
+        "take; slurm_gres, kubernetes and docker_count are what it asks each spawner for (Slurm's --gres, the "
+        "pod's resource limits, e.g. a MIG slice 'nvidia.com/mig-1g.10gb', Docker's device requests); 'groups' "
+        "limits it to members of those groups (the hub's, or Unix groups). Empty: no GPU field in the form.",
+    ).tag(config=True)
+
     def _choices(self):
-        return site_choices(
+        choices = site_choices(
             Cygnet(parent=self), self.core_choices, self.memory_choices, self.view_choices, self.view_descriptions
         )
+        choices.gpus = [{**g, "free": self.gpus_free(g)} for g in self.gpu_choices if self._may_use(g)]
+        return choices
+
+    def _may_use(self, gpu):
+        """Whether this user may ask for `gpu`: everyone, or a member of one of its groups."""
+        if not gpu.get("name"):
+            return False
+        allowed = set(gpu.get("groups") or [])
+        if not allowed:
+            return True
+        mine = {g.name for g in getattr(self.user, "groups", [])}
+        try:
+            import grp
+
+            account = pwd.getpwnam(self.user.name)
+            mine |= {grp.getgrgid(gid).gr_name for gid in os.getgrouplist(self.user.name, account.pw_gid)}
+        except (KeyError, OSError):
+            pass
+        return bool(allowed & mine)
+
+    def gpus_free(self, gpu):
+        """How many of `gpu` are free now, where the spawner can tell (None: it cannot)."""
+        return None
+
+    def apply_gpu(self, gpu):
+        """Ask this spawner for `gpu` (a gpu_choices entry, or None for no GPU)."""
 
     @default("options_form")
     def _cygnet_options_form(self):
@@ -105,6 +140,7 @@ class CygnetSpawnerMixin(HasTraits):
         self.default_url = landing_url(chosen["open"]) or self._site_default_url
         self.cpu_limit = float(chosen["cores"])
         self.mem_limit = chosen["memory"]
+        self.apply_gpu(next((g for g in self.gpu_choices if g.get("name") == chosen["gpu"]), None))
         ports = port_block(self.user.id, Cygnet(parent=self).spark_port_range, self.spark_ports_per_user)
         self.args = [a for a in self.args if not a.startswith(("--Cygnet.default_view=", "--Cygnet.spark_port_range="))]
         self.args += [f"--Cygnet.default_view={chosen['view']}", f"--Cygnet.spark_port_range={ports}"]
@@ -113,6 +149,7 @@ class CygnetSpawnerMixin(HasTraits):
             contract.VIEW_CHOSEN.name: chosen["view"],
             contract.CORES.name: str(chosen["cores"]),
             contract.MEMORY.name: chosen["memory"],
+            contract.GPU.name: "" if chosen["gpu"] == "none" else chosen["gpu"],
             contract.SPARK_CLUSTER.name: "" if chosen["cluster"] == "none" else chosen["cluster"],
             contract.ENV_SCRIPT.name: chosen["env_script"],
         }
