@@ -3,7 +3,8 @@ Slurm job of the user's own account on a real Slurm (slurmctld, slurmd and munge
 The form's cores and memory become the job's request; a job that must wait says where it is in
 the queue; one Slurm refuses fails the spawn with Slurm's reason; the session knows when its
 job's time is up. A GPU chosen in the form (of the test Slurm's two stand-in GPUs) is the job's
-gres, counted in the form and seen by kernels as CUDA_VISIBLE_DEVICES. An account is made for the test (CI runs as root; elsewhere it is skipped)."""
+gres, counted in the form and seen by kernels as CUDA_VISIBLE_DEVICES. An account is made for
+the test (CI runs as root; elsewhere it is skipped)."""
 
 import html
 import json
