@@ -5,12 +5,12 @@ and munged on 127.0.0.1). The gateway runs as root, as under the hub; the test d
 dask-gateway's client, as a kernel does. An account is made for the test (CI runs as root;
 elsewhere the test is skipped)."""
 
-import contextlib
-import gc
+import json
 import os
 import pwd
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -65,52 +65,60 @@ def jobs(cluster):
     return [line.split() for line in out.splitlines()]
 
 
+# The client side runs in a process of its own, as in a kernel: dask-gateway's client objects close
+# themselves again when collected, on a loop that has stopped, which must not happen in pytest's.
+CLIENT = """
+import json, os, subprocess, sys
+from dask_gateway import BasicAuth, Gateway
+gateway = Gateway({address!r}, proxy_address={proxy!r}, auth=BasicAuth({user!r}))
+cluster = gateway.new_cluster(view={view!r}, worker_cores=1, worker_memory=0.5)
+try:
+    cluster.scale(2)
+    client = cluster.get_client(set_as_default=False)
+    client.wait_for_workers(2, timeout=180)
+    jobs = subprocess.run(["squeue", "--noheader", "--format=%u"], capture_output=True, text=True).stdout.split()
+
+    def where():
+        import os
+        import sys
+
+        import cygnet_view_only  # only the view has it
+
+        return os.getuid(), os.environ["TMPDIR"], sys.executable, os.stat(os.environ["TMPDIR"]).st_mode & 0o777
+
+    print(json.dumps({{
+        "jobs": jobs,
+        "sum": client.submit(sum, range(100)).result(timeout=60),
+        "workers": sorted(set(client.run(where).values())),
+        "scheduler_uid": client.run_on_scheduler(os.getuid),
+    }}))
+    client.close()
+finally:
+    cluster.shutdown()
+    gateway.close()
+"""
+
+
 def test_a_gateway_cluster_runs_as_slurm_jobs_of_its_user(slurm_gateway, account):
-    from dask_gateway import BasicAuth
-    from dask_gateway import Gateway as GatewayClient
-
     gateway, cluster = slurm_gateway
-    client = GatewayClient(
-        gateway.address, proxy_address=f"gateway://127.0.0.1:{gateway.proxy_port}", auth=BasicAuth(USER)
+    code = CLIENT.format(
+        address=gateway.address,
+        proxy=f"gateway://127.0.0.1:{gateway.proxy_port}",
+        user=USER,
+        view=f"sparktest/{PLATFORM}",
     )
-    try:
-        dask_cluster = client.new_cluster(view=f"sparktest/{PLATFORM}", worker_cores=1, worker_memory=0.5)
-    except Exception as e:
-        raise AssertionError(f"the cluster did not start: {gateway.log_tail()}") from e
-    try:
-        dask_cluster.scale(2)
-        dask = dask_cluster.get_client(set_as_default=False)
-        try:
-            dask.wait_for_workers(2, timeout=180)
-        except Exception as e:
-            raise AssertionError(f"no two workers: {jobs(cluster)} {gateway.log_tail()}") from e
-        running = jobs(cluster)
-        assert len(running) == 3 and {user for _, user, _, _ in running} == {USER}, running
-        assert sum(range(100)) == dask.submit(sum, range(100)).result(timeout=60)
-
-        def where():
-            import os
-            import sys
-
-            import cygnet_view_only  # noqa: F401 - only the view has it
-
-            return os.getuid(), os.environ["TMPDIR"], sys.executable
-
-        seen = set(dask.run(where).values())
-        assert len(seen) == 1, seen
-        uid, tmpdir, python = seen.pop()
-        assert uid == account.pw_uid and dask.run_on_scheduler(os.getuid) == account.pw_uid
-        assert tmpdir.startswith(os.path.join(account.pw_dir, ".dask-gateway")), tmpdir
-        assert os.stat(tmpdir).st_mode & 0o077 == 0, "the cluster's files are private to its user"
-        assert "sparktest" in python, python
-        dask.close()
-    finally:
-        dask_cluster.shutdown()
-        client.close()
-        # dask-gateway's clients close again when collected, on a loop that has stopped: collected
-        # here, not at some later moment (inside the interpreter's compiler, at the session's end).
-        del dask_cluster, client
-        with contextlib.suppress(Exception):
-            gc.collect()
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=280, env={**os.environ, **cluster.env}
+    )
+    assert run.returncode == 0, f"{run.stderr[-3000:]}\n{gateway.log_tail()}"
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["jobs"] == [USER] * 3, "the scheduler and two workers are Slurm jobs of the user"
+    assert seen["sum"] == sum(range(100))
+    assert len(seen["workers"]) == 1, seen
+    uid, tmpdir, python, mode = seen["workers"][0]
+    assert mode == 0o700, "the cluster's files are private to its user"
+    assert uid == account.pw_uid and seen["scheduler_uid"] == account.pw_uid
+    assert tmpdir.startswith(os.path.join(account.pw_dir, ".dask-gateway")), tmpdir
+    assert "sparktest" in python, python
     wait_for(lambda: jobs(cluster) == [], "the cluster's Slurm jobs end when it stops", 60)
-    assert not os.path.exists(tmpdir), "the staging folder goes with the cluster"
+    assert not os.path.exists(tmpdir), "the staging folder (0700, the user's) goes with the cluster"
