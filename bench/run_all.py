@@ -33,6 +33,7 @@ QUICK = {
     "collab": ["--edits", "40"],
     "gallery": ["--seconds", "5", "--runs", "1"],
     "session_share": ["--runs", "2"],
+    "sites": ["--runs", "1"],
 }
 VERDICT = re.compile(r"\b(met|MISSED|missed)\b")
 

@@ -1,5 +1,12 @@
 """Real sites, side by side in one run (medians over --runs), on a real single-node Slurm:
 
+  Sessions on Slurm, form submit to the first execute_reply of a kernel in the session, the same
+  JupyterHub and proxy on both sides, the user root (no accounts to make):
+  (c0) batchspawner's plain SlurmSpawner with a plain JupyterLab server (Cygnet's extension off)
+       and the venv's python3 kernel;
+  (c) CygnetSlurmSpawner: Cygnet's form, the Cygnet server, a view's kernel.
+  Goal: (c) within 1.2x of (c0).
+
   Dask on the batch system, from a fresh process, timed from before its imports to the first
   result on two workers ready:
   (a) plain dask-jobqueue: `SLURMCluster(cores=1, memory=...)` (its scheduler in the process),
@@ -8,11 +15,11 @@
       `Gateway().new_cluster(view=...)` (the scheduler is a Slurm job too), `scale(2)`, the same.
 Goal: (b) within 1.2x of (a).
 
-The issue's other rows (form submit to first result with the Docker and Slurm spawners) are not
-measured: those spawners are not built yet. Jobs here run as root, as the benchmark does; the
+The local-process spawner's row is bench/hub_spawn.py's. The Docker spawner's row is not
+measured: no container runtime serves the Docker API here yet. Jobs here run as root, as the benchmark does; the
 test suite's tests/test_dask_slurm.py checks they run as the user.
 
-    .venv/bin/python bench/sites.py [--runs 3] [--views DIR]
+    .venv/bin/python bench/sites.py [--runs 3] [--views DIR] [--only sessions|dask]
 Builds a view with Dask (about 30 s) unless --views names a root that has one. Needs root, and
 Slurm and munge installed (`make test` installs them).
 """
@@ -82,13 +89,86 @@ def wait_until_no_jobs(slurm):
     wait_for(none, "the previous run's Slurm jobs end", 120)
 
 
+PLAIN_SLURM = """
+c.JupyterHub.spawner_class = "batchspawner.SlurmSpawner"
+c.SlurmSpawner.exec_prefix = "runuser -u {{username}} --"
+c.SlurmSpawner.req_srun = ""
+c.SlurmSpawner.state_exechost_exp = "127.0.0.1"  # the node's name does not resolve here
+c.SlurmSpawner.batchspawner_singleuser_cmd = {wrapper!r}
+c.SlurmSpawner.environment = {{"SLURM_CONF": {slurm_conf!r}}}  # the test cluster's, as CygnetSlurmSpawner passes it
+c.CygnetHub.shares = False
+c.CygnetHub.runs = False
+c.CygnetHub.cull_idle_timeout = 0
+c.Spawner.args = ["--ServerApp.jpserver_extensions=cygnet.server=False", "--allow-root"]
+"""
+CYGNET_SLURM = """
+c.JupyterHub.spawner_class = "cygnet.hub.slurm_spawner.CygnetSlurmSpawner"
+c.CygnetHub.cull_idle_timeout = 0
+"""
+
+
+def sessions_part(runs, slurm, scratch):
+    """Form submit to first execute_reply through a Slurm-spawning hub: plain and Cygnet's."""
+    from bench.hub_spawn import Side
+    from tests.support.hub import Hub
+    from tests.support.views import built_kernel_site, kernel_name, lcg_view
+
+    platform = "x86_64-bench"
+    lcg_view(scratch / "views", "LCG_bench", platform, kernel_site=built_kernel_site(scratch / "built", platform))
+    env = {"CYGNET_VIEWS_PATH": str(scratch / "views"), **slurm.env}
+    wrapper = str(Path(sys.executable).parent / "batchspawner-singleuser")
+    plain = PLAIN_SLURM.format(wrapper=wrapper, slurm_conf=slurm.env["SLURM_CONF"])
+    configs = {"plain": plain, "cygnet": CYGNET_SLURM}
+    times = {"plain": [], "cygnet": []}
+    for name, config in configs.items():
+        (scratch / f"{name}.py").write_text(config)
+        hub = Hub(scratch / name / "data", env=env, args=[f"--config={scratch / name}.py", "--log-level=WARN"])
+        hub.start()
+        try:
+            options = {"view": f"LCG_bench/{platform}", "cores": "1", "memory": "2G"} if name == "cygnet" else {}
+            side = Side(name, hub, kernel_name("LCG_bench", platform) if name == "cygnet" else "python3", options)
+            web = hub.login("root")
+            user = ("root", web, hub.token(web, "root"))
+            for run in range(runs + 1):  # the first warms the OS's caches: not counted
+                try:
+                    seconds = side.spawn_to_first_reply(user)
+                except Exception as e:
+                    raise RuntimeError(f"{name}: {e}\n{hub.log()[-3000:]}") from e
+                side.stop(user)
+                wait_until_no_jobs(slurm)
+                if run:
+                    times[name].append(seconds)
+                    print(f"{name} spawn {run}: {seconds:.2f} s", flush=True)
+        finally:
+            hub.stop()
+    return times
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--views", help="a views root with a view built with --dask")
+    parser.add_argument("--only", choices=["sessions", "dask"])
     args = parser.parse_args()
     if not available():
         sys.exit("bench/sites.py needs root, Slurm and munge (make test installs them)")
+    if args.only != "dask":
+        scratch = Path(tempfile.mkdtemp(prefix="sites-bench-"))
+        slurm = Slurm(scratch / "slurm").start()
+        try:
+            times = sessions_part(args.runs, slurm, scratch)
+        finally:
+            slurm.stop()
+            shutil.rmtree(scratch, ignore_errors=True)
+        plain, ours = statistics.median(times["plain"]), statistics.median(times["cygnet"])
+        verdict = "met" if ours / plain <= 1.2 else "MISSED"
+        print(f"\n| Sessions on Slurm, form submit to first execute_reply | median ({args.runs} runs) |")
+        print("| --- | --- |")
+        print(f"| (c0) batchspawner SlurmSpawner, plain JupyterLab, python3 | {plain:.2f} s |")
+        print(f"| (c) CygnetSlurmSpawner, Cygnet's server, a view's kernel | {ours:.2f} s |")
+        print(f"\n(c)/(c0) = {ours / plain:.2f} (goal <= 1.2: {verdict})")
+    if args.only == "sessions":
+        return
     views, view, _ = dask_view(args.views)
     scratch = Path(tempfile.mkdtemp(prefix="sites-bench-"))
     slurm = Slurm(scratch / "slurm").start()
