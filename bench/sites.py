@@ -101,7 +101,7 @@ c.CygnetHub.runs = False
 c.CygnetHub.cull_idle_timeout = 0
 c.Spawner.args = ["--ServerApp.jpserver_extensions=cygnet.server=False", "--allow-root"]
 """
-CYGNET_SLURM = """
+SLURM_HUB_CONFIG = """
 c.JupyterHub.spawner_class = "cygnet.hub.slurm_spawner.CygnetSlurmSpawner"
 c.CygnetHub.cull_idle_timeout = 0
 """
@@ -118,7 +118,7 @@ def sessions_part(runs, slurm, scratch):
     env = {"CYGNET_VIEWS_PATH": str(scratch / "views"), **slurm.env}
     wrapper = str(Path(sys.executable).parent / "batchspawner-singleuser")
     plain = PLAIN_SLURM.format(wrapper=wrapper, slurm_conf=slurm.env["SLURM_CONF"])
-    configs = {"plain": plain, "cygnet": CYGNET_SLURM}
+    configs = {"plain": plain, "cygnet": SLURM_HUB_CONFIG}
     times = {"plain": [], "cygnet": []}
     for name, config in configs.items():
         (scratch / f"{name}.py").write_text(config)

@@ -2,12 +2,13 @@
 and its form, users logging in and spawning as people do."""
 
 import html
+import json
 import time
 
 import pytest
 import requests
 
-from tests.support.cli import PLATFORM
+from tests.support.cli import PLATFORM, cygnet
 from tests.support.hub import Hub
 from tests.support.waiting import wait_for
 
@@ -430,3 +431,11 @@ def test_a_user_runs_two_named_sessions_side_by_side_each_with_its_own_choices(h
     finally:
         first.shutdown()
     hub.stop_session(api, user)
+    # The usage ledger has both sessions, each with its cores, ended; its page is for admins only.
+    ledger = hub.data_dir / "hub" / "usage.sqlite"
+    out = cygnet("usage", "--ledger", str(ledger), "--user", user, "--sessions", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    sessions = {r["server"]: r for r in json.loads(out.stdout)["rows"]}
+    assert sessions[""]["cores"] == 1 and sessions["second"]["cores"] == 2, sessions
+    assert all(r["ended"] and r["core_hours"] > 0 for r in sessions.values()), sessions
+    assert web.get(f"{hub.url}/hub/cygnet-usage", timeout=30).status_code == 403

@@ -117,6 +117,7 @@ VIEW_CHOSEN = Var("CYGNET_VIEW_CHOSEN", "", "the view chosen in the hub's form")
 CORES = Var("CYGNET_CORES", "", "the cores chosen in the hub's form (also the session's cpu_limit)")
 MEMORY = Var("CYGNET_MEMORY", "", "the memory chosen in the hub's form (also the session's mem_limit)")
 GPU = Var("CYGNET_GPU", "", "the GPU choice made in the hub's form (its name; empty: none)")
+USAGE_NOTE = Var("CYGNET_USAGE_NOTE", "", "the hub's soft-quota warning for the user's groups at spawn (empty: none)")
 ENV_SCRIPT = Var(
     "CYGNET_ENV_SCRIPT", "", "the user's environment script from the hub's form, sourced by kernels (Cygnet.env_script)"
 )
@@ -226,6 +227,8 @@ GROUPS: tuple[tuple[str, tuple[Var, ...]], ...] = (
             VIEW_CHOSEN,
             CORES,
             MEMORY,
+            GPU,
+            USAGE_NOTE,
             ENV_SCRIPT,
             SHARES_SERVICE_URL,
             RUNS_SERVICE_URL,

@@ -3,7 +3,7 @@
 import html
 
 
-def render_form(choices, selected):
+def render_form(choices, selected, notes=()):
     def option(name, value, show):
         chosen = " selected" if str(value) == str(selected.get(name)) else ""
         return f'<option value="{html.escape(str(value), quote=True)}"{chosen}>{html.escape(show(value))}</option>'
@@ -30,9 +30,11 @@ def render_form(choices, selected):
         )
         return explained(name, label, field, about)
 
+    warnings = [f'<div class="alert alert-warning" role="alert">{html.escape(note)}</div>' for note in notes]
     return "\n".join(
         field
         for field in [
+            *warnings,
             select(
                 "view",
                 "Software stack",

@@ -220,6 +220,8 @@ def configure(c):
     default("Spawner", "http_timeout", 120)
     default("Spawner", "start_timeout", 120)
     default("CygnetSlurmSpawner", "start_timeout", 900)  # a session's job may wait in the queue
+    default("Spawner", "usage_ledger", os.path.join(folder, "usage.sqlite"))
+    add_usage_page(c, c.Spawner.usage_ledger)
     if hub.cull_idle_timeout > 0:
         add_culler(c, hub.cull_idle_timeout, hub.cull_every)
     if hub.session_sharing:
@@ -232,6 +234,18 @@ def configure(c):
         from .dask_gateway import add_gateway_service
 
         add_gateway_service(c, hub, folder)
+
+
+def add_usage_page(c, ledger):
+    """The usage ledger's admin page, /hub/cygnet-usage (none when the site turned the ledger off):
+    among the hub's own pages (JupyterHub.extra_handlers, the trait for this, is deprecated)."""
+    from jupyterhub import handlers
+
+    from .usage_page import UsagePage
+
+    handlers.default_handlers[:] = [h for h in handlers.default_handlers if h[0] != UsagePage.route]
+    if ledger:
+        handlers.default_handlers.append((UsagePage.route, UsagePage, {"ledger": ledger}))
 
 
 def offer_a_view(c, folder):

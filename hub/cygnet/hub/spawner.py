@@ -13,7 +13,7 @@ import pwd
 
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
 from tornado import web
-from traitlets import Bool, Dict, HasTraits, Integer, List, Unicode, default
+from traitlets import Bool, Dict, Float, HasTraits, Integer, List, Unicode, default
 
 from cygnet.core import contract
 from cygnet.core.config import Cygnet
@@ -21,6 +21,22 @@ from cygnet.core.errors import BadInput
 
 from .form import render_form
 from .options import OPTION_KEYS, check_options, landing_url, port_block, site_choices
+
+
+def gpu_count(choice):
+    """How many GPUs a gpu_choices entry is, for the usage ledger: its 'count', else what it asks
+    Slurm, Kubernetes or Docker for (a MIG slice counts as one); 0 for none."""
+    if not choice:
+        return 0.0
+    if "count" in choice:
+        return float(choice["count"])
+    gres = str(choice.get("slurm_gres", "")).rsplit(":", 1)
+    if len(gres) == 2 and gres[1].isdigit():
+        return float(gres[1])
+    kubernetes = choice.get("kubernetes") or {}
+    if kubernetes:
+        return float(sum(int(v) for v in kubernetes.values()))
+    return float(choice.get("docker_count", 1))
 
 
 def first_values(data):
@@ -65,14 +81,22 @@ class CygnetSpawnerMixin(HasTraits):
         choices.gpus = [{**g, "free": self.gpus_free(g)} for g in self.gpu_choices if self._may_use(g)]
         return choices
 
-    def _may_use(self, gpu):
-        """Whether this user may ask for `gpu`: everyone, or a member of one of its groups."""
-        if not gpu.get("name"):
-            return False
-        allowed = set(gpu.get("groups") or [])
-        if not allowed:
-            return True
-        mine = {g.name for g in getattr(self.user, "groups", [])}
+    usage_ledger = Unicode(
+        help="The usage ledger's SQLite file (cygnet.hub.usage): each session's cores, GPUs and running time, "
+        "per user and group. `cygnet hub` sets <hub dir>/usage.sqlite; empty: nothing is recorded.",
+    ).tag(config=True)
+    usage_quotas = Dict(
+        value_trait=Float(),
+        help="Soft quotas: core-hours per calendar month by group name, e.g. {'physics': 5000}. From "
+        "usage_warn_at of a quota on, the form and JupyterLab tell the group's members; nobody is refused.",
+    ).tag(config=True)
+    usage_warn_at = Float(0.8, help="The share of a soft quota from which its group's members are warned.").tag(
+        config=True
+    )
+
+    def _groups(self):
+        """The user's groups: the hub's, and their Unix account's (where they have one)."""
+        mine = {g.name for g in getattr(self.user, "groups", None) or []}
         try:
             import grp
 
@@ -80,7 +104,77 @@ class CygnetSpawnerMixin(HasTraits):
             mine |= {grp.getgrgid(gid).gr_name for gid in os.getgrouplist(self.user.name, account.pw_gid)}
         except (KeyError, OSError):
             pass
-        return bool(allowed & mine)
+        return mine
+
+    def _may_use(self, gpu):
+        """Whether this user may ask for `gpu`: everyone, or a member of one of its groups."""
+        if not gpu.get("name"):
+            return False
+        allowed = set(gpu.get("groups") or [])
+        return not allowed or bool(allowed & self._groups())
+
+    # --- the usage ledger -----------------------------------------------------------------
+    def _ledger(self):
+        from .usage import UsageLedger
+
+        return UsageLedger(self.usage_ledger) if self.usage_ledger else None
+
+    def usage_notes(self):
+        """The soft-quota warnings for this user's groups (empty without quotas or a ledger)."""
+        if not self.usage_quotas or not self.usage_ledger:
+            return []
+        from .usage import quota_notes
+
+        ledger = self._ledger()
+        try:
+            return quota_notes(ledger, self._groups(), self.usage_quotas, self.usage_warn_at)
+        finally:
+            ledger.close()
+
+    async def start(self):
+        notes = self.usage_notes()
+        self.environment = {**self.environment, contract.USAGE_NOTE.name: " ".join(notes)}
+        started = await super().start()
+        try:
+            ledger = self._ledger()
+            if ledger is not None:
+                gpu = (self.user_options or {}).get("gpu", "none")
+                chosen = next((g for g in self.gpu_choices if g.get("name") == gpu), {})
+                self._usage_id = ledger.opened(
+                    self.user.name,
+                    self._groups(),
+                    self.cpu_limit or 1,
+                    gpu_count(chosen),
+                    server=self.name or "",
+                )
+                ledger.close()
+        except Exception as e:  # noqa: BLE001 - the session runs whatever the ledger says
+            self.log.warning("cygnet: the usage ledger did not record %s's session: %s", self.user.name, e)
+        return started
+
+    def get_state(self):
+        state = super().get_state()
+        if getattr(self, "_usage_id", None) is not None:
+            state["cygnet_usage_id"] = self._usage_id
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        if state.get("cygnet_usage_id") is not None:  # a hub restarted while the session ran
+            self._usage_id = state["cygnet_usage_id"]
+
+    def clear_state(self):
+        """The session is over (JupyterHub clears a spawner's state after every stop, however the
+        server ended, and before a new start): its ledger row ends now."""
+        super().clear_state()
+        usage_id, self._usage_id = getattr(self, "_usage_id", None), None
+        if usage_id is not None and self.usage_ledger:
+            try:
+                ledger = self._ledger()
+                ledger.ended(usage_id)
+                ledger.close()
+            except Exception as e:  # noqa: BLE001 - a stop must not fail on the ledger
+                self.log.warning("cygnet: the usage ledger did not close %s's session: %s", self.user.name, e)
 
     def gpus_free(self, gpu):
         """How many of `gpu` are free now, where the spawner can tell (None: it cannot)."""
@@ -93,7 +187,8 @@ class CygnetSpawnerMixin(HasTraits):
     def _cygnet_options_form(self):
         def form(spawner):
             choices = spawner._choices()
-            return render_form(choices, {**choices.defaults(), **(spawner.user_options or {})})
+            notes = spawner.usage_notes()
+            return render_form(choices, {**choices.defaults(), **(spawner.user_options or {})}, notes)
 
         return form
 

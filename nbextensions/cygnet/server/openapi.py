@@ -316,8 +316,9 @@ SCHEMAS = {
             "job": {"type": ["string", "null"]},
             "ends": NULLABLE_NUMBER,
             "warn_before": NUMBER,
+            "usage_note": {"type": ["string", "null"]},
         },
-        ["scheduler", "job", "ends", "warn_before"],
+        ["scheduler", "job", "ends", "warn_before", "usage_note"],
     ),
     "GalleryEntry": _obj(
         {
@@ -577,7 +578,7 @@ PATHS = {
     "/session/limit": {
         "get": _operation(
             "When this session's batch job reaches its time limit (null outside a job or without a limit), "
-            "and how many seconds before JupyterLab warns",
+            "how many seconds before JupyterLab warns, and the hub's soft-quota warning for your groups",
             response=_ref("SessionLimit"),
             errors=(),
         )

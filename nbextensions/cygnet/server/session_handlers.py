@@ -5,7 +5,7 @@ and when its batch job ends (/cygnet/api/session/limit)."""
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from cygnet.core import batch_job
+from cygnet.core import batch_job, contract
 from cygnet.core.errors import CygnetError, as_http_error
 from cygnet.shares.session import SessionShares, checked_users, for_this_session
 
@@ -83,8 +83,9 @@ class SessionShareHandler(CygnetHandler):
 
 
 class SessionLimitHandler(CygnetHandler):
-    """GET /cygnet/api/session/limit: when this session's batch job ends (its time limit), and
-    how long before JupyterLab warns: {scheduler, job, ends, warn_before}; nulls outside a job."""
+    """GET /cygnet/api/session/limit: when this session's batch job ends (its time limit), how long
+    before JupyterLab warns, and the hub's soft-quota warning for the user's groups:
+    {scheduler, job, ends, warn_before, usage_note}; nulls outside a job and without a warning."""
 
     co_editors = True
 
@@ -92,7 +93,8 @@ class SessionLimitHandler(CygnetHandler):
     @authorized
     async def get(self):
         limit = await self.run_core(batch_job.session_end)
-        self.finish_json({**limit, "warn_before": self.extensionapp.cygnet.session_end_warning})
+        note = contract.USAGE_NOTE.get() or None  # the hub's soft-quota warning, given at spawn
+        self.finish_json({**limit, "warn_before": self.extensionapp.cygnet.session_end_warning, "usage_note": note})
 
 
 default_handlers = [

@@ -133,6 +133,7 @@ export interface SessionLimit {
   job: string | null;
   ends: number | null;
   warn_before: number;
+  usage_note?: string | null;
 }
 
 /** The warning to show at `now` (epoch seconds) when the job's end is near; null: none yet. */

@@ -1,0 +1,109 @@
+"""The usage ledger (cygnet.hub.usage): sessions' core-hours and GPU-hours per user and group,
+clipped to the period asked; soft quotas that warn in the form; `cygnet usage` as a table, CSV and
+JSON; the admin page's report. The hub writing it as sessions start and stop is tested in
+tests/test_hub.py."""
+
+import json
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from cygnet.hub.usage import UsageLedger, month_start, quota_notes
+from tests.support.cli import cygnet
+
+HOUR = 3600.0
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    book = UsageLedger(tmp_path / "usage.sqlite")
+    yield book
+    book.close()
+
+
+def test_totals_count_core_and_gpu_hours_within_the_period_and_a_running_session_up_to_now(ledger, tmp_path):
+    t0 = 1_700_000_000.0
+    a = ledger.opened("ann", ["physics", "atlas"], cores=2, gpus=1, at=t0)
+    ledger.ended(a, at=t0 + HOUR)
+    ledger.ended(a, at=t0 + 5 * HOUR)  # a second stop changes nothing
+    b = ledger.opened("bob", ["physics"], cores=4, at=t0 + HOUR / 2, server="gpu")
+    ledger.ended(b, at=t0 + HOUR)
+    running = ledger.opened("cat", ["bio"], cores=1, at=time.time() - HOUR)
+
+    by_group = {t["name"]: t for t in ledger.totals("group", since=t0, until=t0 + 2 * HOUR)}
+    assert by_group["physics"] == {"name": "physics", "core_hours": 4.0, "gpu_hours": 1.0, "sessions": 2}
+    assert by_group["atlas"]["core_hours"] == 2.0, "a user in two groups counts in both"
+    assert "bio" not in by_group
+    clipped = ledger.totals("user", since=t0 + HOUR / 2, until=t0 + 2 * HOUR)
+    assert clipped == [
+        {"name": "bob", "core_hours": 2.0, "gpu_hours": 0.0, "sessions": 1},
+        {"name": "ann", "core_hours": 1.0, "gpu_hours": 0.5, "sessions": 1},
+    ]
+    now = ledger.totals("user", since=time.time() - 2 * HOUR, user="cat")[0]
+    assert 0.99 < now["core_hours"] < 1.01, "a running session counts up to now"
+    assert [r["id"] for r in ledger.rows(since=0, group="bio")] == [running]
+    assert oct((tmp_path / "usage.sqlite").stat().st_mode & 0o777) == "0o600"
+
+
+def test_soft_quotas_warn_from_their_threshold_and_never_refuse(ledger):
+    now = time.time()
+    since = month_start(now)
+    entry = ledger.opened("ann", ["physics"], cores=90, at=since)
+    ledger.ended(entry, at=since + HOUR)
+    quotas = {"physics": 100.0, "bio": 100.0}
+    assert quota_notes(ledger, {"physics", "bio"}, quotas, 0.8, now) == [
+        "Your group physics has used 90 of its 100 core-hours this month (90%)."
+    ]
+    assert quota_notes(ledger, {"physics"}, quotas, 0.95, now) == []
+    over = ledger.opened("ann", ["physics"], cores=20, at=since)
+    ledger.ended(over, at=since + HOUR)
+    assert "has used up 110 of its 100" in quota_notes(ledger, {"physics"}, quotas, 0.8, now)[0]
+
+
+def test_the_form_tells_a_member_of_a_group_near_its_quota(tmp_path):
+    from cygnet.hub.spawner import CygnetLocalSpawner
+
+    path = tmp_path / "usage.sqlite"
+    book = UsageLedger(path)
+    entry = book.opened("ann", ["physics"], cores=95, at=month_start())
+    book.ended(entry, at=month_start() + HOUR)
+    book.close()
+    user = SimpleNamespace(
+        name="ann", id=3, url="/user/ann/", escaped_name="ann", groups=[SimpleNamespace(name="physics")]
+    )
+    spawner = CygnetLocalSpawner(
+        user=user, view_choices=["LCG_1/x"], usage_ledger=str(path), usage_quotas={"physics": 100}
+    )
+    form = spawner.options_form(spawner)
+    assert 'class="alert alert-warning"' in form and "Your group physics has used 95 of its 100" in form
+    spawner.usage_quotas = {}
+    assert "alert" not in spawner.options_form(spawner)
+
+
+def test_cygnet_usage_reports_totals_and_sessions_as_a_table_csv_and_json(ledger, tmp_path):
+    t0 = 1_700_000_000.0
+    entry = ledger.opened("ann", ["physics"], cores=2, at=t0)
+    ledger.ended(entry, at=t0 + HOUR)
+    path = str(tmp_path / "usage.sqlite")
+    days = ["--since", "2023-11-01", "--until", "2023-12-01"]
+    out = cygnet("usage", "--ledger", path, *days, "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["rows"] == [{"name": "physics", "core_hours": 2.0, "gpu_hours": 0.0, "sessions": 1}]
+    csv = cygnet("usage", "--ledger", path, *days, "--by", "user", "--format", "csv").stdout
+    assert csv.splitlines() == ["name,core_hours,gpu_hours,sessions", "ann,2.0,0.0,1"]
+    table = cygnet("usage", "--ledger", path, *days, "--sessions").stdout
+    assert "physics" in table and "2.00" in table
+    bad = cygnet("usage", "--ledger", path, "--since", "last week")
+    assert bad.returncode != 0 and "--since is a day, YYYY-MM-DD, not 'last week'" in bad.stderr
+    missing = cygnet("usage", "--ledger", str(tmp_path / "none.sqlite"))
+    assert missing.returncode != 0 and "no usage ledger at" in missing.stderr
+
+
+def test_the_admin_pages_report_escapes_names(ledger):
+    from cygnet.hub.usage_page import render_html, report
+
+    entry = ledger.opened("x", ["<script>alert(1)</script>"], cores=1, at=1_700_000_000.0)
+    ledger.ended(entry, at=1_700_003_600.0)
+    page = render_html(report(ledger, 0, 1_800_000_000.0))
+    assert "<script>alert" not in page and "&lt;script&gt;" in page and "<td>1.00</td>" in page
