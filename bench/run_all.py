@@ -34,6 +34,7 @@ QUICK = {
     "gallery": ["--seconds", "5", "--runs", "1"],
     "session_share": ["--runs", "2"],
     "sites": ["--runs", "1"],
+    "hub_load": ["--users", "20", "--work-seconds", "10", "--baseline", "5"],
 }
 VERDICT = re.compile(r"\b(met|MISSED|missed)\b")
 

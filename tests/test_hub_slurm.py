@@ -84,6 +84,7 @@ def test_a_session_runs_as_a_slurm_job_of_its_user_waiting_its_turn(tmp_path, ac
         "c.CygnetSlurmSpawner.memory_choices = ['1G', '64G']\n"
         "c.CygnetSlurmSpawner.req_runtime = '00:30:00'\n"
         "c.CygnetSlurmSpawner.gpu_choices = [{'name': 'gpu', 'label': 'One GPU', 'slurm_gres': 'gpu:1'}]\n"
+        "c.CygnetSlurmSpawner.gpus_free_every = 0\n"
         "c.CygnetHub.cull_idle_timeout = 0\n"
         "c.Spawner.args = ['--allow-root', '--Cygnet.session_end_warning=1200']\n"
     )
@@ -104,7 +105,7 @@ def test_a_session_runs_as_a_slurm_job_of_its_user_waiting_its_turn(tmp_path, ac
         assert r.status_code == 302, r.text[-800:]
         token = hub.token(web, USER)
         seen = progress_messages(hub, token, USER, "position 1 of 1")
-        assert "waiting for free cores or memory" in seen[-1], seen
+        assert "waiting for free cores, memory or GPUs" in seen[-1], seen
         session = [j for j in squeue(slurm) if j[2] == "cygnet-session"]
         assert session and session[0][1:] == [USER, "cygnet-session", "2", "1G", "PENDING"], squeue(slurm)
 

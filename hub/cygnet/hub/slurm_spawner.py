@@ -23,12 +23,13 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 from batchspawner import SlurmSpawner
 from jupyterhub import apihandlers
 from jupyterhub.apihandlers import APIHandler
 from tornado import web
-from traitlets import Bool, Unicode, default
+from traitlets import Bool, Float, Unicode, default
 
 from .spawner import CygnetSpawnerMixin, account_home
 
@@ -81,6 +82,10 @@ class CygnetSlurmSpawner(CygnetSpawnerMixin, SlurmSpawner):
         config=True
     )
 
+    gpus_free_every = Float(
+        10.0, help="Seconds the form's count of free GPUs (sinfo) is reused before Slurm is asked again."
+    ).tag(config=True)
+
     @default("batchspawner_singleuser_cmd")
     def _wrapper_beside_the_hub(self):  # the service's environment need not be on the user's PATH
         beside = os.path.join(os.path.dirname(sys.executable), "batchspawner-singleuser")
@@ -99,7 +104,7 @@ class CygnetSlurmSpawner(CygnetSpawnerMixin, SlurmSpawner):
         gres = (gpu or {}).get("slurm_gres", "")
         if not gres:
             return None
-        return slurm_free_gres(gres, self.req_partition)
+        return slurm_free_gres(gres, self.req_partition, self.gpus_free_every)
 
     def get_env(self):
         env = super().get_env()
@@ -164,7 +169,7 @@ class CygnetSlurmSpawner(CygnetSpawnerMixin, SlurmSpawner):
 
 
 READABLE_REASONS = {
-    "Resources": "waiting for free cores or memory",
+    "Resources": "waiting for free cores, memory or GPUs",
     "Priority": "jobs of higher priority go first",
     "QOSMaxJobsPerUserLimit": "you have as many jobs running as your QOS allows",
     "AssocGrpCpuLimit": "your group's cores are all in use",
@@ -173,10 +178,23 @@ READABLE_REASONS = {
 }
 
 
-def slurm_free_gres(gres, partition=""):
+_free_cache = {}
+
+
+def slurm_free_gres(gres, partition="", max_age=10.0):
     """How many more of `gres` ("gpu:1", "gpu:a100:2", "gpu:a100_1g.10gb:1") the nodes (of
     `partition`, else all) could give now: per node, configured less in use (sinfo's Gres and
-    GresUsed); None when Slurm cannot say."""
+    GresUsed); None when Slurm cannot say. An answer up to `max_age` seconds old is reused: the
+    form is rendered on the hub's event loop."""
+    key, now = (gres, partition), time.monotonic()
+    if key in _free_cache and now - _free_cache[key][0] < max_age:
+        return _free_cache[key][1]
+    free = _ask_free_gres(gres, partition)
+    _free_cache[key] = (now, free)
+    return free
+
+
+def _ask_free_gres(gres, partition):
     parts = gres.split(":")
     name, kind = parts[0], (parts[1] if len(parts) > 2 else None)
     cmd = [shutil.which("sinfo") or "sinfo", "-h", "-N", "-O", "NodeList:200,Gres:500,GresUsed:500"]
