@@ -44,6 +44,13 @@ HUB_SECTIONS = [
         "(`c.CygnetLocalSpawner.<option>`, `c.CygnetKubeSpawner.<option>`, ...).",
     ),
     (
+        "CygnetLocalSpawner",
+        "cygnet.hub.spawner",
+        "NiceSessionsMixin",
+        "Sessions on the hub's own machine: `CygnetLocalSpawner` and `CygnetSystemUserSpawner` "
+        "(`c.Spawner.<option>` sets both).",
+    ),
+    (
         "CygnetSystemUserSpawner",
         "cygnet.hub.spawner",
         "CygnetSystemUserSpawner",

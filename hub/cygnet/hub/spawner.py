@@ -250,12 +250,34 @@ class CygnetSpawnerMixin(HasTraits):
         }
 
 
-class CygnetLocalSpawner(CygnetSpawnerMixin, SimpleLocalProcessSpawner):
+class NiceSessionsMixin(HasTraits):
+    """Sessions on the hub's own machine run a little nicer than the hub: when a wave of users
+    logs in at once, their servers' starts take the cores and the hub, its proxy and services
+    still answer at once (the login page, the REST API, share pages)."""
+
+    session_nice = Integer(
+        5,
+        help="The niceness sessions on the hub's machine run at (0-19; 0: as the hub). The hub, its proxy "
+        "and services stay at their own, so they answer while many sessions start or compute.",
+    ).tag(config=True)
+
+    def make_preexec_fn(self, name):
+        inner, nice = super().make_preexec_fn(name), max(0, min(19, self.session_nice))
+
+        def preexec():
+            inner()
+            if nice:
+                os.nice(nice)
+
+        return preexec
+
+
+class CygnetLocalSpawner(CygnetSpawnerMixin, NiceSessionsMixin, SimpleLocalProcessSpawner):
     """Every user's session as a local process under the hub's account, in a home of its own
     under `home_dir_template`: no isolation between users (trials, single-tenant machines)."""
 
 
-class CygnetSystemUserSpawner(CygnetSpawnerMixin, LocalProcessSpawner):
+class CygnetSystemUserSpawner(CygnetSpawnerMixin, NiceSessionsMixin, LocalProcessSpawner):
     """Every user's session as their own Unix account (the hub runs as root and each user has an
     account of the same name): the workspace is their home, and the kernel's, terminal's and
     server's files are theirs alone. Homes are made private (0700) before each start, since
