@@ -37,7 +37,7 @@ from tests.support.hub import Hub  # noqa: E402
 from tests.support.views import built_kernel_site, kernel_name, lcg_view  # noqa: E402
 
 PLATFORM = "x86_64-bench"
-CYGNET_CONFIG = """
+HUB_CONFIG = """
 c.CygnetHub.cull_idle_timeout = 0
 c.Spawner.start_timeout = 600
 c.Spawner.http_timeout = 600
@@ -221,7 +221,7 @@ def main():
     lcg_view(tmp / "views", "LCG_bench", PLATFORM, kernel_site=built_kernel_site(tmp / "built", PLATFORM))
     env = {"CYGNET_VIEWS_PATH": str(tmp / "views")}
     (tmp / "plain.py").write_text(BASELINE_CONFIG)
-    (tmp / "cygnet.py").write_text(CYGNET_CONFIG)
+    (tmp / "cygnet.py").write_text(HUB_CONFIG)
     memory_before = psutil.virtual_memory().used
 
     # The baseline's idle session memory.
