@@ -109,22 +109,8 @@ class LoadSide(Side):
 
     def spawn_to_first_reply_keeping(self, user):
         """As Side.spawn_to_first_reply, but the kernel stays, idle, as an open notebook's."""
-        name, web, token = user
-        api = self.hub.api(token)
-        if self.options:
-            _, action = self.hub.spawn_form(web)
-            started = time.perf_counter()
-            r = web.post(action, data=self.options, timeout=600, allow_redirects=False)
-        else:
-            started = time.perf_counter()
-            r = web.get(f"{self.hub.url}/hub/spawn", timeout=600, allow_redirects=False)
-        if r.status_code != 302:
-            raise RuntimeError(f"{name}: the spawn was refused: {r.status_code}")
-        deadline = time.monotonic() + 600
-        while api.get(f"{self.hub.url}/user/{name}/api/status", timeout=60, allow_redirects=False).status_code != 200:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{name}: no session after 600 s")
-            time.sleep(0.2)
+        name, _, token = user
+        started = self.spawn_and_wait(user, timeout=600, request_timeout=60, poll=0.2)
         kernel = self.hub.kernel(name, token, self.kernel)
         try:
             status, _, err = kernel.execute("x = 1", timeout=300)

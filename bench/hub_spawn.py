@@ -53,24 +53,32 @@ class Side:
         web = self.hub.login(name)
         return name, web, self.hub.token(web, name)
 
-    def spawn_to_first_reply(self, user):
-        """Seconds from the form's submit to the first execute_reply of a kernel in the session."""
+    def spawn_and_wait(self, user, timeout=300, request_timeout=30, poll=0.05):
+        """Submit the form (shown first, not timed) or open /hub/spawn, and wait until the session
+        answers; the perf_counter() of the submit."""
         name, web, token = user
         api = self.hub.api(token)
         if self.options:  # the form is shown first (not timed), then submitted
             _, action = self.hub.spawn_form(web)
             started = time.perf_counter()
-            r = web.post(action, data=self.options, timeout=300, allow_redirects=False)
+            r = web.post(action, data=self.options, timeout=timeout, allow_redirects=False)
         else:  # no form: opening /hub/spawn starts the session
             started = time.perf_counter()
-            r = web.get(f"{self.hub.url}/hub/spawn", timeout=300, allow_redirects=False)
+            r = web.get(f"{self.hub.url}/hub/spawn", timeout=timeout, allow_redirects=False)
         if r.status_code != 302:
             raise RuntimeError(f"{name}: the spawn was refused: {r.status_code}")
-        deadline = time.monotonic() + 300
-        while api.get(f"{self.hub.url}/user/{name}/api/status", timeout=30, allow_redirects=False).status_code != 200:
+        deadline = time.monotonic() + timeout
+        status_url = f"{self.hub.url}/user/{name}/api/status"
+        while api.get(status_url, timeout=request_timeout, allow_redirects=False).status_code != 200:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{name}: no session after 300 s")
-            time.sleep(0.05)
+                raise TimeoutError(f"{name}: no session after {timeout} s")
+            time.sleep(poll)
+        return started
+
+    def spawn_to_first_reply(self, user):
+        """Seconds from the form's submit to the first execute_reply of a kernel in the session."""
+        name, _, token = user
+        started = self.spawn_and_wait(user)
         kernel = self.hub.kernel(name, token, self.kernel)
         status, _, err = kernel.execute("pass")
         elapsed = time.perf_counter() - started

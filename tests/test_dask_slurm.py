@@ -7,13 +7,13 @@ elsewhere the test is skipped)."""
 
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import sys
 
 import pytest
 
+from tests.support.accounts import unix_accounts
 from tests.support.cli import PLATFORM
 from tests.support.slurm import Slurm, available
 from tests.support.waiting import wait_for
@@ -29,14 +29,9 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def account(shared_interpreter):  # noqa: F811
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", USER], check=True)
-    os.chmod(pwd.getpwnam(USER).pw_dir, 0o700)
-    yield pwd.getpwnam(USER)
-    subprocess.run(["pkill", "-KILL", "-u", USER], check=False)
-    subprocess.run(["userdel", "--remove", USER], check=False, capture_output=True)
+    with unix_accounts(USER) as made:
+        os.chmod(made[USER].pw_dir, 0o700)
+        yield made[USER]
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,7 @@ or cluster in CI); their settings are in docs/admin-guide.md and docker/."""
 
 import html
 import os
-import pwd
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.accounts import unix_accounts
 from tests.support.cli import PLATFORM
 from tests.support.hub import Hub
 from tests.support.views import kernel_name, lcg_view
@@ -83,15 +82,8 @@ def restore(changed):
 
 @pytest.fixture(scope="module")
 def accounts(shared_interpreter):
-    for name in USERS:
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
-    yield {name: pwd.getpwnam(name) for name in USERS}
-    for name in USERS:
-        subprocess.run(["pkill", "-KILL", "-u", name], check=False)
-        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+    with unix_accounts(*USERS) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")

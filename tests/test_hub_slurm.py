@@ -9,7 +9,6 @@ the test (CI runs as root; elsewhere it is skipped)."""
 import html
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import time
@@ -18,6 +17,7 @@ import psutil
 import pytest
 import requests
 
+from tests.support.accounts import unix_accounts
 from tests.support.cli import PLATFORM
 from tests.support.hub import Hub
 from tests.support.slurm import Slurm, available
@@ -36,13 +36,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def account(shared_interpreter):  # noqa: F811
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", USER], check=True)
-    yield pwd.getpwnam(USER)
-    subprocess.run(["pkill", "-KILL", "-u", USER], check=False)
-    subprocess.run(["userdel", "--remove", USER], check=False, capture_output=True)
+    with unix_accounts(USER) as made:
+        yield made[USER]
 
 
 @pytest.fixture(scope="module")

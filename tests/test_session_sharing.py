@@ -8,15 +8,14 @@ accounts are made for the test (CI runs as root; elsewhere it is skipped), other
 test_hub_isolation's, so the two modules can run side by side."""
 
 import os
-import pwd
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 import websocket
 
+from tests.support.accounts import unix_accounts
 from tests.support.cli import PLATFORM
 from tests.support.hub import Hub
 from tests.support.views import kernel_name
@@ -32,15 +31,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def accounts(shared_interpreter):  # noqa: F811
-    for name in (OWNER, COLLEAGUE):
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
-    yield {name: pwd.getpwnam(name) for name in (OWNER, COLLEAGUE)}
-    for name in (OWNER, COLLEAGUE):
-        subprocess.run(["pkill", "-KILL", "-u", name], check=False)
-        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+    with unix_accounts(OWNER, COLLEAGUE) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")

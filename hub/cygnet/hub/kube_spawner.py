@@ -28,6 +28,3 @@ class CygnetKubeSpawner(CygnetContainerMixin, KubeSpawner):
         kept = {k: v for k, v in self.extra_resource_limits.items() if k not in getattr(self, "_cygnet_gpu", {})}
         self.extra_resource_limits = {**kept, **resources}
         self._cygnet_gpu = resources
-
-    def gpus_free(self, gpu):
-        return None  # the hub's token need not read nodes; the form shows no count
