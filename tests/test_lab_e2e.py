@@ -180,11 +180,16 @@ def restart_kernel(page, tries=3):
 
 def saved_choice(lab, path, engine):
     """The engine's choice in the notebook's metadata once the save has reached the server."""
-    return wait_for(
-        lambda: lab.get(f"/api/contents/{path}").json()["content"]["metadata"].get("cygnet", {}).get(engine),
-        f"{path} saved with its {engine} choice",
-        timeout=60,
-    )
+
+    def choice():
+        # Jupyter writes a notebook in place (after a backup copy), so a read racing the save can get an
+        # error for a half-written file: that counts as not saved yet.
+        answer = lab.get(f"/api/contents/{path}")
+        if answer.status_code != 200:
+            return None
+        return answer.json()["content"]["metadata"].get("cygnet", {}).get(engine)
+
+    return wait_for(choice, f"{path} saved with its {engine} choice", timeout=60)
 
 
 def shot(page, name):
