@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # suite waits on servers half the time, so 2 fits two cores (about 18 min instead of 27); 0 runs one process.
 TEST_WORKERS ?= 2
 
-.PHONY: up test test-fast test-image bench docs install install-test sysdeps sysdeps-test sysdeps-bench lint lab lab-test lock clean
+.PHONY: up test test-fast test-image test-sites bench docs install install-test sysdeps sysdeps-test sysdeps-bench lint lab lab-test lock clean
 
 up: install
 	$(BIN)/cygnet up $(UP_ARGS)
@@ -45,6 +45,11 @@ bench: install-test sysdeps-bench
 # (slow, so not part of `make test`; see docker/test-image.sh).
 test-image:
 	bash docker/test-image.sh
+
+# Sessions in per-user containers, spawned by a real hub through podman's Docker API
+# (tests/test_hub_docker.py, about 3 minutes), after `make test-image` has built the image.
+test-sites: install-test test-image
+	$(BIN)/python -m pytest -p no:randomly $(PYTEST_ARGS) tests/test_hub_docker.py
 
 # The documentation site (site/): the configuration and API references, and the table of the
 # server→kernel contract in docs/development.md, are remade from the code first.

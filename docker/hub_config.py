@@ -8,6 +8,10 @@ c = get_config()  # noqa: F821 - JupyterHub's config loader gives it
 
 c.JupyterHub.spawner_class = "cygnet.hub.docker_spawner.CygnetDockerSpawner"
 c.DockerSpawner.image = contract.SESSION_IMAGE.get()
+# One network for the hub's container and the sessions: it suits a trial. A hub on the host
+# itself (not in a container) can give each user a network of their own instead, which other
+# users' sessions cannot reach: c.CygnetDockerSpawner.user_network = "cygnet-{username}", with
+# c.JupyterHub.hub_ip and hub_connect_ip an address of the host (see the admin guide).
 c.DockerSpawner.network_name = contract.NETWORK.get()
 c.DockerSpawner.remove = True  # a stopped session's container goes; its home volume stays
 c.DockerSpawner.notebook_dir = "/home/scientist"

@@ -41,9 +41,10 @@ podman build --isolation=chroot --network=host --build-arg BASE="$base" \
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 token=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 name=cygnet-test-$$
-# The first start builds the default view (pip, so the CA bundle again).
+# The first start builds the default view (uv and pip, so the CA bundle again: SSL_CERT_FILE for uv).
 podman run -d --name "$name" -p "127.0.0.1:$port:8888" -e JUPYTER_TOKEN="$token" \
-  -v "$ca:/etc/ssl/host-ca.crt:ro" -e PIP_CERT=/etc/ssl/host-ca.crt localhost/cygnet:test >/dev/null
+  -v "$ca:/etc/ssl/host-ca.crt:ro" -e PIP_CERT=/etc/ssl/host-ca.crt -e SSL_CERT_FILE=/etc/ssl/host-ca.crt \
+  localhost/cygnet:test >/dev/null
 trap 'podman rm -f "$name" >/dev/null 2>&1 || true' EXIT
 echo "cygnet: waiting for cygnet up in the container (it builds its default view first)" >&2
 for _ in $(seq 1 240); do

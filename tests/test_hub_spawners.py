@@ -235,3 +235,26 @@ def test_a_docker_container_asks_for_its_gpus_as_device_requests():
     assert requests == [{"Driver": "nvidia", "Count": 1, "Capabilities": [["gpu"]]}]
     spawner.apply_cygnet_options({**CHOICE, "gpu": "none"})
     assert "device_requests" not in spawner.extra_host_config
+
+
+@pytest.mark.parametrize(
+    ("spawner", "package"),
+    [
+        ("cygnet.hub.docker_spawner.CygnetDockerSpawner", "dockerspawner"),
+        ("cygnet.hub.kube_spawner.CygnetKubeSpawner", "kubespawner"),
+    ],
+)
+def test_sessions_in_images_get_neither_the_hubs_paths_nor_its_environment(tmp_path, monkeypatch, spawner, package):
+    """The hub's own jupyterhub-singleuser path and PATH mean nothing in a session image: the
+    image's command and environment stay (set for the local spawners, they broke every spawn)."""
+    from traitlets.config import Config
+
+    from cygnet.hub.setup import configure
+
+    pytest.importorskip(package)
+    monkeypatch.setenv("CYGNET_HUB_DIR", str(tmp_path / "hub"))
+    c = Config()
+    c.Cygnet.build_default_view = False
+    c.JupyterHub.spawner_class = spawner
+    configure(c)
+    assert "cmd" not in c.Spawner and "env_keep" not in c.Spawner, c.Spawner

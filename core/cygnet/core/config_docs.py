@@ -72,6 +72,13 @@ HUB_SECTIONS = [
         "and DockerSpawner's own options; `c.CygnetDockerSpawner.<option>` for Docker).",
     ),
     (
+        "CygnetDockerSpawner",
+        "cygnet.hub.docker_spawner",
+        "CygnetDockerSpawner",
+        "Docker's own (and podman's Docker API): each user's sessions on a network of their own. "
+        "Needs `dockerspawner`.",
+    ),
+    (
         "KerberosPasswordAuthenticator",
         "cygnet.hub.kerberos_login",
         "KerberosPasswordAuthenticator",

@@ -3,6 +3,7 @@ JupyterHub's shared-password authenticator, configurable-http-proxy, loopback po
 `cygnet hub` (so hubs never collide on one machine)."""
 
 import copy
+import ipaddress
 import logging
 import os
 import secrets
@@ -73,11 +74,12 @@ class CygnetHub(Configurable):
     shares_port = Integer(0, help="Port of the share service (0: a free one).").tag(config=True)
     shares_host = Unicode(
         "127.0.0.1",
-        help="The name the proxy reaches the share service by. Other than 127.0.0.1 (the proxy in "
-        "a pod of its own, as in Zero to JupyterHub: 'hub'), the service listens on all interfaces.",
+        help="The address or name the proxy and sessions reach the share service by. An address "
+        "(the hub host's, for sessions in containers) is where the service listens; a name (the "
+        "proxy in a pod of its own, as in Zero to JupyterHub: 'hub') makes it listen on all interfaces.",
     ).tag(config=True)
     shares_connect_url = Unicode(
-        help="How sessions reach the share service, when not at http://127.0.0.1:<shares_port> "
+        help="How sessions reach the share service, when not at http://<shares_host>:<shares_port> "
         "(containers, Kubernetes): e.g. http://hub:8181/services/cygnet-shares/.",
     ).tag(config=True)
     shared_folders_root = Unicode(
@@ -200,23 +202,25 @@ def configure(c):
         )
     default("CygnetLocalSpawner", "home_dir_template", os.path.join(folder, "users", "{username}"))
     offer_a_view(c, folder)
-    default("Spawner", "cmd", [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser")])
     default("Spawner", "default_url", "/lab")
-    default("Spawner", "args", ["--allow-root"] if os.geteuid() == 0 else [])
-    default(
-        "Spawner",
-        "env_keep",
-        [
-            "PATH",
-            "LANG",
-            "LC_ALL",
-            "VIRTUAL_ENV",
-            contract.VIEWS_PATH.name,
-            "JAVA_HOME",
-            "SPARK_LOCAL_IP",
-            "JUPYTERHUB_SINGLEUSER_APP",
-        ],
-    )
+    if not runs_in_containers(c.JupyterHub.spawner_class):
+        # Sessions run this host's (or a shared filesystem's) Cygnet; a session image has its own.
+        default("Spawner", "cmd", [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser")])
+        default("Spawner", "args", ["--allow-root"] if os.geteuid() == 0 else [])
+        default(
+            "Spawner",
+            "env_keep",
+            [
+                "PATH",
+                "LANG",
+                "LC_ALL",
+                "VIRTUAL_ENV",
+                contract.VIEWS_PATH.name,
+                "JAVA_HOME",
+                "SPARK_LOCAL_IP",
+                "JUPYTERHUB_SINGLEUSER_APP",
+            ],
+        )
     default("Spawner", "http_timeout", 120)
     default("Spawner", "start_timeout", 120)
     default("CygnetSlurmSpawner", "start_timeout", 900)  # a session's job may wait in the queue
@@ -323,7 +327,7 @@ def add_shares_service(c, hub, folder):
             contract.SHARES_DB.name: os.path.join(store, "shares.sqlite"),
             contract.SHARES_URL.name: hub.shares_url or os.path.join(store, "snapshots"),
             contract.SHARE_MAX_BYTES.name: str(hub.share_max_bytes),
-            contract.SHARES_BIND.name: "127.0.0.1" if hub.shares_host == "127.0.0.1" else "0.0.0.0",
+            contract.SHARES_BIND.name: listen_address(hub.shares_host),
             contract.SHARED_FOLDERS_ROOT.name: hub.shared_folders_root,
         },
     }
@@ -331,12 +335,36 @@ def add_shares_service(c, hub, folder):
         return
     grant_user_access(c, name)
     base = c.JupyterHub.get("base_url", "/").rstrip("/") + "/"
-    connect = hub.shares_connect_url or f"http://127.0.0.1:{port}{base}services/{name}/"
+    connect = hub.shares_connect_url or f"http://{hub.shares_host}:{port}{base}services/{name}/"
     c.Spawner.environment = {
         **site_value(c.Spawner, "environment", {}),
         contract.SHARES_SERVICE_URL.name: connect,
         contract.SHARED_FOLDERS_ROOT.name: hub.shared_folders_root,
     }
+
+
+def runs_in_containers(spawner_class):
+    """Whether sessions run in a session image (Cygnet's Docker and Kubernetes spawners), where
+    the hub's own paths and environment mean nothing."""
+    from traitlets.utils.importstring import import_item
+
+    from .spawner import CygnetContainerMixin
+
+    if isinstance(spawner_class, str):
+        try:
+            spawner_class = import_item(spawner_class)
+        except Exception:  # noqa: BLE001 - an entry-point name, or a spawner JupyterHub will name in its own error
+            return False
+    return isinstance(spawner_class, type) and issubclass(spawner_class, CygnetContainerMixin)
+
+
+def listen_address(host):
+    """Where a service reached at `host` listens: that address itself, or every interface for a
+    name (the hub's container or pod, reached by a name the service cannot bind)."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return "0.0.0.0"
 
 
 def add_runs_service(c, hub, folder):
