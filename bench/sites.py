@@ -15,11 +15,17 @@
       `Gateway().new_cluster(view=...)` (the scheduler is a Slurm job too), `scale(2)`, the same.
 Goal: (b) within 1.2x of (a).
 
-The local-process spawner's row is bench/hub_spawn.py's. The Docker spawner's row is not
-measured: no container runtime serves the Docker API here yet. Jobs here run as root, as the benchmark does; the
-test suite's tests/test_dask_slurm.py checks they run as the user.
+  Sessions in containers, through podman's Docker API, the session image `make test-image`
+  builds, the same hub and proxy on both sides, one returning user:
+  (b0) DockerSpawner as a site would run it plain: the image's jupyterhub-singleuser with Cygnet's
+       extension off, its python3 kernel, the user's network made beforehand;
+  (b) CygnetDockerSpawner: Cygnet's form, the Cygnet server, a view's kernel, the user's own network.
+  Goal: (b) within 1.2x of (b0). Skipped (said so) where podman or the image is missing.
 
-    .venv/bin/python bench/sites.py [--runs 3] [--views DIR] [--only sessions|dask]
+The local-process spawner's row is bench/hub_spawn.py's. Jobs here run as root, as the benchmark
+does; the test suite's tests/test_dask_slurm.py checks they run as the user.
+
+    .venv/bin/python bench/sites.py [--runs 3] [--views DIR] [--only sessions|docker|dask]
 Builds a view with Dask (about 30 s) unless --views names a root that has one. Needs root, and
 Slurm and munge installed (`make test` installs them).
 """
@@ -144,15 +150,110 @@ def sessions_part(runs, slurm, scratch):
     return times
 
 
+PLAIN_DOCKER = """
+c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"
+c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
+c.DockerSpawner.args = ["--ServerApp.jpserver_extensions=cygnet.server=False"]
+c.DockerSpawner.network_name = "bench-plain"
+c.DockerSpawner.use_internal_ip = True
+"""
+OURS_DOCKER = """
+c.JupyterHub.spawner_class = "cygnet.hub.docker_spawner.CygnetDockerSpawner"
+c.CygnetDockerSpawner.user_network = "bench-{{username}}"
+c.CygnetDockerSpawner.host_mounts = {{{views!r}: "ro"}}
+c.CygnetDockerSpawner.view_choices = [{view!r}]
+c.Spawner.environment = {{"CYGNET_VIEWS_PATH": {views!r}}}
+c.CygnetHub.shares_host = {address!r}
+"""
+DOCKER_COMMON = """
+c.DockerSpawner.client_kwargs = {{"base_url": {socket!r}}}
+c.DockerSpawner.image = {image!r}
+c.DockerSpawner.pull_policy = "never"
+c.DockerSpawner.remove = True
+c.DockerSpawner.start_timeout = 180
+c.JupyterHub.hub_ip = {address!r}
+c.CygnetHub.cull_idle_timeout = 0
+c.CygnetHub.runs = False
+"""
+
+
+def docker_part(runs, scratch):
+    """Form submit to first execute_reply through a hub spawning containers: plain and Cygnet's."""
+    from bench.hub_spawn import Side
+    from tests.support.hub import Hub
+    from tests.support.podman import IMAGE, PodmanAPI, box_view, hub_address_on_lo
+    from tests.support.views import kernel_name
+
+    platform = "x86_64-bench"
+    box_view(scratch / "views", "LCG_box", platform)
+    view = f"LCG_box/{platform}"
+    podman = PodmanAPI(scratch / "podman").start()
+    times = {"plain": [], "cygnet": []}
+    try:
+        podman.podman("network", "create", "--opt", "isolate=true", "bench-plain")
+        with hub_address_on_lo() as address:
+            common = DOCKER_COMMON.format(socket=podman.url, image=IMAGE, address=address)
+            configs = {
+                "plain": PLAIN_DOCKER + common,
+                "cygnet": OURS_DOCKER.format(views=str(scratch / "views"), view=view, address=address) + common,
+            }
+            for name, config in configs.items():
+                (scratch / f"{name}.py").write_text(config)
+                hub = Hub(scratch / name / "data", args=[f"--config={scratch / name}.py", "--log-level=WARN"]).start()
+                try:
+                    options = {"view": view} if name == "cygnet" else {}
+                    side = Side(name, hub, kernel_name("LCG_box", platform) if name == "cygnet" else "python3", options)
+                    web = hub.login("bench")
+                    user = ("bench", web, hub.token(web, "bench"))
+                    for run in range(runs + 1):  # the first makes the network and warms caches: not counted
+                        try:
+                            seconds = side.spawn_to_first_reply(user)
+                        except Exception as e:
+                            raise RuntimeError(f"{name}: {e}\n{hub.log()[-3000:]}") from e
+                        side.stop(user)
+                        podman.wait_gone("jupyter-bench")
+                        if run:
+                            times[name].append(seconds)
+                            print(f"docker {name} spawn {run}: {seconds:.2f} s", flush=True)
+                finally:
+                    hub.stop()
+    finally:
+        podman.remove("container", "jupyter-bench")
+        podman.remove("network", "bench-plain", "bench-bench")
+        podman.stop()
+    return times
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--views", help="a views root with a view built with --dask")
-    parser.add_argument("--only", choices=["sessions", "dask"])
+    parser.add_argument("--only", choices=["sessions", "docker", "dask"])
     args = parser.parse_args()
     if not available():
         sys.exit("bench/sites.py needs root, Slurm and munge (make test installs them)")
-    if args.only != "dask":
+    if args.only in (None, "docker"):
+        from tests.support.podman import why_not_available
+
+        why = why_not_available()
+        if why:
+            print(f"\nSessions in containers: not measured ({why})")
+        else:
+            scratch = Path(tempfile.mkdtemp(prefix="sites-bench-"))
+            try:
+                times = docker_part(args.runs, scratch)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            plain, ours = statistics.median(times["plain"]), statistics.median(times["cygnet"])
+            verdict = "met" if ours / plain <= 1.2 else "MISSED"
+            print(
+                f"\n| Sessions in containers (podman), form submit to first execute_reply | median ({args.runs} runs) |"
+            )
+            print("| --- | --- |")
+            print(f"| (b0) DockerSpawner, plain JupyterLab in the image, python3 | {plain:.2f} s |")
+            print(f"| (b) CygnetDockerSpawner, Cygnet's server, a view's kernel | {ours:.2f} s |")
+            print(f"\n(b)/(b0) = {ours / plain:.2f} (goal <= 1.2: {verdict})")
+    if args.only in (None, "sessions"):
         scratch = Path(tempfile.mkdtemp(prefix="sites-bench-"))
         slurm = Slurm(scratch / "slurm").start()
         try:
@@ -167,7 +268,7 @@ def main():
         print(f"| (c0) batchspawner SlurmSpawner, plain JupyterLab, python3 | {plain:.2f} s |")
         print(f"| (c) CygnetSlurmSpawner, Cygnet's server, a view's kernel | {ours:.2f} s |")
         print(f"\n(c)/(c0) = {ours / plain:.2f} (goal <= 1.2: {verdict})")
-    if args.only == "sessions":
+    if args.only in ("sessions", "docker"):
         return
     views, view, _ = dask_view(args.views)
     scratch = Path(tempfile.mkdtemp(prefix="sites-bench-"))

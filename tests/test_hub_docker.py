@@ -9,16 +9,13 @@ and their containers go.
 Not part of `make test`: the image takes about 15 minutes to build. `make test-sites` builds it
 and runs this module (about 3 minutes once the image is there); elsewhere it is skipped."""
 
-import ipaddress
-import subprocess
-
 import pytest
 import requests
 
 from tests.support.cli import PLATFORM
 from tests.support.hub import Hub
-from tests.support.podman import IMAGE, PodmanAPI, why_not_available
-from tests.support.views import kernel_name, lcg_view
+from tests.support.podman import IMAGE, PodmanAPI, box_view, hub_address_on_lo, why_not_available
+from tests.support.views import kernel_name
 
 pytestmark = [
     pytest.mark.hub,
@@ -26,7 +23,6 @@ pytestmark = [
     pytest.mark.skipif(bool(why_not_available()), reason=str(why_not_available())),
 ]
 
-HUB_ADDRESS = "10.213.7.1"  # the hub host's address that sessions reach it by (private, on `lo`)
 USERS = ("dana", "eli")  # names DockerSpawner keeps as they are (it escapes "-")
 VIEW = "LCG_box"
 
@@ -43,29 +39,15 @@ def podman(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hub_address():
-    """HUB_ADDRESS on the loopback interface: the host's own address, reachable from containers
-    through their bridge and from nowhere else."""
-    ipaddress.ip_address(HUB_ADDRESS)
-    had = HUB_ADDRESS in subprocess.run(["ip", "-o", "addr", "show", "lo"], capture_output=True, text=True).stdout
-    if not had:
-        subprocess.run(["ip", "addr", "add", f"{HUB_ADDRESS}/32", "dev", "lo"], check=True)
-    yield HUB_ADDRESS
-    if not had:
-        subprocess.run(["ip", "addr", "del", f"{HUB_ADDRESS}/32", "dev", "lo"], check=False)
+    with hub_address_on_lo() as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
 def box_views(tmp_path_factory):
     """A views root the containers see at the same path: a view whose Python is the image's."""
     root = tmp_path_factory.mktemp("box-views")
-    root.chmod(0o755)
-    view = lcg_view(root, VIEW, PLATFORM, python=False)
-    (view / "bin").mkdir()
-    python = view / "bin" / "python3"
-    python.write_text('#!/bin/sh\nexec /opt/cygnet/.venv/bin/python3 "$@"\n')
-    python.chmod(0o755)
-    for folder in (root.parent, root, root / VIEW, view, view / "extra"):
-        folder.chmod(0o755)
+    box_view(root, VIEW, PLATFORM)
     return root
 
 

@@ -242,6 +242,7 @@ def test_a_docker_container_asks_for_its_gpus_as_device_requests():
     [
         ("cygnet.hub.docker_spawner.CygnetDockerSpawner", "dockerspawner"),
         ("cygnet.hub.kube_spawner.CygnetKubeSpawner", "kubespawner"),
+        ("dockerspawner.DockerSpawner", "dockerspawner"),  # a site's own, without Cygnet's mixin
     ],
 )
 def test_sessions_in_images_get_neither_the_hubs_paths_nor_its_environment(tmp_path, monkeypatch, spawner, package):

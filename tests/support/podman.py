@@ -2,6 +2,7 @@
 for DockerSpawner as a site runs it against Docker, and the session image `make test-image`
 builds. Rootful podman: the tests run as root (CI does), like the Slurm tests."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ from tests.support.service import Service
 from tests.support.waiting import wait_for
 
 IMAGE = "localhost/cygnet:test"
+HUB_ADDRESS = "10.213.7.1"  # the hub host's address that sessions reach it by (private, on `lo`)
 # What docker/test-image.sh sets for these machines: explicit ulimits and the runc runtime.
 CONTAINERS_CONF = """[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
@@ -80,3 +82,34 @@ class PodmanAPI(Service):
         """Remove test leftovers (containers, volumes, networks) that are there."""
         for name in names:
             subprocess.run(["podman", kind, "rm", "-f", name], capture_output=True, env=self.env, timeout=120)
+
+
+@contextlib.contextmanager
+def hub_address_on_lo():
+    """HUB_ADDRESS on the loopback interface while in the block: an address of the host's own,
+    reachable from containers through their bridges and from no other machine."""
+    had = HUB_ADDRESS in subprocess.run(["ip", "-o", "addr", "show", "lo"], capture_output=True, text=True).stdout
+    if not had:
+        subprocess.run(["ip", "addr", "add", f"{HUB_ADDRESS}/32", "dev", "lo"], check=True)
+    try:
+        yield HUB_ADDRESS
+    finally:
+        if not had:
+            subprocess.run(["ip", "addr", "del", f"{HUB_ADDRESS}/32", "dev", "lo"], check=False)
+
+
+def box_view(root, release, platform):
+    """A view under `root` (mounted at the same path in the containers) whose Python is the
+    image's: a site's view built for the image's system."""
+    from tests.support.views import lcg_view
+
+    root = Path(root)
+    view = lcg_view(root, release, platform, python=False)
+    (view / "bin").mkdir()
+    python = view / "bin" / "python3"
+    python.write_text('#!/bin/sh\nexec /opt/cygnet/.venv/bin/python3 "$@"\n')
+    python.chmod(0o755)
+    # The containers' uid 1000 reads it (the folders above are the container's own, not these).
+    for folder, _, _ in os.walk(root):
+        os.chmod(folder, 0o755)
+    return view

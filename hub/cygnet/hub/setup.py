@@ -343,19 +343,20 @@ def add_shares_service(c, hub, folder):
     }
 
 
+CONTAINER_SPAWNERS = {"CygnetContainerMixin", "DockerSpawner", "KubeSpawner"}
+
+
 def runs_in_containers(spawner_class):
-    """Whether sessions run in a session image (Cygnet's Docker and Kubernetes spawners), where
+    """Whether sessions run in an image (Docker and Kubernetes spawners, Cygnet's or plain), where
     the hub's own paths and environment mean nothing."""
     from traitlets.utils.importstring import import_item
-
-    from .spawner import CygnetContainerMixin
 
     if isinstance(spawner_class, str):
         try:
             spawner_class = import_item(spawner_class)
         except Exception:  # noqa: BLE001 - an entry-point name, or a spawner JupyterHub will name in its own error
             return False
-    return isinstance(spawner_class, type) and issubclass(spawner_class, CygnetContainerMixin)
+    return isinstance(spawner_class, type) and any(k.__name__ in CONTAINER_SPAWNERS for k in spawner_class.__mro__)
 
 
 def listen_address(host):
