@@ -41,7 +41,7 @@ def slurm_gateway(tmp_path_factory, account, spark_view):
     # The view is under pytest's private folders: the account may list it and pass through.
     changed = let_every_account_through([spark_view], listable=[spark_view])
     cluster = Slurm(tmp_path_factory.mktemp("slurm") / "cluster", for_all_accounts=True).start()
-    gateway = Gateway(tmp_path_factory.mktemp("gateway"), [spark_view], backend="slurm", env=cluster.env)
+    gateway = Gateway(tmp_path_factory.mktemp("gateway"), [spark_view], backend="slurm", env=cluster.env, database=True)
     yield gateway, cluster
     gateway.stop()
     cluster.stop()
@@ -94,7 +94,7 @@ finally:
 """
 
 
-def test_a_gateway_cluster_runs_as_slurm_jobs_of_its_user(slurm_gateway, account):
+def test_a_gateway_cluster_runs_as_slurm_jobs_of_its_user(slurm_gateway, account, tmp_path):
     gateway, cluster = slurm_gateway
     code = CLIENT.format(
         address=gateway.address,
@@ -117,3 +117,19 @@ def test_a_gateway_cluster_runs_as_slurm_jobs_of_its_user(slurm_gateway, account
     assert "sparktest" in python, python
     wait_for(lambda: jobs(cluster) == [], "the cluster's Slurm jobs end when it stops", 60)
     assert not os.path.exists(tmpdir), "the staging folder (0700, the user's) goes with the cluster"
+
+    # The hub's usage ledger copies the scheduler and the workers from the gateway's own records.
+    from cygnet.hub.usage import UsageLedger
+
+    def ended_rows():  # each opening of the ledger copies the gateway's records again
+        ledger = UsageLedger(tmp_path / "usage.sqlite", gateway_db=gateway.database)
+        try:
+            rows = ledger.rows(user=USER)
+        finally:
+            ledger.close()
+        return rows if rows and all(row["ended"] for row in rows) else None
+
+    rows = wait_for(ended_rows, "the cluster's scheduler and workers in the ledger, ended", 60)
+    kinds = sorted((row["kind"], row["cores"]) for row in rows)
+    assert kinds == [("dask-scheduler", 1.0), ("dask-worker", 1.0), ("dask-worker", 1.0)], rows
+    assert all(row["user"] == USER and row["core_hours"] > 0 for row in rows), rows

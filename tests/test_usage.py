@@ -31,11 +31,11 @@ def test_totals_count_core_and_gpu_hours_within_the_period_and_a_running_session
     ledger.ended(b, at=t0 + HOUR)
     running = ledger.opened("cat", ["bio"], cores=1, at=time.time() - HOUR)
 
-    by_group = {t["name"]: t for t in ledger.totals("group", since=t0, until=t0 + 2 * HOUR)}
+    by_group = {t["name"]: main(t) for t in ledger.totals("group", since=t0, until=t0 + 2 * HOUR)}
     assert by_group["physics"] == {"name": "physics", "core_hours": 4.0, "gpu_hours": 1.0, "sessions": 2}
     assert by_group["atlas"]["core_hours"] == 2.0, "a user in two groups counts in both"
     assert "bio" not in by_group
-    clipped = ledger.totals("user", since=t0 + HOUR / 2, until=t0 + 2 * HOUR)
+    clipped = [main(t) for t in ledger.totals("user", since=t0 + HOUR / 2, until=t0 + 2 * HOUR)]
     assert clipped == [
         {"name": "bob", "core_hours": 2.0, "gpu_hours": 0.0, "sessions": 1},
         {"name": "ann", "core_hours": 1.0, "gpu_hours": 0.5, "sessions": 1},
@@ -44,6 +44,92 @@ def test_totals_count_core_and_gpu_hours_within_the_period_and_a_running_session
     assert 0.99 < now["core_hours"] < 1.01, "a running session counts up to now"
     assert [r["id"] for r in ledger.rows(since=0, group="bio")] == [running]
     assert oct((tmp_path / "usage.sqlite").stat().st_mode & 0o777) == "0o600"
+
+
+def main(total):
+    return {k: total[k] for k in ("name", "core_hours", "gpu_hours", "sessions")}
+
+
+def gateway_database(path, clusters):
+    """A dask-gateway database made with the gateway's own schema: `clusters` is
+    [(name, user, worker_cores, started, stopped, [(worker, started, stopped)])], times in s."""
+    import sqlalchemy as sa
+    from dask_gateway_server.backends.db_base import JobStatus, metadata
+
+    engine = sa.create_engine(f"sqlite:///{path}")
+    metadata.create_all(engine)
+    tables = metadata.tables
+    with engine.begin() as db:
+        db.execute(tables["workers"].delete())
+        db.execute(tables["clusters"].delete())
+        for number, (name, user, cores, started, stopped, workers) in enumerate(clusters):
+            ms = {"start_time": int(started * 1000), "stop_time": int(stopped * 1000) if stopped else None}
+            status = JobStatus.STOPPED if stopped else JobStatus.RUNNING
+            cluster_id = db.execute(
+                tables["clusters"].insert().values(
+                    name=name, username=user, status=status, target=status, count=len(workers), options={},
+                    config={"worker_cores": cores, "scheduler_cores": 1}, state={}, token=bytes([number]) * 8,
+                    scheduler_address="", dashboard_address="", api_address="", tls_credentials=b"", **ms,
+                )
+            ).inserted_primary_key[0]  # fmt: skip
+            for worker, w_started, w_stopped in workers:
+                db.execute(
+                    tables["workers"].insert().values(
+                        name=worker, cluster_id=cluster_id, status=status, target=status, state={},
+                        start_time=int(w_started * 1000), stop_time=int(w_stopped * 1000) if w_stopped else None,
+                        close_expected=0,
+                    )
+                )  # fmt: skip
+    engine.dispose()
+
+
+def test_gateway_clusters_are_copied_from_the_gateways_own_records(tmp_path):
+    """Each opening of the ledger brings gateway clusters' schedulers and workers up to date (a
+    second copy changes nothing; a worker that stopped since is closed); the user's groups are
+    those of their latest session; a cluster the gateway forgot (its records gone) ends."""
+    t0 = 1_700_000_000.0
+    ledger_path, gateway = tmp_path / "usage.sqlite", tmp_path / "dask-gateway" / "gateway.sqlite"
+    gateway.parent.mkdir()
+    book = UsageLedger(ledger_path)
+    book.ended(book.opened("ann", ["physics"], cores=1, at=t0), at=t0 + HOUR)
+    book.close()
+    gateway_database(gateway, [("c1", "ann", 2, t0, None, [("w1", t0, t0 + HOUR), ("w2", t0, None)])])
+
+    def opened():  # the ledger finds the gateway's database beside it, where `cygnet hub` keeps it
+        return UsageLedger(ledger_path)
+
+    book = opened()
+    rows = {r["kind"] + ":" + r["detail"]: r for r in book.rows(user="ann", until=t0 + 2 * HOUR)}
+    totals = book.totals("group", since=t0, until=t0 + 2 * HOUR)
+    book.close()
+    assert sorted(rows) == [
+        "dask-scheduler:dask-gateway cluster c1",
+        "dask-worker:dask-gateway cluster c1",
+        "session:",
+    ], rows
+    assert totals[0]["name"] == "physics" and totals[0]["sessions"] == 1
+    # scheduler 1 core x 2 h, w1 2 cores x 1 h, w2 2 cores x 2 h: 8 core-hours of Dask
+    assert totals[0]["dask_core_hours"] == 8.0 and totals[0]["core_hours"] == 9.0, totals
+
+    book = opened()
+    book.rows()
+    assert book.db.execute("SELECT COUNT(*) FROM usage").fetchone()[0] == 4, "a second copy adds nothing"
+    book.close()
+
+    gateway_database(gateway, [("c1", "ann", 2, t0, t0 + HOUR, [("w1", t0, t0 + HOUR), ("w2", t0, t0 + HOUR)])])
+    book = opened()
+    assert all(r["ended"] == t0 + HOUR for r in book.rows(user="ann") if r["kind"] != "session")
+    book.close()
+
+    gateway_database(gateway, [("c2", "ann", 1, time.time(), None, [])])
+    book = opened()
+    book.rows()
+    book.close()
+    gateway_database(gateway, [])  # the gateway lost its records (a database in memory, restarted)
+    book = opened()
+    c2 = [r for r in book.rows(user="ann") if r["detail"] == "dask-gateway cluster c2"]
+    book.close()
+    assert c2 and c2[0]["ended"] is not None, "a cluster the gateway forgot is not counted forever"
 
 
 def test_soft_quotas_warn_from_their_threshold_and_never_refuse(ledger):
@@ -89,9 +175,14 @@ def test_cygnet_usage_reports_totals_and_sessions_as_a_table_csv_and_json(ledger
     days = ["--since", "2023-11-01", "--until", "2023-12-01"]
     out = cygnet("usage", "--ledger", path, *days, "--format", "json")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["rows"] == [{"name": "physics", "core_hours": 2.0, "gpu_hours": 0.0, "sessions": 1}]
+    assert [main(t) for t in json.loads(out.stdout)["rows"]] == [
+        {"name": "physics", "core_hours": 2.0, "gpu_hours": 0.0, "sessions": 1}
+    ]
     csv = cygnet("usage", "--ledger", path, *days, "--by", "user", "--format", "csv").stdout
-    assert csv.splitlines() == ["name,core_hours,gpu_hours,sessions", "ann,2.0,0.0,1"]
+    assert csv.splitlines() == [
+        "name,core_hours,gpu_hours,sessions,session_core_hours,dask_core_hours,spark_core_hours,run_core_hours",
+        "ann,2.0,0.0,1,2.0,0.0,0.0,0.0",
+    ]
     table = cygnet("usage", "--ledger", path, *days, "--sessions").stdout
     assert "physics" in table and "2.00" in table
     bad = cygnet("usage", "--ledger", path, "--since", "last week")
@@ -106,4 +197,4 @@ def test_the_admin_pages_report_escapes_names(ledger):
     entry = ledger.opened("x", ["<script>alert(1)</script>"], cores=1, at=1_700_000_000.0)
     ledger.ended(entry, at=1_700_003_600.0)
     page = render_html(report(ledger, 0, 1_800_000_000.0))
-    assert "<script>alert" not in page and "&lt;script&gt;" in page and "<td>1.00</td>" in page
+    assert "<script>alert" not in page and "&lt;script&gt;" in page and "<td>1.00</td><td>0.00</td>" in page

@@ -14,10 +14,20 @@ from .jupyter import VENV_BIN, free_port
 
 class Gateway:
     def __init__(
-        self, folder, views_roots, default_view=None, idle_timeout=600, max_workers=8, backend="unsafe-local", env=None
+        self,
+        folder,
+        views_roots,
+        default_view=None,
+        idle_timeout=600,
+        max_workers=8,
+        backend="unsafe-local",
+        env=None,
+        database=False,
     ):
+        """`database`: keep the gateway's records in folder/gateway.sqlite (`self.database`), as
+        the hub does, instead of in memory."""
         from cygnet.core.config import Cygnet
-        from cygnet.hub.dask_gateway import workers_python_path, write_config
+        from cygnet.hub.dask_gateway import encrypt_key, workers_python_path, write_config
 
         folder = Path(folder)
         self.port, self.proxy_port = free_port(), free_port()
@@ -35,6 +45,9 @@ class Gateway:
             "default_view": default_view,
             "python_path": workers_python_path(Cygnet().kernel_packages, folder),
         }
+        self.database = folder / "gateway.sqlite" if database else None
+        if database:
+            settings.update(db_url=f"sqlite:///{self.database}", encrypt_key_file=str(encrypt_key(folder)))
         self.config = write_config(folder, settings)
         self.log = open(folder / "gateway.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(

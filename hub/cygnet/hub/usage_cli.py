@@ -1,5 +1,6 @@
 """`cygnet usage`: the hub's usage ledger (cygnet.hub.usage), on the hub's machine, as its account:
-core-hours and GPU-hours of sessions per group or per user, as a table, CSV or JSON."""
+core-hours and GPU-hours of sessions, gateway Dask clusters, Spark executors and batch runs, per
+group or per user, as a table, CSV or JSON."""
 
 import json
 import os
@@ -12,16 +13,18 @@ from cygnet.core.errors import BadInput, NotFound
 def register(subparsers):
     p = subparsers.add_parser(
         "usage",
-        help="core-hours and GPU-hours of the hub's sessions, per group or user",
+        help="core-hours and GPU-hours of the hub's sessions and what ran beside them, per group or user",
         description="Read the hub's usage ledger (<hub dir>/usage.sqlite; run on the hub's machine as its "
         "account). Sessions still running count up to now; a user in two groups counts in both.",
     )
-    p.add_argument("--group", help="only this group (its members' sessions)")
-    p.add_argument("--user", help="only this user's sessions")
+    p.add_argument("--group", help="only this group (what its members used)")
+    p.add_argument("--user", help="only what this user used")
     p.add_argument("--since", help="from this day, YYYY-MM-DD in UTC (default: the start of this month)")
     p.add_argument("--until", help="up to this day, YYYY-MM-DD in UTC (default: now)")
     p.add_argument("--by", choices=["group", "user"], default="group", help="totals per group (default) or user")
-    p.add_argument("--sessions", action="store_true", help="list the sessions instead of totals")
+    p.add_argument(
+        "--sessions", action="store_true", help="list each session, cluster, worker and run instead of totals"
+    )
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--ledger", help="the ledger file (default: <hub dir>/usage.sqlite)")
     p.set_defaults(func=usage_command)
@@ -44,7 +47,20 @@ def usage_command(args, _extra=None):
     try:
         if args.sessions:
             rows = ledger.rows(since, until, user=args.user, group=args.group)
-            fields = ("id", "user", "groups", "server", "cores", "gpus", "started", "ended", "core_hours", "gpu_hours")
+            fields = (
+                "id",
+                "user",
+                "groups",
+                "kind",
+                "server",
+                "cores",
+                "gpus",
+                "started",
+                "ended",
+                "core_hours",
+                "gpu_hours",
+                "detail",
+            )
         else:
             rows = ledger.totals(args.by, since, until, user=args.user, group=args.group)
             fields = FIELDS

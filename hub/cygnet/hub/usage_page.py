@@ -12,7 +12,17 @@ from tornado import web
 
 from .usage import UsageLedger, as_csv, month_start
 
-FIELDS = ("name", "core_hours", "gpu_hours", "sessions")
+FIELDS = (
+    "name",
+    "core_hours",
+    "gpu_hours",
+    "sessions",
+    "session_core_hours",
+    "dask_core_hours",
+    "spark_core_hours",
+    "run_core_hours",
+)
+KIND_COLUMNS = ("session_core_hours", "dask_core_hours", "spark_core_hours", "run_core_hours")
 
 
 def parse_day(text, what):
@@ -40,16 +50,19 @@ def render_html(data):
 
     rows = "".join(
         f"<tr><td>{html.escape(t['name'] or '(no group)')}</td><td>{t['core_hours']:.2f}</td>"
-        f"<td>{t['gpu_hours']:.2f}</td><td>{t['sessions']}</td></tr>"
+        f"<td>{t['gpu_hours']:.2f}</td><td>{t['sessions']}</td>"
+        + "".join(f"<td>{t[column]:.2f}</td>" for column in KIND_COLUMNS)
+        + "</tr>"
         for t in data["totals"]
     )
     by = html.escape(data["by"])
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Cygnet usage</title></head><body>"
-        f"<h1>Usage by {by}</h1><p>From {when(data['since'])} to {when(data['until'])}: sessions' core-hours and "
-        "GPU-hours (a session still running counts up to now).</p>"
+        f"<h1>Usage by {by}</h1><p>From {when(data['since'])} to {when(data['until'])}: core-hours and "
+        "GPU-hours of sessions, gateway Dask clusters, Spark executors on clusters and batch runs on "
+        "schedulers (what still runs counts up to now).</p>"
         f"<table border='1' cellpadding='4'><tr><th>{by}</th><th>core-hours</th><th>GPU-hours</th>"
-        f"<th>sessions</th></tr>{rows}</table>"
+        f"<th>sessions</th><th>of which sessions</th><th>Dask</th><th>Spark</th><th>runs</th></tr>{rows}</table>"
         "<p>Also as <a href='?format=json'>JSON</a> and <a href='?format=csv'>CSV</a>; "
         "<code>?since=YYYY-MM-DD&amp;by=user&amp;group=NAME</code>.</p></body></html>"
     )
