@@ -439,3 +439,52 @@ def test_a_user_runs_two_named_sessions_side_by_side_each_with_its_own_choices(h
     assert sessions[""]["cores"] == 1 and sessions["second"]["cores"] == 2, sessions
     assert all(r["ended"] and r["core_hours"] > 0 for r in sessions.values()), sessions
     assert web.get(f"{hub.url}/hub/cygnet-usage", timeout=30).status_code == 403
+
+
+def test_a_session_reports_its_cluster_cores_to_the_hubs_ledger_for_its_user_only(hub):
+    """What a session's kernels run on clusters (their usage records, as a Spark connect to a
+    cluster writes them) reaches the hub's ledger through the session's own token, ended when the
+    session stops; the report API takes a user's own rows only, and checks what it is given."""
+    user, other = "olga", "pavel"
+    web = hub.login(user)
+    hub.start_session(web, user, {"view": f"LCG_marker/{PLATFORM}", "cores": "1", "memory": "2G", "cluster": "none"})
+    token = hub.token(web, user)
+    api = hub.api(token)
+    kernel = hub.kernel(user, token, f"lcg_marker__{PLATFORM}")
+    try:
+        kernel.run(
+            "from cygnet.compute import usage\n"
+            "usage.end(usage.begin('spark', 'prod', 4))\n"
+            "running = usage.begin('spark', 'prod', 8)\n"  # still in use when the session stops
+        )
+    finally:
+        kernel.ws.close()  # the kernel stays: it still runs when its session stops
+    hub.stop_session(api, user)
+    ledger = hub.data_dir / "hub" / "usage.sqlite"
+    out = cygnet("usage", "--ledger", str(ledger), "--user", user, "--sessions", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    spark = sorted(
+        (r["cores"], r["detail"], bool(r["ended"])) for r in json.loads(out.stdout)["rows"] if r["kind"] == "spark"
+    )
+    assert spark == [(4.0, "Spark on prod", True), (8.0, "Spark on prod", True)], out.stdout
+
+    report = f"{hub.url}/hub/api/users/{user}/cygnet-usage"
+    now = time.time()
+    entry = {"ref": "dask-gateway/x/scheduler", "kind": "run", "cores": 1, "started": now - 60, "ended": now}
+    assert api.post(report, json={"server": "", "entries": [entry]}, timeout=30).status_code == 200
+    other_web = hub.login(other)
+    as_other = hub.api(hub.token(other_web, other))
+    refused = as_other.post(report, json={"server": "", "entries": [entry]}, timeout=30)
+    assert refused.status_code in (403, 404), "one user cannot report (or overwrite) another's usage"
+    for bad, says in (
+        ({**entry, "kind": "session"}, "kind is one of spark, run"),
+        ({**entry, "cores": -1}, "cores is a number"),
+        ({**entry, "started": now - 90 * 86400}, "within the last 40 days"),
+        ({**entry, "ended": now - 3600}, "ended is null or a time between started and now"),
+    ):
+        answer = api.post(report, json={"server": "", "entries": [bad]}, timeout=30)
+        assert answer.status_code == 400 and says in answer.json()["message"], answer.text
+    out = cygnet("usage", "--ledger", str(ledger), "--sessions", "--format", "json", "--since", "2020-01-01")
+    rows = json.loads(out.stdout)["rows"]
+    gateway_like = [r for r in rows if r["kind"] == "run" and r["user"] == user]
+    assert len(gateway_like) == 1 and not [r for r in rows if r["user"] == other], rows

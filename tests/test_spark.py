@@ -383,6 +383,15 @@ def test_standalone_cluster_runs_jobs_on_its_executors(spark_server, standalone)
             timeout=300,
         )
         assert standalone["master_url"] in out and "['view-0', 'view-1', 'view-2', 'view-3']" in out
+        # The executors' cores are recorded for the hub's usage ledger (cygnet.compute.usage), ended
+        # at the disconnect.
+        usage = (
+            "from cygnet.compute import usage\n"
+            "print(sorted((r['cluster'], r['cores'], bool(r['ended'])) for _, r in usage.read()))"
+        )
+        assert "('standalone', 2.0, False)" in kernel.run(usage), "its worker's core (Spark counts at least 2)"
+        kernel.run("%spark disconnect", timeout=120)
+        assert "('standalone', 2.0, True)" in kernel.run(usage)
     finally:
         kernel.shutdown()
 

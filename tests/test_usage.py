@@ -198,3 +198,46 @@ def test_the_admin_pages_report_escapes_names(ledger):
     ledger.ended(entry, at=1_700_003_600.0)
     page = render_html(report(ledger, 0, 1_800_000_000.0))
     assert "<script>alert" not in page and "&lt;script&gt;" in page and "<td>1.00</td><td>0.00</td>" in page
+
+
+def test_a_session_reports_runs_on_schedulers_and_its_kernels_cluster_cores(tmp_path):
+    """What the session's reporter sends (cygnet.server.usage_report): runs on a scheduler, one core
+    each, not runs `--on local`; uses recorded by kernels, those of a kernel gone ended at the last
+    time the server saw it; what the hub has is not sent again."""
+    from types import SimpleNamespace
+
+    from cygnet.runs.store import Run, RunStore
+    from cygnet.server.usage_report import Reporter
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    now = time.time()
+    for run_id, backend in (("r1", "slurm"), ("r2", "local"), ("r3", "htcondor")):
+        store.add(
+            Run(
+                id=run_id, owner="ann", notebook="a.ipynb", parameters={}, view="v", kernel="k", backend=backend,
+                output="o.ipynb", html="o.html", run_dir=str(tmp_path), started=now - 60,
+                ended=now if run_id == "r1" else None,
+            )
+        )  # fmt: skip
+    config = SimpleNamespace(data_dir=str(tmp_path / "data"))
+    records = tmp_path / "data" / "compute" / "usage"  # where the server tells kernels to record
+    records.mkdir(parents=True)
+    gone = {"id": "dead", "engine": "spark", "cluster": "prod", "cores": 4.0, "started": now - 100, "ended": None,
+            "pid": 2**22 + 7, "pid_start": "1", "seen": now - 40}  # fmt: skip
+    (records / "dead.json").write_text(json.dumps(gone))
+    app = SimpleNamespace(cygnet=config, runs=SimpleNamespace(store=store, owner="ann"))
+    reporter = Reporter()
+    sent = []
+    import cygnet.server.usage_report as module
+
+    real_post, module.post = module.post, sent.extend
+    try:
+        assert reporter.report_now(app) == 3
+        assert reporter.report_now(app) == 0, "nothing changed: nothing sent"
+    finally:
+        module.post = real_post
+    by_ref = {e["ref"]: e for e in sent}
+    assert set(by_ref) == {"run/r1", "run/r3", "spark/dead"}, by_ref
+    assert by_ref["run/r1"]["cores"] == 1.0 and by_ref["run/r1"]["ended"] == now and by_ref["run/r3"]["ended"] is None
+    assert by_ref["spark/dead"]["ended"] == now - 40 and by_ref["spark/dead"]["detail"] == "Spark on prod"
+    assert not (records / "dead.json").exists(), "an ended use the hub has is done with"

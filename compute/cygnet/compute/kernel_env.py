@@ -9,6 +9,11 @@ def ports_dir_of(config):
     return str(Path(config.data_dir) / "compute" / "ports")
 
 
+def usage_dir_of(config):
+    """Where kernels record the cluster cores they use (.usage)."""
+    return str(Path(config.data_dir) / "compute" / "usage")
+
+
 def kernel_env(config):
     from cygnet.core import contract
     from cygnet.core.errors import CygnetError
@@ -25,4 +30,5 @@ def kernel_env(config):
         contract.CATALOGUE.name: catalogue,
         contract.PORTS.name: config.spark_port_range,
         contract.PORTS_DIR.name: ports_dir_of(config),
+        contract.USAGE_RECORDS.name: usage_dir_of(config),
     }

@@ -453,6 +453,11 @@ class Cygnet(Configurable):
     def _default_dask_default_cluster(self) -> str:
         return contract.DASK_CLUSTER.get()
 
+    usage_report_interval = Float(
+        300.0,
+        help="Under a hub, seconds between the session's reports to the hub's usage ledger of what it runs "
+        "beyond its own cores (Spark executors on a cluster, batch runs on a scheduler). 0: no reports.",
+    ).tag(config=True)
     dask_sweep_interval = Float(
         10.0,
         help="Seconds between the server's checks for gateway Dask clusters whose kernel has died, "

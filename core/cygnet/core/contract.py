@@ -56,6 +56,12 @@ PORTS = Var(
     "the ports (LOW-HIGH) drivers and schedulers lease theirs from (Cygnet.spark_port_range)",
 )
 PORTS_DIR = Var("CYGNET_PORTS_DIR", "", "where kernels lease their ports; empty: compute/ports under Cygnet's data dir")
+USAGE_RECORDS = Var(
+    "CYGNET_USAGE_RECORDS",
+    "",
+    "where kernels record the cluster cores they use beyond the session's, for the hub's usage ledger; "
+    "empty: compute/usage under Cygnet's data dir",
+)
 SPARK_CLUSTER = Var(
     "CYGNET_SPARK_CLUSTER",
     "local",
@@ -202,6 +208,7 @@ GROUPS: tuple[tuple[str, tuple[Var, ...]], ...] = (
             CATALOGUE,
             PORTS,
             PORTS_DIR,
+            USAGE_RECORDS,
             SPARK_CLUSTER,
             SPARK_SERVERS_DIR,
             SPARK_UI_BASE,

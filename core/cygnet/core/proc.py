@@ -142,6 +142,16 @@ def alive(pid: int) -> bool:
         return True
 
 
+def process_start(pid: int | None) -> str | None:
+    """The process's start time (clock ticks since boot), which tells a reused pid apart; None
+    when no such process runs."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError, TypeError):
+        return None
+
+
 def die_with_parent() -> None:
     """For preexec_fn: the child gets SIGTERM when the thread that started it ends (Linux's
     PR_SET_PDEATHSIG), so it never runs on unseen after its server is gone."""

@@ -14,21 +14,13 @@ from pathlib import Path
 
 from cygnet.core import contract
 from cygnet.core.atomic import atomic_write
+from cygnet.core.proc import process_start
 
 
 def records_dir():
     from cygnet.core.datadir import default_data_dir
 
     return Path(contract.DASK_RECORDS.get() or Path(default_data_dir()) / "dask" / "clusters")
-
-
-def process_start(pid):
-    """The process's start time (clock ticks since boot), which tells a reused pid apart."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
 
 
 def write(definition, cluster_name):

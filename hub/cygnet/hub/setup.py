@@ -241,15 +241,18 @@ def configure(c):
 
 
 def add_usage_page(c, ledger):
-    """The usage ledger's admin page, /hub/cygnet-usage (none when the site turned the ledger off):
-    among the hub's own pages (JupyterHub.extra_handlers, the trait for this, is deprecated)."""
+    """The usage ledger's admin page, /hub/cygnet-usage, and the API sessions report their
+    cluster usage to (none when the site turned the ledger off): among the hub's own pages and
+    APIs (JupyterHub.extra_handlers, the trait for this, is deprecated)."""
     from jupyterhub import handlers
 
+    from .usage_api import UsageReportHandler
     from .usage_page import UsagePage
 
-    handlers.default_handlers[:] = [h for h in handlers.default_handlers if h[0] != UsagePage.route]
+    ours = (UsagePage, UsageReportHandler)
+    handlers.default_handlers[:] = [h for h in handlers.default_handlers if h[0] not in {k.route for k in ours}]
     if ledger:
-        handlers.default_handlers.append((UsagePage.route, UsagePage, {"ledger": ledger}))
+        handlers.default_handlers.extend((handler.route, handler, {"ledger": ledger}) for handler in ours)
 
 
 def offer_a_view(c, folder):

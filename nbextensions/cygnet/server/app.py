@@ -55,6 +55,7 @@ from . import (
     spark_ui,
     storage_handlers,
     sync_handlers,
+    usage_report,
 )
 from .dask_sweep import start_sweep as start_dask_sweep
 from .kerberos_renewal import refresh_tokens, start_renewal
@@ -158,6 +159,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.server_id = os.environ[contract.SERVER_ID.name] = secrets.token_hex(8)
         config = self.cygnet = Cygnet(parent=self)
         _make_private(self, config)
+        _stop_cleanly_on_sigint(serverapp)
         # Every process that acts for the user (kernels, terminals, sync jobs, the XRootD client
         # in this server) uses the user's own Kerberos cache, never the account's shared one.
         self.kerberos_ccache = kerberos.ccache_of(config.data_dir)  # made once, used by the API and renewal
@@ -186,6 +188,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.spark_servers = ManagedServers(servers_dir(config), self.catalogue, workspace, self.server_id)
         self.spark_sweep = start_sweep(self)
         self.dask_sweep = start_dask_sweep(self)
+        self.usage_report = usage_report.start(self)  # under a hub: cluster cores for its usage ledger
         self.busy_activity = busy_activity.start(serverapp)  # a computing kernel is not idle
         if hasattr(serverapp.kernel_manager, "pool"):  # a kernel for the view used last, started ahead
             IOLoop.current().add_callback(serverapp.kernel_manager.pool.seed)
@@ -216,6 +219,9 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
             "cygnet: extension loaded; views roots: %s", ", ".join(map(str, config.effective_views_roots()))
         )
 
+    async def stop_extension(self):
+        await usage_report.stop(self)  # what the session's kernels used, before they stop
+
     def initialize_handlers(self):
         # Each feature declares its routes beside its handlers (`default_handlers`, as
         # jupyter_server's services do); the app only collects them.
@@ -225,6 +231,20 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         if not self.cygnet.generic_port_proxy:
             # Ahead of jupyter-server-proxy's own routes (extensions load by name, cygnet first).
             self.handlers.append((r"/proxy/(.*)", handlers.GenericProxyOffHandler))
+
+
+def _stop_cleanly_on_sigint(serverapp):
+    """Without a terminal, jupyter_server leaves SIGINT to Python, whose KeyboardInterrupt ends
+    the server at once, skipping its cleanup (the extensions' stop, the kernels' shutdown). It is
+    how JupyterHub's local spawners stop a session: it stops the server as SIGTERM does."""
+    import signal
+    import sys
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or (sys.stdin and sys.stdin.isatty()):
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, serverapp._signal_stop)
 
 
 def _make_private(app, config):

@@ -67,6 +67,7 @@ def connect(cluster=None, bundles=(), conf=None, app_name=None, namespace=None, 
             STATE.reset(error=explain(e))
             raise Unavailable(STATE.error) from e
         STATE.session, STATE.state = session, "connected"
+        STATE.usage = _record_usage(session, STATE.cluster, log)
         if STATE.cluster.is_connect:  # code that builds its own session joins this one (with its token)
             os.environ["SPARK_REMOTE"] = STATE.remote
         if namespace is not None:
@@ -250,8 +251,40 @@ def _start_jvm(master, conf):
     )
 
 
+def _record_usage(session, cluster, log):
+    """Executors on a cluster use cores beyond the session's own: recorded for the hub's usage
+    ledger (cygnet.compute.usage). Local sessions and managed Connect servers run on the
+    session's cores, counted already; a shared Connect server's executors serve many users and
+    are the site's to count."""
+    if cluster.is_connect or cluster.kind == "local":
+        return None
+    from cygnet.compute import usage
+
+    try:
+        return usage.begin("spark", cluster.name, executor_cores(session))
+    except Exception as e:  # noqa: BLE001 - bookkeeping never fails a connect
+        log(f"the usage of this session is not recorded: {e}")
+        return None
+
+
+def executor_cores(session):
+    """The cores the session's executors have (read once they registered): Spark's own count,
+    unless spark.default.parallelism hides it, then what the configuration asks for."""
+    sc = session.sparkContext
+    conf = sc.getConf()
+    if not conf.contains("spark.default.parallelism"):
+        return sc.defaultParallelism
+    if conf.contains("spark.cores.max"):
+        return int(conf.get("spark.cores.max"))
+    return int(conf.get("spark.executor.instances", "2")) * int(conf.get("spark.executor.cores", "1"))
+
+
 def _cleanup():
     session, lease = STATE.session, STATE.lease
+    if STATE.usage:
+        from cygnet.compute import usage
+
+        usage.end(STATE.usage)
     if session is not None:
         try:
             session.stop()

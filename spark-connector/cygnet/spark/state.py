@@ -22,6 +22,7 @@ class SparkState:
         self.conf, self.bundles, self.options = {}, [], {}
         self.log = []
         self.driver_log = None  # the classic driver's log4j file
+        self.usage = None  # the record of the cluster cores it uses (cygnet.compute.usage)
 
     def to_dict(self):
         data = {
