@@ -16,7 +16,7 @@ import requests
 from cygnet.compute.catalogue import load_catalogue, parse_catalogue
 from cygnet.core.errors import BadInput, NotFound
 from tests.support.cli import PLATFORM
-from tests.support.jupyter import JupyterServer, free_port
+from tests.support.jupyter import JupyterServer, free_port, scraped
 from tests.support.waiting import wait_for
 
 PORTS = (41200, 41219)
@@ -285,6 +285,9 @@ def test_dask_local_connects_scales_adapts_and_runs_the_views_modules(dask_serve
         state = dask_status(kernel)
         assert (state["state"], state["workers"], state["requested"]) == ("connected", 2, 2), state
         assert state["memory"] > 0 and state["threads"] >= 2
+        metrics = scraped(dask_server)  # the kernel's cluster in the session's metrics
+        assert metrics['cygnet_dask_clusters{kind="dask-local"}'] >= 1, metrics
+        assert metrics['cygnet_dask_workers{kind="dask-local"}'] >= 2, metrics
         kernel.run("%dask adapt 1 2")
         assert dask_status(kernel)["adapt"] == [1, 2]
         # The dashboard through the server, behind its login, and only this server's ports.

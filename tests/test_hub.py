@@ -454,8 +454,9 @@ def test_a_session_reports_its_cluster_cores_to_the_hubs_ledger_for_its_user_onl
     try:
         kernel.run(
             "from cygnet.compute import usage\n"
-            "usage.end(usage.begin('spark', 'prod', 4))\n"
-            "running = usage.begin('spark', 'prod', 8)\n"  # still in use when the session stops
+            "usage.end(usage.begin('spark', 'prod', 'standalone', cores=4, counted=True))\n"
+            "running = usage.begin('spark', 'prod', 'standalone', cores=8, counted=True)\n"  # when the session stops
+            "usage.begin('spark', 'local', 'local', cores=2)\n"  # the session's own cores: not reported
         )
     finally:
         kernel.ws.close()  # the kernel stays: it still runs when its session stops

@@ -21,7 +21,7 @@ from cygnet.compute.ports import PortLease, leased_outside
 from cygnet.core.errors import BadInput, NotFound, Unavailable
 from cygnet.spark.conf import cluster_conf, effective_conf, fill_placeholders, parse_option, view_conf
 from tests.support.cli import PLATFORM, cygnet
-from tests.support.jupyter import JupyterServer, free_port
+from tests.support.jupyter import JupyterServer, free_port, scraped
 
 SPARK_ENV = {"SPARK_LOCAL_IP": "127.0.0.1"}
 PORTS = (41000, 41011)
@@ -390,6 +390,9 @@ def test_standalone_cluster_runs_jobs_on_its_executors(spark_server, standalone)
             "print(sorted((r['cluster'], r['cores'], bool(r['ended'])) for _, r in usage.read()))"
         )
         assert "('standalone', 2.0, False)" in kernel.run(usage), "its worker's core (Spark counts at least 2)"
+        metrics = scraped(spark_server)
+        assert metrics['cygnet_spark_sessions{kind="standalone"}'] == 1, metrics
+        assert metrics['cygnet_spark_executor_cores{kind="standalone"}'] == 2, metrics
         kernel.run("%spark disconnect", timeout=120)
         assert "('standalone', 2.0, True)" in kernel.run(usage)
     finally:

@@ -222,8 +222,10 @@ def test_a_session_reports_runs_on_schedulers_and_its_kernels_cluster_cores(tmp_
     config = SimpleNamespace(data_dir=str(tmp_path / "data"))
     records = tmp_path / "data" / "compute" / "usage"  # where the server tells kernels to record
     records.mkdir(parents=True)
-    gone = {"id": "dead", "engine": "spark", "cluster": "prod", "cores": 4.0, "started": now - 100, "ended": None,
-            "pid": 2**22 + 7, "pid_start": "1", "seen": now - 40}  # fmt: skip
+    gone = {"id": "dead", "engine": "spark", "cluster": "prod", "kind": "yarn", "cores": 4.0, "counted": True,
+            "started": now - 100, "ended": None, "pid": 2**22 + 7, "pid_start": "1", "seen": now - 40}  # fmt: skip
+    local = {**gone, "id": "local", "kind": "local", "counted": False}  # the session's own cores
+    (records / "local.json").write_text(json.dumps(local))
     (records / "dead.json").write_text(json.dumps(gone))
     app = SimpleNamespace(cygnet=config, runs=SimpleNamespace(store=store, owner="ann"))
     reporter = Reporter()
@@ -241,3 +243,4 @@ def test_a_session_reports_runs_on_schedulers_and_its_kernels_cluster_cores(tmp_
     assert by_ref["run/r1"]["cores"] == 1.0 and by_ref["run/r1"]["ended"] == now and by_ref["run/r3"]["ended"] is None
     assert by_ref["spark/dead"]["ended"] == now - 40 and by_ref["spark/dead"]["detail"] == "Spark on prod"
     assert not (records / "dead.json").exists(), "an ended use the hub has is done with"
+    assert not (records / "local.json").exists(), "a local session's record goes once its kernel is gone"

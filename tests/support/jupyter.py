@@ -279,6 +279,12 @@ class KernelClient:
         self.server.delete(f"/api/kernels/{self.id}")
 
 
+def scraped(server):
+    """Cygnet's metrics from the server's /metrics (with its token), name{labels} -> value."""
+    text = server.get("/metrics").text
+    return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line.startswith("cygnet_")}
+
+
 def log_dir():
     """The folder of this process's server logs, made on first use; the suite removes it at its
     end once it has searched the logs for secrets (tests/conftest.py)."""

@@ -26,6 +26,7 @@ class DaskState:
         self.state = "error" if error else "disconnected"
         self.error = error
         self.cluster_def = self.cluster = self.client = self.lease = self.record = None
+        self.usage = None  # the cluster's record for the server's metrics (cygnet.compute.usage)
         self.adapt = None  # (minimum, maximum) while adaptive
         self.requested = 0  # workers asked for by the last scale
 
@@ -141,6 +142,7 @@ def connect(cluster=None, workers=None, adapt=None, options=None, namespace=None
             else:
                 _start_gateway(definition, workers, adapt, options, log)
             STATE.state = "connected"
+            STATE.usage = _record_usage(definition, STATE.requested)
         except CygnetError as e:
             _close_quietly()
             STATE.reset(error=str(e))
@@ -152,6 +154,24 @@ def connect(cluster=None, workers=None, adapt=None, options=None, namespace=None
     _bind(namespace)
     log(f"Dask: connected to {name} ({definition.kind}); dashboard: {STATE.client.dashboard_link}")
     return STATE.client
+
+
+def _record_usage(definition, workers):
+    """The cluster, for the server's metrics (cygnet.compute.usage). Not counted for the usage
+    ledger: a local cluster runs on the session's cores, a gateway's the hub counts itself."""
+    from cygnet.compute import usage
+
+    try:
+        return usage.begin("dask", definition.name, definition.kind, workers=workers)
+    except OSError:  # bookkeeping never fails a connect
+        return None
+
+
+def _usage_workers(workers):
+    if STATE.usage:
+        from cygnet.compute import usage
+
+        usage.update(STATE.usage, workers=int(workers))
 
 
 def _check_importable(module):
@@ -343,6 +363,7 @@ def scale(workers):
         workers, _ = _checked_size(STATE.cluster_def, workers, None)
         STATE.cluster.scale(workers)
         STATE.adapt, STATE.requested = None, workers
+        _usage_workers(workers)
     return status()
 
 
@@ -352,6 +373,7 @@ def adapt(minimum, maximum):
         _, bounds = _checked_size(STATE.cluster_def, None, (minimum, maximum))
         STATE.cluster.adapt(minimum=bounds[0], maximum=bounds[1])
         STATE.adapt = bounds
+        _usage_workers(bounds[0])  # at least; the metrics show what was asked for
     return status()
 
 
@@ -383,6 +405,10 @@ def _close_quietly():
                 pass
     if STATE.record:
         records.remove(STATE.record)
+    if STATE.usage:
+        from cygnet.compute import usage
+
+        usage.end(STATE.usage)
     if STATE.lease is not None:
         STATE.lease.release()
 

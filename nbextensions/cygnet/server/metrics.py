@@ -2,10 +2,11 @@
 a token, as `c.ServerApp.authenticate_prometheus` is on by default).
 
 Counts of what the session holds are read when Prometheus scrapes (runs by state and backend,
-schedules, notifications, sync jobs and the bytes they sent, managed Spark Connect servers,
-shares), so they need no bookkeeping; events are counters where they happen (kernel starts by
-view in cygnet.kernels.provisioner, share page views in cygnet.shares.pages). Labels carry
-states, backends, channels and view names, never a file name or a token."""
+schedules, notifications, sync jobs and the bytes they sent, managed Spark Connect servers, the
+kernels' Spark sessions and Dask clusters from their records, shares), so they need no
+bookkeeping; events are counters where they happen (kernel starts by view in
+cygnet.kernels.provisioner, share page views in cygnet.shares.pages). Labels carry states,
+backends, channels, kinds of cluster and view names, never a file name or a token."""
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -26,6 +27,7 @@ class SessionCollector:
         yield from _runs(app)
         yield from _sync(app)
         yield from _spark_servers(app)
+        yield from _engines(app)
         yield from _shares(app)
 
     def describe(self):
@@ -86,6 +88,34 @@ def _sync(app):
 def _spark_servers(app):
     states = ((s["state"],) for s in app.spark_servers.list())
     yield _counted("cygnet_spark_connect_servers", "Managed Spark Connect servers, by state", ["state"], states)
+
+
+def _engines(app):
+    """The kernels' running Spark sessions and Dask clusters (their records, cygnet.compute.usage),
+    by the kind of cluster: how many, the Spark executors' cores, the Dask workers asked for."""
+    from cygnet.compute.kernel_env import usage_dir_of
+    from cygnet.compute.usage import read, running
+
+    live = [record for _, record in read(usage_dir_of(app.cygnet)) if running(record)]
+    gauges = {
+        ("spark", "sessions"): GaugeMetricFamily("cygnet_spark_sessions", "Kernels' Spark sessions", labels=["kind"]),
+        ("spark", "cores"): GaugeMetricFamily(
+            "cygnet_spark_executor_cores", "Cores of the kernels' Spark executors", labels=["kind"]
+        ),
+        ("dask", "sessions"): GaugeMetricFamily("cygnet_dask_clusters", "Kernels' Dask clusters", labels=["kind"]),
+        ("dask", "workers"): GaugeMetricFamily(
+            "cygnet_dask_workers", "Workers the kernels' Dask clusters asked for", labels=["kind"]
+        ),
+    }
+    sums = {}
+    for record in live:
+        engine, kind = record.get("engine"), record.get("kind", "")
+        for what, value in (("sessions", 1), ("cores", record.get("cores", 0)), ("workers", record.get("workers", 0))):
+            if (engine, what) in gauges:
+                sums[engine, what, kind] = sums.get((engine, what, kind), 0) + value
+    for (engine, what, kind), value in sorted(sums.items()):
+        gauges[engine, what].add_metric([kind], value)
+    yield from gauges.values()
 
 
 def _shares(app):

@@ -13,6 +13,7 @@ import json
 import os
 import time
 
+from cygnet.compute.usage import forget
 from cygnet.core.errors import CygnetError
 
 from .work import every
@@ -46,21 +47,19 @@ class Reporter:
         from cygnet.compute.kernel_env import usage_dir_of
         from cygnet.compute.usage import read
 
-        records = read(usage_dir_of(app.cygnet))
-        entries = [self._spark_entry(path, record, closing) for path, record in records] + self._run_entries(app)
+        records = [(path, record) for path, record in read(usage_dir_of(app.cygnet)) if record.get("counted")]
+        entries = [self._cluster_entry(path, record, closing) for path, record in records] + self._run_entries(app)
         changed = [e for e in entries if self.sent.get(e["ref"]) != (e["cores"], e["ended"])]
         if changed:
             post(changed)
             self.sent.update({e["ref"]: (e["cores"], e["ended"]) for e in changed})
         for path, record in records:  # the hub has them: an ended use is done with
-            if self.sent.get(f"spark/{record['id']}", (None, None))[1] is not None:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
+            if self.sent.get(f"{record['engine']}/{record['id']}", (None, None))[1] is not None:
+                forget(path)
+        forget_finished(app, counted=False)  # those never reported: once ended, of no more use
         return len(changed)
 
-    def _spark_entry(self, path, record, closing):
+    def _cluster_entry(self, path, record, closing):
         from cygnet.compute.usage import alive, seen
 
         ended = record.get("ended")
@@ -68,16 +67,16 @@ class Reporter:
             if alive(record) and closing:
                 ended = time.time()
             elif alive(record):
-                seen(path, record)
+                seen(path)
             else:  # its kernel died without ending it: at the last sight of it alive
                 ended = record.get("seen") or record["started"]
         return {
-            "ref": f"spark/{record['id']}",
-            "kind": "spark",
+            "ref": f"{record['engine']}/{record['id']}",
+            "kind": record["engine"],
             "cores": float(record.get("cores") or 0),
             "started": record["started"],
             "ended": ended,
-            "detail": f"Spark on {record.get('cluster', '?')}"[:200],
+            "detail": f"{record['engine'].title()} on {record.get('cluster', '?')}"[:200],
         }
 
     def _run_entries(self, app):
@@ -99,16 +98,14 @@ class Reporter:
         return found
 
 
-def forget_finished(app):
+def forget_finished(app, counted=None):
+    """Remove the records of engines that stopped (of those `counted` or not; None: all)."""
     from cygnet.compute.kernel_env import usage_dir_of
-    from cygnet.compute.usage import alive, read
+    from cygnet.compute.usage import read, running
 
     for path, record in read(usage_dir_of(app.cygnet)):
-        if record.get("ended") is not None or not alive(record):
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+        if (counted is None or bool(record.get("counted")) == counted) and not running(record):
+            forget(path)
 
 
 async def stop(app):

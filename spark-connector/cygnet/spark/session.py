@@ -252,18 +252,18 @@ def _start_jvm(master, conf):
 
 
 def _record_usage(session, cluster, log):
-    """Executors on a cluster use cores beyond the session's own: recorded for the hub's usage
-    ledger (cygnet.compute.usage). Local sessions and managed Connect servers run on the
-    session's cores, counted already; a shared Connect server's executors serve many users and
-    are the site's to count."""
-    if cluster.is_connect or cluster.kind == "local":
-        return None
+    """The session, for the server's metrics and the hub's usage ledger (cygnet.compute.usage).
+    Executors on a cluster use cores beyond the session's own: counted. Local sessions and
+    managed Connect servers run on the session's cores, counted already; a shared Connect
+    server's executors serve many users and are the site's to count."""
     from cygnet.compute import usage
 
     try:
-        return usage.begin("spark", cluster.name, executor_cores(session))
+        cores = 0 if cluster.is_connect else executor_cores(session)
+        counted = not cluster.is_connect and cluster.kind != "local"
+        return usage.begin("spark", cluster.name, cluster.kind, cores=cores, counted=counted)
     except Exception as e:  # noqa: BLE001 - bookkeeping never fails a connect
-        log(f"the usage of this session is not recorded: {e}")
+        log(f"this session is not recorded for the usage ledger: {e}")
         return None
 
 
