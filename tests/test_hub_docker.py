@@ -9,6 +9,8 @@ and their containers go.
 Not part of `make test`: the image takes about 15 minutes to build. `make test-sites` builds it
 and runs this module (about 3 minutes once the image is there); elsewhere it is skipped."""
 
+import html
+
 import pytest
 import requests
 
@@ -133,5 +135,28 @@ def test_each_user_gets_a_container_of_their_own_that_others_cannot_reach(tmp_pa
         assert note.status_code == 200 and note.json()["content"] == "written in the container", note.text
         hub.stop_session(apis[dana], dana, timeout=120)
         podman.wait_gone(f"jupyter-{dana}")
+    finally:
+        hub.stop()
+
+
+def test_a_missing_session_image_fails_the_spawn_at_once_naming_it(tmp_path, podman, hub_address, box_views):
+    site = tmp_path / "site_config.py"
+    site.write_text(
+        'c.JupyterHub.spawner_class = "cygnet.hub.docker_spawner.CygnetDockerSpawner"\n'
+        f"c.DockerSpawner.client_kwargs = {{'base_url': {podman.url!r}}}\n"
+        "c.DockerSpawner.image = 'localhost/cygnet:absent'\n"
+        "c.DockerSpawner.pull_policy = 'never'\n"
+        "c.CygnetDockerSpawner.user_network = 'cygnet-test-{username}'\n"
+        f"c.CygnetDockerSpawner.view_choices = ['{VIEW}/{PLATFORM}']\n"
+        f"c.JupyterHub.hub_ip = {hub_address!r}\n"
+    )
+    hub = Hub(tmp_path / "data", args=[f"--config={site}"]).start()
+    try:
+        web = hub.login(USERS[0])
+        _, action = hub.spawn_form(web)
+        answer = web.post(action, data={"view": f"{VIEW}/{PLATFORM}"}, timeout=120, allow_redirects=False)
+        text = html.unescape(answer.text)  # the spawn page the user sees
+        assert answer.status_code >= 400, answer.status_code
+        assert "the session image localhost/cygnet:absent is not on the container host" in text, text[-2000:]
     finally:
         hub.stop()

@@ -5,6 +5,7 @@ docker/compose.hub.yaml and docker/hub_config.py."""
 
 import docker.errors
 from dockerspawner import DockerSpawner
+from tornado import web
 from traitlets import Dict, Unicode
 
 from .spawner import CygnetContainerMixin
@@ -45,7 +46,14 @@ class CygnetDockerSpawner(CygnetContainerMixin, DockerSpawner):
         if self.user_network:
             self.network_name = await self.ensure_user_network()
             self.use_internal_ip = True  # the proxy reaches the session on its network
-        return await super().start()
+        try:
+            return await super().start()
+        except docker.errors.ImageNotFound as error:  # an HTTPError is shown on the spawn page, at once
+            raise web.HTTPError(
+                500,
+                f"the session image {self.image} is not on the container host ({error.explanation}); "
+                "the site builds or pulls it there",
+            ) from error
 
     async def ensure_user_network(self):
         """The user's own network, made if it is not there yet (a user's named servers share it)."""
