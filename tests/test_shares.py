@@ -470,3 +470,24 @@ def test_a_bundle_round_trips_a_folder(tmp_path):
     got = unpack(out, tmp_path / "dst", "src", "folder", 1 << 20)
     assert (got / "a.txt").read_text() == "alpha" and (got / "sub" / "b.ipynb").read_text() == "{}"
     assert not (got / ".hidden").exists()
+
+
+def test_the_log_scrubber_hides_secret_values_of_an_environment_written_out_whole():
+    """batchspawner logs a session's environment at debug level, its hub token with it: the
+    scrubber on the hub's log hides the values of variables named as secrets, and nothing else."""
+    import logging
+
+    from cygnet.server.log_scrub import ScrubSecrets
+
+    env = {"JUPYTERHUB_API_TOKEN": "a1b2c3d4", "CYGNET_SESSION_KEY": "k9", "HOME": "/home/ann", "CYGNET_KEY_ID": "id"}
+    record = logging.LogRecord(
+        "JupyterHub", logging.DEBUG, __file__, 1, "Spawner submitting environment: %s", (env,), None
+    )
+    ScrubSecrets().filter(record)
+    assert record.getMessage() == (
+        "Spawner submitting environment: {'JUPYTERHUB_API_TOKEN': '[secret]', 'CYGNET_SESSION_KEY': '[secret]', "
+        "'HOME': '/home/ann', 'CYGNET_KEY_ID': 'id'}"
+    )
+    line = logging.LogRecord("x", logging.INFO, __file__, 1, "export CYGNET_BOX_PASSWORD=hunter2 LANG=C", (), None)
+    ScrubSecrets().filter(line)
+    assert line.getMessage() == "export CYGNET_BOX_PASSWORD=[secret] LANG=C"

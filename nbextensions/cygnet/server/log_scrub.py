@@ -1,5 +1,6 @@
 """Secrets out of the server's log: share tokens (in /cygnet/s/TOKEN paths and share=TOKEN
-queries) and Jupyter's own token= are replaced by [secret] in every line the server logs,
+queries), Jupyter's own token= and the values of environment variables named as secrets
+(JUPYTERHUB_API_TOKEN, ..._PASSWORD, ..._KEY) are replaced by [secret] in every line logged,
 access lines and tracebacks alike, written plainly or percent-encoded (as in a login's
 `next=%2Fcygnet%2Fopen%3Fshare%3DTOKEN`)."""
 
@@ -16,6 +17,12 @@ _PATTERNS = [
         r"\1[secret]",
     ),
     (re.compile(rf"({_QUERY}(?:share|token|_xsrf){_EQUALS})[^&\s'\"#%]+", re.IGNORECASE), r"\1[secret]"),
+    # An environment written out whole (batchspawner logs a session's at debug level): the
+    # values of variables named as secrets, in a dict's repr or as NAME=value.
+    (
+        re.compile(r"""(\b[A-Z][A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|_KEY)['"]?(?:: |=)['"]?)[^'"\s,}]+"""),
+        r"\1[secret]",
+    ),
 ]
 
 
