@@ -479,14 +479,14 @@ def test_the_log_scrubber_hides_secret_values_of_an_environment_written_out_whol
 
     from cygnet.server.log_scrub import ScrubSecrets
 
-    env = {"JUPYTERHUB_API_TOKEN": "a1b2c3d4", "CYGNET_SESSION_KEY": "k9", "HOME": "/home/ann", "CYGNET_KEY_ID": "id"}
+    env = {"JUPYTERHUB_API_TOKEN": "a1b2c3d4", "CYGNET_SESSION_KEY": "k9", "HOME": "/home/ann", "SITE_KEY_ID": "id"}
     record = logging.LogRecord(
         "JupyterHub", logging.DEBUG, __file__, 1, "Spawner submitting environment: %s", (env,), None
     )
     ScrubSecrets().filter(record)
     assert record.getMessage() == (
         "Spawner submitting environment: {'JUPYTERHUB_API_TOKEN': '[secret]', 'CYGNET_SESSION_KEY': '[secret]', "
-        "'HOME': '/home/ann', 'CYGNET_KEY_ID': 'id'}"
+        "'HOME': '/home/ann', 'SITE_KEY_ID': 'id'}"
     )
     line = logging.LogRecord("x", logging.INFO, __file__, 1, "export CYGNET_BOX_PASSWORD=hunter2 LANG=C", (), None)
     ScrubSecrets().filter(line)
