@@ -288,3 +288,40 @@ def test_the_htcondor_description_and_the_kubernetes_job_carry_the_same_run():
     assert container["command"] == JOB.command and container["image"] == "site/session:1"
     assert container["resources"]["limits"] == {"cpu": "2", "memory": "4096Mi"}
     assert manifest["spec"]["activeDeadlineSeconds"] == 1800 and manifest["spec"]["backoffLimit"] == 0
+
+
+def test_a_notebook_read_during_jupyters_save_is_read_again_and_a_broken_one_fails_at_once(tmp_path):
+    """Jupyter saves a notebook in place after a backup copy (`.~<name>`): a run's form or submit
+    that meets the save in progress reads again instead of calling the notebook unreadable (a
+    browser test met this); a broken notebook with no save in progress is bad input at once."""
+    import threading
+
+    from cygnet.runs.service import read_settled
+
+    notebook, backup = tmp_path / "scan.ipynb", tmp_path / ".~scan.ipynb"
+    backup.write_text('{"cells": []}')
+    notebook.write_text("")  # truncated: the save has begun
+    first_failure = threading.Event()
+
+    def finish_the_save():
+        first_failure.wait(30)
+        notebook.write_text('{"cells": [1]}')
+        backup.unlink()
+
+    saver = threading.Thread(target=finish_the_save)
+    saver.start()
+
+    def read(path):
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            first_failure.set()
+            raise
+
+    assert read_settled(notebook, read) == {"cells": [1]}
+    saver.join()
+    notebook.write_text("{not json")
+    reads = []
+    with pytest.raises(ValueError):
+        read_settled(notebook, lambda path: reads.append(path) or json.loads(path.read_text()))
+    assert len(reads) == 1, "no save in progress: read once, not again"

@@ -25,6 +25,26 @@ from .store import FINAL, Run, RunStore
 # and the contract's secrets (cygnet.core.contract).
 SECRET_NAMES = re.compile(r"TOKEN|SECRET|PASSW|API_KEY|PRIVATE_KEY|COOKIE", re.I)
 PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SAVE_GRACE = 3.0  # seconds a save in progress may take before its notebook counts as unreadable
+
+
+def read_settled(path, read):
+    """`read(path)`, read again while Jupyter is saving the file: it writes a notebook in place
+    (after a backup copy, `.~<name>`), so a read during a save can find it empty or cut short.
+    A file that is broken and not being saved fails at once."""
+    path = Path(path)
+    deadline = time.monotonic() + SAVE_GRACE
+    while True:
+        try:
+            return read(path)
+        except Exception:
+            try:
+                saving = (path.parent / f".~{path.name}").exists() or path.stat().st_size == 0
+            except OSError:
+                saving = False
+            if not saving or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def parse_value(text):
@@ -179,7 +199,7 @@ class Runs:
         if not parameters:
             return {}
         try:
-            known = papermill.inspect_notebook(str(notebook_path))
+            known = read_settled(notebook_path, lambda p: papermill.inspect_notebook(str(p)))
         except Exception as e:  # noqa: BLE001 - a notebook papermill cannot read is bad input
             raise BadInput(f"{notebook_path.name} cannot be read as a notebook: {e}") from e
         if not known:
@@ -210,7 +230,7 @@ class Runs:
         if not view.usable:
             raise Unavailable(f"view {view.name} cannot run kernels: {view.reason}")
         try:
-            wanted = json.loads(notebook_path.read_text())["metadata"]["kernelspec"]["name"]
+            wanted = read_settled(notebook_path, lambda p: json.loads(p.read_text()))["metadata"]["kernelspec"]["name"]
         except (OSError, ValueError, KeyError, TypeError):
             wanted = ""
         entry = ksm.catalogue().get(str(wanted).lower())
@@ -247,7 +267,7 @@ class Runs:
         if path.suffix != ".ipynb" or not path.is_file():
             raise NotFound(f"no notebook {notebook} in your workspace")
         try:
-            parameters = papermill.inspect_notebook(str(path))
+            parameters = read_settled(path, lambda p: papermill.inspect_notebook(str(p)))
         except Exception as e:  # noqa: BLE001 - a notebook papermill cannot read is bad input
             raise BadInput(f"{path.name} cannot be read as a notebook: {e}") from e
         views = self.kernel_specs.views()
