@@ -31,18 +31,21 @@ SAVE_GRACE = 3.0  # seconds a save in progress may take before its notebook coun
 def read_settled(path, read):
     """`read(path)`, read again while Jupyter is saving the file: it writes a notebook in place
     (after a backup copy, `.~<name>`), so a read during a save can find it empty or cut short.
-    A file that is broken and not being saved fails at once."""
+    A failed read is tried once more (a save may have ended in between), then again only while
+    a save is seen in progress: a broken file not being saved fails on its second read."""
     path = Path(path)
     deadline = time.monotonic() + SAVE_GRACE
+    failures = 0
     while True:
         try:
             return read(path)
         except Exception:
+            failures += 1
             try:
                 saving = (path.parent / f".~{path.name}").exists() or path.stat().st_size == 0
             except OSError:
                 saving = False
-            if not saving or time.monotonic() > deadline:
+            if (failures > 1 and not saving) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
 
