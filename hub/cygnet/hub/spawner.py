@@ -96,15 +96,9 @@ class CygnetSpawnerMixin(HasTraits):
 
     def _groups(self):
         """The user's groups: the hub's, and their Unix account's (where they have one)."""
-        mine = {g.name for g in getattr(self.user, "groups", None) or []}
-        try:
-            import grp
+        from .usage import unix_groups
 
-            account = pwd.getpwnam(self.user.name)
-            mine |= {grp.getgrgid(gid).gr_name for gid in os.getgrouplist(self.user.name, account.pw_gid)}
-        except (KeyError, OSError):
-            pass
-        return mine
+        return {g.name for g in getattr(self.user, "groups", None) or []} | unix_groups(self.user.name)
 
     def _may_use(self, gpu):
         """Whether this user may ask for `gpu`: everyone, or a member of one of its groups."""

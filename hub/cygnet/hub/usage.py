@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS usage (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     user TEXT NOT NULL,
     groups TEXT NOT NULL,           -- JSON list of group names
-    kind TEXT NOT NULL,             -- one of KINDS
+    kind TEXT NOT NULL,             -- one of KIND_TOTALS' keys
     server TEXT NOT NULL,           -- the named server ('' for the default one)
     cores REAL NOT NULL,
     gpus REAL NOT NULL,
@@ -48,7 +48,6 @@ LATER_COLUMNS = {
     "ref": "TEXT",  # what the row is elsewhere ('dask-gateway/<cluster>/<worker>', '<user>/run/<id>')
     "detail": "TEXT NOT NULL DEFAULT ''",  # the cluster, backend or run, for people reading it
 }
-KINDS = ("session", "dask-scheduler", "dask-worker", "spark", "run")
 # The totals' columns per kind (the schedulers' and workers' core-hours are Dask's together).
 KIND_TOTALS = {
     "session": "session_core_hours",
@@ -165,7 +164,7 @@ class UsageLedger:
             self.db.execute("ROLLBACK")
             raise
 
-    def rows(self, since=0.0, until=None, user=None, group=None, kind=None):
+    def rows(self, since=0.0, until=None, user=None, group=None):
         """What ran within [since, until), each with its core-hours and GPU-hours inside that
         period (what still runs up to now)."""
         self.copy_gateway()
@@ -175,9 +174,7 @@ class UsageLedger:
             "SELECT id, user, groups, kind, server, cores, gpus, started, ended, detail FROM usage WHERE started < ?"
         )
         for row in self.db.execute(query + " AND (ended IS NULL OR ended > ?)", (until, since)):
-            entry_id, who, groups, what, server, cores, gpus, started, ended, detail = row
-            if kind and what != kind:
-                continue
+            entry_id, who, groups, kind, server, cores, gpus, started, ended, detail = row
             groups = json.loads(groups)
             if (user and who != user) or (group and group not in groups):
                 continue
@@ -187,7 +184,7 @@ class UsageLedger:
                     "id": entry_id,
                     "user": who,
                     "groups": groups,
-                    "kind": what,
+                    "kind": kind,
                     "server": server,
                     "detail": detail,
                     "cores": cores,

@@ -10,19 +10,11 @@ from datetime import UTC
 from jupyterhub.handlers import BaseHandler
 from tornado import web
 
-from .usage import UsageLedger, as_csv, month_start
+from .usage import KIND_TOTALS, UsageLedger, as_csv, month_start
 
-FIELDS = (
-    "name",
-    "core_hours",
-    "gpu_hours",
-    "sessions",
-    "session_core_hours",
-    "dask_core_hours",
-    "spark_core_hours",
-    "run_core_hours",
-)
-KIND_COLUMNS = ("session_core_hours", "dask_core_hours", "spark_core_hours", "run_core_hours")
+# Each kind's column once (the Dask scheduler's and workers' share one), in the ledger's order.
+KIND_COLUMNS = tuple(dict.fromkeys(KIND_TOTALS.values()))
+FIELDS = ("name", "core_hours", "gpu_hours", "sessions", *KIND_COLUMNS)
 
 
 def parse_day(text, what):
