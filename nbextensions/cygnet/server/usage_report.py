@@ -24,7 +24,7 @@ RUN_BACKENDS_ELSEWHERE = ("slurm", "htcondor", "kubernetes")
 
 def start(app):
     if not (os.environ.get("JUPYTERHUB_API_URL") and os.environ.get("JUPYTERHUB_API_TOKEN")):
-        forget_finished(app)  # no hub to report to: records are kept no longer than their kernels
+        forget_stopped(_records(app))  # no hub to report to: records are kept no longer than their kernels
         return None
     reporter = Reporter()
     app.usage_reporter = reporter
@@ -44,19 +44,18 @@ class Reporter:
     def report_now(self, app, closing=False):
         """Send what changed (`closing`: the server stops, and its kernels' uses with it); the
         number of entries sent."""
-        from cygnet.compute.kernel_env import usage_dir_of
-        from cygnet.compute.usage import read
-
-        records = [(path, record) for path, record in read(usage_dir_of(app.cygnet)) if record.get("counted")]
-        entries = [self._cluster_entry(path, record, closing) for path, record in records] + self._run_entries(app)
+        records = _records(app)
+        counted = [(path, record) for path, record in records if record.get("counted")]
+        entries = [self._cluster_entry(path, record, closing) for path, record in counted] + self._run_entries(app)
         changed = [e for e in entries if self.sent.get(e["ref"]) != (e["cores"], e["ended"])]
         if changed:
             post(changed)
             self.sent.update({e["ref"]: (e["cores"], e["ended"]) for e in changed})
-        for path, record in records:  # the hub has them: an ended use is done with
+        for path, record in counted:  # the hub has them: an ended use is done with
             if self.sent.get(f"{record['engine']}/{record['id']}", (None, None))[1] is not None:
                 forget(path)
-        forget_finished(app, counted=False)  # those never reported: once ended, of no more use
+        # Those never reported (metrics only): once their engine stopped, of no more use.
+        forget_stopped((path, record) for path, record in records if not record.get("counted"))
         return len(changed)
 
     def _cluster_entry(self, path, record, closing):
@@ -98,13 +97,19 @@ class Reporter:
         return found
 
 
-def forget_finished(app, counted=None):
-    """Remove the records of engines that stopped (of those `counted` or not; None: all)."""
+def _records(app):
     from cygnet.compute.kernel_env import usage_dir_of
-    from cygnet.compute.usage import read, running
+    from cygnet.compute.usage import read
 
-    for path, record in read(usage_dir_of(app.cygnet)):
-        if (counted is None or bool(record.get("counted")) == counted) and not running(record):
+    return read(usage_dir_of(app.cygnet))
+
+
+def forget_stopped(records):
+    """Remove those of the (path, record) pairs whose engine stopped."""
+    from cygnet.compute.usage import running
+
+    for path, record in records:
+        if not running(record):
             forget(path)
 
 
