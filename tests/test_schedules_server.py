@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.support.cli import PLATFORM, cygnet
-from tests.support.jupyter import JupyterServer
+from tests.support.jupyter import JupyterServer, cygnet_metrics
 from tests.support.mailbox import Mailbox, WebhookReceiver
 from tests.support.waiting import wait_for
 
@@ -296,7 +296,7 @@ def test_the_sessions_metrics_count_runs_schedules_and_notifications_behind_its_
     path = f"/cygnet/api/runs/{r.json()['id']}"
     wait_for(lambda: [n["state"] for n in server.get(path).json()["notifications"]] == ["sent"], "the run told")
     text = server.get("/metrics").text
-    lines = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line.startswith("cygnet_")}
+    lines = cygnet_metrics(text)
     assert lines['cygnet_runs{backend="local",state="succeeded"}'] >= 1, text
     assert 'cygnet_notifications{channel="email",state="sent"}' in lines, text
     assert any(name.startswith("cygnet_schedule_firings_total") for name in lines), text

@@ -281,7 +281,11 @@ class KernelClient:
 
 def scraped(server):
     """Cygnet's metrics from the server's /metrics (with its token), name{labels} -> value."""
-    text = server.get("/metrics").text
+    return cygnet_metrics(server.get("/metrics").text)
+
+
+def cygnet_metrics(text):
+    """Cygnet's lines of a Prometheus scrape, name{labels} -> value."""
     return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line.startswith("cygnet_")}
 
 
