@@ -3,7 +3,9 @@ to the reply of its first cell, side by side on real servers, for
   (a) plain ipykernel from a kernel.json (the baseline: JupyterLab as it comes),
   (b) a Cygnet view kernel with the kernel pool off (kernel_pool_size=0, warm environment cache),
   (c) the same view kernel with the pool on, for a view used before (its pooled kernel ready).
-Also the memory (RSS) of a pooled kernel beside an idle kernel the user opened.
+Also the memory (RSS) of a pooled kernel beside an idle kernel the user opened, and restarting a
+kernel to its first reply on a new connection (as JupyterLab reconnects after a restart): (d) pool
+off, jupyter_server's restart in place; (e) pool on, the restart takes a pooled kernel's process.
 Goals: (c) under 0.100 s; a pooled kernel no larger than an idle kernel.
 
     .venv/bin/python bench/kernel_pool.py [--runs 15]
@@ -40,6 +42,20 @@ def open_to_first_reply(server, name, path):
         raise RuntimeError(f"kernel {name} failed: {err}")
     client.ws.close()
     server.delete(f"/api/sessions/{session['id']}")
+    return elapsed
+
+
+def restart_to_first_reply(server, kernel_id):
+    started = time.perf_counter()
+    r = server.post(f"/api/kernels/{kernel_id}/restart")
+    if r.status_code != 200:
+        raise RuntimeError(f"kernel {kernel_id} did not restart: {r.text}")
+    client = KernelClient(server, kernel_id)
+    status, _, err = client.execute("1 + 1")
+    elapsed = time.perf_counter() - started
+    client.ws.close()
+    if status != "ok":
+        raise RuntimeError(f"kernel {kernel_id} failed after its restart: {err}")
     return elapsed
 
 
@@ -133,6 +149,17 @@ def main():
         memory["user"] = rss.get(user_kernel)
         memory["pooled"] = [v for k, v in rss.items() if k not in listed]
 
+        # Restarts: the user's kernel on each server, the pool refilled before each of (e).
+        user_off = off.post(
+            "/api/sessions", json={"path": "r.ipynb", "type": "notebook", "name": "", "kernel": {"name": name}}
+        ).json()["kernel"]["id"]
+        restarts = {"d": [], "e": []}
+        for _ in range(args.runs):
+            restarts["d"].append(restart_to_first_reply(off, user_off))
+            before = kernel_starts(on)
+            restarts["e"].append(restart_to_first_reply(on, user_kernel))
+            wait_for_starts(on, before + 1)
+
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\nopening a notebook to its first reply, median of {args.runs} runs")
     print(f"  (a) plain ipykernel, kernel.json        {med['a']:.3f} s")
@@ -140,6 +167,11 @@ def main():
     print(f"  (c) Cygnet view kernel, pooled kernel   {med['c']:.3f} s")
     print(f"  (c)/(a) = {med['c'] / med['a']:.3f}   (c)/(b) = {med['c'] / med['b']:.3f}")
     print(f"  (c) goal < 0.100 s: {'met' if med['c'] < 0.1 else 'MISSED'}")
+    rmed = {k: statistics.median(v) for k, v in restarts.items()}
+    print(f"restarting a kernel to its first reply, median of {args.runs} runs")
+    print(f"  (d) pool off, restarted in place        {rmed['d']:.3f} s")
+    print(f"  (e) pool on, a pooled kernel's process  {rmed['e']:.3f} s")
+    print(f"  (e)/(d) = {rmed['e'] / rmed['d']:.3f}")
     pooled_rss = max(memory["pooled"]) if memory["pooled"] else float("nan")
     print(f"  RSS: idle user kernel {memory['user']:.1f} MiB, pooled kernel {pooled_rss:.1f} MiB")
     print(f"  pooled <= idle: {'met' if pooled_rss <= (memory['user'] or 0) else 'MISSED'}")

@@ -1,7 +1,7 @@
 """The kernel pool (cygnet.kernels.pool): a notebook opened on a view used before gets a kernel
 started ahead, pointed at the notebook's folder, with nothing of the pool's in it; a kernel whose
-environment changed since is not handed over; a new session starts one for the view used last.
-Real servers and real kernels of a test view."""
+environment changed since is not handed over; a new session starts one for the view used last; a
+restart takes one too. Real servers and real kernels of a test view."""
 
 import json
 
@@ -102,7 +102,7 @@ def test_a_new_session_starts_a_kernel_for_the_view_used_last(pool_setup):
 
 def test_no_pool_when_it_is_turned_off(pool_setup):
     s = pool_setup
-    args = [a for a in s["args"] if "kernel_pool_size" not in a]  # the default: off
+    args = [*[a for a in s["args"] if "kernel_pool_size" not in a], "--Cygnet.kernel_pool_size=0"]
     with JupyterServer(env=s["env"], root=s["workspace"], args=args) as server:
         open_notebook(server, "a.ipynb", s["name"])
         second = open_notebook(server, "b.ipynb", s["name"])
@@ -113,10 +113,46 @@ def test_no_pool_when_it_is_turned_off(pool_setup):
 
 def test_the_pool_stops_its_kernels_when_no_kernel_starts_for_a_while(pool_setup):
     s = pool_setup
-    args = [*s["args"], "--Cygnet.kernel_pool_linger=2"]
+    args = [*s["args"], "--Cygnet.kernel_pool_idle=2"]
     with JupyterServer(env=s["env"], root=s["workspace"], args=args) as server:
         open_notebook(server, "a.ipynb", s["name"])
         wait_for(lambda: READY in server.log_path.read_text(), "the pool's kernel", timeout=120)
-        wait_for(lambda: "the kernel pool stops its kernels" in server.log_path.read_text(), "the pool's linger")
+        wait_for(lambda: "the pool stops its kernels" in server.log_path.read_text(), "the pool's idle limit")
         open_notebook(server, "b.ipynb", s["name"])
-        assert taken(server) == 0, "no pooled kernel was kept past the linger"
+        assert taken(server) == 0, "no pooled kernel was kept past the idle limit"
+    # A new session does not start a kernel for a view not used within the idle limit.
+    with JupyterServer(env=s["env"], root=s["workspace"], args=args) as server:
+        open_notebook(server, "c.ipynb", s["name"])
+        assert taken(server) == 0
+
+
+def test_a_restart_takes_a_pooled_kernel_and_keeps_the_notebooks_folder_and_id(pool_setup):
+    s = pool_setup
+    with JupyterServer(env=s["env"], root=s["workspace"], args=s["args"]) as server:
+        kernel = open_notebook(server, "analysis/r.ipynb", s["name"])  # a plain start: the view is new
+        client = KernelClient(server, kernel)
+        assert client.execute("before = 1")[0] == "ok"
+        wait_for(lambda: READY in server.log_path.read_text(), "the pool's kernel", timeout=120)
+        r = server.post(f"/api/kernels/{kernel}/restart")
+        assert r.status_code == 200, r.text
+        client.ws.close()
+        assert "restarted with a pooled kernel's process" in server.log_path.read_text()
+        seen = probe(server, kernel)  # a new connection, as JupyterLab reconnects after a restart
+        assert "before" not in seen["names"] and seen["count"] == 1
+        assert seen["cwd"] == str(s["workspace"] / "analysis")
+        assert seen["session"] == str(s["workspace"] / "analysis" / "r.ipynb")
+        assert [k["id"] for k in server.get("/api/kernels").json()] == [kernel]
+        # The kernel it got came from the pool, so a restart of that one restarts where it should too.
+        wait_for(lambda: server.log_path.read_text().count(READY) >= 2, "the pool refilled", timeout=120)
+        assert server.post(f"/api/kernels/{kernel}/restart").status_code == 200
+        assert probe(server, kernel)["cwd"] == str(s["workspace"] / "analysis")
+        # A kernel two browsers hold restarts in place: the second would keep the old ports.
+        first, second = KernelClient(server, kernel), KernelClient(server, kernel)
+        wait_for(lambda: server.log_path.read_text().count(READY) >= 3, "the pool refilled", timeout=120)
+        moved = server.log_path.read_text().count("pooled kernel's process")
+        assert server.post(f"/api/kernels/{kernel}/restart").status_code == 200
+        assert server.log_path.read_text().count("pooled kernel's process") == moved
+        status, out, _ = second.execute("print('still here')")
+        assert status == "ok" and "still here" in out
+        first.ws.close()
+        second.ws.close()

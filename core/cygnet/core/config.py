@@ -287,11 +287,11 @@ class Cygnet(Configurable):
     ).tag(config=True)
 
     kernel_pool_size = Integer(
-        0,
+        1,
         help="Kernels kept started, idle and unused for each recently used view's Python, so that opening "
-        "a notebook on it finds its kernel ready. They are the user's own (started in the workspace with "
-        "the view, the environment script and the server's environment; never shared between users) and "
-        "refilled in the background. 0 (the default for now) turns the pool off; 1 is the setting to use.",
+        "a notebook on it, or restarting its kernel, finds a kernel ready. They are the user's own (started "
+        "in the workspace with the view, the environment script and the server's environment; never shared "
+        "between users) and refilled in the background. 0 turns the pool off.",
     ).tag(config=True)
 
     kernel_pool_views = Integer(
@@ -301,11 +301,12 @@ class Cygnet(Configurable):
         "kernel_pool_views kernels.",
     ).tag(config=True)
 
-    kernel_pool_linger = Float(
-        900.0,
-        help="Seconds the pool keeps its kernels after the last kernel start; then it stops them, and the "
-        "next start fills it again (an idle session goes back to the memory of one without a pool long "
-        "before the hub's culler stops it). 0: until the session stops.",
+    kernel_pool_idle = Float(
+        1800.0,
+        help="Seconds after the last kernel start of a view when the pool stops that view's kernels; it "
+        "never starts kernels for a view not used for this long (a new session seeds only views used within "
+        "it), so an idle session goes back to the memory of one without a pool long before the hub's culler "
+        "stops it. 0: no limit.",
     ).tag(config=True)
 
     kernel_packages = List(

@@ -9,8 +9,10 @@ folder and session name); a kernel whose environment would now differ (a changed
 script, say) is stopped instead of handed over. The pool refills in the background, keeps
 `kernel_pool_size` kernels for each of the `kernel_pool_views` views used last (remembered across
 sessions, so a new session starts one for the view of the last), and stops its kernels when no
-kernel has started for `kernel_pool_linger` seconds. Only view Pythons are pooled: pointing a
-kernel at a notebook's folder is Python code.
+view has been used for `kernel_pool_idle` seconds (and never starts one for such a view). A restart
+takes a pooled kernel too: the kernel keeps its id and gets the pooled kernel's process and ports
+(`PoolableKernelManager`). Only view Pythons are pooled: pointing a kernel at a notebook's folder
+is Python code.
 """
 
 import asyncio
@@ -20,9 +22,11 @@ import time
 import uuid
 from pathlib import Path
 
+from jupyter_client.connect import port_names
 from jupyter_server._tz import utcnow
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager, ServerKernelManager
 from tornado.ioloop import PeriodicCallback
+from traitlets import default
 
 from cygnet.core.atomic import atomic_write
 
@@ -33,13 +37,48 @@ HAND_OVER_TIMEOUT = 10.0  # seconds a pooled kernel may take to change folder be
 SHUTDOWN_WAIT = 30.0  # seconds the server's stop waits for kernel starts under way
 
 
+class PoolableKernelManager(ServerKernelManager):
+    """jupyter_server's manager of one kernel, whose restart can take over a pooled kernel's
+    process instead of starting one. The kernel keeps its id; its ports become the pooled
+    kernel's, which jupyter_server follows after a restart (JupyterLab reconnects after every
+    restart for that reason)."""
+
+    donor = None  # a pooled kernel's manager, out of the pool, for the restart under way
+
+    async def _async_start_kernel(self, **kw):
+        donor, self.donor = self.donor, None
+        if donor is None:
+            return await super()._async_start_kernel(**kw)
+        self._attempted_start = True
+        old = self.provisioner
+        self.cleanup_connection_file()  # the stopped process's ports are not used again
+        if old is not None:
+            await old.cleanup(restart=False)
+        info = donor.get_connection_info()
+        self.transport, self.ip = info["transport"], info["ip"]
+        for name in port_names:
+            setattr(self, name, info[name])
+        self.session.key, self.session.signature_scheme = info["key"], info["signature_scheme"]
+        self.connection_file, donor.connection_file = donor.connection_file, ""
+        self._connection_file_written, donor._connection_file_written = True, False
+        self.provisioner, donor.provisioner = donor.provisioner, None
+        self.provisioner.parent, self.provisioner.kernel_id = self, self.kernel_id
+        await self._async_post_start_kernel(**kw)
+
+
 class PooledKernelManager(AsyncMappingKernelManager):
-    """jupyter_server's kernel manager; a start for a notebook takes a pooled kernel when one is
-    ready (or starting) for its kernel name. Pooled kernels are left out of the kernel list."""
+    """jupyter_server's kernel manager; a start for a notebook, or a restart, takes a pooled
+    kernel when one is ready (or starting) for its kernel name. Pooled kernels are left out of
+    the kernel list."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.pool = KernelPool(self)
+        self.moved = []  # callables(kernel_id), told when a restart moved a kernel to new ports
+
+    @default("kernel_manager_class")
+    def _default_kernel_manager_class(self):
+        return "cygnet.kernels.pool.PoolableKernelManager"
 
     async def _async_start_kernel(self, *, kernel_id=None, path=None, **kwargs):
         name = kwargs.get("kernel_name") or self.default_kernel_name
@@ -55,6 +94,40 @@ class PooledKernelManager(AsyncMappingKernelManager):
         return started
 
     start_kernel = _async_start_kernel
+
+    async def _async_restart_kernel(self, kernel_id, now=False):
+        """A restart hands the kernel a pooled kernel's process when one is ready and only one
+        browser holds the kernel (it reconnects after its restart; a second one would keep
+        listening on the old ports). Otherwise jupyter_server restarts it in place."""
+        kernel = self.get_kernel(kernel_id)
+        donor = None
+        if isinstance(kernel, PoolableKernelManager) and self._kernel_connections.get(kernel_id, 0) <= 1:
+            launched = kernel._launch_args or {}
+            session_name = (launched.get("env") or {}).get("JPY_SESSION_NAME", "")
+            taken = await self.pool.take(kernel.kernel_name, launched.get("cwd") or self.root_dir, session_name)
+            if taken is not None:
+                donor = self._detach(taken)
+                kernel.donor = donor
+        try:
+            return await super()._async_restart_kernel(kernel_id, now=now)
+        finally:
+            if donor is not None:
+                self.pool.used(kernel.kernel_name)
+                self.log.info("cygnet: kernel %s restarted with a pooled kernel's process", kernel_id)
+                for tell in self.moved:
+                    tell(kernel_id)
+
+    restart_kernel = _async_restart_kernel
+
+    def _detach(self, kernel_id):
+        """A pooled kernel's manager out of the mapping, its process running, for a restart."""
+        self.stop_watching_activity(kernel_id)
+        donor = self._kernels.pop(kernel_id)
+        self._kernel_connections.pop(kernel_id, None)
+        self._kernel_ports.pop(kernel_id, None)
+        donor.stop_restarter()
+        donor._close_control_socket()
+        return donor
 
     async def start_pool_kernel(self, name):
         """A kernel for the pool: in the workspace, with the server's environment. Its id is the
@@ -97,15 +170,15 @@ class KernelPool:
         self.own = set()  # ids of the pool's kernels: starting, warming up or ready
         self.filling = {}  # kernel name -> the task filling its pool
         self.recent = []  # kernel names, last used first
-        self.last_start = time.monotonic()
+        self.used_at = {}  # kernel name -> when a kernel of it last started (seconds since the epoch)
         self._loaded = False
-        self._linger = None
+        self._idle_check = None
         self.closed = False  # the server is stopping: no more pooled kernels
 
     def close(self):
         self.closed = True
-        if self._linger is not None:
-            self._linger.stop()
+        if self._idle_check is not None:
+            self._idle_check.stop()
 
     # --- settings, from Cygnet's configuration (none without Cygnet's kernel spec manager) ------
     @property
@@ -162,6 +235,10 @@ class KernelPool:
             await self._stop(kernel_id)
             return False
         kernel.last_activity = utcnow()
+        # What a restart of it starts again: the notebook's folder and session, not the pool's.
+        launched = kernel._launch_args if kernel._launch_args is not None else {}
+        launched["cwd"] = cwd
+        launched["env"] = {**(launched.get("env") or os.environ), "JPY_SESSION_NAME": session_name}
         self.own.discard(kernel_id)
         manager.log.info("cygnet: kernel %s taken from the pool", kernel_id)
         return True
@@ -179,29 +256,36 @@ class KernelPool:
     # --- filling --------------------------------------------------------------------------
     def used(self, name):
         """A kernel of `name` started: it heads the recent views, and the pool fills behind it."""
-        self.last_start = time.monotonic()
         if not self.size or not self.poolable(name):
             return
         self._load()
+        self.used_at[name] = time.time()
         self.recent = [name] + [n for n in self.recent if n != name]
         keep = max(1, self.config.kernel_pool_views)
         for dropped in self.recent[keep:]:
             self._drain(dropped)
+            self.used_at.pop(dropped, None)
         self.recent = self.recent[:keep]
         self._save()
         self._fill(name)
-        self._watch_linger()
+        self._watch_idle()
 
     def seed(self):
-        """At server start: fill the pool for the views used last (in an earlier session too)."""
+        """At server start: fill the pool for the views used last (in an earlier session too),
+        those used within `kernel_pool_idle` seconds."""
         if not self.size:
             return
         self._load()
         for name in list(self.recent):
-            if self.poolable(name):
+            if self.poolable(name) and self.fresh(name):
                 self._fill(name)
         if self.recent:
-            self._watch_linger()
+            self._watch_idle()
+
+    def fresh(self, name):
+        """Whether a kernel of `name` started within `kernel_pool_idle` seconds."""
+        idle = self.config.kernel_pool_idle
+        return idle <= 0 or time.time() - self.used_at.get(name, 0) <= idle
 
     def _fill(self, name):
         if name not in self.filling:
@@ -209,7 +293,8 @@ class KernelPool:
 
     async def _fill_up(self, name):
         try:
-            while name in self.recent and len(self.ready.setdefault(name, [])) < self.size:  # size 0 once closed
+            # (size is 0 once the pool is closed)
+            while name in self.recent and self.fresh(name) and len(self.ready.setdefault(name, [])) < self.size:
                 kernel_id = await self.manager.start_pool_kernel(name)
                 try:
                     await _answering(self.manager.get_kernel(kernel_id))
@@ -237,19 +322,18 @@ class KernelPool:
         except Exception as e:  # noqa: BLE001 - gone already
             self.manager.log.debug("cygnet: pooled kernel %s: %s", kernel_id, e)
 
-    # --- lingering ------------------------------------------------------------------------
-    def _watch_linger(self):
-        linger = self.config.kernel_pool_linger
-        if linger <= 0 or self._linger is not None:
+    # --- views not used for a while ------------------------------------------------------
+    def _watch_idle(self):
+        idle = self.config.kernel_pool_idle
+        if idle <= 0 or self._idle_check is not None:
             return
-        self._linger = PeriodicCallback(self._check_linger, min(60.0, linger / 4) * 1000)
-        self._linger.start()
+        self._idle_check = PeriodicCallback(self._check_idle, min(60.0, idle / 4) * 1000)
+        self._idle_check.start()
 
-    def _check_linger(self):
-        if time.monotonic() - self.last_start > self.config.kernel_pool_linger and self.ready:
-            self.manager.log.info("cygnet: no kernel started for a while; the kernel pool stops its kernels")
-            for name in list(self.ready):
-                self._drain(name)
+    def _check_idle(self):
+        for name in [n for n in self.ready if not self.fresh(n)]:
+            self.manager.log.info("cygnet: no kernel of %s started for a while; the pool stops its kernels", name)
+            self._drain(name)
 
     # --- the views used last, kept in the data dir ----------------------------------------
     def _path(self):
@@ -260,14 +344,17 @@ class KernelPool:
             return
         self._loaded = True
         try:
-            recent = json.loads(self._path().read_text()).get("recent", [])
-            self.recent = [n for n in recent if isinstance(n, str)][: max(1, self.config.kernel_pool_views)]
-        except (OSError, ValueError, AttributeError):
-            self.recent = []
+            saved = json.loads(self._path().read_text())
+            recent = [n for n in saved.get("recent", []) if isinstance(n, str)]
+            used = saved.get("used", {})
+            self.recent = recent[: max(1, self.config.kernel_pool_views)]
+            self.used_at = {n: float(used.get(n, 0)) for n in self.recent}
+        except (OSError, ValueError, TypeError, AttributeError):
+            self.recent, self.used_at = [], {}
 
     def _save(self):
         try:
-            atomic_write(self._path(), json.dumps({"recent": self.recent}), mode=0o600)
+            atomic_write(self._path(), json.dumps({"recent": self.recent, "used": self.used_at}), mode=0o600)
         except OSError as e:
             self.manager.log.debug("cygnet: the kernel pool's views were not saved: %s", e)
 

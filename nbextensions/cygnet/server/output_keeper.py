@@ -44,6 +44,11 @@ class OutputKeeper:
         self.log = serverapp.log
         self.runs: dict[str, dict[str, Execution]] = {}  # kernel id -> parent msg id -> run
         self.streams: dict = {}  # kernel id -> the keeper's own iopub stream of that kernel
+        # A restart that gave a kernel a pooled kernel's process moved it to new ports: the
+        # keeper's stream is then dead, and it follows the kernel again when a browser connects.
+        moved = getattr(serverapp.kernel_manager, "moved", None)
+        if moved is not None:
+            moved.append(self._unfollow)
 
     # --- what the websocket connection reports ---------------------------------------------
     def executing(self, connection, msg_list):
