@@ -6,7 +6,9 @@
   (c) on a real Slurm (slurmctld + slurmd on 127.0.0.1): submit to start (the job's executor is
       running) and submit to done, through POST /cygnet/api/runs,
   (d) 20 runs submitted at once through REST on the local backend: all complete, none lost.
-Goals: (b) within 1.15x of (a); (c) submit to start under 2 s on an idle node; (d) zero losses.
+Goals: (b) within 1.0x of (a'); (b) within 1.2x of (a) (issue 32 asks it with a warm pool kernel,
+which the local backend does not have: reported, and missed); (c) submit to start under 2 s on an
+idle node; (d) zero losses.
 
     .venv/bin/python bench/runs.py [--runs 5] [--crowd 20]
 """
@@ -173,9 +175,8 @@ def main():
     print(f"  (b) cygnet run --on local --wait         {med['b']:6.2f} s   ({med['b'] / med['a2']:.2f}x of (a'))")
     print(f"  (c) Slurm: submit to start {med['start']:.2f} s, submit to done {med['done']:.2f} s")
     print(f"  (d) {args.crowd} runs at once through REST: all ended in {crowd_seconds:.1f} s, {lost} lost or failed")
-    print(
-        f"  (b)/(a) = {med['b'] / med['a']:.2f}   goal <= 1.15   {'met' if med['b'] <= 1.15 * med['a'] else 'MISSED'}"
-    )
+    print(f"  (b)/(a') = {med['b'] / med['a2']:.2f}  goal <= 1.0   {'met' if med['b'] <= med['a2'] else 'MISSED'}")
+    print(f"  (b)/(a) = {med['b'] / med['a']:.2f}   goal <= 1.2   {'met' if med['b'] <= 1.2 * med['a'] else 'MISSED'}")
     print(f"  Slurm submit to start = {med['start']:.2f} s   goal < 2 s   {'met' if med['start'] < 2 else 'MISSED'}")
     print(f"  lost = {lost}   goal 0   {'met' if lost == 0 else 'MISSED'}")
 

@@ -75,13 +75,33 @@ def kernel_manager_class():
 
 def main(run_dir):
     skip_slow_optional_imports()
+    run_dir = Path(run_dir)
+    plan = json.loads((run_dir / "run.json").read_text())
+    write_status(run_dir, state="running", started=time.time(), pid=os.getpid())
+    # The kernel boots while papermill and nbclient are imported here (most of a short run's time,
+    # on a second core): papermill is then given the started kernel.
+    error, kernel = "", None
+    try:
+        kernel = kernel_manager_class()(kernel_name=plan["kernel"])
+        kernel.start_kernel(cwd=str(Path(plan["input"]).parent))
+        error = execute(plan, run_dir, kernel)
+    except Exception as e:  # noqa: BLE001 - the run's record must say what stopped it
+        error = f"{type(e).__name__}: {e}"
+    finally:
+        if kernel is not None and kernel.has_kernel:
+            kernel.shutdown_kernel(now=True)
+    render_html(plan)
+    scratch.remove(contract.SCRATCH.get())  # the run's own (see Runs._job)
+    write_status(run_dir, state="failed" if error else "succeeded", ended=time.time(), error=error)
+    return 1 if error else 0
+
+
+def execute(plan, run_dir, kernel):
+    """Run the notebook on the started `kernel` with papermill; the error, or ''."""
     import papermill
     from papermill.engines import NBClientEngine, papermill_engines
     from papermill.exceptions import PapermillExecutionError
 
-    run_dir = Path(run_dir)
-    plan = json.loads((run_dir / "run.json").read_text())
-    write_status(run_dir, state="running", started=time.time(), pid=os.getpid())
     done = [0]
 
     class CygnetEngine(NBClientEngine):
@@ -98,10 +118,9 @@ def main(run_dir):
             return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
 
     papermill_engines.register("cygnet", CygnetEngine)
-    error = ""
+    source, total = prepared_notebook(plan, run_dir)
+    write_status(run_dir, cells_total=total)
     try:
-        source, total = prepared_notebook(plan, run_dir)
-        write_status(run_dir, cells_total=total)
         papermill.execute_notebook(
             str(source),
             plan["output"],
@@ -111,16 +130,11 @@ def main(run_dir):
             progress_bar=False,
             cwd=str(Path(plan["input"]).parent),
             start_timeout=plan.get("start_timeout", 120),
-            kernel_manager_class=kernel_manager_class(),
+            km=kernel,
         )
     except PapermillExecutionError as e:
-        error = f"cell {e.exec_count or e.cell_index}: {e.ename}: {e.evalue}"
-    except Exception as e:  # noqa: BLE001 - the run's record must say what stopped it
-        error = f"{type(e).__name__}: {e}"
-    render_html(plan)
-    scratch.remove(contract.SCRATCH.get())  # the run's own (see Runs._job)
-    write_status(run_dir, state="failed" if error else "succeeded", ended=time.time(), error=error)
-    return 1 if error else 0
+        return f"cell {e.exec_count or e.cell_index}: {e.ename}: {e.evalue}"
+    return ""
 
 
 def render_html(plan):
