@@ -259,7 +259,8 @@ def start_connect_server(
     ui_key=None,
 ):
     """Start a Spark Connect server and wait until it answers (and, with `prewarm`, has run a
-    first tiny job, so the user's first job does not pay the JVM's warm-up). Returns its state.
+    first tiny job, so the user's first job does not pay the JVM's warm-up; the session that ran
+    it is kept as the server's `spare_session`, see warm_session). Returns its state.
     `env` and `cwd`: the server's environment (a view's, for its Python workers) and folder.
     `token`: the one clients must present (cygnet.spark.connect_auth); `ui_key`: the key its UI
     requires signatures with (cygnet.spark.ui_auth). Both are handed over out of sight."""
@@ -290,7 +291,7 @@ def start_connect_server(
     try:
         wait_for(lambda: listening(port), timeout, "the Spark Connect server", [pid], log_path)
         if prewarm:
-            _prewarm(state["url"], token)
+            state["spare_session"] = warm_session(state["url"], token)
     except BaseException:
         stop_pids([pid])
         raise
@@ -307,7 +308,10 @@ def _escaped(value):
     return str(value).replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _prewarm(url, token=None):
+def warm_session(url, token=None):
+    """A session on the Connect server at `url` that has run a first tiny job, left open: its id,
+    for a kernel to take (a new session's first query costs about 0.1 s more on the server than
+    the next ones), or None where the client cannot leave a session open."""
     try:
         from pyspark.sql.connect.session import SparkSession
 
@@ -315,8 +319,13 @@ def _prewarm(url, token=None):
 
         session = SparkSession.builder.channelBuilder(channel(url, token)).create()
         session.range(1000).selectExpr("sum(id)").collect()
+        session_id = session.client._session_id
+        keep = hasattr(session, "release_session_on_close")
+        if keep:
+            session.release_session_on_close = False  # closed here, open on the server
         session.stop()
+        return session_id if keep else None
     except ImportError:
-        return  # no Connect client with the server: the first user job warms it instead
+        return None  # no Connect client with the server: the first user job warms it instead
     except Exception as e:  # noqa: BLE001 - a server that cannot run a job is not ready
         raise CygnetError(f"the Spark Connect server at {url} started, but a first job failed: {e}") from e

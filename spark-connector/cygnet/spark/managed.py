@@ -11,7 +11,10 @@ and sweeps its own servers, and those of a Cygnet server that is gone (an owner 
 it holds the lock <servers dir>/owners/<owner>.lock), never another live session's. Each connected kernel holds a lease,
 <id>.sessions/<kernel pid>.json, naming its Connect session. The Cygnet server's `sweep`
 releases the sessions of kernels that are gone (killed, restarted, shut down), so the server's
-memory comes back, and stops a server no kernel has used for the idle time."""
+memory comes back, and stops a server no kernel has used for the idle time. Each ready server
+keeps one spare session that has run a first job (`spare_session` in its record): the next
+kernel to connect takes it, so its first query does not pay a new session's set-up, and the
+Cygnet server warms another a few seconds later (`refill_spares`)."""
 
 import contextlib
 import fcntl
@@ -44,6 +47,10 @@ def kernel_view():
     return contract.VIEW.get()
 
 
+SPARE_AFTER = 3.0  # seconds after a kernel took a spare session before another is warmed
+SPARE_MAX_AGE = 1800.0  # seconds a spare is handed out (Spark closes sessions idle for an hour)
+
+
 # --- kernel side -----------------------------------------------------------------------------
 def server_for_kernel(cluster, log):
     """The state of a ready server of `cluster` for this kernel's view, started here (in the
@@ -54,7 +61,7 @@ def server_for_kernel(cluster, log):
     with _locked(folder / f".start-{cluster.name}.lock"):  # two kernels of one view start one server
         for state in read_states(folder):
             if state["cluster"] == cluster.name and state.get("view", "") == view and state["state"] == "ready":
-                return state
+                return _take_spare(folder, state)
         from .launch import start_connect_server
 
         log(f"starting a Spark Connect server for {cluster.name} in {view or 'this environment'}")
@@ -75,9 +82,24 @@ def server_for_kernel(cluster, log):
         )
         state = _new_state(server_id, cluster.name, view, log_path, contract.SERVER_ID.get())
         state.update(state="ready", pid=started["pid"], url=started["url"], ui_url=proxied_ui(started))
-        state.update(port=started["port"], ui_port=started["ui_port"])
+        state.update(port=started["port"], ui_port=started["ui_port"], spare_session=started.get("spare_session"))
+        state["spare_made"] = time.time()
         atomic_write(folder / f"{server_id}.json", json.dumps(state))
+        return _take_spare(folder, state)
+
+
+def _take_spare(folder, state):
+    """The server's state for a connecting kernel, with the spare session (its `session_id`) when
+    there is one; the record then has none until the Cygnet server warms another."""
+    spare = state.pop("spare_session", None)
+    if not spare:
         return state
+    state["spare_taken"] = time.time()
+    if time.time() - state.pop("spare_made", 0) > SPARE_MAX_AGE:  # the Cygnet server warms a new one
+        atomic_write(folder / f"{state['id']}.json", json.dumps(state))
+        return state
+    atomic_write(folder / f"{state['id']}.json", json.dumps(state))
+    return {**state, "session_id": spare}
 
 
 def hold(state, session):
@@ -173,7 +195,8 @@ class ManagedServers:
                 ui_key=session_key(),
             )
             state.update(state="ready", pid=started["pid"], url=started["url"], ui_url=proxied_ui(started))
-            state.update(port=started["port"], ui_port=started["ui_port"])
+            state.update(port=started["port"], ui_port=started["ui_port"], spare_session=started.get("spare_session"))
+            state["spare_made"] = time.time()
         except CygnetError as e:
             state.update(state="failed", error=str(e))
         except Exception as e:  # noqa: BLE001 - the state must say what happened
@@ -242,6 +265,35 @@ class ManagedServers:
                 done.append(f"stopped the idle Spark Connect server of {state['cluster']}")
         return done
 
+    def refill_spares(self, after=SPARE_AFTER):
+        """Warm a spare session on each ready server of this owner that has none, once `after`
+        seconds have passed since a kernel took the last one (out of the way of its first query).
+        Returns what it did, for the log."""
+        from .launch import warm_session
+
+        done = []
+        for state in read_states(self.dir):
+            if state["state"] != "ready" or not self.mine(state) or time.time() - state.get("spare_taken", 0) < after:
+                continue
+            if state.get("spare_session") and time.time() - state.get("spare_made", 0) < SPARE_MAX_AGE:
+                continue
+            token = read_token(self.dir / f"{state['id']}.token")
+            spare = warm_session(state["url"], token)
+            if spare is None:
+                continue
+            with _locked(self.dir / f".start-{state['cluster']}.lock"):  # as kernels take spares
+                current = next((s for s in read_states(self.dir) if s["id"] == state["id"]), None)
+                if current is None or current["state"] != "ready":
+                    continue  # stopped meanwhile: the server and its sessions are gone
+                # A spare too old to hand out, or one another round warmed meanwhile, is given back.
+                unused = current.get("spare_session")
+                current.update(spare_session=spare, spare_made=time.time(), spare_taken=0)
+                self._save(current)
+            if unused:
+                release_session(state["url"], unused, token=token)
+            done.append(f"warmed a spare session on the Spark Connect server of {state['cluster']}")
+        return done
+
     def _leases(self, server_id):
         return sorted((self.dir / f"{server_id}.sessions").glob("*.json"))
 
@@ -256,7 +308,7 @@ class ManagedServers:
 
     @staticmethod
     def _public(state):
-        return {k: v for k, v in state.items() if k != "pid"}
+        return {k: v for k, v in state.items() if k not in ("pid", "spare_session", "spare_made", "spare_taken")}
 
 
 def proxied_ui(started):

@@ -170,7 +170,14 @@ def _start(cluster_name, bundles, options, app_name, log):
         STATE.conf, STATE.remote = dict(conf), remote
         if managed:  # its UI, for the panel's link
             STATE.conf["cygnet.connect.ui_url"] = managed.get("ui_url") or ""
-        session = builder.remote(remote).config(map=conf).create()
+        # A managed server's spare session has run a first job: this kernel's first query is quicker.
+        taken = managed.get("session_id") if managed else None
+        try:
+            session = builder.remote(f"{remote}/;session_id={taken}" if taken else remote).config(map=conf).create()
+        except Exception:  # noqa: BLE001 - a spare the server closed meanwhile: a session of its own, as without one
+            if not taken:
+                raise
+            session = builder.remote(remote).config(map=conf).create()
         try:
             import pyspark
 
