@@ -19,6 +19,9 @@ from .version import VERSION
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .imports import skip_slow_optional_imports
+
+    skip_slow_optional_imports()  # `cygnet up` starts a Jupyter server in this process, `cygnet run` reads notebooks
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv in (["--version"], ["-V"]):
         print(f"cygnet {VERSION}")

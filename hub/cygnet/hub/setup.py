@@ -205,7 +205,7 @@ def configure(c):
     default("Spawner", "default_url", "/lab")
     if not runs_in_containers(c.JupyterHub.spawner_class):
         # Sessions run this host's (or a shared filesystem's) Cygnet; a session image has its own.
-        default("Spawner", "cmd", [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser")])
+        default("Spawner", "cmd", [singleuser_command()])
         default("Spawner", "args", ["--allow-root"] if os.geteuid() == 0 else [])
         default(
             "Spawner",
@@ -347,6 +347,14 @@ def add_shares_service(c, hub, folder):
 
 
 CONTAINER_SPAWNERS = {"CygnetContainerMixin", "DockerSpawner", "KubeSpawner"}
+
+
+def singleuser_command():
+    """Cygnet's single-user command beside the hub's Python (cygnet.hub.singleuser), or
+    JupyterHub's own where an older install lacks it."""
+    beside = os.path.dirname(sys.executable)
+    ours = os.path.join(beside, "cygnet-singleuser")
+    return ours if os.path.exists(ours) else os.path.join(beside, "jupyterhub-singleuser")
 
 
 def runs_in_containers(spawner_class):

@@ -8,6 +8,7 @@ done once).
 default (every session under the hub's own account: for trials and single-tenant machines).
 """
 
+import asyncio
 import os
 import pwd
 
@@ -125,10 +126,37 @@ class CygnetSpawnerMixin(HasTraits):
         finally:
             ledger.close()
 
+    async def until_listening(self, started, every=0.05):
+        """Return once the new server answers HTTP (or has exited, or `http_timeout` passed).
+        JupyterHub looks for it with backoff up to 5 s between tries after start() returns,
+        which here cost up to 3 s of a 2 s server start; from here its first try finds it."""
+        from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+        if getattr(self, "internal_ssl", False):
+            return  # the hub's own check, with its certificates
+        url = f"http://{started[0]}:{started[1]}" if isinstance(started, tuple) else str(started).rstrip("/")
+        url += (self.server.base_url if self.server else "/") + "api"
+        client = AsyncHTTPClient()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.http_timeout
+        tries = 0
+        while loop.time() < deadline:
+            try:
+                answer = await client.fetch(HTTPRequest(url, request_timeout=5), raise_error=False)
+                if answer.code != 599:  # any HTTP answer: it serves
+                    return
+            except Exception:  # noqa: BLE001 - refused or reset: not listening yet
+                pass
+            tries += 1
+            if tries % 20 == 0 and await self.poll() is not None:
+                return  # it exited: the hub's own check reports that
+            await asyncio.sleep(every)
+
     async def start(self):
         notes = self.usage_notes()
         self.environment = {**self.environment, contract.USAGE_NOTE.name: " ".join(notes)}
         started = await super().start()
+        await self.until_listening(started)
         try:
             ledger = self._ledger()
             if ledger is not None:

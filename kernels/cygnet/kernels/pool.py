@@ -90,7 +90,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
                 self.pool.used(name)
                 return taken
         started = await super()._async_start_kernel(kernel_id=kernel_id, path=path, **kwargs)
-        self.pool.used(name)
+        self.pool.used(name, after=started)  # the pool's start waits for this one: no race for the cores
         return started
 
     start_kernel = _async_start_kernel
@@ -112,7 +112,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
             return await super()._async_restart_kernel(kernel_id, now=now)
         finally:
             if donor is not None:
-                self.pool.used(kernel.kernel_name)
+                self.pool.used(kernel.kernel_name, after=kernel_id)
                 self.log.info("cygnet: kernel %s restarted with a pooled kernel's process", kernel_id)
                 for tell in self.moved:
                     tell(kernel_id)
@@ -169,6 +169,7 @@ class KernelPool:
         self.ready = {}  # kernel name -> [kernel id], oldest first
         self.own = set()  # ids of the pool's kernels: starting, warming up or ready
         self.filling = {}  # kernel name -> the task filling its pool
+        self.starting = set()  # kernel names whose pooled kernel's process is starting
         self.recent = []  # kernel names, last used first
         self.used_at = {}  # kernel name -> when a kernel of it last started (seconds since the epoch)
         self._loaded = False
@@ -212,7 +213,7 @@ class KernelPool:
         if not self.size:
             return None
         filling = self.filling.get(name)
-        if not self.ready.get(name) and filling is not None:
+        if not self.ready.get(name) and filling is not None and name in self.starting:
             await asyncio.wait([filling])  # a pooled kernel already starting is ahead of a new start
         while self.ready.get(name):
             kernel_id = self.ready[name].pop(0)
@@ -254,8 +255,9 @@ class KernelPool:
         return _stable(now) == _stable(launched)
 
     # --- filling --------------------------------------------------------------------------
-    def used(self, name):
-        """A kernel of `name` started: it heads the recent views, and the pool fills behind it."""
+    def used(self, name, after=None):
+        """A kernel of `name` started: it heads the recent views, and the pool fills behind it,
+        once the kernel `after` (the one just started, if any) answers."""
         if not self.size or not self.poolable(name):
             return
         self._load()
@@ -267,40 +269,69 @@ class KernelPool:
             self.used_at.pop(dropped, None)
         self.recent = self.recent[:keep]
         self._save()
-        self._fill(name)
+        self._fill(name, after)
         self._watch_idle()
 
     def seed(self):
         """At server start: fill the pool for the views used last (in an earlier session too),
-        those used within `kernel_pool_idle` seconds."""
+        those used within `kernel_pool_idle` seconds; for a user with none, the view their
+        session was started on (the form's choice, the default view)."""
         if not self.size:
             return
         self._load()
+        if not self.recent:
+            chosen = self._session_view()
+            if chosen is not None:
+                self.recent, self.used_at[chosen] = [chosen], time.time()
         for name in list(self.recent):
             if self.poolable(name) and self.fresh(name):
                 self._fill(name)
         if self.recent:
             self._watch_idle()
 
+    def _session_view(self):
+        """The kernel name of the view this session was started on, if Cygnet can run it."""
+        from cygnet.kernels.specs import kernel_name
+        from cygnet.views import pick_default_view
+
+        ksm = self.manager.kernel_spec_manager
+        try:
+            view = pick_default_view(ksm.views(), self.config.default_view)
+        except Exception:  # noqa: BLE001 - no views to look at: nothing to start ahead
+            return None
+        name = kernel_name(view) if view is not None and view.usable else None
+        return name if name is not None and self.poolable(name) else None
+
     def fresh(self, name):
         """Whether a kernel of `name` started within `kernel_pool_idle` seconds."""
         idle = self.config.kernel_pool_idle
         return idle <= 0 or time.time() - self.used_at.get(name, 0) <= idle
 
-    def _fill(self, name):
+    def _fill(self, name, after=None):
         if name not in self.filling:
-            self.filling[name] = asyncio.ensure_future(self._fill_up(name))
+            if after is None:  # its kernel starts now: a take from here on waits for it
+                self.starting.add(name)
+            self.filling[name] = asyncio.ensure_future(self._fill_up(name, after))
 
-    async def _fill_up(self, name):
+    async def _fill_up(self, name, after=None):
+        if after is not None and after in self.manager:
+            try:
+                await _answering(self.manager.get_kernel(after))
+            except Exception:  # noqa: BLE001 - the user's kernel's troubles are shown to the user
+                pass
         try:
             # (size is 0 once the pool is closed)
             while name in self.recent and self.fresh(name) and len(self.ready.setdefault(name, [])) < self.size:
-                kernel_id = await self.manager.start_pool_kernel(name)
+                self.starting.add(name)  # from its start until it answers: a take waits for it
                 try:
-                    await _answering(self.manager.get_kernel(kernel_id))
-                except Exception:
-                    await self._stop(kernel_id)
-                    raise
+                    kernel_id = await self.manager.start_pool_kernel(name)
+                    try:
+                        await _answering(self.manager.get_kernel(kernel_id))
+                    except Exception:
+                        await self._stop(kernel_id)
+                        raise
+                finally:
+                    self.starting.discard(name)
                 if name in self.recent and not self.closed:
                     self.ready.setdefault(name, []).append(kernel_id)
                     self.manager.log.info("cygnet: %s %s for %s", READY, kernel_id, name)
@@ -310,6 +341,7 @@ class KernelPool:
             self.manager.log.warning("cygnet: the kernel pool for %s is not filled: %s", name, e)
         finally:
             self.filling.pop(name, None)
+            self.starting.discard(name)
 
     def _drain(self, name):
         for kernel_id in self.ready.pop(name, []):

@@ -92,9 +92,6 @@ def _parameters(items):
 
 
 def run_command(args, config_argv):
-    from .execute import skip_slow_optional_imports
-
-    skip_slow_optional_imports()
     runs = _runs(args, config_argv)
     runs.check()  # a runs_backend no installed backend provides is named before anything else
     notebook, out = (from_shell(p, runs.workspace) for p in (args.notebook, args.out))

@@ -17,16 +17,9 @@ from pathlib import Path
 
 from cygnet.core import contract, scratch
 from cygnet.core.atomic import atomic_write
+from cygnet.core.imports import skip_slow_optional_imports
 
 SPARK_CELL_TAG = "cygnet-spark"
-
-
-def skip_slow_optional_imports():
-    """Keep jsonschema from loading rfc3987-syntax, an optional checker of IRI formats that
-    builds a parser at import (0.7 s here, more than the rest of papermill). nbformat's schemas
-    use no such format, so nothing a run does depends on it. For short-lived processes only:
-    the job and the `cygnet run` command."""
-    sys.modules.setdefault("rfc3987_syntax", None)  # `import rfc3987_syntax` then raises ImportError
 
 
 def write_status(run_dir, **status):
