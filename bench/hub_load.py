@@ -79,7 +79,7 @@ def sessions_rss(prefix):
     found = {}
     for proc in psutil.process_iter(["cmdline"]):
         try:
-            if "jupyterhub-singleuser" not in " ".join(proc.info["cmdline"] or []):
+            if "-singleuser" not in " ".join(proc.info["cmdline"] or []):  # JupyterHub's or Cygnet's
                 continue
             user = proc.environ().get("JUPYTERHUB_USER", "")
             if not user.startswith(prefix):

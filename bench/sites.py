@@ -101,6 +101,7 @@ c.SlurmSpawner.exec_prefix = "runuser -u {{username}} --"
 c.SlurmSpawner.req_srun = ""
 c.SlurmSpawner.state_exechost_exp = "127.0.0.1"  # the node's name does not resolve here
 c.SlurmSpawner.batchspawner_singleuser_cmd = {wrapper!r}
+c.Spawner.cmd = [{plain_singleuser!r}]  # JupyterHub's own (Cygnet's hub would start cygnet-singleuser)
 c.SlurmSpawner.environment = {{"SLURM_CONF": {slurm_conf!r}}}  # the test cluster's, as CygnetSlurmSpawner passes it
 c.CygnetHub.shares = False
 c.CygnetHub.runs = False
@@ -123,7 +124,11 @@ def sessions_part(runs, slurm, scratch):
     lcg_view(scratch / "views", "LCG_bench", platform, kernel_site=built_kernel_site(scratch / "built", platform))
     env = {"CYGNET_VIEWS_PATH": str(scratch / "views"), **slurm.env}
     wrapper = str(Path(sys.executable).parent / "batchspawner-singleuser")
-    plain = PLAIN_SLURM.format(wrapper=wrapper, slurm_conf=slurm.env["SLURM_CONF"])
+    plain = PLAIN_SLURM.format(
+        wrapper=wrapper,
+        slurm_conf=slurm.env["SLURM_CONF"],
+        plain_singleuser=str(Path(sys.executable).parent / "jupyterhub-singleuser"),
+    )
     configs = {"plain": plain, "cygnet": SLURM_HUB_CONFIG}
     times = {"plain": [], "cygnet": []}
     for name, config in configs.items():
