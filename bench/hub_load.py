@@ -74,8 +74,10 @@ def p(values, q):
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def sessions_rss(prefix):
-    """{user: (resident bytes of the server and its children, of which kernels)} for `prefix`*."""
+def sessions_rss(prefix, notebook_kernels=None):
+    """{user: (resident bytes of the server and its children, of pooled kernels among them)} for
+    `prefix`*: a kernel that is not the user's notebook's (`notebook_kernels`: user -> kernel id)
+    is the kernel pool's, counted apart."""
     found = {}
     for proc in psutil.process_iter(["cmdline"]):
         try:
@@ -85,8 +87,12 @@ def sessions_rss(prefix):
             if not user.startswith(prefix):
                 continue
             tree = [proc, *proc.children(recursive=True)]
-            kernels = [t for t in tree if "ipykernel" in " ".join(t.cmdline())]
-            found[user] = (sum(t.memory_info().rss for t in tree), sum(t.memory_info().rss for t in kernels))
+            mine = (notebook_kernels or {}).get(user)
+            pooled = [
+                t for t in tree if "ipykernel" in " ".join(t.cmdline()) and mine and mine not in " ".join(t.cmdline())
+            ]
+            pooled_rss = sum(t.memory_info().rss for t in pooled)
+            found[user] = (sum(t.memory_info().rss for t in tree) - pooled_rss, pooled_rss)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
@@ -247,7 +253,7 @@ def main():
             results = list(pool.map(lambda iu: work(ours, iu[1], kernels[iu[1][0]], iu[0], until), enumerate(working)))
         poller.phase = "idle"
         time.sleep(args.idle_seconds)
-        rss = sessions_rss("load")
+        rss = sessions_rss("load", {user: kernel.id for user, kernel in kernels.items()})
     finally:
         if poller is not None:
             poller.running = False
@@ -287,6 +293,8 @@ def main():
     print(f"  plain JupyterLab + python3: {plain_per_session / 2**20:.0f} MiB ({len(plain_rss)} sessions)")
     print(f"  Cygnet + a view's kernel:   {per_session / 2**20:.0f} MiB ({len(rss)} sessions)")
     print(f"  Cygnet/plain = {ratio:.2f} (goal <= 1.1: {'met' if ratio <= 1.1 else 'MISSED'})")
+    pooled = statistics.median(v[1] for v in rss.values()) if rss else float("nan")
+    print(f"  Cygnet's pooled kernel, apart (kernel_pool_size=1): {pooled / 2**20:.0f} MiB per session")
     print(
         f"  the machine's memory use grew {machine_used / 2**30:.1f} GiB for {len(kernels)} sessions: "
         f"{machine_used / max(1, len(kernels)) / 2**20:.0f} MiB per session (the hub, proxy and caches included)"

@@ -161,7 +161,7 @@ def test_a_session_runs_as_a_slurm_job_of_its_user_waiting_its_turn(tmp_path, ac
 def server_token_and_port(user):
     """The hub token and port of `user`'s running session (read as root from its process, as the
     user could read their own)."""
-    pid = subprocess.run(["pgrep", "-u", user, "-f", "-singleuser"], capture_output=True, text=True)
+    pid = subprocess.run(["pgrep", "-u", user, "-f", "--", "-singleuser"], capture_output=True, text=True)
     for candidate in pid.stdout.split():
         environ = dict(
             item.split("=", 1) for item in open(f"/proc/{candidate}/environ").read().split("\0") if "=" in item
