@@ -259,3 +259,49 @@ def test_sessions_in_images_get_neither_the_hubs_paths_nor_its_environment(tmp_p
     c.JupyterHub.spawner_class = spawner
     configure(c)
     assert "cmd" not in c.Spawner and "env_keep" not in c.Spawner, c.Spawner
+
+
+def test_sessions_started_at_once_get_distinct_ports(monkeypatch):
+    """JupyterHub's own pick of a free port can hand two sessions started at once the same one."""
+    from cygnet.hub import spawner
+
+    draws = iter([41000, 41000, 41001])
+    monkeypatch.setattr(spawner, "random_port", lambda: next(draws))
+    monkeypatch.setattr(spawner, "_PORTS_HANDED_OUT", {})
+    assert [spawner.distinct_port(), spawner.distinct_port()] == [41000, 41001]
+
+
+def test_a_start_waits_for_its_own_server_not_another_sessions_on_its_port():
+    """A real HTTP server on the port: the session's own path answers 200 (the start returns); a
+    server that answers 404 there is another session's, and once the session's process has
+    exited the start fails instead of passing that server off as the session's."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from types import SimpleNamespace
+
+    from cygnet.hub.spawner import CygnetSpawnerMixin
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200 if self.path == "/user/mine/api" else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+
+    def session(base_url, exited):
+        async def poll():
+            return 1 if exited else None
+
+        return SimpleNamespace(server=SimpleNamespace(base_url=base_url), http_timeout=30, poll=poll)
+
+    try:
+        asyncio.run(CygnetSpawnerMixin.until_listening(session("/user/mine/", False), ("127.0.0.1", port)))
+        with pytest.raises(web.HTTPError, match="exited before it answered"):
+            asyncio.run(CygnetSpawnerMixin.until_listening(session("/user/other/", True), ("127.0.0.1", port)))
+    finally:
+        httpd.shutdown()

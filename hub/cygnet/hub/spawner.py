@@ -11,8 +11,10 @@ default (every session under the hub's own account: for trials and single-tenant
 import asyncio
 import os
 import pwd
+import time
 
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
+from jupyterhub.utils import random_port
 from tornado import web
 from traitlets import Bool, Dict, Float, HasTraits, Integer, List, Unicode, default
 
@@ -127,31 +129,42 @@ class CygnetSpawnerMixin(HasTraits):
             ledger.close()
 
     async def until_listening(self, started, every=0.05):
-        """Return once the new server accepts connections (or has exited, or `http_timeout`
-        passed). JupyterHub looks for it with backoff up to 5 s between tries after start()
-        returns, which here cost up to 3 s of a 2 s server start; from here its first try finds
-        it (a connection made before the server serves waits in its backlog until it does). A
-        refused connect costs the hub's loop next to nothing, ten spawns at once included."""
+        """Return once the new server answers as this session (200 from its own `api` path), or
+        `http_timeout` passed. JupyterHub looks for it with backoff up to 5 s between tries after
+        start() returns, which here cost up to 3 s of a 2 s server start; from here its first try
+        finds it. Until the port accepts connections only a plain connect is tried (next to
+        nothing for the hub's loop, ten spawns at once included). A server that exits first is a
+        failed start: another session's server on its port must not pass for it (JupyterHub's own
+        check takes any answer)."""
         from urllib.parse import urlsplit
 
+        from tornado.httpclient import AsyncHTTPClient
+
         if isinstance(started, tuple):
-            host, port = started[0], int(started[1])
+            scheme, host, port = "http", started[0], int(started[1])
         else:
             parts = urlsplit(str(started))
-            host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+            scheme, host = parts.scheme or "http", parts.hostname
+            port = parts.port or (443 if scheme == "https" else 80)
+        url = f"{scheme}://{host}:{port}{self.server.base_url if self.server else '/'}api"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.http_timeout
         tries = 0
         while loop.time() < deadline:
-            try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
-                writer.close()
-                return
-            except (TimeoutError, OSError):  # refused or unreachable: not listening yet
-                pass
             tries += 1
-            if tries % 20 == 0 and await self.poll() is not None:
-                return  # it exited: the hub's own check reports that
+            if await _accepts(host, port):
+                if scheme == "https":
+                    return  # the hub's own check, with its certificates, says whose it is
+                try:
+                    answer = await AsyncHTTPClient().fetch(url, raise_error=False, request_timeout=10)
+                    if answer.code == 200:
+                        return
+                except Exception:  # noqa: BLE001 - reset while it starts: tried again
+                    pass
+            if (tries % 20 == 0 or await _accepts(host, port)) and await self.poll() is not None:
+                raise web.HTTPError(
+                    500, f"the session's server exited before it answered on port {port}; start it again"
+                )
             await asyncio.sleep(every)
 
     async def start(self):
@@ -296,12 +309,51 @@ class NiceSessionsMixin(HasTraits):
         return preexec
 
 
-class CygnetLocalSpawner(CygnetSpawnerMixin, NiceSessionsMixin, SimpleLocalProcessSpawner):
+async def _accepts(host, port):
+    """Whether `host:port` accepts a connection (closed again at once)."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+    except (TimeoutError, OSError):
+        return False
+    writer.close()
+    return True
+
+
+_PORTS_HANDED_OUT: dict = {}  # port -> when a session of this hub was given it
+PORT_HELD = 120.0  # seconds a port given to a starting session is not given to another
+
+
+def distinct_port():
+    """A free port no session of this hub was given in the last PORT_HELD seconds. JupyterHub's
+    own pick (a free port, let go at once) can hand ten sessions started at once the same port;
+    the second then fails to bind, and JupyterHub's check, which takes any answer, finds the
+    first's server there."""
+    now = time.monotonic()
+    for port, when in list(_PORTS_HANDED_OUT.items()):
+        if now - when > PORT_HELD:
+            del _PORTS_HANDED_OUT[port]
+    while True:
+        port = random_port()
+        if port not in _PORTS_HANDED_OUT:
+            _PORTS_HANDED_OUT[port] = now
+            return port
+
+
+class DistinctPortsMixin(HasTraits):
+    """Local sessions started at once get distinct ports (see distinct_port)."""
+
+    async def start(self):
+        if self.port == 0:
+            self.port = distinct_port()
+        return await super().start()
+
+
+class CygnetLocalSpawner(CygnetSpawnerMixin, NiceSessionsMixin, DistinctPortsMixin, SimpleLocalProcessSpawner):
     """Every user's session as a local process under the hub's account, in a home of its own
     under `home_dir_template`: no isolation between users (trials, single-tenant machines)."""
 
 
-class CygnetSystemUserSpawner(CygnetSpawnerMixin, NiceSessionsMixin, LocalProcessSpawner):
+class CygnetSystemUserSpawner(CygnetSpawnerMixin, NiceSessionsMixin, DistinctPortsMixin, LocalProcessSpawner):
     """Every user's session as their own Unix account (the hub runs as root and each user has an
     account of the same name): the workspace is their home, and the kernel's, terminal's and
     server's files are theirs alone. Homes are made private (0700) before each start, since

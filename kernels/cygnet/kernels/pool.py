@@ -111,7 +111,10 @@ class PooledKernelManager(AsyncMappingKernelManager):
         try:
             return await super()._async_restart_kernel(kernel_id, now=now)
         finally:
-            if donor is not None:
+            if donor is not None and kernel.donor is donor:  # the restart failed before it took over
+                kernel.donor = None
+                await donor.shutdown_kernel(now=True)
+            elif donor is not None:
                 self.pool.used(kernel.kernel_name, after=kernel_id)
                 self.log.info("cygnet: kernel %s restarted with a pooled kernel's process", kernel_id)
                 for tell in self.moved:
