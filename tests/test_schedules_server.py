@@ -126,8 +126,19 @@ def test_a_failing_scheduled_run_is_told_by_email_and_webhook_then_paused_and_re
         shown = server.get(f"/cygnet/api/schedules/{schedule_id}").json()
         assert secret not in json.dumps(shown) and shown["fired"] >= 1
         assert any(f["run"] == run["id"] and f["state"] == "submitted" for f in shown["firings"])
+        # A delivery is recorded as sent just after it arrives: wait for the record, not a delivery.
+        sent = {("email", "sent"), ("webhook", "sent")}
+        wait_for(
+            lambda: (
+                {
+                    (n["channel"], n["state"])
+                    for n in server.get(f"/cygnet/api/runs/{run['id']}").json()["notifications"]
+                }
+                == sent
+            ),
+            "both notifications recorded as sent",
+        )
         detail = server.get(f"/cygnet/api/runs/{run['id']}").json()
-        assert {(n["channel"], n["state"]) for n in detail["notifications"]} == {("email", "sent"), ("webhook", "sent")}
         assert secret not in json.dumps(detail)
 
         paused = server.http.patch(

@@ -228,7 +228,7 @@ def wait_for_job(server, job_id, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = server.get(f"/cygnet/api/sync/{job_id}").json()
-        if job["state"] != "running":
+        if job["state"] not in ("queued", "running"):  # a busy machine may not have started it yet
             return job
         time.sleep(0.1)
     raise TimeoutError(job)
