@@ -194,6 +194,7 @@ class KernelClient:
         )
         out, err, status, idle = [], "", None, False
         self.displays = []  # display_data and update_display_data contents of this request
+        self.stdout = []  # only the stdout stream: child processes (Dask workers) share the kernel's stderr
         deadline = time.monotonic() + timeout
         # The reply (shell) can overtake the output (iopub): done when both the reply and the
         # kernel's return to idle for this request have arrived.
@@ -206,6 +207,8 @@ class KernelClient:
             kind, content = msg["msg_type"], msg["content"]
             if kind == "stream":
                 out.append(content["text"])
+                if content.get("name") == "stdout":
+                    self.stdout.append(content["text"])
             elif kind == "error":
                 err = f"{content['ename']}: {content['evalue']}"
             elif kind == "execute_result":
@@ -220,12 +223,13 @@ class KernelClient:
             raise TimeoutError(f"no complete answer within {timeout} s")
         return status, "".join(out), err
 
-    def run(self, code, timeout=120):
-        """Run `code` and return its stdout; fail with the kernel's error if it raised."""
+    def run(self, code, timeout=120, stdout_only=False):
+        """Run `code` and return its output (stdout and stderr, or only stdout); fail with the
+        kernel's error if it raised."""
         status, out, err = self.execute(code, timeout)
         if status != "ok":
             raise AssertionError(f"kernel error: {err}\n{out}")
-        return out
+        return "".join(self.stdout) if stdout_only else out
 
     def comm_open(self, target, data=None):
         """Open a comm to `target` in the kernel, as a front end does; returns its id."""
