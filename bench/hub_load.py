@@ -19,6 +19,7 @@ session is reported. The benchmark stops every session and both hubs itself.
 
 import argparse
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -41,6 +42,8 @@ HUB_CONFIG = """
 c.CygnetHub.cull_idle_timeout = 0
 c.Spawner.start_timeout = 600
 c.Spawner.http_timeout = 600
+# A session that hangs prints its threads' stacks on SIGABRT (stop_all sends it one).
+c.Spawner.environment.update({"PYTHONFAULTHANDLER": "1"})
 """
 CPU_CELL = "sum(i * i for i in range(2_000_000))"
 
@@ -183,12 +186,28 @@ def spawn_all(side, users, wave):
     return kernels, failures, times
 
 
+def session_process(user):
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if "-singleuser" in " ".join(proc.info["cmdline"] or []) and proc.environ().get("JUPYTERHUB_USER") == user:
+                return proc
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return None
+
+
 def stop_all(side, users, kernels):
     def stop(user):
         try:
-            kernels[user[0]].shutdown()
-        except Exception:  # noqa: BLE001 - the session is stopped anyway
-            pass
+            answer = kernels[user[0]].shutdown()
+            if answer.status_code >= 400:
+                raise RuntimeError(f"{answer.status_code} {answer.text[:200]}")
+        except Exception as e:  # noqa: BLE001 - the session is stopped anyway; a hung one is shown
+            print(f"{user[0]}: its kernel's DELETE failed: {e}", file=sys.stderr)
+            proc = session_process(user[0])
+            if proc is not None:  # its stacks (PYTHONFAULTHANDLER) go to the hub's log
+                proc.send_signal(signal.SIGABRT)
+                print(f"{user[0]}: the session's stacks are in {side.hub.log_path}", file=sys.stderr)
         try:
             side.stop(user)
         except Exception as e:  # noqa: BLE001 - the hub's own stop ends it at the latest

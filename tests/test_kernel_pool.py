@@ -169,3 +169,43 @@ def test_a_restart_takes_a_pooled_kernel_and_keeps_the_notebooks_folder_and_id(p
         assert server.log_path.read_text().count("pooled kernel's process") == moved
         first.ws.close()
         second.ws.close()
+
+
+def test_a_kernel_whose_shutdown_hangs_is_killed_within_the_limit(tmp_path, monkeypatch):
+    """A shutdown stuck on the kernel manager's own state (not the kernel's: jupyter_client kills
+    a kernel that does not stop) must not leave a DELETE, or the server's stop, waiting forever.
+    A real python3 kernel, in process; its manager's shutdown is made to hang."""
+    import asyncio
+    import time
+
+    from cygnet.kernels import pool
+
+    monkeypatch.setattr(pool, "SHUTDOWN_LIMIT", 1.0)
+
+    async def scenario():
+        manager = pool.PooledKernelManager(root_dir=str(tmp_path), connection_dir=str(tmp_path))
+        kernel_id = await manager.start_kernel(kernel_name="python3")
+        kernel = manager.get_kernel(kernel_id)
+        pid = kernel.provisioner.pid
+
+        async def stuck(*args, **kwargs):
+            await asyncio.Event().wait()
+
+        kernel.shutdown_kernel = stuck
+        began = time.monotonic()
+        await manager.shutdown_kernel(kernel_id)
+        took = time.monotonic() - began
+        assert took < 10, took
+        assert kernel_id not in manager and manager.list_kernels() == []
+        return pid
+
+    pid = asyncio.run(scenario())
+    wait_for(lambda: not _running(pid), "the stuck kernel's process is killed", timeout=30)
+
+
+def _running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

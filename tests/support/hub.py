@@ -132,6 +132,9 @@ class Hub(Service):
         if r.status_code != 201:
             raise RuntimeError(f"{user}'s kernel {name} did not start: {r.status_code} {r.text}")
         session = SimpleNamespace(
-            port=self.port, token=token, base_path=f"/user/{user}", delete=lambda path: api.delete(base + path)
+            port=self.port,
+            token=token,
+            base_path=f"/user/{user}",
+            delete=lambda path: api.delete(base + path, timeout=60),
         )
         return KernelClient(session, r.json()["id"])

@@ -279,8 +279,9 @@ class KernelClient:
         )
 
     def shutdown(self):
+        """Close the websocket and DELETE the kernel; the server's answer."""
         self.ws.close()
-        self.server.delete(f"/api/kernels/{self.id}")
+        return self.server.delete(f"/api/kernels/{self.id}")
 
 
 def scraped(server):

@@ -35,6 +35,7 @@ READY = "pooled kernel ready:"  # logged when a pooled kernel can be handed over
 START_TIMEOUT = 120.0  # seconds a pooled kernel may take to answer after its start
 HAND_OVER_TIMEOUT = 10.0  # seconds a pooled kernel may take to change folder before a fresh start is used
 SHUTDOWN_WAIT = 30.0  # seconds the server's stop waits for kernel starts under way
+SHUTDOWN_LIMIT = 30.0  # seconds a kernel's shutdown may take before its process is killed outright
 
 
 class PoolableKernelManager(ServerKernelManager):
@@ -145,6 +146,36 @@ class PooledKernelManager(AsyncMappingKernelManager):
 
     def list_kernels(self):
         return [k for k in super().list_kernels() if k["id"] not in self.pool]
+
+    async def _async_shutdown_kernel(self, kernel_id, now=False, restart=False):
+        """jupyter_server's shutdown, bounded. jupyter_client kills a kernel that does not stop in
+        a few seconds, but a shutdown can still wait forever on the manager's own state (its start
+        or an earlier shutdown); a DELETE would then never answer and the server's stop never end.
+        After SHUTDOWN_LIMIT seconds the kernel's process group is killed and the kernel dropped."""
+        try:
+            return await asyncio.wait_for(
+                super()._async_shutdown_kernel(kernel_id, now=now, restart=restart), SHUTDOWN_LIMIT
+            )
+        except TimeoutError:
+            self.log.warning("cygnet: kernel %s did not stop within %.0f s; killing it", kernel_id, SHUTDOWN_LIMIT)
+            await self._kill_outright(kernel_id)
+
+    shutdown_kernel = _async_shutdown_kernel
+
+    async def _kill_outright(self, kernel_id):
+        kernel = self._kernels.pop(kernel_id, None)
+        self._pending_kernels.pop(kernel_id, None)
+        self._kernel_connections.pop(kernel_id, None)
+        self._kernel_ports.pop(kernel_id, None)
+        self.pool.own.discard(kernel_id)
+        provisioner = getattr(kernel, "provisioner", None)
+        if provisioner is None:
+            return
+        try:
+            await asyncio.wait_for(provisioner.kill(), 5)
+            await asyncio.wait_for(kernel._async_cleanup_resources(), 5)
+        except Exception as e:  # noqa: BLE001 - gone already; the kernel is dropped either way
+            self.log.warning("cygnet: kernel %s: %s", kernel_id, e)
 
     async def _async_shutdown_all(self, now=False):
         """Every kernel, at the server's stop. jupyter_client's own also shuts down kernels still
