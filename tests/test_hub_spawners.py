@@ -305,3 +305,28 @@ def test_a_start_waits_for_its_own_server_not_another_sessions_on_its_port():
             asyncio.run(CygnetSpawnerMixin.until_listening(session("/user/other/", True), ("127.0.0.1", port)))
     finally:
         httpd.shutdown()
+
+
+def test_the_hubs_own_sqlite_database_commits_without_an_fsync_each(tmp_path, monkeypatch):
+    """JupyterHub commits on its event loop: `cygnet hub`'s default database runs in WAL mode with
+    synchronous=NORMAL (cygnet.hub.hub_db), so a commit does not wait for the disk while sessions
+    start; another SQLite database in the process is left as it is."""
+    from sqlalchemy import create_engine, text
+    from traitlets.config import Config
+
+    from cygnet.hub.setup import configure
+
+    monkeypatch.setenv("CYGNET_HUB_DIR", str(tmp_path / "hub"))
+    c = Config()
+    c.Cygnet.build_default_view = False
+    configure(c)
+    ours = create_engine(c.JupyterHub.db_url)
+    with ours.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    ours.dispose()
+    other = create_engine(f"sqlite:///{tmp_path / 'site.sqlite'}")
+    with other.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "delete"
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL, SQLite's default
+    other.dispose()

@@ -167,6 +167,26 @@ def test_the_form_tells_a_member_of_a_group_near_its_quota(tmp_path):
     assert "alert" not in spawner.options_form(spawner)
 
 
+def test_the_spawner_keeps_one_ledger_connection_and_opens_a_replaced_ledger_again(tmp_path):
+    """Opening the ledger for every spawn cost a schema check and a checkpoint with an fsync on
+    the hub's loop: the hub keeps one connection, and opens a ledger file removed since anew."""
+    from cygnet.hub.spawner import CygnetLocalSpawner
+
+    path = tmp_path / "usage.sqlite"
+    user = SimpleNamespace(name="ann", id=3, url="/user/ann/", escaped_name="ann", groups=[])
+    spawner = CygnetLocalSpawner(user=user, view_choices=["LCG_1/x"], usage_ledger=str(path))
+    first = spawner._ledger()
+    assert spawner._ledger() is first
+    entry = first.opened("ann", [], cores=1)
+    path.unlink()
+    (tmp_path / "usage.sqlite-wal").unlink(missing_ok=True)
+    (tmp_path / "usage.sqlite-shm").unlink(missing_ok=True)
+    again = spawner._ledger()
+    assert again is not first and path.exists()
+    again.opened("ann", [], cores=2)
+    assert [row["cores"] for row in again.rows()] == [2], f"a fresh ledger ({entry} was in the removed one)"
+
+
 def test_cygnet_usage_reports_totals_and_sessions_as_a_table_csv_and_json(ledger, tmp_path):
     t0 = 1_700_000_000.0
     entry = ledger.opened("ann", ["physics"], cores=2, at=t0)

@@ -171,7 +171,12 @@ def configure(c):
         elif isinstance(c[section][key], LazyConfigValue):  # the site appended to it: to ours
             c[section][key] = c[section][key].get_value(value)
 
-    default("JupyterHub", "db_url", "sqlite:///" + os.path.join(folder, "jupyterhub.sqlite"))
+    hub_db = os.path.join(folder, "jupyterhub.sqlite")
+    default("JupyterHub", "db_url", "sqlite:///" + hub_db)
+    if c.JupyterHub.db_url == "sqlite:///" + hub_db:
+        from .hub_db import fast_commits
+
+        fast_commits(hub_db)
     default("JupyterHub", "cookie_secret_file", os.path.join(folder, "cookie_secret"))
     default("JupyterHub", "pid_file", os.path.join(folder, "jupyterhub.pid"))
     if contract.HUB_API_PORT.get():

@@ -25,6 +25,15 @@ from cygnet.core.errors import BadInput
 from .form import render_form
 from .options import OPTION_KEYS, check_options, landing_url, port_block, site_choices
 
+_LEDGERS = {}  # usage ledger path -> (its inode, the hub process's connection to it)
+
+
+def _inode(path):
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
 
 def gpu_count(choice):
     """How many GPUs a gpu_choices entry is, for the usage ledger: its 'count', else what it asks
@@ -112,9 +121,22 @@ class CygnetSpawnerMixin(HasTraits):
 
     # --- the usage ledger -----------------------------------------------------------------
     def _ledger(self):
+        """The hub's one connection to the ledger, kept open: a connection per spawn cost its
+        schema check and, at its close, a checkpoint with an fsync, on the hub's event loop
+        (while ten sessions start, every hub request waited behind it). A ledger file replaced
+        or removed since is opened again."""
+        if not self.usage_ledger:
+            return None
         from .usage import UsageLedger
 
-        return UsageLedger(self.usage_ledger) if self.usage_ledger else None
+        path = self.usage_ledger
+        kept = _LEDGERS.get(path)
+        if kept is None or kept[0] != _inode(path):
+            if kept is not None:
+                kept[1].close()
+            ledger = UsageLedger(path)
+            kept = _LEDGERS[path] = (_inode(path), ledger)
+        return kept[1]
 
     def usage_notes(self):
         """The soft-quota warnings for this user's groups (empty without quotas or a ledger)."""
@@ -122,11 +144,7 @@ class CygnetSpawnerMixin(HasTraits):
             return []
         from .usage import quota_notes
 
-        ledger = self._ledger()
-        try:
-            return quota_notes(ledger, self._groups(), self.usage_quotas, self.usage_warn_at)
-        finally:
-            ledger.close()
+        return quota_notes(self._ledger(), self._groups(), self.usage_quotas, self.usage_warn_at)
 
     async def until_listening(self, started, every=0.05):
         """Return once the new server answers as this session (200 from its own `api` path), or
@@ -184,7 +202,6 @@ class CygnetSpawnerMixin(HasTraits):
                     gpu_count(chosen),
                     server=self.name or "",
                 )
-                ledger.close()
         except Exception as e:  # noqa: BLE001 - the session runs whatever the ledger says
             self.log.warning("cygnet: the usage ledger did not record %s's session: %s", self.user.name, e)
         return started
@@ -207,9 +224,7 @@ class CygnetSpawnerMixin(HasTraits):
         usage_id, self._usage_id = getattr(self, "_usage_id", None), None
         if usage_id is not None and self.usage_ledger:
             try:
-                ledger = self._ledger()
-                ledger.ended(usage_id)
-                ledger.close()
+                self._ledger().ended(usage_id)
             except Exception as e:  # noqa: BLE001 - a stop must not fail on the ledger
                 self.log.warning("cygnet: the usage ledger did not close %s's session: %s", self.user.name, e)
 

@@ -73,6 +73,7 @@ class UsageLedger:
         if fresh:
             os.chmod(self.path, 0o600)  # who used what is the site's to see
         self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # no fsync per commit on the hub's loop (cygnet.hub.hub_db)
         self.db.executescript(SCHEMA)
         have = {row[1] for row in self.db.execute("PRAGMA table_info(usage)")}
         for column, declaration in LATER_COLUMNS.items():
