@@ -74,6 +74,28 @@ def test_first_sync_then_no_op(src, box, tmp_path):
     assert (again.copied, again.skipped, again.bytes) == (0, 3, 0)
 
 
+def test_a_first_sync_into_a_new_box_folder_asks_about_no_file_and_still_records_versions(
+    src, box, tmp_path, monkeypatch
+):
+    """Nothing is in a folder the box does not have: no stat per file before sending it, and
+    the versions recorded from one listing per folder still tell a later box edit apart."""
+    from cygnet.storage.box import FsspecBox
+    from cygnet.storage.xrootd_box import XRootDBox
+
+    dest, on_disk = box
+    asked = []
+    for cls in (FsspecBox, XRootDBox):
+        real = cls.stat
+        monkeypatch.setattr(cls, "stat", lambda self, rel, real=real: asked.append(rel) or real(self, rel))
+    first = sync(src, dest, data_dir=tmp_path / "data")
+    assert (first.copied, first.conflicts, asked) == (3, [], [])
+    assert same_tree(src, on_disk)
+    write(on_disk / "a.txt", "edited in the box", bump=5)
+    write(src / "a.txt", "edited here too", bump=10)
+    again = sync(src, dest, data_dir=tmp_path / "data")
+    assert [c["path"] for c in again.conflicts] == ["a.txt"], "the box's edit was seen"
+
+
 def test_same_size_edit_is_synced_and_a_touch_is_not(src, box, tmp_path):
     dest, on_disk = box
     sync(src, dest, data_dir=tmp_path / "data")

@@ -39,6 +39,9 @@ class Box(Protocol):
     def listing(self, folder: str) -> dict:
         """name -> (size, version) of the files in one folder ({} if there is none)."""
 
+    def has_folder(self, folder: str) -> bool:
+        """Whether the box has the folder ("" for its root)."""
+
     def file_seen(self, rel: str) -> None:
         """The caller saw a file at `rel`: uploads into its folder need not make the folder."""
 
@@ -179,6 +182,13 @@ class FsspecBox:
             for e in entries
             if e.get("type") == "file"
         }
+
+    def has_folder(self, folder):
+        try:
+            info = self._read(self.fs.info, self.path(folder) if folder else (self.root or "/"))
+        except FileNotFoundError:
+            return False
+        return info.get("type") == "directory"
 
     def file_seen(self, rel):
         """The caller saw a file at `rel` in the box: uploads to its folder need not make the

@@ -151,8 +151,11 @@ def _sync(
 
     if not changed and not gone and not interrupted:
         return  # nothing to write: the journal stays as it is (and no thread pool is started)
+    # A first sync into a folder the box does not have yet: nothing there to check each file
+    # against (a stat per file saved), and each folder's listing afterwards holds only our files.
+    new_box = bool(changed) and not known and not box.has_folder("")
     journal.begin()
-    _send(box, journal, src, changed, known, summary, workers, progress, versions)
+    _send(box, journal, src, changed, known, summary, workers, progress, versions, new_box)
     for rel in gone:
         _delete(box, journal, rel, known[rel], summary, versions)
     journal.finish()
@@ -327,9 +330,11 @@ def _send(
     workers: int,
     progress: Callable[[int, int, int], None] | None,
     versions: int = 0,
+    new_box: bool = False,
 ) -> None:
-    """Send the changed files, checking each against the box's current copy first. The box is
-    read a folder listing at a time (or a stat per file, for folders with few files to send):
+    """Send the changed files, checking each against the box's current copy first (none in a
+    `new_box`, which had no root folder before). The box is read a folder listing at a time
+    (or a stat per file, for folders with few files to send):
     before sending (conflicts), and once a folder's files are all sent (their new versions,
     then written to the journal: a crash loses only the folders still in flight, which the
     next run checks again)."""
@@ -341,6 +346,8 @@ def _send(
     total = len(changed)
 
     def in_box(rel: str) -> tuple | None:
+        if new_box:
+            return None
         folder, name = posixpath.split(rel)
         if to_send[folder] <= STAT_UP_TO:
             return box.stat(rel)
@@ -354,7 +361,7 @@ def _send(
             remaining[folder] -= 1
             items = sent.pop(folder, []) if remaining[folder] == 0 else []
         if items:
-            after = box.listing(folder) if to_send[folder] > STAT_UP_TO else {}
+            after = box.listing(folder) if new_box or to_send[folder] > STAT_UP_TO else {}
             with lock:
                 for rel, size, mtime_ns, digest in items:
                     box_size, box_version = after.get(posixpath.basename(rel)) or box.stat(rel) or (size, "")

@@ -58,6 +58,12 @@ class XRootDBox:
             return {}
         return {e["name"]: (e["size"], str(e["mtime"])) for e in entries if e["type"] == "file"}
 
+    def has_folder(self, folder):
+        try:
+            return xrootd.stat(self.path(folder))["type"] == "directory"
+        except NotFound:
+            return False
+
     def file_seen(self, rel):
         pass  # uploads make their folders on the way (MAKEPATH)
 
