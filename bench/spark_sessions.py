@@ -57,10 +57,14 @@ def notebooks_at_once(kernels, rounds):
     return latencies
 
 
-def one_client(url, rounds):
-    from pyspark.sql import SparkSession
+def one_client(url, token, rounds):
+    """A plain PySpark Connect client with the server's token (a managed server answers no one
+    without it), as a user's own script would connect."""
+    from pyspark.sql.connect.session import SparkSession
 
-    spark = SparkSession.builder.remote(url).create()
+    from cygnet.spark.connect_auth import channel
+
+    spark = SparkSession.builder.channelBuilder(channel(url, token)).create()
     spark.range(10).collect()  # the session, made before timing as the kernels' are
     latencies = []
 
@@ -115,7 +119,8 @@ def main():
         connect_pid = next(
             p.pid for p in psutil.process_iter(["cmdline"]) if "SparkConnectServer" in " ".join(p.info["cmdline"] or [])
         )
-        single = one_client(state["url"], args.rounds)  # also warms the server for both
+        token = (Path(data) / "spark" / "servers" / f"{managed['id']}.token").read_text().strip()
+        single = one_client(state["url"], token, args.rounds)  # also warms the server for both
         time.sleep(3)
         before = rss(connect_pid)
         kernels = [server.kernel(kernel_name) for _ in range(NOTEBOOKS)]

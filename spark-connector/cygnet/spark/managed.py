@@ -322,9 +322,12 @@ def proxied_ui(started):
 def server_conf(conf):
     """A managed server's JVM gives memory back to the machine when sessions end: G1 collects
     when idle every 15 s and uncommits the heap it no longer needs (Java 17's default collector
-    otherwise keeps the peak for good)."""
+    otherwise keeps the peak for good). It shrinks the heap only while more than
+    MaxHeapFreeRatio of it is free: at the default 70%, a server that used 120 of 400 MiB after
+    its sessions ended (69% free) kept all 400 MiB; at 40% it keeps about 200."""
     options = conf.get("spark.driver.extraJavaOptions", "")
-    return {**conf, "spark.driver.extraJavaOptions": f"{options} -XX:G1PeriodicGCInterval=15000".strip()}
+    release = "-XX:G1PeriodicGCInterval=15000 -XX:MinHeapFreeRatio=20 -XX:MaxHeapFreeRatio=40"
+    return {**conf, "spark.driver.extraJavaOptions": f"{options} {release}".strip()}
 
 
 def server_token(folder, server_id):
