@@ -141,6 +141,9 @@ def work(side, user, kernel, index, until):
     kernel = reconnected(kernel)  # the notebook comes back to its kernel, as JupyterLab does
     done, failed, share_url = {"cell": 0, "file": 0, "share page": 0}, 0, None
     payload = {"type": "file", "format": "text", "content": "x" * 2**20}
+    # The file exists before the first turn: a user whose round starts with the share page
+    # (every third) shared a file not written yet, three failures of the benchmark's own.
+    api.put(f"{base}/api/contents/load.txt", json=payload, timeout=60)
     turn = index
     while time.monotonic() < until:
         kind = ("cell", "file", "share page")[turn % 3]
