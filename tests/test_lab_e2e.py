@@ -337,6 +337,12 @@ def test_the_compute_panel_starts_scales_and_shows_a_dask_cluster(page, lab):
     page.click(".jp-Notebook:visible .jp-CodeCell .cm-content")
     page.keyboard.press("Shift+Enter")
     page.wait_for_selector(".jp-Notebook:visible .jp-OutputArea-output:has-text('10000')", timeout=SLOW)
+    # JupyterLab's autosave can land just before this save; its "File Changed" check then takes
+    # its own earlier save for someone else's and asks. This browser's copy is the newest.
+    page.add_locator_handler(
+        page.locator(".jp-Dialog", has_text="has changed on disk"),
+        lambda dialog: dialog.get_by_role("button", name="Overwrite").click(),
+    )
     page.keyboard.press("Control+s")  # the choice is kept with the notebook, as Spark's is
     saved = saved_choice(lab, "dask.ipynb", "dask")
     assert saved == {"cluster": "dask-local", "workers": 1, "options": {}}
