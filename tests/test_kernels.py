@@ -2,12 +2,20 @@
 over its websocket, as JupyterLab does."""
 
 import json
+import os
+import signal
+import socket
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+from jupyter_client.connect import port_names
 
+from cygnet.core.loopback import ephemeral_range
 from tests.support.cli import PLATFORM
+from tests.support.jupyter import KernelClient
 from tests.support.views import kernel_name, times_sourced
+from tests.support.waiting import wait_for
 
 PROBE = """
 import json, os, sys, importlib.util
@@ -135,3 +143,49 @@ def test_a_broken_view_gives_a_clear_error_and_the_server_keeps_running(server, 
 def test_unknown_kernel_name_is_refused(server):
     r = server.start_kernel("no_such_view__anywhere")
     assert r.status_code in (404, 500) and r.status_code != 201
+
+
+KERNEL_FILE = (
+    "import os; from ipykernel.kernelapp import IPKernelApp; print(os.getpid(), IPKernelApp.instance().connection_file)"
+)
+
+
+def test_a_kernels_ports_are_below_the_ephemeral_range_and_a_taken_one_does_not_stop_its_restart(server, kernels):
+    """jupyter_client picks a kernel's ports by binding port 0 and letting go: any process's
+    outgoing connection can take one before the kernel binds it, and its restarts reused the
+    taken port until they gave the kernel up (CI met it once). Here the kernel dies and another
+    program listens on its control port before the restart."""
+    kernel = kernels(kernel_name("LCG_marker", PLATFORM))
+    pid, connection_file = kernel.run(KERNEL_FILE).split()
+    ports = _ports(connection_file)
+    assert all(port < ephemeral_range()[0] for port in ports.values()), ports
+    os.kill(int(pid), signal.SIGKILL)
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        wait_for(lambda: _bound(squatter, ports["control_port"]), "the dead kernel's control port taken", timeout=30)
+        squatter.listen()
+        wait_for(
+            lambda: _ports(connection_file).get("control_port") not in (None, ports["control_port"]),
+            "the kernel restarted on new ports",
+            timeout=60,
+        )
+        assert KernelClient(server, kernel.id).run("print(6 * 7)").strip() == "42"
+    finally:
+        squatter.close()
+
+
+def _ports(connection_file):
+    try:
+        info = json.loads(Path(connection_file).read_text())
+    except (OSError, ValueError):  # between the restart's removal and its new file
+        return {}
+    return {name: info[name] for name in port_names}
+
+
+def _bound(sock, port):
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        return False
+    return True

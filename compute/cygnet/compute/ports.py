@@ -15,6 +15,7 @@ import socket
 
 from cygnet.core import contract
 from cygnet.core.errors import BadInput, Unavailable
+from cygnet.core.loopback import bindable
 
 
 def parse_range(text):
@@ -42,7 +43,7 @@ class PortLease:
                 held = _try_lock(os.path.join(lock_dir, f"{port}.lock"))
                 if held is None:
                     continue
-                if not _bindable(host, port):
+                if not bindable(host, port):
                     os.close(held)
                     continue
                 self.ports.append(port)
@@ -98,7 +99,7 @@ def _free_leased_port(lock_dir, host, tries=20):
             s.bind((host, 0))
             port = s.getsockname()[1]
         held = _try_lock(os.path.join(lock_dir, f"{port}.lock"))
-        if held is not None and _bindable(host, port):
+        if held is not None and bindable(host, port):
             return port, held
         if held is not None:
             os.close(held)
@@ -119,15 +120,6 @@ def leased_outside(port, lock_dir=None):
     finally:
         os.close(fd)  # closing drops a lock this call took
     return False
-
-
-def _bindable(host, port):
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def ports_dir():

@@ -6,11 +6,13 @@ import functools
 import os
 from importlib.metadata import entry_points
 
+from jupyter_client.connect import LocalPortCache, port_names
 from jupyter_client.provisioning import LocalProvisioner
 from prometheus_client import Counter
 from traitlets import Unicode
 
 from cygnet.core.errors import CygnetError, NotFound, Unavailable, as_http_error
+from cygnet.core.loopback import bindable, free_port
 
 from .isolation import kernel_environment, with_requirements
 
@@ -44,8 +46,37 @@ class ViewProvisioner(LocalProvisioner):
             self.log.warning("cygnet: kernel for view %s not started: %s", self.view, e)
             raise as_http_error(e) from e
         kwargs["env"] = self.launched_env = env
+        self.choose_ports()  # on the loop: quick binds, and no two starts pick the same port
         KERNEL_STARTS.labels(self.view).inc()
         return await super().pre_launch(**kwargs)
+
+    def choose_ports(self):
+        """The kernel's five ports, picked below the system's ephemeral range (`cygnet.core.loopback`).
+        jupyter_client's own pick binds port 0 and lets it go: until the kernel binds it, any
+        process's outgoing connection or `bind(0)` can take it, and the kernel dies at its start.
+        A restart keeps the ports unless one was taken meanwhile; then it gets new ones
+        (jupyter_client would restart on the same taken ports until its restart limit and give
+        the kernel up)."""
+        manager = self.parent
+        if manager.transport != "tcp" or not manager.cache_ports:
+            return
+        cache = LocalPortCache.instance()  # this process's kernels' ports, returned at their end
+        old = [getattr(manager, name) for name in port_names]
+        if self.ports_cached:
+            if all(bindable(manager.ip, port, reuse_address=True) for port in old):
+                return
+            self.log.warning("cygnet: a port of kernel %s was taken; it restarts on new ports", manager.kernel_id)
+            for port in old:
+                cache.return_port(port)
+            manager.cleanup_connection_file()  # written again with the new ports
+        for name in port_names:
+            port = free_port(manager.ip, avoid=cache.currently_used_ports)
+            cache.currently_used_ports.add(port)
+            setattr(manager, name, port)
+        if self.ports_cached:
+            for tell in getattr(manager.parent, "moved", ()):  # listeners on the old ports follow
+                tell(manager.kernel_id)
+        self.ports_cached = True
 
     def environment_for(self, server_env):
         """The environment this kernel gets, from the server's."""
