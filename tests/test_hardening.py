@@ -191,6 +191,39 @@ def test_ports_picked_for_servers_lie_outside_the_range_kernels_and_connections_
         taken.listen()
         monkeypatch.setattr(loopback.random, "sample", lambda population, k: [busy, idle])
         assert free_port() == idle  # a port something listens on is passed over
+        assert free_port(avoid={idle}) not in (busy, idle)  # nor one handed out and not bound yet
+
+
+def test_a_periodic_check_slower_than_its_interval_runs_one_round_at_a_time():
+    """The server's periodic checks (cygnet.server.work.every): a round that outlasts the
+    interval (a hung file system, a slow service) makes the next ones skip, not pile up."""
+    import asyncio
+
+    from cygnet.server.work import every
+
+    async def scenario():
+        slow_rounds, quick_rounds, release = 0, 0, asyncio.Event()
+
+        async def slow():
+            nonlocal slow_rounds
+            slow_rounds += 1
+            await release.wait()
+
+        async def quick():
+            nonlocal quick_rounds
+            quick_rounds += 1
+
+        timers = [every(0.01, slow), every(0.01, quick)]
+        while quick_rounds < 20:  # twenty intervals pass while the first slow round hangs
+            await asyncio.sleep(0.01)
+        assert slow_rounds == 1
+        release.set()
+        while slow_rounds < 2:  # and the next is due once it ended
+            await asyncio.sleep(0.01)
+        for timer in timers:
+            timer.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
 
 
 # --- nothing read from a store is trusted ----------------------------------------------------------

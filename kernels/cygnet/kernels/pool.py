@@ -125,10 +125,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
 
     def _detach(self, kernel_id):
         """A pooled kernel's manager out of the mapping, its process running, for a restart."""
-        self.stop_watching_activity(kernel_id)
-        donor = self._kernels.pop(kernel_id)
-        self._kernel_connections.pop(kernel_id, None)
-        self._kernel_ports.pop(kernel_id, None)
+        donor = self._forget(kernel_id)
         donor.stop_restarter()
         donor._close_control_socket()
         return donor
@@ -162,11 +159,17 @@ class PooledKernelManager(AsyncMappingKernelManager):
 
     shutdown_kernel = _async_shutdown_kernel
 
-    async def _kill_outright(self, kernel_id):
-        kernel = self._kernels.pop(kernel_id, None)
+    def _forget(self, kernel_id):
+        """The kernel's manager, out of every record of this mapping; its process is left as it is."""
+        if kernel_id in self._kernels:
+            self.stop_watching_activity(kernel_id)
         self._pending_kernels.pop(kernel_id, None)
         self._kernel_connections.pop(kernel_id, None)
         self._kernel_ports.pop(kernel_id, None)
+        return self._kernels.pop(kernel_id, None)
+
+    async def _kill_outright(self, kernel_id):
+        kernel = self._forget(kernel_id)
         self.pool.own.discard(kernel_id)
         provisioner = getattr(kernel, "provisioner", None)
         if provisioner is None:

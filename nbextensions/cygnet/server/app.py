@@ -220,7 +220,24 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         )
 
     async def stop_extension(self):
+        for timer in self._timers():
+            timer.stop()
         await usage_report.stop(self)  # what the session's kernels used, before they stop
+
+    def _timers(self):
+        """The periodic checks this extension started (those a site turned off are None)."""
+        started = [
+            getattr(self, name, None)
+            for name in (
+                "kerberos_renewal",
+                "live_folders_sync",
+                "dask_sweep",
+                "usage_report",
+                "busy_activity",
+                "session_rechecks",
+            )
+        ]
+        return [timer for timer in [*started, *getattr(self, "spark_sweep", ())] if timer is not None]
 
     def initialize_handlers(self):
         # Each feature declares its routes beside its handlers (`default_handlers`, as

@@ -9,13 +9,13 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_escape, url_path_join
 from tornado import web
-from tornado.ioloop import PeriodicCallback
 
 from cygnet.core.errors import CygnetError, Unavailable, as_http_error
 from cygnet.shares.live_folders import LINKS, LiveFolders
 
 from . import session_access
 from .handlers import CygnetHandler, hub_redirect_path
+from .work import every
 
 FOLDER_ID = r"[0-9a-f]{16}"
 USER = r"[^/]{1,255}"
@@ -32,26 +32,16 @@ def open_live_folders(app, workspace):
 
 def start_sync(app):
     """Ask the service every `Cygnet.shared_folders_interval` seconds (one round at a time)."""
-    every = app.cygnet.shared_folders_interval
-    if app.live_folders is None or every <= 0:
+    if app.live_folders is None:
         return None
-    running = False
 
     async def round_():
-        nonlocal running
-        if running:
-            return
-        running = True
         try:
             await app.work.quick(app.live_folders.sync, timeout=120)
         except Exception as e:  # noqa: BLE001 - the service may be restarting; the next round retries
             app.log.debug("cygnet: live shared folders not synced: %s", e)
-        finally:
-            running = False
 
-    callback = PeriodicCallback(round_, every * 1000)
-    callback.start()
-    return callback
+    return every(app.cygnet.shared_folders_interval, round_)
 
 
 class FolderHandlerBase(CygnetHandler):

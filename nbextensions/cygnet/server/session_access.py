@@ -20,10 +20,11 @@ import os
 import weakref
 
 from tornado import web
-from tornado.ioloop import PeriodicCallback
 from tornado.websocket import WebSocketHandler
 
 from cygnet.core.identity import current_user
+
+from .work import every
 
 # Open websockets by the hub user behind them; a closed one leaves by itself.
 _open_sockets: dict[str, weakref.WeakSet] = {}
@@ -111,27 +112,17 @@ async def recheck(serverapp) -> int:
     return closed
 
 
-def start_rechecks(serverapp, every: float):
-    """Run `recheck` every `every` seconds (none if 0), one round at a time."""
-    if every <= 0:
-        return None
-    running = False
+def start_rechecks(serverapp, seconds: float):
+    """Run `recheck` every `seconds` (none if 0), one round at a time."""
 
     async def round_():
-        nonlocal running
-        if running or not any(_open_sockets.values()):
+        if not any(_open_sockets.values()):
             return
-        running = True
-        try:
-            closed = await recheck(serverapp)
-            if closed:
-                serverapp.log.info("cygnet: closed %d websockets of colleagues whose share ended", closed)
-        finally:
-            running = False
+        closed = await recheck(serverapp)
+        if closed:
+            serverapp.log.info("cygnet: closed %d websockets of colleagues whose share ended", closed)
 
-    callback = PeriodicCallback(round_, every * 1000)
-    callback.start()
-    return callback
+    return every(seconds, round_)
 
 
 def track_websockets(web_app):

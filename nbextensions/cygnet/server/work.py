@@ -60,13 +60,22 @@ class Work:
                 del self._busy[user]
 
 
-def every(seconds, step, app):
-    """Run the coroutine function `step(app)` on the server's loop every `seconds` (the server's
-    periodic checks); None, and nothing run, when `seconds` is 0 or less (a site turned it off)."""
+def every(seconds, step, *args):
+    """Run the coroutine function `step(*args)` on the server's loop every `seconds` (the server's
+    periodic checks), one round at a time: a round still under way when the next is due makes
+    that one skip, so slow rounds never pile up. Returns the timer (stopped with the server), or
+    None, and nothing run, when `seconds` is 0 or less (a site turned it off)."""
     from tornado.ioloop import PeriodicCallback
 
     if seconds <= 0:
         return None
-    timer = PeriodicCallback(lambda: asyncio.ensure_future(step(app)), seconds * 1000)
+    running = None
+
+    def tick():
+        nonlocal running
+        if running is None or running.done():
+            running = asyncio.ensure_future(step(*args))
+
+    timer = PeriodicCallback(tick, seconds * 1000)
     timer.start()
     return timer
