@@ -107,6 +107,9 @@ def test_a_new_session_starts_a_kernel_for_the_view_used_last(pool_setup):
         kernel = open_notebook(server, "b.ipynb", s["name"])  # the first open of this session
         assert taken(server) == 1
         assert probe(server, kernel)["session"] == str(s["workspace"] / "b.ipynb")
+        # Launched while the server loaded, so it boots while the server starts up.
+        log = server.log_path.read_text()
+        assert -1 < log.find("Kernel started:") < log.find("is running at"), log[-3000:]
 
 
 def test_no_pool_when_it_is_turned_off(pool_setup):

@@ -36,6 +36,7 @@ START_TIMEOUT = 120.0  # seconds a pooled kernel may take to answer after its st
 HAND_OVER_TIMEOUT = 10.0  # seconds a pooled kernel may take to change folder before a fresh start is used
 SHUTDOWN_WAIT = 30.0  # seconds the server's stop waits for kernel starts under way
 SHUTDOWN_LIMIT = 30.0  # seconds a kernel's shutdown may take before its process is killed outright
+LAUNCH_WAIT = 0.5  # seconds the server's load waits for its first pooled kernel's launch
 
 
 class PoolableKernelManager(ServerKernelManager):
@@ -212,6 +213,7 @@ class KernelPool:
         self._loaded = False
         self._idle_check = None
         self.closed = False  # the server is stopping: no more pooled kernels
+        self.launched = asyncio.Event()  # a pooled kernel's process was launched (or failed to)
 
     def close(self):
         self.closed = True
@@ -309,6 +311,18 @@ class KernelPool:
         self._fill(name, after)
         self._watch_idle()
 
+    async def seed_launched(self):
+        """`seed`, returning once the first pooled kernel's process is launched (not once it
+        answers), or after LAUNCH_WAIT seconds (a cold view environment being sourced). Run by
+        the server's extension while it loads: the kernel boots on the other core while the
+        rest of the server loads and starts listening."""
+        self.seed()
+        if self.filling:
+            try:
+                await asyncio.wait_for(self.launched.wait(), LAUNCH_WAIT)
+            except TimeoutError:
+                pass
+
     def seed(self):
         """At server start: fill the pool for the views used last (in an earlier session too),
         those used within `kernel_pool_idle` seconds; for a user with none, the view their
@@ -361,7 +375,10 @@ class KernelPool:
             while name in self.recent and self.fresh(name) and len(self.ready.setdefault(name, [])) < self.size:
                 self.starting.add(name)  # from its start until it answers: a take waits for it
                 try:
-                    kernel_id = await self.manager.start_pool_kernel(name)
+                    try:
+                        kernel_id = await self.manager.start_pool_kernel(name)
+                    finally:
+                        self.launched.set()
                     try:
                         await _answering(self.manager.get_kernel(kernel_id))
                     except Exception:

@@ -191,7 +191,7 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.usage_report = usage_report.start(self)  # under a hub: cluster cores for its usage ledger
         self.busy_activity = busy_activity.start(serverapp)  # a computing kernel is not idle
         if hasattr(serverapp.kernel_manager, "pool"):  # a kernel for the view used last, started ahead
-            IOLoop.current().add_callback(serverapp.kernel_manager.pool.seed)
+            _seed_kernel_pool(serverapp)
         atexit.register(self.spark_servers.stop_all)  # a managed server lives no longer than the service
         self.share_pages = RenderCache()
         self.open_settings = dataclasses.replace(
@@ -248,6 +248,19 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         if not self.cygnet.generic_port_proxy:
             # Ahead of jupyter-server-proxy's own routes (extensions load by name, cygnet first).
             self.handlers.append((r"/proxy/(.*)", handlers.GenericProxyOffHandler))
+
+
+def _seed_kernel_pool(serverapp):
+    """Launch the pool's first kernel now, while the other extensions load (as JupyterHub's own
+    extension runs its checks on the loop before it starts): its boot then overlaps the rest of
+    the server's start instead of following it. A loop already running (a server started in a
+    test's process) is left alone: the pool is seeded from it."""
+    pool = serverapp.kernel_manager.pool
+    loop = IOLoop.current()
+    if loop.asyncio_loop.is_running():  # type: ignore[attr-defined]
+        loop.add_callback(pool.seed)
+    else:
+        loop.run_sync(pool.seed_launched)
 
 
 def _stop_cleanly_on_sigint(serverapp):
