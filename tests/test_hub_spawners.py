@@ -330,3 +330,28 @@ def test_the_hubs_own_sqlite_database_commits_without_an_fsync_each(tmp_path, mo
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "delete"
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL, SQLite's default
     other.dispose()
+
+
+def test_a_session_starts_without_the_hubs_database_models_and_its_checks_still_work():
+    """`cygnet-singleuser` loads the hub's ORM models only on first use (a single-user server
+    never uses them: 0.3 s of every spawn) and stands in for the hub's page handlers; the
+    session's scope checks and access log work as before, and the models load when asked for."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from cygnet.hub.singleuser import lighter_imports
+lighter_imports()
+from jupyterhub.singleuser.extension import JupyterHubSingleUser
+from jupyterhub.log import log_request
+from jupyterhub.services.auth import check_scopes
+assert "sqlalchemy.orm" not in sys.modules, "the hub's ORM was imported"
+assert check_scopes({"access:servers!user=ann"}, {"access:servers!user=ann"})
+assert not check_scopes({"access:servers!user=ann"}, {"access:servers!user=bob"})
+import jupyterhub.orm
+assert jupyterhub.orm.User.__tablename__ == "users" and "sqlalchemy.orm" in sys.modules
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr
