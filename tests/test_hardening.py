@@ -173,17 +173,19 @@ def test_connection_errors_do_not_tell_ports_apart(tmp_path, git_daemon):
     assert messages == {"cloning URL failed: could not fetch URL"}, messages
 
 
-def test_ports_picked_for_servers_lie_outside_the_range_kernels_and_connections_draw_from(monkeypatch):
+def test_ports_picked_for_servers_lie_outside_the_ranges_kernels_and_connections_draw_from(monkeypatch):
     """A port told to a server in advance (the hub's proxy API, a Spark master) must still be
     free when that server binds it: a kernel's ZMQ socket from bind(0) once took one."""
     import socket
 
     from cygnet.core import loopback
-    from cygnet.core.loopback import LOWEST, ephemeral_range, free_port
+    from cygnet.core.loopback import KERNELS_FROM, LOWEST, ephemeral_range, free_port, kernel_port
 
     low, _ = ephemeral_range()
     ports = {free_port() for _ in range(50)}
-    assert all(LOWEST <= p < low for p in ports), sorted(ports)
+    assert all(LOWEST <= p < KERNELS_FROM for p in ports), sorted(ports)
+    # Kernels pick apart from servers: a kernel never takes a port a hub told its proxy.
+    assert all(KERNELS_FROM <= kernel_port() < low for _ in range(50))
     assert len(ports) > 40  # drawn at random, so two starts at once rarely pick the same one
     busy, idle = free_port(), free_port()
     with socket.socket() as taken:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from jupyter_client.connect import port_names
 
-from cygnet.core.loopback import ephemeral_range
+from cygnet.core.loopback import KERNELS_FROM, ephemeral_range
 from tests.support.cli import PLATFORM
 from tests.support.jupyter import KernelClient
 from tests.support.views import kernel_name, times_sourced
@@ -158,7 +158,7 @@ def test_a_kernels_ports_are_below_the_ephemeral_range_and_a_taken_one_does_not_
     kernel = kernels(kernel_name("LCG_marker", PLATFORM))
     pid, connection_file = kernel.run(KERNEL_FILE).split()
     ports = _ports(connection_file)
-    assert all(port < ephemeral_range()[0] for port in ports.values()), ports
+    assert all(KERNELS_FROM <= port < ephemeral_range()[0] for port in ports.values()), ports
     os.kill(int(pid), signal.SIGKILL)
     squatter = socket.socket()
     squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,11 +1,13 @@
 """Free loopback ports for servers Cygnet starts and tells their port in advance (the hub's
-API, its proxy's API, its services, a Spark master) and for kernels' ZMQ sockets.
+API, its proxy's API, its services, a Spark master), and for kernels' ZMQ sockets.
 
-A port from `bind(0)` comes from the system's ephemeral range, the same range every kernel's
-ZMQ sockets and every outgoing connection draw from: on a busy machine another process can take
-it between our check and the server's own bind (a hub's proxy once found a kernel's ZMQ socket
-on its API port). Ports are picked at random below that range instead, where only programs
-that choose ports on purpose listen, and checked free to bind."""
+A port from `bind(0)` comes from the system's ephemeral range, the same range every outgoing
+connection draws from: on a busy machine another process can take it between our check and the
+server's own bind. Ports are picked at random below that range instead, where only programs that
+choose ports on purpose listen, and checked free to bind. Servers and kernels pick from two
+separate parts of it, so that a kernel never takes the port a hub told its proxy (which happened
+while kernels took theirs from `bind(0)`, and again when both shared one part).
+"""
 
 import random
 import socket
@@ -13,6 +15,8 @@ from collections.abc import Collection
 
 # Below this, well-known and registered services crowd; the pick stays above it.
 LOWEST = 20000
+# Servers pick from LOWEST up to here, kernels from here up to the ephemeral range.
+KERNELS_FROM = 26000
 TRIES = 200
 
 
@@ -27,11 +31,22 @@ def ephemeral_range() -> tuple[int, int]:
 
 
 def free_port(host: str = "127.0.0.1", avoid: Collection[int] = ()) -> int:
-    """A port on `host` nothing listens on now, outside the ephemeral range when there is room,
-    and not in `avoid` (ports this process handed out that are not bound yet)."""
-    low, _ = ephemeral_range()
-    if low - LOWEST >= 1000:
-        for port in random.sample(range(LOWEST, low), min(TRIES, low - LOWEST)):
+    """A port on `host` for a server, nothing listening on it now: outside the ephemeral range
+    and the kernels' part when there is room, and not in `avoid`."""
+    return _pick(host, LOWEST, KERNELS_FROM, avoid)
+
+
+def kernel_port(host: str = "127.0.0.1", avoid: Collection[int] = ()) -> int:
+    """A port on `host` for a kernel's ZMQ socket, from the kernels' part below the ephemeral
+    range when there is room, and not in `avoid` (ports this process handed to kernels that
+    have not bound them yet)."""
+    return _pick(host, KERNELS_FROM, ephemeral_range()[0], avoid)
+
+
+def _pick(host: str, low: int, high: int, avoid: Collection[int]) -> int:
+    high = min(high, ephemeral_range()[0])
+    if high - low >= 1000:
+        for port in random.sample(range(low, high), min(TRIES, high - low)):
             if port not in avoid and bindable(host, port):
                 return port
     while True:  # no room below the ephemeral range: let the system choose

@@ -12,7 +12,7 @@ from prometheus_client import Counter
 from traitlets import Unicode
 
 from cygnet.core.errors import CygnetError, NotFound, Unavailable, as_http_error
-from cygnet.core.loopback import bindable, free_port
+from cygnet.core.loopback import bindable, kernel_port
 
 from .isolation import kernel_environment, with_requirements
 
@@ -51,7 +51,8 @@ class ViewProvisioner(LocalProvisioner):
         return await super().pre_launch(**kwargs)
 
     def choose_ports(self):
-        """The kernel's five ports, picked below the system's ephemeral range (`cygnet.core.loopback`).
+        """The kernel's five ports, picked below the system's ephemeral range, apart from the
+        ports servers pick (`cygnet.core.loopback.kernel_port`).
         jupyter_client's own pick binds port 0 and lets it go: until the kernel binds it, any
         process's outgoing connection or `bind(0)` can take it, and the kernel dies at its start.
         A restart keeps the ports unless one was taken meanwhile; then it gets new ones
@@ -70,7 +71,7 @@ class ViewProvisioner(LocalProvisioner):
                 cache.return_port(port)
             manager.cleanup_connection_file()  # written again with the new ports
         for name in port_names:
-            port = free_port(manager.ip, avoid=cache.currently_used_ports)
+            port = kernel_port(manager.ip, avoid=cache.currently_used_ports)
             cache.currently_used_ports.add(port)
             setattr(manager, name, port)
         if self.ports_cached:
