@@ -176,6 +176,8 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         else:  # a site-chosen spec manager: views can still be listed
             cache = EnvironmentCache(config.cache_dir, config.view_setup_timeout)
             self.list_views = partial(_discover, config, cache)
+        if hasattr(serverapp.kernel_manager, "pool"):  # a kernel for the view used last, started ahead
+            _seed_kernel_pool(serverapp)  # first: the environment kernels see is settled above
         workspace = serverapp.web_app.settings["server_root_dir"]
         self.work = Work(config.long_work_workers, config.long_work_per_user)
         self.kerberos_renewal = start_renewal(self)
@@ -190,8 +192,6 @@ class CygnetApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.dask_sweep = start_dask_sweep(self)
         self.usage_report = usage_report.start(self)  # under a hub: cluster cores for its usage ledger
         self.busy_activity = busy_activity.start(serverapp)  # a computing kernel is not idle
-        if hasattr(serverapp.kernel_manager, "pool"):  # a kernel for the view used last, started ahead
-            _seed_kernel_pool(serverapp)
         atexit.register(self.spark_servers.stop_all)  # a managed server lives no longer than the service
         self.share_pages = RenderCache()
         self.open_settings = dataclasses.replace(
