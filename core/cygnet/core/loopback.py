@@ -40,10 +40,11 @@ def kernel_port(host: str = "127.0.0.1", avoid: Collection[int] = ()) -> int:
     """A port on `host` for a kernel's ZMQ socket, from the kernels' part below the ephemeral
     range when there is room, and not in `avoid` (ports this process handed to kernels that
     have not bound them yet)."""
-    return _pick(host, KERNELS_FROM, ephemeral_range()[0], avoid)
+    return _pick(host, KERNELS_FROM, 65536, avoid)
 
 
 def _pick(host: str, low: int, high: int, avoid: Collection[int]) -> int:
+    """A free port from [low, high) cut off at the ephemeral range's start."""
     high = min(high, ephemeral_range()[0])
     if high - low >= 1000:
         for port in random.sample(range(low, high), min(TRIES, high - low)):
