@@ -206,6 +206,43 @@ def test_a_kernel_whose_shutdown_hangs_is_killed_within_the_limit(tmp_path, monk
     wait_for(lambda: not _running(pid), "the stuck kernel's process is killed", timeout=30)
 
 
+def test_the_wait_for_a_pooled_kernel_follows_it_to_its_new_ports(tmp_path):
+    """Another session's kernel can take a port a pooled kernel was given before it binds it:
+    the kernel dies and its restarter brings it back on new ports. The pool's wait for it to
+    answer must follow it there: kept on the first ports, it waited START_TIMEOUT (120 s) and a
+    notebook opened meanwhile waited with it. A real python3 kernel, in process, killed and
+    started again on new ports as its restarter does."""
+    import asyncio
+    import os
+    import signal
+
+    from jupyter_client.connect import port_names
+
+    from cygnet.core.loopback import kernel_port
+    from cygnet.kernels import pool
+
+    async def scenario():
+        manager = pool.PooledKernelManager(root_dir=str(tmp_path), connection_dir=str(tmp_path))
+        kernel = manager.get_kernel(await manager.start_kernel(kernel_name="python3"))
+        kernel.stop_restarter()  # this test plays the restarter
+        first = kernel.get_connection_info()["shell_port"]
+        answering = asyncio.ensure_future(pool._answering(kernel))
+        await asyncio.sleep(0)  # its wait is under way, on the first ports
+        os.kill(kernel.provisioner.pid, signal.SIGKILL)
+        for name in port_names:  # what ViewProvisioner.choose_ports does when a port was taken
+            setattr(kernel, name, kernel_port(avoid={kernel.get_connection_info()[n] for n in port_names}))
+        kernel.cleanup_connection_file()
+        try:
+            await kernel.restart_kernel(now=True)
+            assert kernel.get_connection_info()["shell_port"] != first
+            await asyncio.wait_for(answering, 60)  # the kernel answers on its new ports
+        finally:
+            answering.cancel()
+            await manager.shutdown_all(now=True)
+
+    asyncio.run(scenario())
+
+
 def _running(pid):
     try:
         with open(f"/proc/{pid}/stat") as stat:

@@ -33,6 +33,8 @@ from cygnet.core.atomic import atomic_write
 POOL_FILE = "kernel-pool.json"  # in the data dir: the views used last
 READY = "pooled kernel ready:"  # logged when a pooled kernel can be handed over
 START_TIMEOUT = 120.0  # seconds a pooled kernel may take to answer after its start
+FOLLOW_EVERY = 3.0  # seconds a wait for a starting kernel asks on the same ports before it looks again
+RESTART_POLL = 0.2  # seconds between looks at a kernel its restarter is bringing back
 HAND_OVER_TIMEOUT = 10.0  # seconds a pooled kernel may take to change folder before a fresh start is used
 SHUTDOWN_WAIT = 30.0  # seconds the server's stop waits for kernel starts under way
 SHUTDOWN_LIMIT = 30.0  # seconds a kernel's shutdown may take before its process is killed outright
@@ -451,13 +453,31 @@ def _stable(env):
 
 
 async def _answering(kernel):
-    """Wait until a started kernel answers (its imports done), so a hand-over finds it warm."""
-    client = kernel.client()
-    client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
-    try:
-        await client.wait_for_ready(timeout=START_TIMEOUT)
-    finally:
-        client.stop_channels()
+    """Wait until a started kernel answers (its imports done), so a hand-over finds it warm.
+
+    A kernel whose port was taken at its start (another session's kernel picked the same one)
+    dies, and its restarter brings it back on new ports (ViewProvisioner.choose_ports). The wait
+    follows it: each round asks the kernel where it is now. One client kept on the first ports
+    asked nobody, or the kernel that took them, until START_TIMEOUT, and a notebook opened
+    meanwhile waited behind it (met under `bench/hub_load.py`: a POST /api/kernels of 120 s)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_TIMEOUT
+    while True:
+        client = kernel.client()
+        client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
+        try:
+            await client.wait_for_ready(timeout=max(0.1, min(FOLLOW_EVERY, deadline - loop.time())))
+            return
+        except RuntimeError:  # not yet, or died (its restarter may bring it back)
+            if loop.time() >= deadline:
+                raise
+            manager = kernel.parent
+            if manager is not None and kernel.kernel_id not in manager:  # the restarter gave it up
+                raise
+        finally:
+            client.stop_channels()
+        if not await kernel.is_alive():
+            await asyncio.sleep(RESTART_POLL)
 
 
 async def _point_at(kernel, cwd, session_name):
