@@ -502,3 +502,33 @@ def test_a_zip_with_a_lying_crc_is_refused(tmp_path):
     finally:
         served.stop()
     assert not list((tmp_path / "ws").iterdir()), "nothing unpacked, no staging left"
+
+
+def test_a_process_started_in_a_session_of_its_own_runs_nicer_with_its_scheduling_group():
+    """Under Linux's autogroups a session (setsid) is a scheduling group of its own, weighed
+    against the others whatever its processes' niceness: run_nicer sets the group's too, and
+    never the group of a process that shares its starter's session (that would be ours)."""
+    import subprocess
+    import sys
+
+    from cygnet.core.proc import run_nicer
+
+    def group_nice(pid):
+        with open(f"/proc/{pid}/autogroup") as f:
+            return int(f.read().split()[-1])
+
+    ours = group_nice(os.getpid()) if os.path.exists("/proc/self/autogroup") else None
+    own_session = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE, start_new_session=True)
+    shared_session = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE)
+    try:
+        nice = os.getpriority(os.PRIO_PROCESS, 0) + 4
+        run_nicer(own_session.pid, nice)
+        run_nicer(shared_session.pid, nice)
+        assert os.getpriority(os.PRIO_PROCESS, own_session.pid) == nice
+        assert os.getpriority(os.PRIO_PROCESS, shared_session.pid) == nice
+        if ours is not None:
+            assert group_nice(own_session.pid) == nice
+            assert group_nice(os.getpid()) == ours  # the starter's group is left alone
+    finally:
+        for proc in (own_session, shared_session):
+            proc.communicate(b"\n", timeout=60)

@@ -355,3 +355,55 @@ print("ok")
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_local_session_starts_nicer_than_the_hub_in_its_home_without_python_between_fork_and_exec(
+    tmp_path, monkeypatch
+):
+    """A real process started by CygnetLocalSpawner's launch: Popen gets no preexec_fn (one makes
+    Popen fork the whole hub and wait on its loop while the child runs Python), and the process
+    still runs in the user's home at the hub's niceness + session_nice, and so does its
+    scheduling group where the kernel groups each session (autogroups)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from jupyterhub import spawner as jupyterhub_spawner
+
+    from cygnet.hub.spawner import CygnetLocalSpawner, CygnetSpawnerMixin
+
+    launched = []
+
+    def popen(cmd, **kwargs):
+        launched.append(kwargs)
+        return subprocess.Popen(cmd, **kwargs)
+
+    monkeypatch.setattr(jupyterhub_spawner, "Popen", popen)
+    report = tmp_path / "report.json"
+    hub = os.getpriority(os.PRIO_PROCESS, 0)
+    probe = (  # reports once the hub has set its niceness (just after the start, at most 60 s)
+        "import json, os, sys, time; deadline = time.monotonic() + 60\n"
+        f"while os.getpriority(os.PRIO_PROCESS, 0) == {hub} and time.monotonic() < deadline: time.sleep(0.01)\n"
+        "group = open('/proc/self/autogroup').read().split()[-1] if os.path.exists('/proc/self/autogroup') else None\n"
+        "report = {'nice': os.getpriority(os.PRIO_PROCESS, 0), 'group': group, 'cwd': os.getcwd()}\n"
+        "json.dump(report, open(sys.argv[1], 'w'))"
+    )
+    home = tmp_path / "homes" / "ada"
+    spawner = CygnetLocalSpawner(
+        user=SimpleNamespace(name="ada", url="/user/ada/", escaped_name="ada"),
+        cmd=[sys.executable, "-c", probe, str(report)],
+        home_dir_template=str(home),
+        session_nice=3,
+    )
+    spawner.get_args = list  # the probe is no server: neither its arguments nor its environment matter
+    spawner.get_env = lambda: dict(os.environ)
+    asyncio.run(super(CygnetSpawnerMixin, spawner).start())  # the launch, without the wait for a server
+    assert spawner.proc.wait(timeout=60) == 0
+    assert launched[0]["preexec_fn"] is None
+    got = json.loads(report.read_text())
+    assert (got["nice"], got["cwd"]) == (hub + 3, str(home))
+    # A session is a scheduling group of its own under autogroups: the group runs nicer too.
+    assert got["group"] in (None, str(hub + 3))
+    assert home.stat().st_mode & 0o077 == 0  # made private

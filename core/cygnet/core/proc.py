@@ -161,3 +161,21 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
     except (OSError, AttributeError):
         pass
+
+
+def run_nicer(pid: int, nice: int) -> None:
+    """Make process `pid`, just started in a session of its own (setsid), run at niceness `nice`.
+
+    With Linux's autogroups (CONFIG_SCHED_AUTOGROUP, on in most distributions' kernels) each
+    session is a scheduling group of its own, weighed against the others whatever its processes'
+    niceness: ten sessions started at nice 5 took the cores as ten nice-0 groups from the hub.
+    So the group's niceness is set too (/proc/<pid>/autogroup), and only for a session leader:
+    a process in its starter's session would renice the starter's group with it."""
+    os.setpriority(os.PRIO_PROCESS, pid, nice)
+    if os.getsid(pid) != pid:
+        return
+    try:
+        with open(f"/proc/{pid}/autogroup", "w") as group:
+            group.write(str(nice))
+    except FileNotFoundError:  # no autogroups in this kernel: the process's niceness is what counts
+        pass

@@ -13,6 +13,7 @@ from traitlets import Unicode
 
 from cygnet.core.errors import CygnetError, NotFound, Unavailable, as_http_error
 from cygnet.core.loopback import bindable, kernel_port
+from cygnet.core.proc import run_nicer
 
 from .isolation import kernel_environment, with_requirements
 
@@ -49,6 +50,16 @@ class ViewProvisioner(LocalProvisioner):
         self.choose_ports()  # on the loop: quick binds, and no two starts pick the same port
         KERNEL_STARTS.labels(self.view).inc()
         return await super().pre_launch(**kwargs)
+
+    async def launch_kernel(self, cmd, **kwargs):
+        info = await super().launch_kernel(cmd, **kwargs)
+        nice = os.getpriority(os.PRIO_PROCESS, 0)
+        if nice > 0 and self.pid:  # a session run nicer than its hub: its kernels too, in their own groups
+            try:
+                run_nicer(self.pid, nice)
+            except OSError:  # gone already: its restarter sees to it
+                pass
+        return info
 
     def choose_ports(self):
         """The kernel's five ports, picked below the system's ephemeral range, apart from the
