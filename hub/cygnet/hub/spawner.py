@@ -316,7 +316,7 @@ class NiceSessionsMixin(HasTraits):
     scheduling group too (`cygnet.core.proc.run_nicer`: a session is a group of its own)."""
 
     session_nice = Integer(
-        5,
+        10,
         help="The niceness sessions on the hub's machine run at (0-19; 0: as the hub). The hub, its proxy "
         "and services stay at their own, so they answer while many sessions start or compute.",
     ).tag(config=True)
