@@ -261,14 +261,19 @@ def test_sessions_in_images_get_neither_the_hubs_paths_nor_its_environment(tmp_p
     assert "cmd" not in c.Spawner and "env_keep" not in c.Spawner, c.Spawner
 
 
-def test_sessions_started_at_once_get_distinct_ports(monkeypatch):
-    """JupyterHub's own pick of a free port can hand two sessions started at once the same one."""
+def test_sessions_started_at_once_get_distinct_ports_outside_the_ephemeral_range(monkeypatch):
+    """JupyterHub's own pick of a free port (bind(0)) can hand two sessions started at once the
+    same one, from the range outgoing connections take theirs from."""
+    from cygnet.core import loopback
+    from cygnet.core.loopback import KERNELS_FROM, LOWEST
     from cygnet.hub import spawner
 
-    draws = iter([41000, 41000, 41001])
-    monkeypatch.setattr(spawner, "random_port", lambda: next(draws))
     monkeypatch.setattr(spawner, "_PORTS_HANDED_OUT", {})
-    assert [spawner.distinct_port(), spawner.distinct_port()] == [41000, 41001]
+    # Every pick tries the same ports in the same order: only the ports handed out keep them apart.
+    monkeypatch.setattr(loopback.random, "sample", lambda population, k: list(population)[:k])
+    ports = [spawner.distinct_port() for _ in range(20)]
+    assert len(set(ports)) == 20
+    assert all(LOWEST <= port < KERNELS_FROM for port in ports), ports
 
 
 def test_a_start_waits_for_its_own_server_not_another_sessions_on_its_port():

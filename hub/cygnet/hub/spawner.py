@@ -14,13 +14,13 @@ import pwd
 import time
 
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
-from jupyterhub.utils import random_port
 from tornado import web
 from traitlets import Bool, Dict, Float, HasTraits, Integer, List, Unicode, default
 
 from cygnet.core import contract
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import BadInput
+from cygnet.core.loopback import free_port
 from cygnet.core.proc import run_nicer
 
 from .form import render_form
@@ -359,19 +359,19 @@ PORT_HELD = 120.0  # seconds a port given to a starting session is not given to 
 
 
 def distinct_port():
-    """A free port no session of this hub was given in the last PORT_HELD seconds. JupyterHub's
-    own pick (a free port, let go at once) can hand ten sessions started at once the same port;
-    the second then fails to bind, and JupyterHub's check, which takes any answer, finds the
-    first's server there."""
+    """A free port for a session's server, which no session of this hub was given in the last
+    PORT_HELD seconds, from the servers' part below the ephemeral range
+    (`cygnet.core.loopback.free_port`). JupyterHub's own pick (a port from `bind(0)`, let go at
+    once) can hand ten sessions started at once the same port, and draws from the range every
+    outgoing connection takes its port from: under `bench/hub_load.py` one session's server
+    found its port taken by then and exited."""
     now = time.monotonic()
     for port, when in list(_PORTS_HANDED_OUT.items()):
         if now - when > PORT_HELD:
             del _PORTS_HANDED_OUT[port]
-    while True:
-        port = random_port()
-        if port not in _PORTS_HANDED_OUT:
-            _PORTS_HANDED_OUT[port] = now
-            return port
+    port = free_port(avoid=_PORTS_HANDED_OUT)
+    _PORTS_HANDED_OUT[port] = now
+    return port
 
 
 class DistinctPortsMixin(HasTraits):
