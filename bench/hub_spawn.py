@@ -81,7 +81,7 @@ class Side:
         return started
 
     def until_ready(self, api, name, request_timeout):
-        """Follow the spawn's progress events until it is ready or failed, as JupyterHub's
+        """Follow the spawn's progress events until it is ready (or raise if it failed), as JupyterHub's
         spawn-pending page does: a client that asked for the session every 0.05 s instead made
         ten spawning users 200 requests/s of the hub's own load, which the hub's API latency
         then measured."""
@@ -92,7 +92,9 @@ class Side:
             for line in r.iter_lines(decode_unicode=True):
                 if line and line.startswith("data:"):
                     event = json.loads(line[5:])
-                    if event.get("ready") or event.get("failed"):
+                    if event.get("failed"):  # counted as a failed spawn at once, not after the timeout
+                        raise RuntimeError(f"{name}: the spawn failed: {event.get('message', '')}")
+                    if event.get("ready"):
                         return
 
     def spawn_to_first_reply(self, user):
