@@ -138,8 +138,12 @@ def work(side, user, kernel, index, until):
     name, _, token = user
     api = side.hub.api(token)
     base = f"{side.hub.url}/user/{name}"
-    kernel = reconnected(kernel)  # the notebook comes back to its kernel, as JupyterLab does
     done, failed, share_url = {"cell": 0, "file": 0, "share page": 0}, 0, None
+    try:
+        kernel = reconnected(kernel)  # the notebook comes back to its kernel, as JupyterLab does
+    except Exception as e:  # noqa: BLE001 - counted and shown; the other users go on
+        print(f"{name}: its kernel's websocket did not open again: {e!r}", file=sys.stderr)
+        return done, 1
     payload = {"type": "file", "format": "text", "content": "x" * 2**20}
     # The file exists before the first turn: a user whose round starts with the share page
     # (every third) shared a file not written yet, three failures of the benchmark's own.
@@ -257,7 +261,7 @@ def main():
     hub = Hub(tmp / "cygnet" / "data", env=env, args=[f"--config={tmp / 'cygnet.py'}", "--log-level=WARN"])
     hub.start()
     ours = LoadSide("load", hub, kernel_name("LCG_bench", PLATFORM), {"view": f"LCG_bench/{PLATFORM}"})
-    users, kernels = [], {}
+    users, kernels, failures, results = [], {}, [], []
     poller = None
     try:
         poller = Poller(hub, ours.new_user())
@@ -281,7 +285,10 @@ def main():
             poller.running = False
         stop_all(ours, users, kernels)
         hub.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if failures or any(r[1] for r in results):  # the hub's and sessions' log tell why
+            print(f"kept for its logs: {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     done = {k: sum(r[0][k] for r in results) for k in ("cell", "file", "share page")}
     work_failures = sum(r[1] for r in results)
