@@ -362,6 +362,30 @@ print("ok")
     assert done.stdout.strip() == "ok", done.stderr
 
 
+def test_jupyterlab_reads_its_version_in_a_cygnet_server_without_starting_node():
+    """Importing JupyterLab's app read its version through AppOptions(), whose registry default
+    runs `node yarn.js config --json` (0.37 s of every session's start, when Node.js is on the
+    PATH); in Cygnet's processes it runs no program and gives the same version."""
+    import subprocess
+    import sys
+
+    code = """
+import subprocess
+started = []
+popen = subprocess.Popen.__init__
+subprocess.Popen.__init__ = lambda self, args, *a, **k: (started.append(args), popen(self, args, *a, **k))[1]
+from cygnet.core.imports import skip_slow_optional_imports
+skip_slow_optional_imports()
+import jupyterlab
+from jupyterlab import commands, labapp
+assert labapp.app_version == jupyterlab.__version__, labapp.app_version
+assert started == [], started
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
 def test_a_local_session_starts_nicer_than_the_hub_in_its_home_without_python_between_fork_and_exec(
     tmp_path, monkeypatch
 ):

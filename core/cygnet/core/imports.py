@@ -1,13 +1,88 @@
 """Startup of Cygnet's own processes (the single-user server, `cygnet up`, batch jobs, `cygnet
-run`): jsonschema loads rfc3987-syntax when it is installed, an optional checker of IRI formats
-that builds a parser at import: 1.1 s of a single-user server's 3 s start here (jupyter_server
-imports jsonschema through jupyter_events), 0.7 s of a batch job's. Nothing Cygnet or Jupyter
-validates uses an IRI format, so these processes go without it."""
+run`), without work nothing in them uses:
+- jsonschema loads rfc3987-syntax when it is installed, an optional checker of IRI formats that
+  builds a parser at import: 1.1 s of a single-user server's 3 s start here (jupyter_server
+  imports jsonschema through jupyter_events), 0.7 s of a batch job's. Nothing Cygnet or Jupyter
+  validates uses an IRI format, so these processes go without it.
+- JupyterLab reads its own version when `jupyterlab.labapp` is imported, through `AppOptions()`,
+  whose registry default runs `node yarn.js config --json` when Node.js is on the PATH: 0.37 s
+  of every server's start here, for a registry the version does not depend on
+  (`_app_version_without_node`).
+"""
 
+import importlib.abc
+import importlib.machinery
 import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
 
 
 def skip_slow_optional_imports() -> None:
-    """Make `import rfc3987_syntax` fail, so jsonschema leaves IRI formats unchecked. Call it
-    before anything imports jsonschema; for Cygnet's own processes only."""
+    """Make `import rfc3987_syntax` fail, so jsonschema leaves IRI formats unchecked, and patch
+    the modules in AFTER_IMPORT as they load. Call it before anything imports jsonschema or
+    JupyterLab; for Cygnet's own processes only."""
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # None: "not importable"
+    if not any(isinstance(finder, _PatchAfterImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PatchAfterImport())
+
+
+def real_spec(
+    finder: importlib.abc.MetaPathFinder, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+) -> importlib.machinery.ModuleSpec | None:
+    """The spec the other finders on sys.meta_path give `name` (for a finder that wraps loaders)."""
+    for other in sys.meta_path:
+        if other is finder or not hasattr(other, "find_spec"):
+            continue
+        spec = other.find_spec(name, path, target)
+        if spec is not None and spec.loader is not None:
+            return spec
+    return None
+
+
+def _app_version_without_node(commands: ModuleType) -> None:
+    """`get_app_version()` without options reads the version with the default registry given.
+    Builds and the extension manager make options of their own and still read yarn's
+    configuration when they need a registry."""
+    read_version: Callable[[Any], str] = getattr(commands, "get_app_version")  # noqa: B009 - a module known at run time
+
+    def get_app_version(app_options: Any = None) -> str:
+        if app_options is None:
+            app_options = commands.AppOptions(registry=commands.YARN_DEFAULT_REGISTRY)
+        return read_version(app_options)
+
+    setattr(commands, "get_app_version", get_app_version)  # noqa: B010
+
+
+# Modules patched right after they load (before whatever imported them reads their names).
+AFTER_IMPORT: dict[str, Callable[[ModuleType], None]] = {"jupyterlab.commands": _app_version_without_node}
+
+
+class _PatchAfterImport(importlib.abc.MetaPathFinder):
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if name not in AFTER_IMPORT:
+            return None
+        spec = real_spec(self, name, path, target)
+        if spec is not None:
+            spec.loader = _Patching(spec.loader, AFTER_IMPORT[name])
+        return spec
+
+
+class _Patching(importlib.abc.Loader):
+    """The module's own loader, and its patch once it has run."""
+
+    def __init__(self, loader: Any, patch: Callable[[ModuleType], None]) -> None:
+        self._loader, self._patch = loader, patch
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        module: ModuleType | None = self._loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        self._patch(module)
+
+    def __getattr__(self, name: str) -> Any:  # get_data, get_resource_reader, ...: the module's own loader's
+        return getattr(self._loader, name)

@@ -1,6 +1,7 @@
 """`cygnet-singleuser`: JupyterHub's single-user server as Cygnet's hub starts it, more than a
 second quicker to start (`lighter_imports`):
-- without jsonschema's optional IRI checker (cygnet.core.imports);
+- without jsonschema's optional IRI checker, and without the Node.js process JupyterLab runs to read
+  its own version (cygnet.core.imports);
 - without the hub's database models (`jupyterhub.orm`, `jupyterhub.roles`: SQLAlchemy's ORM),
   which `jupyterhub.scopes` imports for the hub's own checks and a single-user server never
   uses: they are loaded lazily, on first use (the standard library's `importlib.util.LazyLoader`);
@@ -13,6 +14,8 @@ import importlib.abc
 import importlib.util
 import sys
 import types
+
+from cygnet.core.imports import real_spec
 
 LAZY = frozenset({"jupyterhub.orm", "jupyterhub.roles"})
 HUB_PAGES = "jupyterhub.handlers.pages"
@@ -43,14 +46,10 @@ class _LoadOnFirstUse(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name not in LAZY:
             return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None and spec.loader is not None:
-                spec.loader = importlib.util.LazyLoader(spec.loader)
-                return spec
-        return None
+        spec = real_spec(self, name, path, target)
+        if spec is not None:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
 
 
 def _hub_pages_stand_in():
