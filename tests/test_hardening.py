@@ -532,3 +532,51 @@ def test_a_process_started_in_a_session_of_its_own_runs_nicer_with_its_schedulin
     finally:
         for proc in (own_session, shared_session):
             proc.communicate(b"\n", timeout=60)
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/proc/self/autogroup"),
+    reason="needs root to drop to nobody, and autogroups",
+)
+def test_a_server_that_is_not_root_still_sets_its_kernels_groups_under_linuxs_limit_on_group_changes():
+    """Without CAP_SYS_ADMIN, Linux allows one autogroup change a tenth of a second on the whole
+    machine (EAGAIN otherwise): three kernels started at once by a server that is not root all
+    get their group's niceness. Run as `nobody`, with the system's Python and Cygnet's core."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if not shutil.which("setpriv"):
+        pytest.skip("needs setpriv (util-linux)")
+    core = Path(__file__).resolve().parent.parent / "core"
+    script = (
+        "import asyncio, subprocess, sys\n"
+        "from cygnet.core.proc import run_nicer_soon\n"
+        "procs = [subprocess.Popen([sys.executable, '-c', 'input()'], stdin=subprocess.PIPE, start_new_session=True)"
+        " for _ in range(3)]\n"
+        "async def main():\n"
+        "    for p in procs:\n"
+        "        await run_nicer_soon(p.pid, 7)\n"
+        "asyncio.run(main())\n"
+        "print(' '.join(open(f'/proc/{p.pid}/autogroup').read().split()[-1] for p in procs))\n"
+        "for p in procs:\n"
+        "    p.communicate(b'\\n')\n"
+    )
+    done = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "env",
+            f"PYTHONPATH={core}",
+            "/usr/bin/python3",
+            "-",
+        ],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+    )
+    assert done.stdout.split() == ["7", "7", "7"], done.stderr

@@ -170,7 +170,8 @@ def run_nicer(pid: int, nice: int) -> None:
     session is a scheduling group of its own, weighed against the others whatever its processes'
     niceness: ten sessions started at nice 5 took the cores as ten nice-0 groups from the hub.
     So the group's niceness is set too (/proc/<pid>/autogroup), and only for a session leader:
-    a process in its starter's session would renice the starter's group with it."""
+    a process in its starter's session would renice the starter's group with it. Raises
+    BlockingIOError while Linux's limit on group changes holds (see run_nicer_soon)."""
     os.setpriority(os.PRIO_PROCESS, pid, nice)
     if os.getsid(pid) != pid:
         return
@@ -179,3 +180,19 @@ def run_nicer(pid: int, nice: int) -> None:
             group.write(str(nice))
     except FileNotFoundError:  # no autogroups in this kernel: the process's niceness is what counts
         pass
+
+
+async def run_nicer_soon(pid: int, nice: int, tries: int = 30) -> None:
+    """run_nicer, tried again while Linux's limit on autogroup changes holds: without
+    CAP_SYS_ADMIN, one change a tenth of a second on the whole machine (a hub or server that is
+    not root, starting several sessions or kernels at once). The process's own niceness is set
+    at the first try."""
+    import asyncio
+
+    for _ in range(tries - 1):
+        try:
+            run_nicer(pid, nice)
+            return
+        except BlockingIOError:
+            await asyncio.sleep(0.1)
+    run_nicer(pid, nice)

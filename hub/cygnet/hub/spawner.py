@@ -21,7 +21,7 @@ from cygnet.core import contract
 from cygnet.core.config import Cygnet
 from cygnet.core.errors import BadInput
 from cygnet.core.loopback import free_port
-from cygnet.core.proc import run_nicer
+from cygnet.core.proc import run_nicer_soon
 
 from .form import render_form
 from .options import OPTION_KEYS, check_options, landing_url, port_block, site_choices
@@ -313,7 +313,7 @@ class NiceSessionsMixin(HasTraits):
     while the hub's loop waits, 18 ms a spawn at the hub's size (measured; more while a wave of
     sessions holds the cores), every other request of the hub behind it. Without one, Popen uses
     vfork or does it all in C, and the niceness is set on the new process right after, on its
-    scheduling group too (`cygnet.core.proc.run_nicer`: a session is a group of its own)."""
+    scheduling group too (`cygnet.core.proc.run_nicer_soon`: a session is a group of its own)."""
 
     session_nice = Integer(
         10,
@@ -338,7 +338,7 @@ class NiceSessionsMixin(HasTraits):
         nice = max(0, min(19, self.session_nice))
         if nice and self.pid:
             try:  # relative to the hub's own, as os.nice in the child was
-                run_nicer(self.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice))
+                await run_nicer_soon(self.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice))
             except OSError as e:  # gone already: its poll says so
                 self.log.warning("cygnet: could not set the niceness of %s's session: %s", self.user.name, e)
         return started

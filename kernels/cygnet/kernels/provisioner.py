@@ -13,7 +13,7 @@ from traitlets import Unicode
 
 from cygnet.core.errors import CygnetError, NotFound, Unavailable, as_http_error
 from cygnet.core.loopback import bindable, kernel_port
-from cygnet.core.proc import run_nicer
+from cygnet.core.proc import run_nicer_soon
 
 from .isolation import kernel_environment, with_requirements
 
@@ -56,7 +56,7 @@ class ViewProvisioner(LocalProvisioner):
         nice = os.getpriority(os.PRIO_PROCESS, 0)
         if nice > 0 and self.pid:  # a session run nicer than its hub: its kernels too, in their own groups
             try:
-                run_nicer(self.pid, nice)
+                await run_nicer_soon(self.pid, nice)
             except OSError:  # gone already: its restarter sees to it
                 pass
         return info
