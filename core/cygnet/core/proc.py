@@ -182,6 +182,18 @@ def run_nicer(pid: int, nice: int) -> None:
         pass
 
 
+def autogroup_nice(pid: int) -> int | None:
+    """The niceness of process `pid`'s scheduling group under Linux's autogroups, or None where
+    none applies: a kernel without them, or a process still in the boot's default group (started
+    by init without a session of its own, as in some containers), whose file reads empty."""
+    try:
+        with open(f"/proc/{pid}/autogroup") as group:
+            words = group.read().split()
+    except FileNotFoundError:
+        return None
+    return int(words[-1]) if words else None
+
+
 async def run_nicer_soon(pid: int, nice: int, tries: int = 30) -> None:
     """run_nicer, tried again while Linux's limit on autogroup changes holds: without
     CAP_SYS_ADMIN, one change a tenth of a second on the whole machine (a hub or server that is
