@@ -19,13 +19,14 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Var:
+class Var(NamedTuple):
     """One environment variable: its name, the value it stands for when unset, what it means,
-    and whether its value is a secret (kept out of logs and of batch jobs' environments)."""
+    and whether its value is a secret (kept out of logs and of batch jobs' environments).
+    A named tuple, not a dataclass: every `cygnet` command loads this module, and dataclasses
+    (with inspect) cost 9 ms of a `cygnet sync` that is timed against rclone."""
 
     name: str
     default: str

@@ -8,6 +8,9 @@ run`), without work nothing in them uses:
   whose registry default runs `node yarn.js config --json` when Node.js is on the PATH: 0.37 s
   of every server's start here, for a registry the version does not depend on
   (`_app_version_without_node`).
+- httpx imports its command-line client when click, rich and pygments are installed (Jupyter's
+  stack brings them): 40 ms of every `cygnet sync` to a WebDAV box, a third of loading the
+  WebDAV client. httpx falls back to a stub `httpx.main` without it; nothing calls it here.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ if TYPE_CHECKING:  # importlib.abc alone cost every `cygnet` command 13 ms (`cyg
 
 
 def skip_slow_optional_imports() -> None:
-    """Make `import rfc3987_syntax` fail, so jsonschema leaves IRI formats unchecked, and patch
-    the modules in AFTER_IMPORT as they load. Call it before anything imports jsonschema or
+    """Make `import rfc3987_syntax` and `import httpx._main` fail, so jsonschema leaves IRI
+    formats unchecked and httpx goes without its command line, and patch the modules in
+    AFTER_IMPORT as they load. Call it before anything imports jsonschema or
     JupyterLab; for Cygnet's own processes only."""
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # None: "not importable"
+    for optional in ("rfc3987_syntax", "httpx._main"):
+        sys.modules.setdefault(optional, None)  # type: ignore[arg-type]  # None: "not importable"
     if not any(isinstance(finder, _PatchAfterImport) for finder in sys.meta_path):
         sys.meta_path.insert(0, _PatchAfterImport())
 

@@ -9,7 +9,6 @@ This file imports nothing heavy.
 """
 
 import os
-import shutil
 
 # Kernel-side packages this one needs on a kernel's path (cygnet.kernels.isolation).
 KERNEL_REQUIRES = ("cygnet.core",)
@@ -80,6 +79,8 @@ def copy(src, dst, parallel=4, progress=None):
 
     src, dst = resolve(src), resolve(dst)
     if not (is_url(src) or is_url(dst)):
+        import shutil
+
         shutil.copyfile(src, dst)
         return os.path.getsize(dst)
     return _copy(src, dst, parallel=parallel, progress=progress)

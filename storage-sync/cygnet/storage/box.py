@@ -29,7 +29,9 @@ class Box(Protocol):
     """What the sync engine and the share store need of a box. Paths are relative to the box's
     root, with '/'. Errors are CygnetErrors naming the box, except FileNotFoundError where said.
     A box whose copies are cheap to read may also have `lazy_digests = True` and
-    `digest(rel, file_digest)`: the sync engine then hashes a file only when it must."""
+    `digest(rel, file_digest)`: the sync engine then hashes a file only when it must. A box on
+    a disk (no round trips to overlap) may have `local = True`: a few files are then sent one
+    after the other, without starting a pool of threads."""
 
     display: str  # the box's URL or path, without credentials: safe to log
 
@@ -308,6 +310,7 @@ class LocalBox(FsspecBox):
     """A folder on a local (or network-mounted) disk."""
 
     lazy_digests = True  # its copies are at hand: a sync hashes one only when it has to
+    local = True  # a disk, not a server: a sync sends a few files without a pool of threads
 
     def digest(self, rel, file_digest):
         """The digest of the box's copy of `rel`, by `file_digest(path)`."""
