@@ -529,6 +529,50 @@ def test_a_process_started_in_a_session_of_its_own_runs_nicer_with_its_schedulin
             proc.communicate(b"\n", timeout=60)
 
 
+def test_what_a_nicer_process_starts_in_a_session_of_its_own_runs_as_nice_with_its_group():
+    """A session runs nicer than its hub; the terminals, batch jobs, Spark servers and builds it
+    starts lead sessions of their own, so each would be a nice-0 scheduling group beside the hub:
+    pass_niceness_on gives them the starter's niceness, and their group too. Run at nice +6."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, subprocess, sys, time\n"
+        "from cygnet.core.proc import autogroup_nice, pass_niceness_on\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'input()'], stdin=subprocess.PIPE, start_new_session=True)\n"
+        "pass_niceness_on(child.pid)\n"
+        "deadline = time.monotonic() + 60\n"  # a retry from a thread, where Linux's limit on group changes holds
+        "while autogroup_nice(child.pid) not in (None, 6) and time.monotonic() < deadline: time.sleep(0.05)\n"
+        "print(os.getpriority(os.PRIO_PROCESS, child.pid), autogroup_nice(child.pid))\n"
+        "child.communicate(b'\\n')\n"
+    )
+    done = subprocess.run(
+        ["nice", "-n", "6", sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    nice, group = done.stdout.split()
+    assert nice == str(os.getpriority(os.PRIO_PROCESS, 0) + 6), done.stderr
+    assert group in ("None", nice)  # None: a kernel without autogroups
+
+
+def test_a_terminal_of_a_server_run_nicer_runs_as_nice_in_its_own_group(tmp_path, lcg_root):
+    """A terminal's shell leads a session of its own (its pty's): a server started at nice +5,
+    as the hub starts sessions, gives it its niceness and its scheduling group's."""
+    from tests.support.jupyter import VENV_BIN
+
+    root, _ = lcg_root
+    env = {"CYGNET_DATA_DIR": str(tmp_path / "data"), "CYGNET_VIEWS_PATH": str(root)}
+    command = ["nice", "-n", "5", str(VENV_BIN / "cygnet"), "up", "--no-browser", "--Cygnet.build_default_view=False"]
+    expected = os.getpriority(os.PRIO_PROCESS, 0) + 5
+    with JupyterServer(env=env, root=tmp_path, command=command) as server:
+        out = server.terminal(
+            "echo NICE-$(ps -o ni= -p $$ | tr -d ' ')-GROUP-$(awk '{print $NF}' /proc/$$/autogroup 2>/dev/null)-END",
+            "-END",
+        )
+    line = next(line for line in out.splitlines() if "NICE-" in line and "$(" not in line)
+    assert f"NICE-{expected}-" in line, line
+    assert f"GROUP-{expected}-END" in line or "GROUP--END" in line, line  # empty: no autogroups
+
+
 @pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists("/proc/self/autogroup"),
     reason="needs root to drop to nobody, and autogroups",

@@ -30,6 +30,7 @@ def run_bounded(
         )
     except OSError as e:
         raise Unavailable(f"{what}: cannot run {cmd[0]}: {e.strerror or e}") from e
+    pass_niceness_on(proc.pid)
     try:
         out, err = proc.communicate(input=input, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -84,6 +85,7 @@ def stream_bounded(
         )
     except OSError as e:
         raise Unavailable(f"{what}: cannot run {cmd[0]}: {e.strerror or e}") from e
+    pass_niceness_on(proc.pid)
     lines: queue.Queue[str | None] = queue.Queue()
     stdout: Any = proc.stdout  # a BufferedReader: read1 returns what has arrived
 
@@ -192,6 +194,41 @@ def autogroup_nice(pid: int) -> int | None:
     except FileNotFoundError:
         return None
     return int(words[-1]) if words else None
+
+
+def pass_niceness_on(pid: int) -> None:
+    """Give `pid`, just started in a session of its own, this process's niceness for it and its
+    scheduling group (run_nicer), when this process runs nicer than 0 (a session under the hub):
+    a terminal, a batch job, a Spark Connect server or a build would otherwise take the cores
+    as a nice-0 group beside the hub, whatever its niceness. Never waits: while Linux's limit on
+    group changes holds it is tried again from a thread, for 3 s; a process gone is left alone."""
+    nice = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice <= 0:
+        return
+    try:
+        run_nicer(pid, nice)
+        return
+    except BlockingIOError:
+        pass
+    except OSError:  # gone already, or not ours to change
+        return
+    import threading
+
+    threading.Thread(target=_run_nicer_retrying, args=(pid, nice), daemon=True, name="cygnet-nicer").start()
+
+
+def _run_nicer_retrying(pid: int, nice: int, tries: int = 30) -> None:
+    import time
+
+    for _ in range(tries):
+        time.sleep(0.1)
+        try:
+            run_nicer(pid, nice)
+            return
+        except BlockingIOError:
+            continue
+        except OSError:
+            return
 
 
 async def run_nicer_soon(pid: int, nice: int, tries: int = 30) -> None:

@@ -14,6 +14,7 @@ from jupyter_server_terminals.terminalmanager import TerminalManager
 
 from cygnet.core import contract
 from cygnet.core.errors import BadInput, CygnetError, NotFound, Unavailable, as_http_error
+from cygnet.core.proc import pass_niceness_on
 
 # What the terminal itself sets, kept over the view's environment.
 TERMINAL_VARIABLES = ("TERM", "COLUMNS", "LINES", "JUPYTER_SERVER_ROOT", "JUPYTER_SERVER_URL")
@@ -43,7 +44,10 @@ class ViewTerminalManager(TerminalManager):
             raise as_http_error(e) from e
         # A terminal asked for without a folder starts in the workspace, not where the server was run.
         kwargs.setdefault("cwd", getattr(self.parent, "root_dir", None))
-        return super().create(**kwargs)
+        model = super().create(**kwargs)
+        # The shell leads a session of its own (a pty's): as nice as the server, and its group too.
+        pass_niceness_on(self.terminals[model["name"]].ptyproc.pid)
+        return model
 
     def _view_env(self, view):
         manager = self.parent.kernel_spec_manager

@@ -20,7 +20,7 @@ from pathlib import Path
 from cygnet.core.atomic import atomic_write
 from cygnet.core.errors import CygnetError, Unavailable
 from cygnet.core.loopback import free_port
-from cygnet.core.proc import alive, tail
+from cygnet.core.proc import alive, pass_niceness_on, tail
 
 from .java import check_java
 
@@ -58,6 +58,7 @@ def start_process(cmd, log_path, env=None, cwd=None):
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+    pass_niceness_on(proc.pid)  # a Connect server or a standalone cluster runs as nice as its session
     return proc.pid
 
 

@@ -6,7 +6,7 @@ import shlex
 import signal
 import subprocess
 
-from cygnet.core.proc import alive
+from cygnet.core.proc import alive, pass_niceness_on
 
 from .base import RunBackend
 from .job import Job
@@ -31,6 +31,7 @@ class LocalRunBackend(RunBackend):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives the server, its own process group for cancel
             )
+        pass_niceness_on(proc.pid)  # a session's batch job runs as nice as the session
         return str(proc.pid)
 
     def state(self, job_id: str, run_dir: str) -> str:
