@@ -109,7 +109,7 @@ def test_same_size_edit_is_synced_and_a_touch_is_not(src, box, tmp_path):
 def test_large_files_hashed_while_they_upload_still_tell_a_touch_from_an_edit(box, tmp_path):
     dest, on_disk = box
     src = tmp_path / "large"
-    big = os.urandom(9 << 20)  # above sync_engine.LARGE: sent one at a time, hashed beside the upload
+    big = os.urandom(9 << 20)  # above sync_engine.LARGE: sent one at a time, hashed as sent or beside the upload
     write(src / "big.bin", big)
     write(src / "small.txt", "s")
     assert sync(src, dest, data_dir=tmp_path / "data").copied == 2
@@ -119,6 +119,34 @@ def test_large_files_hashed_while_they_upload_still_tell_a_touch_from_an_edit(bo
     result = sync(src, dest, data_dir=tmp_path / "data")
     assert (result.copied, result.bytes) == (1, len(big))
     assert same_tree(src, on_disk)
+
+
+def test_a_webdav_upload_cut_off_and_sent_again_is_hashed_from_its_second_send(webdav, tmp_path, monkeypatch):
+    """A WebDAV box hashes a file from the bytes it sends: a send cut off half-way (a lost
+    connection, retried) must not leave its half in the digest, or a later touch would look
+    like an edit and the file would go again."""
+    from cygnet.storage.box import WebDAVBox
+
+    for key, value in webdav["env"].items():
+        monkeypatch.setenv(key, value)
+    src = tmp_path / "src"
+    write(src / "big.bin", os.urandom(9 << 20))
+    real_put, cut = WebDAVBox._put, []
+
+    def put_cut_off_once(self, local_path, target, hashed=None):
+        if not cut:
+            cut.append(target)
+            if hashed is not None:
+                hashed.update(b"half of what was read before the connection went")
+            raise Unavailable("the box: ConnectError: connection reset")  # transient: retried
+        return real_put(self, local_path, target, hashed)
+
+    monkeypatch.setattr(WebDAVBox, "_put", put_cut_off_once)
+    dest = f"{webdav['url']}/box-{uuid.uuid4().hex[:8]}"
+    assert sync(src, dest, data_dir=tmp_path / "data").copied == 1
+    assert cut, "the first send was cut off"
+    os.utime(src / "big.bin")  # touched only
+    assert sync(src, dest, data_dir=tmp_path / "data").copied == 0
 
 
 def test_delete_propagates_only_when_asked_and_only_what_we_put_there(src, box, tmp_path):
