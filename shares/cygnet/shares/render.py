@@ -115,13 +115,14 @@ def notebook_body(raw):
     validation (a bad or repeated cell id, a stray key) is repaired as far as nbformat can and
     rendered; one that still cannot be rendered, or is not a notebook, gets a note instead."""
     import nbformat
-    from nbconvert import HTMLExporter
+
+    from cygnet.core.html_export import html_exporter
 
     try:
         notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same answer
         return note(f"This file is not a readable notebook ({type(e).__name__}); download it instead.")
-    exporter = HTMLExporter(template_name="basic")  # body only: we frame it
+    exporter = html_exporter(template_name="basic")  # body only: we frame it
     try:
         body, _ = exporter.from_notebook_node(notebook)
     except Exception:  # noqa: BLE001 - nbformat's validation, or a template's error: repair once
