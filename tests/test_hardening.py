@@ -564,10 +564,9 @@ def test_a_terminal_of_a_server_run_nicer_runs_as_nice_in_its_own_group(tmp_path
     command = ["nice", "-n", "5", str(VENV_BIN / "cygnet"), "up", "--no-browser", "--Cygnet.build_default_view=False"]
     expected = os.getpriority(os.PRIO_PROCESS, 0) + 5
     with JupyterServer(env=env, root=tmp_path, command=command) as server:
-        out = server.terminal(
-            "echo NICE-$(ps -o ni= -p $$ | tr -d ' ')-GROUP-$(awk '{print $NF}' /proc/$$/autogroup 2>/dev/null)-END",
-            "-END",
-        )
+        nice = "$(awk '{print $19}' /proc/$$/stat)"  # the shell's own, from /proc: no ps needed
+        group = "$(awk '{print $NF}' /proc/$$/autogroup 2>/dev/null)"
+        out = server.terminal(f"echo NICE-{nice}-GROUP-{group}-END", "-END")
     line = next(line for line in out.splitlines() if "NICE-" in line and "$(" not in line)
     assert f"NICE-{expected}-" in line, line
     assert f"GROUP-{expected}-END" in line or "GROUP--END" in line, line  # empty: no autogroups
