@@ -196,37 +196,47 @@ def autogroup_nice(pid: int) -> int | None:
     return int(words[-1]) if words else None
 
 
+# A helper started by a process that is not root and gone within this long takes no turn of
+# Linux's one group change a tenth of a second on the whole machine (kernels and sessions need them).
+SHORT_LIVED = 0.5  # seconds
+
+
 def pass_niceness_on(pid: int) -> None:
     """Give `pid`, just started in a session of its own, this process's niceness for it and its
     scheduling group (run_nicer), when this process runs nicer than 0 (a session under the hub):
     a terminal, a batch job, a Spark Connect server or a build would otherwise take the cores
-    as a nice-0 group beside the hub, whatever its niceness. Never waits: while Linux's limit on
-    group changes holds it is tried again from a thread, for 3 s; a process gone is left alone."""
+    as a nice-0 group beside the hub, whatever its niceness. Never waits. Root changes the group
+    at once (again from a thread while Linux's limit holds, as in a container without
+    CAP_SYS_ADMIN); any other account from a thread after SHORT_LIVED, only if the process is
+    still there. A process gone is left alone."""
     nice = os.getpriority(os.PRIO_PROCESS, 0)
     if nice <= 0:
         return
-    try:
-        run_nicer(pid, nice)
-        return
-    except BlockingIOError:
-        pass
-    except OSError:  # gone already, or not ours to change
-        return
-    import threading
-
-    threading.Thread(target=_run_nicer_retrying, args=(pid, nice), daemon=True, name="cygnet-nicer").start()
-
-
-def _run_nicer_retrying(pid: int, nice: int, tries: int = 30) -> None:
-    import time
-
-    for _ in range(tries):
-        time.sleep(0.1)
+    delay = SHORT_LIVED
+    if os.geteuid() == 0:
         try:
             run_nicer(pid, nice)
             return
         except BlockingIOError:
-            continue
+            delay = 0.1
+        except OSError:  # gone already, or not ours to change
+            return
+    import threading
+
+    retrying = threading.Thread(target=_run_nicer_retrying, args=(pid, nice, delay), daemon=True, name="cygnet-nicer")
+    retrying.start()
+
+
+def _run_nicer_retrying(pid: int, nice: int, delay: float, tries: int = 30) -> None:
+    import time
+
+    time.sleep(delay)
+    for _ in range(tries):
+        try:
+            run_nicer(pid, nice)
+            return
+        except BlockingIOError:
+            time.sleep(0.1)
         except OSError:
             return
 
