@@ -227,18 +227,17 @@ def pass_niceness_on(pid: int) -> None:
     retrying.start()
 
 
-def _run_nicer_retrying(pid: int, nice: int, delay: float, tries: int = 30) -> None:
+def _run_nicer_retrying(pid: int, nice: int, delay: float) -> None:
+    """run_nicer_soon, from a thread of its own after `delay` seconds; a process gone by then, or
+    Linux's limit holding to the end, leaves it as it is."""
+    import asyncio
     import time
 
     time.sleep(delay)
-    for _ in range(tries):
-        try:
-            run_nicer(pid, nice)
-            return
-        except BlockingIOError:
-            time.sleep(0.1)
-        except OSError:
-            return
+    try:
+        asyncio.run(run_nicer_soon(pid, nice))
+    except OSError:
+        pass
 
 
 async def run_nicer_soon(pid: int, nice: int, tries: int = 30) -> None:
