@@ -67,10 +67,10 @@ def parameter_names(path):
         if cell is None:
             return []
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-        if language.lower() != "python":
-            raise ValueError(language)
-        tree = ast.parse(source)
+        tree = ast.parse(source) if language.lower() == "python" else None
     except (AttributeError, KeyError, TypeError, ValueError, SyntaxError):
+        tree = None  # not a notebook as ast can read it: papermill says what it is
+    if tree is None:
         import papermill  # heavy: only for what ast does not read
 
         return list(papermill.inspect_notebook(str(path)))

@@ -308,9 +308,9 @@ def _box_digest(box: Box, rel: str) -> str | None:
 def _upload(box: Box, path: str, rel: str, size: int, digest: str | None) -> str | None:
     """Upload, and return the file's digest: taken from the bytes sent by a box that can, else
     beside the upload when not known yet (a second core reads from the page cache what the
-    upload just read). A box that can hash its
-    own copy later (`lazy_digests`, a local box) gets none: the hash is taken only if a later
-    sync meets a same-size file with a new mtime, which most files never are."""
+    upload just read). A box that can hash its own copy later (`lazy_digests`, a local box)
+    gets none: the hash is taken only if a later sync meets a same-size file with a new mtime,
+    which most files never are."""
     if digest is not None or getattr(box, "lazy_digests", False):
         box.upload(path, rel)
         return digest
