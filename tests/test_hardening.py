@@ -572,20 +572,17 @@ def test_a_terminal_of_a_server_run_nicer_runs_as_nice_in_its_own_group(tmp_path
     assert f"GROUP-{expected}-END" in line or "GROUP--END" in line, line  # empty: no autogroups
 
 
-@pytest.mark.skipif(
+AS_NOBODY_WITH_AUTOGROUPS = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists("/proc/self/autogroup"),
     reason="needs root to drop to nobody, and autogroups",
 )
+
+
+@AS_NOBODY_WITH_AUTOGROUPS
 def test_a_server_that_is_not_root_still_sets_its_kernels_groups_under_linuxs_limit_on_group_changes():
     """Without CAP_SYS_ADMIN, Linux allows one autogroup change a tenth of a second on the whole
     machine (EAGAIN otherwise): three kernels started at once by a server that is not root all
     get their group's niceness. Run as `nobody`, with the system's Python and Cygnet's core."""
-    import shutil
-    from pathlib import Path
-
-    if not shutil.which("setpriv"):
-        pytest.skip("needs setpriv (util-linux)")
-    core = Path(__file__).resolve().parent.parent / "core"
     script = (
         "import asyncio, subprocess, sys\n"
         "from cygnet.core.proc import run_nicer_soon\n"
@@ -600,24 +597,15 @@ def test_a_server_that_is_not_root_still_sets_its_kernels_groups_under_linuxs_li
         "for p in procs:\n"
         "    p.communicate(b'\\n')\n"
     )
-    done = _as_nobody(script, core)
+    done = _as_nobody(script)
     assert done.stdout.split() == ["7", "7", "7"], done.stderr
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists("/proc/self/autogroup"),
-    reason="needs root to drop to nobody, and autogroups",
-)
+@AS_NOBODY_WITH_AUTOGROUPS
 def test_a_nicer_process_that_is_not_root_passes_its_niceness_to_what_outlives_a_moment():
     """A session that is not root gives the groups of what it starts (a terminal, a job, a build)
     its niceness after a moment, under Linux's limit on group changes; a helper gone by then (most
     bounded ones) takes no turn of that limit, and raises nothing. Run as `nobody`, at nice +7."""
-    import shutil
-    from pathlib import Path
-
-    if not shutil.which("setpriv"):
-        pytest.skip("needs setpriv (util-linux)")
-    core = Path(__file__).resolve().parent.parent / "core"
     script = (
         "import os, subprocess, sys, time\n"
         "from cygnet.core.proc import autogroup_nice, pass_niceness_on\n"
@@ -634,15 +622,21 @@ def test_a_nicer_process_that_is_not_root_passes_its_niceness_to_what_outlives_a
         "for p in procs:\n"
         "    p.communicate(b'\\n')\n"
     )
-    done = _as_nobody(script, core)
+    done = _as_nobody(script)
     assert done.stdout.split() == ["7", "7", "7"], done.stderr
     assert "Traceback" not in done.stderr, done.stderr
 
 
-def _as_nobody(script, core):
-    """`script` run by the system's Python as `nobody`, with Cygnet's core on its path."""
+def _as_nobody(script):
+    """`script` run by the system's Python as `nobody`, with Cygnet's core on its path (the test
+    is skipped without setpriv)."""
+    import shutil
     import subprocess
+    from pathlib import Path
 
+    if not shutil.which("setpriv"):
+        pytest.skip("needs setpriv (util-linux)")
+    core = Path(__file__).resolve().parent.parent / "core"
     return subprocess.run(
         [
             "setpriv",
