@@ -19,6 +19,7 @@ from tests.support.kdc import KDC
 from tests.support.service import Service
 from tests.support.shared_build import built_once
 from tests.support.views import GOOD_SCRIPT, LANGS, SCRIPT, language_view, lcg_view, spark_home_view
+from tests.support.warm import stop_warm_jobs
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -43,6 +44,13 @@ def no_share_token_in_any_server_log():
     assert not leaked, f"secrets reached server logs: {leaked}"
     if JupyterServer.log_dir:  # kept when a secret leaked, for the one who reads the failure
         shutil.rmtree(JupyterServer.log_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_warm_job_outlives_the_suite(tmp_path_factory):
+    """Local runs leave a warm job for the next run, which would wait out its idle time."""
+    yield
+    stop_warm_jobs(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,15 @@ imports nothing at all.
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable
 
 from .disk_cache import read_cache, write_cache
 from .errors import CygnetError
 from .version import VERSION
+
+CONFIG_FLAG = re.compile(r"--[A-Z][A-Za-z0-9]*\.[A-Za-z_][A-Za-z0-9_]*(=|$)")  # traitlets' --Section.option=value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     if not getattr(args, "forwards_unknown_args", False):
-        # Only configuration flags may be left over.
-        bad = [a for a in extra if not a.startswith("--Cygnet.")]
+        # Only configuration flags may be left over: --Cygnet.<option>, --SlurmRunBackend.<option>...
+        bad = [a for a in extra if not CONFIG_FLAG.match(a)]
         if bad:
             parser.error(f"unrecognized arguments: {' '.join(bad)}")
     try:
@@ -53,7 +56,8 @@ def build_parser(table: dict[str, str] | None = None, only: str | None = None) -
     parser = argparse.ArgumentParser(
         prog="cygnet",
         description="Cygnet: a notebook analysis service on software views. "
-        "Any command also takes --Cygnet.<option>=<value> to override site configuration.",
+        "Any command also takes --Cygnet.<option>=<value> (and --<Section>.<option>=<value>, as "
+        "--LocalRunBackend.warm_idle=0) to override site configuration.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"cygnet {VERSION}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

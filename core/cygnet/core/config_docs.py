@@ -98,6 +98,7 @@ RUN_BACKEND_SECTIONS = [
         f"`c.{name}.<option> = ...`; see *Batch runs* in the admin guide.",
     )
     for name, module, what in (
+        ("LocalRunBackend", "local", "the session's machine"),
         ("SlurmRunBackend", "slurm", "Slurm"),
         ("HTCondorRunBackend", "htcondor", "HTCondor"),
         ("KubernetesRunBackend", "kubernetes", "Kubernetes"),

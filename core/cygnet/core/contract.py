@@ -148,6 +148,11 @@ DATA_DIR = Var(
     "CYGNET_DATA_DIR", "", "where Cygnet keeps its state; empty: $XDG_DATA_HOME/cygnet, else ~/.local/share/cygnet"
 )
 VIEWS_PATH = Var("CYGNET_VIEWS_PATH", "", "views roots (colon-separated) in front of the configured ones")
+RUN_WARM_IDLE = Var(
+    "CYGNET_RUN_WARM_IDLE",
+    "0",
+    "seconds a local run's warm job waits for the next run (c.LocalRunBackend.warm_idle); 0: no warm job",
+)
 
 # --- the user → the box's clients (`cygnet sync`, shares, fsspec URLs) --------------------------
 BOX_USER = Var("CYGNET_BOX_USER", "", "the user name for a WebDAV box (never taken from the URL)")
@@ -245,7 +250,7 @@ GROUPS: tuple[tuple[str, tuple[Var, ...]], ...] = (
             DASK_GATEWAY_PROXY,
         ),
     ),
-    ("server → batch job", (DATA_DIR, VIEWS_PATH)),
+    ("server → batch job", (DATA_DIR, VIEWS_PATH, RUN_WARM_IDLE)),
     ("user → box client", (BOX_USER, BOX_PASSWORD)),
     ("site → server", (SMTP_PASSWORD,)),
     (

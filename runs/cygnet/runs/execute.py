@@ -19,6 +19,8 @@ from cygnet.core import contract, scratch
 from cygnet.core.atomic import atomic_write
 from cygnet.core.imports import skip_slow_optional_imports
 
+from . import warm
+
 SPARK_CELL_TAG = "cygnet-spark"
 
 
@@ -52,31 +54,85 @@ def kernel_manager_class():
     """jupyter_client's KernelManager with Cygnet's kernel spec manager: view kernels start
     through the cygnet-view provisioner, as they do under the Jupyter server."""
     from jupyter_client import KernelManager
+    from jupyter_client.blocking import BlockingKernelClient
+    from traitlets import default
 
     from cygnet.core.config import load_config
     from cygnet.kernels.specs import CygnetKernelSpecManager
 
     config = load_config()
 
+    class RunKernelClient(BlockingKernelClient):
+        def start_channels(self, *args, **kwargs):
+            if not self.channels_running:  # a warm run's client comes started (see move_kernel)
+                super().start_channels(*args, **kwargs)
+
+        def wait_for_ready(self, timeout=None):
+            """Ready when the kernel answers a kernel_info request on shell and IOPub. Unlike
+            jupyter_client's, it does not then wait for 0.2 s of silence on IOPub to drop old
+            messages: nbclient reads only what answers its own requests, and 0.2 s is a third
+            of a short run on a warm kernel."""
+            deadline = time.monotonic() + (60.0 if timeout is None else timeout)
+            while time.monotonic() < deadline:
+                asked = self.kernel_info()
+                reply = _answer(self.shell_channel, asked, 1.0)
+                if reply is not None and _answer(self.iopub_channel, asked, 0.2) is not None:
+                    self._handle_kernel_info_reply(reply)
+                    return
+                if not self.is_alive():
+                    raise RuntimeError("the kernel died before it answered")
+            raise RuntimeError(f"the kernel did not answer within {timeout} s")
+
     class RunKernelManager(KernelManager):
+        connected_client = None  # handed out by the next client() (see move_kernel)
+
         def __init__(self, **kwargs):
             kwargs.setdefault("kernel_spec_manager", CygnetKernelSpecManager(cygnet=config))
             super().__init__(**kwargs)
 
+        @default("client_factory")
+        def _client_factory_default(self):
+            return RunKernelClient
+
+        def client(self, **kwargs):
+            client, self.connected_client = self.connected_client, None
+            return client if client is not None and not kwargs else super().client(**kwargs)
+
     return RunKernelManager
 
 
-def main(run_dir):
+def _answer(channel, msg_id, wait):
+    """The first message on `channel` answering request `msg_id` within `wait` seconds, or None."""
+    from queue import Empty
+
+    end = time.monotonic() + wait
+    while (left := end - time.monotonic()) > 0:
+        try:
+            msg = channel.get_msg(timeout=left)
+        except Empty:
+            return None
+        if msg["parent_header"].get("msg_id") == msg_id:
+            return msg
+    return None
+
+
+def main(run_dir, kernel=None):
+    """Run the notebook of `run_dir`; `kernel` is a warm job's, started and answering
+    (cygnet.runs.warm), else the view's kernel starts here."""
     skip_slow_optional_imports()
     run_dir = Path(run_dir)
     plan = json.loads((run_dir / "run.json").read_text())
+    workdir = os.getcwd()  # the workspace: papermill moves into the notebook's folder
     write_status(run_dir, state="running", started=time.time(), pid=os.getpid())
     # The kernel boots while papermill and nbclient are imported here (most of a short run's time,
     # on a second core): papermill is then given the started kernel.
-    error, kernel = "", None
+    error, folder = "", str(Path(plan["input"]).parent)
     try:
-        kernel = kernel_manager_class()(kernel_name=plan["kernel"])
-        kernel.start_kernel(cwd=str(Path(plan["input"]).parent))
+        if kernel is None:
+            kernel = kernel_manager_class()(kernel_name=plan["kernel"])
+            kernel.start_kernel(cwd=folder)
+        else:
+            move_kernel(kernel, folder)
         error = execute(plan, run_dir, kernel)
     except Exception as e:  # noqa: BLE001 - the run's record must say what stopped it
         error = f"{type(e).__name__}: {e}"
@@ -86,10 +142,30 @@ def main(run_dir):
     stopping.join()
     scratch.remove(contract.SCRATCH.get())  # the run's own (see Runs._job)
     write_status(run_dir, state="failed" if error else "succeeded", ended=time.time(), error=error)
+    if kernel is not None and warm.can_run(kernel):
+        warm.start_spare(run_dir.parent, plan["kernel"], workdir)  # for the next run, after this one's end
     return 1 if error else 0
 
 
-def _import_in_background(module):
+def move_kernel(kernel, folder):
+    """Move a warm job's kernel into the notebook's folder, leaving no trace in its history. The
+    connected client is the one the run then uses: a new client's first wait for the kernel
+    costs 0.2 s when its IOPub subscription is late (jupyter_client asks again), and a warm
+    run takes well under a second."""
+    client = kernel.client()
+    client.start_channels()
+    try:
+        code = f"__import__('os').chdir({folder!r})"
+        reply = client.execute(code, silent=True, store_history=False, reply=True, timeout=30)
+        if reply["content"].get("status") != "ok":
+            raise RuntimeError(reply["content"].get("evalue") or "the warm kernel did not change folder")
+    except BaseException:
+        client.stop_channels()
+        raise
+    kernel.connected_client = client
+
+
+def import_in_background(module):
     """Start importing `module` in a thread: the job's own thread mostly waits on its kernel
     while cells run, and the HTML rendering after them began with 0.15 s of nbconvert's imports."""
     import importlib
@@ -141,7 +217,7 @@ def execute(plan, run_dir, kernel):
     papermill_engines.register("cygnet", CygnetEngine)
     source, total = prepared_notebook(plan, run_dir)
     write_status(run_dir, cells_total=total)
-    _import_in_background("nbconvert")  # for the HTML at the end, while this process waits on the kernel
+    import_in_background("nbconvert")  # for the HTML at the end, while this process waits on the kernel
     try:
         papermill.execute_notebook(
             str(source),

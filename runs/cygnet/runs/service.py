@@ -290,7 +290,7 @@ class Runs:
         env[contract.DATA_DIR.name] = self.settings.data_dir
         # A scratch of the run's own: it outlives the session's, which goes when the session ends.
         env.update(scratch.private_scratch(os.path.join(run.run_dir, "scratch"), env))
-        return Job(run_id=run.id, run_dir=run.run_dir, workdir=str(self.workspace), env=env)
+        return Job(run_id=run.id, run_dir=run.run_dir, workdir=str(self.workspace), env=env, kernel=run.kernel)
 
     def form(self, notebook):
         """What the 'Run as batch job' dialog offers for `notebook`: its parameters (name ->

@@ -14,6 +14,7 @@ class Job:
     run_dir: str
     workdir: str
     env: dict[str, str]
+    kernel: str = ""  # the kernel spec it runs (a local run may be handed to a warm job of it)
     python: str = sys.executable
     cpus: int = 0  # 0: the backend's default
     memory_mb: int = 0
