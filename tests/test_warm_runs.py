@@ -139,6 +139,10 @@ def test_a_warm_run_is_cancelled_with_its_kernel(setup):
     cancelled = cygnet("runs", "cancel", slow["id"], "--json", env=env)
     assert json.loads(cancelled.stdout)["state"] == "cancelled", cancelled.stderr
     wait_for(lambda: not alive(spare) and not alive(kernel), "the warm job and its kernel gone", timeout=30)
+    # The next run starts anew; the spare it leaves sweeps the killed one's scratch.
+    assert run(setup, "sub/where.ipynb")["state"] == "succeeded"
+    waiting_spare(data)
+    assert not (data / "runs" / warm.FOLDER / "scratch" / str(spare)).exists()
 
 
 def test_a_spare_refuses_what_is_not_a_new_run_of_its_own_and_ends_when_idle(setup):
@@ -153,7 +157,7 @@ def test_a_spare_refuses_what_is_not_a_new_run_of_its_own_and_ends_when_idle(set
             assert b'"error"' in conn.recv(1000), run_dir
     assert spare_pid(path) == spare  # still waiting for a run of its own
     wait_for(lambda: not alive(spare) and not alive(kernel), "the idle spare gone", timeout=60)
-    assert not sockets(data) and not list((data / "runs" / warm.FOLDER).glob("scratch-*"))
+    assert not sockets(data) and not list((data / "runs" / warm.FOLDER / "scratch").iterdir())
 
 
 def test_with_warm_idle_0_no_spare_starts(setup):

@@ -252,7 +252,9 @@ class Spare:
         base = without_scratch(os.environ)
         os.environ.clear()
         os.environ.update(base)
-        os.environ.update(scratch.private_scratch(str(self.folder / f"scratch-{os.getpid()}"), os.environ))
+        scratches = self.folder / "scratch"
+        scratch.sweep(str(scratches))  # of spares killed (a cancelled warm run's)
+        os.environ.update(scratch.private_scratch(str(scratches / str(os.getpid())), os.environ))
         import_in_background("nbconvert")
         self.kernel = kernel_manager_class()(kernel_name=self.kernel_name)
         self.kernel.start_kernel(cwd=os.getcwd())
