@@ -5,6 +5,7 @@ Kubernetes cannot run here: their submit description and Job manifest are checke
 import json
 import re
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -13,6 +14,7 @@ from cygnet.runs.backends import HTCondorBackend, Job, KubernetesBackend, SlurmB
 from tests.support.cli import PLATFORM, cygnet
 from tests.support.jupyter import JupyterServer, free_port
 from tests.support.slurm import Slurm, available
+from tests.support.warm import sockets, spare_pid, wait_for_warm_job
 
 pytestmark = pytest.mark.skipif(not available(), reason="Slurm and munge are not installed (make test installs them)")
 
@@ -146,6 +148,19 @@ def test_cancel_stops_the_job_and_a_finished_run_cannot_be_cancelled(runs, backe
         while alive(int(run["job_id"])) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not alive(int(run["job_id"])), "the job and its kernel are gone"
+
+
+def test_a_local_run_after_another_is_handed_to_the_warm_job_it_left(runs, runs_setup):
+    env, _, workspace = runs_setup
+    data = Path(env["CYGNET_DATA_DIR"])
+    before = {spare_pid(path) for path in sockets(data)}  # a spare of another environment (the CLI's) may wait
+    first = submit(runs, notebook="fit.ipynb", parameters={"year": 2001}, backend="local")
+    assert wait(runs, first["id"])["state"] == "succeeded"
+    spare = wait_for_warm_job(data, other_than=before)
+    second = submit(runs, notebook="fit.ipynb", parameters={"year": 2002}, backend="local")
+    assert second["job_id"] == str(spare)
+    second = wait(runs, second["id"])
+    assert second["state"] == "succeeded" and "result 2002.0" in outputs(workspace, second), second
 
 
 def test_a_run_submitted_before_a_server_restart_is_followed_after_it(runs_setup):

@@ -14,7 +14,7 @@ import pytest
 from cygnet.core.proc import alive
 from cygnet.runs import warm
 from tests.support.cli import PLATFORM, cygnet
-from tests.support.warm import connected, sockets, spare_pid, stop_warm_jobs
+from tests.support.warm import connected, sockets, spare_pid, stop_warm_jobs, wait_for_warm_job
 
 
 def notebook(path, *cells, parameters):
@@ -68,16 +68,6 @@ def wait_for(condition, what, timeout=120):
     return value
 
 
-def waiting_spare(data, other_than=None):
-    """The pid of the one spare waiting in `data` (not `other_than`), once it answers."""
-
-    def answering():
-        pids = [spare_pid(path) for path in sockets(data)]
-        return next((pid for pid in pids if pid and pid != other_than), None)
-
-    return wait_for(answering, "a spare waiting")
-
-
 def kernel_of(pid):
     with open(f"/proc/{pid}/task/{pid}/children") as f:
         children = [int(c) for c in f.read().split()]
@@ -88,7 +78,7 @@ def test_a_local_run_after_another_is_handed_to_the_spare_it_left_with_a_fresh_k
     workspace, data, _ = setup
     first = run(setup, "sub/where.ipynb", "-p", "n=1")
     assert first["state"] == "succeeded", first
-    spare = waiting_spare(data)
+    spare = wait_for_warm_job(data)
     assert (data / "runs" / warm.FOLDER).stat().st_mode & 0o777 == 0o700
     second = run(setup, "sub/where.ipynb", "-p", "n=2")
     assert second["state"] == "succeeded" and second["job_id"] == str(spare), (second, spare)
@@ -98,7 +88,7 @@ def test_a_local_run_after_another_is_handed_to_the_spare_it_left_with_a_fresh_k
     assert (workspace / second["html"]).stat().st_size > 0
     assert second["cells_done"] == second["cells_total"] == 5  # with the injected parameters
     # It left a spare of its own for the next run, and is gone.
-    assert waiting_spare(data, other_than=spare) != spare
+    assert wait_for_warm_job(data, other_than={spare}) != spare
     wait_for(lambda: not alive(spare), "the used spare gone")
     third = run(setup, "sub/where.ipynb", "-p", "n=3")
     assert third["state"] == "succeeded" and "fresh True\n" in outputs(workspace, third)
@@ -107,12 +97,12 @@ def test_a_local_run_after_another_is_handed_to_the_spare_it_left_with_a_fresh_k
 def test_a_spare_whose_kernel_died_or_of_another_environment_is_passed_over(setup):
     workspace, data, _ = setup
     assert run(setup, "sub/where.ipynb")["state"] == "succeeded"
-    spare = waiting_spare(data)
+    spare = wait_for_warm_job(data)
     # A run from another environment does not find it; the spare its job leaves retires it.
     other = run(setup, "sub/where.ipynb", env={"ANOTHER_SETTING": "1"})
     assert other["state"] == "succeeded" and other["job_id"] != str(spare)
     wait_for(lambda: not alive(spare), "the spare of the other environment retired")
-    spare = waiting_spare(data)
+    spare = wait_for_warm_job(data)
     kernel = kernel_of(spare)
     os.kill(kernel, signal.SIGKILL)
     wait_for(lambda: not alive(kernel), "the spare's kernel gone")
@@ -125,7 +115,7 @@ def test_a_spare_whose_kernel_died_or_of_another_environment_is_passed_over(setu
 def test_a_warm_run_is_cancelled_with_its_kernel(setup):
     _, data, _ = setup
     assert run(setup, "sub/where.ipynb")["state"] == "succeeded"
-    spare = waiting_spare(data)
+    spare = wait_for_warm_job(data)
     kernel = kernel_of(spare)
     slow = run(setup, "slow.ipynb", wait=False)
     assert slow["job_id"] == str(spare)
@@ -141,14 +131,14 @@ def test_a_warm_run_is_cancelled_with_its_kernel(setup):
     wait_for(lambda: not alive(spare) and not alive(kernel), "the warm job and its kernel gone", timeout=30)
     # The next run starts anew; the spare it leaves sweeps the killed one's scratch.
     assert run(setup, "sub/where.ipynb")["state"] == "succeeded"
-    waiting_spare(data)
+    wait_for_warm_job(data)
     assert not (data / "runs" / warm.FOLDER / "scratch" / str(spare)).exists()
 
 
 def test_a_spare_refuses_what_is_not_a_new_run_of_its_own_and_ends_when_idle(setup):
     _, data, _ = setup
     first = run(setup, "sub/where.ipynb", idle=4)
-    spare = waiting_spare(data)
+    spare = wait_for_warm_job(data)
     kernel = kernel_of(spare)
     [path] = sockets(data)
     for run_dir in (str(data), str(data / "runs" / first["id"]), "/etc", 5):  # an ended run, not a run, no path

@@ -70,12 +70,12 @@ def spare_pid(path):
         return None
 
 
-def wait_for_warm_job(data, timeout=120):
-    """The pid of a warm job of data dir `data` once one waits (for a benchmark: its start must
-    not overlap what is timed next)."""
+def wait_for_warm_job(data, other_than=(), timeout=120):
+    """The pid of a warm job of data dir `data` (not one of `other_than`) once one waits (for a
+    benchmark: its start must not overlap what is timed next)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pid = next((pid for pid in map(spare_pid, sockets(data)) if pid), None)
+        pid = next((pid for pid in map(spare_pid, sockets(data)) if pid and pid not in other_than), None)
         if pid:
             return pid
         time.sleep(0.05)
