@@ -83,6 +83,21 @@ def test_sizes_are_checked_before_anything_starts(monkeypatch):
         session._checked_options(["nokey"])
 
 
+def test_a_private_clusters_credentials_are_an_ecdsa_pair_of_its_own():
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from cygnet.dask.private import temporary_security
+
+    one, other = temporary_security(), temporary_security()
+    cert = x509.load_pem_x509_certificate(one.tls_ca_file.encode())
+    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+    assert one.require_encryption and one.tls_ca_file != other.tls_ca_file
+    assert one.tls_client_cert == one.tls_scheduler_cert == one.tls_worker_cert == one.tls_ca_file
+    for role in ("client", "scheduler", "worker"):  # the TLS contexts distributed makes from them
+        assert one.get_connection_args(role)["ssl_context"] is not None
+
+
 def test_storage_options_for_eos_and_box_urls(monkeypatch):
     import fsspec
 
