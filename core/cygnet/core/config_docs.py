@@ -15,7 +15,8 @@ HEADER = """# Configuration reference
 
 Set these in `jupyter_server_config.py` (on Jupyter's config path, e.g. `/etc/jupyter/`) as
 `c.Cygnet.<option> = ...`, or on any command line (`cygnet up`, `cygnet sync`, ...) as
-`--Cygnet.<option>=<value>`. The server and the `cygnet` command read the same files.
+`--Cygnet.<option>=<value>` (a run backend's too, for `cygnet run`: `--SlurmRunBackend.partition=short`).
+The server and the `cygnet` command read the same files.
 
 | Option | Type | Default | Meaning |
 | --- | --- | --- | --- |

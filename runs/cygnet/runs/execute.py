@@ -72,7 +72,8 @@ def kernel_manager_class():
             jupyter_client's, it does not then wait for 0.2 s of silence on IOPub to drop old
             messages: nbclient reads only what answers its own requests, and 0.2 s is a third
             of a short run on a warm kernel."""
-            deadline = time.monotonic() + (60.0 if timeout is None else timeout)
+            timeout = 60.0 if timeout is None else timeout
+            deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 asked = self.kernel_info()
                 reply = _answer(self.shell_channel, asked, 1.0)
@@ -149,9 +150,9 @@ def main(run_dir, kernel=None):
 
 def move_kernel(kernel, folder):
     """Move a warm job's kernel into the notebook's folder, leaving no trace in its history. The
-    connected client is the one the run then uses: a new client's first wait for the kernel
-    costs 0.2 s when its IOPub subscription is late (jupyter_client asks again), and a warm
-    run takes well under a second."""
+    connected client is the one the run then uses: a new client's IOPub subscription can still
+    be on its way when the kernel first answers, and its wait for the kernel then asks again
+    after 0.2 s, a third of a warm run."""
     client = kernel.client()
     client.start_channels()
     try:
