@@ -3,7 +3,9 @@ and its form, users logging in and spawning as people do."""
 
 import html
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -394,6 +396,28 @@ def test_the_hubs_dask_gateway_gives_each_user_clusters_of_their_own(tmp_path, s
             time.sleep(2)
     finally:
         hub.stop()
+
+
+def test_a_session_whose_port_another_program_took_starts_again_on_another(tmp_path, lcg_root):
+    """Any program on the machine may take the port the spawner picked before the session's
+    server binds it (met in CI: another test's server); that server exits, and the spawner
+    starts it again on another port instead of failing the spawn."""
+    root, _ = lcg_root
+    with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as taken:  # answers 501 to a GET
+        threading.Thread(target=taken.serve_forever, daemon=True).start()
+        port = taken.server_address[1]
+        site = tmp_path / "site_config.py"
+        site.write_text(f"c.Spawner.port = {port}\n")  # the spawner's pick, made the taken port
+        hub = Hub(tmp_path / "data", env={"CYGNET_VIEWS_PATH": str(root)}, args=[f"--config={site}"]).start()
+        try:
+            web = hub.login("olga")
+            choice = {"view": f"LCG_marker/{PLATFORM}", "cores": "1", "memory": "2G", "cluster": "none"}
+            hub.start_session(web, "olga", choice)
+            assert f"olga's session found port {port} taken; starting it on another" in hub.log()
+            hub.stop_session(hub.api(hub.token(web, "olga")), "olga")
+        finally:
+            hub.stop()
+            taken.shutdown()
 
 
 def test_a_user_runs_two_named_sessions_side_by_side_each_with_its_own_choices(hub):

@@ -171,7 +171,8 @@ class CygnetSpawnerMixin(HasTraits):
         tries = 0
         while loop.time() < deadline:
             tries += 1
-            if await _accepts(host, port):
+            accepting = await _accepts(host, port)
+            if accepting:
                 if scheme == "https":
                     return  # the hub's own check, with its certificates, says whose it is
                 try:
@@ -180,17 +181,44 @@ class CygnetSpawnerMixin(HasTraits):
                         return
                 except Exception:  # noqa: BLE001 - reset while it starts: tried again
                     pass
-            if (tries % 20 == 0 or await _accepts(host, port)) and await self.poll() is not None:
+            if (tries % 20 == 0 or accepting) and await self.poll() is not None:
+                if accepting:  # not the session's: it exited, and something else answers there
+                    raise PortTaken(
+                        500,
+                        f"the session's server exited before it answered on port {port}: another program listens there",
+                    )
                 raise web.HTTPError(
                     500, f"the session's server exited before it answered on port {port}; start it again"
                 )
             await asyncio.sleep(every)
 
+    async def _start_listening(self):
+        """The spawner's start, and the wait for its server (until_listening). Where the spawner
+        picks the session's port itself (DistinctPortsMixin), a server that found its port taken
+        by another program is started again on another, up to PORT_RETRIES times: any program
+        on the machine may pick a port below the ephemeral range between the pick and the
+        server's bind (another hub, a user's own server)."""
+        retries = PORT_RETRIES if isinstance(self, DistinctPortsMixin) else 0
+        token = self.api_token  # the hub's token for this start: poll() clears it when the server exits
+        while True:
+            self.api_token = token
+            started = await super().start()
+            try:
+                await self.until_listening(started)
+                return started
+            except PortTaken:
+                if not retries:
+                    raise
+                retries -= 1
+                self.log.warning(
+                    "cygnet: %s's session found port %s taken; starting it on another", self.user.name, self.port
+                )
+                self.port = 0  # DistinctPortsMixin picks another
+
     async def start(self):
         notes = self.usage_notes()
         self.environment = {**self.environment, contract.USAGE_NOTE.name: " ".join(notes)}
-        started = await super().start()
-        await self.until_listening(started)
+        started = await self._start_listening()
         try:
             ledger = self._ledger()
             if ledger is not None:
@@ -342,6 +370,13 @@ class NiceSessionsMixin(HasTraits):
             except OSError as e:  # gone already: its poll says so
                 self.log.warning("cygnet: could not set the niceness of %s's session: %s", self.user.name, e)
         return started
+
+
+class PortTaken(web.HTTPError):
+    """The session's server exited, and another program listens on its port."""
+
+
+PORT_RETRIES = 2  # starts on another port after the session's was taken
 
 
 async def _accepts(host, port):
