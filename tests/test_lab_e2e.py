@@ -165,8 +165,8 @@ def restart_kernel(page, tries=3):
         page.click(".lm-MenuBar-itemLabel:text-is('Kernel')")
         page.click(".lm-Menu-item:has-text('Restart Kernel…')")
         accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept", has_text="Restart")
-        accept.wait_for()
         try:
+            accept.wait_for(timeout=20_000)  # once in CI the menu's click opened no dialog: asked again
             with page.expect_response(
                 lambda r: "/restart" in r.url and r.request.method == "POST", timeout=60_000
             ) as restarted:

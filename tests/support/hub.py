@@ -3,6 +3,7 @@ client that logs in and spawns through the form, as a person does."""
 
 import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -16,17 +17,35 @@ class Hub(Service):
     what = "the hub"
 
     def __init__(self, data_dir, env=None, args=()):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(data_dir)
         self.env = {**os.environ, **(env or {}), "CYGNET_DATA_DIR": str(self.data_dir), "PYTHONFAULTHANDLER": "1"}
-        self.cmd = [str(VENV_BIN / "cygnet"), "hub", "--ip=127.0.0.1", f"--port={self.port}", *args]
-        self.log_path = self.data_dir.parent / f"hub-{self.port}.log"
+        self.args = list(args)
         self.proc = None
+        self._on_port(free_port())
 
-    def start(self, timeout=90):
+    def _on_port(self, port):
+        self.port = port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cmd = [str(VENV_BIN / "cygnet"), "hub", "--ip=127.0.0.1", f"--port={self.port}", *self.args]
+        self.log_path = self.data_dir.parent / f"hub-{self.port}.log"
+
+    def start(self, timeout=90, tries=3):
+        """Start it and wait until it answers. Another test's server can take a port picked for the
+        hub (its own, or one `cygnet hub` picks for its API, proxy or services) before the hub binds
+        it (met in CI): the hub exits, and starts again on new ports."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.launch(timeout, poll=0.3)
+        for attempt in range(tries):
+            try:
+                return self.launch(timeout, poll=0.3)
+            except RuntimeError as e:
+                if attempt == tries - 1 or "Address already in use" not in str(e):
+                    raise
+            self._log.close()
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # its proxy and services, if they started
+            except ProcessLookupError:
+                pass
+            self._on_port(free_port())
 
     def ready(self):
         return requests.get(f"{self.url}/hub/login", timeout=2).status_code == 200
