@@ -30,6 +30,8 @@ from traitlets import default
 
 from cygnet.core.atomic import atomic_write
 
+from .provisioner import stable_environment
+
 POOL_FILE = "kernel-pool.json"  # in the data dir: the views used last
 READY = "pooled kernel ready:"  # logged when a pooled kernel can be handed over
 START_TIMEOUT = 120.0  # seconds a pooled kernel may take to answer after its start
@@ -293,7 +295,7 @@ class KernelPool:
         if launched is None:
             return False
         now = await asyncio.to_thread(provisioner.environment_for, os.environ)
-        return _stable(now) == _stable(launched)
+        return stable_environment(now) == stable_environment(launched)
 
     # --- filling --------------------------------------------------------------------------
     def used(self, name, after=None):
@@ -445,11 +447,6 @@ class KernelPool:
             atomic_write(self._path(), json.dumps({"recent": self.recent, "used": self.used_at}), mode=0o600)
         except OSError as e:
             self.manager.log.debug("cygnet: the kernel pool's views were not saved: %s", e)
-
-
-def _stable(env):
-    """An environment without what differs from one kernel to the next of the same view."""
-    return {k: v for k, v in env.items() if not k.startswith("JPY_")}
 
 
 async def _answering(kernel):

@@ -122,3 +122,9 @@ class ViewProvisioner(LocalProvisioner):
             if package in contributed:
                 env.update(contributed[package].load()(config))
         return env
+
+
+def stable_environment(env):
+    """A kernel's environment without what differs from one kernel to the next of the same view
+    (Jupyter's JPY_* variables): what the kernel pool and warm jobs compare with `launched_env`."""
+    return {k: v for k, v in (env or {}).items() if not k.startswith("JPY_")}

@@ -341,12 +341,14 @@ class Spare:
             raise LookupError("its kernel died")
         if _code_stamp() != self.code:
             raise LookupError("Cygnet's code changed since it started")
+        from cygnet.kernels.provisioner import stable_environment
+
         provisioner = self.kernel.provisioner
         try:
             now = provisioner.environment_for(os.environ)
         except Exception as e:  # noqa: BLE001 - a view that cannot start kernels now runs nothing warm
             raise LookupError(f"its view cannot start kernels now: {e}") from e
-        if _stable(now) != _stable(provisioner.launched_env):
+        if stable_environment(now) != stable_environment(provisioner.launched_env):
             raise LookupError("the view's environment changed since it started")
         return path
 
@@ -366,12 +368,6 @@ class Spare:
         if self.kernel is not None and self.kernel.has_kernel:
             self.kernel.shutdown_kernel(now=True)
         scratch.remove(contract.SCRATCH.get())
-
-
-def _stable(env):
-    """An environment without what differs from one kernel to the next (as the kernel pool
-    compares them)."""
-    return {k: v for k, v in (env or {}).items() if not k.startswith("JPY_")}
 
 
 def _peer_uid(conn):
